@@ -1,0 +1,474 @@
+//! Settings: embedded defaults, then one TOML file, then `PRINTPARK_*` environment
+//! variables (`__` separates sections: `PRINTPARK_SERVER__LISTEN=0.0.0.0:443`).
+//! This is the only module that reads the environment for settings.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A start-up error that names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+    #[error("invalid setting `{key}`: {reason}")]
+    Setting { key: &'static str, reason: String },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the SQLite file, sealed blobs, TLS certificate and master key live by default.
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub vault: VaultSettings,
+    pub security: SecuritySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// The one TLS listener (web, API, IPP).
+    pub listen: String,
+    /// How users reach the server, e.g. `https://print.example.org`; used in links.
+    pub public_url: Option<String>,
+    /// PEM certificate chain and key; a self-signed pair is made under `data_dir/tls` when unset.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Worker threads for HTTP; 0 = one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/printpark.db`.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+    /// How long start-up keeps retrying an unreachable database before giving up.
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    pub backend: StorageBackend,
+    /// Local blob folder; defaults to `<data_dir>/blobs`.
+    pub path: Option<PathBuf>,
+    pub s3: S3Settings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: Option<Secret>,
+    pub secret_access_key: Option<Secret>,
+    /// Path-style addressing (`https://host/bucket/key`), needed by most S3-compatible servers.
+    pub path_style: bool,
+    /// Key prefix inside the bucket.
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultSettings {
+    /// File holding the 32-byte master key (base64). Made on first start when missing
+    /// and neither `master_key` nor `master_password` is set.
+    pub master_key_file: Option<PathBuf>,
+    /// The master key itself, base64 (prefer the file or a secret store).
+    pub master_key: Option<Secret>,
+    /// A password the master key is derived from with Argon2id.
+    pub master_password: Option<Secret>,
+    /// Plaintext bytes per sealed chunk.
+    pub chunk_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// A browser session ends after this much inactivity.
+    pub session_idle_minutes: u64,
+    /// Failed sign-ins in a row before an account identifier is locked.
+    pub lockout_threshold: u32,
+    /// First lock duration; it doubles with each further failure, up to `lockout_max_seconds`.
+    pub lockout_base_seconds: u64,
+    pub lockout_max_seconds: u64,
+    /// Argon2id memory cost in KiB for passwords and PINs.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `printpark=debug,info`.
+    pub level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            storage: StorageSettings::default(),
+            vault: VaultSettings::default(),
+            security: SecuritySettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8443".into(),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            workers: 0,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            connect_timeout_secs: 60,
+        }
+    }
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Local,
+            path: None,
+            s3: S3Settings {
+                region: "us-east-1".into(),
+                ..S3Settings::default()
+            },
+        }
+    }
+}
+
+impl Default for VaultSettings {
+    fn default() -> Self {
+        Self {
+            master_key_file: None,
+            master_key: None,
+            master_password: None,
+            chunk_size: 64 * 1024,
+        }
+    }
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 8 * 60,
+            lockout_threshold: 5,
+            lockout_base_seconds: 60,
+            lockout_max_seconds: 3600,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Environment variables that are not settings (they choose the file).
+const NON_SETTING_ENV: &[&str] = &["config"];
+
+impl Settings {
+    /// Defaults ← TOML file (when given or `./printpark.toml` exists) ← `PRINTPARK_*` env.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let file = file.map(Path::to_path_buf).or_else(|| {
+            let default = PathBuf::from("printpark.toml");
+            default.exists().then_some(default)
+        });
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        figment = figment.merge(
+            Env::prefixed("PRINTPARK_")
+                .ignore(NON_SETTING_ENV)
+                .split("__"),
+        );
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe_figment_error(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that cannot be expressed by types alone.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if let Some(url) = &self.server.public_url {
+            let parsed = url::Url::parse(url).map_err(|e| ConfigError::Setting {
+                key: "server.public_url",
+                reason: e.to_string(),
+            })?;
+            if parsed.scheme() != "https" {
+                return Err(ConfigError::Setting {
+                    key: "server.public_url",
+                    reason: "must start with https://".into(),
+                });
+            }
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::Setting {
+                key: "server.tls_cert",
+                reason: "server.tls_cert and server.tls_key must be set together".into(),
+            });
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Setting {
+                key: "database.url",
+                reason: "must start with sqlite:, postgres:// or postgresql://".into(),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Setting {
+                key: "database.max_connections",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.storage.backend == StorageBackend::S3 && self.storage.s3.bucket.is_empty() {
+            return Err(ConfigError::Setting {
+                key: "storage.s3.bucket",
+                reason: "is required when storage.backend = \"s3\"".into(),
+            });
+        }
+        if let Some(endpoint) = &self.storage.s3.endpoint {
+            url::Url::parse(endpoint).map_err(|e| ConfigError::Setting {
+                key: "storage.s3.endpoint",
+                reason: e.to_string(),
+            })?;
+        }
+        let sources = [
+            self.vault.master_key.is_some(),
+            self.vault.master_password.is_some(),
+            self.vault.master_key_file.is_some(),
+        ];
+        if sources.iter().filter(|set| **set).count() > 1 {
+            return Err(ConfigError::Setting {
+                key: "vault.master_key",
+                reason: "set only one of vault.master_key, vault.master_password, vault.master_key_file".into(),
+            });
+        }
+        if let Some(password) = &self.vault.master_password
+            && password.expose().chars().count() < 12
+        {
+            return Err(ConfigError::Setting {
+                key: "vault.master_password",
+                reason: "must be at least 12 characters".into(),
+            });
+        }
+        if !(4096..=16 * 1024 * 1024).contains(&self.vault.chunk_size) {
+            return Err(ConfigError::Setting {
+                key: "vault.chunk_size",
+                reason: "must be between 4096 and 16777216 bytes".into(),
+            });
+        }
+        if self.security.lockout_threshold == 0 {
+            return Err(ConfigError::Setting {
+                key: "security.lockout_threshold",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.security.argon2_memory_kib < 8 * 1024 {
+            return Err(ConfigError::Setting {
+                key: "security.argon2_memory_kib",
+                reason: "must be at least 8192 (8 MiB)".into(),
+            });
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            ConfigError::Setting {
+                key: "log.level",
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::Setting {
+                key: "server.listen",
+                reason: format!(
+                    "`{}` is not an address:port such as 0.0.0.0:8443",
+                    self.server.listen
+                ),
+            })
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("printpark.db").display()
+            ),
+        }
+    }
+
+    pub fn blob_dir(&self) -> PathBuf {
+        self.storage
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("blobs"))
+    }
+
+    pub fn tls_dir(&self) -> PathBuf {
+        self.data_dir.join("tls")
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.vault
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+/// Hides the password of a database URL for logs and pages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`: ", e.path.join("."))
+            };
+            let source = match &e.metadata {
+                Some(meta) if meta.name.contains("environment") => {
+                    format!(
+                        " (from environment variable PRINTPARK_{})",
+                        e.path.join("__").to_uppercase()
+                    )
+                }
+                Some(meta) => format!(" (from {})", meta.name),
+                None => String::new(),
+            };
+            format!("{key}{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn a_bad_listen_address_names_the_setting() {
+        let mut s = Settings::default();
+        s.server.listen = "nowhere".into();
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("server.listen"), "{msg}");
+    }
+
+    #[test]
+    fn s3_without_bucket_is_refused() {
+        let mut s = Settings::default();
+        s.storage.backend = StorageBackend::S3;
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("storage.s3.bucket"), "{msg}");
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "***");
+        assert_eq!(
+            redact_url("postgres://pp:hunter2@db/pp"),
+            "postgres://pp:***@db/pp"
+        );
+    }
+}

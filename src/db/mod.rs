@@ -1,0 +1,173 @@
+//! The repository layer: every SQL statement of PrintPark lives under this module,
+//! one file per aggregate. The backend (SQLite or Postgres) is picked from the URL.
+//!
+//! Statements are written once with `$1`-style parameters, which both SQLite and
+//! Postgres accept; [`on_backend!`] compiles the same body once per backend so each
+//! runs natively typed (no `sqlx::Any`). Where dialects differ, the file branches
+//! explicitly, next to each other.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub mod audit;
+pub mod blobs;
+pub mod jobs;
+pub mod sessions;
+pub mod users;
+
+pub use audit::{AuditEntry, AuditRecord};
+pub use blobs::SealedBlobRow;
+pub use jobs::{JobRow, NewJob};
+pub use sessions::SessionRow;
+pub use users::{AppPasswordRow, NewUser, UserRow};
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
+macro_rules! on_backend {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Other(sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => DbError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                DbError::Conflict(db.constraint().unwrap_or("unique").to_owned())
+            }
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
+                DbError::Unreachable(error.to_string())
+            }
+            _ => DbError::Other(error),
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// A connection pool to one of the two supported backends.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Connects once; see [`Db::connect_with_retry`] for start-up.
+    pub async fn connect(url: &str, max_connections: u32) -> DbResult<Self> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| DbError::Unreachable(format!("{}: {e}", parent.display())))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        }
+    }
+
+    /// Start-up connection: retries an unreachable database with exponential backoff
+    /// (1 s, 2 s, 4 s … at most 15 s between tries), logging once per try, and gives up
+    /// after `timeout` with the last error. Configuration errors are not retried.
+    pub async fn connect_with_retry(
+        url: &str,
+        max_connections: u32,
+        timeout: Duration,
+    ) -> DbResult<Self> {
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_secs(1);
+        let shown = crate::config::redact_url(url);
+        loop {
+            match Db::connect(url, max_connections).await {
+                Ok(db) => return Ok(db),
+                Err(DbError::Unreachable(reason)) => {
+                    let waited = started.elapsed();
+                    if waited + delay > timeout {
+                        return Err(DbError::Unreachable(format!(
+                            "{shown}: {reason} (gave up after {}s; set database.connect_timeout_secs to wait longer)",
+                            waited.as_secs()
+                        )));
+                    }
+                    tracing::warn!(database = %shown, %reason, retry_in_secs = delay.as_secs(), "database unreachable, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> DbResult<()> {
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Cheap liveness query for `/readyz`.
+    pub async fn ping(&self) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_backend!(self, |pool| pool.close().await)
+    }
+}
+
+/// Now, in Unix seconds, the unit of every time column.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,174 @@
+//! Who is who: users, their credentials (password, PIN, app passwords), sessions,
+//! lockout after repeated failures, and the audit trail of all of it.
+//!
+//! Secrets never leave this module in clear except the once-shown values it makes
+//! (a new app password, an admin-reset PIN), which the caller shows and forgets.
+
+use crate::config::SecuritySettings;
+use crate::db::{AuditRecord, Db, DbError, UserRow};
+use crate::vault::{Vault, VaultError};
+
+pub mod app_passwords;
+pub mod directory;
+pub mod login;
+pub mod secrets;
+
+pub use directory::{NewUserRequest, UserUpdate};
+pub use login::{CsrfBinding, Principal, SessionToken};
+pub use secrets::HashCost;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// Wrong login or secret; deliberately says no more.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    Locked { retry_after_secs: i64 },
+    #[error("this account is disabled")]
+    Disabled,
+    #[error("not signed in")]
+    Unauthenticated,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{field} is already taken")]
+    Conflict { field: &'static str },
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error(transparent)]
+    Db(DbError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl From<DbError> for IdentityError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::NotFound => IdentityError::NotFound,
+            other => IdentityError::Db(other),
+        }
+    }
+}
+
+pub type IdentityResult<T> = Result<T, IdentityError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        if text == "admin" { Role::Admin } else { Role::User }
+    }
+}
+
+/// A person as the rest of the server sees them: no hashes.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub department: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub has_pin: bool,
+    pub created_at: i64,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// The name to greet with: full name, else username.
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() { &self.username } else { &self.name }
+    }
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            email: row.email,
+            name: row.name,
+            department: row.department,
+            role: Role::parse(&row.role),
+            disabled: row.disabled,
+            has_pin: row.pin_hash.is_some(),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub addr: String,
+    pub user_agent: String,
+}
+
+/// The identity service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    db: Db,
+    vault: Vault,
+    security: SecuritySettings,
+}
+
+impl Identity {
+    pub fn new(db: Db, vault: Vault, security: SecuritySettings) -> Self {
+        Self { db, vault, security }
+    }
+
+    fn cost(&self) -> HashCost {
+        HashCost {
+            memory_kib: self.security.argon2_memory_kib,
+            iterations: self.security.argon2_iterations,
+        }
+    }
+
+    /// Appends to the audit log. An action whose audit row cannot be written fails.
+    pub async fn audit(&self, actor: Option<&User>, action: &str, target: &str, outcome: &str, client: &ClientInfo, detail: &str) -> IdentityResult<()> {
+        self.db
+            .append_audit(&AuditRecord {
+                actor_id: actor.map(|u| u.id),
+                actor: actor.map(|u| u.username.as_str()).unwrap_or("anonymous"),
+                action,
+                target,
+                outcome,
+                client_addr: &client.addr,
+                detail,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// True until the first admin exists: the first-run page is open only then.
+    pub async fn needs_first_admin(&self) -> IdentityResult<bool> {
+        Ok(self.db.count_admins().await? == 0)
+    }
+
+    pub async fn user(&self, id: i64) -> IdentityResult<User> {
+        Ok(self.db.user_by_id(id).await?.into())
+    }
+}
+
+pub(crate) fn normalize_login(login: &str) -> String {
+    login.trim().to_lowercase()
+}

@@ -1,0 +1,127 @@
+//! Hashing of human-chosen secrets (passwords, PINs) with Argon2id, and generation of
+//! machine-made ones (session tokens, app passwords, PINs handed out by admins).
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::IdentityError;
+use crate::vault::keys::random_bytes;
+
+/// Purpose label of the keyed hash under which app passwords are stored.
+pub const APP_PASSWORD_PURPOSE: &str = "app-password";
+
+/// Argon2id cost, from `security.argon2_*`.
+#[derive(Debug, Clone, Copy)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+fn argon(cost: HashCost) -> Result<Argon2<'static>, IdentityError> {
+    let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
+        .map_err(|e| IdentityError::Internal(format!("argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes a secret to a PHC string, off the async threads (it takes tens of ms on purpose).
+pub async fn hash_secret(cost: HashCost, secret: &str) -> Result<String, IdentityError> {
+    let secret = zeroize::Zeroizing::new(secret.as_bytes().to_vec());
+    tokio::task::spawn_blocking(move || {
+        let salt: [u8; 16] = random_bytes();
+        argon(cost)?
+            .hash_password_with_salt(&secret, &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| IdentityError::Internal(format!("argon2: {e}")))
+    })
+    .await
+    .map_err(|e| IdentityError::Internal(e.to_string()))?
+}
+
+/// Verifies in constant time for the secret's length. With no stored hash (unknown
+/// user, no PIN set) it still spends the same work on a dummy hash, so timing does not
+/// reveal which accounts exist.
+pub async fn verify_secret(cost: HashCost, stored: Option<String>, secret: &str) -> bool {
+    let secret = zeroize::Zeroizing::new(secret.as_bytes().to_vec());
+    tokio::task::spawn_blocking(move || {
+        let Ok(argon) = argon(cost) else {
+            return false;
+        };
+        match stored.as_deref().map(PasswordHash::new) {
+            Some(Ok(hash)) => argon.verify_password(&secret, &hash).is_ok(),
+            _ => {
+                let _ = argon.hash_password_with_salt(&secret, &[0u8; 16]);
+                false
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A random bearer secret (session token), 256 bits, URL-safe.
+pub fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// An app password: `pp-` and 4 groups of 5 characters from an unambiguous alphabet
+/// (100 random bits), easy to type on a phone.
+pub fn new_app_password() -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let bytes: [u8; 20] = random_bytes();
+    let mut out = String::from("pp");
+    for (i, b) in bytes.iter().enumerate() {
+        if i % 5 == 0 {
+            out.push('-');
+        }
+        out.push(ALPHABET[(*b & 31) as usize] as char);
+    }
+    out
+}
+
+/// A uniformly random numeric PIN of `digits` digits.
+pub fn new_pin(digits: u32) -> String {
+    let bound = 10u64.pow(digits);
+    // Rejection sampling keeps every PIN equally likely.
+    let zone = u64::MAX - (u64::MAX % bound);
+    loop {
+        let n = u64::from_le_bytes(random_bytes());
+        if n < zone {
+            return format!("{:0width$}", n % bound, width = digits as usize);
+        }
+    }
+}
+
+pub fn looks_like_app_password(secret: &str) -> bool {
+    secret.len() == 26 && secret.starts_with("pp-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHEAP: HashCost = HashCost { memory_kib: 8 * 1024, iterations: 1 };
+
+    #[tokio::test]
+    async fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
+        let hash = hash_secret(CHEAP, "correct horse").await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(!hash.contains("correct horse"));
+        assert!(verify_secret(CHEAP, Some(hash.clone()), "correct horse").await);
+        assert!(!verify_secret(CHEAP, Some(hash), "correct horsf").await);
+        assert!(!verify_secret(CHEAP, None, "anything").await);
+    }
+
+    #[test]
+    fn generated_secrets_have_their_shapes() {
+        let app = new_app_password();
+        assert!(looks_like_app_password(&app), "{app}");
+        assert_ne!(app, new_app_password());
+        let pin = new_pin(6);
+        assert_eq!(pin.len(), 6);
+        assert!(pin.chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(new_token().len(), 43);
+    }
+}

@@ -1,0 +1,16 @@
+//! PrintPark: self-hosted secure pull printing. Print, park, pull.
+//!
+//! The crate is laid out in rooms with one job each (see `docs/architecture.md`):
+//! `config` → `db`/`vault` (storage) → `identity`, `jobs` (domain) → `web` (HTTP).
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod identity;
+pub mod jobs;
+pub mod services;
+pub mod telemetry;
+pub mod vault;
+pub mod web;

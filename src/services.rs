@@ -1,0 +1,65 @@
+//! Start-up wiring shared by `serve` and the operator commands: settings → database
+//! (with retry and migrations) → master key → vault → identity → jobs.
+
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::db::{Db, DbError};
+use crate::identity::Identity;
+use crate::jobs::Jobs;
+use crate::vault::{self, BlobStore, ResolvedMasterKey, Vault, VaultError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+    #[error("vault: {0}")]
+    Vault(#[from] VaultError),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything a running server (or an operator command) works with. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub settings: Settings,
+    pub db: Db,
+    pub vault: Vault,
+    pub identity: Identity,
+    pub jobs: Jobs,
+    pub master_source: vault::MasterKeySource,
+}
+
+impl Services {
+    pub async fn start(settings: Settings) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("data_dir {}: {e}", settings.data_dir.display()))
+        })?;
+        let db = Db::connect_with_retry(
+            &settings.database_url(),
+            settings.database.max_connections,
+            Duration::from_secs(settings.database.connect_timeout_secs),
+        )
+        .await?;
+        db.migrate().await?;
+        let ResolvedMasterKey { key, source, .. } = vault::master::resolve(&settings, &db).await?;
+        let store = BlobStore::from_settings(&settings)?;
+        store.check().await?;
+        let vault = Vault::open(db.clone(), store, key, settings.vault.chunk_size).await?;
+        let identity = Identity::new(db.clone(), vault.clone(), settings.security.clone());
+        let jobs = Jobs::new(db.clone(), vault.clone(), identity.clone());
+        tracing::info!(
+            database = db.backend_name(),
+            store = vault.store().description(),
+            master_key = %vault.master_key_id(),
+            "storage ready"
+        );
+        Ok(Self { settings, db, vault, identity, jobs, master_source: source })
+    }
+}

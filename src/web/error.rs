@@ -1,0 +1,165 @@
+//! The one place where domain errors become HTTP answers: a rendered page for the UI,
+//! JSON with a stable machine-readable `code` for the API.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::identity::IdentityError;
+use crate::jobs::JobError;
+use crate::vault::VaultError;
+
+/// Status, stable code and a message safe to show to the person who asked.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<i64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found.")
+    }
+
+    pub fn csrf() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "csrf_failed", "This form has expired or did not come from this site. Reload the page and try again.")
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, "{what}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on the server. The error was logged.")
+    }
+}
+
+impl From<IdentityError> for Problem {
+    fn from(error: IdentityError) -> Self {
+        use IdentityError as E;
+        match error {
+            E::InvalidCredentials => Problem::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username, e-mail or password."),
+            E::Locked { retry_after_secs } => Problem {
+                retry_after: Some(retry_after_secs),
+                ..Problem::new(StatusCode::TOO_MANY_REQUESTS, "locked", format!("Too many failed attempts. Try again in {retry_after_secs} seconds."))
+            },
+            E::Disabled => Problem::new(StatusCode::FORBIDDEN, "account_disabled", "This account is disabled. Ask an administrator."),
+            E::Unauthenticated => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first."),
+            E::Forbidden => Problem::new(StatusCode::FORBIDDEN, "forbidden", "You are not allowed to do that."),
+            E::NotFound => Problem::not_found(),
+            E::Conflict { field } => Problem::new(StatusCode::CONFLICT, "conflict", format!("That {field} is already taken.")),
+            E::Invalid { field, reason } => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("{field}: {reason}")),
+            other => Problem::internal("identity error", &other),
+        }
+    }
+}
+
+impl From<JobError> for Problem {
+    fn from(error: JobError) -> Self {
+        match error {
+            JobError::NotFound => Problem::not_found(),
+            JobError::Identity(e) => e.into(),
+            JobError::Vault(VaultError::NotFound) => Problem::new(StatusCode::GONE, "document_gone", "The document is no longer stored."),
+            other => Problem::internal("job error", &other),
+        }
+    }
+}
+
+impl From<VaultError> for Problem {
+    fn from(error: VaultError) -> Self {
+        Problem::internal("vault error", &error)
+    }
+}
+
+impl From<crate::db::DbError> for Problem {
+    fn from(error: crate::db::DbError) -> Self {
+        Problem::internal("database error", &error)
+    }
+}
+
+/// An error answered with an HTML page.
+#[derive(Debug)]
+pub struct PageError(pub Problem);
+
+/// An error answered with JSON: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl<T: Into<Problem>> From<T> for PageError {
+    fn from(value: T) -> Self {
+        PageError(value.into())
+    }
+}
+
+impl<T: Into<Problem>> From<T> for ApiError {
+    fn from(value: T) -> Self {
+        ApiError(value.into())
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    page: super::views::Page,
+    status: u16,
+    message: &'a str,
+}
+
+fn with_retry_after(mut response: HttpResponse, problem: &Problem) -> HttpResponse {
+    if let Some(secs) = problem.retry_after
+        && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.0.status == StatusCode::UNAUTHORIZED && self.0.code == "unauthenticated" {
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish();
+        }
+        let page = ErrorPage { page: super::views::Page::bare("Error"), status: self.0.status.as_u16(), message: &self.0.message };
+        let body = page.render().unwrap_or_else(|_| self.0.message.clone());
+        with_retry_after(HttpResponse::build(self.0.status).content_type("text/html; charset=utf-8").body(body), &self.0)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.0.status);
+        if self.0.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"PrintPark\""));
+        }
+        let body = serde_json::json!({ "error": { "code": self.0.code, "message": self.0.message } });
+        with_retry_after(response.json(body), &self.0)
+    }
+}

@@ -1,0 +1,91 @@
+//! HTTP: actix-web routes, askama views and the JSON API on the one TLS listener.
+//! Handlers translate between HTTP and the domain services; rules live in the services.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use metrics_exporter_prometheus::PrometheusHandle;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::services::{Services, StartError};
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod headers;
+pub mod health;
+pub mod tls;
+pub mod views;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub services: Services,
+    pub metrics: PrometheusHandle,
+}
+
+/// Largest form or JSON body accepted by pages and API (documents use their own limits).
+const FORM_LIMIT: usize = 64 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use views::{account, admin, portal, session, setup};
+    cfg.app_data(web::FormConfig::default().limit(FORM_LIMIT))
+        .app_data(web::JsonConfig::default().limit(FORM_LIMIT))
+        .route("/", web::get().to(session::home))
+        .route("/setup", web::get().to(setup::setup_page))
+        .route("/setup", web::post().to(setup::setup_submit))
+        .route("/login", web::get().to(session::login_form))
+        .route("/login", web::post().to(session::login_submit))
+        .route("/logout", web::post().to(session::logout))
+        .route("/portal", web::get().to(portal::my_jobs))
+        .route("/portal/jobs/{id}/delete", web::post().to(portal::delete_job))
+        .route("/portal/account", web::get().to(account::account))
+        .route("/portal/account/password", web::post().to(account::change_password))
+        .route("/portal/account/pin", web::post().to(account::set_pin))
+        .route("/portal/account/app-passwords", web::post().to(account::create_app_password))
+        .route("/portal/account/app-passwords/{id}/revoke", web::post().to(account::revoke_app_password))
+        .route("/admin", web::get().to(admin::dashboard))
+        .route("/admin/users", web::get().to(admin::users))
+        .route("/admin/users", web::post().to(admin::create_user))
+        .route("/admin/users/{id}/{action}", web::post().to(admin::user_action))
+        .route("/admin/audit", web::get().to(admin::audit))
+        .route("/admin/settings", web::get().to(admin::settings))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
+        .route("/static/{name:.*}", web::get().to(assets::serve))
+        .configure(api::configure)
+        .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()));
+}
+
+async fn not_found() -> Result<HttpResponse, error::PageError> {
+    Err(error::PageError(error::Problem::not_found()))
+}
+
+/// Builds the server on an already-bound listener (tests pass `127.0.0.1:0`).
+/// The returned server handles SIGINT/SIGTERM by finishing in-flight requests.
+pub fn serve_on(services: Services, listener: TcpListener) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
+    let addr = listener.local_addr()?;
+    let tls = tls::server_config(&services.settings)?;
+    let workers = match services.settings.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let state = web::Data::new(AppState { services, metrics: crate::telemetry::metrics_handle() });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(Compress::default())
+            .wrap(from_fn(headers::security_and_telemetry))
+            .configure(configure)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .listen_rustls_0_23(listener, tls)
+    .map_err(|e| StartError::Listen { addr: addr.to_string(), reason: e.to_string() })?
+    .run();
+    Ok((server, addr))
+}

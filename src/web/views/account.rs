@@ -1,0 +1,115 @@
+//! My account: password, release PIN, app passwords for devices.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::session::CsrfOnly;
+use super::{Page, render, when};
+use crate::web::AppState;
+use crate::web::auth::{SignedIn, check_form, client_info};
+use crate::web::error::{PageError, Problem};
+
+pub struct AppPasswordLine {
+    pub id: i64,
+    pub label: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/account.html")]
+struct AccountPage {
+    page: Page,
+    app_passwords: Vec<AppPasswordLine>,
+    /// A just-made app password, shown this once.
+    new_secret: Option<(String, String)>,
+}
+
+async fn show(state: &AppState, who: &SignedIn, page: Page, new_secret: Option<(String, String)>) -> Result<HttpResponse, PageError> {
+    let rows = state.services.identity.app_passwords(&who.principal.user).await?;
+    let app_passwords = rows
+        .into_iter()
+        .map(|r| AppPasswordLine {
+            id: r.id,
+            label: r.label,
+            created: when(r.created_at),
+            last_used: r.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+            revoked: r.revoked_at.is_some(),
+        })
+        .collect();
+    render(&AccountPage { page, app_passwords, new_secret })
+}
+
+fn page(state: &AppState, who: &SignedIn) -> Page {
+    Page::for_user("My account", &state.services.identity, who)
+}
+
+pub async fn account(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, PageError> {
+    show(&state, &who, page(&state, &who), None).await
+}
+
+/// Shows the account page with the outcome of a change.
+async fn outcome(state: &AppState, who: &SignedIn, result: Result<&str, Problem>) -> Result<HttpResponse, PageError> {
+    let page = match result {
+        Ok(notice) => page(state, who).with_notice(notice),
+        Err(problem) if problem.status.is_server_error() => return Err(PageError(problem)),
+        Err(problem) => page(state, who).with_error(problem.message),
+    };
+    show(state, who, page, None).await
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+}
+
+pub async fn change_password(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, form: web::Form<PasswordForm>) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let result = state.services.identity.change_password(&who.principal.user, &form.current, &form.new, &client_info(&req)).await;
+    outcome(&state, &who, result.map(|()| "Password changed.").map_err(Problem::from)).await
+}
+
+#[derive(Deserialize)]
+pub struct PinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    pin: String,
+}
+
+pub async fn set_pin(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, form: web::Form<PinForm>) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let result = state.services.identity.set_own_pin(&who.principal.user, &form.password, &form.pin, &client_info(&req)).await;
+    outcome(&state, &who, result.map(|()| "PIN saved. Use it with your e-mail or username at a printer.").map_err(Problem::from)).await
+}
+
+#[derive(Deserialize)]
+pub struct AppPasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    label: String,
+}
+
+pub async fn create_app_password(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, form: web::Form<AppPasswordForm>) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    match state.services.identity.create_app_password(&who.principal.user, &form.label, &client_info(&req)).await {
+        Ok(made) => show(&state, &who, page(&state, &who), Some((made.label, made.secret))).await,
+        Err(e) => outcome(&state, &who, Err(e.into())).await,
+    }
+}
+
+pub async fn revoke_app_password(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, path: web::Path<i64>, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let result = state.services.identity.revoke_app_password(&who.principal.user, path.into_inner(), &client_info(&req)).await;
+    outcome(&state, &who, result.map(|()| "App password revoked.").map_err(Problem::from)).await
+}

@@ -1,0 +1,110 @@
+//! Page views: one struct per page deriving `askama::Template`, all extending
+//! `templates/base.html`. Handlers prepare display strings; templates only lay out.
+
+use actix_web::HttpResponse;
+use askama::Template;
+
+use super::assets;
+use super::auth::SignedIn;
+use super::error::{PageError, Problem};
+use crate::identity::{CsrfBinding, Identity, User};
+
+pub mod account;
+pub mod admin;
+pub mod portal;
+pub mod session;
+pub mod setup;
+
+/// What every page needs: title, who is signed in, the form token, asset URLs.
+pub struct Page {
+    pub title: String,
+    pub user: Option<User>,
+    pub csrf: String,
+    pub css: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Page {
+    /// A page with no user and no forms (errors).
+    pub fn bare(title: &str) -> Self {
+        Self { title: title.into(), user: None, csrf: String::new(), css: assets::url("app.css"), notice: None, error: None }
+    }
+
+    pub fn for_user(title: &str, identity: &Identity, who: &SignedIn) -> Self {
+        Self {
+            csrf: identity.csrf_token(CsrfBinding::Session(&who.token.0)),
+            user: Some(who.principal.user.clone()),
+            ..Self::bare(title)
+        }
+    }
+
+    pub fn with_notice(mut self, notice: impl Into<String>) -> Self {
+        self.notice = Some(notice.into());
+        self
+    }
+
+    pub fn with_error(mut self, error: impl Into<String>) -> Self {
+        self.error = Some(error.into());
+        self
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(User::is_admin)
+    }
+}
+
+pub fn render(template: &impl Template) -> Result<HttpResponse, PageError> {
+    let body = template
+        .render()
+        .map_err(|e| PageError(Problem::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, "render", e.to_string())))?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+}
+
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, to)).finish()
+}
+
+/// `2026-11-27 14:05 UTC` from Unix seconds.
+pub fn when(ts: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// `3 h 20 min` until `ts`, or `expired`.
+pub fn time_left(ts: i64) -> String {
+    let left = ts - crate::db::now();
+    if left <= 0 {
+        return "expired".into();
+    }
+    let (h, m) = (left / 3600, (left % 3600) / 60);
+    if h > 0 { format!("{h} h {m} min") } else { format!("{m} min") }
+}
+
+/// `1.4 MB` style sizes.
+pub fn size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_times_read_well() {
+        assert_eq!(size(999), "999 B");
+        assert_eq!(size(1_400_000), "1.4 MB");
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(time_left(0), "expired");
+    }
+}
