@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, starts throwaway peers on 127.0.0.1
+# (a Postgres cluster unless TEST_DATABASE_URL is set, and a moto S3 server), runs every
+# test, stops the peers. Usage: ./tests/run.sh [cargo test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- what the tests need ---------------------------------------------------------------
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+packages=()
+if [ -z "${TEST_DATABASE_URL:-}" ] && [ -z "$(pg_bin)" ]; then packages+=(postgresql); fi
+command -v curl >/dev/null || packages+=(curl)
+if [ ${#packages[@]} -gt 0 ]; then
+  log "installing ${packages[*]} (Debian)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  # Debian starts a default cluster; the tests use their own.
+  as_root service postgresql stop >/dev/null 2>&1 || true
+fi
+if ! command -v moto_server >/dev/null; then
+  log "installing moto[server] (PyPI)"
+  python3 -m pip install -q 'moto[server]'
+  hash -r
+fi
+
+work=$(mktemp -d /tmp/printpark-test.XXXXXX)
+chmod 755 "$work"
+pids=()
+pg_started=""
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$pg_started" ]; then
+    run_pg "$(pg_bin)/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# initdb refuses to run as root: run the cluster as the postgres user then.
+run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# --- peers ----------------------------------------------------------------------------
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  port=$(free_port)
+  log "starting a throwaway Postgres on 127.0.0.1:$port"
+  mkdir -p "$work/pg"
+  [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+  run_pg "$(pg_bin)/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
+  run_pg "$(pg_bin)/pg_ctl" -D "$work/pg/data" -w -l "$work/pg/log" \
+    -o "-p $port -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+  pg_started=1
+  export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+fi
+
+port=$(free_port)
+log "starting moto S3 on 127.0.0.1:$port"
+moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fs "http://127.0.0.1:$port/" >/dev/null || { cat "$work/moto.log"; echo "moto did not start" >&2; exit 1; }
+export TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+
+# --- the tests ------------------------------------------------------------------------
+log "cargo test"
+set +e
+cargo test --locked "$@" 2>&1 | tee "$work/test.log"
+status=${PIPESTATUS[0]}
+set -e
+
+log "summary"
+passed_sqlite=$(grep -cE '^test .*sqlite::.* \.\.\. ok$' "$work/test.log" || true)
+passed_pg=$(grep -cE '^test .*postgres::.* \.\.\. ok$' "$work/test.log" || true)
+total=$(grep -cE '^test .* \.\.\. ok$' "$work/test.log" || true)
+failed=$(grep -cE '^test .* \.\.\. FAILED$' "$work/test.log" || true)
+echo "tests passed: $total (SQLite-specific: $passed_sqlite, Postgres-specific: $passed_pg); failed: $failed"
+exit "$status"

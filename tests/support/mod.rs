@@ -1,0 +1,199 @@
+//! Test peers and a real server on an ephemeral port.
+//!
+//! Postgres and S3 come from the environment that `tests/run.sh` prepares
+//! (`TEST_DATABASE_URL`, `TEST_S3_ENDPOINT`): a throwaway cluster and a moto server
+//! on 127.0.0.1. Each test gets its own database and bucket.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use printpark::config::{Secret, Settings, StorageBackend};
+use printpark::db::Db;
+use printpark::services::Services;
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with tests/run.sh, which starts the peers, or set {name} yourself")
+    })
+}
+
+/// A fresh, empty Postgres database on the test cluster; returns its URL.
+pub async fn fresh_postgres_url() -> String {
+    let admin = required_env("TEST_DATABASE_URL");
+    let name = unique("pp_test");
+    let pool = sqlx::PgPool::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+    pool.close().await;
+    let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("test.db").display())
+}
+
+/// A migrated database of the given backend.
+pub async fn database(backend: Backend, dir: &Path) -> Db {
+    let url = match backend {
+        Backend::Sqlite => sqlite_url(dir),
+        Backend::Postgres => fresh_postgres_url().await,
+    };
+    let db = Db::connect(&url, 5).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    db
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Creates a bucket on the moto server and returns its S3 endpoint.
+pub async fn fresh_s3_bucket() -> (String, String) {
+    let endpoint = required_env("TEST_S3_ENDPOINT");
+    let bucket = unique("pp").replace('_', "-");
+    let response = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("moto reachable");
+    assert!(response.status().is_success(), "create bucket: {}", response.status());
+    (endpoint, bucket)
+}
+
+/// Settings for tests: temp data dir, cheap Argon2, given database and storage.
+pub fn settings(dir: &Path, database_url: &str) -> Settings {
+    let mut s = Settings::default();
+    s.data_dir = dir.to_path_buf();
+    s.server.listen = "127.0.0.1:0".into();
+    s.server.workers = 1;
+    s.database.url = Some(Secret::new(database_url));
+    s.database.connect_timeout_secs = 10;
+    s.security.argon2_memory_kib = 8 * 1024;
+    s.security.argon2_iterations = 1;
+    s.log.level = "warn".into();
+    s
+}
+
+pub fn use_s3(settings: &mut Settings, endpoint: &str, bucket: &str) {
+    settings.storage.backend = StorageBackend::S3;
+    settings.storage.s3.endpoint = Some(endpoint.into());
+    settings.storage.s3.bucket = bucket.into();
+    settings.storage.s3.path_style = true;
+    settings.storage.s3.access_key_id = Some(Secret::new("testing"));
+    settings.storage.s3.secret_access_key = Some(Secret::new("testing"));
+}
+
+/// A real PrintPark server (TLS) on 127.0.0.1 and an ephemeral port.
+pub struct TestServer {
+    pub services: Services,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(dir.path()),
+            Backend::Postgres => fresh_postgres_url().await,
+        };
+        Self::start_with(dir, settings_for_dir(&url)).await
+    }
+
+    pub async fn start_with(dir: tempfile::TempDir, configure: impl FnOnce(&Path) -> Settings) -> Self {
+        let settings = configure(dir.path());
+        let services = Services::start(settings).await.expect("services start");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let (server, addr) = printpark::web::serve_on(services.clone(), listener).expect("serve");
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { services, base: format!("https://{addr}"), dir, handle }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: keeps cookies, accepts the self-signed certificate,
+    /// does not follow redirects (tests look at them).
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .tls_danger_accept_invalid_certs(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+fn settings_for_dir(url: &str) -> impl FnOnce(&Path) -> Settings + '_ {
+    move |dir| settings(dir, url)
+}
+
+/// The value of the first `name="csrf"` hidden field in a page.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("page has a csrf field") + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_owned()
+}
+
+/// Text between two markers, for picking once-shown secrets out of pages.
+pub fn between<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
+    let start = html.find(before).unwrap_or_else(|| panic!("{before} not in page")) + before.len();
+    let end = html[start..].find(after).expect("end marker") + start;
+    &html[start..end]
+}
+
+/// Walks the first-run page: creates admin `admin` / `correct horse battery` and
+/// leaves `client` signed in.
+pub async fn first_admin(server: &TestServer, client: &reqwest::Client) {
+    let page = client.get(server.url("/setup")).send().await.unwrap().text().await.unwrap();
+    let csrf = csrf_of(&page);
+    let response = client
+        .post(server.url("/setup"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Ada Admin"),
+            ("username", "admin"),
+            ("email", "admin@example.org"),
+            ("password", "correct horse battery"),
+            ("password_again", "correct horse battery"),
+            ("key_saved", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "setup redirects");
+    assert_eq!(response.headers()["location"], "/admin");
+}
+
+/// Signs `client` in through the login form; returns the response.
+pub async fn login(server: &TestServer, client: &reqwest::Client, login: &str, password: &str) -> reqwest::Response {
+    let page = client.get(server.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = csrf_of(&page);
+    client
+        .post(server.url("/login"))
+        .form(&[("csrf", csrf.as_str()), ("login", login), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_printpark"))
+}
