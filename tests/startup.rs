@@ -1,0 +1,245 @@
+//! The binary as an operator meets it: zero-config start, clear start-up errors,
+//! database retry, graceful shutdown, and the operator commands.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use printpark::vault::BlobId;
+
+fn printpark(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(support::binary());
+    cmd.current_dir(dir).env("PRINTPARK_LOG__FORMAT", "text").env("NO_COLOR", "1");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PRINTPARK_") && key != "PRINTPARK_LOG__FORMAT" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run printpark");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn invalid_settings_stop_the_start_with_one_message_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &[&str]); 3] = [
+        ("PRINTPARK_SERVER__LISTEN", "nowhere", &["server.listen", "nowhere"]),
+        ("PRINTPARK_SECURITY__LOCKOUT_THRESHOLD", "many", &["security.lockout_threshold", "PRINTPARK_SECURITY__LOCKOUT_THRESHOLD"]),
+        ("PRINTPARK_SERVR__LISTEN", "0.0.0.0:1", &["servr"]),
+    ];
+    for (key, value, expected) in cases {
+        let (code, _, stderr) = run(printpark(dir.path()).arg("serve").env(key, value));
+        assert_eq!(code, 2, "{key}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one message: {stderr}");
+        for needle in expected {
+            assert!(stderr.contains(needle), "{key}: {stderr:?} should name {needle}");
+        }
+    }
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[storage]\nbackend = \"s3\"\n").unwrap();
+    let (code, _, stderr) = run(printpark(dir.path()).args(["--config", file.to_str().unwrap(), "serve"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("storage.s3.bucket"), "{stderr}");
+    assert!(!dir.path().join("data").exists(), "nothing is created before settings are valid");
+}
+
+#[test]
+fn an_unreachable_database_is_retried_then_reported_without_leaking_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let started = Instant::now();
+    let (code, _, stderr) = run(printpark(dir.path())
+        .arg("migrate")
+        .env("PRINTPARK_DATABASE__URL", format!("postgres://pp:hunter2@127.0.0.1:{port}/pp"))
+        .env("PRINTPARK_DATABASE__CONNECT_TIMEOUT_SECS", "4"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let last = stderr.trim().lines().last().unwrap();
+    assert!(last.contains("database unreachable") && last.contains("gave up"), "{last}");
+    assert!(!stderr.contains("hunter2"), "password leaked: {stderr}");
+    let retries = stderr.matches("retrying").count();
+    assert!((1..=3).contains(&retries), "backoff, not a flood: {retries} retry lines");
+}
+
+#[tokio::test]
+async fn a_database_that_comes_up_during_the_retries_is_used() {
+    // A TCP relay to the test Postgres that starts listening only after 2 s.
+    let target = url::Url::parse(&support::fresh_postgres_url().await).unwrap();
+    let upstream = format!("{}:{}", target.host_str().unwrap(), target.port().unwrap());
+    let port = free_port();
+    let mut url = target.clone();
+    url.set_port(Some(port)).unwrap();
+    let relay = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = printpark(dir.path());
+    cmd.arg("migrate").env("PRINTPARK_DATABASE__URL", url.as_str()).env("PRINTPARK_DATABASE__CONNECT_TIMEOUT_SECS", "30");
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    relay.abort();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("retrying"), "{stderr}");
+    assert!(stdout.contains("migrations applied (postgres)"), "{stdout}");
+}
+
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(dir: &std::path::Path, port: u16) -> Running {
+    let child = printpark(dir)
+        .arg("serve")
+        .env("PRINTPARK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Running(child)
+}
+
+async fn wait_healthy(port: u16) {
+    let client = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).build().unwrap();
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("https://127.0.0.1:{port}/healthz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server did not become healthy");
+}
+
+fn terminate_and_wait(mut server: Running) -> (std::process::ExitStatus, String) {
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            return (status, stderr);
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "no graceful stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn zero_config_start_serves_first_run_over_https_keeps_its_certificate_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start_server(dir.path(), port);
+    wait_healthy(port).await;
+    let client = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).build().unwrap();
+    let setup = client.get(format!("https://127.0.0.1:{port}/")).send().await.unwrap();
+    assert!(setup.url().path().ends_with("/setup"));
+    assert!(setup.text().await.unwrap().contains("Create the first administrator"));
+    for file in ["data/printpark.db", "data/master.key", "data/tls/cert.pem", "data/tls/key.pem"] {
+        assert!(dir.path().join(file).exists(), "{file} made on first start");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("data/master.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "master key readable by owner only");
+    }
+    let cert = std::fs::read(dir.path().join("data/tls/cert.pem")).unwrap();
+    let key = std::fs::read(dir.path().join("data/master.key")).unwrap();
+    let (code, _, stderr) = run(printpark(dir.path()).args(["healthcheck", "--url", &format!("https://127.0.0.1:{port}/healthz")]));
+    assert_eq!(code, 0, "healthcheck: {stderr}");
+
+    let (status, stderr) = terminate_and_wait(server);
+    assert!(status.success(), "graceful exit: {status:?}\n{stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+
+    let server = start_server(dir.path(), port);
+    wait_healthy(port).await;
+    assert_eq!(std::fs::read(dir.path().join("data/tls/cert.pem")).unwrap(), cert, "certificate reused");
+    assert_eq!(std::fs::read(dir.path().join("data/master.key")).unwrap(), key, "master key reused");
+    let (status, _) = terminate_and_wait(server);
+    assert!(status.success());
+}
+
+#[test]
+fn admin_commands_migrate_and_create_users_with_the_password_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(printpark(dir.path()).arg("migrate"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("migrations applied (sqlite)"));
+
+    let create = |args: &[&str], stdin: &str| {
+        let mut child = printpark(dir.path())
+            .args(["admin", "create-user"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stdout, stderr) = create(&["--username", "root", "--email", "root@example.org", "--name", "Root", "--admin"], "stdin password 1\n");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("created admin root <root@example.org>"), "{stdout}");
+    assert!(!stdout.contains("stdin password") && !stderr.contains("stdin password"));
+    let (code, _, stderr) = create(&["--username", "shorty", "--email", "s@example.org"], "short\n");
+    assert_eq!(code, 1);
+    assert!(stderr.contains("at least 10 characters"), "{stderr}");
+    let (code, _, stderr) = create(&["--username", "root", "--email", "other@example.org", "--password", "long enough pw"], "");
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already taken"), "{stderr}");
+}
+
+#[tokio::test]
+async fn rotate_master_key_replaces_the_key_file_and_every_document_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = support::settings(&dir.path().join("data"), "sqlite://./data/printpark.db?mode=rwc");
+    settings.data_dir = dir.path().join("data");
+    settings.database.url = Some(printpark::config::Secret::new(format!("sqlite://{}?mode=rwc", dir.path().join("data/printpark.db").display())));
+    let services = printpark::services::Services::start(settings.clone()).await.unwrap();
+    let id = BlobId::random();
+    services.vault.seal(&id, &mut &b"before rotation"[..]).await.unwrap();
+    let old_key = std::fs::read_to_string(settings.master_key_path()).unwrap();
+    services.db.close().await;
+
+    let (code, stdout, stderr) = run(printpark(dir.path()).args(["admin", "rotate-master-key"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("re-wrapped 1 data key(s)"), "{stdout}");
+    let new_key = std::fs::read_to_string(settings.master_key_path()).unwrap();
+    assert_ne!(old_key, new_key);
+    assert!(!stdout.contains(new_key.trim()) && !stderr.contains(new_key.trim()), "the key itself is not printed");
+
+    let reopened = printpark::services::Services::start(settings).await.unwrap();
+    let mut reader = reopened.vault.open_blob(&id).await.unwrap();
+    let mut out = Vec::new();
+    reader.copy_to(&mut out).await.unwrap();
+    assert_eq!(out, b"before rotation");
+}
