@@ -11,7 +11,11 @@ use crate::services::{Services, StartError};
 use crate::vault::{MasterKey, MasterKeySource, master};
 
 #[derive(Parser, Debug)]
-#[command(name = "printpark", version, about = "Self-hosted secure pull printing: print, park, pull.")]
+#[command(
+    name = "printpark",
+    version,
+    about = "Self-hosted secure pull printing: print, park, pull."
+)]
 pub struct Cli {
     /// Settings file (TOML). Default: ./printpark.toml when it exists.
     #[arg(long, short, global = true, env = "PRINTPARK_CONFIG")]
@@ -31,14 +35,16 @@ pub enum Command {
     Admin(AdminCommand),
     /// Exit 0 when the server answers /healthz (for Docker's HEALTHCHECK).
     Healthcheck {
-        #[arg(long, default_value = "https://127.0.0.1:8443/healthz")]
-        url: String,
+        /// Default: https://127.0.0.1:<port of server.listen>/healthz
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
     /// Create a user. The password comes from --password or standard input.
+    #[command(alias = "create")]
     CreateUser(CreateUserArgs),
     /// Re-wrap every data key under a new master key (documents are not re-encrypted).
     RotateMasterKey {
@@ -97,24 +103,42 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Admin(AdminCommand::CreateUser(args)) => create_user(settings, args).await,
-        Command::Admin(AdminCommand::RotateMasterKey { new_key_file }) => rotate(settings, new_key_file).await,
-        Command::Healthcheck { url } => healthcheck(&settings, &url).await,
+        Command::Admin(AdminCommand::RotateMasterKey { new_key_file }) => {
+            rotate(settings, new_key_file).await
+        }
+        Command::Healthcheck { url } => {
+            let url = match url {
+                Some(url) => url,
+                None => format!(
+                    "https://127.0.0.1:{}/healthz",
+                    settings.listen_addr()?.port()
+                ),
+            };
+            healthcheck(&settings, &url).await
+        }
     }
 }
 
 async fn serve(settings: Settings) -> Result<(), CliError> {
     let addr = settings.listen_addr()?;
-    let listener = std::net::TcpListener::bind(addr)
-        .map_err(|e| StartError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Listen {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })?;
     let services = Services::start(settings).await?;
     let db = services.db.clone();
     let first_run = services.identity.needs_first_admin().await.unwrap_or(false);
+    let maintenance = services.spawn_maintenance();
     let (server, bound) = crate::web::serve_on(services, listener)?;
     tracing::info!(address = %bound, "PrintPark listening (HTTPS)");
     if first_run {
-        tracing::info!("first run: open https://localhost:{}/setup to create the first admin", bound.port());
+        tracing::info!(
+            "first run: open https://localhost:{}/setup to create the first admin",
+            bound.port()
+        );
     }
     server.await.map_err(|e| CliError::Failed(e.to_string()))?;
+    maintenance.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -127,7 +151,10 @@ fn read_password_from_stdin() -> Result<String, CliError> {
         std::io::stderr().flush().ok();
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| CliError::Failed(e.to_string()))?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -145,26 +172,43 @@ async fn create_user(settings: Settings, args: CreateUserArgs) -> Result<(), Cli
         admin: args.admin,
         password: Some(password),
     };
-    let client = ClientInfo { addr: "cli".into(), user_agent: "printpark admin".into() };
+    let client = ClientInfo {
+        addr: "cli".into(),
+        user_agent: "printpark admin".into(),
+    };
     let user = services
         .identity
         .create_user(None, &request, &client)
         .await
         .map_err(|e| CliError::Failed(format!("cannot create user: {e}")))?;
-    println!("created {} {} <{}> (id {})", user.role.as_str(), user.username, user.email, user.id);
+    println!(
+        "created {} {} <{}> (id {})",
+        user.role.as_str(),
+        user.username,
+        user.email,
+        user.id
+    );
     Ok(())
 }
 
 async fn rotate(settings: Settings, new_key_file: Option<PathBuf>) -> Result<(), CliError> {
     let services = Services::start(settings).await?;
     let new = MasterKey::generate();
-    let fail = |e: crate::vault::VaultError| CliError::Failed(format!("rotation failed, nothing changed: {e}"));
+    let fail = |e: crate::vault::VaultError| {
+        CliError::Failed(format!("rotation failed, nothing changed: {e}"))
+    };
     let target = match (&services.master_source, new_key_file) {
         (_, Some(path)) => {
             crate::vault::write_key_file(&path, &new).map_err(fail)?;
             let n = services.vault.rewrap_all(&new).await.map_err(fail)?;
-            println!("re-wrapped {n} data key(s); the new master key is in {}", path.display());
-            println!("now set vault.master_key_file = \"{}\" (and remove the old key setting) before the next start", path.display());
+            println!(
+                "re-wrapped {n} data key(s); the new master key is in {}",
+                path.display()
+            );
+            println!(
+                "now set vault.master_key_file = \"{}\" (and remove the old key setting) before the next start",
+                path.display()
+            );
             path
         }
         (MasterKeySource::File(path), None) => {
@@ -173,19 +217,36 @@ async fn rotate(settings: Settings, new_key_file: Option<PathBuf>) -> Result<(),
             let next = master::next_key_path(path);
             crate::vault::write_key_file(&next, &new).map_err(fail)?;
             let n = services.vault.rewrap_all(&new).await.map_err(fail)?;
-            std::fs::rename(&next, path).map_err(|e| CliError::Failed(format!("re-wrapped, but could not rename {} to {}: {e}; the next start will finish it", next.display(), path.display())))?;
-            println!("re-wrapped {n} data key(s); {} now holds the new master key", path.display());
+            std::fs::rename(&next, path).map_err(|e| {
+                CliError::Failed(format!(
+                    "re-wrapped, but could not rename {} to {}: {e}; the next start will finish it",
+                    next.display(),
+                    path.display()
+                ))
+            })?;
+            println!(
+                "re-wrapped {n} data key(s); {} now holds the new master key",
+                path.display()
+            );
             path.clone()
         }
-        _ => return Err(CliError::Failed("the master key comes from a setting: pass --new-key-file PATH".into())),
+        _ => {
+            return Err(CliError::Failed(
+                "the master key comes from a setting: pass --new-key-file PATH".into(),
+            ));
+        }
     };
-    println!("new key id {} — back up {} now; the old key no longer opens anything", new.id(), target.display());
+    println!(
+        "new key id {} — back up {} now; the old key no longer opens anything",
+        new.id(),
+        target.display()
+    );
     Ok(())
 }
 
 async fn healthcheck(settings: &Settings, url: &str) -> Result<(), CliError> {
     // Trust exactly the certificate this installation serves (usually self-signed).
-    let (cert_path, _) = crate::web::tls::ensure_certificate(settings)?;
+    let (cert_path, _) = crate::web::tls::certificate_paths(settings);
     let pinned = crate::web::tls::load_first_certificate(&cert_path)?;
     let (host, port, path) = {
         let parsed = url::Url::parse(url).map_err(|e| CliError::Failed(e.to_string()))?;
@@ -195,10 +256,13 @@ async fn healthcheck(settings: &Settings, url: &str) -> Result<(), CliError> {
             parsed.path().to_owned(),
         )
     };
-    let stream = tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect((host.as_str(), port)))
-        .await
-        .map_err(|_| CliError::Failed("timed out".into()))?
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let stream = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| CliError::Failed("timed out".into()))?
+    .map_err(|e| CliError::Failed(e.to_string()))?;
     let status = healthcheck_tls(stream, pinned, &host, &path).await?;
     if status.starts_with("HTTP/1.1 200") {
         Ok(())
@@ -207,16 +271,34 @@ async fn healthcheck(settings: &Settings, url: &str) -> Result<(), CliError> {
     }
 }
 
-async fn healthcheck_tls(stream: tokio::net::TcpStream, pinned: rustls::pki_types::CertificateDer<'static>, host: &str, path: &str) -> Result<String, CliError> {
+async fn healthcheck_tls(
+    stream: tokio::net::TcpStream,
+    pinned: rustls::pki_types::CertificateDer<'static>,
+    host: &str,
+    path: &str,
+) -> Result<String, CliError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let config = crate::web::tls::pinned_client_config(pinned);
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| CliError::Failed(e.to_string()))?;
-    let mut tls = connector.connect(name, stream).await.map_err(|e| CliError::Failed(e.to_string()))?;
-    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut tls = connector
+        .connect(name, stream)
         .await
         .map_err(|e| CliError::Failed(e.to_string()))?;
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .map_err(|e| CliError::Failed(e.to_string()))?;
     let mut buf = vec![0u8; 256];
-    let n = tls.read(&mut buf).await.map_err(|e| CliError::Failed(e.to_string()))?;
-    Ok(String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned())
+    let n = tls
+        .read(&mut buf)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    Ok(String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
 }

@@ -321,7 +321,9 @@ impl Settings {
         if sources.iter().filter(|set| **set).count() > 1 {
             return Err(ConfigError::Setting {
                 key: "vault.master_key",
-                reason: "set only one of vault.master_key, vault.master_password, vault.master_key_file".into(),
+                reason:
+                    "set only one of vault.master_key, vault.master_password, vault.master_key_file"
+                        .into(),
             });
         }
         if let Some(password) = &self.vault.master_password

@@ -39,7 +39,10 @@ pub struct Services {
 impl Services {
     pub async fn start(settings: Settings) -> Result<Self, StartError> {
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("data_dir {}: {e}", settings.data_dir.display()))
+            std::io::Error::new(
+                e.kind(),
+                format!("data_dir {}: {e}", settings.data_dir.display()),
+            )
         })?;
         let db = Db::connect_with_retry(
             &settings.database_url(),
@@ -54,12 +57,67 @@ impl Services {
         let vault = Vault::open(db.clone(), store, key, settings.vault.chunk_size).await?;
         let identity = Identity::new(db.clone(), vault.clone(), settings.security.clone());
         let jobs = Jobs::new(db.clone(), vault.clone(), identity.clone());
+        let foreign = vault.foreign_key_count().await?;
+        if foreign > 0 {
+            tracing::error!(
+                blobs = foreign,
+                "documents are wrapped under another master key (was the key rotated while a server ran?); they cannot be opened"
+            );
+        }
         tracing::info!(
             database = db.backend_name(),
             store = vault.store().description(),
             master_key = %vault.master_key_id(),
             "storage ready"
         );
-        Ok(Self { settings, db, vault, identity, jobs, master_source: source })
+        Ok(Self {
+            settings,
+            db,
+            vault,
+            identity,
+            jobs,
+            master_source: source,
+        })
+    }
+}
+
+impl Services {
+    /// Periodic chores, safe to run from several processes at once: expired sessions,
+    /// stale failure counters, blobs left by crashes (unindexed, or unrecorded objects).
+    pub async fn maintain(&self) {
+        let now = crate::db::now();
+        let sessions = self.db.delete_expired_sessions().await;
+        let failures = self.db.delete_stale_login_failures(now - 24 * 3600).await;
+        let unindexed = self.jobs.sweep_unindexed_blobs(3600).await;
+        let orphans = self.vault.sweep_orphans(3600).await;
+        match (sessions, failures, unindexed, orphans) {
+            (Ok(s), Ok(f), Ok(u), Ok(o)) => {
+                if s + f + u as u64 + o > 0 {
+                    tracing::info!(
+                        expired_sessions = s,
+                        stale_failure_counters = f,
+                        unindexed_blobs = u,
+                        orphan_objects = o,
+                        "maintenance"
+                    );
+                }
+            }
+            (s, f, u, o) => tracing::warn!(
+                sessions = ?s.err(), failures = ?f.err(), unindexed = ?u.err(), orphans = ?o.err(),
+                "maintenance failed; will retry"
+            ),
+        }
+    }
+
+    /// Runs [`Services::maintain`] now and every ten minutes.
+    pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
+        let services = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                services.maintain().await;
+            }
+        })
     }
 }

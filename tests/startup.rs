@@ -11,7 +11,9 @@ use printpark::vault::BlobId;
 
 fn printpark(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(support::binary());
-    cmd.current_dir(dir).env("PRINTPARK_LOG__FORMAT", "text").env("NO_COLOR", "1");
+    cmd.current_dir(dir)
+        .env("PRINTPARK_LOG__FORMAT", "text")
+        .env("NO_COLOR", "1");
     for (key, _) in std::env::vars() {
         if key.starts_with("PRINTPARK_") && key != "PRINTPARK_LOG__FORMAT" {
             cmd.env_remove(key);
@@ -21,20 +23,39 @@ fn printpark(dir: &std::path::Path) -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("run printpark");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn invalid_settings_stop_the_start_with_one_message_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, &str, &[&str]); 3] = [
-        ("PRINTPARK_SERVER__LISTEN", "nowhere", &["server.listen", "nowhere"]),
-        ("PRINTPARK_SECURITY__LOCKOUT_THRESHOLD", "many", &["security.lockout_threshold", "PRINTPARK_SECURITY__LOCKOUT_THRESHOLD"]),
+        (
+            "PRINTPARK_SERVER__LISTEN",
+            "nowhere",
+            &["server.listen", "nowhere"],
+        ),
+        (
+            "PRINTPARK_SECURITY__LOCKOUT_THRESHOLD",
+            "many",
+            &[
+                "security.lockout_threshold",
+                "PRINTPARK_SECURITY__LOCKOUT_THRESHOLD",
+            ],
+        ),
         ("PRINTPARK_SERVR__LISTEN", "0.0.0.0:1", &["servr"]),
     ];
     for (key, value, expected) in cases {
@@ -42,15 +63,22 @@ fn invalid_settings_stop_the_start_with_one_message_naming_the_setting() {
         assert_eq!(code, 2, "{key}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one message: {stderr}");
         for needle in expected {
-            assert!(stderr.contains(needle), "{key}: {stderr:?} should name {needle}");
+            assert!(
+                stderr.contains(needle),
+                "{key}: {stderr:?} should name {needle}"
+            );
         }
     }
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "[storage]\nbackend = \"s3\"\n").unwrap();
-    let (code, _, stderr) = run(printpark(dir.path()).args(["--config", file.to_str().unwrap(), "serve"]));
+    let (code, _, stderr) =
+        run(printpark(dir.path()).args(["--config", file.to_str().unwrap(), "serve"]));
     assert_eq!(code, 2);
     assert!(stderr.contains("storage.s3.bucket"), "{stderr}");
-    assert!(!dir.path().join("data").exists(), "nothing is created before settings are valid");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created before settings are valid"
+    );
 }
 
 #[test]
@@ -60,15 +88,24 @@ fn an_unreachable_database_is_retried_then_reported_without_leaking_its_password
     let started = Instant::now();
     let (code, _, stderr) = run(printpark(dir.path())
         .arg("migrate")
-        .env("PRINTPARK_DATABASE__URL", format!("postgres://pp:hunter2@127.0.0.1:{port}/pp"))
+        .env(
+            "PRINTPARK_DATABASE__URL",
+            format!("postgres://pp:hunter2@127.0.0.1:{port}/pp"),
+        )
         .env("PRINTPARK_DATABASE__CONNECT_TIMEOUT_SECS", "4"));
     assert_eq!(code, 1, "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(20));
     let last = stderr.trim().lines().last().unwrap();
-    assert!(last.contains("database unreachable") && last.contains("gave up"), "{last}");
+    assert!(
+        last.contains("database unreachable") && last.contains("gave up"),
+        "{last}"
+    );
     assert!(!stderr.contains("hunter2"), "password leaked: {stderr}");
     let retries = stderr.matches("retrying").count();
-    assert!((1..=3).contains(&retries), "backoff, not a flood: {retries} retry lines");
+    assert!(
+        (1..=3).contains(&retries),
+        "backoff, not a flood: {retries} retry lines"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +118,9 @@ async fn a_database_that_comes_up_during_the_retries_is_used() {
     url.set_port(Some(port)).unwrap();
     let relay = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         loop {
             let (mut inbound, _) = listener.accept().await.unwrap();
             let upstream = upstream.clone();
@@ -94,8 +133,12 @@ async fn a_database_that_comes_up_during_the_retries_is_used() {
     });
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = printpark(dir.path());
-    cmd.arg("migrate").env("PRINTPARK_DATABASE__URL", url.as_str()).env("PRINTPARK_DATABASE__CONNECT_TIMEOUT_SECS", "30");
-    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    cmd.arg("migrate")
+        .env("PRINTPARK_DATABASE__URL", url.as_str())
+        .env("PRINTPARK_DATABASE__CONNECT_TIMEOUT_SECS", "30");
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
     relay.abort();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("retrying"), "{stderr}");
@@ -123,9 +166,15 @@ fn start_server(dir: &std::path::Path, port: u16) -> Running {
 }
 
 async fn wait_healthy(port: u16) {
-    let client = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
     for _ in 0..300 {
-        if let Ok(r) = client.get(format!("https://127.0.0.1:{port}/healthz")).send().await
+        if let Ok(r) = client
+            .get(format!("https://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
             && r.status() == 200
         {
             return;
@@ -137,7 +186,13 @@ async fn wait_healthy(port: u16) {
 
 fn terminate_and_wait(mut server: Running) -> (std::process::ExitStatus, String) {
     let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let started = Instant::now();
     loop {
         if let Some(status) = server.0.try_wait().unwrap() {
@@ -145,33 +200,62 @@ fn terminate_and_wait(mut server: Running) -> (std::process::ExitStatus, String)
             std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
             return (status, stderr);
         }
-        assert!(started.elapsed() < Duration::from_secs(40), "no graceful stop");
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "no graceful stop"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 #[tokio::test]
-async fn zero_config_start_serves_first_run_over_https_keeps_its_certificate_and_stops_on_sigterm() {
+async fn zero_config_start_serves_first_run_over_https_keeps_its_certificate_and_stops_on_sigterm()
+{
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let server = start_server(dir.path(), port);
     wait_healthy(port).await;
-    let client = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).build().unwrap();
-    let setup = client.get(format!("https://127.0.0.1:{port}/")).send().await.unwrap();
+    let client = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let setup = client
+        .get(format!("https://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap();
     assert!(setup.url().path().ends_with("/setup"));
-    assert!(setup.text().await.unwrap().contains("Create the first administrator"));
-    for file in ["data/printpark.db", "data/master.key", "data/tls/cert.pem", "data/tls/key.pem"] {
+    assert!(
+        setup
+            .text()
+            .await
+            .unwrap()
+            .contains("Create the first administrator")
+    );
+    for file in [
+        "data/printpark.db",
+        "data/master.key",
+        "data/tls/cert.pem",
+        "data/tls/key.pem",
+    ] {
         assert!(dir.path().join(file).exists(), "{file} made on first start");
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("data/master.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("data/master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "master key readable by owner only");
     }
     let cert = std::fs::read(dir.path().join("data/tls/cert.pem")).unwrap();
     let key = std::fs::read(dir.path().join("data/master.key")).unwrap();
-    let (code, _, stderr) = run(printpark(dir.path()).args(["healthcheck", "--url", &format!("https://127.0.0.1:{port}/healthz")]));
+    let (code, _, stderr) = run(printpark(dir.path()).args([
+        "healthcheck",
+        "--url",
+        &format!("https://127.0.0.1:{port}/healthz"),
+    ]));
     assert_eq!(code, 0, "healthcheck: {stderr}");
 
     let (status, stderr) = terminate_and_wait(server);
@@ -180,8 +264,16 @@ async fn zero_config_start_serves_first_run_over_https_keeps_its_certificate_and
 
     let server = start_server(dir.path(), port);
     wait_healthy(port).await;
-    assert_eq!(std::fs::read(dir.path().join("data/tls/cert.pem")).unwrap(), cert, "certificate reused");
-    assert_eq!(std::fs::read(dir.path().join("data/master.key")).unwrap(), key, "master key reused");
+    assert_eq!(
+        std::fs::read(dir.path().join("data/tls/cert.pem")).unwrap(),
+        cert,
+        "certificate reused"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("data/master.key")).unwrap(),
+        key,
+        "master key reused"
+    );
     let (status, _) = terminate_and_wait(server);
     assert!(status.success());
 }
@@ -202,18 +294,54 @@ fn admin_commands_migrate_and_create_users_with_the_password_from_stdin() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    let (code, stdout, stderr) = create(&["--username", "root", "--email", "root@example.org", "--name", "Root", "--admin"], "stdin password 1\n");
+    let (code, stdout, stderr) = create(
+        &[
+            "--username",
+            "root",
+            "--email",
+            "root@example.org",
+            "--name",
+            "Root",
+            "--admin",
+        ],
+        "stdin password 1\n",
+    );
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("created admin root <root@example.org>"), "{stdout}");
+    assert!(
+        stdout.contains("created admin root <root@example.org>"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("stdin password") && !stderr.contains("stdin password"));
-    let (code, _, stderr) = create(&["--username", "shorty", "--email", "s@example.org"], "short\n");
+    let (code, _, stderr) = create(
+        &["--username", "shorty", "--email", "s@example.org"],
+        "short\n",
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("at least 10 characters"), "{stderr}");
-    let (code, _, stderr) = create(&["--username", "root", "--email", "other@example.org", "--password", "long enough pw"], "");
+    let (code, _, stderr) = create(
+        &[
+            "--username",
+            "root",
+            "--email",
+            "other@example.org",
+            "--password",
+            "long enough pw",
+        ],
+        "",
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("already taken"), "{stderr}");
 }
@@ -221,12 +349,24 @@ fn admin_commands_migrate_and_create_users_with_the_password_from_stdin() {
 #[tokio::test]
 async fn rotate_master_key_replaces_the_key_file_and_every_document_still_opens() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = support::settings(&dir.path().join("data"), "sqlite://./data/printpark.db?mode=rwc");
+    let mut settings = support::settings(
+        &dir.path().join("data"),
+        "sqlite://./data/printpark.db?mode=rwc",
+    );
     settings.data_dir = dir.path().join("data");
-    settings.database.url = Some(printpark::config::Secret::new(format!("sqlite://{}?mode=rwc", dir.path().join("data/printpark.db").display())));
-    let services = printpark::services::Services::start(settings.clone()).await.unwrap();
+    settings.database.url = Some(printpark::config::Secret::new(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("data/printpark.db").display()
+    )));
+    let services = printpark::services::Services::start(settings.clone())
+        .await
+        .unwrap();
     let id = BlobId::random();
-    services.vault.seal(&id, &mut &b"before rotation"[..]).await.unwrap();
+    services
+        .vault
+        .seal(&id, &mut &b"before rotation"[..])
+        .await
+        .unwrap();
     let old_key = std::fs::read_to_string(settings.master_key_path()).unwrap();
     services.db.close().await;
 
@@ -235,9 +375,14 @@ async fn rotate_master_key_replaces_the_key_file_and_every_document_still_opens(
     assert!(stdout.contains("re-wrapped 1 data key(s)"), "{stdout}");
     let new_key = std::fs::read_to_string(settings.master_key_path()).unwrap();
     assert_ne!(old_key, new_key);
-    assert!(!stdout.contains(new_key.trim()) && !stderr.contains(new_key.trim()), "the key itself is not printed");
+    assert!(
+        !stdout.contains(new_key.trim()) && !stderr.contains(new_key.trim()),
+        "the key itself is not printed"
+    );
 
-    let reopened = printpark::services::Services::start(settings).await.unwrap();
+    let reopened = printpark::services::Services::start(settings)
+        .await
+        .unwrap();
     let mut reader = reopened.vault.open_blob(&id).await.unwrap();
     let mut out = Vec::new();
     reader.copy_to(&mut out).await.unwrap();

@@ -34,11 +34,21 @@ async fn read_all(services: &Services, id: &BlobId) -> Result<Vec<u8>, VaultErro
 }
 
 async fn raw(store: &Arc<dyn ObjectStore>, id: &BlobId) -> Vec<u8> {
-    store.get(&BlobStore::path_of(id.as_str())).await.unwrap().bytes().await.unwrap().to_vec()
+    store
+        .get(&BlobStore::path_of(id.as_str()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
 }
 
 async fn put_raw(store: &Arc<dyn ObjectStore>, id: &BlobId, bytes: Vec<u8>) {
-    store.put(&BlobStore::path_of(id.as_str()), PutPayload::from(bytes)).await.unwrap();
+    store
+        .put(&BlobStore::path_of(id.as_str()), PutPayload::from(bytes))
+        .await
+        .unwrap();
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -50,30 +60,46 @@ async fn sealed_blobs_hide_plaintext_and_refuse_tampering(services: Services) {
     let store = services.vault.store().object_store();
     let plain = document(50_000);
     let id = BlobId::random();
-    let sealed = services.vault.seal(&id, &mut plain.as_slice()).await.unwrap();
+    let sealed = services
+        .vault
+        .seal(&id, &mut plain.as_slice())
+        .await
+        .unwrap();
     assert_eq!(sealed.plain_size, plain.len() as u64);
 
     let at_rest = raw(&store, &id).await;
     assert_eq!(at_rest.len() as u64, sealed.sealed_size);
-    assert!(!contains(&at_rest, &MARKER[..12]), "plaintext found at rest");
+    assert!(
+        !contains(&at_rest, &MARKER[..12]),
+        "plaintext found at rest"
+    );
     assert_eq!(read_all(&services, &id).await.unwrap(), plain);
 
     // One flipped bit anywhere in the middle: refused.
     let mut flipped = at_rest.clone();
     flipped[at_rest.len() / 2] ^= 0x01;
     put_raw(&store, &id, flipped).await;
-    assert!(matches!(read_all(&services, &id).await, Err(VaultError::Corrupt(_))));
+    assert!(matches!(
+        read_all(&services, &id).await,
+        Err(VaultError::Corrupt(_))
+    ));
 
     // Cut at a chunk boundary (header + 3 whole chunks): refused, not a short document.
     let cut = 16 + 3 * (4096 + 16);
     put_raw(&store, &id, at_rest[..cut].to_vec()).await;
-    assert!(matches!(read_all(&services, &id).await, Err(VaultError::Corrupt(_))));
+    assert!(matches!(
+        read_all(&services, &id).await,
+        Err(VaultError::Corrupt(_))
+    ));
 
     // Restored bytes open again; purge makes them unopenable and gone.
     put_raw(&store, &id, at_rest).await;
     assert_eq!(read_all(&services, &id).await.unwrap(), plain);
     services.vault.purge(&id).await.unwrap();
-    assert!(matches!(read_all(&services, &id).await, Err(VaultError::NotFound)));
+    assert!(matches!(
+        read_all(&services, &id).await,
+        Err(VaultError::NotFound)
+    ));
     assert!(store.head(&BlobStore::path_of(id.as_str())).await.is_err());
 }
 
@@ -97,7 +123,11 @@ async fn a_multi_part_upload_to_s3_round_trips() {
     let services = services(dir.path(), Some(support::fresh_s3_bucket().await)).await;
     let plain = document(20 * 1024 * 1024 + 123);
     let id = BlobId::random();
-    services.vault.seal(&id, &mut plain.as_slice()).await.unwrap();
+    services
+        .vault
+        .seal(&id, &mut plain.as_slice())
+        .await
+        .unwrap();
     assert_eq!(read_all(&services, &id).await.unwrap(), plain);
 }
 
@@ -109,18 +139,29 @@ async fn rotation_rewraps_every_key_and_keeps_every_blob_readable() {
     for n in [0usize, 1, 4096, 10_000] {
         let id = BlobId::random();
         let plain = document(n);
-        services.vault.seal(&id, &mut plain.as_slice()).await.unwrap();
+        services
+            .vault
+            .seal(&id, &mut plain.as_slice())
+            .await
+            .unwrap();
         blobs.push((id, plain));
     }
-    let before: Vec<Vec<u8>> = futures_util::future::join_all(blobs.iter().map(|(id, _)| raw_path(&services, id))).await;
+    let before: Vec<Vec<u8>> =
+        futures_util::future::join_all(blobs.iter().map(|(id, _)| raw_path(&services, id))).await;
     let new = MasterKey::generate();
     assert_eq!(services.vault.rewrap_all(&new).await.unwrap(), 4);
     // Documents were not re-encrypted: the stored bytes are unchanged.
-    let after: Vec<Vec<u8>> = futures_util::future::join_all(blobs.iter().map(|(id, _)| raw_path(&services, id))).await;
+    let after: Vec<Vec<u8>> =
+        futures_util::future::join_all(blobs.iter().map(|(id, _)| raw_path(&services, id))).await;
     assert_eq!(before, after);
 
     // The old key no longer opens the installation; the new one opens every blob.
-    assert!(matches!(Services::start(services.settings.clone()).await, Err(printpark::services::StartError::Vault(VaultError::MasterKeyMismatch(_)))));
+    assert!(matches!(
+        Services::start(services.settings.clone()).await,
+        Err(printpark::services::StartError::Vault(
+            VaultError::MasterKeyMismatch(_)
+        ))
+    ));
     printpark::vault::write_key_file(&services.settings.master_key_path(), &new).unwrap();
     let reopened = Services::start(services.settings.clone()).await.unwrap();
     for (id, plain) in &blobs {
@@ -142,7 +183,8 @@ async fn an_interrupted_rotation_is_finished_at_the_next_start() {
     // key file was renamed: the new key waits in `master.key.next`.
     let new = MasterKey::generate();
     let path = services.settings.master_key_path();
-    printpark::vault::write_key_file(&printpark::vault::master::next_key_path(&path), &new).unwrap();
+    printpark::vault::write_key_file(&printpark::vault::master::next_key_path(&path), &new)
+        .unwrap();
     services.vault.rewrap_all(&new).await.unwrap();
     let reopened = Services::start(services.settings.clone()).await.unwrap();
     assert_eq!(reopened.vault.master_key_id(), new.id());
@@ -154,7 +196,10 @@ async fn a_missing_key_file_for_existing_data_stops_start_instead_of_making_a_ne
     let dir = tempfile::tempdir().unwrap();
     let services = services(dir.path(), None).await;
     std::fs::remove_file(services.settings.master_key_path()).unwrap();
-    let err = Services::start(services.settings.clone()).await.unwrap_err().to_string();
+    let err = Services::start(services.settings.clone())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("restore the key file"), "{err}");
 }
 
@@ -162,11 +207,15 @@ async fn a_missing_key_file_for_existing_data_stops_start_instead_of_making_a_ne
 async fn a_password_derived_master_key_reopens_the_same_data() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = support::settings(dir.path(), &support::sqlite_url(dir.path()));
-    settings.vault.master_password = Some(printpark::config::Secret::new("a long enough passphrase"));
+    settings.vault.master_password =
+        Some(printpark::config::Secret::new("a long enough passphrase"));
     let first = Services::start(settings.clone()).await.unwrap();
     let id = BlobId::random();
     first.vault.seal(&id, &mut &b"derived"[..]).await.unwrap();
-    assert!(!settings.master_key_path().exists(), "no key file is written for a password");
+    assert!(
+        !settings.master_key_path().exists(),
+        "no key file is written for a password"
+    );
     let again = Services::start(settings.clone()).await.unwrap();
     assert_eq!(read_all(&again, &id).await.unwrap(), b"derived");
     settings.vault.master_password = Some(printpark::config::Secret::new("another passphrase!"));
@@ -183,17 +232,57 @@ async fn blobs_without_a_record_are_swept() {
     let store = services.vault.store().object_store();
     put_raw(&store, &orphan, b"left by a crash".to_vec()).await;
     assert_eq!(services.vault.sweep_orphans(-10).await.unwrap(), 1);
-    assert!(store.head(&ObjectPath::from(BlobStore::path_of(orphan.as_str()).as_ref())).await.is_err());
+    assert!(
+        store
+            .head(&ObjectPath::from(
+                BlobStore::path_of(orphan.as_str()).as_ref()
+            ))
+            .await
+            .is_err()
+    );
     assert_eq!(read_all(&services, &kept).await.unwrap(), b"kept");
+}
+
+#[tokio::test]
+async fn a_blob_sealed_but_never_indexed_is_purged_by_the_sweeper() {
+    let dir = tempfile::tempdir().unwrap();
+    let services = services(dir.path(), None).await;
+    let id = BlobId::random();
+    services
+        .vault
+        .seal(&id, &mut &b"crash before the job row"[..])
+        .await
+        .unwrap();
+    // An hour's grace protects intake in flight.
+    assert_eq!(services.jobs.sweep_unindexed_blobs(3600).await.unwrap(), 0);
+    assert_eq!(services.jobs.sweep_unindexed_blobs(-10).await.unwrap(), 1);
+    assert!(services.db.sealed_blob_ids().await.unwrap().is_empty());
+    assert!(
+        services
+            .vault
+            .store()
+            .object_store()
+            .head(&BlobStore::path_of(id.as_str()))
+            .await
+            .is_err()
+    );
+    services.maintain().await;
 }
 
 #[tokio::test]
 async fn a_failing_source_leaves_no_blob_and_no_record() {
     struct Failing(usize);
     impl tokio::io::AsyncRead for Failing {
-        fn poll_read(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
             if self.0 == 0 {
-                return std::task::Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "client hung up")));
+                return std::task::Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "client hung up",
+                )));
             }
             let n = self.0.min(buf.remaining()).min(1000);
             buf.put_slice(&vec![7u8; n]);
@@ -204,8 +293,20 @@ async fn a_failing_source_leaves_no_blob_and_no_record() {
     let dir = tempfile::tempdir().unwrap();
     let services = services(dir.path(), None).await;
     let id = BlobId::random();
-    let err = services.vault.seal(&id, &mut Failing(20_000)).await.unwrap_err();
+    let err = services
+        .vault
+        .seal(&id, &mut Failing(20_000))
+        .await
+        .unwrap_err();
     assert!(matches!(err, VaultError::Source(_)), "{err:?}");
     assert!(services.db.sealed_blob_ids().await.unwrap().is_empty());
-    assert!(services.vault.store().object_store().head(&BlobStore::path_of(id.as_str())).await.is_err());
+    assert!(
+        services
+            .vault
+            .store()
+            .object_store()
+            .head(&BlobStore::path_of(id.as_str()))
+            .await
+            .is_err()
+    );
 }

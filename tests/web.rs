@@ -13,7 +13,14 @@ async fn first_run_creates_the_admin_shows_the_master_key_once_then_closes() {
     let client = server.client();
     let home = client.get(server.url("/")).send().await.unwrap();
     assert_eq!(home.headers()["location"], "/setup");
-    let page = client.get(server.url("/setup")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(server.url("/setup"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let shown = support::between(&page, "id=\"master-key\">", "</code>");
     let on_disk = std::fs::read_to_string(server.services.settings.master_key_path()).unwrap();
     assert_eq!(shown, on_disk.trim());
@@ -22,7 +29,13 @@ async fn first_run_creates_the_admin_shows_the_master_key_once_then_closes() {
     let csrf = csrf_of(&page);
     let refused = client
         .post(server.url("/setup"))
-        .form(&[("csrf", csrf.as_str()), ("username", "admin"), ("email", "admin@example.org"), ("password", "correct horse battery"), ("password_again", "correct horse battery")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "admin"),
+            ("email", "admin@example.org"),
+            ("password", "correct horse battery"),
+            ("password_again", "correct horse battery"),
+        ])
         .send()
         .await
         .unwrap()
@@ -39,9 +52,22 @@ async fn first_run_creates_the_admin_shows_the_master_key_once_then_closes() {
     assert!(text.contains("Recent activity") && text.contains("user.create"));
 
     // The first-run page is closed for good, and the key is not shown again.
-    let again = server.client().get(server.url("/setup")).send().await.unwrap();
+    let again = server
+        .client()
+        .get(server.url("/setup"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.headers()["location"], "/login");
-    assert!(printpark::vault::master::key_pending_backup(&server.services.db, &server.services.settings).await.unwrap().is_none());
+    assert!(
+        printpark::vault::master::key_pending_backup(
+            &server.services.db,
+            &server.services.settings
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
     server.stop().await;
 }
 
@@ -53,24 +79,70 @@ async fn five_wrong_passwords_lock_the_account_and_every_attempt_is_audited() {
     for _ in 0..5 {
         let response = login(&server, &client, "admin", "wrong password!").await;
         assert_eq!(response.status(), 401);
-        assert!(response.text().await.unwrap().contains("Wrong username, e-mail or password"));
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("Wrong username, e-mail or password")
+        );
     }
     // Locked now: even the right password is refused, with Retry-After.
     let locked = login(&server, &client, "admin", "correct horse battery").await;
     assert_eq!(locked.status(), 429);
-    let retry: i64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: i64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    let rows = server.services.db.audit_page(None, 50, Some("login")).await.unwrap();
+    let rows = server
+        .services
+        .db
+        .audit_page(None, 50, Some("login"))
+        .await
+        .unwrap();
     assert_eq!(rows.iter().filter(|r| r.outcome == "failure").count(), 5);
-    assert_eq!(rows.iter().filter(|r| r.outcome == "denied" && r.detail == "locked out").count(), 1);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.outcome == "denied" && r.detail == "locked out")
+            .count(),
+        1
+    );
+    assert!(rows.iter().all(|r| r.client_addr == "127.0.0.1"));
     assert!(rows.iter().any(|r| r.detail.contains("locked for 60 s")));
+    // The e-mail address names the same account: it is locked too.
+    assert_eq!(
+        login(
+            &server,
+            &client,
+            "ADMIN@example.org",
+            "correct horse battery"
+        )
+        .await
+        .status(),
+        429
+    );
     // No password ever reaches the audit log.
-    assert!(rows.iter().all(|r| !r.detail.contains("wrong password!") && !r.detail.contains("correct horse")));
+    assert!(
+        rows.iter()
+            .all(|r| !r.detail.contains("wrong password!") && !r.detail.contains("correct horse"))
+    );
     // An unknown login is locked out the same way, so lockout does not reveal accounts.
     for _ in 0..5 {
-        assert_eq!(login(&server, &client, "nobody", "guess guess guess").await.status(), 401);
+        assert_eq!(
+            login(&server, &client, "nobody", "guess guess guess")
+                .await
+                .status(),
+            401
+        );
     }
-    assert_eq!(login(&server, &client, "nobody", "guess guess guess").await.status(), 429);
+    assert_eq!(
+        login(&server, &client, "nobody", "guess guess guess")
+            .await
+            .status(),
+        429
+    );
     server.stop().await;
 }
 
@@ -80,43 +152,106 @@ async fn a_form_post_without_a_valid_csrf_token_is_forbidden() {
     let client = server.client();
     first_admin(&server, &client).await;
     // No token at all.
-    let response = client.post(server.url("/admin/users")).form(&[("username", "eve"), ("email", "eve@example.org")]).send().await.unwrap();
+    let response = client
+        .post(server.url("/admin/users"))
+        .form(&[("username", "eve"), ("email", "eve@example.org")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
     // A token from another browser's session.
     let other = server.client();
-    let page = other.get(server.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = other
+        .get(server.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let foreign = csrf_of(&page);
-    let response = client.post(server.url("/admin/users")).form(&[("csrf", foreign.as_str()), ("username", "eve"), ("email", "eve@example.org")]).send().await.unwrap();
+    let response = client
+        .post(server.url("/admin/users"))
+        .form(&[
+            ("csrf", foreign.as_str()),
+            ("username", "eve"),
+            ("email", "eve@example.org"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
     // The right token, but sent from another site.
-    let page = client.get(server.url("/admin/users")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(server.url("/admin/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page);
     let response = client
         .post(server.url("/admin/users"))
         .header("Origin", "https://evil.example")
-        .form(&[("csrf", csrf.as_str()), ("username", "eve"), ("email", "eve@example.org")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "eve"),
+            ("email", "eve@example.org"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
     // A login form post without the pre-session cookie's token.
     let bare = server.client();
-    let response = bare.post(server.url("/login")).form(&[("login", "admin"), ("password", "correct horse battery")]).send().await.unwrap();
+    let response = bare
+        .post(server.url("/login"))
+        .form(&[("login", "admin"), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
     assert!(server.services.identity.user_by_login("eve").await.is_err());
     // With the right token it works.
-    let response = client.post(server.url("/admin/users")).form(&[("csrf", csrf.as_str()), ("username", "eve"), ("email", "eve@example.org")]).send().await.unwrap();
+    let response = client
+        .post(server.url("/admin/users"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "eve"),
+            ("email", "eve@example.org"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert!(server.services.identity.user_by_login("eve").await.is_ok());
     server.stop().await;
 }
 
-async fn admin_form(server: &TestServer, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> String {
-    let page = client.get(server.url("/admin/users")).send().await.unwrap().text().await.unwrap();
+async fn admin_form(
+    server: &TestServer,
+    client: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let page = client
+        .get(server.url("/admin/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page);
     let mut form = vec![("csrf", csrf.as_str())];
     form.extend_from_slice(fields);
-    let response = client.post(server.url(path)).form(&form).send().await.unwrap();
+    let response = client
+        .post(server.url(path))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200, "{path}");
     response.text().await.unwrap()
 }
@@ -126,26 +261,91 @@ async fn admins_create_disable_reset_pin_and_delete_users_with_their_jobs() {
     let server = TestServer::start(Backend::Sqlite).await;
     let admin = server.client();
     first_admin(&server, &admin).await;
-    let page = admin_form(&server, &admin, "/admin/users", &[("username", "Bob"), ("email", "Bob@Example.org"), ("name", "Bob B"), ("department", "Sales"), ("password", "bobs password 1")]).await;
-    assert!(page.contains("User bob created."), "usernames are stored lower-case");
-    let bob = server.services.identity.user_by_login("bob@example.org").await.unwrap();
+    let page = admin_form(
+        &server,
+        &admin,
+        "/admin/users",
+        &[
+            ("username", "Bob"),
+            ("email", "Bob@Example.org"),
+            ("name", "Bob B"),
+            ("department", "Sales"),
+            ("password", "bobs password 1"),
+        ],
+    )
+    .await;
+    assert!(
+        page.contains("User bob created."),
+        "usernames are stored lower-case"
+    );
+    let bob = server
+        .services
+        .identity
+        .user_by_login("bob@example.org")
+        .await
+        .unwrap();
     assert_eq!(bob.department, "Sales");
 
     // Bob signs in; then he is disabled and his session ends at once.
     let bob_client = server.client();
-    assert_eq!(login(&server, &bob_client, "bob", "bobs password 1").await.status(), 303);
-    assert_eq!(bob_client.get(server.url("/portal")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        login(&server, &bob_client, "bob", "bobs password 1")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        bob_client
+            .get(server.url("/portal"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // Bob is no admin.
-    assert_eq!(bob_client.get(server.url("/admin/users")).send().await.unwrap().status(), 403);
+    assert_eq!(
+        bob_client
+            .get(server.url("/admin/users"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     let id = bob.id.to_string();
     admin_form(&server, &admin, &format!("/admin/users/{id}/disable"), &[]).await;
-    assert_eq!(bob_client.get(server.url("/portal")).send().await.unwrap().status(), 303);
-    assert_eq!(login(&server, &bob_client, "bob", "bobs password 1").await.status(), 403);
+    assert_eq!(
+        bob_client
+            .get(server.url("/portal"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        login(&server, &bob_client, "bob", "bobs password 1")
+            .await
+            .status(),
+        403
+    );
     admin_form(&server, &admin, &format!("/admin/users/{id}/enable"), &[]).await;
-    assert_eq!(login(&server, &bob_client, "bob", "bobs password 1").await.status(), 303);
+    assert_eq!(
+        login(&server, &bob_client, "bob", "bobs password 1")
+            .await
+            .status(),
+        303
+    );
 
     // Reset PIN: shown once, stored only as an Argon2id hash.
-    let page = admin_form(&server, &admin, &format!("/admin/users/{id}/reset-pin"), &[]).await;
+    let page = admin_form(
+        &server,
+        &admin,
+        &format!("/admin/users/{id}/reset-pin"),
+        &[],
+    )
+    .await;
     let pin = support::between(&page, "id=\"new-pin\">", "</code>").to_owned();
     assert_eq!(pin.len(), 6);
     let row = server.services.db.user_by_id(bob.id).await.unwrap();
@@ -157,24 +357,77 @@ async fn admins_create_disable_reset_pin_and_delete_users_with_their_jobs() {
     let job = server
         .services
         .jobs
-        .park(&bob, &Submission { name: "payroll.pdf", format: "application/pdf", copies: 1, sides: "one-sided", source: "portal" }, &mut &b"%PDF-1.7 secret"[..], &client_info)
+        .park(
+            &bob,
+            &Submission {
+                name: "payroll.pdf",
+                format: "application/pdf",
+                copies: 1,
+                sides: "one-sided",
+                source: "portal",
+            },
+            &mut &b"%PDF-1.7 secret"[..],
+            &client_info,
+        )
         .await
         .unwrap();
-    let portal = bob_client.get(server.url("/portal")).send().await.unwrap().text().await.unwrap();
+    let portal = bob_client
+        .get(server.url("/portal"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(portal.contains("payroll.pdf"));
     assert_eq!(server.services.db.sealed_blob_ids().await.unwrap().len(), 1);
     let page = admin_form(&server, &admin, &format!("/admin/users/{id}/delete"), &[]).await;
     assert!(page.contains("User deleted with 1 held job(s)."), "{page}");
     assert!(server.services.identity.user_by_login("bob").await.is_err());
-    assert!(server.services.db.sealed_blob_ids().await.unwrap().is_empty());
+    assert!(
+        server
+            .services
+            .db
+            .sealed_blob_ids()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(server.services.db.job_by_id(job.id).await.is_err());
-    let audit = server.services.db.audit_page(None, 100, Some("user.")).await.unwrap();
-    for action in ["user.create", "user.disable", "user.enable", "user.reset_pin", "user.delete"] {
-        assert!(audit.iter().any(|e| e.action == action && e.actor == "admin"), "{action} audited");
+    let audit = server
+        .services
+        .db
+        .audit_page(None, 100, Some("user."))
+        .await
+        .unwrap();
+    for action in [
+        "user.create",
+        "user.disable",
+        "user.enable",
+        "user.reset_pin",
+        "user.delete",
+    ] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == "admin"),
+            "{action} audited"
+        );
     }
     // Admins cannot delete themselves.
-    let me = server.services.identity.user_by_login("admin").await.unwrap();
-    let page = admin_form(&server, &admin, &format!("/admin/users/{}/delete", me.id), &[]).await;
+    let me = server
+        .services
+        .identity
+        .user_by_login("admin")
+        .await
+        .unwrap();
+    let page = admin_form(
+        &server,
+        &admin,
+        &format!("/admin/users/{}/delete", me.id),
+        &[],
+    )
+    .await;
     assert!(page.contains("you cannot delete yourself"));
     server.stop().await;
 }
@@ -184,26 +437,82 @@ async fn app_passwords_authenticate_the_api_until_revoked_and_errors_have_stable
     let server = TestServer::start(Backend::Sqlite).await;
     let client = server.client();
     first_admin(&server, &client).await;
-    let anonymous = server.client().get(server.url("/api/v1/me")).send().await.unwrap();
+    let anonymous = server
+        .client()
+        .get(server.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
-    assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    assert!(
+        anonymous.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     let body: serde_json::Value = anonymous.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
 
-    let page = client.get(server.url("/portal/account")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(server.url("/portal/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page);
-    let made = client.post(server.url("/portal/account/app-passwords")).form(&[("csrf", csrf.as_str()), ("label", "Work laptop")]).send().await.unwrap().text().await.unwrap();
+    let made = client
+        .post(server.url("/portal/account/app-passwords"))
+        .form(&[("csrf", csrf.as_str()), ("label", "Work laptop")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let secret = support::between(&made, "id=\"new-app-password\">", "</code>").to_owned();
     assert!(secret.starts_with("pp-"));
     // Only a keyed hash is stored.
-    let rows = server.services.identity.app_passwords(&server.services.identity.user_by_login("admin").await.unwrap()).await.unwrap();
+    let rows = server
+        .services
+        .identity
+        .app_passwords(
+            &server
+                .services
+                .identity
+                .user_by_login("admin")
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
 
-    let api = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).build().unwrap();
-    let me: serde_json::Value = api.get(server.url("/api/v1/me")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    let api = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let me: serde_json::Value = api
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["user"]["username"], "admin");
     assert_eq!(me["user"]["role"], "admin");
-    let users: serde_json::Value = api.get(server.url("/api/v1/users")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    let users: serde_json::Value = api
+        .get(server.url("/api/v1/users"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(users.as_array().unwrap().len(), 1);
     let created = api
         .post(server.url("/api/v1/users"))
@@ -213,31 +522,99 @@ async fn app_passwords_authenticate_the_api_until_revoked_and_errors_have_stable
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let dup = api.post(server.url("/api/v1/users")).bearer_auth(&secret).json(&serde_json::json!({"username": "carol", "email": "c2@example.org"})).send().await.unwrap();
+    let dup = api
+        .post(server.url("/api/v1/users"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"username": "carol", "email": "c2@example.org"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(dup.status(), 409);
-    assert_eq!(dup.json::<serde_json::Value>().await.unwrap()["error"]["code"], "conflict");
-    let bad = api.post(server.url("/api/v1/users")).bearer_auth(&secret).json(&serde_json::json!({"username": "d d", "email": "d@example.org"})).send().await.unwrap();
-    assert_eq!(bad.json::<serde_json::Value>().await.unwrap()["error"]["code"], "invalid");
-    let jobs: serde_json::Value = api.get(server.url("/api/v1/jobs")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        dup.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "conflict"
+    );
+    let bad = api
+        .post(server.url("/api/v1/users"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"username": "d d", "email": "d@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "invalid"
+    );
+    let jobs: serde_json::Value = api
+        .get(server.url("/api/v1/jobs"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jobs, serde_json::json!([]));
-    let missing = api.delete(server.url("/api/v1/jobs/12345")).bearer_auth(&secret).send().await.unwrap();
+    let missing = api
+        .delete(server.url("/api/v1/jobs/12345"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(missing.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");
+    assert_eq!(
+        missing.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
 
     // Cookie-authenticated API writes need the CSRF header.
-    let no_header = client.post(server.url("/api/v1/users")).json(&serde_json::json!({"username": "dave", "email": "dave@example.org"})).send().await.unwrap();
-    assert_eq!(no_header.json::<serde_json::Value>().await.unwrap()["error"]["code"], "csrf_failed");
-    let me: serde_json::Value = client.get(server.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    let no_header = client
+        .post(server.url("/api/v1/users"))
+        .json(&serde_json::json!({"username": "dave", "email": "dave@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        no_header.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "csrf_failed"
+    );
+    let me: serde_json::Value = client
+        .get(server.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = me["csrf_token"].as_str().unwrap();
-    let with_header = client.post(server.url("/api/v1/users")).header("x-csrf-token", token).json(&serde_json::json!({"username": "dave", "email": "dave@example.org"})).send().await.unwrap();
+    let with_header = client
+        .post(server.url("/api/v1/users"))
+        .header("x-csrf-token", token)
+        .json(&serde_json::json!({"username": "dave", "email": "dave@example.org"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(with_header.status(), 201);
 
     // Revoked: refused at once.
     let id = rows[0].id;
-    client.post(server.url(&format!("/portal/account/app-passwords/{id}/revoke"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
-    let after = api.get(server.url("/api/v1/me")).bearer_auth(&secret).send().await.unwrap();
+    client
+        .post(server.url(&format!("/portal/account/app-passwords/{id}/revoke")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let after = api
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(after.status(), 401);
-    assert_eq!(after.json::<serde_json::Value>().await.unwrap()["error"]["code"], "invalid_credentials");
+    assert_eq!(
+        after.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "invalid_credentials"
+    );
     server.stop().await;
 }
 
@@ -246,23 +623,117 @@ async fn users_change_their_password_and_set_a_pin_after_proving_their_password(
     let server = TestServer::start(Backend::Sqlite).await;
     let client = server.client();
     first_admin(&server, &client).await;
-    let page = client.get(server.url("/portal/account")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(server.url("/portal/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page);
-    let wrong = client.post(server.url("/portal/account/pin")).form(&[("csrf", csrf.as_str()), ("password", "not my password"), ("pin", "4321")]).send().await.unwrap().text().await.unwrap();
+    let wrong = client
+        .post(server.url("/portal/account/pin"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("password", "not my password"),
+            ("pin", "4321"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(wrong.contains("Wrong username, e-mail or password"));
-    let bad_pin = client.post(server.url("/portal/account/pin")).form(&[("csrf", csrf.as_str()), ("password", "correct horse battery"), ("pin", "12")]).send().await.unwrap().text().await.unwrap();
+    let bad_pin = client
+        .post(server.url("/portal/account/pin"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("password", "correct horse battery"),
+            ("pin", "12"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(bad_pin.contains("use 4 to 8 digits"));
-    let ok = client.post(server.url("/portal/account/pin")).form(&[("csrf", csrf.as_str()), ("password", "correct horse battery"), ("pin", "4321")]).send().await.unwrap().text().await.unwrap();
+    let ok = client
+        .post(server.url("/portal/account/pin"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("password", "correct horse battery"),
+            ("pin", "4321"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(ok.contains("PIN saved"));
-    let changed = client.post(server.url("/portal/account/password")).form(&[("csrf", csrf.as_str()), ("current", "correct horse battery"), ("new", "a brand new passphrase")]).send().await.unwrap().text().await.unwrap();
+    let changed = client
+        .post(server.url("/portal/account/password"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current", "correct horse battery"),
+            ("new", "a brand new passphrase"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(changed.contains("Password changed."));
-    assert_eq!(login(&server, &server.client(), "admin", "correct horse battery").await.status(), 401);
-    assert_eq!(login(&server, &server.client(), "admin@example.org", "a brand new passphrase").await.status(), 303);
+    assert_eq!(
+        login(&server, &server.client(), "admin", "correct horse battery")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        login(
+            &server,
+            &server.client(),
+            "admin@example.org",
+            "a brand new passphrase"
+        )
+        .await
+        .status(),
+        303
+    );
     // Sign out ends the session server-side.
-    let page = client.get(server.url("/portal")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(server.url("/portal"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page);
-    assert_eq!(client.post(server.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap().status(), 303);
-    assert_eq!(client.get(server.url("/portal")).send().await.unwrap().headers()["location"], "/login");
+    assert_eq!(
+        client
+            .post(server.url("/logout"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        client
+            .get(server.url("/portal"))
+            .send()
+            .await
+            .unwrap()
+            .headers()["location"],
+        "/login"
+    );
     server.stop().await;
 }
 
@@ -273,18 +744,64 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
     first_admin(&server, &admin).await;
     let identity = &server.services.identity;
     let info = ClientInfo::default();
-    let ann = identity.create_user(None, &printpark::identity::NewUserRequest { username: "ann".into(), email: "ann@example.org".into(), password: Some("anns password!".into()), ..Default::default() }, &info).await.unwrap();
-    let submission = Submission { name: "ann-contract.pdf", format: "application/pdf", copies: 2, sides: "two-sided-long-edge", source: "portal" };
-    let anns = server.services.jobs.park(&ann, &submission, &mut &b"%PDF ann"[..], &info).await.unwrap();
+    let ann = identity
+        .create_user(
+            None,
+            &printpark::identity::NewUserRequest {
+                username: "ann".into(),
+                email: "ann@example.org".into(),
+                password: Some("anns password!".into()),
+                ..Default::default()
+            },
+            &info,
+        )
+        .await
+        .unwrap();
+    let submission = Submission {
+        name: "ann-contract.pdf",
+        format: "application/pdf",
+        copies: 2,
+        sides: "two-sided-long-edge",
+        source: "portal",
+    };
+    let anns = server
+        .services
+        .jobs
+        .park(&ann, &submission, &mut &b"%PDF ann"[..], &info)
+        .await
+        .unwrap();
     let ann_client = server.client();
     login(&server, &ann_client, "ann", "anns password!").await;
-    let page = ann_client.get(server.url("/portal")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("ann-contract.pdf") && (page.contains("24 h 0 min") || page.contains("23 h 59 min")), "{page}");
+    let page = ann_client
+        .get(server.url("/portal"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("ann-contract.pdf")
+            && (page.contains("24 h 0 min") || page.contains("23 h 59 min")),
+        "{page}"
+    );
     // The admin's portal does not show Ann's job, and the admin cannot delete it.
-    let admin_page = admin.get(server.url("/portal")).send().await.unwrap().text().await.unwrap();
+    let admin_page = admin
+        .get(server.url("/portal"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!admin_page.contains("ann-contract.pdf"));
     let csrf = csrf_of(&admin_page);
-    let response = admin.post(server.url(&format!("/portal/jobs/{}/delete", anns.id))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let response = admin
+        .post(server.url(&format!("/portal/jobs/{}/delete", anns.id)))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     // Ann reads her document back, then deletes it; the blob is purged.
     let mut reader = server.services.jobs.document(&ann, anns.id).await.unwrap();
@@ -292,10 +809,30 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
     reader.copy_to(&mut out).await.unwrap();
     assert_eq!(out, b"%PDF ann");
     let csrf = csrf_of(&page);
-    let response = ann_client.post(server.url(&format!("/portal/jobs/{}/delete", anns.id))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let response = ann_client
+        .post(server.url(&format!("/portal/jobs/{}/delete", anns.id)))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 303);
-    assert!(server.services.db.sealed_blob_ids().await.unwrap().is_empty());
-    let page = ann_client.get(server.url("/portal")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        server
+            .services
+            .db
+            .sealed_blob_ids()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let page = ann_client
+        .get(server.url("/portal"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("No documents are waiting for you."));
     server.stop().await;
 }
@@ -306,32 +843,93 @@ async fn pages_carry_security_headers_and_ops_endpoints_answer() {
     let client = server.client();
     let response = client.get(server.url("/setup")).send().await.unwrap();
     let h = response.headers();
-    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cache-control"], "no-store");
     let cookie = h["set-cookie"].to_str().unwrap();
-    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
     let page = response.text().await.unwrap();
     let css = support::between(&page, "<link rel=\"stylesheet\" href=\"", "\"").to_owned();
     assert!(css.starts_with("/static/app.css?v="));
     let asset = client.get(server.url(&css)).send().await.unwrap();
     assert_eq!(asset.status(), 200);
-    assert!(asset.headers()["cache-control"].to_str().unwrap().contains("immutable"));
-    assert!(asset.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        asset.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(
+        asset.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 
-    assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().text().await.unwrap(), "ok\n");
-    let ready: serde_json::Value = client.get(server.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok\n"
+    );
+    let ready: serde_json::Value = client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["status"], "ready");
-    let metrics = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("printpark_http_requests_total"), "{metrics}");
-    let spec: serde_json::Value = client.get(server.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
-    for path in ["/api/v1/me", "/api/v1/users", "/api/v1/jobs", "/api/v1/jobs/{id}"] {
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("printpark_http_requests_total"),
+        "{metrics}"
+    );
+    let spec: serde_json::Value = client
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/me",
+        "/api/v1/users",
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}",
+    ] {
         assert!(spec["paths"].get(path).is_some(), "{path} documented");
     }
     let docs = client.get(server.url("/api/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
-    let missing = client.get(server.url("/no/such/page")).send().await.unwrap();
+    let missing = client
+        .get(server.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     server.stop().await;
 }
@@ -341,7 +939,10 @@ async fn sessions_work_across_two_servers_sharing_one_postgres() {
     // Two server processes on one database behave as one: a session made on one is
     // valid on the other, and a lockout counted on one holds on the other.
     let url = support::fresh_postgres_url().await;
-    let one = TestServer::start_with(tempfile::tempdir().unwrap(), |dir| support::settings(dir, &url)).await;
+    let one = TestServer::start_with(tempfile::tempdir().unwrap(), |dir| {
+        support::settings(dir, &url)
+    })
+    .await;
     let key = std::fs::read_to_string(one.services.settings.master_key_path()).unwrap();
     let two = TestServer::start_with(tempfile::tempdir().unwrap(), |dir| {
         let mut s = support::settings(dir, &url);
@@ -351,7 +952,13 @@ async fn sessions_work_across_two_servers_sharing_one_postgres() {
     .await;
     let client = one.client();
     first_admin(&one, &client).await;
-    let cookie = one.services.identity.login("admin", "correct horse battery", &ClientInfo::default()).await.unwrap().1;
+    let cookie = one
+        .services
+        .identity
+        .login("admin", "correct horse battery", &ClientInfo::default())
+        .await
+        .unwrap()
+        .1;
     let response = two
         .client()
         .get(two.url("/api/v1/me"))
@@ -363,7 +970,12 @@ async fn sessions_work_across_two_servers_sharing_one_postgres() {
     for _ in 0..5 {
         login(&one, &one.client(), "admin", "wrong wrong wrong").await;
     }
-    assert_eq!(login(&two, &two.client(), "admin", "correct horse battery").await.status(), 429);
+    assert_eq!(
+        login(&two, &two.client(), "admin", "correct horse battery")
+            .await
+            .status(),
+        429
+    );
     one.stop().await;
     two.stop().await;
 }

@@ -114,12 +114,14 @@ impl Db {
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
             for (blob_id, wrapped) in keys {
-                sqlx::query("UPDATE sealed_blobs SET wrapped_key = $1, kek_id = $2 WHERE blob_id = $3")
-                    .bind(wrapped)
-                    .bind(kek_id)
-                    .bind(blob_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE sealed_blobs SET wrapped_key = $1, kek_id = $2 WHERE blob_id = $3",
+                )
+                .bind(wrapped)
+                .bind(kek_id)
+                .bind(blob_id)
+                .execute(&mut *tx)
+                .await?;
             }
             for (name, value) in meta {
                 sqlx::query(
@@ -138,10 +140,40 @@ impl Db {
     /// Every (blob id, wrapped key) pair, for key rotation.
     pub async fn all_wrapped_keys(&self) -> DbResult<Vec<(String, Vec<u8>)>> {
         let rows = on_backend!(self, |pool| {
-            sqlx::query_as::<_, (String, Vec<u8>)>("SELECT blob_id, wrapped_key FROM sealed_blobs ORDER BY blob_id")
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as::<_, (String, Vec<u8>)>(
+                "SELECT blob_id, wrapped_key FROM sealed_blobs ORDER BY blob_id",
+            )
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows)
+    }
+
+    /// (blob id, wrapped key) pairs not wrapped by the master key with this id.
+    pub async fn wrapped_keys_not_under(&self, kek_id: &str) -> DbResult<Vec<(String, Vec<u8>)>> {
+        let rows = on_backend!(self, |pool| {
+            sqlx::query_as::<_, (String, Vec<u8>)>(
+                "SELECT blob_id, wrapped_key FROM sealed_blobs WHERE kek_id <> $1 ORDER BY blob_id",
+            )
+            .bind(kek_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// Sealed blobs that no job points at, made before `before` (a crash between
+    /// sealing and indexing leaves these).
+    pub async fn unreferenced_sealed_blobs(&self, before: i64) -> DbResult<Vec<String>> {
+        let ids = on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT b.blob_id FROM sealed_blobs b WHERE b.created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.blob_id = b.blob_id)",
+            )
+            .bind(before)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(ids)
     }
 }

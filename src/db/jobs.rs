@@ -90,7 +90,10 @@ impl Db {
     pub async fn job_by_id(&self, id: i64) -> DbResult<JobRow> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
         let row = on_backend!(self, |pool| {
-            sqlx::query_as::<_, JobRow>(&sql).bind(id).fetch_one(pool).await?
+            sqlx::query_as::<_, JobRow>(&sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await?
         });
         Ok(row)
     }
@@ -108,13 +111,15 @@ impl Db {
     /// Moves a job to a final state and detaches its blob, keeping the metadata.
     pub async fn finish_job(&self, id: i64, state: &str, at: i64) -> DbResult<()> {
         let done = on_backend!(self, |pool| {
-            sqlx::query("UPDATE jobs SET state = $1, blob_id = NULL, finished_at = $2 WHERE id = $3")
-                .bind(state)
-                .bind(at)
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "UPDATE jobs SET state = $1, blob_id = NULL, finished_at = $2 WHERE id = $3",
+            )
+            .bind(state)
+            .bind(at)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         if done == 0 {
             return Err(DbError::NotFound);

@@ -100,7 +100,10 @@ impl Db {
             let options = PgConnectOptions::from_str(url)?;
             // One direct attempt first: the pool would silently keep retrying a refused
             // connection until its acquire timeout, hiding the outage from our backoff.
-            sqlx::Connection::close(<sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?).await?;
+            sqlx::Connection::close(
+                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?,
+            )
+            .await?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(5))

@@ -294,4 +294,17 @@ impl Db {
         });
         Ok(())
     }
+
+    /// Forgets failure counters that are neither locked nor recent.
+    pub async fn delete_stale_login_failures(&self, before: i64) -> DbResult<u64> {
+        let n = on_backend!(self, |pool| {
+            sqlx::query("DELETE FROM login_failures WHERE last_failure < $1 AND locked_until < $2")
+                .bind(before)
+                .bind(now())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n)
+    }
 }

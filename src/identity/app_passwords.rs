@@ -13,7 +13,12 @@ pub struct NewAppPassword {
 }
 
 impl Identity {
-    pub async fn create_app_password(&self, user: &User, label: &str, client: &ClientInfo) -> IdentityResult<NewAppPassword> {
+    pub async fn create_app_password(
+        &self,
+        user: &User,
+        label: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<NewAppPassword> {
         let label = label.trim();
         if label.is_empty() || label.chars().count() > 80 {
             return Err(IdentityError::Invalid {
@@ -22,17 +27,45 @@ impl Identity {
             });
         }
         let secret = new_app_password();
-        let row = self.db.insert_app_password(user.id, label, &self.app_password_hash(&secret)).await?;
-        self.audit(Some(user), "app_password.create", label, "success", client, "").await?;
-        Ok(NewAppPassword { id: row.id, label: row.label, secret })
+        let row = self
+            .db
+            .insert_app_password(user.id, label, &self.app_password_hash(&secret))
+            .await?;
+        self.audit(
+            Some(user),
+            "app_password.create",
+            label,
+            "success",
+            client,
+            "",
+        )
+        .await?;
+        Ok(NewAppPassword {
+            id: row.id,
+            label: row.label,
+            secret,
+        })
     }
 
     pub async fn app_passwords(&self, user: &User) -> IdentityResult<Vec<AppPasswordRow>> {
         Ok(self.db.app_passwords_of(user.id).await?)
     }
 
-    pub async fn revoke_app_password(&self, user: &User, id: i64, client: &ClientInfo) -> IdentityResult<()> {
+    pub async fn revoke_app_password(
+        &self,
+        user: &User,
+        id: i64,
+        client: &ClientInfo,
+    ) -> IdentityResult<()> {
         self.db.revoke_app_password(user.id, id).await?;
-        self.audit(Some(user), "app_password.revoke", &id.to_string(), "success", client, "").await
+        self.audit(
+            Some(user),
+            "app_password.revoke",
+            &id.to_string(),
+            "success",
+            client,
+            "",
+        )
+        .await
     }
 }

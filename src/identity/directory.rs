@@ -37,7 +37,9 @@ pub enum UserUpdate {
 
 fn validate_username(username: &str) -> IdentityResult<()> {
     let ok = (1..=64).contains(&username.len())
-        && username.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         && !username.contains('@');
     if ok {
         Ok(())
@@ -93,7 +95,12 @@ pub fn validate_pin(pin: &str) -> IdentityResult<()> {
 
 impl Identity {
     /// Creates a user. `actor` is the admin (None for the CLI and the first-run page).
-    pub async fn create_user(&self, actor: Option<&User>, request: &NewUserRequest, client: &ClientInfo) -> IdentityResult<User> {
+    pub async fn create_user(
+        &self,
+        actor: Option<&User>,
+        request: &NewUserRequest,
+        client: &ClientInfo,
+    ) -> IdentityResult<User> {
         let username = normalize_login(&request.username);
         let email = normalize_login(&request.email);
         validate_username(&username)?;
@@ -105,7 +112,11 @@ impl Identity {
             }
             None => None,
         };
-        let role = if request.admin { Role::Admin } else { Role::User };
+        let role = if request.admin {
+            Role::Admin
+        } else {
+            Role::User
+        };
         let row = self
             .db
             .insert_user(&NewUser {
@@ -118,32 +129,66 @@ impl Identity {
             })
             .await
             .map_err(|e| match e {
-                DbError::Conflict(c) if c.contains("email") => IdentityError::Conflict { field: "email" },
-                DbError::Conflict(_) => IdentityError::Conflict { field: "username or email" },
+                DbError::Conflict(c) if c.contains("email") => {
+                    IdentityError::Conflict { field: "email" }
+                }
+                DbError::Conflict(_) => IdentityError::Conflict {
+                    field: "username or email",
+                },
                 other => other.into(),
             })?;
         let user: User = row.into();
-        self.audit(actor, "user.create", &user.username, "success", client, role.as_str()).await?;
+        self.audit(
+            actor,
+            "user.create",
+            &user.username,
+            "success",
+            client,
+            role.as_str(),
+        )
+        .await?;
         Ok(user)
     }
 
     /// The first-run page's one job: make the first admin, only while there is none.
-    pub async fn create_first_admin(&self, request: &NewUserRequest, client: &ClientInfo) -> IdentityResult<User> {
+    pub async fn create_first_admin(
+        &self,
+        request: &NewUserRequest,
+        client: &ClientInfo,
+    ) -> IdentityResult<User> {
         if !self.needs_first_admin().await? {
             return Err(IdentityError::Forbidden);
         }
         if request.password.is_none() {
-            return Err(IdentityError::Invalid { field: "password", reason: "is required".into() });
+            return Err(IdentityError::Invalid {
+                field: "password",
+                reason: "is required".into(),
+            });
         }
-        let request = NewUserRequest { admin: true, ..request.clone() };
+        let request = NewUserRequest {
+            admin: true,
+            ..request.clone()
+        };
         self.create_user(None, &request, client).await
     }
 
     pub async fn list_users(&self) -> IdentityResult<Vec<User>> {
-        Ok(self.db.list_users().await?.into_iter().map(User::from).collect())
+        Ok(self
+            .db
+            .list_users()
+            .await?
+            .into_iter()
+            .map(User::from)
+            .collect())
     }
 
-    pub async fn update_user(&self, actor: &User, user_id: i64, update: UserUpdate, client: &ClientInfo) -> IdentityResult<User> {
+    pub async fn update_user(
+        &self,
+        actor: &User,
+        user_id: i64,
+        update: UserUpdate,
+        client: &ClientInfo,
+    ) -> IdentityResult<User> {
         require_admin(actor)?;
         let target = self.user(user_id).await?;
         let (disabled, action) = match update {
@@ -151,72 +196,164 @@ impl Identity {
             UserUpdate::Enable => (false, "user.enable"),
         };
         if disabled && target.id == actor.id {
-            return Err(IdentityError::Invalid { field: "user", reason: "you cannot disable yourself".into() });
+            return Err(IdentityError::Invalid {
+                field: "user",
+                reason: "you cannot disable yourself".into(),
+            });
         }
         self.db.set_user_disabled(user_id, disabled).await?;
         if disabled {
             self.db.delete_sessions_of(user_id).await?;
         }
-        self.audit(Some(actor), action, &target.username, "success", client, "").await?;
+        self.audit(Some(actor), action, &target.username, "success", client, "")
+            .await?;
         self.user(user_id).await
     }
 
     /// Sets a fresh random 6-digit PIN and returns it once, for the admin to hand over.
-    pub async fn reset_pin(&self, actor: &User, user_id: i64, client: &ClientInfo) -> IdentityResult<String> {
+    pub async fn reset_pin(
+        &self,
+        actor: &User,
+        user_id: i64,
+        client: &ClientInfo,
+    ) -> IdentityResult<String> {
         require_admin(actor)?;
         let target = self.user(user_id).await?;
         let pin = new_pin(6);
         let hash = hash_secret(self.cost(), &pin).await?;
         self.db.set_pin_hash(user_id, Some(&hash)).await?;
-        self.audit(Some(actor), "user.reset_pin", &target.username, "success", client, "").await?;
+        self.audit(
+            Some(actor),
+            "user.reset_pin",
+            &target.username,
+            "success",
+            client,
+            "",
+        )
+        .await?;
         Ok(pin)
     }
 
     /// A user changes their own password, proving the current one.
-    pub async fn change_password(&self, user: &User, current: &str, new: &str, client: &ClientInfo) -> IdentityResult<()> {
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<()> {
         let row = self.db.user_by_id(user.id).await?;
         if !verify_secret(self.cost(), row.password_hash, current).await {
-            self.audit(Some(user), "user.change_password", &user.username, "failure", client, "wrong current password").await?;
+            self.audit(
+                Some(user),
+                "user.change_password",
+                &user.username,
+                "failure",
+                client,
+                "wrong current password",
+            )
+            .await?;
             return Err(IdentityError::InvalidCredentials);
         }
         validate_password(new)?;
         let hash = hash_secret(self.cost(), new).await?;
         self.db.set_password_hash(user.id, &hash).await?;
-        self.audit(Some(user), "user.change_password", &user.username, "success", client, "").await
+        self.audit(
+            Some(user),
+            "user.change_password",
+            &user.username,
+            "success",
+            client,
+            "",
+        )
+        .await
     }
 
     /// An admin sets someone's password (e.g. from the CLI).
-    pub async fn set_password(&self, actor: Option<&User>, user_id: i64, new: &str, client: &ClientInfo) -> IdentityResult<()> {
+    pub async fn set_password(
+        &self,
+        actor: Option<&User>,
+        user_id: i64,
+        new: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<()> {
         validate_password(new)?;
         let target = self.user(user_id).await?;
         let hash = hash_secret(self.cost(), new).await?;
         self.db.set_password_hash(user_id, &hash).await?;
-        self.audit(actor, "user.set_password", &target.username, "success", client, "").await
+        self.audit(
+            actor,
+            "user.set_password",
+            &target.username,
+            "success",
+            client,
+            "",
+        )
+        .await
     }
 
     /// A user sets their own PIN (for release at the printer), proving their password.
-    pub async fn set_own_pin(&self, user: &User, password: &str, pin: &str, client: &ClientInfo) -> IdentityResult<()> {
+    pub async fn set_own_pin(
+        &self,
+        user: &User,
+        password: &str,
+        pin: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<()> {
         let row = self.db.user_by_id(user.id).await?;
         if !verify_secret(self.cost(), row.password_hash, password).await {
-            self.audit(Some(user), "user.set_pin", &user.username, "failure", client, "wrong password").await?;
+            self.audit(
+                Some(user),
+                "user.set_pin",
+                &user.username,
+                "failure",
+                client,
+                "wrong password",
+            )
+            .await?;
             return Err(IdentityError::InvalidCredentials);
         }
         validate_pin(pin)?;
         let hash = hash_secret(self.cost(), pin).await?;
         self.db.set_pin_hash(user.id, Some(&hash)).await?;
-        self.audit(Some(user), "user.set_pin", &user.username, "success", client, "").await
+        self.audit(
+            Some(user),
+            "user.set_pin",
+            &user.username,
+            "success",
+            client,
+            "",
+        )
+        .await
     }
 
     /// Deletes the account (sessions and app passwords go with it). The caller purges
     /// the user's jobs first: see `jobs::Jobs::delete_user_with_jobs`.
-    pub async fn delete_user(&self, actor: &User, user_id: i64, client: &ClientInfo, detail: &str) -> IdentityResult<()> {
+    pub async fn delete_user(
+        &self,
+        actor: &User,
+        user_id: i64,
+        client: &ClientInfo,
+        detail: &str,
+    ) -> IdentityResult<()> {
         require_admin(actor)?;
         let target = self.user(user_id).await?;
         if target.id == actor.id {
-            return Err(IdentityError::Invalid { field: "user", reason: "you cannot delete yourself".into() });
+            return Err(IdentityError::Invalid {
+                field: "user",
+                reason: "you cannot delete yourself".into(),
+            });
         }
         self.db.delete_user(user_id).await?;
-        self.audit(Some(actor), "user.delete", &target.username, "success", client, detail).await
+        self.audit(
+            Some(actor),
+            "user.delete",
+            &target.username,
+            "success",
+            client,
+            detail,
+        )
+        .await
     }
 
     pub async fn user_by_login(&self, login: &str) -> IdentityResult<User> {
@@ -225,7 +362,11 @@ impl Identity {
 }
 
 pub fn require_admin(actor: &User) -> IdentityResult<()> {
-    if actor.is_admin() && !actor.disabled { Ok(()) } else { Err(IdentityError::Forbidden) }
+    if actor.is_admin() && !actor.disabled {
+        Ok(())
+    } else {
+        Err(IdentityError::Forbidden)
+    }
 }
 
 #[cfg(test)]

@@ -45,41 +45,86 @@ const CSRF_PURPOSE: &str = "csrf";
 
 impl Identity {
     /// Checks a login (username or e-mail) and password, then opens a browser session.
-    pub async fn login(&self, login: &str, password: &str, client: &ClientInfo) -> IdentityResult<(User, SessionToken)> {
-        let user = self.check_password(login, password, client, "login").await?;
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<(User, SessionToken)> {
+        let user = self
+            .check_password(login, password, client, "login")
+            .await?;
         let token = new_token();
         let expires = now() + self.idle_secs();
         self.db
-            .insert_session(&self.session_hash(&token), user.id, "browser", expires, &client.addr, &client.user_agent)
+            .insert_session(
+                &self.session_hash(&token),
+                user.id,
+                "browser",
+                expires,
+                &client.addr,
+                &client.user_agent,
+            )
             .await?;
-        self.audit(Some(&user), "auth.login", &user.username, "success", client, "password").await?;
+        self.audit(
+            Some(&user),
+            "auth.login",
+            &user.username,
+            "success",
+            client,
+            "password",
+        )
+        .await?;
         Ok((user, SessionToken(token)))
     }
 
     /// Password check with lockout, shared by the login form and HTTP Basic.
-    async fn check_password(&self, login: &str, password: &str, client: &ClientInfo, action: &str) -> IdentityResult<User> {
-        let login = normalize_login(login);
-        self.refuse_if_locked(&login, client, action).await?;
-        let row = match self.db.user_by_login(&login).await {
+    async fn check_password(
+        &self,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+        action: &str,
+    ) -> IdentityResult<User> {
+        let typed = normalize_login(login);
+        let row = match self.db.user_by_login(&typed).await {
             Ok(row) => Some(row),
             Err(DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
+        // Count failures per account (username and e-mail share one counter), or per
+        // typed login when no account matches.
+        let login = row.as_ref().map(|r| r.username.clone()).unwrap_or(typed);
+        self.refuse_if_locked(&login, client, action).await?;
         let stored = row.as_ref().and_then(|r| r.password_hash.clone());
         if !verify_secret(self.cost(), stored, password).await {
-            self.record_failure(&login, client, action, "wrong login or password").await?;
+            self.record_failure(&login, client, action, "wrong login or password")
+                .await?;
             return Err(IdentityError::InvalidCredentials);
         }
         let user: User = row.ok_or(IdentityError::InvalidCredentials)?.into();
         if user.disabled {
-            self.audit(Some(&user), action, &user.username, "denied", client, "account disabled").await?;
+            self.audit(
+                Some(&user),
+                action,
+                &user.username,
+                "denied",
+                client,
+                "account disabled",
+            )
+            .await?;
             return Err(IdentityError::Disabled);
         }
         self.db.clear_login_failures(&login).await?;
         Ok(user)
     }
 
-    async fn refuse_if_locked(&self, login: &str, client: &ClientInfo, action: &str) -> IdentityResult<()> {
+    async fn refuse_if_locked(
+        &self,
+        login: &str,
+        client: &ClientInfo,
+        action: &str,
+    ) -> IdentityResult<()> {
         if let Some(row) = self.db.login_failure(login).await? {
             let left = row.locked_until - now();
             if left > 0 {
@@ -94,7 +139,9 @@ impl Identity {
                         ..Default::default()
                     })
                     .await?;
-                return Err(IdentityError::Locked { retry_after_secs: left });
+                return Err(IdentityError::Locked {
+                    retry_after_secs: left,
+                });
             }
         }
         Ok(())
@@ -102,13 +149,23 @@ impl Identity {
 
     /// Counts a failure; from the threshold on, each failure locks the login for twice
     /// as long as the previous one (capped).
-    async fn record_failure(&self, login: &str, client: &ClientInfo, action: &str, reason: &str) -> IdentityResult<()> {
+    async fn record_failure(
+        &self,
+        login: &str,
+        client: &ClientInfo,
+        action: &str,
+        reason: &str,
+    ) -> IdentityResult<()> {
         let failures = self.db.record_login_failure(login).await?;
         let threshold = i64::from(self.security.lockout_threshold);
         let mut detail = format!("{reason} (failure {failures})");
         if failures >= threshold {
             let doublings = (failures - threshold).min(20) as u32;
-            let secs = (self.security.lockout_base_seconds.saturating_mul(1 << doublings)).min(self.security.lockout_max_seconds);
+            let secs = (self
+                .security
+                .lockout_base_seconds
+                .saturating_mul(1 << doublings))
+            .min(self.security.lockout_max_seconds);
             self.db.lock_login_until(login, now() + secs as i64).await?;
             detail.push_str(&format!("; locked for {secs} s"));
         }
@@ -145,68 +202,143 @@ impl Identity {
         if user.disabled {
             return Err(IdentityError::Disabled);
         }
-        Ok(Principal { user, via: AuthMethod::Session })
+        Ok(Principal {
+            user,
+            via: AuthMethod::Session,
+        })
     }
 
-    pub async fn logout(&self, token: &SessionToken, user: &User, client: &ClientInfo) -> IdentityResult<()> {
+    pub async fn logout(
+        &self,
+        token: &SessionToken,
+        user: &User,
+        client: &ClientInfo,
+    ) -> IdentityResult<()> {
         self.db.delete_session(&self.session_hash(&token.0)).await?;
-        self.audit(Some(user), "auth.logout", &user.username, "success", client, "").await
+        self.audit(
+            Some(user),
+            "auth.logout",
+            &user.username,
+            "success",
+            client,
+            "",
+        )
+        .await
     }
 
     /// HTTP Basic: login + password, or login + one of the user's app passwords.
-    pub async fn authenticate_basic(&self, login: &str, secret: &str, client: &ClientInfo) -> IdentityResult<Principal> {
+    pub async fn authenticate_basic(
+        &self,
+        login: &str,
+        secret: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<Principal> {
         if looks_like_app_password(secret) {
             let principal = self.authenticate_app_password(secret, client).await;
             let login = normalize_login(login);
             match principal {
                 Ok(p) if p.user.username == login || p.user.email == login => return Ok(p),
                 Ok(_) | Err(IdentityError::InvalidCredentials) => {
+                    let login = match self.db.user_by_login(&login).await {
+                        Ok(row) => row.username,
+                        Err(_) => login,
+                    };
                     self.refuse_if_locked(&login, client, "auth.basic").await?;
-                    self.record_failure(&login, client, "auth.basic", "wrong app password").await?;
+                    self.record_failure(&login, client, "auth.basic", "wrong app password")
+                        .await?;
                     return Err(IdentityError::InvalidCredentials);
                 }
                 Err(e) => return Err(e),
             }
         }
-        let user = self.check_password(login, secret, client, "auth.basic").await?;
-        Ok(Principal { user, via: AuthMethod::Password })
+        let user = self
+            .check_password(login, secret, client, "auth.basic")
+            .await?;
+        Ok(Principal {
+            user,
+            via: AuthMethod::Password,
+        })
     }
 
     /// A bearer token is an app password on its own (it names its user).
-    pub async fn authenticate_bearer(&self, token: &str, client: &ClientInfo) -> IdentityResult<Principal> {
+    pub async fn authenticate_bearer(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<Principal> {
         if !looks_like_app_password(token) {
-            self.audit(None, "auth.bearer", "", "failure", client, "malformed token").await?;
+            self.audit(
+                None,
+                "auth.bearer",
+                "",
+                "failure",
+                client,
+                "malformed token",
+            )
+            .await?;
             return Err(IdentityError::InvalidCredentials);
         }
         self.authenticate_app_password(token, client).await
     }
 
-    async fn authenticate_app_password(&self, secret: &str, client: &ClientInfo) -> IdentityResult<Principal> {
-        let row = match self.db.use_app_password(&self.app_password_hash(secret)).await {
+    async fn authenticate_app_password(
+        &self,
+        secret: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<Principal> {
+        let row = match self
+            .db
+            .use_app_password(&self.app_password_hash(secret))
+            .await
+        {
             Ok(row) => row,
             Err(DbError::NotFound) => {
-                self.audit(None, "auth.app_password", "", "failure", client, "unknown or revoked app password").await?;
+                self.audit(
+                    None,
+                    "auth.app_password",
+                    "",
+                    "failure",
+                    client,
+                    "unknown or revoked app password",
+                )
+                .await?;
                 return Err(IdentityError::InvalidCredentials);
             }
             Err(e) => return Err(e.into()),
         };
         let user: User = self.db.user_by_id(row.user_id).await?.into();
         if user.disabled {
-            self.audit(Some(&user), "auth.app_password", &user.username, "denied", client, "account disabled").await?;
+            self.audit(
+                Some(&user),
+                "auth.app_password",
+                &user.username,
+                "denied",
+                client,
+                "account disabled",
+            )
+            .await?;
             return Err(IdentityError::Disabled);
         }
-        Ok(Principal { user, via: AuthMethod::AppPassword { id: row.id } })
+        Ok(Principal {
+            user,
+            via: AuthMethod::AppPassword { id: row.id },
+        })
     }
 
     pub(super) fn app_password_hash(&self, secret: &str) -> Vec<u8> {
-        self.vault.keyed_hash(secrets::APP_PASSWORD_PURPOSE, secret.as_bytes())
+        self.vault
+            .keyed_hash(secrets::APP_PASSWORD_PURPOSE, secret.as_bytes())
     }
 
     /// The CSRF token for a form, derived (not stored) from what it is bound to.
     pub fn csrf_token(&self, binding: CsrfBinding<'_>) -> String {
         let mac = match binding {
-            CsrfBinding::Session(token) => self.vault.keyed_hash(CSRF_PURPOSE, format!("s:{token}").as_bytes()),
-            CsrfBinding::PreSession(token) => self.vault.keyed_hash(CSRF_PURPOSE, format!("p:{token}").as_bytes()),
+            CsrfBinding::Session(token) => self
+                .vault
+                .keyed_hash(CSRF_PURPOSE, format!("s:{token}").as_bytes()),
+            CsrfBinding::PreSession(token) => self
+                .vault
+                .keyed_hash(CSRF_PURPOSE, format!("p:{token}").as_bytes()),
         };
         URL_SAFE_NO_PAD.encode(mac)
     }

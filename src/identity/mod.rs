@@ -71,7 +71,11 @@ impl Role {
     }
 
     fn parse(text: &str) -> Self {
-        if text == "admin" { Role::Admin } else { Role::User }
+        if text == "admin" {
+            Role::Admin
+        } else {
+            Role::User
+        }
     }
 }
 
@@ -96,7 +100,11 @@ impl User {
 
     /// The name to greet with: full name, else username.
     pub fn display_name(&self) -> &str {
-        if self.name.is_empty() { &self.username } else { &self.name }
+        if self.name.is_empty() {
+            &self.username
+        } else {
+            &self.name
+        }
     }
 }
 
@@ -133,7 +141,11 @@ pub struct Identity {
 
 impl Identity {
     pub fn new(db: Db, vault: Vault, security: SecuritySettings) -> Self {
-        Self { db, vault, security }
+        Self {
+            db,
+            vault,
+            security,
+        }
     }
 
     fn cost(&self) -> HashCost {
@@ -144,7 +156,15 @@ impl Identity {
     }
 
     /// Appends to the audit log. An action whose audit row cannot be written fails.
-    pub async fn audit(&self, actor: Option<&User>, action: &str, target: &str, outcome: &str, client: &ClientInfo, detail: &str) -> IdentityResult<()> {
+    pub async fn audit(
+        &self,
+        actor: Option<&User>,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        client: &ClientInfo,
+        detail: &str,
+    ) -> IdentityResult<()> {
         self.db
             .append_audit(&AuditRecord {
                 actor_id: actor.map(|u| u.id),

@@ -102,7 +102,10 @@ pub fn looks_like_app_password(secret: &str) -> bool {
 mod tests {
     use super::*;
 
-    const CHEAP: HashCost = HashCost { memory_kib: 8 * 1024, iterations: 1 };
+    const CHEAP: HashCost = HashCost {
+        memory_kib: 8 * 1024,
+        iterations: 1,
+    };
 
     #[tokio::test]
     async fn a_hashed_password_verifies_and_a_wrong_one_does_not() {

@@ -121,12 +121,23 @@ pub struct Jobs {
 
 impl Jobs {
     pub fn new(db: Db, vault: Vault, identity: Identity) -> Self {
-        Self { db, vault, identity, hold_secs: 24 * 3600 }
+        Self {
+            db,
+            vault,
+            identity,
+            hold_secs: 24 * 3600,
+        }
     }
 
     /// Parks a document for its owner: seal and store first, then index. The job row
     /// exists only once the blob is durable.
-    pub async fn park<R: AsyncRead + Unpin>(&self, owner: &User, submission: &Submission<'_>, document: &mut R, client: &ClientInfo) -> Result<HeldJob, JobError> {
+    pub async fn park<R: AsyncRead + Unpin>(
+        &self,
+        owner: &User,
+        submission: &Submission<'_>,
+        document: &mut R,
+        client: &ClientInfo,
+    ) -> Result<HeldJob, JobError> {
         let blob = BlobId::random();
         let sealed = self.vault.seal(&blob, document).await?;
         let at = now();
@@ -157,13 +168,25 @@ impl Jobs {
                 return Err(e.into());
             }
         };
-        self.identity.audit(Some(owner), "job.park", &row.id.to_string(), "success", client, submission.source).await?;
+        self.identity
+            .audit(
+                Some(owner),
+                "job.park",
+                &row.id.to_string(),
+                "success",
+                client,
+                submission.source,
+            )
+            .await?;
         Ok(row.into())
     }
 
     /// The owner's jobs that are still held.
     pub async fn held_jobs_of(&self, owner: &User) -> Result<Vec<HeldJob>, JobError> {
-        let rows = self.db.jobs_of_owner(owner.id, Some(JobState::Held.as_str())).await?;
+        let rows = self
+            .db
+            .jobs_of_owner(owner.id, Some(JobState::Held.as_str()))
+            .await?;
         Ok(rows.into_iter().map(HeldJob::from).collect())
     }
 
@@ -177,17 +200,38 @@ impl Jobs {
     }
 
     /// Opens a held job's document for its owner.
-    pub async fn document(&self, owner: &User, id: i64) -> Result<crate::vault::SealedReader<impl AsyncRead + Unpin + Send + use<>>, JobError> {
+    pub async fn document(
+        &self,
+        owner: &User,
+        id: i64,
+    ) -> Result<crate::vault::SealedReader<impl AsyncRead + Unpin + Send + use<>>, JobError> {
         let job = self.job_of(owner, id).await?;
-        let blob = job.blob_id.as_deref().and_then(BlobId::parse).ok_or(JobError::NotFound)?;
+        let blob = job
+            .blob_id
+            .as_deref()
+            .and_then(BlobId::parse)
+            .ok_or(JobError::NotFound)?;
         Ok(self.vault.open_blob(&blob).await?)
     }
 
     /// The owner deletes a held job: the row keeps its metadata, the document is purged.
     pub async fn delete(&self, owner: &User, id: i64, client: &ClientInfo) -> Result<(), JobError> {
         let job = self.job_of(owner, id).await?;
+        if job.state != JobState::Held {
+            // Finished jobs keep their final state; there is no document left to delete.
+            return Err(JobError::NotFound);
+        }
         self.end(&job, JobState::Deleted).await?;
-        self.identity.audit(Some(owner), "job.delete", &id.to_string(), "success", client, "").await?;
+        self.identity
+            .audit(
+                Some(owner),
+                "job.delete",
+                &id.to_string(),
+                "success",
+                client,
+                "",
+            )
+            .await?;
         Ok(())
     }
 
@@ -201,7 +245,12 @@ impl Jobs {
     }
 
     /// An admin deletes a user and everything they parked.
-    pub async fn delete_user_with_jobs(&self, actor: &User, user_id: i64, client: &ClientInfo) -> Result<usize, JobError> {
+    pub async fn delete_user_with_jobs(
+        &self,
+        actor: &User,
+        user_id: i64,
+        client: &ClientInfo,
+    ) -> Result<usize, JobError> {
         crate::identity::directory::require_admin(actor)?;
         let rows = self.db.jobs_of_owner(user_id, None).await?;
         let mut purged = 0;
@@ -212,8 +261,31 @@ impl Jobs {
                 purged += 1;
             }
         }
-        self.identity.delete_user(actor, user_id, client, &format!("{purged} held job(s) purged")).await?;
+        self.identity
+            .delete_user(
+                actor,
+                user_id,
+                client,
+                &format!("{purged} held job(s) purged"),
+            )
+            .await?;
         Ok(purged)
+    }
+
+    /// Purges sealed blobs that no job points at and that are older than `min_age_secs`
+    /// (so intake in flight is spared): what a crash between sealing and indexing leaves
+    /// behind. Returns how many were purged.
+    pub async fn sweep_unindexed_blobs(&self, min_age_secs: i64) -> Result<usize, JobError> {
+        let ids = self
+            .db
+            .unreferenced_sealed_blobs(now() - min_age_secs)
+            .await?;
+        for id in &ids {
+            if let Some(blob) = BlobId::parse(id) {
+                self.vault.purge(&blob).await?;
+            }
+        }
+        Ok(ids.len())
     }
 
     pub async fn count_held(&self) -> Result<i64, JobError> {

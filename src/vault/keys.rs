@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use aes_gcm::{Aes256Gcm, AeadInOut, KeyInit, Nonce, Tag};
+use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit, Nonce, Tag};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -163,7 +163,10 @@ impl DataKey {
 
     pub fn unwrap(master: &MasterKey, wrapped: &[u8], blob_id: &str) -> Result<Self, VaultError> {
         let plain = master.unwrap(wrapped, &data_key_context(blob_id))?;
-        let bytes: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| VaultError::WrongKey)?;
+        let bytes: [u8; KEY_LEN] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| VaultError::WrongKey)?;
         Ok(Self {
             bytes: Zeroizing::new(bytes),
         })
@@ -207,9 +210,12 @@ mod tests {
 
     #[test]
     fn password_derivation_depends_on_password_and_salt() {
-        let a = MasterKey::derive_from_password("correct horse battery", b"salt-one-16bytes").unwrap();
-        let b = MasterKey::derive_from_password("correct horse battery", b"salt-one-16bytes").unwrap();
-        let c = MasterKey::derive_from_password("correct horse battery", b"salt-two-16bytes").unwrap();
+        let a =
+            MasterKey::derive_from_password("correct horse battery", b"salt-one-16bytes").unwrap();
+        let b =
+            MasterKey::derive_from_password("correct horse battery", b"salt-one-16bytes").unwrap();
+        let c =
+            MasterKey::derive_from_password("correct horse battery", b"salt-two-16bytes").unwrap();
         assert_eq!(a.id(), b.id());
         assert_ne!(a.id(), c.id());
     }

@@ -58,13 +58,20 @@ pub fn next_key_path(path: &Path) -> PathBuf {
 pub async fn resolve(settings: &Settings, db: &Db) -> Result<ResolvedMasterKey, VaultError> {
     let check = db.vault_meta(META_KEY_CHECK).await?;
     let (key, source, generated) = if let Some(text) = &settings.vault.master_key {
-        (MasterKey::from_base64(text.expose())?, MasterKeySource::Setting, false)
+        (
+            MasterKey::from_base64(text.expose())?,
+            MasterKeySource::Setting,
+            false,
+        )
     } else if let Some(password) = &settings.vault.master_password {
-        let salt = db.init_vault_meta(META_SALT, &keys::random_bytes::<16>()).await?;
+        let salt = db
+            .init_vault_meta(META_SALT, &keys::random_bytes::<16>())
+            .await?;
         let password = password.expose().to_owned();
-        let key = tokio::task::spawn_blocking(move || MasterKey::derive_from_password(&password, &salt))
-            .await
-            .map_err(|e| VaultError::BadMasterKey(e.to_string()))??;
+        let key =
+            tokio::task::spawn_blocking(move || MasterKey::derive_from_password(&password, &salt))
+                .await
+                .map_err(|e| VaultError::BadMasterKey(e.to_string()))??;
         (key, MasterKeySource::Password, false)
     } else {
         let path = settings.master_key_path();
@@ -74,7 +81,8 @@ pub async fn resolve(settings: &Settings, db: &Db) -> Result<ResolvedMasterKey, 
 
     match check {
         None => {
-            db.init_vault_meta(META_KEY_CHECK, &key_check_value(&key)?).await?;
+            db.init_vault_meta(META_KEY_CHECK, &key_check_value(&key)?)
+                .await?;
             if generated {
                 db.init_vault_meta(META_PENDING_BACKUP, b"1").await?;
             }
@@ -92,7 +100,11 @@ pub async fn resolve(settings: &Settings, db: &Db) -> Result<ResolvedMasterKey, 
                             reason: e.to_string(),
                         })?;
                         tracing::warn!(file = %path.display(), "finished an interrupted master key rotation");
-                        return Ok(ResolvedMasterKey { key: candidate, source, generated: false });
+                        return Ok(ResolvedMasterKey {
+                            key: candidate,
+                            source,
+                            generated: false,
+                        });
                     }
                 }
             }
@@ -103,7 +115,11 @@ pub async fn resolve(settings: &Settings, db: &Db) -> Result<ResolvedMasterKey, 
             )));
         }
     }
-    Ok(ResolvedMasterKey { key, source, generated })
+    Ok(ResolvedMasterKey {
+        key,
+        source,
+        generated,
+    })
 }
 
 fn describe(source: &MasterKeySource) -> String {
@@ -114,7 +130,10 @@ fn describe(source: &MasterKeySource) -> String {
     }
 }
 
-fn key_from_file(path: &Path, existing_check: Option<&[u8]>) -> Result<(MasterKey, bool), VaultError> {
+fn key_from_file(
+    path: &Path,
+    existing_check: Option<&[u8]>,
+) -> Result<(MasterKey, bool), VaultError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok((MasterKey::from_base64(&text)?, false)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -163,14 +182,18 @@ pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), VaultError> {
 
 /// The generated master key, once, for the first-run page; `None` after the first
 /// admin confirmed the backup, or when the key did not come from a generated file.
-pub async fn key_pending_backup(db: &Db, settings: &Settings) -> Result<Option<Zeroizing<String>>, VaultError> {
+pub async fn key_pending_backup(
+    db: &Db,
+    settings: &Settings,
+) -> Result<Option<Zeroizing<String>>, VaultError> {
     if db.vault_meta(META_PENDING_BACKUP).await?.is_none() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(settings.master_key_path()).map_err(|e| VaultError::KeyFile {
-        path: settings.master_key_path().display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let text =
+        std::fs::read_to_string(settings.master_key_path()).map_err(|e| VaultError::KeyFile {
+            path: settings.master_key_path().display().to_string(),
+            reason: e.to_string(),
+        })?;
     Ok(Some(MasterKey::from_base64(&text)?.to_base64()))
 }
 

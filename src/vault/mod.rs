@@ -74,7 +74,9 @@ impl BlobId {
 
     /// Accepts only the UUID text form, so a blob id can never name another path.
     pub fn parse(text: &str) -> Option<Self> {
-        uuid::Uuid::parse_str(text).ok().map(|u| Self(u.to_string()))
+        uuid::Uuid::parse_str(text)
+            .ok()
+            .map(|u| Self(u.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -165,8 +167,9 @@ impl Vault {
         let key = DataKey::generate();
         let wrapped = key.wrap(&self.master, id.as_str())?;
         let path = BlobStore::path_of(id.as_str());
-        let mut writer = BufWriter::with_capacity(self.store.object_store(), path.clone(), 8 * 1024 * 1024)
-            .with_max_concurrency(2);
+        let mut writer =
+            BufWriter::with_capacity(self.store.object_store(), path.clone(), 8 * 1024 * 1024)
+                .with_max_concurrency(2);
         let mut sealer = stream::ChunkSealer::new(&key, id.as_str(), self.chunk_size);
         let sealed = stream::seal_to_writer(&mut sealer, reader, &mut writer).await;
         let (plain_size, sealed_size) = match sealed {
@@ -180,7 +183,13 @@ impl Vault {
         self.store.make_durable(&path).await?;
         if let Err(e) = self
             .db
-            .insert_sealed_blob(id.as_str(), &wrapped, &self.master.id(), plain_size as i64, sealed_size as i64)
+            .insert_sealed_blob(
+                id.as_str(),
+                &wrapped,
+                &self.master.id(),
+                plain_size as i64,
+                sealed_size as i64,
+            )
             .await
         {
             let _ = self.store.store.delete(&path).await;
@@ -199,21 +208,38 @@ impl Vault {
         &self,
         id: &BlobId,
     ) -> Result<SealedReader<impl AsyncRead + Unpin + Send + use<>>, VaultError> {
-        let row = self.db.sealed_blob(id.as_str()).await.map_err(|e| match e {
-            DbError::NotFound => VaultError::NotFound,
-            other => other.into(),
-        })?;
+        let row = self
+            .db
+            .sealed_blob(id.as_str())
+            .await
+            .map_err(|e| match e {
+                DbError::NotFound => VaultError::NotFound,
+                other => other.into(),
+            })?;
         let key = DataKey::unwrap(&self.master, &row.wrapped_key, id.as_str())?;
-        let result = self.store.store.get(&BlobStore::path_of(id.as_str())).await?;
+        let result = self
+            .store
+            .store
+            .get(&BlobStore::path_of(id.as_str()))
+            .await?;
         let bytes = result.into_stream().map_err(std::io::Error::other);
-        Ok(SealedReader::new(StreamReader::new(bytes), key, id.as_str()))
+        Ok(SealedReader::new(
+            StreamReader::new(bytes),
+            key,
+            id.as_str(),
+        ))
     }
 
     /// Crypto-shreds then deletes a blob: the wrapped key goes first, so even if the
     /// object delete fails the bytes can no longer be opened (the sweeper removes it).
     pub async fn purge(&self, id: &BlobId) -> Result<(), VaultError> {
         self.db.delete_sealed_blob(id.as_str()).await?;
-        match self.store.store.delete(&BlobStore::path_of(id.as_str())).await {
+        match self
+            .store
+            .store
+            .delete(&BlobStore::path_of(id.as_str()))
+            .await
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -222,9 +248,13 @@ impl Vault {
     /// Deletes stored objects that have no wrapped key (left by a crash between upload
     /// and record), if older than `min_age_secs` so in-flight uploads are spared.
     pub async fn sweep_orphans(&self, min_age_secs: i64) -> Result<u64, VaultError> {
-        let known: std::collections::HashSet<String> = self.db.sealed_blob_ids().await?.into_iter().collect();
+        let known: std::collections::HashSet<String> =
+            self.db.sealed_blob_ids().await?.into_iter().collect();
         let cutoff = time::OffsetDateTime::now_utc().unix_timestamp() - min_age_secs;
-        let mut listing = self.store.store.list(Some(&object_store::path::Path::from("blobs")));
+        let mut listing = self
+            .store
+            .store
+            .list(Some(&object_store::path::Path::from("blobs")));
         let mut removed = 0;
         while let Some(meta) = listing.try_next().await? {
             let name = meta.location.filename().unwrap_or_default().to_owned();
@@ -237,20 +267,40 @@ impl Vault {
         Ok(removed)
     }
 
-    /// Re-wraps every data key and server secret under `new` in one transaction;
-    /// documents are not re-encrypted. Returns how many blob keys were re-wrapped.
+    /// Re-wraps every data key and server secret under `new`; documents are not
+    /// re-encrypted. Each round commits in one transaction; rounds repeat until no key
+    /// is left under another master key (catching blobs sealed meanwhile). Stop every
+    /// server first: a process still holding the old key keeps wrapping with it.
+    /// Returns how many blob keys were re-wrapped.
     pub async fn rewrap_all(&self, new: &MasterKey) -> Result<usize, VaultError> {
-        let wrapped = self.db.all_wrapped_keys().await?;
-        let mut rewrapped = Vec::with_capacity(wrapped.len());
-        for (blob_id, old) in wrapped {
-            let key = DataKey::unwrap(&self.master, &old, &blob_id)?;
-            rewrapped.push((blob_id.clone(), key.wrap(new, &blob_id)?));
-        }
         let lookup = new.wrap(self.lookup_key.as_slice(), LOOKUP_CONTEXT)?;
         let check = master::key_check_value(new)?;
-        let meta = [(META_LOOKUP_KEY, lookup), (master::META_KEY_CHECK, check)];
-        self.db.rewrap_all(&rewrapped, &new.id(), &meta).await?;
-        Ok(rewrapped.len())
+        let mut meta = vec![(META_LOOKUP_KEY, lookup), (master::META_KEY_CHECK, check)];
+        let mut total = 0;
+        loop {
+            let wrapped = self.db.wrapped_keys_not_under(&new.id()).await?;
+            if wrapped.is_empty() && meta.is_empty() {
+                return Ok(total);
+            }
+            let mut rewrapped = Vec::with_capacity(wrapped.len());
+            for (blob_id, old) in wrapped {
+                let key = DataKey::unwrap(&self.master, &old, &blob_id)?;
+                rewrapped.push((blob_id.clone(), key.wrap(new, &blob_id)?));
+            }
+            self.db.rewrap_all(&rewrapped, &new.id(), &meta).await?;
+            total += rewrapped.len();
+            meta.clear();
+        }
+    }
+
+    /// How many blobs are wrapped under a master key other than this one (after an
+    /// unsafe rotation); they cannot be opened.
+    pub async fn foreign_key_count(&self) -> Result<usize, VaultError> {
+        Ok(self
+            .db
+            .wrapped_keys_not_under(&self.master.id())
+            .await?
+            .len())
     }
 }
 

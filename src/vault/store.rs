@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::VaultError;
 use crate::config::{Settings, StorageBackend};
@@ -113,7 +113,10 @@ impl BlobStore {
     pub async fn check(&self) -> Result<(), VaultError> {
         match self.store.head(&ObjectPath::from("readiness-probe")).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(VaultError::StoreConfig(format!("{}: {e}", self.description))),
+            Err(e) => Err(VaultError::StoreConfig(format!(
+                "{}: {e}",
+                self.description
+            ))),
         }
     }
 }

@@ -94,7 +94,10 @@ impl ChunkSealer {
 
     /// Encrypts `chunk` in place and appends its tag.
     pub fn seal(&mut self, chunk: &mut Vec<u8>, last: bool) -> Result<(), VaultError> {
-        if self.finished || chunk.len() > self.chunk_size || (!last && chunk.len() != self.chunk_size) {
+        if self.finished
+            || chunk.len() > self.chunk_size
+            || (!last && chunk.len() != self.chunk_size)
+        {
             return Err(VaultError::Crypto);
         }
         let aad = self.context.for_chunk(self.index, last);
@@ -151,16 +154,27 @@ impl ChunkOpener {
             return Err(VaultError::Corrupt("data after the final chunk".into()));
         }
         if chunk.len() < TAG_LEN || chunk.len() > self.sealed_chunk_len() {
-            return Err(VaultError::Corrupt(format!("chunk {} has a bad length", self.index)));
+            return Err(VaultError::Corrupt(format!(
+                "chunk {} has a bad length",
+                self.index
+            )));
         }
         let body_len = chunk.len() - TAG_LEN;
         let tag = Tag::try_from(&chunk[body_len..]).map_err(|_| VaultError::Crypto)?;
         let aad = self.context.for_chunk(self.index, last);
         self.cipher
-            .decrypt_inout_detached(&nonce(self.index, last), aad, chunk[..body_len].as_mut().into(), &tag)
+            .decrypt_inout_detached(
+                &nonce(self.index, last),
+                aad,
+                chunk[..body_len].as_mut().into(),
+                &tag,
+            )
             .map_err(|_| {
                 VaultError::Corrupt(if last {
-                    format!("chunk {} failed authentication (modified or truncated)", self.index)
+                    format!(
+                        "chunk {} failed authentication (modified or truncated)",
+                        self.index
+                    )
                 } else {
                     format!("chunk {} failed authentication (modified)", self.index)
                 })
@@ -173,9 +187,16 @@ impl ChunkOpener {
 }
 
 /// Reads until `buf` holds `want` bytes or the reader ends; returns whether it ended.
-async fn fill<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+async fn fill<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> std::io::Result<bool> {
     while buf.len() < want {
-        let n = (&mut *reader).take((want - buf.len()) as u64).read_buf(buf).await?;
+        let n = (&mut *reader)
+            .take((want - buf.len()) as u64)
+            .read_buf(buf)
+            .await?;
         if n == 0 {
             return Ok(true);
         }
@@ -195,25 +216,35 @@ where
     W: AsyncWrite + Unpin,
 {
     let size = sealer.chunk_size();
-    writer.write_all(sealer.header()).await.map_err(VaultError::Store)?;
+    writer
+        .write_all(sealer.header())
+        .await
+        .map_err(VaultError::Store)?;
     let mut plain_total = 0u64;
     let mut sealed_total = HEADER_LEN as u64;
     let mut current = Vec::with_capacity(size + TAG_LEN);
     let mut next = Vec::with_capacity(size + TAG_LEN);
-    let mut ended = fill(reader, &mut current, size).await.map_err(VaultError::Source)?;
+    let mut ended = fill(reader, &mut current, size)
+        .await
+        .map_err(VaultError::Source)?;
     loop {
         // A full chunk is the last only if nothing follows it: read one chunk ahead.
         let last = if ended {
             true
         } else {
             next.clear();
-            ended = fill(reader, &mut next, size).await.map_err(VaultError::Source)?;
+            ended = fill(reader, &mut next, size)
+                .await
+                .map_err(VaultError::Source)?;
             next.is_empty()
         };
         plain_total += current.len() as u64;
         sealer.seal(&mut current, last)?;
         sealed_total += current.len() as u64;
-        writer.write_all(&current).await.map_err(VaultError::Store)?;
+        writer
+            .write_all(&current)
+            .await
+            .map_err(VaultError::Store)?;
         if last {
             return Ok((plain_total, sealed_total));
         }
@@ -250,7 +281,9 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
         }
         if self.opener.is_none() {
             let mut head = Vec::with_capacity(HEADER_LEN);
-            fill(&mut self.reader, &mut head, HEADER_LEN).await.map_err(VaultError::Store)?;
+            fill(&mut self.reader, &mut head, HEADER_LEN)
+                .await
+                .map_err(VaultError::Store)?;
             let key = self.key.take().ok_or(VaultError::Crypto)?;
             self.opener = Some(ChunkOpener::new(&key, &self.blob_id, &head)?);
         }
@@ -258,12 +291,16 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
         let want = opener.sealed_chunk_len();
         let mut chunk = std::mem::take(&mut self.lookahead);
         chunk.reserve(want.saturating_sub(chunk.len()));
-        let ended = fill(&mut self.reader, &mut chunk, want).await.map_err(VaultError::Store)?;
+        let ended = fill(&mut self.reader, &mut chunk, want)
+            .await
+            .map_err(VaultError::Store)?;
         let mut last = ended;
         if !ended {
             // Full chunk: it is the last only if no byte follows.
             let mut peek = Vec::with_capacity(want);
-            fill(&mut self.reader, &mut peek, 1).await.map_err(VaultError::Store)?;
+            fill(&mut self.reader, &mut peek, 1)
+                .await
+                .map_err(VaultError::Store)?;
             last = peek.is_empty();
             self.lookahead = peek;
         }
@@ -273,7 +310,10 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
     }
 
     /// Copies all plaintext into `writer`; returns the byte count.
-    pub async fn copy_to<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> Result<u64, VaultError> {
+    pub async fn copy_to<W: AsyncWrite + Unpin>(
+        &mut self,
+        writer: &mut W,
+    ) -> Result<u64, VaultError> {
         let mut total = 0u64;
         while let Some(chunk) = self.next_chunk().await? {
             total += chunk.len() as u64;
@@ -291,7 +331,9 @@ mod tests {
         let mut sealer = ChunkSealer::new(key, "blob", chunk);
         let mut out = Vec::new();
         let mut reader = data;
-        let (plain, sealed) = seal_to_writer(&mut sealer, &mut reader, &mut out).await.unwrap();
+        let (plain, sealed) = seal_to_writer(&mut sealer, &mut reader, &mut out)
+            .await
+            .unwrap();
         assert_eq!(plain as usize, data.len());
         assert_eq!(sealed as usize, out.len());
         out
@@ -315,7 +357,9 @@ mod tests {
         for len in [0usize, 1, 4095, 4096, 4097, 8192, 8193, 20000] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
             let sealed = seal(&data, &key, 4096).await;
-            let opened = open(&sealed, clone_key(&key, &master), "blob").await.unwrap();
+            let opened = open(&sealed, clone_key(&key, &master), "blob")
+                .await
+                .unwrap();
             assert_eq!(opened, data, "length {len}");
         }
     }
@@ -328,8 +372,24 @@ mod tests {
         let sealed = seal(&data, &key, 4096).await;
         // Keep the header and the first two full chunks: a clean cut between chunks.
         let cut = HEADER_LEN + 2 * (4096 + TAG_LEN);
-        assert!(open(&sealed[..cut], clone_key(&key, &master), "blob").await.is_err());
-        assert!(open(&sealed[..sealed.len() - 1], clone_key(&key, &master), "blob").await.is_err());
-        assert!(open(&sealed, clone_key(&key, &master), "other-blob").await.is_err());
+        assert!(
+            open(&sealed[..cut], clone_key(&key, &master), "blob")
+                .await
+                .is_err()
+        );
+        assert!(
+            open(
+                &sealed[..sealed.len() - 1],
+                clone_key(&key, &master),
+                "blob"
+            )
+            .await
+            .is_err()
+        );
+        assert!(
+            open(&sealed, clone_key(&key, &master), "other-blob")
+                .await
+                .is_err()
+        );
     }
 }

@@ -28,7 +28,10 @@ impl utoipa::Modify for BearerScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         if let Some(components) = openapi.components.as_mut() {
-            components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
         }
     }
 }
@@ -64,37 +67,73 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Who am I.
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn me(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
-    let csrf_token = caller
-        .session
-        .as_ref()
-        .map(|t| state.services.identity.csrf_token(crate::identity::CsrfBinding::Session(&t.0)));
-    Ok(HttpResponse::Ok().json(Me { user: caller.principal.user, csrf_token }))
+    let csrf_token = caller.session.as_ref().map(|t| {
+        state
+            .services
+            .identity
+            .csrf_token(crate::identity::CsrfBinding::Session(&t.0))
+    });
+    Ok(HttpResponse::Ok().json(Me {
+        user: caller.principal.user,
+        csrf_token,
+    }))
 }
 
 /// All users (admins only).
 #[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = [User]), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn list_users(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
+async fn list_users(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
     require_admin(&caller.principal.user)?;
     Ok(HttpResponse::Ok().json(state.services.identity.list_users().await?))
 }
 
 /// Create a user (admins only).
 #[utoipa::path(post, path = "/api/v1/users", request_body = NewUserRequest, responses((status = 201, body = User), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_user(req: HttpRequest, state: web::Data<AppState>, caller: ApiCaller, body: web::Json<NewUserRequest>) -> Result<HttpResponse, ApiError> {
+async fn create_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    body: web::Json<NewUserRequest>,
+) -> Result<HttpResponse, ApiError> {
     require_admin(&caller.principal.user)?;
-    let user = state.services.identity.create_user(Some(&caller.principal.user), &body, &client_info(&req)).await?;
+    let user = state
+        .services
+        .identity
+        .create_user(Some(&caller.principal.user), &body, &client_info(&req))
+        .await?;
     Ok(HttpResponse::Created().json(user))
 }
 
 /// My held jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/jobs", responses((status = 200, body = [HeldJob]), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn my_jobs(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.services.jobs.held_jobs_of(&caller.principal.user).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .services
+            .jobs
+            .held_jobs_of(&caller.principal.user)
+            .await?,
+    ))
 }
 
 /// Delete one of my held jobs; its document is purged at once.
 #[utoipa::path(delete, path = "/api/v1/jobs/{id}", params(("id" = i64, Path, description = "job id")), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_job(req: HttpRequest, state: web::Data<AppState>, caller: ApiCaller, path: web::Path<i64>) -> Result<HttpResponse, ApiError> {
-    state.services.jobs.delete(&caller.principal.user, path.into_inner(), &client_info(&req)).await?;
+async fn delete_job(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .services
+        .jobs
+        .delete(
+            &caller.principal.user,
+            path.into_inner(),
+            &client_info(&req),
+        )
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -18,7 +18,10 @@ fn hashes() -> &'static HashMap<String, String> {
         Static::iter()
             .filter_map(|name| {
                 let file = Static::get(&name)?;
-                Some((name.to_string(), hex::encode(&file.metadata.sha256_hash()[..6])))
+                Some((
+                    name.to_string(),
+                    hex::encode(&file.metadata.sha256_hash()[..6]),
+                ))
             })
             .collect()
     })

@@ -18,7 +18,10 @@ pub const PRESESSION_COOKIE: &str = "pp_pre";
 
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
-        addr: req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        addr: req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -79,12 +82,19 @@ pub struct ApiCaller {
 
 async fn signed_in(req: HttpRequest) -> Result<SignedIn, Problem> {
     let state = state(&req)?;
-    let cookie = req.cookie(SESSION_COOKIE).ok_or(IdentityError::Unauthenticated)?;
+    let cookie = req
+        .cookie(SESSION_COOKIE)
+        .ok_or(IdentityError::Unauthenticated)?;
     let token = SessionToken(cookie.value().to_owned());
-    let principal = state.services.identity.session_user(&token).await.map_err(|e| match e {
-        IdentityError::Disabled | IdentityError::NotFound => IdentityError::Unauthenticated,
-        other => other,
-    })?;
+    let principal = state
+        .services
+        .identity
+        .session_user(&token)
+        .await
+        .map_err(|e| match e {
+            IdentityError::Disabled | IdentityError::NotFound => IdentityError::Unauthenticated,
+            other => other,
+        })?;
     Ok(SignedIn { principal, token })
 }
 
@@ -128,18 +138,36 @@ impl FromRequest for ApiCaller {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer ").map(str::trim).map(str::to_owned));
             if let Some(token) = bearer {
-                let principal = state.services.identity.authenticate_bearer(&token, &client_info(&req)).await?;
-                return Ok(ApiCaller { principal, session: None });
+                let principal = state
+                    .services
+                    .identity
+                    .authenticate_bearer(&token, &client_info(&req))
+                    .await?;
+                return Ok(ApiCaller {
+                    principal,
+                    session: None,
+                });
             }
             let who = signed_in(req.clone()).await.map_err(ApiError)?;
             // Cookie-authenticated writes must carry the CSRF token in a header.
             if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-                let sent = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-                if !state.services.identity.csrf_valid(CsrfBinding::Session(&who.token.0), sent) {
+                let sent = req
+                    .headers()
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !state
+                    .services
+                    .identity
+                    .csrf_valid(CsrfBinding::Session(&who.token.0), sent)
+                {
                     return Err(ApiError(Problem::csrf()));
                 }
             }
-            Ok(ApiCaller { principal: who.principal, session: Some(who.token) })
+            Ok(ApiCaller {
+                principal: who.principal,
+                session: Some(who.token),
+            })
         })
     }
 }
@@ -147,14 +175,21 @@ impl FromRequest for ApiCaller {
 /// Refuses a form post that came from another site, or whose token does not match
 /// the session (or pre-session cookie) it was rendered for.
 pub fn check_form(req: &HttpRequest, state: &AppState, submitted: &str) -> Result<(), PageError> {
-    if let Some(site) = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok())
+    if let Some(site) = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
         && site == "cross-site"
     {
         return Err(PageError(Problem::csrf()));
     }
     if let (Some(origin), Some(host)) = (
-        req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        req.headers().get(header::HOST).and_then(|v| v.to_str().ok()),
+        req.headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+        req.headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok()),
     ) {
         let origin_host = url::Url::parse(origin).ok().map(|u| match u.port() {
             Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
@@ -172,5 +207,9 @@ pub fn check_form(req: &HttpRequest, state: &AppState, submitted: &str) -> Resul
     } || req
         .cookie(PRESESSION_COOKIE)
         .is_some_and(|pre| identity.csrf_valid(CsrfBinding::PreSession(pre.value()), submitted));
-    if valid { Ok(()) } else { Err(PageError(Problem::csrf())) }
+    if valid {
+        Ok(())
+    } else {
+        Err(PageError(Problem::csrf()))
+    }
 }

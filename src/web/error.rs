@@ -21,7 +21,12 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn not_found() -> Self {
@@ -29,7 +34,11 @@ impl Problem {
     }
 
     pub fn csrf() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "csrf_failed", "This form has expired or did not come from this site. Reload the page and try again.")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "This form has expired or did not come from this site. Reload the page and try again.",
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -38,7 +47,11 @@ impl Problem {
 
     fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "{what}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on the server. The error was logged.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something went wrong on the server. The error was logged.",
+        )
     }
 }
 
@@ -46,17 +59,45 @@ impl From<IdentityError> for Problem {
     fn from(error: IdentityError) -> Self {
         use IdentityError as E;
         match error {
-            E::InvalidCredentials => Problem::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username, e-mail or password."),
+            E::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Wrong username, e-mail or password.",
+            ),
             E::Locked { retry_after_secs } => Problem {
                 retry_after: Some(retry_after_secs),
-                ..Problem::new(StatusCode::TOO_MANY_REQUESTS, "locked", format!("Too many failed attempts. Try again in {retry_after_secs} seconds."))
+                ..Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "locked",
+                    format!("Too many failed attempts. Try again in {retry_after_secs} seconds."),
+                )
             },
-            E::Disabled => Problem::new(StatusCode::FORBIDDEN, "account_disabled", "This account is disabled. Ask an administrator."),
-            E::Unauthenticated => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first."),
-            E::Forbidden => Problem::new(StatusCode::FORBIDDEN, "forbidden", "You are not allowed to do that."),
+            E::Disabled => Problem::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "This account is disabled. Ask an administrator.",
+            ),
+            E::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Sign in first.",
+            ),
+            E::Forbidden => Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "You are not allowed to do that.",
+            ),
             E::NotFound => Problem::not_found(),
-            E::Conflict { field } => Problem::new(StatusCode::CONFLICT, "conflict", format!("That {field} is already taken.")),
-            E::Invalid { field, reason } => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("{field}: {reason}")),
+            E::Conflict { field } => Problem::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("That {field} is already taken."),
+            ),
+            E::Invalid { field, reason } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                format!("{field}: {reason}"),
+            ),
             other => Problem::internal("identity error", &other),
         }
     }
@@ -67,7 +108,11 @@ impl From<JobError> for Problem {
         match error {
             JobError::NotFound => Problem::not_found(),
             JobError::Identity(e) => e.into(),
-            JobError::Vault(VaultError::NotFound) => Problem::new(StatusCode::GONE, "document_gone", "The document is no longer stored."),
+            JobError::Vault(VaultError::NotFound) => Problem::new(
+                StatusCode::GONE,
+                "document_gone",
+                "The document is no longer stored.",
+            ),
             other => Problem::internal("job error", &other),
         }
     }
@@ -141,11 +186,22 @@ impl ResponseError for PageError {
 
     fn error_response(&self) -> HttpResponse {
         if self.0.status == StatusCode::UNAUTHORIZED && self.0.code == "unauthenticated" {
-            return HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish();
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish();
         }
-        let page = ErrorPage { page: super::views::Page::bare("Error"), status: self.0.status.as_u16(), message: &self.0.message };
+        let page = ErrorPage {
+            page: super::views::Page::bare("Error"),
+            status: self.0.status.as_u16(),
+            message: &self.0.message,
+        };
         let body = page.render().unwrap_or_else(|_| self.0.message.clone());
-        with_retry_after(HttpResponse::build(self.0.status).content_type("text/html; charset=utf-8").body(body), &self.0)
+        with_retry_after(
+            HttpResponse::build(self.0.status)
+                .content_type("text/html; charset=utf-8")
+                .body(body),
+            &self.0,
+        )
     }
 }
 
@@ -159,7 +215,8 @@ impl ResponseError for ApiError {
         if self.0.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"PrintPark\""));
         }
-        let body = serde_json::json!({ "error": { "code": self.0.code, "message": self.0.message } });
+        let body =
+            serde_json::json!({ "error": { "code": self.0.code, "message": self.0.message } });
         with_retry_after(response.json(body), &self.0)
     }
 }

@@ -12,7 +12,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.services.db.ping().await;
     let store = state.services.vault.store().check().await;
     match (db, store) {
-        (Ok(()), Ok(())) => HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": "ok", "store": "ok"})),
+        (Ok(()), Ok(())) => HttpResponse::Ok()
+            .json(serde_json::json!({"status": "ready", "database": "ok", "store": "ok"})),
         (db, store) => {
             tracing::warn!(database = ?db.as_ref().err(), store = ?store.as_ref().err(), "not ready");
             HttpResponse::ServiceUnavailable().json(serde_json::json!({

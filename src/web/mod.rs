@@ -40,16 +40,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(session::login_submit))
         .route("/logout", web::post().to(session::logout))
         .route("/portal", web::get().to(portal::my_jobs))
-        .route("/portal/jobs/{id}/delete", web::post().to(portal::delete_job))
+        .route(
+            "/portal/jobs/{id}/delete",
+            web::post().to(portal::delete_job),
+        )
         .route("/portal/account", web::get().to(account::account))
-        .route("/portal/account/password", web::post().to(account::change_password))
+        .route(
+            "/portal/account/password",
+            web::post().to(account::change_password),
+        )
         .route("/portal/account/pin", web::post().to(account::set_pin))
-        .route("/portal/account/app-passwords", web::post().to(account::create_app_password))
-        .route("/portal/account/app-passwords/{id}/revoke", web::post().to(account::revoke_app_password))
+        .route(
+            "/portal/account/app-passwords",
+            web::post().to(account::create_app_password),
+        )
+        .route(
+            "/portal/account/app-passwords/{id}/revoke",
+            web::post().to(account::revoke_app_password),
+        )
         .route("/admin", web::get().to(admin::dashboard))
         .route("/admin/users", web::get().to(admin::users))
         .route("/admin/users", web::post().to(admin::create_user))
-        .route("/admin/users/{id}/{action}", web::post().to(admin::user_action))
+        .route(
+            "/admin/users/{id}/{action}",
+            web::post().to(admin::user_action),
+        )
         .route("/admin/audit", web::get().to(admin::audit))
         .route("/admin/settings", web::get().to(admin::settings))
         .route("/healthz", web::get().to(health::healthz))
@@ -57,7 +72,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/static/{name:.*}", web::get().to(assets::serve))
         .configure(api::configure)
-        .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()));
+        .service(
+            SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()),
+        );
 }
 
 async fn not_found() -> Result<HttpResponse, error::PageError> {
@@ -66,14 +83,22 @@ async fn not_found() -> Result<HttpResponse, error::PageError> {
 
 /// Builds the server on an already-bound listener (tests pass `127.0.0.1:0`).
 /// The returned server handles SIGINT/SIGTERM by finishing in-flight requests.
-pub fn serve_on(services: Services, listener: TcpListener) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
+pub fn serve_on(
+    services: Services,
+    listener: TcpListener,
+) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
     let addr = listener.local_addr()?;
     let tls = tls::server_config(&services.settings)?;
     let workers = match services.settings.server.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n,
     };
-    let state = web::Data::new(AppState { services, metrics: crate::telemetry::metrics_handle() });
+    let state = web::Data::new(AppState {
+        services,
+        metrics: crate::telemetry::metrics_handle(),
+    });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -85,7 +110,10 @@ pub fn serve_on(services: Services, listener: TcpListener) -> Result<(actix_web:
     .workers(workers)
     .shutdown_timeout(30)
     .listen_rustls_0_23(listener, tls)
-    .map_err(|e| StartError::Listen { addr: addr.to_string(), reason: e.to_string() })?
+    .map_err(|e| StartError::Listen {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })?
     .run();
     Ok((server, addr))
 }

@@ -15,26 +15,41 @@ fn tls_error(path: &Path, reason: impl std::fmt::Display) -> StartError {
     StartError::Tls(format!("{}: {reason}", path.display()))
 }
 
+/// Where the certificate and key are (or will be made).
+pub fn certificate_paths(settings: &Settings) -> (PathBuf, PathBuf) {
+    match (&settings.server.tls_cert, &settings.server.tls_key) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        _ => (
+            settings.tls_dir().join("cert.pem"),
+            settings.tls_dir().join("key.pem"),
+        ),
+    }
+}
+
 /// Paths of the certificate and key in use, making a self-signed pair if needed.
 pub fn ensure_certificate(settings: &Settings) -> Result<(PathBuf, PathBuf), StartError> {
-    if let (Some(cert), Some(key)) = (&settings.server.tls_cert, &settings.server.tls_key) {
-        return Ok((cert.clone(), key.clone()));
-    }
-    let dir = settings.tls_dir();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    if cert.exists() && key.exists() {
+    let (cert, key) = certificate_paths(settings);
+    if settings.server.tls_cert.is_some() || (cert.exists() && key.exists()) {
         return Ok((cert, key));
     }
+    let dir = settings.tls_dir();
     std::fs::create_dir_all(&dir).map_err(|e| tls_error(&dir, e))?;
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
         let host = host.trim();
         if !host.is_empty() && !names.iter().any(|n| n == host) {
             names.push(host.to_string());
         }
     }
-    if let Some(url) = settings.server.public_url.as_deref().and_then(|u| url::Url::parse(u).ok())
+    if let Some(url) = settings
+        .server
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
         && let Some(host) = url.host_str()
     {
         names.push(host.to_string());
@@ -66,7 +81,10 @@ pub fn server_config(settings: &Settings) -> Result<ServerConfig, StartError> {
             .map_err(|e| tls_error(&cert_path, e))?
     };
     if certs.is_empty() {
-        return Err(tls_error(&cert_path, "no certificate found in the PEM file"));
+        return Err(tls_error(
+            &cert_path,
+            "no certificate found in the PEM file",
+        ));
     }
     let key: PrivateKeyDer<'static> = {
         let file = std::fs::File::open(&key_path).map_err(|e| tls_error(&key_path, e))?;
@@ -89,7 +107,10 @@ pub fn server_config(settings: &Settings) -> Result<ServerConfig, StartError> {
 /// our own listener whose certificate is usually self-signed.
 pub fn pinned_client_config(pinned: CertificateDer<'static>) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedCertificate { pinned, provider: provider.clone() });
+    let verifier = Arc::new(PinnedCertificate {
+        pinned,
+        provider: provider.clone(),
+    });
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap_or_else(|_| unreachable!("the default provider supports the default versions"))
@@ -125,7 +146,9 @@ impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
         if end_entity.as_ref() == self.pinned.as_ref() {
             Ok(rustls::client::danger::ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General("server certificate does not match the pinned one".into()))
+            Err(rustls::Error::General(
+                "server certificate does not match the pinned one".into(),
+            ))
         }
     }
 
@@ -135,7 +158,12 @@ impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -144,10 +172,17 @@ impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

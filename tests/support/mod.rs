@@ -27,8 +27,13 @@ fn required_env(name: &str) -> String {
 pub async fn fresh_postgres_url() -> String {
     let admin = required_env("TEST_DATABASE_URL");
     let name = unique("pp_test");
-    let pool = sqlx::PgPool::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+    let pool = sqlx::PgPool::connect(&admin)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create test database");
     pool.close().await;
     let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
     url.set_path(&format!("/{name}"));
@@ -65,7 +70,11 @@ pub async fn fresh_s3_bucket() -> (String, String) {
         .send()
         .await
         .expect("moto reachable");
-    assert!(response.status().is_success(), "create bucket: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "create bucket: {}",
+        response.status()
+    );
     (endpoint, bucket)
 }
 
@@ -110,14 +119,22 @@ impl TestServer {
         Self::start_with(dir, settings_for_dir(&url)).await
     }
 
-    pub async fn start_with(dir: tempfile::TempDir, configure: impl FnOnce(&Path) -> Settings) -> Self {
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&Path) -> Settings,
+    ) -> Self {
         let settings = configure(dir.path());
         let services = Services::start(settings).await.expect("services start");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let (server, addr) = printpark::web::serve_on(services.clone(), listener).expect("serve");
         let handle = server.handle();
         tokio::spawn(server);
-        Self { services, base: format!("https://{addr}"), dir, handle }
+        Self {
+            services,
+            base: format!("https://{addr}"),
+            dir,
+            handle,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -154,7 +171,10 @@ pub fn csrf_of(html: &str) -> String {
 
 /// Text between two markers, for picking once-shown secrets out of pages.
 pub fn between<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
-    let start = html.find(before).unwrap_or_else(|| panic!("{before} not in page")) + before.len();
+    let start = html
+        .find(before)
+        .unwrap_or_else(|| panic!("{before} not in page"))
+        + before.len();
     let end = html[start..].find(after).expect("end marker") + start;
     &html[start..end]
 }
@@ -162,7 +182,14 @@ pub fn between<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
 /// Walks the first-run page: creates admin `admin` / `correct horse battery` and
 /// leaves `client` signed in.
 pub async fn first_admin(server: &TestServer, client: &reqwest::Client) {
-    let page = client.get(server.url("/setup")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(server.url("/setup"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page);
     let response = client
         .post(server.url("/setup"))
@@ -183,12 +210,28 @@ pub async fn first_admin(server: &TestServer, client: &reqwest::Client) {
 }
 
 /// Signs `client` in through the login form; returns the response.
-pub async fn login(server: &TestServer, client: &reqwest::Client, login: &str, password: &str) -> reqwest::Response {
-    let page = client.get(server.url("/login")).send().await.unwrap().text().await.unwrap();
+pub async fn login(
+    server: &TestServer,
+    client: &reqwest::Client,
+    login: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = client
+        .get(server.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page);
     client
         .post(server.url("/login"))
-        .form(&[("csrf", csrf.as_str()), ("login", login), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("login", login),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap()

@@ -27,8 +27,17 @@ struct AccountPage {
     new_secret: Option<(String, String)>,
 }
 
-async fn show(state: &AppState, who: &SignedIn, page: Page, new_secret: Option<(String, String)>) -> Result<HttpResponse, PageError> {
-    let rows = state.services.identity.app_passwords(&who.principal.user).await?;
+async fn show(
+    state: &AppState,
+    who: &SignedIn,
+    page: Page,
+    new_secret: Option<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let rows = state
+        .services
+        .identity
+        .app_passwords(&who.principal.user)
+        .await?;
     let app_passwords = rows
         .into_iter()
         .map(|r| AppPasswordLine {
@@ -39,7 +48,11 @@ async fn show(state: &AppState, who: &SignedIn, page: Page, new_secret: Option<(
             revoked: r.revoked_at.is_some(),
         })
         .collect();
-    render(&AccountPage { page, app_passwords, new_secret })
+    render(&AccountPage {
+        page,
+        app_passwords,
+        new_secret,
+    })
 }
 
 fn page(state: &AppState, who: &SignedIn) -> Page {
@@ -51,7 +64,11 @@ pub async fn account(state: web::Data<AppState>, who: SignedIn) -> Result<HttpRe
 }
 
 /// Shows the account page with the outcome of a change.
-async fn outcome(state: &AppState, who: &SignedIn, result: Result<&str, Problem>) -> Result<HttpResponse, PageError> {
+async fn outcome(
+    state: &AppState,
+    who: &SignedIn,
+    result: Result<&str, Problem>,
+) -> Result<HttpResponse, PageError> {
     let page = match result {
         Ok(notice) => page(state, who).with_notice(notice),
         Err(problem) if problem.status.is_server_error() => return Err(PageError(problem)),
@@ -70,10 +87,29 @@ pub struct PasswordForm {
     new: String,
 }
 
-pub async fn change_password(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, form: web::Form<PasswordForm>) -> Result<HttpResponse, PageError> {
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
-    let result = state.services.identity.change_password(&who.principal.user, &form.current, &form.new, &client_info(&req)).await;
-    outcome(&state, &who, result.map(|()| "Password changed.").map_err(Problem::from)).await
+    let result = state
+        .services
+        .identity
+        .change_password(
+            &who.principal.user,
+            &form.current,
+            &form.new,
+            &client_info(&req),
+        )
+        .await;
+    outcome(
+        &state,
+        &who,
+        result.map(|()| "Password changed.").map_err(Problem::from),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -86,10 +122,31 @@ pub struct PinForm {
     pin: String,
 }
 
-pub async fn set_pin(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, form: web::Form<PinForm>) -> Result<HttpResponse, PageError> {
+pub async fn set_pin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<PinForm>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
-    let result = state.services.identity.set_own_pin(&who.principal.user, &form.password, &form.pin, &client_info(&req)).await;
-    outcome(&state, &who, result.map(|()| "PIN saved. Use it with your e-mail or username at a printer.").map_err(Problem::from)).await
+    let result = state
+        .services
+        .identity
+        .set_own_pin(
+            &who.principal.user,
+            &form.password,
+            &form.pin,
+            &client_info(&req),
+        )
+        .await;
+    outcome(
+        &state,
+        &who,
+        result
+            .map(|()| "PIN saved. Use it with your e-mail or username at a printer.")
+            .map_err(Problem::from),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -100,16 +157,51 @@ pub struct AppPasswordForm {
     label: String,
 }
 
-pub async fn create_app_password(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, form: web::Form<AppPasswordForm>) -> Result<HttpResponse, PageError> {
+pub async fn create_app_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<AppPasswordForm>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
-    match state.services.identity.create_app_password(&who.principal.user, &form.label, &client_info(&req)).await {
-        Ok(made) => show(&state, &who, page(&state, &who), Some((made.label, made.secret))).await,
+    match state
+        .services
+        .identity
+        .create_app_password(&who.principal.user, &form.label, &client_info(&req))
+        .await
+    {
+        Ok(made) => {
+            show(
+                &state,
+                &who,
+                page(&state, &who),
+                Some((made.label, made.secret)),
+            )
+            .await
+        }
         Err(e) => outcome(&state, &who, Err(e.into())).await,
     }
 }
 
-pub async fn revoke_app_password(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, path: web::Path<i64>, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+pub async fn revoke_app_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<i64>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
-    let result = state.services.identity.revoke_app_password(&who.principal.user, path.into_inner(), &client_info(&req)).await;
-    outcome(&state, &who, result.map(|()| "App password revoked.").map_err(Problem::from)).await
+    let result = state
+        .services
+        .identity
+        .revoke_app_password(&who.principal.user, path.into_inner(), &client_info(&req))
+        .await;
+    outcome(
+        &state,
+        &who,
+        result
+            .map(|()| "App password revoked.")
+            .map_err(Problem::from),
+    )
+    .await
 }

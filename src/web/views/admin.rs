@@ -24,7 +24,15 @@ pub struct AuditLine {
 
 impl From<AuditEntry> for AuditLine {
     fn from(e: AuditEntry) -> Self {
-        Self { at: when(e.at), actor: e.actor, action: e.action, target: e.target, outcome: e.outcome, client: e.client_addr, detail: e.detail }
+        Self {
+            at: when(e.at),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            outcome: e.outcome,
+            client: e.client_addr,
+            detail: e.detail,
+        }
     }
 }
 
@@ -40,8 +48,18 @@ struct DashboardPage {
 pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, PageError> {
     let s = &state.services;
     let page = Page::for_user("Dashboard", &s.identity, &who.0);
-    let entries = s.db.audit_page(None, 10, None).await?.into_iter().map(AuditLine::from).collect();
-    render(&DashboardPage { page, users: s.db.count_users().await?, held_jobs: s.jobs.count_held().await?, entries })
+    let entries =
+        s.db.audit_page(None, 10, None)
+            .await?
+            .into_iter()
+            .map(AuditLine::from)
+            .collect();
+    render(&DashboardPage {
+        page,
+        users: s.db.count_users().await?,
+        held_jobs: s.jobs.count_held().await?,
+        entries,
+    })
 }
 
 #[derive(Template)]
@@ -53,13 +71,26 @@ struct UsersPage {
     new_pin: Option<(String, String)>,
 }
 
-async fn users_page(state: &AppState, page: Page, new_pin: Option<(String, String)>) -> Result<HttpResponse, PageError> {
+async fn users_page(
+    state: &AppState,
+    page: Page,
+    new_pin: Option<(String, String)>,
+) -> Result<HttpResponse, PageError> {
     let users = state.services.identity.list_users().await?;
-    render(&UsersPage { page, users, new_pin })
+    render(&UsersPage {
+        page,
+        users,
+        new_pin,
+    })
 }
 
 pub async fn users(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, PageError> {
-    users_page(&state, Page::for_user("Users", &state.services.identity, &who.0), None).await
+    users_page(
+        &state,
+        Page::for_user("Users", &state.services.identity, &who.0),
+        None,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -81,7 +112,11 @@ pub struct CreateUserForm {
 }
 
 /// The users page again with the outcome of a change.
-async fn outcome(state: &AppState, who: &Admin, result: Result<String, Problem>) -> Result<HttpResponse, PageError> {
+async fn outcome(
+    state: &AppState,
+    who: &Admin,
+    result: Result<String, Problem>,
+) -> Result<HttpResponse, PageError> {
     let page = Page::for_user("Users", &state.services.identity, &who.0);
     let page = match result {
         Ok(notice) => page.with_notice(notice),
@@ -91,7 +126,12 @@ async fn outcome(state: &AppState, who: &Admin, result: Result<String, Problem>)
     users_page(state, page, None).await
 }
 
-pub async fn create_user(req: HttpRequest, state: web::Data<AppState>, who: Admin, form: web::Form<CreateUserForm>) -> Result<HttpResponse, PageError> {
+pub async fn create_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+    form: web::Form<CreateUserForm>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
     let form = form.into_inner();
     let request = NewUserRequest {
@@ -102,20 +142,52 @@ pub async fn create_user(req: HttpRequest, state: web::Data<AppState>, who: Admi
         admin: form.admin.is_some(),
         password: (!form.password.is_empty()).then_some(form.password),
     };
-    let result = state.services.identity.create_user(Some(&who.0.principal.user), &request, &client_info(&req)).await;
-    outcome(&state, &who, result.map(|u| format!("User {} created.", u.username)).map_err(Problem::from)).await
+    let result = state
+        .services
+        .identity
+        .create_user(Some(&who.0.principal.user), &request, &client_info(&req))
+        .await;
+    outcome(
+        &state,
+        &who,
+        result
+            .map(|u| format!("User {} created.", u.username))
+            .map_err(Problem::from),
+    )
+    .await
 }
 
-pub async fn user_action(req: HttpRequest, state: web::Data<AppState>, who: Admin, path: web::Path<(i64, String)>, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+pub async fn user_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<(i64, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
     let (id, action) = path.into_inner();
     let s = &state.services;
     let actor = &who.0.principal.user;
     let client = client_info(&req);
     let result: Result<String, Problem> = match action.as_str() {
-        "disable" => s.identity.update_user(actor, id, UserUpdate::Disable, &client).await.map(|u| format!("{} disabled; their sessions were ended.", u.username)).map_err(Problem::from),
-        "enable" => s.identity.update_user(actor, id, UserUpdate::Enable, &client).await.map(|u| format!("{} enabled.", u.username)).map_err(Problem::from),
-        "delete" => s.jobs.delete_user_with_jobs(actor, id, &client).await.map(|n| format!("User deleted with {n} held job(s).")).map_err(Problem::from),
+        "disable" => s
+            .identity
+            .update_user(actor, id, UserUpdate::Disable, &client)
+            .await
+            .map(|u| format!("{} disabled; their sessions were ended.", u.username))
+            .map_err(Problem::from),
+        "enable" => s
+            .identity
+            .update_user(actor, id, UserUpdate::Enable, &client)
+            .await
+            .map(|u| format!("{} enabled.", u.username))
+            .map_err(Problem::from),
+        "delete" => s
+            .jobs
+            .delete_user_with_jobs(actor, id, &client)
+            .await
+            .map(|n| format!("User deleted with {n} held job(s)."))
+            .map_err(Problem::from),
         "reset-pin" => match s.identity.reset_pin(actor, id, &client).await {
             Ok(pin) => {
                 let target = s.identity.user(id).await?;
@@ -144,13 +216,32 @@ pub struct AuditQuery {
     action: Option<String>,
 }
 
-pub async fn audit(state: web::Data<AppState>, who: Admin, query: web::Query<AuditQuery>) -> Result<HttpResponse, PageError> {
+pub async fn audit(
+    state: web::Data<AppState>,
+    who: Admin,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, PageError> {
     const PAGE: i64 = 50;
     let filter = query.action.clone().unwrap_or_default();
-    let rows = state.services.db.audit_page(query.before, PAGE, (!filter.is_empty()).then_some(filter.as_str())).await?;
-    let next_before = (rows.len() as i64 == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    let rows = state
+        .services
+        .db
+        .audit_page(
+            query.before,
+            PAGE,
+            (!filter.is_empty()).then_some(filter.as_str()),
+        )
+        .await?;
+    let next_before = (rows.len() as i64 == PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     let page = Page::for_user("Audit log", &state.services.identity, &who.0);
-    render(&AuditPage { page, entries: rows.into_iter().map(AuditLine::from).collect(), next_before, filter })
+    render(&AuditPage {
+        page,
+        entries: rows.into_iter().map(AuditLine::from).collect(),
+        next_before,
+        filter,
+    })
 }
 
 #[derive(Template)]
@@ -168,21 +259,65 @@ pub async fn settings(state: web::Data<AppState>, who: Admin) -> Result<HttpResp
     let rows = vec![
         ("data_dir", set.data_dir.display().to_string()),
         ("server.listen", set.server.listen.clone()),
-        ("server.public_url", set.server.public_url.clone().unwrap_or_else(|| "(not set)".into())),
-        ("server.tls_cert", set.server.tls_cert.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "self-signed, under data_dir/tls".into())),
-        ("database", format!("{} — {}", s.db.backend_name(), crate::config::redact_url(&set.database_url()))),
+        (
+            "server.public_url",
+            set.server
+                .public_url
+                .clone()
+                .unwrap_or_else(|| "(not set)".into()),
+        ),
+        (
+            "server.tls_cert",
+            set.server
+                .tls_cert
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "self-signed, under data_dir/tls".into()),
+        ),
+        (
+            "database",
+            format!(
+                "{} — {}",
+                s.db.backend_name(),
+                crate::config::redact_url(&set.database_url())
+            ),
+        ),
         ("storage", s.vault.store().description().to_owned()),
-        ("vault.master_key", format!("{} (id {})", match &s.master_source {
-            crate::vault::MasterKeySource::Setting => "from setting vault.master_key".to_string(),
-            crate::vault::MasterKeySource::Password => "derived from vault.master_password".to_string(),
-            crate::vault::MasterKeySource::File(p) => format!("file {}", p.display()),
-        }, s.vault.master_key_id())),
+        (
+            "vault.master_key",
+            format!(
+                "{} (id {})",
+                match &s.master_source {
+                    crate::vault::MasterKeySource::Setting =>
+                        "from setting vault.master_key".to_string(),
+                    crate::vault::MasterKeySource::Password =>
+                        "derived from vault.master_password".to_string(),
+                    crate::vault::MasterKeySource::File(p) => format!("file {}", p.display()),
+                },
+                s.vault.master_key_id()
+            ),
+        ),
         ("vault.chunk_size", set.vault.chunk_size.to_string()),
-        ("security.session_idle_minutes", set.security.session_idle_minutes.to_string()),
-        ("security.lockout_threshold", set.security.lockout_threshold.to_string()),
-        ("security.lockout_base_seconds", set.security.lockout_base_seconds.to_string()),
-        ("security.lockout_max_seconds", set.security.lockout_max_seconds.to_string()),
+        (
+            "security.session_idle_minutes",
+            set.security.session_idle_minutes.to_string(),
+        ),
+        (
+            "security.lockout_threshold",
+            set.security.lockout_threshold.to_string(),
+        ),
+        (
+            "security.lockout_base_seconds",
+            set.security.lockout_base_seconds.to_string(),
+        ),
+        (
+            "security.lockout_max_seconds",
+            set.security.lockout_max_seconds.to_string(),
+        ),
         ("log.level", set.log.level.clone()),
     ];
-    render(&SettingsPage { page: Page::for_user("Settings", &s.identity, &who.0), rows })
+    render(&SettingsPage {
+        page: Page::for_user("Settings", &s.identity, &who.0),
+        rows,
+    })
 }

@@ -28,7 +28,14 @@ pub struct Page {
 impl Page {
     /// A page with no user and no forms (errors).
     pub fn bare(title: &str) -> Self {
-        Self { title: title.into(), user: None, csrf: String::new(), css: assets::url("app.css"), notice: None, error: None }
+        Self {
+            title: title.into(),
+            user: None,
+            csrf: String::new(),
+            css: assets::url("app.css"),
+            notice: None,
+            error: None,
+        }
     }
 
     pub fn for_user(title: &str, identity: &Identity, who: &SignedIn) -> Self {
@@ -55,14 +62,22 @@ impl Page {
 }
 
 pub fn render(template: &impl Template) -> Result<HttpResponse, PageError> {
-    let body = template
-        .render()
-        .map_err(|e| PageError(Problem::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, "render", e.to_string())))?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+    let body = template.render().map_err(|e| {
+        PageError(Problem::new(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "render",
+            e.to_string(),
+        ))
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 pub fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, to)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, to))
+        .finish()
 }
 
 /// `2026-11-27 14:05 UTC` from Unix seconds.
@@ -81,7 +96,11 @@ pub fn time_left(ts: i64) -> String {
         return "expired".into();
     }
     let (h, m) = (left / 3600, (left % 3600) / 60);
-    if h > 0 { format!("{h} h {m} min") } else { format!("{m} min") }
+    if h > 0 {
+        format!("{h} h {m} min")
+    } else {
+        format!("{m} min")
+    }
 }
 
 /// `1.4 MB` style sizes.
@@ -93,7 +112,11 @@ pub fn size(bytes: i64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,10 @@ impl From<&HeldJob> for JobLine {
             id: job.id,
             name: job.name.clone(),
             submitted: when(job.submitted_at),
-            pages: job.pages.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+            pages: job
+                .pages
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "?".into()),
             color: match job.color {
                 Some(true) => "colour",
                 Some(false) => "mono",
@@ -46,13 +49,30 @@ struct JobsPage {
 }
 
 pub async fn my_jobs(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, PageError> {
-    let jobs = state.services.jobs.held_jobs_of(&who.principal.user).await?;
+    let jobs = state
+        .services
+        .jobs
+        .held_jobs_of(&who.principal.user)
+        .await?;
     let page = Page::for_user("My print jobs", &state.services.identity, &who);
-    render(&JobsPage { page, jobs: jobs.iter().map(JobLine::from).collect() })
+    render(&JobsPage {
+        page,
+        jobs: jobs.iter().map(JobLine::from).collect(),
+    })
 }
 
-pub async fn delete_job(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, path: web::Path<i64>, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+pub async fn delete_job(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<i64>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
-    state.services.jobs.delete(&who.principal.user, path.into_inner(), &client_info(&req)).await?;
+    state
+        .services
+        .jobs
+        .delete(&who.principal.user, path.into_inner(), &client_info(&req))
+        .await?;
     Ok(redirect("/portal"))
 }

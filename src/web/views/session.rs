@@ -8,7 +8,9 @@ use super::setup::presession;
 use super::{Page, redirect, render};
 use crate::identity::CsrfBinding;
 use crate::web::AppState;
-use crate::web::auth::{SignedIn, check_form, client_info, expired_session_cookie, presession_cookie, session_cookie};
+use crate::web::auth::{
+    SignedIn, check_form, client_info, expired_session_cookie, presession_cookie, session_cookie,
+};
 use crate::web::error::{PageError, Problem};
 
 #[derive(Template)]
@@ -45,10 +47,19 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     Ok(redirect("/login"))
 }
 
-fn login_page(req: &HttpRequest, state: &AppState, login: String, error: Option<String>, status: actix_web::http::StatusCode) -> Result<HttpResponse, PageError> {
+fn login_page(
+    req: &HttpRequest,
+    state: &AppState,
+    login: String,
+    error: Option<String>,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, PageError> {
     let (pre, fresh) = presession(req);
     let mut page = Page::bare("Sign in");
-    page.csrf = state.services.identity.csrf_token(CsrfBinding::PreSession(&pre));
+    page.csrf = state
+        .services
+        .identity
+        .csrf_token(CsrfBinding::PreSession(&pre));
     page.error = error;
     let mut response = render(&LoginPage { page, login })?;
     *response.status_mut() = status;
@@ -58,17 +69,35 @@ fn login_page(req: &HttpRequest, state: &AppState, login: String, error: Option<
     Ok(response)
 }
 
-pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn login_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     if state.services.identity.needs_first_admin().await? {
         return Ok(redirect("/setup"));
     }
-    login_page(&req, &state, String::new(), None, actix_web::http::StatusCode::OK)
+    login_page(
+        &req,
+        &state,
+        String::new(),
+        None,
+        actix_web::http::StatusCode::OK,
+    )
 }
 
-pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<LoginForm>) -> Result<HttpResponse, PageError> {
+pub async fn login_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
     let client = client_info(&req);
-    match state.services.identity.login(&form.login, &form.password, &client).await {
+    match state
+        .services
+        .identity
+        .login(&form.login, &form.password, &client)
+        .await
+    {
         Ok((user, token)) => {
             let mut response = redirect(if user.is_admin() { "/admin" } else { "/portal" });
             response.add_cookie(&session_cookie(&token)).ok();
@@ -76,18 +105,35 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, form: we
         }
         Err(e) => {
             let problem = Problem::from(e);
-            let mut response = login_page(&req, &state, form.login.clone(), Some(problem.message.clone()), problem.status)?;
+            let mut response = login_page(
+                &req,
+                &state,
+                form.login.clone(),
+                Some(problem.message.clone()),
+                problem.status,
+            )?;
             if let Some(secs) = problem.retry_after {
-                response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, secs.into());
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, secs.into());
             }
             Ok(response)
         }
     }
 }
 
-pub async fn logout(req: HttpRequest, state: web::Data<AppState>, who: SignedIn, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
-    state.services.identity.logout(&who.token, &who.principal.user, &client_info(&req)).await?;
+    state
+        .services
+        .identity
+        .logout(&who.token, &who.principal.user, &client_info(&req))
+        .await?;
     let mut response = redirect("/login");
     response.add_cookie(&expired_session_cookie()).ok();
     Ok(response)

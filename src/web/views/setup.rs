@@ -10,7 +10,9 @@ use super::{Page, redirect, render};
 use crate::identity::{CsrfBinding, NewUserRequest};
 use crate::vault::master;
 use crate::web::AppState;
-use crate::web::auth::{check_form, client_info, presession_cookie, session_cookie, PRESESSION_COOKIE};
+use crate::web::auth::{
+    PRESESSION_COOKIE, check_form, client_info, presession_cookie, session_cookie,
+};
 use crate::web::error::PageError;
 
 #[derive(Template)]
@@ -47,36 +49,63 @@ pub fn presession(req: &HttpRequest) -> (String, bool) {
     }
 }
 
-async fn show(req: &HttpRequest, state: &AppState, form: SetupForm, error: Option<String>) -> Result<HttpResponse, PageError> {
+async fn show(
+    req: &HttpRequest,
+    state: &AppState,
+    form: SetupForm,
+    error: Option<String>,
+) -> Result<HttpResponse, PageError> {
     let (pre, fresh) = presession(req);
     let mut page = Page::bare("Set up PrintPark");
-    page.csrf = state.services.identity.csrf_token(CsrfBinding::PreSession(&pre));
+    page.csrf = state
+        .services
+        .identity
+        .csrf_token(CsrfBinding::PreSession(&pre));
     page.error = error;
-    let master_key = master::key_pending_backup(&state.services.db, &state.services.settings).await?;
-    let mut response = render(&SetupPage { page, master_key, form })?;
+    let master_key =
+        master::key_pending_backup(&state.services.db, &state.services.settings).await?;
+    let mut response = render(&SetupPage {
+        page,
+        master_key,
+        form,
+    })?;
     if fresh {
         response.add_cookie(&presession_cookie(&pre)).ok();
     }
     Ok(response)
 }
 
-pub async fn setup_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn setup_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     if !state.services.identity.needs_first_admin().await? {
         return Ok(redirect("/login"));
     }
     show(&req, &state, SetupForm::default(), None).await
 }
 
-pub async fn setup_submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<SetupForm>) -> Result<HttpResponse, PageError> {
+pub async fn setup_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<SetupForm>,
+) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
     let identity = &state.services.identity;
     if !identity.needs_first_admin().await? {
         return Ok(redirect("/login"));
     }
     let form = form.into_inner();
-    let pending_key = master::key_pending_backup(&state.services.db, &state.services.settings).await?;
+    let pending_key =
+        master::key_pending_backup(&state.services.db, &state.services.settings).await?;
     if pending_key.is_some() && form.key_saved.is_none() {
-        return show(&req, &state, form, Some("Confirm that you stored the master key somewhere safe.".into())).await;
+        return show(
+            &req,
+            &state,
+            form,
+            Some("Confirm that you stored the master key somewhere safe.".into()),
+        )
+        .await;
     }
     if form.password != form.password_again {
         return show(&req, &state, form, Some("The two passwords differ.".into())).await;
@@ -97,7 +126,9 @@ pub async fn setup_submit(req: HttpRequest, state: web::Data<AppState>, form: we
     if pending_key.is_some() {
         master::confirm_backup(&state.services.db).await?;
     }
-    let (_, token) = identity.login(&request.username, &form.password, &client).await?;
+    let (_, token) = identity
+        .login(&request.username, &form.password, &client)
+        .await?;
     let mut response = redirect("/admin");
     response.add_cookie(&session_cookie(&token)).ok();
     Ok(response)
