@@ -13,6 +13,8 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 packages=()
 if [ -z "${TEST_DATABASE_URL:-}" ] && [ -z "$(pg_bin)" ]; then packages+=(postgresql); fi
 command -v curl >/dev/null || packages+=(curl)
+command -v chromium >/dev/null || packages+=(chromium)
+command -v chromedriver >/dev/null || packages+=(chromium-driver)
 if [ ${#packages[@]} -gt 0 ]; then
   log "installing ${packages[*]} (Debian)"
   as_root apt-get update -qq
