@@ -202,6 +202,23 @@ pub async fn user_action(
 }
 
 #[derive(Template)]
+#[template(path = "admin/confirm_delete.html")]
+struct ConfirmDeletePage {
+    page: Page,
+    target: User,
+    held_jobs: usize,
+}
+
+/// Deleting is final: the delete button leads here first (no JavaScript needed).
+pub async fn confirm_delete(state: web::Data<AppState>, who: Admin, path: web::Path<i64>) -> Result<HttpResponse, PageError> {
+    let s = &state.services;
+    let target = s.identity.user(path.into_inner()).await?;
+    let held_jobs = s.jobs.held_jobs_of(&target).await?.len();
+    let page = Page::for_user("Delete user", &s.identity, &who.0);
+    render(&ConfirmDeletePage { page, target, held_jobs })
+}
+
+#[derive(Template)]
 #[template(path = "admin/audit.html")]
 struct AuditPage {
     page: Page,
