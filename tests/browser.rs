@@ -14,25 +14,55 @@ async fn a_new_admin_sets_up_the_server_and_a_user_signs_in_on_a_phone() {
     desktop.goto(&server.url("/")).await;
     assert_eq!(desktop.current_path().await, "/setup");
     let key = desktop.text_of("#master-key").await;
-    assert_eq!(key, std::fs::read_to_string(server.services.settings.master_key_path()).unwrap().trim());
+    assert_eq!(
+        key,
+        std::fs::read_to_string(server.services.settings.master_key_path())
+            .unwrap()
+            .trim()
+    );
     desktop.screenshot("first-run").await;
     desktop.fill("input[name=name]", "Ada Admin").await;
     desktop.fill("input[name=username]", "ada").await;
     desktop.fill("input[name=email]", "ada@example.org").await;
-    desktop.fill("input[name=password]", "correct horse battery").await;
-    desktop.fill("input[name=password_again]", "correct horse battery").await;
+    desktop
+        .fill("input[name=password]", "correct horse battery")
+        .await;
+    desktop
+        .fill("input[name=password_again]", "correct horse battery")
+        .await;
     desktop.click("input[name=key_saved]").await;
-    desktop.click("form[action='/setup'] button[type=submit]").await;
+    desktop
+        .click("form[action='/setup'] button[type=submit]")
+        .await;
     assert_eq!(desktop.current_path().await, "/admin");
     assert!(desktop.source().await.contains("Recent activity"));
     desktop.screenshot("admin-dashboard").await;
 
     desktop.goto(&server.url("/admin/users")).await;
-    desktop.fill("form[action='/admin/users'] input[name=username]", "bob").await;
-    desktop.fill("form[action='/admin/users'] input[name=email]", "bob@example.org").await;
-    desktop.fill("form[action='/admin/users'] input[name=name]", "Bob Builder").await;
-    desktop.fill("form[action='/admin/users'] input[name=password]", "bobs long password").await;
-    desktop.click("form[action='/admin/users'] button[type=submit]").await;
+    desktop
+        .fill("form[action='/admin/users'] input[name=username]", "bob")
+        .await;
+    desktop
+        .fill(
+            "form[action='/admin/users'] input[name=email]",
+            "bob@example.org",
+        )
+        .await;
+    desktop
+        .fill(
+            "form[action='/admin/users'] input[name=name]",
+            "Bob Builder",
+        )
+        .await;
+    desktop
+        .fill(
+            "form[action='/admin/users'] input[name=password]",
+            "bobs long password",
+        )
+        .await;
+    desktop
+        .click("form[action='/admin/users'] button[type=submit]")
+        .await;
     assert!(desktop.source().await.contains("User bob created."));
     desktop.screenshot("admin-users").await;
     desktop.goto(&server.url("/admin/audit")).await;
@@ -44,18 +74,36 @@ async fn a_new_admin_sets_up_the_server_and_a_user_signs_in_on_a_phone() {
     phone.goto(&server.url("/portal")).await;
     assert_eq!(phone.current_path().await, "/login");
     phone.fill("input[name=login]", "bob@example.org").await;
-    phone.fill("input[name=password]", "bobs long password").await;
-    phone.click("form[action='/login'] button[type=submit]").await;
+    phone
+        .fill("input[name=password]", "bobs long password")
+        .await;
+    phone
+        .click("form[action='/login'] button[type=submit]")
+        .await;
     assert_eq!(phone.current_path().await, "/portal");
-    assert!(phone.source().await.contains("No documents are waiting for you."));
+    assert!(
+        phone
+            .source()
+            .await
+            .contains("No documents are waiting for you.")
+    );
     phone.screenshot("portal-phone").await;
     phone.goto(&server.url("/portal/account")).await;
-    phone.fill("form[action='/portal/account/app-passwords'] input[name=label]", "Bob's phone").await;
-    phone.click("form[action='/portal/account/app-passwords'] button[type=submit]").await;
+    phone
+        .fill(
+            "form[action='/portal/account/app-passwords'] input[name=label]",
+            "Bob's phone",
+        )
+        .await;
+    phone
+        .click("form[action='/portal/account/app-passwords'] button[type=submit]")
+        .await;
     let secret = phone.text_of("#new-app-password").await;
     assert!(secret.starts_with("pp-"), "{secret}");
     phone.screenshot("account-phone").await;
-    phone.click("form[action='/logout'] button[type=submit]").await;
+    phone
+        .click("form[action='/logout'] button[type=submit]")
+        .await;
     assert_eq!(phone.current_path().await, "/login");
     phone.close().await;
     server.stop().await;

@@ -381,8 +381,18 @@ async fn admins_create_disable_reset_pin_and_delete_users_with_their_jobs() {
         .unwrap();
     assert!(portal.contains("payroll.pdf"));
     assert_eq!(server.services.db.sealed_blob_ids().await.unwrap().len(), 1);
-    let confirm = admin.get(server.url(&format!("/admin/users/{id}/delete"))).send().await.unwrap().text().await.unwrap();
-    assert!(confirm.contains("Delete bob?") && confirm.contains("1 held document(s)"), "{confirm}");
+    let confirm = admin
+        .get(server.url(&format!("/admin/users/{id}/delete")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        confirm.contains("Delete bob?") && confirm.contains("1 held document(s)"),
+        "{confirm}"
+    );
     let page = admin_form(&server, &admin, &format!("/admin/users/{id}/delete"), &[]).await;
     assert!(page.contains("User deleted with 1 held job(s)."), "{page}");
     assert!(server.services.identity.user_by_login("bob").await.is_err());

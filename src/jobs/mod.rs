@@ -204,7 +204,7 @@ impl Jobs {
         &self,
         owner: &User,
         id: i64,
-    ) -> Result<crate::vault::SealedReader<impl AsyncRead + Unpin + Send + use<>>, JobError> {
+    ) -> Result<crate::vault::SealedReader<Box<dyn AsyncRead + Unpin + Send>>, JobError> {
         let job = self.job_of(owner, id).await?;
         let blob = job
             .blob_id

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use futures_util::TryStreamExt;
 use hmac::{Hmac, KeyInit, Mac};
-use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
+use object_store::{GetResultPayload, ObjectStoreExt};
 use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio_util::io::StreamReader;
@@ -207,7 +207,7 @@ impl Vault {
     pub async fn open_blob(
         &self,
         id: &BlobId,
-    ) -> Result<SealedReader<impl AsyncRead + Unpin + Send + use<>>, VaultError> {
+    ) -> Result<SealedReader<Box<dyn AsyncRead + Unpin + Send>>, VaultError> {
         let row = self
             .db
             .sealed_blob(id.as_str())
@@ -222,12 +222,18 @@ impl Vault {
             .store
             .get(&BlobStore::path_of(id.as_str()))
             .await?;
-        let bytes = result.into_stream().map_err(std::io::Error::other);
-        Ok(SealedReader::new(
-            StreamReader::new(bytes),
-            key,
-            id.as_str(),
-        ))
+        let reader: Box<dyn AsyncRead + Unpin + Send> = match result.payload {
+            // Local disk: read the file directly in large blocks instead of through
+            // the store's small-chunk stream (several times faster).
+            GetResultPayload::File(file, _) => Box::new(tokio::io::BufReader::with_capacity(
+                256 * 1024,
+                tokio::fs::File::from_std(file),
+            )),
+            GetResultPayload::Stream(stream) => {
+                Box::new(StreamReader::new(stream.map_err(std::io::Error::other)))
+            }
+        };
+        Ok(SealedReader::new(reader, key, id.as_str()))
     }
 
     /// Crypto-shreds then deletes a blob: the wrapped key goes first, so even if the

@@ -258,7 +258,10 @@ pub struct SealedReader<R> {
     opener: Option<ChunkOpener>,
     key: Option<DataKey>,
     blob_id: String,
-    lookahead: Vec<u8>,
+    /// One chunk's worth of buffer, reused for every chunk.
+    buf: Vec<u8>,
+    /// The byte read past a full chunk to learn whether it was the last.
+    peeked: Option<u8>,
     done: bool,
 }
 
@@ -269,13 +272,15 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
             opener: None,
             key: Some(key),
             blob_id: blob_id.to_owned(),
-            lookahead: Vec::new(),
+            buf: Vec::new(),
+            peeked: None,
             done: false,
         }
     }
 
-    /// The next plaintext chunk, `None` after the authenticated final chunk.
-    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, VaultError> {
+    /// Opens the next chunk into the internal buffer; `None` after the authenticated
+    /// final chunk. The slice is valid until the next call.
+    pub async fn next_chunk_ref(&mut self) -> Result<Option<&[u8]>, VaultError> {
         if self.done {
             return Ok(None);
         }
@@ -285,28 +290,38 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
                 .await
                 .map_err(VaultError::Store)?;
             let key = self.key.take().ok_or(VaultError::Crypto)?;
-            self.opener = Some(ChunkOpener::new(&key, &self.blob_id, &head)?);
+            let opener = ChunkOpener::new(&key, &self.blob_id, &head)?;
+            self.buf = Vec::with_capacity(opener.sealed_chunk_len());
+            self.opener = Some(opener);
         }
         let opener = self.opener.as_mut().ok_or(VaultError::Crypto)?;
         let want = opener.sealed_chunk_len();
-        let mut chunk = std::mem::take(&mut self.lookahead);
-        chunk.reserve(want.saturating_sub(chunk.len()));
-        let ended = fill(&mut self.reader, &mut chunk, want)
+        self.buf.clear();
+        self.buf.extend(self.peeked.take());
+        let ended = fill(&mut self.reader, &mut self.buf, want)
             .await
             .map_err(VaultError::Store)?;
-        let mut last = ended;
-        if !ended {
-            // Full chunk: it is the last only if no byte follows.
-            let mut peek = Vec::with_capacity(want);
-            fill(&mut self.reader, &mut peek, 1)
+        let last = if ended {
+            true
+        } else {
+            // A full chunk is the last only if no byte follows it.
+            let mut one = [0u8; 1];
+            let n = self
+                .reader
+                .read(&mut one)
                 .await
                 .map_err(VaultError::Store)?;
-            last = peek.is_empty();
-            self.lookahead = peek;
-        }
-        opener.open(&mut chunk, last)?;
+            self.peeked = (n == 1).then_some(one[0]);
+            n == 0
+        };
+        opener.open(&mut self.buf, last)?;
         self.done = last;
-        Ok(Some(Bytes::from(chunk)))
+        Ok(Some(&self.buf))
+    }
+
+    /// The next plaintext chunk as owned bytes (for streaming into HTTP bodies).
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, VaultError> {
+        Ok(self.next_chunk_ref().await?.map(Bytes::copy_from_slice))
     }
 
     /// Copies all plaintext into `writer`; returns the byte count.
@@ -315,9 +330,9 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
         writer: &mut W,
     ) -> Result<u64, VaultError> {
         let mut total = 0u64;
-        while let Some(chunk) = self.next_chunk().await? {
+        while let Some(chunk) = self.next_chunk_ref().await? {
             total += chunk.len() as u64;
-            writer.write_all(&chunk).await.map_err(VaultError::Sink)?;
+            writer.write_all(chunk).await.map_err(VaultError::Sink)?;
         }
         Ok(total)
     }

@@ -61,7 +61,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin", web::get().to(admin::dashboard))
         .route("/admin/users", web::get().to(admin::users))
         .route("/admin/users", web::post().to(admin::create_user))
-        .route("/admin/users/{id}/delete", web::get().to(admin::confirm_delete))
+        .route(
+            "/admin/users/{id}/delete",
+            web::get().to(admin::confirm_delete),
+        )
         .route(
             "/admin/users/{id}/{action}",
             web::post().to(admin::user_action),

@@ -210,12 +210,20 @@ struct ConfirmDeletePage {
 }
 
 /// Deleting is final: the delete button leads here first (no JavaScript needed).
-pub async fn confirm_delete(state: web::Data<AppState>, who: Admin, path: web::Path<i64>) -> Result<HttpResponse, PageError> {
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
     let s = &state.services;
     let target = s.identity.user(path.into_inner()).await?;
     let held_jobs = s.jobs.held_jobs_of(&target).await?.len();
     let page = Page::for_user("Delete user", &s.identity, &who.0);
-    render(&ConfirmDeletePage { page, target, held_jobs })
+    render(&ConfirmDeletePage {
+        page,
+        target,
+        held_jobs,
+    })
 }
 
 #[derive(Template)]
