@@ -991,3 +991,77 @@ async fn sessions_work_across_two_servers_sharing_one_postgres() {
     one.stop().await;
     two.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_or_malformed_bodies_get_a_clear_error_and_change_nothing() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let client = server.client();
+    first_admin(&server, &client).await;
+    let page = client
+        .get(server.url("/admin/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    let huge = "x".repeat(200 * 1024);
+    let response = client
+        .post(server.url("/admin/users"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "big"),
+            ("email", "big@example.org"),
+            ("name", huge.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("larger than 64 KiB")
+    );
+    assert!(server.services.identity.user_by_login("big").await.is_err());
+
+    let me: serde_json::Value = client
+        .get(server.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = me["csrf_token"].as_str().unwrap().to_owned();
+    let broken = client
+        .post(server.url("/api/v1/users"))
+        .header("x-csrf-token", &token)
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+    assert_eq!(
+        broken.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "bad_request"
+    );
+    let big = client
+        .post(server.url("/api/v1/users"))
+        .header("x-csrf-token", &token)
+        .json(&serde_json::json!({"username": "big", "email": "big@example.org", "name": huge}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), 413);
+    assert_eq!(
+        big.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "too_large"
+    );
+    assert_eq!(server.services.db.count_users().await.unwrap(), 1);
+    server.stop().await;
+}

@@ -103,18 +103,7 @@ impl Identity {
             return Err(IdentityError::InvalidCredentials);
         }
         let user: User = row.ok_or(IdentityError::InvalidCredentials)?.into();
-        if user.disabled {
-            self.audit(
-                Some(&user),
-                action,
-                &user.username,
-                "denied",
-                client,
-                "account disabled",
-            )
-            .await?;
-            return Err(IdentityError::Disabled);
-        }
+        self.refuse_disabled(&user, action, client).await?;
         self.db.clear_login_failures(&login).await?;
         Ok(user)
     }
@@ -128,16 +117,7 @@ impl Identity {
         if let Some(row) = self.db.login_failure(login).await? {
             let left = row.locked_until - now();
             if left > 0 {
-                self.db
-                    .append_audit(&crate::db::AuditRecord {
-                        actor: login,
-                        action,
-                        target: login,
-                        outcome: "denied",
-                        client_addr: &client.addr,
-                        detail: "locked out",
-                        ..Default::default()
-                    })
+                self.audit_login(login, action, "denied", client, "locked out")
                     .await?;
                 return Err(IdentityError::Locked {
                     retry_after_secs: left,
@@ -169,17 +149,52 @@ impl Identity {
             self.db.lock_login_until(login, now() + secs as i64).await?;
             detail.push_str(&format!("; locked for {secs} s"));
         }
+        self.audit_login(login, action, "failure", client, &detail)
+            .await
+    }
+
+    /// Audits an attempt that names a login but no proven user.
+    async fn audit_login(
+        &self,
+        login: &str,
+        action: &str,
+        outcome: &str,
+        client: &ClientInfo,
+        detail: &str,
+    ) -> IdentityResult<()> {
         self.db
             .append_audit(&crate::db::AuditRecord {
                 actor: login,
                 action,
                 target: login,
-                outcome: "failure",
+                outcome,
                 client_addr: &client.addr,
-                detail: &detail,
+                detail,
                 ..Default::default()
             })
             .await?;
+        Ok(())
+    }
+
+    /// Refuses (and audits) a disabled account that proved its credentials.
+    async fn refuse_disabled(
+        &self,
+        user: &User,
+        action: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<()> {
+        if user.disabled {
+            self.audit(
+                Some(user),
+                action,
+                &user.username,
+                "denied",
+                client,
+                "account disabled",
+            )
+            .await?;
+            return Err(IdentityError::Disabled);
+        }
         Ok(())
     }
 
@@ -307,18 +322,8 @@ impl Identity {
             Err(e) => return Err(e.into()),
         };
         let user: User = self.db.user_by_id(row.user_id).await?.into();
-        if user.disabled {
-            self.audit(
-                Some(&user),
-                "auth.app_password",
-                &user.username,
-                "denied",
-                client,
-                "account disabled",
-            )
+        self.refuse_disabled(&user, "auth.app_password", client)
             .await?;
-            return Err(IdentityError::Disabled);
-        }
         Ok(Principal {
             user,
             via: AuthMethod::AppPassword { id: row.id },

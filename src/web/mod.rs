@@ -31,54 +31,91 @@ const FORM_LIMIT: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use views::{account, admin, portal, session, setup};
-    cfg.app_data(web::FormConfig::default().limit(FORM_LIMIT))
-        .app_data(web::JsonConfig::default().limit(FORM_LIMIT))
-        .route("/", web::get().to(session::home))
-        .route("/setup", web::get().to(setup::setup_page))
-        .route("/setup", web::post().to(setup::setup_submit))
-        .route("/login", web::get().to(session::login_form))
-        .route("/login", web::post().to(session::login_submit))
-        .route("/logout", web::post().to(session::logout))
-        .route("/portal", web::get().to(portal::my_jobs))
-        .route(
-            "/portal/jobs/{id}/delete",
-            web::post().to(portal::delete_job),
+    cfg.app_data(
+        web::FormConfig::default()
+            .limit(FORM_LIMIT)
+            .error_handler(|e, _| {
+                error::PageError(body_problem(
+                    &e.to_string(),
+                    matches!(e, actix_web::error::UrlencodedError::Overflow { .. }),
+                ))
+                .into()
+            }),
+    )
+    .app_data(
+        web::JsonConfig::default()
+            .limit(FORM_LIMIT)
+            .error_handler(|e, _| {
+                error::ApiError(body_problem(
+                    &e.to_string(),
+                    matches!(
+                        e,
+                        actix_web::error::JsonPayloadError::Overflow { .. }
+                            | actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                    ),
+                ))
+                .into()
+            }),
+    )
+    .route("/", web::get().to(session::home))
+    .route("/setup", web::get().to(setup::setup_page))
+    .route("/setup", web::post().to(setup::setup_submit))
+    .route("/login", web::get().to(session::login_form))
+    .route("/login", web::post().to(session::login_submit))
+    .route("/logout", web::post().to(session::logout))
+    .route("/portal", web::get().to(portal::my_jobs))
+    .route(
+        "/portal/jobs/{id}/delete",
+        web::post().to(portal::delete_job),
+    )
+    .route("/portal/account", web::get().to(account::account))
+    .route(
+        "/portal/account/password",
+        web::post().to(account::change_password),
+    )
+    .route("/portal/account/pin", web::post().to(account::set_pin))
+    .route(
+        "/portal/account/app-passwords",
+        web::post().to(account::create_app_password),
+    )
+    .route(
+        "/portal/account/app-passwords/{id}/revoke",
+        web::post().to(account::revoke_app_password),
+    )
+    .route("/admin", web::get().to(admin::dashboard))
+    .route("/admin/users", web::get().to(admin::users))
+    .route("/admin/users", web::post().to(admin::create_user))
+    .route(
+        "/admin/users/{id}/delete",
+        web::get().to(admin::confirm_delete),
+    )
+    .route(
+        "/admin/users/{id}/{action}",
+        web::post().to(admin::user_action),
+    )
+    .route("/admin/audit", web::get().to(admin::audit))
+    .route("/admin/settings", web::get().to(admin::settings))
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(health::metrics))
+    .route("/static/{name:.*}", web::get().to(assets::serve))
+    .configure(api::configure)
+    .service(
+        SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()),
+    );
+}
+
+/// A request body that could not be read: too large, or not what the form/API expects.
+fn body_problem(reason: &str, too_large: bool) -> error::Problem {
+    if too_large {
+        error::Problem::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("The request is larger than {} KiB.", FORM_LIMIT / 1024),
         )
-        .route("/portal/account", web::get().to(account::account))
-        .route(
-            "/portal/account/password",
-            web::post().to(account::change_password),
-        )
-        .route("/portal/account/pin", web::post().to(account::set_pin))
-        .route(
-            "/portal/account/app-passwords",
-            web::post().to(account::create_app_password),
-        )
-        .route(
-            "/portal/account/app-passwords/{id}/revoke",
-            web::post().to(account::revoke_app_password),
-        )
-        .route("/admin", web::get().to(admin::dashboard))
-        .route("/admin/users", web::get().to(admin::users))
-        .route("/admin/users", web::post().to(admin::create_user))
-        .route(
-            "/admin/users/{id}/delete",
-            web::get().to(admin::confirm_delete),
-        )
-        .route(
-            "/admin/users/{id}/{action}",
-            web::post().to(admin::user_action),
-        )
-        .route("/admin/audit", web::get().to(admin::audit))
-        .route("/admin/settings", web::get().to(admin::settings))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/static/{name:.*}", web::get().to(assets::serve))
-        .configure(api::configure)
-        .service(
-            SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()),
-        );
+    } else {
+        error::Problem::bad_request(format!("The request could not be read: {reason}"))
+    }
 }
 
 async fn not_found() -> Result<HttpResponse, error::PageError> {

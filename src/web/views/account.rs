@@ -69,11 +69,7 @@ async fn outcome(
     who: &SignedIn,
     result: Result<&str, Problem>,
 ) -> Result<HttpResponse, PageError> {
-    let page = match result {
-        Ok(notice) => page(state, who).with_notice(notice),
-        Err(problem) if problem.status.is_server_error() => return Err(PageError(problem)),
-        Err(problem) => page(state, who).with_error(problem.message),
-    };
+    let page = page(state, who).with_outcome(result)?;
     show(state, who, page, None).await
 }
 

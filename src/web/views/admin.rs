@@ -117,12 +117,7 @@ async fn outcome(
     who: &Admin,
     result: Result<String, Problem>,
 ) -> Result<HttpResponse, PageError> {
-    let page = Page::for_user("Users", &state.services.identity, &who.0);
-    let page = match result {
-        Ok(notice) => page.with_notice(notice),
-        Err(problem) if problem.status.is_server_error() => return Err(PageError(problem)),
-        Err(problem) => page.with_error(problem.message),
-    };
+    let page = Page::for_user("Users", &state.services.identity, &who.0).with_outcome(result)?;
     users_page(state, page, None).await
 }
 

@@ -56,6 +56,19 @@ impl Page {
         self
     }
 
+    /// Shows the outcome of a change on the page: a notice, or the problem's message.
+    /// Server-side failures are not the user's to read: they become the error page.
+    pub fn with_outcome<T: Into<String>>(
+        self,
+        result: Result<T, Problem>,
+    ) -> Result<Self, PageError> {
+        match result {
+            Ok(notice) => Ok(self.with_notice(notice)),
+            Err(problem) if problem.status.is_server_error() => Err(PageError(problem)),
+            Err(problem) => Ok(self.with_error(problem.message)),
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         self.user.as_ref().is_some_and(User::is_admin)
     }
