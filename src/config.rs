@@ -51,7 +51,34 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub vault: VaultSettings,
     pub security: SecuritySettings,
+    pub queue: QueueSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// Queue name shown to clients (IPP printer-name, DNS-SD instance name).
+    pub name: String,
+    pub location: String,
+    /// Largest document accepted, in MiB (after decompression).
+    pub max_job_mib: u64,
+    /// Held jobs a user may have at once.
+    pub max_held_per_user: u32,
+    /// How long a job waits for release before it is purged.
+    pub hold_hours: u64,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            name: "PrintPark".into(),
+            location: String::new(),
+            max_job_mib: 512,
+            max_held_per_user: 200,
+            hold_hours: 24,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -161,6 +188,7 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             vault: VaultSettings::default(),
             security: SecuritySettings::default(),
+            queue: QueueSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -338,6 +366,18 @@ impl Settings {
             return Err(ConfigError::Setting {
                 key: "vault.chunk_size",
                 reason: "must be between 4096 and 16777216 bytes".into(),
+            });
+        }
+        if self.queue.max_job_mib == 0 {
+            return Err(ConfigError::Setting {
+                key: "queue.max_job_mib",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.queue.hold_hours == 0 {
+            return Err(ConfigError::Setting {
+                key: "queue.hold_hours",
+                reason: "must be at least 1".into(),
             });
         }
         if self.security.lockout_threshold == 0 {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod identity;
+pub mod ipp;
 pub mod jobs;
 pub mod services;
 pub mod telemetry;

@@ -56,7 +56,12 @@ impl Services {
         store.check().await?;
         let vault = Vault::open(db.clone(), store, key, settings.vault.chunk_size).await?;
         let identity = Identity::new(db.clone(), vault.clone(), settings.security.clone());
-        let jobs = Jobs::new(db.clone(), vault.clone(), identity.clone());
+        let jobs = Jobs::new(
+            db.clone(),
+            vault.clone(),
+            identity.clone(),
+            settings.queue.clone(),
+        );
         let foreign = vault.foreign_key_count().await?;
         if foreign > 0 {
             tracing::error!(

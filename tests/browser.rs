@@ -12,7 +12,7 @@ async fn a_new_admin_sets_up_the_server_and_a_user_signs_in_on_a_phone() {
     let desktop = Browser::start(1280, 900).await;
 
     desktop.goto(&server.url("/")).await;
-    assert_eq!(desktop.current_path().await, "/setup");
+    desktop.wait_for_path("/setup").await;
     let key = desktop.text_of("#master-key").await;
     assert_eq!(
         key,
@@ -34,8 +34,8 @@ async fn a_new_admin_sets_up_the_server_and_a_user_signs_in_on_a_phone() {
     desktop
         .click("form[action='/setup'] button[type=submit]")
         .await;
-    assert_eq!(desktop.current_path().await, "/admin");
-    assert!(desktop.source().await.contains("Recent activity"));
+    desktop.wait_for_path("/admin").await;
+    desktop.wait_for_text("Recent activity").await;
     desktop.screenshot("admin-dashboard").await;
 
     desktop.goto(&server.url("/admin/users")).await;
@@ -63,16 +63,16 @@ async fn a_new_admin_sets_up_the_server_and_a_user_signs_in_on_a_phone() {
     desktop
         .click("form[action='/admin/users'] button[type=submit]")
         .await;
-    assert!(desktop.source().await.contains("User bob created."));
+    desktop.wait_for_text("User bob created.").await;
     desktop.screenshot("admin-users").await;
     desktop.goto(&server.url("/admin/audit")).await;
-    assert!(desktop.source().await.contains("user.create"));
+    desktop.wait_for_text("user.create").await;
     desktop.screenshot("admin-audit").await;
     desktop.close().await;
 
     let phone = Browser::start(390, 844).await;
     phone.goto(&server.url("/portal")).await;
-    assert_eq!(phone.current_path().await, "/login");
+    phone.wait_for_path("/login").await;
     phone.fill("input[name=login]", "bob@example.org").await;
     phone
         .fill("input[name=password]", "bobs long password")
@@ -80,13 +80,10 @@ async fn a_new_admin_sets_up_the_server_and_a_user_signs_in_on_a_phone() {
     phone
         .click("form[action='/login'] button[type=submit]")
         .await;
-    assert_eq!(phone.current_path().await, "/portal");
-    assert!(
-        phone
-            .source()
-            .await
-            .contains("No documents are waiting for you.")
-    );
+    phone.wait_for_path("/portal").await;
+    phone
+        .wait_for_text("No documents are waiting for you.")
+        .await;
     phone.screenshot("portal-phone").await;
     phone.goto(&server.url("/portal/account")).await;
     phone
@@ -98,13 +95,14 @@ async fn a_new_admin_sets_up_the_server_and_a_user_signs_in_on_a_phone() {
     phone
         .click("form[action='/portal/account/app-passwords'] button[type=submit]")
         .await;
+    phone.wait_for_text("new-app-password").await;
     let secret = phone.text_of("#new-app-password").await;
     assert!(secret.starts_with("pp-"), "{secret}");
     phone.screenshot("account-phone").await;
     phone
         .click("form[action='/logout'] button[type=submit]")
         .await;
-    assert_eq!(phone.current_path().await, "/login");
+    phone.wait_for_path("/login").await;
     phone.close().await;
     server.stop().await;
 }

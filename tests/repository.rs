@@ -249,7 +249,7 @@ fn job<'a>(uuid: &'a str, owner_id: i64, blob: &'a str) -> NewJob<'a> {
         source: "portal",
         client_addr: "127.0.0.1",
         state: "held",
-        blob_id: blob,
+        blob_id: Some(blob),
         submitted_at: now(),
         expires_at: now() + 3600,
     }

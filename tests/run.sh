@@ -69,7 +69,7 @@ export TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 # --- the tests ------------------------------------------------------------------------
 log "cargo test"
 set +e
-cargo test --locked "$@" 2>&1 | tee "$work/test.log"
+cargo test --locked --no-fail-fast "$@" 2>&1 | tee "$work/test.log"
 status=${PIPESTATUS[0]}
 set -e
 

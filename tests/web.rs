@@ -365,6 +365,7 @@ async fn admins_create_disable_reset_pin_and_delete_users_with_their_jobs() {
                 copies: 1,
                 sides: "one-sided",
                 source: "portal",
+                compression: printpark::jobs::Compression::None,
             },
             &mut &b"%PDF-1.7 secret"[..],
             &client_info,
@@ -775,6 +776,7 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
         copies: 2,
         sides: "two-sided-long-edge",
         source: "portal",
+        compression: printpark::jobs::Compression::None,
     };
     let anns = server
         .services

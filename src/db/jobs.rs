@@ -37,9 +37,19 @@ pub struct NewJob<'a> {
     pub source: &'a str,
     pub client_addr: &'a str,
     pub state: &'a str,
-    pub blob_id: &'a str,
+    pub blob_id: Option<&'a str>,
     pub submitted_at: i64,
     pub expires_at: i64,
+}
+
+/// A document handed to an incoming job.
+#[derive(Debug, Clone)]
+pub struct NewDocument<'a> {
+    pub blob_id: &'a str,
+    pub format: &'a str,
+    pub pages: Option<i64>,
+    pub color: Option<bool>,
+    pub size_bytes: i64,
 }
 
 const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at";
@@ -96,6 +106,37 @@ impl Db {
                 .await?
         });
         Ok(row)
+    }
+
+    /// Gives an incoming job its (only) document and makes it held.
+    pub async fn attach_document(&self, id: i64, document: &NewDocument<'_>) -> DbResult<JobRow> {
+        let sql = format!(
+            "UPDATE jobs SET blob_id = $1, format = $2, pages = $3, color = $4, size_bytes = $5, state = 'held' \
+             WHERE id = $6 AND state = 'incoming' AND blob_id IS NULL RETURNING {JOB_COLUMNS}"
+        );
+        let row = on_backend!(self, |pool| {
+            sqlx::query_as::<_, JobRow>(&sql)
+                .bind(document.blob_id)
+                .bind(document.format)
+                .bind(document.pages)
+                .bind(document.color)
+                .bind(document.size_bytes)
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(row)
+    }
+
+    pub async fn count_jobs_of_owner_in_state(&self, owner_id: i64, state: &str) -> DbResult<i64> {
+        let n: i64 = on_backend!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE owner_id = $1 AND state = $2")
+                .bind(owner_id)
+                .bind(state)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n)
     }
 
     pub async fn count_jobs_in_state(&self, state: &str) -> DbResult<i64> {

@@ -1,10 +1,16 @@
-//! Jobs: what a parked document is, and its lifecycle from held to purged.
-//! Intake here seals and indexes; format analysis and expiry arrive with the print
-//! queue (see docs/architecture.md).
+//! Jobs: what a parked document is, and its lifecycle from incoming to held to
+//! purged. Intake (`intake.rs`) analyses, seals and indexes; `analyse.rs` reads the
+//! document's format, pages and colour as it passes.
+
+pub mod analyse;
+pub mod intake;
+
+pub use intake::{Compression, Submission};
 
 use tokio::io::AsyncRead;
 
-use crate::db::{Db, DbError, JobRow, NewJob, now};
+use crate::config::QueueSettings;
+use crate::db::{Db, DbError, JobRow, now};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::vault::{BlobId, Vault, VaultError};
 
@@ -12,6 +18,14 @@ use crate::vault::{BlobId, Vault, VaultError};
 pub enum JobError {
     #[error("job not found")]
     NotFound,
+    #[error("the document is larger than the {0} MiB limit")]
+    TooLarge(u64),
+    #[error("you already have {0} documents waiting; release or delete some first")]
+    TooManyHeld(u32),
+    #[error("the document could not be decompressed: {0}")]
+    Compression(String),
+    #[error("the job cannot take this document now: {0}")]
+    NotPossible(&'static str),
     #[error(transparent)]
     Vault(#[from] VaultError),
     #[error(transparent)]
@@ -33,6 +47,8 @@ impl From<DbError> for JobError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobState {
+    /// Created (IPP Create-Job), waiting for its document.
+    Incoming,
     Held,
     Deleted,
     Expired,
@@ -42,6 +58,7 @@ pub enum JobState {
 impl JobState {
     pub fn as_str(self) -> &'static str {
         match self {
+            JobState::Incoming => "incoming",
             JobState::Held => "held",
             JobState::Deleted => "deleted",
             JobState::Expired => "expired",
@@ -51,6 +68,7 @@ impl JobState {
 
     fn parse(text: &str) -> Self {
         match text {
+            "incoming" => JobState::Incoming,
             "held" => JobState::Held,
             "expired" => JobState::Expired,
             "printed" => JobState::Printed,
@@ -101,84 +119,22 @@ impl From<JobRow> for HeldJob {
     }
 }
 
-/// What a client said about a document it hands in.
-#[derive(Debug, Clone)]
-pub struct Submission<'a> {
-    pub name: &'a str,
-    pub format: &'a str,
-    pub copies: i64,
-    pub sides: &'a str,
-    pub source: &'a str,
-}
-
 #[derive(Clone, Debug)]
 pub struct Jobs {
     db: Db,
     vault: Vault,
     identity: Identity,
-    hold_secs: i64,
+    queue: QueueSettings,
 }
 
 impl Jobs {
-    pub fn new(db: Db, vault: Vault, identity: Identity) -> Self {
+    pub fn new(db: Db, vault: Vault, identity: Identity, queue: QueueSettings) -> Self {
         Self {
             db,
             vault,
             identity,
-            hold_secs: 24 * 3600,
+            queue,
         }
-    }
-
-    /// Parks a document for its owner: seal and store first, then index. The job row
-    /// exists only once the blob is durable.
-    pub async fn park<R: AsyncRead + Unpin>(
-        &self,
-        owner: &User,
-        submission: &Submission<'_>,
-        document: &mut R,
-        client: &ClientInfo,
-    ) -> Result<HeldJob, JobError> {
-        let blob = BlobId::random();
-        let sealed = self.vault.seal(&blob, document).await?;
-        let at = now();
-        let row = self
-            .db
-            .insert_job(&NewJob {
-                uuid: blob.as_str(),
-                owner_id: owner.id,
-                name: submission.name,
-                format: submission.format,
-                pages: None,
-                color: None,
-                copies: submission.copies.max(1),
-                sides: submission.sides,
-                size_bytes: sealed.plain_size as i64,
-                source: submission.source,
-                client_addr: &client.addr,
-                state: JobState::Held.as_str(),
-                blob_id: blob.as_str(),
-                submitted_at: at,
-                expires_at: at + self.hold_secs,
-            })
-            .await;
-        let row = match row {
-            Ok(row) => row,
-            Err(e) => {
-                let _ = self.vault.purge(&blob).await;
-                return Err(e.into());
-            }
-        };
-        self.identity
-            .audit(
-                Some(owner),
-                "job.park",
-                &row.id.to_string(),
-                "success",
-                client,
-                submission.source,
-            )
-            .await?;
-        Ok(row.into())
     }
 
     /// The owner's jobs that are still held.
@@ -188,6 +144,36 @@ impl Jobs {
             .jobs_of_owner(owner.id, Some(JobState::Held.as_str()))
             .await?;
         Ok(rows.into_iter().map(HeldJob::from).collect())
+    }
+
+    /// Jobs not finished yet (incoming or held), newest first.
+    pub async fn active_jobs_of(&self, owner: &User) -> Result<Vec<HeldJob>, JobError> {
+        Ok(self
+            .all_jobs_of(owner)
+            .await?
+            .into_iter()
+            .filter(|j| matches!(j.state, JobState::Incoming | JobState::Held))
+            .collect())
+    }
+
+    /// Jobs that ended (printed, deleted, expired), newest first.
+    pub async fn finished_jobs_of(&self, owner: &User) -> Result<Vec<HeldJob>, JobError> {
+        Ok(self
+            .all_jobs_of(owner)
+            .await?
+            .into_iter()
+            .filter(|j| !matches!(j.state, JobState::Incoming | JobState::Held))
+            .collect())
+    }
+
+    pub async fn all_jobs_of(&self, owner: &User) -> Result<Vec<HeldJob>, JobError> {
+        Ok(self
+            .db
+            .jobs_of_owner(owner.id, None)
+            .await?
+            .into_iter()
+            .map(HeldJob::from)
+            .collect())
     }
 
     /// A job of this owner (any other owner's job is "not found").
@@ -217,7 +203,7 @@ impl Jobs {
     /// The owner deletes a held job: the row keeps its metadata, the document is purged.
     pub async fn delete(&self, owner: &User, id: i64, client: &ClientInfo) -> Result<(), JobError> {
         let job = self.job_of(owner, id).await?;
-        if job.state != JobState::Held {
+        if !matches!(job.state, JobState::Held | JobState::Incoming) {
             // Finished jobs keep their final state; there is no document left to delete.
             return Err(JobError::NotFound);
         }

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod ipp;
 pub mod tls;
 pub mod views;
 
@@ -24,6 +25,8 @@ pub mod views;
 pub struct AppState {
     pub services: Services,
     pub metrics: PrometheusHandle,
+    /// Unix seconds when this process started serving (IPP printer-up-time).
+    pub started_at: i64,
 }
 
 /// Largest form or JSON body accepted by pages and API (documents use their own limits).
@@ -95,6 +98,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/admin/audit", web::get().to(admin::audit))
     .route("/admin/settings", web::get().to(admin::settings))
+    .route("/ipp/print", web::post().to(ipp::print))
+    .route("/ipp/print/{job}", web::post().to(ipp::print))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))
@@ -139,6 +144,7 @@ pub fn serve_on(
     let state = web::Data::new(AppState {
         services,
         metrics: crate::telemetry::metrics_handle(),
+        started_at: crate::db::now(),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -124,6 +124,35 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits (up to 15 s) until the page shows `text`; a click's navigation may still
+    /// be under way when the click command returns.
+    pub async fn wait_for_text(&self, text: &str) {
+        for _ in 0..150 {
+            if self.source().await.contains(text) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "page never showed {text:?}; it shows:\n{}",
+            self.source().await
+        );
+    }
+
+    /// Waits until the browser is at `path`.
+    pub async fn wait_for_path(&self, path: &str) {
+        for _ in 0..150 {
+            if self.current_path().await == path {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "browser stayed at {}, expected {path}",
+            self.current_path().await
+        );
+    }
+
     async fn find(&self, css: &str) -> String {
         let v = self
             .call(

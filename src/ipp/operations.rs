@@ -1,0 +1,548 @@
+//! The secure queue's operations (RFC 8011, PWG 5100.12). Every job is held for
+//! release: `job-state` pending-held, `job-hold-until` indefinite.
+
+use tokio::io::AsyncRead;
+
+use super::printer::{self, DOCUMENT_FORMATS, QueueDescription};
+use super::wire::{Attribute, Group, Message, Value, group, tag};
+use super::{op, status};
+use crate::identity::{ClientInfo, User};
+use crate::jobs::{Compression, HeldJob, JobError, JobState, Jobs, Submission};
+
+/// Everything an operation may use.
+pub struct Context<'a> {
+    pub jobs: &'a Jobs,
+    pub queue: QueueDescription,
+    pub client: ClientInfo,
+    /// The authenticated user (`requesting-user-name` is never trusted).
+    pub user: Option<User>,
+}
+
+/// Operations that need no credentials (capability discovery).
+pub fn is_anonymous(code: u16) -> bool {
+    code == op::GET_PRINTER_ATTRIBUTES
+}
+
+/// A response with the operation group every response starts with.
+pub fn response(request: &Message, code: u16, message: &str) -> Message {
+    let version = if request.version.0 == 1 || request.version.0 == 2 {
+        request.version
+    } else {
+        (1, 1)
+    };
+    let mut operation = Group::new(group::OPERATION);
+    operation.push(Attribute::new(
+        "attributes-charset",
+        Value::String(tag::CHARSET, "utf-8".into()),
+    ));
+    operation.push(Attribute::new(
+        "attributes-natural-language",
+        Value::String(tag::LANGUAGE, "en".into()),
+    ));
+    if !message.is_empty() {
+        operation.push(Attribute::new("status-message", Value::text(message)));
+    }
+    Message {
+        version,
+        code,
+        request_id: request.request_id,
+        groups: vec![operation],
+    }
+}
+
+/// Checks that hold for every request (RFC 8011 §4.1.4–4.1.8) before dispatch.
+fn check_request(request: &Message) -> Result<(), (u16, String)> {
+    if !(request.version.0 == 1 || request.version.0 == 2) {
+        return Err((
+            status::VERSION_NOT_SUPPORTED,
+            format!(
+                "IPP version {}.{} is not supported",
+                request.version.0, request.version.1
+            ),
+        ));
+    }
+    if request.request_id == 0 {
+        return Err((status::BAD_REQUEST, "request-id must not be 0".into()));
+    }
+    let Some(first) = request.groups.first().filter(|g| g.tag == group::OPERATION) else {
+        return Err((
+            status::BAD_REQUEST,
+            "the operation attributes group must come first".into(),
+        ));
+    };
+    if request
+        .groups
+        .iter()
+        .filter(|g| g.tag == group::OPERATION)
+        .count()
+        > 1
+    {
+        return Err((
+            status::BAD_REQUEST,
+            "more than one operation attributes group".into(),
+        ));
+    }
+    let names: Vec<&str> = first.attributes.iter().map(|a| a.name.as_str()).collect();
+    if names.first() != Some(&"attributes-charset")
+        || names.get(1) != Some(&"attributes-natural-language")
+    {
+        return Err((
+            status::BAD_REQUEST,
+            "attributes-charset and attributes-natural-language must come first".into(),
+        ));
+    }
+    let charset = first.attributes[0]
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !matches!(&first.attributes[0].first(), Some(Value::String(t, _)) if *t == tag::CHARSET) {
+        return Err((
+            status::BAD_REQUEST,
+            "attributes-charset has the wrong syntax".into(),
+        ));
+    }
+    if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("us-ascii") {
+        return Err((
+            status::CHARSET_NOT_SUPPORTED,
+            format!("charset {charset} is not supported"),
+        ));
+    }
+    if !matches!(&first.attributes[1].first(), Some(Value::String(t, _)) if *t == tag::LANGUAGE) {
+        return Err((
+            status::BAD_REQUEST,
+            "attributes-natural-language has the wrong syntax".into(),
+        ));
+    }
+    let target = request
+        .operation_attr("printer-uri")
+        .or_else(|| request.operation_attr("job-uri"));
+    match target.and_then(|a| a.first()) {
+        Some(Value::String(t, _)) if *t == tag::URI => Ok(()),
+        Some(_) => Err((
+            status::BAD_REQUEST,
+            "printer-uri has the wrong syntax".into(),
+        )),
+        None => Err((
+            status::BAD_REQUEST,
+            "printer-uri or job-uri is required".into(),
+        )),
+    }
+}
+
+/// Runs one request. `document` is what follows the attributes (Print-Job, Send-Document).
+pub async fn handle<R: AsyncRead + Unpin>(
+    ctx: &Context<'_>,
+    request: &Message,
+    document: &mut R,
+) -> Message {
+    if let Err((code, message)) = check_request(request) {
+        return response(request, code, &message);
+    }
+    let result = match request.code {
+        op::GET_PRINTER_ATTRIBUTES => Ok(get_printer_attributes(ctx, request)),
+        op::VALIDATE_JOB => validate_job(request).map(|()| response(request, status::OK, "")),
+        op::PRINT_JOB => print_job(ctx, request, document).await,
+        op::CREATE_JOB => create_job(ctx, request).await,
+        op::SEND_DOCUMENT => send_document(ctx, request, document).await,
+        op::CLOSE_JOB => with_job(ctx, request)
+            .await
+            .map(|job| job_response(ctx, request, &job, status::OK)),
+        op::CANCEL_JOB => cancel_job(ctx, request).await,
+        op::CANCEL_MY_JOBS => cancel_my_jobs(ctx, request).await,
+        op::GET_JOB_ATTRIBUTES => with_job(ctx, request)
+            .await
+            .map(|job| job_response(ctx, request, &job, status::OK)),
+        op::GET_JOBS => get_jobs(ctx, request).await,
+        other => Err((
+            status::OPERATION_NOT_SUPPORTED,
+            format!("operation 0x{other:04x} is not supported"),
+        )),
+    };
+    match result {
+        Ok(message) => message,
+        Err((code, message)) => response(request, code, &message),
+    }
+}
+
+type OpResult = Result<Message, (u16, String)>;
+
+fn get_printer_attributes(ctx: &Context<'_>, request: &Message) -> Message {
+    let requested = request
+        .operation_attr("requested-attributes")
+        .map(|a| a.values.as_slice());
+    let mut message = response(request, status::OK, "");
+    let mut printer = Group::new(group::PRINTER);
+    printer.attributes = printer::select(printer::all_attributes(&ctx.queue), requested);
+    message.groups.push(printer);
+    message
+}
+
+/// Template values we can honour; anything else is refused up front.
+fn validate_job(request: &Message) -> Result<(), (u16, String)> {
+    if let Some(format) = request.operation_str("document-format")
+        && !DOCUMENT_FORMATS.contains(&format)
+    {
+        return Err((
+            status::DOCUMENT_FORMAT_NOT_SUPPORTED,
+            format!("document-format {format} is not supported"),
+        ));
+    }
+    compression(request)?;
+    if let Some(copies) = request
+        .job_attr("copies")
+        .and_then(|a| a.first())
+        .and_then(Value::as_int)
+        && !(1..=999).contains(&copies)
+    {
+        return Err((
+            status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            "copies must be 1 to 999".into(),
+        ));
+    }
+    if let Some(sides) = request
+        .job_attr("sides")
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        && !matches!(
+            sides,
+            "one-sided" | "two-sided-long-edge" | "two-sided-short-edge"
+        )
+    {
+        return Err((
+            status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            format!("sides {sides} is not supported"),
+        ));
+    }
+    if let Some(name) = request.operation_str("job-name")
+        && name.len() > 255
+    {
+        return Err((
+            status::REQUEST_VALUE_TOO_LONG,
+            "job-name is longer than 255 octets".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn compression(request: &Message) -> Result<Compression, (u16, String)> {
+    match request.operation_str("compression") {
+        None => Ok(Compression::None),
+        Some(keyword) => Compression::parse(keyword).ok_or_else(|| {
+            (
+                status::COMPRESSION_NOT_SUPPORTED,
+                format!("compression {keyword} is not supported"),
+            )
+        }),
+    }
+}
+
+fn user<'c>(ctx: &'c Context<'_>) -> Result<&'c User, (u16, String)> {
+    ctx.user
+        .as_ref()
+        .ok_or((status::NOT_AUTHENTICATED, "sign in first".into()))
+}
+
+fn job_error(error: JobError) -> (u16, String) {
+    let message = error.to_string();
+    let code = match error {
+        JobError::NotFound => status::NOT_FOUND,
+        JobError::TooLarge(_) => status::REQUEST_ENTITY_TOO_LARGE,
+        JobError::TooManyHeld(_) => status::TOO_MANY_JOBS,
+        JobError::Compression(_) => status::COMPRESSION_ERROR,
+        JobError::NotPossible(_) => status::NOT_POSSIBLE,
+        other => {
+            tracing::error!(error = %other, "IPP operation failed");
+            return (
+                status::INTERNAL_ERROR,
+                "the server could not store the job".into(),
+            );
+        }
+    };
+    (code, message)
+}
+
+fn submission<'a>(request: &'a Message, name: &'a str) -> Submission<'a> {
+    Submission {
+        name,
+        format: request
+            .operation_str("document-format")
+            .unwrap_or("application/octet-stream"),
+        copies: request
+            .job_attr("copies")
+            .and_then(|a| a.first())
+            .and_then(Value::as_int)
+            .unwrap_or(1)
+            .into(),
+        sides: request
+            .job_attr("sides")
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or("one-sided"),
+        source: "ipp",
+        compression: Compression::None,
+    }
+}
+
+fn job_name(request: &Message) -> &str {
+    request
+        .operation_str("job-name")
+        .or_else(|| request.operation_str("document-name"))
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or("Untitled")
+}
+
+async fn print_job<R: AsyncRead + Unpin>(
+    ctx: &Context<'_>,
+    request: &Message,
+    document: &mut R,
+) -> OpResult {
+    let owner = user(ctx)?;
+    validate_job(request)?;
+    let mut submission = submission(request, job_name(request));
+    submission.compression = compression(request)?;
+    let job = ctx
+        .jobs
+        .park(owner, &submission, document, &ctx.client)
+        .await
+        .map_err(job_error)?;
+    Ok(job_response(ctx, request, &job, status::OK))
+}
+
+async fn create_job(ctx: &Context<'_>, request: &Message) -> OpResult {
+    let owner = user(ctx)?;
+    validate_job(request)?;
+    let job = ctx
+        .jobs
+        .create_incoming(owner, &submission(request, job_name(request)), &ctx.client)
+        .await
+        .map_err(job_error)?;
+    Ok(job_response(ctx, request, &job, status::OK))
+}
+
+async fn send_document<R: AsyncRead + Unpin>(
+    ctx: &Context<'_>,
+    request: &Message,
+    document: &mut R,
+) -> OpResult {
+    let owner = user(ctx)?;
+    let job = with_job(ctx, request).await?;
+    validate_job(request)?;
+    let last = request
+        .operation_attr("last-document")
+        .and_then(|a| a.first())
+        .and_then(Value::as_bool);
+    if last.is_none() {
+        return Err((status::BAD_REQUEST, "last-document is required".into()));
+    }
+    if job.state != JobState::Incoming {
+        // A closing Send-Document without data after the one document is fine.
+        let mut probe = [0u8; 1];
+        let n = tokio::io::AsyncReadExt::read(document, &mut probe)
+            .await
+            .unwrap_or(0);
+        if n == 0 && last == Some(true) {
+            return Ok(job_response(ctx, request, &job, status::OK));
+        }
+        return Err((
+            status::MULTIPLE_DOCUMENT_JOBS_NOT_SUPPORTED,
+            "this queue takes one document per job".into(),
+        ));
+    }
+    let job = ctx
+        .jobs
+        .attach_document(owner, job.id, compression(request)?, document, &ctx.client)
+        .await
+        .map_err(job_error)?;
+    Ok(job_response(ctx, request, &job, status::OK))
+}
+
+/// The job named by `job-id` (with `printer-uri`) or `job-uri`, if it is the caller's.
+async fn with_job(ctx: &Context<'_>, request: &Message) -> Result<HeldJob, (u16, String)> {
+    let owner = user(ctx)?;
+    let id = match (
+        request.operation_attr("job-id").and_then(|a| a.first()),
+        request.operation_str("job-uri"),
+    ) {
+        (Some(Value::Integer(id)), _) => i64::from(*id),
+        (Some(_), _) => return Err((status::BAD_REQUEST, "job-id has the wrong syntax".into())),
+        (None, Some(uri)) => uri
+            .rsplit('/')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or((status::NOT_FOUND, "no such job".into()))?,
+        (None, None) => return Err((status::BAD_REQUEST, "job-id or job-uri is required".into())),
+    };
+    ctx.jobs.job_of(owner, id).await.map_err(job_error)
+}
+
+async fn cancel_job(ctx: &Context<'_>, request: &Message) -> OpResult {
+    let owner = user(ctx)?;
+    let job = with_job(ctx, request).await?;
+    if !matches!(job.state, JobState::Held | JobState::Incoming) {
+        return Err((status::NOT_POSSIBLE, "the job is already finished".into()));
+    }
+    ctx.jobs
+        .delete(owner, job.id, &ctx.client)
+        .await
+        .map_err(job_error)?;
+    Ok(response(request, status::OK, ""))
+}
+
+async fn cancel_my_jobs(ctx: &Context<'_>, request: &Message) -> OpResult {
+    let owner = user(ctx)?;
+    for job in ctx.jobs.active_jobs_of(owner).await.map_err(job_error)? {
+        ctx.jobs
+            .delete(owner, job.id, &ctx.client)
+            .await
+            .map_err(job_error)?;
+    }
+    Ok(response(request, status::OK, ""))
+}
+
+async fn get_jobs(ctx: &Context<'_>, request: &Message) -> OpResult {
+    let owner = user(ctx)?;
+    let which = request
+        .operation_str("which-jobs")
+        .unwrap_or("not-completed");
+    let jobs = match which {
+        "not-completed" => ctx.jobs.active_jobs_of(owner).await,
+        "completed" => ctx.jobs.finished_jobs_of(owner).await,
+        "all" => ctx.jobs.all_jobs_of(owner).await,
+        other => {
+            return Err((
+                status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                format!("which-jobs {other} is not supported"),
+            ));
+        }
+    }
+    .map_err(job_error)?;
+    let limit = request
+        .operation_int("limit")
+        .filter(|n| *n > 0)
+        .map(|n| n as usize)
+        .unwrap_or(usize::MAX);
+    let requested = request
+        .operation_attr("requested-attributes")
+        .map(|a| a.values.as_slice());
+    let default = [Value::keyword("job-id"), Value::keyword("job-uri")];
+    let mut message = response(request, status::OK, "");
+    for job in jobs.iter().take(limit) {
+        let mut group = Group::new(group::JOB);
+        group.attributes = select_job(
+            job_attributes(ctx, job),
+            Some(requested.unwrap_or(&default)),
+        );
+        message.groups.push(group);
+    }
+    Ok(message)
+}
+
+fn job_response(ctx: &Context<'_>, request: &Message, job: &HeldJob, code: u16) -> Message {
+    let mut message = response(request, code, "");
+    let mut group = Group::new(group::JOB);
+    let attributes = job_attributes(ctx, job);
+    group.attributes = if request.code == op::GET_JOB_ATTRIBUTES {
+        select_job(
+            attributes,
+            request
+                .operation_attr("requested-attributes")
+                .map(|a| a.values.as_slice()),
+        )
+    } else {
+        // Job creation answers with the job's identity and state (RFC 8011 §4.2.1.2).
+        select_job(
+            attributes,
+            Some(
+                &[
+                    "job-id",
+                    "job-uri",
+                    "job-state",
+                    "job-state-reasons",
+                    "job-state-message",
+                ]
+                .map(Value::keyword),
+            ),
+        )
+    };
+    message.groups.push(group);
+    message
+}
+
+fn select_job(all: Vec<Attribute>, requested: Option<&[Value]>) -> Vec<Attribute> {
+    let names: Vec<&str> = requested
+        .map(|v| v.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_else(|| vec!["all"]);
+    if names
+        .iter()
+        .any(|n| matches!(*n, "all" | "job-description" | "job-status"))
+    {
+        return all;
+    }
+    all.into_iter()
+        .filter(|a| names.contains(&a.name.as_str()))
+        .collect()
+}
+
+/// (job-state enum, job-state-reasons, message)
+fn ipp_state(state: JobState) -> (i32, &'static str, &'static str) {
+    match state {
+        JobState::Incoming => (3, "job-incoming", "Waiting for the document"),
+        JobState::Held => (
+            4,
+            "job-hold-until-specified",
+            "Held until you release it at a printer",
+        ),
+        JobState::Deleted => (7, "job-canceled-by-user", "Deleted"),
+        JobState::Expired => (7, "aborted-by-system", "Expired without being released"),
+        JobState::Printed => (9, "job-completed-successfully", "Printed"),
+    }
+}
+
+fn job_attributes(ctx: &Context<'_>, job: &HeldJob) -> Vec<Attribute> {
+    let a = Attribute::new;
+    let (state, reason, message) = ipp_state(job.state);
+    let owner = ctx.user.as_ref().map(|u| u.username.as_str()).unwrap_or("");
+    let no_value = || Value::Other(tag::NO_VALUE, Vec::new());
+    vec![
+        a("job-id", Value::Integer(job.id as i32)),
+        a(
+            "job-uri",
+            Value::uri(&format!("{}/{}", ctx.queue.uri, job.id)),
+        ),
+        a("job-printer-uri", Value::uri(&ctx.queue.uri)),
+        a("job-name", Value::name(&job.name)),
+        a("job-originating-user-name", Value::name(owner)),
+        a("job-state", Value::Enum(state)),
+        a("job-state-reasons", Value::keyword(reason)),
+        a("job-state-message", Value::text(message)),
+        a("job-hold-until", Value::keyword("indefinite")),
+        a(
+            "job-k-octets",
+            Value::Integer(((job.size_bytes + 1023) / 1024).min(i32::MAX as i64) as i32),
+        ),
+        match job.pages {
+            Some(p) => a(
+                "job-impressions",
+                Value::Integer(p.min(i32::MAX as i64) as i32),
+            ),
+            None => a("job-impressions", no_value()),
+        },
+        a("copies", Value::Integer(job.copies.min(999) as i32)),
+        a("sides", Value::keyword(&job.sides)),
+        a("document-format", Value::mime(&job.format)),
+        a(
+            "number-of-documents",
+            Value::Integer(i32::from(job.state != JobState::Incoming)),
+        ),
+        a(
+            "time-at-creation",
+            Value::Integer((job.submitted_at - ctx.queue.up_since).max(0) as i32),
+        ),
+        a("time-at-processing", no_value()),
+        a("time-at-completed", no_value()),
+        a(
+            "job-printer-up-time",
+            Value::Integer((ctx.queue.now - ctx.queue.up_since).max(1) as i32),
+        ),
+    ]
+}

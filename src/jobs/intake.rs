@@ -1,0 +1,270 @@
+//! Intake: decompress (gzip/deflate) → analyse as the bytes pass → seal and store →
+//! index as held. Memory stays bounded: nothing holds the document, the analyser
+//! keeps kilobytes, the vault one chunk.
+
+use async_compression::tokio::bufread::{DeflateDecoder, GzipDecoder};
+use tokio::io::{AsyncRead, BufReader};
+
+use super::analyse::{Analysis, AnalyzingReader, TooLarge};
+use super::{HeldJob, JobError, JobState, Jobs};
+use crate::db::{NewDocument, NewJob, now};
+use crate::identity::{ClientInfo, User};
+use crate::vault::{BlobId, SealedBlob, VaultError};
+
+/// How the client compressed the document on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    /// Raw DEFLATE (RFC 1951), as CUPS and IPP mean it.
+    Deflate,
+}
+
+impl Compression {
+    pub fn parse(keyword: &str) -> Option<Self> {
+        match keyword {
+            "none" => Some(Compression::None),
+            "gzip" => Some(Compression::Gzip),
+            "deflate" => Some(Compression::Deflate),
+            _ => None,
+        }
+    }
+}
+
+/// What a client said about a job it hands in (the format it declares is only a hint).
+#[derive(Debug, Clone)]
+pub struct Submission<'a> {
+    pub name: &'a str,
+    pub format: &'a str,
+    pub copies: i64,
+    pub sides: &'a str,
+    pub source: &'a str,
+    pub compression: Compression,
+}
+
+impl Jobs {
+    fn max_bytes(&self) -> u64 {
+        self.queue.max_job_mib.saturating_mul(1024 * 1024)
+    }
+
+    async fn refuse_if_too_many(&self, owner: &User) -> Result<(), JobError> {
+        let held = self
+            .db
+            .count_jobs_of_owner_in_state(owner.id, JobState::Held.as_str())
+            .await?;
+        if held >= i64::from(self.queue.max_held_per_user) {
+            return Err(JobError::TooManyHeld(self.queue.max_held_per_user));
+        }
+        Ok(())
+    }
+
+    /// Decompresses, analyses and seals one document.
+    async fn seal_document<R: AsyncRead + Unpin>(
+        &self,
+        blob: &BlobId,
+        document: &mut R,
+        compression: Compression,
+    ) -> Result<(SealedBlob, Analysis), JobError> {
+        let limit = self.max_bytes();
+        let result = match compression {
+            Compression::None => {
+                let mut reader = AnalyzingReader::new(document, limit);
+                let sealed = self.vault.seal(blob, &mut reader).await;
+                sealed.map(|s| (s, reader.analyzer.finish()))
+            }
+            Compression::Gzip => {
+                let mut reader =
+                    AnalyzingReader::new(GzipDecoder::new(BufReader::new(document)), limit);
+                let sealed = self.vault.seal(blob, &mut reader).await;
+                sealed.map(|s| (s, reader.analyzer.finish()))
+            }
+            Compression::Deflate => {
+                let mut reader =
+                    AnalyzingReader::new(DeflateDecoder::new(BufReader::new(document)), limit);
+                let sealed = self.vault.seal(blob, &mut reader).await;
+                sealed.map(|s| (s, reader.analyzer.finish()))
+            }
+        };
+        result.map_err(|e| match e {
+            VaultError::Source(io) if io.get_ref().is_some_and(|inner| inner.is::<TooLarge>()) => {
+                JobError::TooLarge(self.queue.max_job_mib)
+            }
+            VaultError::Source(io)
+                if compression != Compression::None
+                    && io.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                JobError::Compression(io.to_string())
+            }
+            other => other.into(),
+        })
+    }
+
+    async fn audit_parked(
+        &self,
+        owner: &User,
+        job: &HeldJob,
+        analysis: &Analysis,
+        client: &ClientInfo,
+        source: &str,
+    ) -> Result<(), JobError> {
+        let detail = match &analysis.warning {
+            Some(w) => format!("{source}; {}; {w}", analysis.format),
+            None => format!("{source}; {}", analysis.format),
+        };
+        if let Some(w) = &analysis.warning {
+            tracing::warn!(job = job.id, format = analysis.format, warning = %w, "parked with incomplete analysis");
+        }
+        self.identity
+            .audit(
+                Some(owner),
+                "job.park",
+                &job.id.to_string(),
+                "success",
+                client,
+                &detail,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Parks a document for its owner: analyse and seal first, then index. The job row
+    /// exists only once the blob is durable.
+    pub async fn park<R: AsyncRead + Unpin>(
+        &self,
+        owner: &User,
+        submission: &Submission<'_>,
+        document: &mut R,
+        client: &ClientInfo,
+    ) -> Result<HeldJob, JobError> {
+        self.refuse_if_too_many(owner).await?;
+        let blob = BlobId::random();
+        let (sealed, analysis) = self
+            .seal_document(&blob, document, submission.compression)
+            .await?;
+        let at = now();
+        let row = self
+            .db
+            .insert_job(&NewJob {
+                uuid: blob.as_str(),
+                owner_id: owner.id,
+                name: submission.name,
+                format: analysis.format,
+                pages: analysis.pages,
+                color: analysis.color,
+                copies: submission.copies.max(1),
+                sides: submission.sides,
+                size_bytes: sealed.plain_size as i64,
+                source: submission.source,
+                client_addr: &client.addr,
+                state: JobState::Held.as_str(),
+                blob_id: Some(blob.as_str()),
+                submitted_at: at,
+                expires_at: at + self.hold_secs(),
+            })
+            .await;
+        let job: HeldJob = match row {
+            Ok(row) => row.into(),
+            Err(e) => {
+                let _ = self.vault.purge(&blob).await;
+                return Err(e.into());
+            }
+        };
+        self.audit_parked(owner, &job, &analysis, client, submission.source)
+            .await?;
+        Ok(job)
+    }
+
+    pub(super) fn hold_secs(&self) -> i64 {
+        (self.queue.hold_hours * 3600) as i64
+    }
+
+    /// A job announced before its document (IPP Create-Job).
+    pub async fn create_incoming(
+        &self,
+        owner: &User,
+        submission: &Submission<'_>,
+        client: &ClientInfo,
+    ) -> Result<HeldJob, JobError> {
+        self.refuse_if_too_many(owner).await?;
+        let at = now();
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let row = self
+            .db
+            .insert_job(&NewJob {
+                uuid: &uuid,
+                owner_id: owner.id,
+                name: submission.name,
+                format: submission.format,
+                pages: None,
+                color: None,
+                copies: submission.copies.max(1),
+                sides: submission.sides,
+                size_bytes: 0,
+                source: submission.source,
+                client_addr: &client.addr,
+                state: JobState::Incoming.as_str(),
+                blob_id: None,
+                submitted_at: at,
+                expires_at: at + self.hold_secs(),
+            })
+            .await?;
+        self.identity
+            .audit(
+                Some(owner),
+                "job.create",
+                &row.id.to_string(),
+                "success",
+                client,
+                submission.source,
+            )
+            .await?;
+        Ok(row.into())
+    }
+
+    /// The document of an incoming job (IPP Send-Document); the job becomes held.
+    pub async fn attach_document<R: AsyncRead + Unpin>(
+        &self,
+        owner: &User,
+        job_id: i64,
+        compression: Compression,
+        document: &mut R,
+        client: &ClientInfo,
+    ) -> Result<HeldJob, JobError> {
+        let job = self.job_of(owner, job_id).await?;
+        if job.state != JobState::Incoming {
+            return Err(JobError::NotPossible("it already has its document"));
+        }
+        let blob = BlobId::random();
+        let (sealed, analysis) = self.seal_document(&blob, document, compression).await?;
+        let row = self
+            .db
+            .attach_document(
+                job_id,
+                &NewDocument {
+                    blob_id: blob.as_str(),
+                    format: analysis.format,
+                    pages: analysis.pages,
+                    color: analysis.color,
+                    size_bytes: sealed.plain_size as i64,
+                },
+            )
+            .await;
+        let job: HeldJob = match row {
+            Ok(row) => row.into(),
+            Err(e) => {
+                // Another Send-Document won the race, or the job was cancelled meanwhile.
+                let _ = self.vault.purge(&blob).await;
+                return Err(match e {
+                    crate::db::DbError::NotFound => {
+                        JobError::NotPossible("it already has its document")
+                    }
+                    other => other.into(),
+                });
+            }
+        };
+        self.audit_parked(owner, &job, &analysis, client, &job.source.clone())
+            .await?;
+        Ok(job)
+    }
+}

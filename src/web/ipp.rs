@@ -1,0 +1,174 @@
+//! The secure queue's HTTP face: `POST /ipp/print` with `Content-Type: application/ipp`.
+//! Credentials come from HTTP Basic (username or e-mail + password or app password)
+//! or a bearer app password, over TLS only; `requesting-user-name` is ignored.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use futures_util::TryStreamExt;
+use tokio_util::io::StreamReader;
+
+use super::AppState;
+use super::auth::client_info;
+use crate::identity::{IdentityError, User};
+use crate::ipp::operations::{self, Context};
+use crate::ipp::printer::QueueDescription;
+use crate::ipp::wire::{self, Limits, WireError};
+
+const REALM: &str = "Basic realm=\"PrintPark\", charset=\"UTF-8\"";
+
+enum Credentials {
+    None,
+    Valid(User),
+    Refused(IdentityError),
+}
+
+async fn credentials(req: &HttpRequest, state: &AppState) -> Credentials {
+    let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Credentials::None;
+    };
+    let identity = &state.services.identity;
+    let client = client_info(req);
+    let result = if let Some(token) = value.strip_prefix("Bearer ") {
+        identity.authenticate_bearer(token.trim(), &client).await
+    } else if let Some(encoded) = value.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        match decoded.as_deref().and_then(|d| d.split_once(':')) {
+            Some((login, secret)) => identity.authenticate_basic(login, secret, &client).await,
+            None => Err(IdentityError::InvalidCredentials),
+        }
+    } else {
+        Err(IdentityError::InvalidCredentials)
+    };
+    match result {
+        Ok(principal) => Credentials::Valid(principal.user),
+        Err(e) => Credentials::Refused(e),
+    }
+}
+
+fn challenge(message: &str) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, REALM))
+        .content_type("text/plain")
+        .body(format!("{message}\n"))
+}
+
+/// The stable printer UUID of this installation (derived, so every replica agrees).
+fn printer_uuid(state: &AppState) -> String {
+    let h = state
+        .services
+        .vault
+        .keyed_hash("printer-uuid", b"secure-queue");
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b).to_string()
+}
+
+async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription {
+    let info = req.connection_info();
+    let host = info.host().to_owned();
+    let queue = &state.services.settings.queue;
+    QueueDescription {
+        uri: format!("ipps://{host}/ipp/print"),
+        more_info: format!("https://{host}/portal"),
+        admin_url: format!("https://{host}/admin"),
+        uuid: printer_uuid(state),
+        name: queue.name.clone(),
+        location: queue.location.clone(),
+        up_since: state.started_at,
+        now: crate::db::now(),
+        queued_jobs: state
+            .services
+            .jobs
+            .count_held()
+            .await
+            .unwrap_or(0)
+            .min(i32::MAX as i64) as i32,
+    }
+}
+
+pub async fn print(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/ipp")
+    {
+        return HttpResponse::BadRequest()
+            .content_type("text/plain")
+            .body("Content-Type must be application/ipp\n");
+    }
+    let stream = payload.map_err(|e| std::io::Error::other(e.to_string()));
+    let mut body = StreamReader::new(stream);
+    let request = match wire::read_message(&mut body, Limits::default()).await {
+        Ok(request) => request,
+        Err(WireError::TooLarge(what)) => {
+            return HttpResponse::PayloadTooLarge()
+                .content_type("text/plain")
+                .body(format!("IPP request attributes exceed {what}\n"));
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "malformed IPP request");
+            return HttpResponse::BadRequest()
+                .content_type("text/plain")
+                .body(format!("{e}\n"));
+        }
+    };
+    let user = match credentials(&req, &state).await {
+        Credentials::Valid(user) => Some(user),
+        Credentials::None if operations::is_anonymous(request.code) => None,
+        Credentials::None => {
+            return challenge(
+                "Sign in with your PrintPark username (or e-mail) and password or app password.",
+            );
+        }
+        Credentials::Refused(IdentityError::Locked { retry_after_secs }) => {
+            return HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
+                .content_type("text/plain")
+                .body("Too many failed attempts.\n");
+        }
+        Credentials::Refused(IdentityError::Disabled) => {
+            return HttpResponse::Forbidden()
+                .content_type("text/plain")
+                .body("This account is disabled.\n");
+        }
+        Credentials::Refused(IdentityError::InvalidCredentials) => {
+            return challenge("Wrong username or password.");
+        }
+        Credentials::Refused(e) => {
+            tracing::error!(error = %e, "authentication failed");
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+    };
+    let ctx = Context {
+        jobs: &state.services.jobs,
+        queue: describe_queue(&req, &state).await,
+        client: client_info(&req),
+        user,
+    };
+    let answer = operations::handle(&ctx, &request, &mut body).await;
+    metrics::counter!("printpark_ipp_requests_total", "operation" => format!("0x{:04x}", request.code), "status" => format!("0x{:04x}", answer.code)).increment(1);
+    HttpResponse::Ok()
+        .content_type("application/ipp")
+        .body(wire::encode(&answer))
+}
