@@ -350,14 +350,20 @@ fn be32(b: &[u8], at: usize) -> u64 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as u64
 }
 
+/// The compression unit is a pixel of `BitsPerPixel / 8` bytes, or one byte (8 or
+/// more pixels) for bitmaps: a line is `BytesPerLine / unit` units long.
 fn pwg_page(h: &[u8]) -> Option<(u64, u64, u64, bool)> {
-    let width = be32(h, 372);
     let height = be32(h, 376);
     let bits_per_pixel = be32(h, 388);
+    let bytes_per_line = be32(h, 392);
     let color_space = be32(h, 400);
-    // 3 sGray/black (1) and 18 sGray, 3/w are grey; 0 gray? 1 rgb, 19 sRGB, 20 AdobeRGB, 6 CMYK.
-    let color = !matches!(color_space, 3 | 18 | 0);
-    Some(((bits_per_pixel / 8).max(1), width, height, color)).filter(|_| bits_per_pixel > 0)
+    // Grey spaces: 0 W, 3 K, 18 sW; everything else (RGB, CMYK, Lab, device N) is colour.
+    let color = !matches!(color_space, 0 | 3 | 18);
+    let unit = (bits_per_pixel / 8).max(1);
+    if bits_per_pixel == 0 || bytes_per_line % unit != 0 {
+        return None;
+    }
+    Some((unit, bytes_per_line / unit, height, color))
 }
 
 fn urf_page(h: &[u8]) -> Option<(u64, u64, u64, bool)> {
