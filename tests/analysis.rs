@@ -4,7 +4,9 @@
 use printpark::jobs::analyse::Analyzer;
 
 fn analyse(name: &str) -> printpark::jobs::analyse::Analysis {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/documents").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/documents")
+        .join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut analyzer = Analyzer::default();
     for piece in bytes.chunks(4093) {
@@ -17,7 +19,11 @@ fn analyse(name: &str) -> printpark::jobs::analyse::Analysis {
 fn ghostscript_pdfs_report_their_two_pages() {
     for name in ["document-a4.pdf", "document-letter.pdf"] {
         let a = analyse(name);
-        assert_eq!((a.format, a.pages), ("application/pdf", Some(2)), "{name}: {a:?}");
+        assert_eq!(
+            (a.format, a.pages),
+            ("application/pdf", Some(2)),
+            "{name}: {a:?}"
+        );
     }
 }
 
@@ -30,9 +36,17 @@ fn postscript_dsc_reports_two_pages() {
 #[test]
 fn pwg_raster_pages_are_decoded_with_their_colour_space() {
     let a = analyse("document-a4-srgb8-150.pwg");
-    assert_eq!((a.format, a.pages, a.color), ("image/pwg-raster", Some(2), Some(true)), "{a:?}");
+    assert_eq!(
+        (a.format, a.pages, a.color),
+        ("image/pwg-raster", Some(2), Some(true)),
+        "{a:?}"
+    );
     let a = analyse("document-a4-black1-300.pwg");
-    assert_eq!((a.format, a.pages, a.color), ("image/pwg-raster", Some(2), Some(false)), "{a:?}");
+    assert_eq!(
+        (a.format, a.pages, a.color),
+        ("image/pwg-raster", Some(2), Some(false)),
+        "{a:?}"
+    );
 }
 
 #[test]

@@ -43,6 +43,29 @@ pub struct Submission<'a> {
     pub compression: Compression,
 }
 
+/// The client's stream failed (hung up, timed out) while sending the document.
+#[derive(Debug, thiserror::Error)]
+#[error("the client stopped sending: {0}")]
+struct ClientGone(String);
+
+struct ClientStream<'a, R>(&'a mut R);
+
+impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<'_, R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match std::pin::Pin::new(&mut *self.0).poll_read(cx, buf) {
+            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(std::io::Error::new(
+                e.kind(),
+                ClientGone(e.to_string()),
+            ))),
+            other => other,
+        }
+    }
+}
+
 impl Jobs {
     fn max_bytes(&self) -> u64 {
         self.queue.max_job_mib.saturating_mul(1024 * 1024)
@@ -67,6 +90,9 @@ impl Jobs {
         compression: Compression,
     ) -> Result<(SealedBlob, Analysis), JobError> {
         let limit = self.max_bytes();
+        // Errors of the client's stream are marked, so a decoder's own errors (corrupt
+        // compressed data) can be told apart from a client that hung up.
+        let document = &mut ClientStream(document);
         let result = match compression {
             Compression::None => {
                 let mut reader = AnalyzingReader::new(document, limit);
@@ -92,7 +118,7 @@ impl Jobs {
             }
             VaultError::Source(io)
                 if compression != Compression::None
-                    && io.kind() == std::io::ErrorKind::InvalidData =>
+                    && !io.get_ref().is_some_and(|inner| inner.is::<ClientGone>()) =>
             {
                 JobError::Compression(io.to_string())
             }

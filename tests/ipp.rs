@@ -1,0 +1,594 @@
+//! The secure queue over IPPS: authentication, parking, isolation between users,
+//! limits, compression and malformed requests.
+
+mod support;
+
+use std::io::Write;
+
+use printpark::identity::{ClientInfo, NewUserRequest};
+use printpark::ipp::wire::{self, Attribute, Group, Message, Value, group, tag};
+use printpark::ipp::{op, status};
+use support::{Backend, TestServer};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/documents")
+            .join(name),
+    )
+    .unwrap()
+}
+
+async fn user(server: &TestServer, name: &str) {
+    let request = NewUserRequest {
+        username: name.into(),
+        email: format!("{name}@example.org"),
+        password: Some(format!("{name} password 1")),
+        ..Default::default()
+    };
+    server
+        .services
+        .identity
+        .create_user(None, &request, &ClientInfo::default())
+        .await
+        .unwrap();
+}
+
+fn request(server: &TestServer, code: u16, extra: Vec<Attribute>, job: Vec<Attribute>) -> Message {
+    let mut operation = Group::new(group::OPERATION);
+    operation.push(Attribute::new(
+        "attributes-charset",
+        Value::String(tag::CHARSET, "utf-8".into()),
+    ));
+    operation.push(Attribute::new(
+        "attributes-natural-language",
+        Value::String(tag::LANGUAGE, "en".into()),
+    ));
+    operation.push(Attribute::new(
+        "printer-uri",
+        Value::uri(&format!(
+            "{}/ipp/print",
+            server.base.replace("https", "ipps")
+        )),
+    ));
+    operation.push(Attribute::new(
+        "requesting-user-name",
+        Value::name("someone-else"),
+    ));
+    operation.attributes.extend(extra);
+    let mut groups = vec![operation];
+    if !job.is_empty() {
+        groups.push(Group {
+            tag: group::JOB,
+            attributes: job,
+        });
+    }
+    Message {
+        version: (2, 0),
+        code,
+        request_id: 1,
+        groups,
+    }
+}
+
+struct Answer {
+    http: u16,
+    www_authenticate: Option<String>,
+    message: Option<Message>,
+}
+
+async fn send(
+    server: &TestServer,
+    auth: Option<(&str, &str)>,
+    message: &Message,
+    document: &[u8],
+) -> Answer {
+    let mut body = wire::encode(message);
+    body.extend_from_slice(document);
+    send_raw(server, auth, body).await
+}
+
+async fn send_raw(server: &TestServer, auth: Option<(&str, &str)>, body: Vec<u8>) -> Answer {
+    let client = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let mut req = client
+        .post(server.url("/ipp/print"))
+        .header("content-type", "application/ipp")
+        .body(body);
+    if let Some((user, password)) = auth {
+        req = req.basic_auth(user, Some(password));
+    }
+    let response = req.send().await.unwrap();
+    let http = response.status().as_u16();
+    let www_authenticate = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.bytes().await.unwrap();
+    let message = if http == 200 {
+        Some(
+            wire::read_message(&mut bytes.as_ref(), wire::Limits::default())
+                .await
+                .unwrap(),
+        )
+    } else {
+        None
+    };
+    Answer {
+        http,
+        www_authenticate,
+        message,
+    }
+}
+
+fn job_attr<'a>(m: &'a Message, name: &str) -> Option<&'a Value> {
+    m.group(group::JOB)
+        .and_then(|g| g.get(name))
+        .and_then(|a| a.first())
+}
+
+async fn print(
+    server: &TestServer,
+    who: &str,
+    name: &str,
+    document: &[u8],
+    compression: Option<&str>,
+) -> Message {
+    let mut extra = vec![
+        Attribute::new("job-name", Value::name(name)),
+        Attribute::new("document-format", Value::mime("application/octet-stream")),
+    ];
+    if let Some(c) = compression {
+        extra.push(Attribute::new("compression", Value::keyword(c)));
+    }
+    let password = format!("{who} password 1");
+    let answer = send(
+        server,
+        Some((who, &password)),
+        &request(server, op::PRINT_JOB, extra, vec![]),
+        document,
+    )
+    .await;
+    assert_eq!(answer.http, 200);
+    answer.message.unwrap()
+}
+
+#[tokio::test]
+async fn printing_needs_credentials_and_parks_the_job_held_for_its_owner_only() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    user(&server, "ann").await;
+    user(&server, "bob").await;
+    // Capabilities are public; printing is not.
+    let attrs = send(
+        &server,
+        None,
+        &request(&server, op::GET_PRINTER_ATTRIBUTES, vec![], vec![]),
+        b"",
+    )
+    .await;
+    assert_eq!(attrs.message.unwrap().code, status::OK);
+    let anonymous = send(
+        &server,
+        None,
+        &request(&server, op::PRINT_JOB, vec![], vec![]),
+        b"%PDF-1.4",
+    )
+    .await;
+    assert_eq!(anonymous.http, 401);
+    assert!(
+        anonymous
+            .www_authenticate
+            .unwrap()
+            .starts_with("Basic realm=\"PrintPark\"")
+    );
+    let wrong = send(
+        &server,
+        Some(("ann", "nope nope nope")),
+        &request(&server, op::PRINT_JOB, vec![], vec![]),
+        b"%PDF-1.4",
+    )
+    .await;
+    assert_eq!(wrong.http, 401);
+
+    let answer = print(
+        &server,
+        "ann",
+        "ann-report.pdf",
+        &fixture("document-a4.pdf"),
+        None,
+    )
+    .await;
+    assert_eq!(answer.code, status::OK);
+    assert_eq!(
+        job_attr(&answer, "job-state"),
+        Some(&Value::Enum(4)),
+        "pending-held"
+    );
+    assert_eq!(
+        job_attr(&answer, "job-state-reasons").and_then(Value::as_str),
+        Some("job-hold-until-specified")
+    );
+    let ann_job = job_attr(&answer, "job-id").and_then(Value::as_int).unwrap();
+    print(
+        &server,
+        "bob",
+        "bob-notes.pdf",
+        &fixture("document-letter.pdf"),
+        None,
+    )
+    .await;
+
+    // The job is Ann's (not "someone-else" from requesting-user-name), with its real format and pages.
+    let ann = server.services.identity.user_by_login("ann").await.unwrap();
+    let jobs = server.services.jobs.held_jobs_of(&ann).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        (
+            jobs[0].name.as_str(),
+            jobs[0].format.as_str(),
+            jobs[0].pages,
+            jobs[0].source.as_str()
+        ),
+        ("ann-report.pdf", "application/pdf", Some(2), "ipp")
+    );
+
+    // Bob sees only his job, and cannot read or cancel Ann's.
+    let bob_auth = Some(("bob", "bob password 1"));
+    let list = send(
+        &server,
+        bob_auth,
+        &request(
+            &server,
+            op::GET_JOBS,
+            vec![Attribute::new(
+                "requested-attributes",
+                Value::keyword("all"),
+            )],
+            vec![],
+        ),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    let names: Vec<_> = list
+        .groups
+        .iter()
+        .filter(|g| g.tag == group::JOB)
+        .filter_map(|g| g.get("job-name"))
+        .filter_map(|a| a.first())
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(names, ["bob-notes.pdf"]);
+    let peek = send(
+        &server,
+        bob_auth,
+        &request(
+            &server,
+            op::GET_JOB_ATTRIBUTES,
+            vec![Attribute::new("job-id", Value::Integer(ann_job))],
+            vec![],
+        ),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(peek.code, status::NOT_FOUND);
+    let cancel = send(
+        &server,
+        bob_auth,
+        &request(
+            &server,
+            op::CANCEL_JOB,
+            vec![Attribute::new("job-id", Value::Integer(ann_job))],
+            vec![],
+        ),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(cancel.code, status::NOT_FOUND);
+
+    // Ann cancels hers: the document is purged at once.
+    let ann_auth = Some(("ann@example.org", "ann password 1"));
+    let cancel = send(
+        &server,
+        ann_auth,
+        &request(
+            &server,
+            op::CANCEL_JOB,
+            vec![Attribute::new("job-id", Value::Integer(ann_job))],
+            vec![],
+        ),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(cancel.code, status::OK);
+    assert!(
+        server
+            .services
+            .jobs
+            .held_jobs_of(&ann)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        server.services.db.sealed_blob_ids().await.unwrap().len(),
+        1,
+        "only Bob's document is left"
+    );
+    let again = send(
+        &server,
+        ann_auth,
+        &request(
+            &server,
+            op::CANCEL_JOB,
+            vec![Attribute::new("job-id", Value::Integer(ann_job))],
+            vec![],
+        ),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(again.code, status::NOT_POSSIBLE);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn create_job_then_send_document_parks_one_document() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    user(&server, "ann").await;
+    let auth = Some(("ann", "ann password 1"));
+    let created = send(
+        &server,
+        auth,
+        &request(
+            &server,
+            op::CREATE_JOB,
+            vec![Attribute::new("job-name", Value::name("two-step"))],
+            vec![Attribute::new("copies", Value::Integer(2))],
+        ),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(created.code, status::OK);
+    assert_eq!(job_attr(&created, "job-state"), Some(&Value::Enum(3)));
+    let id = job_attr(&created, "job-id")
+        .and_then(Value::as_int)
+        .unwrap();
+    let doc = vec![
+        Attribute::new("job-id", Value::Integer(id)),
+        Attribute::new("last-document", Value::Boolean(true)),
+    ];
+    let sent = send(
+        &server,
+        auth,
+        &request(&server, op::SEND_DOCUMENT, doc.clone(), vec![]),
+        &fixture("gray.jpg"),
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(sent.code, status::OK);
+    assert_eq!(job_attr(&sent, "job-state"), Some(&Value::Enum(4)));
+    let second = send(
+        &server,
+        auth,
+        &request(&server, op::SEND_DOCUMENT, doc, vec![]),
+        &fixture("color.jpg"),
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(second.code, status::MULTIPLE_DOCUMENT_JOBS_NOT_SUPPORTED);
+    let ann = server.services.identity.user_by_login("ann").await.unwrap();
+    let jobs = server.services.jobs.held_jobs_of(&ann).await.unwrap();
+    assert_eq!(
+        (
+            jobs[0].format.as_str(),
+            jobs[0].pages,
+            jobs[0].color,
+            jobs[0].copies
+        ),
+        ("image/jpeg", Some(1), Some(false), 2)
+    );
+    assert_eq!(server.services.db.sealed_blob_ids().await.unwrap().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn gzip_and_deflate_documents_are_stored_decompressed_with_their_pages() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    user(&server, "ann").await;
+    let pdf = fixture("document-a4.pdf");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&pdf).unwrap();
+    let mut deflate =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflate.write_all(&pdf).unwrap();
+    for (name, body, compression) in [
+        ("gz.pdf", gz.finish().unwrap(), "gzip"),
+        ("deflate.pdf", deflate.finish().unwrap(), "deflate"),
+    ] {
+        let answer = print(&server, "ann", name, &body, Some(compression)).await;
+        assert_eq!(answer.code, status::OK, "{compression}");
+        let id = job_attr(&answer, "job-id").and_then(Value::as_int).unwrap();
+        let ann = server.services.identity.user_by_login("ann").await.unwrap();
+        let job = server
+            .services
+            .jobs
+            .job_of(&ann, i64::from(id))
+            .await
+            .unwrap();
+        assert_eq!(
+            (job.format.as_str(), job.pages, job.size_bytes),
+            ("application/pdf", Some(2), pdf.len() as i64),
+            "{compression}"
+        );
+        let mut reader = server.services.jobs.document(&ann, job.id).await.unwrap();
+        let mut stored = Vec::new();
+        reader.copy_to(&mut stored).await.unwrap();
+        assert_eq!(stored, pdf);
+    }
+    // Corrupt gzip: an IPP error, nothing kept.
+    let answer = print(
+        &server,
+        "ann",
+        "broken",
+        b"\x1f\x8b\x08\x00garbage-garbage-garbage",
+        Some("gzip"),
+    )
+    .await;
+    assert_eq!(
+        answer.code,
+        status::COMPRESSION_ERROR,
+        "{:?}",
+        answer.operation_str("status-message")
+    );
+    let unknown = print(&server, "ann", "x", b"data", Some("lzma")).await;
+    assert_eq!(unknown.code, status::COMPRESSION_NOT_SUPPORTED);
+    assert_eq!(server.services.db.sealed_blob_ids().await.unwrap().len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_job_is_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(dir, |d| {
+        let mut s = support::settings(d, &support::sqlite_url(d));
+        s.queue.max_job_mib = 1;
+        s
+    })
+    .await;
+    user(&server, "ann").await;
+    let big = vec![b'x'; 3 * 1024 * 1024];
+    let answer = print(&server, "ann", "big", &big, None).await;
+    assert_eq!(answer.code, status::REQUEST_ENTITY_TOO_LARGE);
+    // A gzip bomb is measured after decompression.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![0u8; 8 * 1024 * 1024]).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 64 * 1024);
+    let answer = print(&server, "ann", "bomb", &bomb, Some("gzip")).await;
+    assert_eq!(answer.code, status::REQUEST_ENTITY_TOO_LARGE);
+    assert!(
+        server
+            .services
+            .db
+            .sealed_blob_ids()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let blobs = server.dir.path().join("blobs");
+    let files = walk(&blobs);
+    assert!(files.is_empty(), "no blob left: {files:?}");
+    server.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn malformed_ipp_gets_an_error_and_the_server_keeps_serving() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    user(&server, "ann").await;
+    let auth = Some(("ann", "ann password 1"));
+    let good = wire::encode(&request(
+        &server,
+        op::GET_PRINTER_ATTRIBUTES,
+        vec![],
+        vec![],
+    ));
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated header", good[..5].to_vec()),
+        ("truncated attributes", good[..good.len() / 2].to_vec()),
+        ("length past the end", {
+            let mut b = good[..good.len() - 1].to_vec();
+            b.extend_from_slice(&[tag::KEYWORD, 0x00, 0x01, b'x', 0x7f, 0xff, b'y']);
+            b
+        }),
+        ("bad tag where a value belongs", {
+            let mut b = good[..9].to_vec();
+            b.extend_from_slice(&[0x47, 0x00, 0x12]);
+            b.extend_from_slice(b"attributes-charset");
+            b.extend_from_slice(&[0x00, 0x05, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, group::END]);
+            b
+        }),
+    ];
+    let mut many = good[..good.len() - 1].to_vec();
+    for i in 0..10_000 {
+        let name = format!("x-{i}");
+        many.push(tag::KEYWORD);
+        many.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        many.extend_from_slice(name.as_bytes());
+        many.extend_from_slice(&[0x00, 0x01, b'y']);
+    }
+    many.push(group::END);
+    cases.push(("10 000 attributes", many));
+    for (what, body) in cases {
+        let answer = send_raw(&server, auth, body).await;
+        assert!(
+            matches!(answer.http, 400 | 413),
+            "{what}: HTTP {}",
+            answer.http
+        );
+    }
+    let mut old = request(&server, op::GET_PRINTER_ATTRIBUTES, vec![], vec![]);
+    old.version = (9, 9);
+    let answer = send(&server, auth, &old, b"").await.message.unwrap();
+    assert_eq!(answer.code, status::VERSION_NOT_SUPPORTED);
+    let unknown = send(
+        &server,
+        auth,
+        &request(&server, 0x4242, vec![], vec![]),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(unknown.code, status::OPERATION_NOT_SUPPORTED);
+    // Still serving.
+    let answer = send(
+        &server,
+        auth,
+        &request(&server, op::GET_PRINTER_ATTRIBUTES, vec![], vec![]),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(answer.code, status::OK);
+    let wrong_type = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .post(server.url("/ipp/print"))
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 400);
+    server.stop().await;
+}
