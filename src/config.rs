@@ -93,6 +93,11 @@ pub struct ServerSettings {
     pub tls_key: Option<PathBuf>,
     /// Worker threads for HTTP; 0 = one per core.
     pub workers: usize,
+    /// How long an idle connection (also a new one before its first request) stays
+    /// open. Printing clients (CUPS, ipptool) hold a connection through long pauses and
+    /// write into it without checking whether the server closed it meanwhile, which
+    /// fails their next request.
+    pub keep_alive_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -118,6 +123,9 @@ pub struct StorageSettings {
     pub backend: StorageBackend,
     /// Local blob folder; defaults to `<data_dir>/blobs`.
     pub path: Option<PathBuf>,
+    /// Blobs and upload leftovers without a record are swept once this old (seconds),
+    /// so uploads in flight are spared.
+    pub sweep_min_age_secs: i64,
     pub s3: S3Settings,
 }
 
@@ -202,6 +210,7 @@ impl Default for ServerSettings {
             tls_cert: None,
             tls_key: None,
             workers: 0,
+            keep_alive_secs: 300,
         }
     }
 }
@@ -221,6 +230,7 @@ impl Default for StorageSettings {
         Self {
             backend: StorageBackend::Local,
             path: None,
+            sweep_min_age_secs: 3600,
             s3: S3Settings {
                 region: "us-east-1".into(),
                 ..S3Settings::default()

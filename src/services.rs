@@ -93,8 +93,16 @@ impl Services {
         let now = crate::db::now();
         let sessions = self.db.delete_expired_sessions().await;
         let failures = self.db.delete_stale_login_failures(now - 24 * 3600).await;
-        let unindexed = self.jobs.sweep_unindexed_blobs(3600).await;
-        let orphans = self.vault.sweep_orphans(3600).await;
+        let expired = self.jobs.expire_due(now).await;
+        if let Err(e) = &expired {
+            tracing::warn!(error = %e, "expiring held jobs failed; will retry");
+        }
+        if let Ok(n @ 1..) = expired {
+            tracing::info!(expired = n, "held jobs expired unreleased");
+        }
+        let min_age = self.settings.storage.sweep_min_age_secs;
+        let unindexed = self.jobs.sweep_unindexed_blobs(min_age).await;
+        let orphans = self.vault.sweep_orphans(min_age).await;
         match (sessions, failures, unindexed, orphans) {
             (Ok(s), Ok(f), Ok(u), Ok(o)) => {
                 if s + f + u as u64 + o > 0 {

@@ -243,6 +243,7 @@ fn job<'a>(uuid: &'a str, owner_id: i64, blob: &'a str) -> NewJob<'a> {
         format: "application/pdf",
         pages: Some(3),
         color: Some(false),
+        color_mode: "auto",
         copies: 1,
         sides: "one-sided",
         size_bytes: 1234,

@@ -15,6 +15,8 @@ if [ -z "${TEST_DATABASE_URL:-}" ] && [ -z "$(pg_bin)" ]; then packages+=(postgr
 command -v curl >/dev/null || packages+=(curl)
 command -v chromium >/dev/null || packages+=(chromium)
 command -v chromedriver >/dev/null || packages+=(chromium-driver)
+command -v ipptool >/dev/null || packages+=(cups-ipp-utils)
+command -v gs >/dev/null || packages+=(ghostscript)
 if [ ${#packages[@]} -gt 0 ]; then
   log "installing ${packages[*]} (Debian)"
   as_root apt-get update -qq

@@ -388,3 +388,142 @@ async fn rotate_master_key_replaces_the_key_file_and_every_document_still_opens(
     reader.copy_to(&mut out).await.unwrap();
     assert_eq!(out, b"before rotation");
 }
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                out.extend(files_under(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_upload_keeps_no_job_and_the_sweep_removes_the_partial_blob() {
+    use printpark::ipp::wire::{Attribute, Group, Message, Value, group, tag};
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(printpark(dir.path()).args([
+        "admin",
+        "create-user",
+        "--username",
+        "ann",
+        "--email",
+        "ann@example.org",
+        "--password",
+        "ann password 1",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let port = free_port();
+    let server = start_server(dir.path(), port);
+    wait_healthy(port).await;
+
+    // A Print-Job whose document arrives slowly, 1 MiB at a time.
+    let mut operation = Group::new(group::OPERATION);
+    operation.push(Attribute::new(
+        "attributes-charset",
+        Value::String(tag::CHARSET, "utf-8".into()),
+    ));
+    operation.push(Attribute::new(
+        "attributes-natural-language",
+        Value::String(tag::LANGUAGE, "en".into()),
+    ));
+    operation.push(Attribute::new(
+        "printer-uri",
+        Value::uri(&format!("ipps://127.0.0.1:{port}/ipp/print")),
+    ));
+    let header = printpark::ipp::wire::encode(&Message {
+        version: (2, 0),
+        code: printpark::ipp::op::PRINT_JOB,
+        request_id: 1,
+        groups: vec![operation],
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    let client = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let upload = tokio::spawn(
+        client
+            .post(format!("https://127.0.0.1:{port}/ipp/print"))
+            .basic_auth("ann", Some("ann password 1"))
+            .header("content-type", "application/ipp")
+            .body(body)
+            .send(),
+    );
+    tx.send(Ok(header)).await.unwrap();
+    let blobs = dir.path().join("data/blobs");
+    let mut sent = 0;
+    // Send until the store has started writing the sealed upload to disk.
+    while !files_under(&blobs)
+        .iter()
+        .any(|p| p.to_string_lossy().contains('#'))
+    {
+        assert!(
+            sent < 200,
+            "no upload staging file appeared after {sent} MiB"
+        );
+        tx.send(Ok(vec![0x5a; 1024 * 1024])).await.unwrap();
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    drop(server);
+    drop(tx);
+    assert!(
+        upload.await.unwrap().is_err(),
+        "the upload cannot have succeeded"
+    );
+
+    // Restart: no job was indexed, and the sweep removes the partial blob.
+    let restarted = printpark(dir.path())
+        .arg("serve")
+        .env("PRINTPARK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("PRINTPARK_STORAGE__SWEEP_MIN_AGE_SECS", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let restarted = Running(restarted);
+    wait_healthy(port).await;
+    let mut left = files_under(&blobs);
+    for _ in 0..100 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = files_under(&blobs);
+    }
+    assert!(left.is_empty(), "partial upload left behind: {left:?}");
+    let db = printpark::db::Db::connect(
+        &format!(
+            "sqlite://{}",
+            dir.path().join("data/printpark.db").display()
+        ),
+        1,
+    )
+    .await
+    .unwrap();
+    let ann = db.user_by_login("ann").await.unwrap();
+    assert!(
+        db.jobs_of_owner(ann.id, None).await.unwrap().is_empty(),
+        "no job row for the killed upload"
+    );
+    assert!(db.sealed_blob_ids().await.unwrap().is_empty());
+    let (status, _) = terminate_and_wait(restarted);
+    assert!(status.success());
+}

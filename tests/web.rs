@@ -366,6 +366,8 @@ async fn admins_create_disable_reset_pin_and_delete_users_with_their_jobs() {
                 sides: "one-sided",
                 source: "portal",
                 compression: printpark::jobs::Compression::None,
+                color_mode: "auto",
+                accept: None,
             },
             &mut &b"%PDF-1.7 secret"[..],
             &client_info,
@@ -777,6 +779,8 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
         sides: "two-sided-long-edge",
         source: "portal",
         compression: printpark::jobs::Compression::None,
+        color_mode: "auto",
+        accept: None,
     };
     let anns = server
         .services
@@ -1065,5 +1069,195 @@ async fn oversized_or_malformed_bodies_get_a_clear_error_and_change_nothing() {
         "too_large"
     );
     assert_eq!(server.services.db.count_users().await.unwrap(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn held_jobs_expire_after_the_queue_or_per_user_hold_time_and_count_as_avoided() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let admin = server.client();
+    first_admin(&server, &admin).await;
+    let identity = &server.services.identity;
+    let info = ClientInfo::default();
+    let new = |name: &str| printpark::identity::NewUserRequest {
+        username: name.into(),
+        email: format!("{name}@example.org"),
+        ..Default::default()
+    };
+    let ann = identity
+        .create_user(None, &new("ann"), &info)
+        .await
+        .unwrap();
+    let bob = identity
+        .create_user(None, &new("bob"), &info)
+        .await
+        .unwrap();
+    // The admin gives Bob a 2-hour hold on the users page.
+    let page = admin_form(
+        &server,
+        &admin,
+        &format!("/admin/users/{}/hold", bob.id),
+        &[("hours", "2")],
+    )
+    .await;
+    assert!(page.contains("Jobs of bob are now held 2 h."), "{page}");
+    let refused = admin_form(
+        &server,
+        &admin,
+        &format!("/admin/users/{}/hold", bob.id),
+        &[("hours", "9999")],
+    )
+    .await;
+    assert!(refused.contains("use 1 to 720 hours"));
+    let bob = identity.user(bob.id).await.unwrap();
+    let jobs = &server.services.jobs;
+    let submission = Submission {
+        name: "doc.ps",
+        format: "application/postscript",
+        copies: 2,
+        sides: "one-sided",
+        source: "portal",
+        compression: printpark::jobs::Compression::None,
+        color_mode: "auto",
+        accept: None,
+    };
+    let doc = b"%!PS-Adobe-3.0\n%%Pages: 3\n%%EndComments\n";
+    let anns = jobs
+        .park(&ann, &submission, &mut &doc[..], &info)
+        .await
+        .unwrap();
+    let bobs = jobs
+        .park(&bob, &submission, &mut &doc[..], &info)
+        .await
+        .unwrap();
+    assert_eq!(bobs.expires_at - bobs.submitted_at, 2 * 3600);
+    assert_eq!(anns.expires_at - anns.submitted_at, 24 * 3600);
+    let now = printpark::db::now();
+    assert_eq!(jobs.expire_due(now + 3 * 3600).await.unwrap(), 1);
+    assert_eq!(jobs.held_jobs_of(&bob).await.unwrap().len(), 0);
+    assert_eq!(jobs.held_jobs_of(&ann).await.unwrap().len(), 1);
+    assert_eq!(
+        server.services.db.sealed_blob_ids().await.unwrap().len(),
+        1,
+        "Bob's document is purged"
+    );
+    assert_eq!(
+        jobs.abandoned_totals().await.unwrap(),
+        (1, 6),
+        "one job of 3 pages x 2 copies avoided"
+    );
+    assert_eq!(jobs.expire_due(now + 25 * 3600).await.unwrap(), 1);
+    assert!(
+        server
+            .services
+            .db
+            .sealed_blob_ids()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let audit = server
+        .services
+        .db
+        .audit_page(None, 10, Some("job.expire"))
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn portal_upload_parks_pdf_jpeg_and_png_with_the_chosen_options_and_refuses_the_rest() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let client = server.client();
+    first_admin(&server, &client).await;
+    let page = client
+        .get(server.url("/portal"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("enctype=\"multipart/form-data\""));
+    let csrf = csrf_of(&page);
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/documents");
+    let file = |name: &str, mime: &str| {
+        reqwest::multipart::Part::bytes(std::fs::read(fixtures.join(name)).unwrap())
+            .file_name(name.to_owned())
+            .mime_str(mime)
+            .unwrap()
+    };
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("copies", "2")
+        .text("sides", "two-sided-long-edge")
+        .text("color_mode", "monochrome")
+        .part("files", file("document-a4.pdf", "application/pdf"))
+        .part("files", file("color.jpg", "image/jpeg"))
+        // Declared as PDF, but it is PostScript: the sniffed format decides.
+        .part("files", file("document-a4.ps", "application/pdf"));
+    let response = client
+        .post(server.url("/portal/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("Parked 2 documents: document-a4.pdf, color.jpg."),
+        "{page}"
+    );
+    assert!(
+        page.contains("document-a4.ps: application/postscript documents are not accepted here"),
+        "{page}"
+    );
+    let admin = server
+        .services
+        .identity
+        .user_by_login("admin")
+        .await
+        .unwrap();
+    let jobs = server.services.jobs.held_jobs_of(&admin).await.unwrap();
+    assert_eq!(jobs.len(), 2);
+    let pdf = jobs.iter().find(|j| j.name == "document-a4.pdf").unwrap();
+    assert_eq!(
+        (
+            pdf.pages,
+            pdf.copies,
+            pdf.sides.as_str(),
+            pdf.color_mode.as_str(),
+            pdf.source.as_str()
+        ),
+        (Some(2), 2, "two-sided-long-edge", "monochrome", "portal")
+    );
+    let jpg = jobs.iter().find(|j| j.name == "color.jpg").unwrap();
+    assert_eq!((jpg.format.as_str(), jpg.color), ("image/jpeg", Some(true)));
+    assert_eq!(
+        server.services.db.sealed_blob_ids().await.unwrap().len(),
+        2,
+        "the refused file left nothing"
+    );
+    // Without the form token: refused, nothing parked.
+    let form = reqwest::multipart::Form::new().part("files", file("gray.jpg", "image/jpeg"));
+    let response = client
+        .post(server.url("/portal/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        server
+            .services
+            .jobs
+            .held_jobs_of(&admin)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     server.stop().await;
 }

@@ -11,6 +11,7 @@ pub struct JobRow {
     pub format: String,
     pub pages: Option<i64>,
     pub color: Option<bool>,
+    pub color_mode: String,
     pub copies: i64,
     pub sides: String,
     pub size_bytes: i64,
@@ -31,6 +32,7 @@ pub struct NewJob<'a> {
     pub format: &'a str,
     pub pages: Option<i64>,
     pub color: Option<bool>,
+    pub color_mode: &'a str,
     pub copies: i64,
     pub sides: &'a str,
     pub size_bytes: i64,
@@ -52,13 +54,13 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
 }
 
-const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at";
+const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, color_mode, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at";
 
 impl Db {
     pub async fn insert_job(&self, job: &NewJob<'_>) -> DbResult<JobRow> {
         let sql = format!(
-            "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, color_mode) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {JOB_COLUMNS}"
         );
         let row = on_backend!(self, |pool| {
             sqlx::query_as::<_, JobRow>(&sql)
@@ -77,6 +79,7 @@ impl Db {
                 .bind(job.blob_id)
                 .bind(job.submitted_at)
                 .bind(job.expires_at)
+                .bind(job.color_mode)
                 .fetch_one(pool)
                 .await?
         });
@@ -137,6 +140,31 @@ impl Db {
                 .await?
         });
         Ok(n)
+    }
+
+    /// Unfinished jobs whose hold ended before `at`, oldest first.
+    pub async fn jobs_due_for_expiry(&self, at: i64, limit: i64) -> DbResult<Vec<JobRow>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('held', 'incoming') AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+        );
+        let rows = on_backend!(self, |pool| {
+            sqlx::query_as::<_, JobRow>(&sql)
+                .bind(at)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+
+    /// (jobs, pages) that expired unreleased: prints avoided.
+    pub async fn abandoned_totals(&self) -> DbResult<(i64, i64)> {
+        let row: (i64, Option<i64>) = on_backend!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*), SUM(pages * copies) FROM jobs WHERE state = 'expired'")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok((row.0, row.1.unwrap_or(0)))
     }
 
     pub async fn count_jobs_in_state(&self, state: &str) -> DbResult<i64> {

@@ -13,6 +13,8 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     pub pin_hash: Option<String>,
     pub disabled: bool,
+    /// Hours this user's jobs are held before they expire; `None` = the queue default.
+    pub hold_hours: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -43,7 +45,7 @@ pub struct LoginFailureRow {
     pub locked_until: i64,
 }
 
-const USER_COLUMNS: &str = "id, username, email, name, department, role, password_hash, pin_hash, disabled, created_at, updated_at";
+const USER_COLUMNS: &str = "id, username, email, name, department, role, password_hash, pin_hash, disabled, hold_hours, created_at, updated_at";
 
 impl Db {
     pub async fn insert_user(&self, user: &NewUser<'_>) -> DbResult<UserRow> {
@@ -135,6 +137,22 @@ impl Db {
         let done = on_backend!(self, |pool| {
             sqlx::query(&sql)
                 .bind(value)
+                .bind(now())
+                .bind(user_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn set_hold_hours(&self, user_id: i64, hours: Option<i64>) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("UPDATE users SET hold_hours = $1, updated_at = $2 WHERE id = $3")
+                .bind(hours)
                 .bind(now())
                 .bind(user_id)
                 .execute(pool)

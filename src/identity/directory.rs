@@ -210,6 +210,40 @@ impl Identity {
         self.user(user_id).await
     }
 
+    /// Sets how long this user's jobs are held (1 h to 30 days), or back to the default.
+    pub async fn set_hold_hours(
+        &self,
+        actor: &User,
+        user_id: i64,
+        hours: Option<i64>,
+        client: &ClientInfo,
+    ) -> IdentityResult<User> {
+        require_admin(actor)?;
+        if let Some(h) = hours
+            && !(1..=720).contains(&h)
+        {
+            return Err(IdentityError::Invalid {
+                field: "hold",
+                reason: "use 1 to 720 hours, or leave empty for the default".into(),
+            });
+        }
+        let target = self.user(user_id).await?;
+        self.db.set_hold_hours(user_id, hours).await?;
+        let detail = hours
+            .map(|h| format!("{h} h"))
+            .unwrap_or_else(|| "default".into());
+        self.audit(
+            Some(actor),
+            "user.set_hold",
+            &target.username,
+            "success",
+            client,
+            &detail,
+        )
+        .await?;
+        self.user(user_id).await
+    }
+
     /// Sets a fresh random 6-digit PIN and returns it once, for the admin to hand over.
     pub async fn reset_pin(
         &self,

@@ -90,6 +90,8 @@ pub struct User {
     pub role: Role,
     pub disabled: bool,
     pub has_pin: bool,
+    /// Hours this user's jobs are held; `None` = the queue default.
+    pub hold_hours: Option<i64>,
     pub created_at: i64,
 }
 
@@ -119,6 +121,7 @@ impl From<UserRow> for User {
             role: Role::parse(&row.role),
             disabled: row.disabled,
             has_pin: row.pin_hash.is_some(),
+            hold_hours: row.hold_hours,
             created_at: row.created_at,
         }
     }

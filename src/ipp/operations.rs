@@ -153,6 +153,7 @@ pub async fn handle<R: AsyncRead + Unpin>(
             .await
             .map(|job| job_response(ctx, request, &job, status::OK)),
         op::GET_JOBS => get_jobs(ctx, request).await,
+        op::IDENTIFY_PRINTER => identify_printer(ctx, request).await,
         other => Err((
             status::OPERATION_NOT_SUPPORTED,
             format!("operation 0x{other:04x} is not supported"),
@@ -250,6 +251,7 @@ fn job_error(error: JobError) -> (u16, String) {
         JobError::TooManyHeld(_) => status::TOO_MANY_JOBS,
         JobError::Compression(_) => status::COMPRESSION_ERROR,
         JobError::NotPossible(_) => status::NOT_POSSIBLE,
+        JobError::FormatNotAccepted(_) => status::DOCUMENT_FORMAT_NOT_SUPPORTED,
         other => {
             tracing::error!(error = %other, "IPP operation failed");
             return (
@@ -280,6 +282,16 @@ fn submission<'a>(request: &'a Message, name: &'a str) -> Submission<'a> {
             .unwrap_or("one-sided"),
         source: "ipp",
         compression: Compression::None,
+        color_mode: match request
+            .job_attr("print-color-mode")
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+        {
+            Some("monochrome") => "monochrome",
+            Some("color") => "color",
+            _ => "auto",
+        },
+        accept: None,
     }
 }
 
@@ -373,6 +385,21 @@ async fn with_job(ctx: &Context<'_>, request: &Message) -> Result<HeldJob, (u16,
         (None, None) => return Err((status::BAD_REQUEST, "job-id or job-uri is required".into())),
     };
     ctx.jobs.job_of(owner, id).await.map_err(job_error)
+}
+
+/// The secure queue is not a device: there is nothing to flash or show. The request
+/// is accepted (IPP Everywhere requires the operation) and recorded for the admin.
+async fn identify_printer(ctx: &Context<'_>, request: &Message) -> OpResult {
+    let who = user(ctx)?;
+    ctx.jobs
+        .note_identify_request(who, &ctx.client)
+        .await
+        .map_err(job_error)?;
+    Ok(response(
+        request,
+        status::OK,
+        "This queue is virtual: identify the printer you release at",
+    ))
 }
 
 async fn cancel_job(ctx: &Context<'_>, request: &Message) -> OpResult {
@@ -529,6 +556,7 @@ fn job_attributes(ctx: &Context<'_>, job: &HeldJob) -> Vec<Attribute> {
         },
         a("copies", Value::Integer(job.copies.min(999) as i32)),
         a("sides", Value::keyword(&job.sides)),
+        a("print-color-mode", Value::keyword(&job.color_mode)),
         a("document-format", Value::mime(&job.format)),
         a(
             "number-of-documents",

@@ -13,6 +13,8 @@ pub struct QueueDescription {
     /// `https://host:port/portal`
     pub more_info: String,
     pub admin_url: String,
+    /// `https://host:port/static/icon.png`
+    pub icon_url: String,
     pub uuid: String,
     pub name: String,
     pub location: String,
@@ -44,6 +46,7 @@ pub const OPERATIONS: &[u16] = &[
     op::GET_PRINTER_ATTRIBUTES,
     op::CANCEL_MY_JOBS,
     op::CLOSE_JOB,
+    op::IDENTIFY_PRINTER,
 ];
 
 /// (keyword, width, length) in hundredths of millimetres.
@@ -144,7 +147,10 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
         many("ipp-features-supported", keywords(&["ipp-everywhere"])),
         many("ipp-versions-supported", keywords(&["1.1", "2.0"])),
         a("job-hold-until-default", Value::keyword("indefinite")),
-        many("job-hold-until-supported", keywords(&["indefinite"])),
+        many(
+            "job-hold-until-supported",
+            keywords(&["indefinite", "no-hold"]),
+        ),
         a("job-ids-supported", Value::Boolean(true)),
         a("job-k-octets-supported", Value::Range(0, i32::MAX)),
         many(
@@ -289,7 +295,7 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
         a("printer-supply-info-uri", Value::uri(&q.admin_url)),
         many(
             "pwg-raster-document-resolution-supported",
-            vec![resolution(300), resolution(600)],
+            vec![resolution(300)],
         ),
         a("pwg-raster-document-sheet-back", Value::keyword("normal")),
         many(
@@ -323,6 +329,30 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
             "which-jobs-supported",
             keywords(&["completed", "not-completed", "all"]),
         ),
+        many("identify-actions-default", keywords(&["display"])),
+        many("identify-actions-supported", keywords(&["display"])),
+        many(
+            "media-size-supported",
+            MEDIA
+                .iter()
+                .map(|m| Value::Collection(vec![Attribute::new("x-dimension", Value::Integer(m.1)), Attribute::new("y-dimension", Value::Integer(m.2))]))
+                .collect(),
+        ),
+        a("multiple-operation-time-out-action", Value::keyword("abort-job")),
+        many("overrides-supported", keywords(&["document-number", "pages"])),
+        a("page-ranges-supported", Value::Boolean(true)),
+        a("preferred-attributes-supported", Value::Boolean(false)),
+        a("print-content-optimize-default", Value::keyword("auto")),
+        many("print-content-optimize-supported", keywords(&["auto", "graphic", "photo", "text", "text-and-graphic"])),
+        a("print-rendering-intent-default", Value::keyword("auto")),
+        many("print-rendering-intent-supported", keywords(&["auto"])),
+        a("printer-config-change-date-time", date_time(q.up_since)),
+        a("printer-state-change-date-time", date_time(q.up_since)),
+        many("printer-get-attributes-supported", keywords(&["document-format"])),
+        many("printer-icons", vec![Value::uri(&q.icon_url)]),
+        // A virtual queue has no supplies; clients still expect the attributes.
+        many("printer-supply", vec![Value::Other(tag::OCTET_STRING, b"index=1;class=unknown;type=other;unit=percent;maxcapacity=100;level=-2;colorantname=unknown;".to_vec())]),
+        many("printer-supply-description", vec![Value::text("No supplies: documents print on the printer you release them at")]),
         many("finishings-supported", vec![Value::Enum(3)]),
         a("finishings-default", Value::Enum(3)),
     ]

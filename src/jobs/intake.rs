@@ -41,6 +41,10 @@ pub struct Submission<'a> {
     pub sides: &'a str,
     pub source: &'a str,
     pub compression: Compression,
+    /// `auto`, `color` or `monochrome`.
+    pub color_mode: &'a str,
+    /// When set, only these sniffed formats are accepted (the portal takes PDF, JPEG, PNG).
+    pub accept: Option<&'a [&'a str]>,
 }
 
 /// The client's stream failed (hung up, timed out) while sending the document.
@@ -168,6 +172,12 @@ impl Jobs {
         let (sealed, analysis) = self
             .seal_document(&blob, document, submission.compression)
             .await?;
+        if let Some(accept) = submission.accept
+            && !accept.contains(&analysis.format)
+        {
+            self.vault.purge(&blob).await?;
+            return Err(JobError::FormatNotAccepted(analysis.format));
+        }
         let at = now();
         let row = self
             .db
@@ -178,6 +188,7 @@ impl Jobs {
                 format: analysis.format,
                 pages: analysis.pages,
                 color: analysis.color,
+                color_mode: submission.color_mode,
                 copies: submission.copies.max(1),
                 sides: submission.sides,
                 size_bytes: sealed.plain_size as i64,
@@ -186,7 +197,7 @@ impl Jobs {
                 state: JobState::Held.as_str(),
                 blob_id: Some(blob.as_str()),
                 submitted_at: at,
-                expires_at: at + self.hold_secs(),
+                expires_at: at + self.hold_secs(owner),
             })
             .await;
         let job: HeldJob = match row {
@@ -201,8 +212,9 @@ impl Jobs {
         Ok(job)
     }
 
-    pub(super) fn hold_secs(&self) -> i64 {
-        (self.queue.hold_hours * 3600) as i64
+    /// How long this owner's jobs wait: their own setting, else the queue's.
+    pub(super) fn hold_secs(&self, owner: &User) -> i64 {
+        owner.hold_hours.unwrap_or(self.queue.hold_hours as i64) * 3600
     }
 
     /// A job announced before its document (IPP Create-Job).
@@ -224,6 +236,7 @@ impl Jobs {
                 format: submission.format,
                 pages: None,
                 color: None,
+                color_mode: submission.color_mode,
                 copies: submission.copies.max(1),
                 sides: submission.sides,
                 size_bytes: 0,
@@ -232,7 +245,7 @@ impl Jobs {
                 state: JobState::Incoming.as_str(),
                 blob_id: None,
                 submitted_at: at,
-                expires_at: at + self.hold_secs(),
+                expires_at: at + self.hold_secs(owner),
             })
             .await?;
         self.identity

@@ -24,6 +24,8 @@ pub enum JobError {
     TooManyHeld(u32),
     #[error("the document could not be decompressed: {0}")]
     Compression(String),
+    #[error("{0} documents are not accepted here")]
+    FormatNotAccepted(&'static str),
     #[error("the job cannot take this document now: {0}")]
     NotPossible(&'static str),
     #[error(transparent)]
@@ -85,6 +87,8 @@ pub struct HeldJob {
     pub format: String,
     pub pages: Option<i64>,
     pub color: Option<bool>,
+    /// What the owner asked for: `auto`, `color` or `monochrome`.
+    pub color_mode: String,
     pub copies: i64,
     pub sides: String,
     pub size_bytes: i64,
@@ -106,6 +110,7 @@ impl From<JobRow> for HeldJob {
             format: row.format,
             pages: row.pages,
             color: row.color,
+            color_mode: row.color_mode,
             copies: row.copies,
             sides: row.sides,
             size_bytes: row.size_bytes,
@@ -272,6 +277,60 @@ impl Jobs {
             }
         }
         Ok(ids.len())
+    }
+
+    /// Ends every job whose hold time is over at `at` (now, in service): purged (blob and key), metadata kept as
+    /// "expired" — a print avoided. Returns how many expired.
+    pub async fn expire_due(&self, at: i64) -> Result<usize, JobError> {
+        let mut expired = 0;
+        loop {
+            let due = self.db.jobs_due_for_expiry(at, 100).await?;
+            if due.is_empty() {
+                return Ok(expired);
+            }
+            for row in due {
+                let job = HeldJob::from(row);
+                self.end(&job, JobState::Expired).await?;
+                self.identity
+                    .audit(
+                        None,
+                        "job.expire",
+                        &job.id.to_string(),
+                        "success",
+                        &ClientInfo {
+                            addr: "system".into(),
+                            user_agent: String::new(),
+                        },
+                        &format!("owner {}", job.owner_id),
+                    )
+                    .await?;
+                expired += 1;
+            }
+        }
+    }
+
+    /// Jobs and pages never printed because nobody released them.
+    pub async fn abandoned_totals(&self) -> Result<(i64, i64), JobError> {
+        Ok(self.db.abandoned_totals().await?)
+    }
+
+    /// Records that a client asked the (virtual) queue to identify itself.
+    pub async fn note_identify_request(
+        &self,
+        who: &User,
+        client: &ClientInfo,
+    ) -> Result<(), JobError> {
+        self.identity
+            .audit(
+                Some(who),
+                "queue.identify",
+                "secure queue",
+                "success",
+                client,
+                "virtual queue: nothing to show",
+            )
+            .await?;
+        Ok(())
     }
 
     pub async fn count_held(&self) -> Result<i64, JobError> {

@@ -270,6 +270,7 @@ impl Vault {
             self.store.store.delete(&meta.location).await?;
             removed += 1;
         }
+        removed += self.store.sweep_local_staging(min_age_secs).await?;
         Ok(removed)
     }
 

@@ -109,6 +109,35 @@ impl BlobStore {
         .map_err(VaultError::Store)
     }
 
+    /// Removes upload staging files (`<blob>#<n>`) that a killed process left on
+    /// local disk; the store's own listing never shows them. Returns how many.
+    pub(super) async fn sweep_local_staging(&self, min_age_secs: i64) -> Result<u64, VaultError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
+        };
+        let cutoff = std::time::SystemTime::now()
+            - std::time::Duration::from_secs(min_age_secs.max(0) as u64);
+        tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            let mut removed = 0;
+            let Ok(fans) = std::fs::read_dir(root.join("blobs")) else {
+                return Ok(0);
+            };
+            for fan in fans.flatten() {
+                for entry in std::fs::read_dir(fan.path())?.flatten() {
+                    let stale = entry.metadata()?.modified()? <= cutoff;
+                    if entry.file_name().to_string_lossy().contains('#') && stale {
+                        std::fs::remove_file(entry.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(|e| VaultError::Store(std::io::Error::other(e)))?
+        .map_err(VaultError::Store)
+    }
+
     /// A request that proves the store answers (a missing object is a fine answer).
     pub async fn check(&self) -> Result<(), VaultError> {
         match self.store.head(&ObjectPath::from("readiness-probe")).await {

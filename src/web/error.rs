@@ -107,6 +107,22 @@ impl From<JobError> for Problem {
     fn from(error: JobError) -> Self {
         match error {
             JobError::NotFound => Problem::not_found(),
+            JobError::TooLarge(_) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                error.to_string(),
+            ),
+            JobError::TooManyHeld(_) => {
+                Problem::new(StatusCode::CONFLICT, "too_many_held", error.to_string())
+            }
+            JobError::FormatNotAccepted(_) => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "format_not_accepted",
+                error.to_string(),
+            ),
+            JobError::Compression(_) | JobError::NotPossible(_) => {
+                Problem::bad_request(error.to_string())
+            }
             JobError::Identity(e) => e.into(),
             JobError::Vault(VaultError::NotFound) => Problem::new(
                 StatusCode::GONE,

@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use futures_util::TryStreamExt;
+use tokio::io::AsyncReadExt;
 use tokio_util::io::StreamReader;
 
 use super::AppState;
@@ -81,6 +82,7 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
         uri: format!("ipps://{host}/ipp/print"),
         more_info: format!("https://{host}/portal"),
         admin_url: format!("https://{host}/admin"),
+        icon_url: format!("https://{host}{}", super::assets::url("icon.png")),
         uuid: printer_uuid(state),
         name: queue.name.clone(),
         location: queue.location.clone(),
@@ -168,7 +170,21 @@ pub async fn print(
     };
     let answer = operations::handle(&ctx, &request, &mut body).await;
     metrics::counter!("printpark_ipp_requests_total", "operation" => format!("0x{:04x}", request.code), "status" => format!("0x{:04x}", answer.code)).increment(1);
-    HttpResponse::Ok()
+    // A refused request may leave its document unread. Read a little of what is left
+    // so the connection can carry the client's next request; past that, close it, so
+    // the client knows to reconnect instead of writing into a dead connection.
+    let drained = tokio::io::copy(&mut (&mut body).take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
+    let finished = matches!(drained, Ok(n) if n < DRAIN_LIMIT);
+    let mut response = HttpResponse::Ok();
+    response
         .content_type("application/ipp")
-        .body(wire::encode(&answer))
+        // IPP bodies are never content-coded; `identity` also keeps Compress off them.
+        .insert_header((header::CONTENT_ENCODING, "identity"));
+    if !finished {
+        response.force_close();
+    }
+    response.body(wire::encode(&answer))
 }
+
+/// Unread request bytes drained after a response before the connection is closed.
+const DRAIN_LIMIT: u64 = 4 * 1024 * 1024;

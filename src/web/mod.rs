@@ -67,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/login", web::post().to(session::login_submit))
     .route("/logout", web::post().to(session::logout))
     .route("/portal", web::get().to(portal::my_jobs))
+    .route("/portal/upload", web::post().to(portal::upload))
     .route(
         "/portal/jobs/{id}/delete",
         web::post().to(portal::delete_job),
@@ -92,6 +93,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/admin/users/{id}/delete",
         web::get().to(admin::confirm_delete),
     )
+    .route("/admin/users/{id}/hold", web::post().to(admin::set_hold))
     .route(
         "/admin/users/{id}/{action}",
         web::post().to(admin::user_action),
@@ -141,6 +143,7 @@ pub fn serve_on(
             .unwrap_or(2),
         n => n,
     };
+    let keep_alive = services.settings.server.keep_alive_secs;
     let state = web::Data::new(AppState {
         services,
         metrics: crate::telemetry::metrics_handle(),
@@ -155,6 +158,10 @@ pub fn serve_on(
             .default_service(web::to(not_found))
     })
     .workers(workers)
+    .keep_alive(std::time::Duration::from_secs(keep_alive))
+    // The same for a new connection's first request: clients open one and may use it
+    // only minutes later (actix closes it after 5 s by default).
+    .client_request_timeout(std::time::Duration::from_secs(keep_alive))
     .shutdown_timeout(30)
     .listen_rustls_0_23(listener, tls)
     .map_err(|e| StartError::Listen {

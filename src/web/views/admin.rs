@@ -66,6 +66,7 @@ pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpRes
 #[template(path = "admin/users.html")]
 struct UsersPage {
     page: Page,
+    default_hold: u64,
     users: Vec<User>,
     /// A PIN just reset: (username, PIN), shown this once.
     new_pin: Option<(String, String)>,
@@ -78,6 +79,7 @@ async fn users_page(
 ) -> Result<HttpResponse, PageError> {
     let users = state.services.identity.list_users().await?;
     render(&UsersPage {
+        default_hold: state.services.settings.queue.hold_hours,
         page,
         users,
         new_pin,
@@ -150,6 +152,56 @@ pub async fn create_user(
             .map_err(Problem::from),
     )
     .await
+}
+
+#[derive(Deserialize)]
+pub struct HoldForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    hours: String,
+}
+
+/// Sets how long one user's jobs are held (empty = the queue default).
+pub async fn set_hold(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<i64>,
+    form: web::Form<HoldForm>,
+) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let hours = match form.hours.trim() {
+        "" => Ok(None),
+        text => text
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| Problem::bad_request("Hold hours must be a whole number.")),
+    };
+    let result = match hours {
+        Ok(hours) => state
+            .services
+            .identity
+            .set_hold_hours(
+                &who.0.principal.user,
+                path.into_inner(),
+                hours,
+                &client_info(&req),
+            )
+            .await
+            .map(|u| {
+                format!(
+                    "Jobs of {} are now held {}.",
+                    u.username,
+                    u.hold_hours
+                        .map(|h| format!("{h} h"))
+                        .unwrap_or_else(|| "for the default time".into())
+                )
+            })
+            .map_err(Problem::from),
+        Err(problem) => Err(problem),
+    };
+    outcome(&state, &who, result).await
 }
 
 pub async fn user_action(

@@ -3,12 +3,16 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use futures_util::{StreamExt, TryStreamExt};
+use tokio_util::io::StreamReader;
+
 use super::session::CsrfOnly;
 use super::{Page, redirect, render, size, time_left, when};
-use crate::jobs::HeldJob;
+use crate::jobs::{Compression, HeldJob, Submission};
 use crate::web::AppState;
+use crate::web::assets;
 use crate::web::auth::{SignedIn, check_form, client_info};
-use crate::web::error::PageError;
+use crate::web::error::{PageError, Problem};
 
 pub struct JobLine {
     pub id: i64,
@@ -46,19 +50,195 @@ impl From<&HeldJob> for JobLine {
 struct JobsPage {
     page: Page,
     jobs: Vec<JobLine>,
+    max_mib: u64,
+    upload_js: String,
 }
 
 pub async fn my_jobs(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, PageError> {
+    let page = Page::for_user("My print jobs", &state.services.identity, &who);
+    show(&state, &who, page).await
+}
+
+async fn show(state: &AppState, who: &SignedIn, page: Page) -> Result<HttpResponse, PageError> {
     let jobs = state
         .services
         .jobs
         .held_jobs_of(&who.principal.user)
         .await?;
-    let page = Page::for_user("My print jobs", &state.services.identity, &who);
     render(&JobsPage {
         page,
         jobs: jobs.iter().map(JobLine::from).collect(),
+        max_mib: state.services.settings.queue.max_job_mib,
+        upload_js: assets::url("upload.js"),
     })
+}
+
+/// What the portal accepts: the formats a browser user has at hand.
+const PORTAL_FORMATS: &[&str] = &["application/pdf", "image/jpeg", "image/png"];
+
+/// Reads a small text field of the upload form.
+async fn text_field(field: &mut actix_multipart::Field) -> Result<String, PageError> {
+    let mut value = Vec::new();
+    while let Some(chunk) = field
+        .try_next()
+        .await
+        .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
+    {
+        if value.len() + chunk.len() > 256 {
+            return Err(PageError(Problem::bad_request("form field too long")));
+        }
+        value.extend_from_slice(&chunk);
+    }
+    String::from_utf8(value).map_err(|_| PageError(Problem::bad_request("form field is not UTF-8")))
+}
+
+/// Upload from the portal: the options come first in the form, then the files, each
+/// streamed through the same intake as IPP (analysed, sealed, parked).
+pub async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    mut form: actix_multipart::Multipart,
+) -> Result<HttpResponse, PageError> {
+    let mut csrf_ok = false;
+    let (mut copies, mut sides, mut color_mode) =
+        (1i64, "one-sided".to_string(), "auto".to_string());
+    let mut parked = Vec::new();
+    let mut failed = Vec::new();
+    let client = client_info(&req);
+    while let Some(mut field) = form
+        .try_next()
+        .await
+        .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "csrf" => {
+                let token = text_field(&mut field).await?;
+                check_form(&req, &state, &token)?;
+                csrf_ok = true;
+            }
+            "copies" => {
+                copies = text_field(&mut field)
+                    .await?
+                    .trim()
+                    .parse::<i64>()
+                    .unwrap_or(1)
+                    .clamp(1, 99)
+            }
+            "sides" => {
+                let v = text_field(&mut field).await?;
+                sides = if matches!(v.as_str(), "two-sided-long-edge" | "two-sided-short-edge") {
+                    v
+                } else {
+                    "one-sided".into()
+                };
+            }
+            "color_mode" => {
+                let v = text_field(&mut field).await?;
+                color_mode = if matches!(v.as_str(), "color" | "monochrome") {
+                    v
+                } else {
+                    "auto".into()
+                };
+            }
+            "files" => {
+                if !csrf_ok {
+                    return Err(PageError(Problem::csrf()));
+                }
+                let filename = field
+                    .content_disposition()
+                    .and_then(|cd| cd.get_filename())
+                    .map(|f| {
+                        f.chars()
+                            .filter(|c| !c.is_control())
+                            .take(255)
+                            .collect::<String>()
+                    })
+                    .unwrap_or_default();
+                if filename.is_empty() {
+                    // An empty file input still sends one nameless, empty part.
+                    while field
+                        .try_next()
+                        .await
+                        .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
+                        .is_some()
+                    {}
+                    continue;
+                }
+                let declared = field
+                    .content_type()
+                    .map(|m| m.essence_str().to_owned())
+                    .unwrap_or_default();
+                let submission = Submission {
+                    name: &filename,
+                    format: &declared,
+                    copies,
+                    sides: &sides,
+                    source: "portal",
+                    compression: Compression::None,
+                    color_mode: &color_mode,
+                    accept: Some(PORTAL_FORMATS),
+                };
+                // Fused: a multipart field must not be polled again once it has ended.
+                let mut body = (&mut field).fuse();
+                let stream = (&mut body).map_err(|e| std::io::Error::other(e.to_string()));
+                let mut reader = StreamReader::new(stream);
+                let outcome = state
+                    .services
+                    .jobs
+                    .park(&who.principal.user, &submission, &mut reader, &client)
+                    .await;
+                drop(reader);
+                match outcome {
+                    Ok(_) => parked.push(filename),
+                    Err(e) => {
+                        let problem = Problem::from(e);
+                        if problem.status.is_server_error() {
+                            return Err(PageError(problem));
+                        }
+                        failed.push(format!("{filename}: {}", problem.message));
+                        // Drain the rest of a refused file so the next part can be read.
+                        while body
+                            .try_next()
+                            .await
+                            .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
+                            .is_some()
+                        {}
+                    }
+                }
+            }
+            _ => {
+                while field
+                    .try_next()
+                    .await
+                    .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
+                    .is_some()
+                {}
+            }
+        }
+    }
+    if !csrf_ok {
+        return Err(PageError(Problem::csrf()));
+    }
+    let mut page = Page::for_user("My print jobs", &state.services.identity, &who);
+    if !parked.is_empty() {
+        page = page.with_notice(format!(
+            "Parked {}: {}. Release at any printer.",
+            if parked.len() == 1 {
+                "1 document".to_string()
+            } else {
+                format!("{} documents", parked.len())
+            },
+            parked.join(", ")
+        ));
+    }
+    if !failed.is_empty() {
+        page = page.with_error(format!("Not parked — {}", failed.join("; ")));
+    } else if parked.is_empty() {
+        page = page.with_error("Choose at least one PDF, JPEG or PNG file.");
+    }
+    show(&state, &who, page).await
 }
 
 pub async fn delete_job(
