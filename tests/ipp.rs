@@ -491,23 +491,9 @@ async fn an_oversized_job_is_refused_and_nothing_is_stored() {
             .is_empty()
     );
     let blobs = server.dir.path().join("blobs");
-    let files = walk(&blobs);
+    let files = support::files_under(&blobs);
     assert!(files.is_empty(), "no blob left: {files:?}");
     server.stop().await;
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                out.extend(walk(&e.path()));
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]

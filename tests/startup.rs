@@ -389,20 +389,6 @@ async fn rotate_master_key_replaces_the_key_file_and_every_document_still_opens(
     assert_eq!(out, b"before rotation");
 }
 
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                out.extend(files_under(&e.path()));
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn a_server_killed_mid_upload_keeps_no_job_and_the_sweep_removes_the_partial_blob() {
     use printpark::ipp::wire::{Attribute, Group, Message, Value, group, tag};
@@ -462,7 +448,7 @@ async fn a_server_killed_mid_upload_keeps_no_job_and_the_sweep_removes_the_parti
     let blobs = dir.path().join("data/blobs");
     let mut sent = 0;
     // Send until the store has started writing the sealed upload to disk.
-    while !files_under(&blobs)
+    while !support::files_under(&blobs)
         .iter()
         .any(|p| p.to_string_lossy().contains('#'))
     {
@@ -500,13 +486,13 @@ async fn a_server_killed_mid_upload_keeps_no_job_and_the_sweep_removes_the_parti
         .unwrap();
     let restarted = Running(restarted);
     wait_healthy(port).await;
-    let mut left = files_under(&blobs);
+    let mut left = support::files_under(&blobs);
     for _ in 0..100 {
         if left.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        left = files_under(&blobs);
+        left = support::files_under(&blobs);
     }
     assert!(left.is_empty(), "partial upload left behind: {left:?}");
     let db = printpark::db::Db::connect(

@@ -239,6 +239,21 @@ pub async fn login(
         .unwrap()
 }
 
+/// Every file below `dir` (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.path().is_dir() {
+                out.extend(files_under(&entry.path()));
+            } else {
+                out.push(entry.path());
+            }
+        }
+    }
+    out
+}
+
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_printpark"))
 }
