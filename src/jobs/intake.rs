@@ -11,6 +11,9 @@ use crate::db::{NewDocument, NewJob, now};
 use crate::identity::{ClientInfo, User};
 use crate::vault::{BlobId, SealedBlob, VaultError};
 
+/// What the portal accepts: the formats a browser user has at hand.
+pub const PORTAL_FORMATS: &[&str] = &["application/pdf", "image/jpeg", "image/png"];
+
 /// How the client compressed the document on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {

@@ -73,9 +73,6 @@ async fn show(state: &AppState, who: &SignedIn, page: Page) -> Result<HttpRespon
     })
 }
 
-/// What the portal accepts: the formats a browser user has at hand.
-const PORTAL_FORMATS: &[&str] = &["application/pdf", "image/jpeg", "image/png"];
-
 /// Reads a small text field of the upload form.
 async fn text_field(field: &mut actix_multipart::Field) -> Result<String, PageError> {
     let mut value = Vec::new();
@@ -178,7 +175,7 @@ pub async fn upload(
                     source: "portal",
                     compression: Compression::None,
                     color_mode: &color_mode,
-                    accept: Some(PORTAL_FORMATS),
+                    accept: Some(crate::jobs::intake::PORTAL_FORMATS),
                 };
                 // Fused: a multipart field must not be polled again once it has ended.
                 let mut body = (&mut field).fuse();
