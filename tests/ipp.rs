@@ -578,3 +578,60 @@ async fn malformed_ipp_gets_an_error_and_the_server_keeps_serving() {
     assert_eq!(wrong_type.status(), 400);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_created_job_whose_document_never_comes_is_aborted_after_the_time_out() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    user(&server, "ann").await;
+    let auth = Some(("ann", "ann password 1"));
+    let created = send(
+        &server,
+        auth,
+        &request(&server, op::CREATE_JOB, vec![], vec![]),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    let id = job_attr(&created, "job-id")
+        .and_then(Value::as_int)
+        .unwrap();
+    let jobs = &server.services.jobs;
+    let now = printpark::db::now();
+    assert_eq!(
+        jobs.expire_due(now).await.unwrap(),
+        0,
+        "within the time-out it waits"
+    );
+    assert_eq!(
+        jobs.expire_due(now + printpark::jobs::INCOMING_TIMEOUT_SECS + 1)
+            .await
+            .unwrap(),
+        1
+    );
+    let state = send(
+        &server,
+        auth,
+        &request(
+            &server,
+            op::GET_JOB_ATTRIBUTES,
+            vec![Attribute::new("job-id", Value::Integer(id))],
+            vec![],
+        ),
+        b"",
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(
+        job_attr(&state, "job-state"),
+        Some(&Value::Enum(7)),
+        "canceled"
+    );
+    assert_eq!(
+        jobs.abandoned_totals().await.unwrap(),
+        (0, 0),
+        "not a print avoided"
+    );
+    server.stop().await;
+}

@@ -142,14 +142,22 @@ impl Db {
         Ok(n)
     }
 
-    /// Unfinished jobs whose hold ended before `at`, oldest first.
-    pub async fn jobs_due_for_expiry(&self, at: i64, limit: i64) -> DbResult<Vec<JobRow>> {
+    /// Jobs whose hold ended before `at`, and incoming jobs (no document yet) created
+    /// before `incoming_before`, oldest first.
+    pub async fn jobs_due_for_expiry(
+        &self,
+        at: i64,
+        incoming_before: i64,
+        limit: i64,
+    ) -> DbResult<Vec<JobRow>> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('held', 'incoming') AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE (state IN ('held', 'incoming') AND expires_at <= $1) \
+             OR (state = 'incoming' AND submitted_at <= $2) ORDER BY expires_at LIMIT $3"
         );
         let rows = on_backend!(self, |pool| {
             sqlx::query_as::<_, JobRow>(&sql)
                 .bind(at)
+                .bind(incoming_before)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?

@@ -207,7 +207,7 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
             ]),
         ),
         a("multiple-document-jobs-supported", Value::Boolean(false)),
-        a("multiple-operation-time-out", Value::Integer(300)),
+        a("multiple-operation-time-out", Value::Integer(crate::jobs::INCOMING_TIMEOUT_SECS as i32)),
         a(
             "natural-language-configured",
             Value::String(tag::LANGUAGE, "en".into()),

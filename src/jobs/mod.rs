@@ -124,6 +124,10 @@ impl From<JobRow> for HeldJob {
     }
 }
 
+/// A job created without its document (IPP Create-Job) is aborted after this long
+/// without one (the queue's `multiple-operation-time-out`).
+pub const INCOMING_TIMEOUT_SECS: i64 = 300;
+
 #[derive(Clone, Debug)]
 pub struct Jobs {
     db: Db,
@@ -284,17 +288,25 @@ impl Jobs {
     pub async fn expire_due(&self, at: i64) -> Result<usize, JobError> {
         let mut expired = 0;
         loop {
-            let due = self.db.jobs_due_for_expiry(at, 100).await?;
+            let due = self
+                .db
+                .jobs_due_for_expiry(at, at - INCOMING_TIMEOUT_SECS, 100)
+                .await?;
             if due.is_empty() {
                 return Ok(expired);
             }
             for row in due {
                 let job = HeldJob::from(row);
-                self.end(&job, JobState::Expired).await?;
+                // A job whose document never came is aborted, not a print avoided.
+                let (state, action) = match job.state {
+                    JobState::Incoming => (JobState::Deleted, "job.abort"),
+                    _ => (JobState::Expired, "job.expire"),
+                };
+                self.end(&job, state).await?;
                 self.identity
                     .audit(
                         None,
-                        "job.expire",
+                        action,
                         &job.id.to_string(),
                         "success",
                         &ClientInfo {
