@@ -89,10 +89,7 @@ async fn send(
 }
 
 async fn send_raw(server: &TestServer, auth: Option<(&str, &str)>, body: Vec<u8>) -> Answer {
-    let client = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let client = support::insecure_client();
     let mut req = client
         .post(server.url("/ipp/print"))
         .header("content-type", "application/ipp")
@@ -121,6 +118,19 @@ async fn send_raw(server: &TestServer, auth: Option<(&str, &str)>, body: Vec<u8>
         www_authenticate,
         message,
     }
+}
+
+/// An IPP operation with only operation attributes and no document; its answer.
+async fn call(
+    server: &TestServer,
+    auth: Option<(&str, &str)>,
+    code: u16,
+    extra: Vec<Attribute>,
+) -> Message {
+    send(server, auth, &request(server, code, extra, vec![]), b"")
+        .await
+        .message
+        .unwrap()
 }
 
 fn job_attr<'a>(m: &'a Message, name: &str) -> Option<&'a Value> {
@@ -236,23 +246,16 @@ async fn printing_needs_credentials_and_parks_the_job_held_for_its_owner_only() 
 
     // Bob sees only his job, and cannot read or cancel Ann's.
     let bob_auth = Some(("bob", "bob password 1"));
-    let list = send(
+    let list = call(
         &server,
         bob_auth,
-        &request(
-            &server,
-            op::GET_JOBS,
-            vec![Attribute::new(
-                "requested-attributes",
-                Value::keyword("all"),
-            )],
-            vec![],
-        ),
-        b"",
+        op::GET_JOBS,
+        vec![Attribute::new(
+            "requested-attributes",
+            Value::keyword("all"),
+        )],
     )
-    .await
-    .message
-    .unwrap();
+    .await;
     let names: Vec<_> = list
         .groups
         .iter()
@@ -262,53 +265,32 @@ async fn printing_needs_credentials_and_parks_the_job_held_for_its_owner_only() 
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(names, ["bob-notes.pdf"]);
-    let peek = send(
+    let peek = call(
         &server,
         bob_auth,
-        &request(
-            &server,
-            op::GET_JOB_ATTRIBUTES,
-            vec![Attribute::new("job-id", Value::Integer(ann_job))],
-            vec![],
-        ),
-        b"",
+        op::GET_JOB_ATTRIBUTES,
+        vec![Attribute::new("job-id", Value::Integer(ann_job))],
     )
-    .await
-    .message
-    .unwrap();
+    .await;
     assert_eq!(peek.code, status::NOT_FOUND);
-    let cancel = send(
+    let cancel = call(
         &server,
         bob_auth,
-        &request(
-            &server,
-            op::CANCEL_JOB,
-            vec![Attribute::new("job-id", Value::Integer(ann_job))],
-            vec![],
-        ),
-        b"",
+        op::CANCEL_JOB,
+        vec![Attribute::new("job-id", Value::Integer(ann_job))],
     )
-    .await
-    .message
-    .unwrap();
+    .await;
     assert_eq!(cancel.code, status::NOT_FOUND);
 
     // Ann cancels hers: the document is purged at once.
     let ann_auth = Some(("ann@example.org", "ann password 1"));
-    let cancel = send(
+    let cancel = call(
         &server,
         ann_auth,
-        &request(
-            &server,
-            op::CANCEL_JOB,
-            vec![Attribute::new("job-id", Value::Integer(ann_job))],
-            vec![],
-        ),
-        b"",
+        op::CANCEL_JOB,
+        vec![Attribute::new("job-id", Value::Integer(ann_job))],
     )
-    .await
-    .message
-    .unwrap();
+    .await;
     assert_eq!(cancel.code, status::OK);
     assert!(
         server
@@ -324,20 +306,13 @@ async fn printing_needs_credentials_and_parks_the_job_held_for_its_owner_only() 
         1,
         "only Bob's document is left"
     );
-    let again = send(
+    let again = call(
         &server,
         ann_auth,
-        &request(
-            &server,
-            op::CANCEL_JOB,
-            vec![Attribute::new("job-id", Value::Integer(ann_job))],
-            vec![],
-        ),
-        b"",
+        op::CANCEL_JOB,
+        vec![Attribute::new("job-id", Value::Integer(ann_job))],
     )
-    .await
-    .message
-    .unwrap();
+    .await;
     assert_eq!(again.code, status::NOT_POSSIBLE);
     server.stop().await;
 }
@@ -545,31 +520,12 @@ async fn malformed_ipp_gets_an_error_and_the_server_keeps_serving() {
     old.version = (9, 9);
     let answer = send(&server, auth, &old, b"").await.message.unwrap();
     assert_eq!(answer.code, status::VERSION_NOT_SUPPORTED);
-    let unknown = send(
-        &server,
-        auth,
-        &request(&server, 0x4242, vec![], vec![]),
-        b"",
-    )
-    .await
-    .message
-    .unwrap();
+    let unknown = call(&server, auth, 0x4242, vec![]).await;
     assert_eq!(unknown.code, status::OPERATION_NOT_SUPPORTED);
     // Still serving.
-    let answer = send(
-        &server,
-        auth,
-        &request(&server, op::GET_PRINTER_ATTRIBUTES, vec![], vec![]),
-        b"",
-    )
-    .await
-    .message
-    .unwrap();
+    let answer = call(&server, auth, op::GET_PRINTER_ATTRIBUTES, vec![]).await;
     assert_eq!(answer.code, status::OK);
-    let wrong_type = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .unwrap()
+    let wrong_type = support::insecure_client()
         .post(server.url("/ipp/print"))
         .body("hello")
         .send()
@@ -584,15 +540,7 @@ async fn a_created_job_whose_document_never_comes_is_aborted_after_the_time_out(
     let server = TestServer::start(Backend::Sqlite).await;
     user(&server, "ann").await;
     let auth = Some(("ann", "ann password 1"));
-    let created = send(
-        &server,
-        auth,
-        &request(&server, op::CREATE_JOB, vec![], vec![]),
-        b"",
-    )
-    .await
-    .message
-    .unwrap();
+    let created = call(&server, auth, op::CREATE_JOB, vec![]).await;
     let id = job_attr(&created, "job-id")
         .and_then(Value::as_int)
         .unwrap();
@@ -609,20 +557,13 @@ async fn a_created_job_whose_document_never_comes_is_aborted_after_the_time_out(
             .unwrap(),
         1
     );
-    let state = send(
+    let state = call(
         &server,
         auth,
-        &request(
-            &server,
-            op::GET_JOB_ATTRIBUTES,
-            vec![Attribute::new("job-id", Value::Integer(id))],
-            vec![],
-        ),
-        b"",
+        op::GET_JOB_ATTRIBUTES,
+        vec![Attribute::new("job-id", Value::Integer(id))],
     )
-    .await
-    .message
-    .unwrap();
+    .await;
     assert_eq!(
         job_attr(&state, "job-state"),
         Some(&Value::Enum(7)),

@@ -166,10 +166,7 @@ fn start_server(dir: &std::path::Path, port: u16) -> Running {
 }
 
 async fn wait_healthy(port: u16) {
-    let client = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let client = support::insecure_client();
     for _ in 0..300 {
         if let Ok(r) = client
             .get(format!("https://127.0.0.1:{port}/healthz"))
@@ -215,10 +212,7 @@ async fn zero_config_start_serves_first_run_over_https_keeps_its_certificate_and
     let port = free_port();
     let server = start_server(dir.path(), port);
     wait_healthy(port).await;
-    let client = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let client = support::insecure_client();
     let setup = client
         .get(format!("https://127.0.0.1:{port}/"))
         .send()
@@ -432,10 +426,7 @@ async fn a_server_killed_mid_upload_keeps_no_job_and_the_sweep_removes_the_parti
     let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }));
-    let client = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let client = support::insecure_client();
     let upload = tokio::spawn(
         client
             .post(format!("https://127.0.0.1:{port}/ipp/print"))

@@ -27,21 +27,18 @@ async fn first_run_creates_the_admin_shows_the_master_key_once_then_closes() {
 
     // Without ticking "I stored the key" nothing is created.
     let csrf = csrf_of(&page);
-    let refused = client
-        .post(server.url("/setup"))
-        .form(&[
+    let refused = support::post_text(
+        &client,
+        server.url("/setup"),
+        &[
             ("csrf", csrf.as_str()),
             ("username", "admin"),
             ("email", "admin@example.org"),
             ("password", "correct horse battery"),
             ("password_again", "correct horse battery"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert!(refused.contains("Confirm that you stored the master key"));
     assert_eq!(server.services.db.count_users().await.unwrap(), 0);
 
@@ -477,15 +474,12 @@ async fn app_passwords_authenticate_the_api_until_revoked_and_errors_have_stable
         .await
         .unwrap();
     let csrf = csrf_of(&page);
-    let made = client
-        .post(server.url("/portal/account/app-passwords"))
-        .form(&[("csrf", csrf.as_str()), ("label", "Work laptop")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let made = support::post_text(
+        &client,
+        server.url("/portal/account/app-passwords"),
+        &[("csrf", csrf.as_str()), ("label", "Work laptop")],
+    )
+    .await;
     let secret = support::between(&made, "id=\"new-app-password\">", "</code>").to_owned();
     assert!(secret.starts_with("pp-"));
     // Only a keyed hash is stored.
@@ -504,10 +498,7 @@ async fn app_passwords_authenticate_the_api_until_revoked_and_errors_have_stable
         .unwrap();
     assert_eq!(rows.len(), 1);
 
-    let api = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let api = support::insecure_client();
     let me: serde_json::Value = api
         .get(server.url("/api/v1/me"))
         .bearer_auth(&secret)
@@ -647,61 +638,49 @@ async fn users_change_their_password_and_set_a_pin_after_proving_their_password(
         .await
         .unwrap();
     let csrf = csrf_of(&page);
-    let wrong = client
-        .post(server.url("/portal/account/pin"))
-        .form(&[
+    let wrong = support::post_text(
+        &client,
+        server.url("/portal/account/pin"),
+        &[
             ("csrf", csrf.as_str()),
             ("password", "not my password"),
             ("pin", "4321"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert!(wrong.contains("Wrong username, e-mail or password"));
-    let bad_pin = client
-        .post(server.url("/portal/account/pin"))
-        .form(&[
+    let bad_pin = support::post_text(
+        &client,
+        server.url("/portal/account/pin"),
+        &[
             ("csrf", csrf.as_str()),
             ("password", "correct horse battery"),
             ("pin", "12"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert!(bad_pin.contains("use 4 to 8 digits"));
-    let ok = client
-        .post(server.url("/portal/account/pin"))
-        .form(&[
+    let ok = support::post_text(
+        &client,
+        server.url("/portal/account/pin"),
+        &[
             ("csrf", csrf.as_str()),
             ("password", "correct horse battery"),
             ("pin", "4321"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert!(ok.contains("PIN saved"));
-    let changed = client
-        .post(server.url("/portal/account/password"))
-        .form(&[
+    let changed = support::post_text(
+        &client,
+        server.url("/portal/account/password"),
+        &[
             ("csrf", csrf.as_str()),
             ("current", "correct horse battery"),
             ("new", "a brand new passphrase"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert!(changed.contains("Password changed."));
     assert_eq!(
         login(&server, &server.client(), "admin", "correct horse battery")

@@ -1,6 +1,6 @@
 //! Parked jobs: metadata only; the document is a sealed blob in the vault.
 
-use super::{Db, DbError, DbResult, on_backend};
+use super::{Db, DbResult, on_backend, touched};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
@@ -198,9 +198,6 @@ impl Db {
             .await?
             .rows_affected()
         });
-        if done == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        touched(done)
     }
 }

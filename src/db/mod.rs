@@ -173,6 +173,15 @@ impl Db {
     }
 }
 
+/// An update or delete that must have touched its row: none means "not found".
+pub(crate) fn touched(rows_affected: u64) -> DbResult<()> {
+    if rows_affected == 0 {
+        Err(DbError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// Now, in Unix seconds, the unit of every time column.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -1,6 +1,6 @@
 //! Users and their credentials: password and PIN hashes, app passwords, failure counters.
 
-use super::{Db, DbError, DbResult, now, on_backend};
+use super::{Db, DbResult, now, on_backend, touched};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -143,10 +143,7 @@ impl Db {
                 .await?
                 .rows_affected()
         });
-        if done == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        touched(done)
     }
 
     pub async fn set_hold_hours(&self, user_id: i64, hours: Option<i64>) -> DbResult<()> {
@@ -159,10 +156,7 @@ impl Db {
                 .await?
                 .rows_affected()
         });
-        if done == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        touched(done)
     }
 
     pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()> {
@@ -175,10 +169,7 @@ impl Db {
                 .await?
                 .rows_affected()
         });
-        if done == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        touched(done)
     }
 
     /// Deletes the user; their sessions and app passwords go with them (cascade).
@@ -191,10 +182,7 @@ impl Db {
                 .await?
                 .rows_affected()
         });
-        if done == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        touched(done)
     }
 
     pub async fn insert_app_password(
@@ -258,10 +246,7 @@ impl Db {
             .await?
             .rows_affected()
         });
-        if done == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        touched(done)
     }
 
     pub async fn login_failure(&self, login: &str) -> DbResult<Option<LoginFailureRow>> {

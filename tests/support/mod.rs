@@ -163,6 +163,27 @@ fn settings_for_dir(url: &str) -> impl FnOnce(&Path) -> Settings + '_ {
     move |dir| settings(dir, url)
 }
 
+/// A client for API and IPP calls: no cookies, accepts the self-signed certificate.
+pub fn insecure_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .expect("client")
+}
+
+/// Posts a form and returns the page it answers with.
+pub async fn post_text(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> String {
+    client
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The value of the first `name="csrf"` hidden field in a page.
 pub fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";

@@ -73,14 +73,23 @@ async fn show(state: &AppState, who: &SignedIn, page: Page) -> Result<HttpRespon
     })
 }
 
+fn bad_multipart(e: impl std::fmt::Display) -> PageError {
+    PageError(Problem::bad_request(e.to_string()))
+}
+
+/// Skips the rest of a part (a multipart stream must be read through to go on).
+async fn drain<S>(part: &mut S) -> Result<(), PageError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, actix_multipart::MultipartError>> + Unpin,
+{
+    while part.try_next().await.map_err(bad_multipart)?.is_some() {}
+    Ok(())
+}
+
 /// Reads a small text field of the upload form.
 async fn text_field(field: &mut actix_multipart::Field) -> Result<String, PageError> {
     let mut value = Vec::new();
-    while let Some(chunk) = field
-        .try_next()
-        .await
-        .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
-    {
+    while let Some(chunk) = field.try_next().await.map_err(bad_multipart)? {
         if value.len() + chunk.len() > 256 {
             return Err(PageError(Problem::bad_request("form field too long")));
         }
@@ -103,11 +112,7 @@ pub async fn upload(
     let mut parked = Vec::new();
     let mut failed = Vec::new();
     let client = client_info(&req);
-    while let Some(mut field) = form
-        .try_next()
-        .await
-        .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
-    {
+    while let Some(mut field) = form.try_next().await.map_err(bad_multipart)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "csrf" => {
@@ -155,12 +160,7 @@ pub async fn upload(
                     .unwrap_or_default();
                 if filename.is_empty() {
                     // An empty file input still sends one nameless, empty part.
-                    while field
-                        .try_next()
-                        .await
-                        .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
-                        .is_some()
-                    {}
+                    drain(&mut field).await?;
                     continue;
                 }
                 let declared = field
@@ -196,22 +196,12 @@ pub async fn upload(
                         }
                         failed.push(format!("{filename}: {}", problem.message));
                         // Drain the rest of a refused file so the next part can be read.
-                        while body
-                            .try_next()
-                            .await
-                            .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
-                            .is_some()
-                        {}
+                        drain(&mut body).await?;
                     }
                 }
             }
             _ => {
-                while field
-                    .try_next()
-                    .await
-                    .map_err(|e| PageError(Problem::bad_request(e.to_string())))?
-                    .is_some()
-                {}
+                drain(&mut field).await?;
             }
         }
     }
