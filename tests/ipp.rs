@@ -318,7 +318,7 @@ async fn printing_needs_credentials_and_parks_the_job_held_for_its_owner_only() 
 }
 
 #[tokio::test]
-async fn create_job_then_send_document_parks_one_document() {
+async fn create_job_with_several_documents_parks_them_all_in_order_with_summed_pages() {
     let server = TestServer::start(Backend::Sqlite).await;
     user(&server, "ann").await;
     let auth = Some(("ann", "ann password 1"));
@@ -328,7 +328,7 @@ async fn create_job_then_send_document_parks_one_document() {
         &request(
             &server,
             op::CREATE_JOB,
-            vec![Attribute::new("job-name", Value::name("two-step"))],
+            vec![Attribute::new("job-name", Value::name("three-part"))],
             vec![Attribute::new("copies", Value::Integer(2))],
         ),
         b"",
@@ -341,43 +341,142 @@ async fn create_job_then_send_document_parks_one_document() {
     let id = job_attr(&created, "job-id")
         .and_then(Value::as_int)
         .unwrap();
-    let doc = vec![
-        Attribute::new("job-id", Value::Integer(id)),
-        Attribute::new("last-document", Value::Boolean(true)),
-    ];
-    let sent = send(
-        &server,
-        auth,
-        &request(&server, op::SEND_DOCUMENT, doc.clone(), vec![]),
-        &fixture("gray.jpg"),
-    )
-    .await
-    .message
-    .unwrap();
+    let send_doc = |last: bool, body: Vec<u8>| {
+        let server = &server;
+        async move {
+            let attrs = vec![
+                Attribute::new("job-id", Value::Integer(id)),
+                Attribute::new("last-document", Value::Boolean(last)),
+            ];
+            send(
+                server,
+                auth,
+                &request(server, op::SEND_DOCUMENT, attrs, vec![]),
+                &body,
+            )
+            .await
+            .message
+            .unwrap()
+        }
+    };
+    let ann = server.services.identity.user_by_login("ann").await.unwrap();
+    // Two documents, the job still incoming: nothing is held yet.
+    for name in ["gray.jpg", "document-a4.pdf"] {
+        let sent = send_doc(false, fixture(name)).await;
+        assert_eq!(sent.code, status::OK, "{name}");
+        assert_eq!(
+            job_attr(&sent, "job-state"),
+            Some(&Value::Enum(3)),
+            "{name}"
+        );
+    }
+    assert!(
+        server
+            .services
+            .jobs
+            .held_jobs_of(&ann)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The third is the last: the job is held with all three.
+    let sent = send_doc(true, fixture("color.jpg")).await;
     assert_eq!(sent.code, status::OK);
     assert_eq!(job_attr(&sent, "job-state"), Some(&Value::Enum(4)));
-    let second = send(
-        &server,
-        auth,
-        &request(&server, op::SEND_DOCUMENT, doc, vec![]),
-        &fixture("color.jpg"),
-    )
-    .await
-    .message
-    .unwrap();
-    assert_eq!(second.code, status::MULTIPLE_DOCUMENT_JOBS_NOT_SUPPORTED);
-    let ann = server.services.identity.user_by_login("ann").await.unwrap();
     let jobs = server.services.jobs.held_jobs_of(&ann).await.unwrap();
     assert_eq!(
         (
             jobs[0].format.as_str(),
             jobs[0].pages,
             jobs[0].color,
-            jobs[0].copies
+            jobs[0].copies,
+            jobs[0].documents
         ),
-        ("image/jpeg", Some(1), Some(false), 2)
+        ("image/jpeg", Some(1 + 2 + 1), Some(true), 2, 3)
     );
-    assert_eq!(server.services.db.sealed_blob_ids().await.unwrap().len(), 1);
+    for (number, name) in [(1, "gray.jpg"), (2, "document-a4.pdf"), (3, "color.jpg")] {
+        let mut reader = server
+            .services
+            .jobs
+            .document(&ann, jobs[0].id, number)
+            .await
+            .unwrap();
+        let mut stored = Vec::new();
+        reader.copy_to(&mut stored).await.unwrap();
+        assert_eq!(stored, fixture(name), "document {number}");
+    }
+    let attrs = call(
+        &server,
+        auth,
+        op::GET_JOB_ATTRIBUTES,
+        vec![Attribute::new("job-id", Value::Integer(id))],
+    )
+    .await;
+    assert_eq!(
+        job_attr(&attrs, "number-of-documents"),
+        Some(&Value::Integer(3))
+    );
+    // A complete job takes no more documents; an empty closing one is fine.
+    assert_eq!(
+        send_doc(true, fixture("gray.jpg")).await.code,
+        status::NOT_POSSIBLE
+    );
+    assert_eq!(send_doc(true, Vec::new()).await.code, status::OK);
+    assert_eq!(server.services.db.sealed_blob_ids().await.unwrap().len(), 3);
+    // Cancelling purges every document.
+    let cancelled = call(
+        &server,
+        auth,
+        op::CANCEL_JOB,
+        vec![Attribute::new("job-id", Value::Integer(id))],
+    )
+    .await;
+    assert_eq!(cancelled.code, status::OK);
+    assert!(
+        server
+            .services
+            .db
+            .sealed_blob_ids()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn close_job_holds_a_job_whose_last_document_was_not_marked_last() {
+    let server = TestServer::start(Backend::Postgres).await;
+    user(&server, "ann").await;
+    let auth = Some(("ann", "ann password 1"));
+    let created = call(&server, auth, op::CREATE_JOB, vec![]).await;
+    let id = job_attr(&created, "job-id")
+        .and_then(Value::as_int)
+        .unwrap();
+    let job_id = || vec![Attribute::new("job-id", Value::Integer(id))];
+    // Nothing to close yet.
+    assert_eq!(
+        call(&server, auth, op::CLOSE_JOB, job_id()).await.code,
+        status::NOT_POSSIBLE
+    );
+    let mut attrs = job_id();
+    attrs.push(Attribute::new("last-document", Value::Boolean(false)));
+    let sent = send(
+        &server,
+        auth,
+        &request(&server, op::SEND_DOCUMENT, attrs, vec![]),
+        &fixture("document-a4.pdf"),
+    )
+    .await
+    .message
+    .unwrap();
+    assert_eq!(job_attr(&sent, "job-state"), Some(&Value::Enum(3)));
+    let closed = call(&server, auth, op::CLOSE_JOB, job_id()).await;
+    assert_eq!(closed.code, status::OK);
+    assert_eq!(job_attr(&closed, "job-state"), Some(&Value::Enum(4)));
+    let ann = server.services.identity.user_by_login("ann").await.unwrap();
+    let jobs = server.services.jobs.held_jobs_of(&ann).await.unwrap();
+    assert_eq!((jobs[0].pages, jobs[0].documents), (Some(2), 1));
     server.stop().await;
 }
 
@@ -410,7 +509,12 @@ async fn gzip_and_deflate_documents_are_stored_decompressed_with_their_pages() {
             ("application/pdf", Some(2), pdf.len() as i64),
             "{compression}"
         );
-        let mut reader = server.services.jobs.document(&ann, job.id).await.unwrap();
+        let mut reader = server
+            .services
+            .jobs
+            .document(&ann, job.id, 1)
+            .await
+            .unwrap();
         let mut stored = Vec::new();
         reader.copy_to(&mut stored).await.unwrap();
         assert_eq!(stored, pdf);

@@ -801,7 +801,12 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
         .unwrap();
     assert_eq!(response.status(), 404);
     // Ann reads her document back, then deletes it; the blob is purged.
-    let mut reader = server.services.jobs.document(&ann, anns.id).await.unwrap();
+    let mut reader = server
+        .services
+        .jobs
+        .document(&ann, anns.id, 1)
+        .await
+        .unwrap();
     let mut out = Vec::new();
     reader.copy_to(&mut out).await.unwrap();
     assert_eq!(out, b"%PDF ann");

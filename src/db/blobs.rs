@@ -168,7 +168,8 @@ impl Db {
         let ids = on_backend!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT b.blob_id FROM sealed_blobs b WHERE b.created_at < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.blob_id = b.blob_id)",
+                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.blob_id = b.blob_id) \
+                 AND NOT EXISTS (SELECT 1 FROM job_documents d WHERE d.blob_id = b.blob_id)",
             )
             .bind(before)
             .fetch_all(pool)

@@ -22,6 +22,10 @@ pub struct JobRow {
     pub submitted_at: i64,
     pub expires_at: i64,
     pub finished_at: Option<i64>,
+    /// How many documents the job has (0 while a Create-Job waits for its first).
+    pub documents: i64,
+    /// When a client last sent a document (incoming jobs time out without activity).
+    pub activity_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +51,10 @@ pub struct NewJob<'a> {
 /// A document handed to an incoming job.
 #[derive(Debug, Clone)]
 pub struct NewDocument<'a> {
+    /// This document's number in its job, from 1.
+    pub number: i64,
+    /// The client said no document follows (`last-document`): the job becomes held.
+    pub last: bool,
     pub blob_id: &'a str,
     pub format: &'a str,
     pub pages: Option<i64>,
@@ -54,13 +62,24 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
 }
 
-const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, color_mode, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at";
+const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, color_mode, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at, documents, activity_at";
+
+/// One document of a job, in order; `blob_id` is gone once the job ended.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DocumentRow {
+    pub number: i64,
+    pub blob_id: Option<String>,
+    pub format: String,
+    pub pages: Option<i64>,
+    pub color: Option<bool>,
+    pub size_bytes: i64,
+}
 
 impl Db {
     pub async fn insert_job(&self, job: &NewJob<'_>) -> DbResult<JobRow> {
         let sql = format!(
-            "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, color_mode) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, color_mode, documents) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING {JOB_COLUMNS}"
         );
         let row = on_backend!(self, |pool| {
             sqlx::query_as::<_, JobRow>(&sql)
@@ -80,6 +99,7 @@ impl Db {
                 .bind(job.submitted_at)
                 .bind(job.expires_at)
                 .bind(job.color_mode)
+                .bind(i64::from(job.blob_id.is_some()))
                 .fetch_one(pool)
                 .await?
         });
@@ -111,24 +131,90 @@ impl Db {
         Ok(row)
     }
 
-    /// Gives an incoming job its (only) document and makes it held.
-    pub async fn attach_document(&self, id: i64, document: &NewDocument<'_>) -> DbResult<JobRow> {
-        let sql = format!(
-            "UPDATE jobs SET blob_id = $1, format = $2, pages = $3, color = $4, size_bytes = $5, state = 'held' \
-             WHERE id = $6 AND state = 'incoming' AND blob_id IS NULL RETURNING {JOB_COLUMNS}"
+    /// Adds document `number` to an incoming job (the first goes to `jobs.blob_id`, the
+    /// others to `job_documents`) and adds its pages, colour and size to the job's
+    /// totals; the job becomes held with the last document. `NotFound` when the job is
+    /// no longer incoming or another document took this number first.
+    pub async fn attach_document(
+        &self,
+        id: i64,
+        document: &NewDocument<'_>,
+        at: i64,
+    ) -> DbResult<JobRow> {
+        let first = document.number == 1;
+        let update = format!(
+            "UPDATE jobs SET \
+               blob_id = CASE WHEN $1 THEN $2 ELSE blob_id END, \
+               format = CASE WHEN $1 THEN $3 ELSE format END, \
+               pages = CASE WHEN $1 THEN $4 WHEN pages IS NULL OR $4 IS NULL THEN NULL ELSE pages + $4 END, \
+               color = CASE WHEN $1 THEN $5 ELSE (color OR $5) END, \
+               size_bytes = size_bytes + $6, documents = documents + 1, activity_at = $7, \
+               state = CASE WHEN $8 THEN 'held' ELSE 'incoming' END \
+             WHERE id = $9 AND state = 'incoming' AND documents = $10 RETURNING {JOB_COLUMNS}"
         );
         let row = on_backend!(self, |pool| {
-            sqlx::query_as::<_, JobRow>(&sql)
+            let mut tx = pool.begin().await?;
+            let row = sqlx::query_as::<_, JobRow>(&update)
+                .bind(first)
                 .bind(document.blob_id)
                 .bind(document.format)
                 .bind(document.pages)
                 .bind(document.color)
                 .bind(document.size_bytes)
+                .bind(at)
+                .bind(document.last)
+                .bind(id)
+                .bind(document.number - 1)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !first {
+                sqlx::query(
+                    "INSERT INTO job_documents (job_id, number, blob_id, format, pages, color, size_bytes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(id)
+                .bind(document.number)
+                .bind(document.blob_id)
+                .bind(document.format)
+                .bind(document.pages)
+                .bind(document.color)
+                .bind(document.size_bytes)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            row
+        });
+        Ok(row)
+    }
+
+    /// An incoming job with at least one document gets no more: it becomes held.
+    pub async fn close_incoming(&self, id: i64) -> DbResult<JobRow> {
+        let sql = format!(
+            "UPDATE jobs SET state = 'held' WHERE id = $1 AND state = 'incoming' AND documents > 0 \
+             RETURNING {JOB_COLUMNS}"
+        );
+        let row = on_backend!(self, |pool| {
+            sqlx::query_as::<_, JobRow>(&sql)
                 .bind(id)
                 .fetch_one(pool)
                 .await?
         });
         Ok(row)
+    }
+
+    /// Documents 2..n of a job, in order (document 1 is the job row's own).
+    pub async fn further_documents(&self, job_id: i64) -> DbResult<Vec<DocumentRow>> {
+        let rows = on_backend!(self, |pool| {
+            sqlx::query_as::<_, DocumentRow>(
+                "SELECT number, blob_id, format, pages, color, size_bytes FROM job_documents \
+                 WHERE job_id = $1 ORDER BY number",
+            )
+            .bind(job_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
     }
 
     pub async fn count_jobs_of_owner_in_state(&self, owner_id: i64, state: &str) -> DbResult<i64> {
@@ -142,8 +228,8 @@ impl Db {
         Ok(n)
     }
 
-    /// Jobs whose hold ended before `at`, and incoming jobs (no document yet) created
-    /// before `incoming_before`, oldest first.
+    /// Jobs whose hold ended before `at`, and incoming jobs that got nothing from their
+    /// client since `incoming_before`, oldest first.
     pub async fn jobs_due_for_expiry(
         &self,
         at: i64,
@@ -152,7 +238,7 @@ impl Db {
     ) -> DbResult<Vec<JobRow>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE (state IN ('held', 'incoming') AND expires_at <= $1) \
-             OR (state = 'incoming' AND submitted_at <= $2) ORDER BY expires_at LIMIT $3"
+             OR (state = 'incoming' AND COALESCE(activity_at, submitted_at) <= $2) ORDER BY expires_at LIMIT $3"
         );
         let rows = on_backend!(self, |pool| {
             sqlx::query_as::<_, JobRow>(&sql)
@@ -185,18 +271,25 @@ impl Db {
         Ok(n)
     }
 
-    /// Moves a job to a final state and detaches its blob, keeping the metadata.
+    /// Moves a job to a final state and detaches its blobs, keeping the metadata.
     pub async fn finish_job(&self, id: i64, state: &str, at: i64) -> DbResult<()> {
         let done = on_backend!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
                 "UPDATE jobs SET state = $1, blob_id = NULL, finished_at = $2 WHERE id = $3",
             )
             .bind(state)
             .bind(at)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            sqlx::query("UPDATE job_documents SET blob_id = NULL WHERE job_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done
         });
         touched(done)
     }

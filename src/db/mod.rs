@@ -21,7 +21,7 @@ pub mod users;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::SealedBlobRow;
-pub use jobs::{JobRow, NewDocument, NewJob};
+pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use sessions::SessionRow;
 pub use users::{AppPasswordRow, NewUser, UserRow};
 

@@ -56,5 +56,4 @@ pub mod status {
     pub const SERVICE_UNAVAILABLE: u16 = 0x0502;
     pub const VERSION_NOT_SUPPORTED: u16 = 0x0503;
     pub const TOO_MANY_JOBS: u16 = 0x050B;
-    pub const MULTIPLE_DOCUMENT_JOBS_NOT_SUPPORTED: u16 = 0x0509;
 }

@@ -144,9 +144,7 @@ pub async fn handle<R: AsyncRead + Unpin>(
         op::PRINT_JOB => print_job(ctx, request, document).await,
         op::CREATE_JOB => create_job(ctx, request).await,
         op::SEND_DOCUMENT => send_document(ctx, request, document).await,
-        op::CLOSE_JOB => with_job(ctx, request)
-            .await
-            .map(|job| job_response(ctx, request, &job, status::OK)),
+        op::CLOSE_JOB => close_job(ctx, request).await,
         op::CANCEL_JOB => cancel_job(ctx, request).await,
         op::CANCEL_MY_JOBS => cancel_my_jobs(ctx, request).await,
         op::GET_JOB_ATTRIBUTES => with_job(ctx, request)
@@ -339,32 +337,58 @@ async fn send_document<R: AsyncRead + Unpin>(
     let owner = user(ctx)?;
     let job = with_job(ctx, request).await?;
     validate_job(request)?;
-    let last = request
+    let Some(last) = request
         .operation_attr("last-document")
         .and_then(|a| a.first())
-        .and_then(Value::as_bool);
-    if last.is_none() {
+        .and_then(Value::as_bool)
+    else {
         return Err((status::BAD_REQUEST, "last-document is required".into()));
-    }
+    };
+    // A Send-Document with no data and last-document=true only closes the job.
+    let mut first_byte = [0u8; 1];
+    let n = tokio::io::AsyncReadExt::read(document, &mut first_byte)
+        .await
+        .map_err(|e| {
+            (
+                status::BAD_REQUEST,
+                format!("the document could not be read: {e}"),
+            )
+        })?;
+    let empty = n == 0;
     if job.state != JobState::Incoming {
-        // A closing Send-Document without data after the one document is fine.
-        let mut probe = [0u8; 1];
-        let n = tokio::io::AsyncReadExt::read(document, &mut probe)
-            .await
-            .unwrap_or(0);
-        if n == 0 && last == Some(true) {
+        if empty && last {
             return Ok(job_response(ctx, request, &job, status::OK));
         }
         return Err((
-            status::MULTIPLE_DOCUMENT_JOBS_NOT_SUPPORTED,
-            "this queue takes one document per job".into(),
+            status::NOT_POSSIBLE,
+            "the job is complete: it takes no more documents".into(),
         ));
     }
+    if empty && last && job.documents > 0 {
+        let job = ctx.jobs.close(owner, job.id).await.map_err(job_error)?;
+        return Ok(job_response(ctx, request, &job, status::OK));
+    }
+    let mut document = tokio::io::AsyncReadExt::chain(&first_byte[..n], document);
     let job = ctx
         .jobs
-        .attach_document(owner, job.id, compression(request)?, document, &ctx.client)
+        .attach_document(
+            owner,
+            job.id,
+            compression(request)?,
+            last,
+            &mut document,
+            &ctx.client,
+        )
         .await
         .map_err(job_error)?;
+    Ok(job_response(ctx, request, &job, status::OK))
+}
+
+/// Close-Job (PWG 5100.11): no more documents come; the job is held for release.
+async fn close_job(ctx: &Context<'_>, request: &Message) -> OpResult {
+    let owner = user(ctx)?;
+    let job = with_job(ctx, request).await?;
+    let job = ctx.jobs.close(owner, job.id).await.map_err(job_error)?;
     Ok(job_response(ctx, request, &job, status::OK))
 }
 
@@ -560,7 +584,7 @@ fn job_attributes(ctx: &Context<'_>, job: &HeldJob) -> Vec<Attribute> {
         a("document-format", Value::mime(&job.format)),
         a(
             "number-of-documents",
-            Value::Integer(i32::from(job.state != JobState::Incoming)),
+            Value::Integer(job.documents.min(i32::MAX as i64) as i32),
         ),
         a(
             "time-at-creation",

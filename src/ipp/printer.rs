@@ -206,7 +206,7 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
                 "separate-documents-collated-copies",
             ]),
         ),
-        a("multiple-document-jobs-supported", Value::Boolean(false)),
+        a("multiple-document-jobs-supported", Value::Boolean(true)),
         a("multiple-operation-time-out", Value::Integer(crate::jobs::INCOMING_TIMEOUT_SECS as i32)),
         a(
             "natural-language-configured",

@@ -264,18 +264,20 @@ impl Jobs {
         Ok(row.into())
     }
 
-    /// The document of an incoming job (IPP Send-Document); the job becomes held.
+    /// One document of an incoming job (IPP Send-Document). With `last` the job is
+    /// complete and becomes held; otherwise it waits for the next document.
     pub async fn attach_document<R: AsyncRead + Unpin>(
         &self,
         owner: &User,
         job_id: i64,
         compression: Compression,
+        last: bool,
         document: &mut R,
         client: &ClientInfo,
     ) -> Result<HeldJob, JobError> {
         let job = self.job_of(owner, job_id).await?;
         if job.state != JobState::Incoming {
-            return Err(JobError::NotPossible("it already has its document"));
+            return Err(JobError::NotPossible("it is complete"));
         }
         let blob = BlobId::random();
         let (sealed, analysis) = self.seal_document(&blob, document, compression).await?;
@@ -284,22 +286,28 @@ impl Jobs {
             .attach_document(
                 job_id,
                 &NewDocument {
+                    number: job.documents + 1,
+                    last,
                     blob_id: blob.as_str(),
                     format: analysis.format,
                     pages: analysis.pages,
                     color: analysis.color,
                     size_bytes: sealed.plain_size as i64,
                 },
+                now(),
             )
             .await;
         let job: HeldJob = match row {
             Ok(row) => row.into(),
             Err(e) => {
-                // Another Send-Document won the race, or the job was cancelled meanwhile.
+                // Another Send-Document of this job won the race, or the job was
+                // cancelled or timed out meanwhile.
                 let _ = self.vault.purge(&blob).await;
                 return Err(match e {
-                    crate::db::DbError::NotFound => {
-                        JobError::NotPossible("it already has its document")
+                    crate::db::DbError::NotFound | crate::db::DbError::Conflict(_) => {
+                        JobError::NotPossible(
+                            "another document arrived for it at the same time, or it was cancelled",
+                        )
                     }
                     other => other.into(),
                 });
@@ -308,5 +316,25 @@ impl Jobs {
         self.audit_parked(owner, &job, &analysis, client, &job.source.clone())
             .await?;
         Ok(job)
+    }
+
+    /// The client says no more documents come (Close-Job, or a Send-Document with
+    /// `last-document` and no data): the job becomes held.
+    pub async fn close(&self, owner: &User, job_id: i64) -> Result<HeldJob, JobError> {
+        let job = self.job_of(owner, job_id).await?;
+        match job.state {
+            JobState::Incoming if job.documents > 0 => {}
+            JobState::Incoming => return Err(JobError::NotPossible("it has no document yet")),
+            _ => return Ok(job),
+        }
+        Ok(self
+            .db
+            .close_incoming(job_id)
+            .await
+            .map_err(|e| match e {
+                crate::db::DbError::NotFound => JobError::NotPossible("it was cancelled meanwhile"),
+                other => other.into(),
+            })?
+            .into())
     }
 }

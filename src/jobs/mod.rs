@@ -96,6 +96,8 @@ pub struct HeldJob {
     pub state: JobState,
     pub submitted_at: i64,
     pub expires_at: i64,
+    /// How many documents the job has (IPP multi-document jobs have several).
+    pub documents: i64,
     #[serde(skip)]
     owner_id: i64,
     #[serde(skip)]
@@ -118,6 +120,7 @@ impl From<JobRow> for HeldJob {
             state: JobState::parse(&row.state),
             submitted_at: row.submitted_at,
             expires_at: row.expires_at,
+            documents: row.documents,
             owner_id: row.owner_id,
             blob_id: row.blob_id,
         }
@@ -125,7 +128,7 @@ impl From<JobRow> for HeldJob {
 }
 
 /// A job created without its document (IPP Create-Job) is aborted after this long
-/// without one (the queue's `multiple-operation-time-out`).
+/// without a document from its client (the queue's `multiple-operation-time-out`).
 pub const INCOMING_TIMEOUT_SECS: i64 = 300;
 
 #[derive(Clone, Debug)]
@@ -194,19 +197,37 @@ impl Jobs {
         Ok(job)
     }
 
-    /// Opens a held job's document for its owner.
+    /// Opens document `number` (from 1) of a held job for its owner.
     pub async fn document(
         &self,
         owner: &User,
         id: i64,
+        number: i64,
     ) -> Result<crate::vault::SealedReader<Box<dyn AsyncRead + Unpin + Send>>, JobError> {
         let job = self.job_of(owner, id).await?;
-        let blob = job
+        let blob = self
+            .blobs_of(&job)
+            .await?
+            .into_iter()
+            .nth(usize::try_from(number - 1).map_err(|_| JobError::NotFound)?)
+            .ok_or(JobError::NotFound)?;
+        Ok(self.vault.open_blob(&blob).await?)
+    }
+
+    /// The sealed blobs of a job's documents, in document order.
+    async fn blobs_of(&self, job: &HeldJob) -> Result<Vec<BlobId>, JobError> {
+        let mut blobs: Vec<BlobId> = job
             .blob_id
             .as_deref()
             .and_then(BlobId::parse)
-            .ok_or(JobError::NotFound)?;
-        Ok(self.vault.open_blob(&blob).await?)
+            .into_iter()
+            .collect();
+        if job.documents > 1 {
+            for row in self.db.further_documents(job.id).await? {
+                blobs.extend(row.blob_id.as_deref().and_then(BlobId::parse));
+            }
+        }
+        Ok(blobs)
     }
 
     /// The owner deletes a held job: the row keeps its metadata, the document is purged.
@@ -230,11 +251,12 @@ impl Jobs {
         Ok(())
     }
 
-    /// Ends a job in a final state and purges its document (key first, then bytes).
+    /// Ends a job in a final state and purges its documents (key first, then bytes).
     async fn end(&self, job: &HeldJob, state: JobState) -> Result<(), JobError> {
+        let blobs = self.blobs_of(job).await?;
         self.db.finish_job(job.id, state.as_str(), now()).await?;
-        if let Some(blob) = job.blob_id.as_deref().and_then(BlobId::parse) {
-            self.vault.purge(&blob).await?;
+        for blob in &blobs {
+            self.vault.purge(blob).await?;
         }
         Ok(())
     }
@@ -251,7 +273,7 @@ impl Jobs {
         let mut purged = 0;
         for row in rows {
             let job = HeldJob::from(row);
-            if job.state == JobState::Held {
+            if matches!(job.state, JobState::Held | JobState::Incoming) {
                 self.end(&job, JobState::Deleted).await?;
                 purged += 1;
             }
