@@ -125,19 +125,69 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         addr: addr.to_string(),
         reason: e.to_string(),
     })?;
+    let plain = match settings.plain_ipp_addr()? {
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr).map_err(|e| StartError::Listen {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?,
+        ),
+        None => None,
+    };
     let services = Services::start(settings).await?;
     let db = services.db.clone();
     let first_run = services.identity.needs_first_admin().await.unwrap_or(false);
     let maintenance = services.spawn_maintenance();
+    let announce = services.settings.dnssd.enabled;
+    let settings = services.settings.clone();
+    let uuid = crate::ipp::printer::queue_uuid(&services.vault);
+    let plain = match plain {
+        Some(listener) => {
+            let (server, bound) = crate::web::serve_plain_ipp_on(services.clone(), listener)?;
+            tracing::warn!(address = %bound, "plain IPP listening (no TLS: passwords cross it in clear)");
+            Some((server, bound))
+        }
+        None => None,
+    };
     let (server, bound) = crate::web::serve_on(services, listener)?;
     tracing::info!(address = %bound, "PrintPark listening (HTTPS)");
+    let announcement = if announce {
+        let ports = crate::dnssd::Ports {
+            ipps: bound.port(),
+            ipp: plain.as_ref().map(|(_, a)| a.port()),
+        };
+        match crate::dnssd::Announcement::start(&settings, &uuid, ports) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                // Printing works without it; clients then add the queue by its URL.
+                tracing::warn!(error = %e, "the queue is not announced on the network");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let plain_handle = plain.map(|(server, _)| {
+        let handle = server.handle();
+        tokio::spawn(server);
+        handle
+    });
     if first_run {
         tracing::info!(
             "first run: open https://localhost:{}/setup to create the first admin",
             bound.port()
         );
     }
-    server.await.map_err(|e| CliError::Failed(e.to_string()))?;
+    let served = server.await.map_err(|e| CliError::Failed(e.to_string()));
+    if let Some(announcement) = announcement {
+        tokio::task::spawn_blocking(move || announcement.stop())
+            .await
+            .ok();
+    }
+    if let Some(handle) = plain_handle {
+        handle.stop(true).await;
+    }
+    served?;
     maintenance.abort();
     db.close().await;
     tracing::info!("stopped");

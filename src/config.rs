@@ -52,7 +52,27 @@ pub struct Settings {
     pub vault: VaultSettings,
     pub security: SecuritySettings,
     pub queue: QueueSettings,
+    pub dnssd: DnsSdSettings,
     pub log: LogSettings,
+}
+
+/// Announcing the queue on the local network (DNS-SD over multicast DNS), so phones
+/// and laptops find it with no setup.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsSdSettings {
+    pub enabled: bool,
+    /// The `.local` host name announced; defaults to this machine's host name.
+    pub host_name: Option<String>,
+}
+
+impl Default for DnsSdSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host_name: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -98,6 +118,9 @@ pub struct ServerSettings {
     /// write into it without checking whether the server closed it meanwhile, which
     /// fails their next request.
     pub keep_alive_secs: u64,
+    /// A second listener for IPP without TLS (e.g. `0.0.0.0:631`), for old clients
+    /// on a trusted network. Off unless set: passwords cross it in clear.
+    pub plain_ipp_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -197,6 +220,7 @@ impl Default for Settings {
             vault: VaultSettings::default(),
             security: SecuritySettings::default(),
             queue: QueueSettings::default(),
+            dnssd: DnsSdSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -211,6 +235,7 @@ impl Default for ServerSettings {
             tls_key: None,
             workers: 0,
             keep_alive_secs: 300,
+            plain_ipp_listen: None,
         }
     }
 }
@@ -305,6 +330,20 @@ impl Settings {
     /// Checks that cannot be expressed by types alone.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        self.plain_ipp_addr()?;
+        if let Some(host) = &self.dnssd.host_name
+            && (host.is_empty()
+                || !host.trim_end_matches('.').split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() < 64
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                }))
+        {
+            return Err(ConfigError::Setting {
+                key: "dnssd.host_name",
+                reason: format!("`{host}` is not a host name such as printpark or printpark.local"),
+            });
+        }
         if let Some(url) = &self.server.public_url {
             let parsed = url::Url::parse(url).map_err(|e| ConfigError::Setting {
                 key: "server.public_url",
@@ -422,6 +461,17 @@ impl Settings {
                     self.server.listen
                 ),
             })
+    }
+
+    /// The plain-IPP listener's address, when the admin enabled one.
+    pub fn plain_ipp_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        match &self.server.plain_ipp_listen {
+            None => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(|_| ConfigError::Setting {
+                key: "server.plain_ipp_listen",
+                reason: format!("`{text}` is not an address:port such as 0.0.0.0:631"),
+            }),
+        }
     }
 
     pub fn database_url(&self) -> String {

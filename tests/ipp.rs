@@ -89,9 +89,13 @@ async fn send(
 }
 
 async fn send_raw(server: &TestServer, auth: Option<(&str, &str)>, body: Vec<u8>) -> Answer {
+    post_ipp(server.url("/ipp/print"), auth, body).await
+}
+
+async fn post_ipp(url: String, auth: Option<(&str, &str)>, body: Vec<u8>) -> Answer {
     let client = support::insecure_client();
     let mut req = client
-        .post(server.url("/ipp/print"))
+        .post(url)
         .header("content-type", "application/ipp")
         .body(body);
     if let Some((user, password)) = auth {
@@ -678,5 +682,56 @@ async fn a_created_job_whose_document_never_comes_is_aborted_after_the_time_out(
         (0, 0),
         "not a print avoided"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_optional_plain_ipp_listener_serves_the_queue_only_and_describes_itself_as_ipp() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    user(&server, "ann").await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (plain, addr) =
+        printpark::web::serve_plain_ipp_on(server.services.clone(), listener).unwrap();
+    let handle = plain.handle();
+    tokio::spawn(plain);
+    let url = format!("http://{addr}/ipp/print");
+    let gpa = request(&server, op::GET_PRINTER_ATTRIBUTES, vec![], vec![]);
+    let answer = post_ipp(url.clone(), None, wire::encode(&gpa)).await;
+    let message = answer.message.expect("an IPP answer over plain HTTP");
+    let printer = message
+        .groups
+        .iter()
+        .find(|g| g.tag == group::PRINTER)
+        .unwrap();
+    let uri = printer
+        .attributes
+        .iter()
+        .find(|a| a.name == "printer-uri-supported")
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
+    assert_eq!(uri, format!("ipp://{addr}/ipp/print"));
+    // Printing still needs credentials, and parks for the authenticated user.
+    let mut print_job = request(&server, op::PRINT_JOB, vec![], vec![]);
+    print_job.groups[0].push(Attribute::new("job-name", Value::name("plain")));
+    let mut body = wire::encode(&print_job);
+    body.extend_from_slice(&fixture("document-a4.pdf"));
+    let refused = post_ipp(url.clone(), None, body.clone()).await;
+    assert_eq!(refused.http, 401);
+    let printed = post_ipp(url, Some(("ann", "ann password 1")), body).await;
+    assert_eq!(printed.message.unwrap().code, status::OK);
+    let ann = server.services.identity.user_by_login("ann").await.unwrap();
+    let held = server.services.jobs.held_jobs_of(&ann).await.unwrap();
+    assert_eq!((held[0].name.as_str(), held[0].pages), ("plain", Some(2)));
+    // Nothing else is served there: no pages, no API.
+    for path in ["/", "/login", "/portal", "/api/v1/openapi.json"] {
+        let status = reqwest::get(format!("http://{addr}{path}"))
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 404, "{path}");
+    }
+    handle.stop(true).await;
     server.stop().await;
 }

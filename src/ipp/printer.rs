@@ -23,6 +23,32 @@ pub struct QueueDescription {
     pub queued_jobs: i32,
 }
 
+/// What Apple raster (URF) the queue takes: version, copies, duplex, input slot,
+/// media types, output bin, qualities, resolutions, colour spaces.
+pub const URF_SUPPORTED: &[&str] = &[
+    "V1.4",
+    "CP1",
+    "DM1",
+    "IS1",
+    "MT1-2-3-4-5",
+    "OB10",
+    "PQ3-4-5",
+    "RS300-600",
+    "SRGB24",
+    "W8",
+];
+
+/// The stable printer UUID of this installation, derived from the lookup secret so
+/// every replica (and the DNS-SD announcement) agrees.
+pub fn queue_uuid(vault: &crate::vault::Vault) -> String {
+    let h = vault.keyed_hash("printer-uuid", b"secure-queue");
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b).to_string()
+}
+
 /// Formats accepted; `application/octet-stream` means "sniff it".
 pub const DOCUMENT_FORMATS: &[&str] = &[
     "application/octet-stream",
@@ -308,21 +334,7 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
             "sides-supported",
             keywords(&["one-sided", "two-sided-long-edge", "two-sided-short-edge"]),
         ),
-        many(
-            "urf-supported",
-            keywords(&[
-                "V1.4",
-                "CP1",
-                "DM1",
-                "IS1",
-                "MT1-2-3-4-5",
-                "OB10",
-                "PQ3-4-5",
-                "RS300-600",
-                "SRGB24",
-                "W8",
-            ]),
-        ),
+        many("urf-supported", keywords(URF_SUPPORTED)),
         many("uri-authentication-supported", keywords(&["basic"])),
         many("uri-security-supported", keywords(&["tls"])),
         many(

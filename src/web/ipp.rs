@@ -61,29 +61,22 @@ fn challenge(message: &str) -> HttpResponse {
         .body(format!("{message}\n"))
 }
 
-/// The stable printer UUID of this installation (derived, so every replica agrees).
-fn printer_uuid(state: &AppState) -> String {
-    let h = state
-        .services
-        .vault
-        .keyed_hash("printer-uuid", b"secure-queue");
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h[..16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    uuid::Uuid::from_bytes(b).to_string()
-}
-
 async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription {
     let info = req.connection_info();
     let host = info.host().to_owned();
+    // The plain-IPP listener (if enabled) describes itself as ipp://.
+    let scheme = if info.scheme() == "https" {
+        "ipps"
+    } else {
+        "ipp"
+    };
     let queue = &state.services.settings.queue;
     QueueDescription {
-        uri: format!("ipps://{host}/ipp/print"),
+        uri: format!("{scheme}://{host}/ipp/print"),
         more_info: format!("https://{host}/portal"),
         admin_url: format!("https://{host}/admin"),
         icon_url: format!("https://{host}{}", super::assets::url("icon.png")),
-        uuid: printer_uuid(state),
+        uuid: crate::ipp::printer::queue_uuid(&state.services.vault),
         name: queue.name.clone(),
         location: queue.location.clone(),
         up_since: state.started_at,

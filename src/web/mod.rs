@@ -100,8 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/admin/audit", web::get().to(admin::audit))
     .route("/admin/settings", web::get().to(admin::settings))
-    .route("/ipp/print", web::post().to(ipp::print))
-    .route("/ipp/print/{job}", web::post().to(ipp::print))
+    .configure(ipp_routes)
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))
@@ -110,6 +109,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()),
     );
+}
+
+/// The IPP queue (also the whole of the plain-IPP listener).
+fn ipp_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ipp/print", web::post().to(ipp::print))
+        .route("/ipp/print/{job}", web::post().to(ipp::print));
 }
 
 /// A request body that could not be read: too large, or not what the form/API expects.
@@ -137,18 +142,7 @@ pub fn serve_on(
 ) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
     let addr = listener.local_addr()?;
     let tls = tls::server_config(&services.settings)?;
-    let workers = match services.settings.server.workers {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
-        n => n,
-    };
-    let keep_alive = services.settings.server.keep_alive_secs;
-    let state = web::Data::new(AppState {
-        services,
-        metrics: crate::telemetry::metrics_handle(),
-        started_at: crate::db::now(),
-    });
+    let (state, workers, keep_alive) = app_state(services);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -170,4 +164,48 @@ pub fn serve_on(
     })?
     .run();
     Ok((server, addr))
+}
+
+/// The optional plain-IPP listener (`server.plain_ipp_listen`): the IPP queue only,
+/// no pages, no API, for old clients on a trusted network.
+pub fn serve_plain_ipp_on(
+    services: Services,
+    listener: TcpListener,
+) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
+    let addr = listener.local_addr()?;
+    let (state, workers, keep_alive) = app_state(services);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(headers::security_and_telemetry))
+            .configure(ipp_routes)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers.min(2))
+    .keep_alive(std::time::Duration::from_secs(keep_alive))
+    .client_request_timeout(std::time::Duration::from_secs(keep_alive))
+    .shutdown_timeout(30)
+    .listen(listener)
+    .map_err(|e| StartError::Listen {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })?
+    .run();
+    Ok((server, addr))
+}
+
+fn app_state(services: Services) -> (web::Data<AppState>, usize, u64) {
+    let workers = match services.settings.server.workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n,
+    };
+    let keep_alive = services.settings.server.keep_alive_secs;
+    let state = web::Data::new(AppState {
+        services,
+        metrics: crate::telemetry::metrics_handle(),
+        started_at: crate::db::now(),
+    });
+    (state, workers, keep_alive)
 }

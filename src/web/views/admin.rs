@@ -339,6 +339,24 @@ pub async fn settings(state: web::Data<AppState>, who: Admin) -> Result<HttpResp
                 .unwrap_or_else(|| "(not set)".into()),
         ),
         (
+            "server.plain_ipp_listen",
+            set.server
+                .plain_ipp_listen
+                .clone()
+                .unwrap_or_else(|| "off (IPPS only)".into()),
+        ),
+        (
+            "dnssd",
+            if set.dnssd.enabled {
+                format!(
+                    "announced as \"{}\" (_ipps._tcp, subtypes _print and _universal)",
+                    set.queue.name
+                )
+            } else {
+                "off".into()
+            },
+        ),
+        (
             "server.tls_cert",
             set.server
                 .tls_cert
