@@ -39,6 +39,9 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Internal: the sandboxed PDF analyser the server starts (reads its pipe).
+    #[command(hide = true)]
+    AnalysePdf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +109,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Admin(AdminCommand::RotateMasterKey { new_key_file }) => {
             rotate(settings, new_key_file).await
         }
+        Command::AnalysePdf => Err(CliError::Failed(
+            "analyse-pdf is started by the server, not by hand".into(),
+        )),
         Command::Healthcheck { url } => {
             let url = match url {
                 Some(url) => url,

@@ -87,6 +87,11 @@ pub struct QueueSettings {
     pub max_held_per_user: u32,
     /// How long a job waits for release before it is purged.
     pub hold_hours: u64,
+    /// The printpark binary that runs the sandboxed PDF analyser; this program when
+    /// unset. Not a setting: tests that run the server in-process point it at the
+    /// built binary.
+    #[serde(skip)]
+    pub analyser_exe: Option<PathBuf>,
 }
 
 impl Default for QueueSettings {
@@ -97,6 +102,7 @@ impl Default for QueueSettings {
             max_job_mib: 512,
             max_held_per_user: 200,
             hold_hours: 24,
+            analyser_exe: None,
         }
     }
 }

@@ -4,14 +4,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = printpark::cli::Cli::parse();
-    match printpark::cli::run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("printpark: {err}");
-            ExitCode::from(err.exit_code())
-        }
+    if let printpark::cli::Command::AnalysePdf = cli.command {
+        // A sandboxed worker of the server: no settings, no runtime, no logging.
+        return printpark::jobs::pdf::worker_main();
     }
+    actix_web::rt::System::new().block_on(async move {
+        match printpark::cli::run(cli).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("printpark: {err}");
+                ExitCode::from(err.exit_code())
+            }
+        }
+    })
 }

@@ -735,3 +735,97 @@ async fn the_optional_plain_ipp_listener_serves_the_queue_only_and_describes_its
     handle.stop(true).await;
     server.stop().await;
 }
+
+/// Prints `name` as ann and returns the parked job and the audit detail of its parking.
+async fn park_fixture(
+    server: &TestServer,
+    name: &str,
+    document: &[u8],
+) -> (printpark::jobs::HeldJob, String) {
+    let answer = print(server, "ann", name, document, None).await;
+    assert_eq!(answer.code, status::OK, "{name}");
+    let id = job_attr(&answer, "job-id").and_then(Value::as_int).unwrap();
+    let ann = server.services.identity.user_by_login("ann").await.unwrap();
+    let job = server
+        .services
+        .jobs
+        .job_of(&ann, i64::from(id))
+        .await
+        .unwrap();
+    let audit = server
+        .services
+        .db
+        .audit_page(None, 50, Some("job.park"))
+        .await
+        .unwrap();
+    let detail = audit
+        .iter()
+        .find(|e| e.target == id.to_string())
+        .map(|e| e.detail.clone())
+        .unwrap();
+    (job, detail)
+}
+
+#[tokio::test]
+async fn pdfs_are_parsed_in_the_sandboxed_analyser_for_pages_in_object_streams_and_colour() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    user(&server, "ann").await;
+    // Pages only inside compressed object streams (qpdf): invisible to the
+    // streaming scan, read from the page tree by the analyser.
+    let (job, detail) = park_fixture(&server, "objstm", &fixture("document-a4-objstm.pdf")).await;
+    assert_eq!((job.pages, job.color), (Some(2), Some(true)), "{detail}");
+    assert_eq!(detail, "ipp; application/pdf", "no warning");
+    let (job, _) = park_fixture(&server, "grey", &fixture("document-a4-gray.pdf")).await;
+    assert_eq!((job.pages, job.color), (Some(2), Some(false)));
+    // Hostile: nesting two million deep, and a page tree that is not there. Parked,
+    // pages unknown, with the reason; the server and the analyser go on.
+    let mut deep = b"%PDF-1.4\n1 0 obj\n".to_vec();
+    deep.extend(std::iter::repeat_n(b'[', 2_000_000));
+    deep.extend_from_slice(b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    let (job, detail) = park_fixture(&server, "deep", &deep).await;
+    assert_eq!(
+        (job.format.as_str(), job.pages, job.color),
+        ("application/pdf", None, None)
+    );
+    assert!(detail.contains("page tree could not be read"), "{detail}");
+    let (job, _) = park_fixture(&server, "after", &fixture("document-a4-objstm.pdf")).await;
+    assert_eq!(job.pages, Some(2));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_analyser_that_crashes_costs_only_itself_and_the_job_parks_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stands in for a parser crash: the worker dies by SIGSEGV as it starts reading.
+    let crash = dir.path().join("crashing-analyser");
+    std::fs::write(&crash, "#!/bin/sh\nkill -SEGV $$\n").unwrap();
+    let mut perms = std::fs::metadata(&crash).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&crash, perms).unwrap();
+    let server = TestServer::start_with(dir, |d| {
+        let mut s = support::settings(d, &support::sqlite_url(d));
+        s.queue.analyser_exe = Some(crash.clone());
+        s
+    })
+    .await;
+    user(&server, "ann").await;
+    for round in 0..3 {
+        // The streaming count stands; the warning says why the full parse is missing.
+        let (job, detail) = park_fixture(&server, "plain", &fixture("document-a4.pdf")).await;
+        assert_eq!(job.pages, Some(2), "round {round}");
+        assert_eq!(job.color, None);
+        assert!(detail.contains("PDF analyser stopped"), "{detail}");
+        // Pages in object streams: nothing to count without the parse.
+        let (job, detail) =
+            park_fixture(&server, "objstm", &fixture("document-a4-objstm.pdf")).await;
+        assert_eq!(job.pages, None, "round {round}");
+        assert!(detail.contains("PDF analyser stopped"), "{detail}");
+    }
+    let health = support::insecure_client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    server.stop().await;
+}

@@ -17,17 +17,31 @@ command -v chromium >/dev/null || packages+=(chromium)
 command -v chromedriver >/dev/null || packages+=(chromium-driver)
 command -v ipptool >/dev/null || packages+=(cups-ipp-utils)
 command -v gs >/dev/null || packages+=(ghostscript)
+# tests/cups.rs: a private cupsd, lpadmin/lp and the filters of `apt install cups`
+# (cups-filters' pdftopdf), and poppler's pdfinfo to count pages independently.
+command -v cupsd >/dev/null || [ -x /usr/sbin/cupsd ] || packages+=(cups)
+command -v lp >/dev/null || packages+=(cups-client)
+[ -x /usr/lib/cups/filter/pdftopdf ] || packages+=(cups-filters)
+command -v pdfinfo >/dev/null || packages+=(poppler-utils)
+# tests/dnssd.rs: a network namespace of its own with multicast on its loopback.
+command -v ip >/dev/null || packages+=(iproute2)
 if [ ${#packages[@]} -gt 0 ]; then
   log "installing ${packages[*]} (Debian)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   # Debian starts a default cluster; the tests use their own.
   as_root service postgresql stop >/dev/null 2>&1 || true
+  # Installing cups may start the system cupsd; tests/cups.rs runs its own.
+  if [[ " ${packages[*]} " == *" cups "* ]]; then as_root service cups stop >/dev/null 2>&1 || true; fi
 fi
 if ! command -v moto_server >/dev/null; then
   log "installing moto[server] (PyPI)"
   python3 -m pip install -q 'moto[server]'
   hash -r
+fi
+if ! python3 -c 'import zeroconf' 2>/dev/null; then
+  log "installing zeroconf (PyPI): an independent mDNS browser for the DNS-SD test"
+  python3 -m pip install -q zeroconf
 fi
 
 work=$(mktemp -d /tmp/printpark-test.XXXXXX)

@@ -272,7 +272,8 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
         ),
         a(
             "printer-config-change-time",
-            Value::Integer((q.up_since - q.up_since).max(1) as i32),
+            // Configuration is read at start: it last changed at up-time 1.
+            Value::Integer(1),
         ),
         a("printer-current-time", date_time(q.now)),
         a(

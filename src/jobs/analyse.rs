@@ -230,7 +230,6 @@ impl LineScan {
             if self.declared.is_none()
                 && let Ok(text) = std::str::from_utf8(rest)
                 && let Ok(n) = text
-                    .trim()
                     .split_whitespace()
                     .next()
                     .unwrap_or("")
@@ -360,7 +359,7 @@ fn pwg_page(h: &[u8]) -> Option<(u64, u64, u64, bool)> {
     // Grey spaces: 0 W, 3 K, 18 sW; everything else (RGB, CMYK, Lab, device N) is colour.
     let color = !matches!(color_space, 0 | 3 | 18);
     let unit = (bits_per_pixel / 8).max(1);
-    if bits_per_pixel == 0 || bytes_per_line % unit != 0 {
+    if bits_per_pixel == 0 || !bytes_per_line.is_multiple_of(unit) {
         return None;
     }
     Some((unit, bytes_per_line / unit, height, color))

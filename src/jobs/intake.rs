@@ -119,7 +119,7 @@ impl Jobs {
                 sealed.map(|s| (s, reader.analyzer.finish()))
             }
         };
-        result.map_err(|e| match e {
+        let (sealed, analysis) = result.map_err(|e| match e {
             VaultError::Source(io) if io.get_ref().is_some_and(|inner| inner.is::<TooLarge>()) => {
                 JobError::TooLarge(self.queue.max_job_mib)
             }
@@ -130,7 +130,54 @@ impl Jobs {
                 JobError::Compression(io.to_string())
             }
             other => other.into(),
-        })
+        })?;
+        let analysis = self.parse_pdf(blob, &sealed, analysis).await;
+        Ok((sealed, analysis))
+    }
+
+    /// PDFs get the full parse too (pages from the page tree, colour from the
+    /// contents) in a sandboxed analyser; the streaming scan's count stays when that
+    /// is impossible, with the reason as the warning.
+    async fn parse_pdf(
+        &self,
+        blob: &BlobId,
+        sealed: &SealedBlob,
+        mut analysis: Analysis,
+    ) -> Analysis {
+        if analysis.format != "application/pdf" {
+            return analysis;
+        }
+        if sealed.plain_size > super::pdf::MAX_PARSE_BYTES {
+            analysis.warning.get_or_insert_with(|| {
+                "PDF too large for the full parse; pages counted as they passed".into()
+            });
+            return analysis;
+        }
+        let facts = match self.vault.open_blob(blob).await {
+            Ok(reader) => self.pdf.analyse(sealed.plain_size, reader).await,
+            Err(e) => Err(super::pdf::PdfAnalysisError::Source(e.to_string())),
+        };
+        match facts {
+            Ok(facts) => {
+                if facts.pages.is_some() {
+                    analysis.pages = facts.pages;
+                    analysis.warning = None;
+                }
+                analysis.color = facts.color;
+                if facts.pages.is_none() {
+                    analysis.pages = None;
+                    analysis.warning =
+                        Some("the PDF's page tree could not be read (corrupt or encrypted)".into());
+                }
+            }
+            Err(e) => {
+                analysis.warning = Some(match analysis.pages {
+                    Some(_) => format!("{e}; pages counted as they passed"),
+                    None => e.to_string(),
+                });
+            }
+        }
+        analysis
     }
 
     async fn audit_parked(

@@ -4,6 +4,7 @@
 
 pub mod analyse;
 pub mod intake;
+pub mod pdf;
 
 pub use intake::{Compression, Submission};
 
@@ -137,15 +138,18 @@ pub struct Jobs {
     vault: Vault,
     identity: Identity,
     queue: QueueSettings,
+    pdf: pdf::PdfAnalyser,
 }
 
 impl Jobs {
     pub fn new(db: Db, vault: Vault, identity: Identity, queue: QueueSettings) -> Self {
+        let pdf = pdf::PdfAnalyser::new(queue.analyser_exe.clone());
         Self {
             db,
             vault,
             identity,
             queue,
+            pdf,
         }
     }
 

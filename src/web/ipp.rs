@@ -62,13 +62,15 @@ fn challenge(message: &str) -> HttpResponse {
 }
 
 async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription {
-    let info = req.connection_info();
-    let host = info.host().to_owned();
-    // The plain-IPP listener (if enabled) describes itself as ipp://.
-    let scheme = if info.scheme() == "https" {
-        "ipps"
-    } else {
-        "ipp"
+    let (host, scheme) = {
+        let info = req.connection_info();
+        // The plain-IPP listener (if enabled) describes itself as ipp://.
+        let scheme = if info.scheme() == "https" {
+            "ipps"
+        } else {
+            "ipp"
+        };
+        (info.host().to_owned(), scheme)
     };
     let queue = &state.services.settings.queue;
     QueueDescription {

@@ -91,6 +91,7 @@ pub fn settings(dir: &Path, database_url: &str) -> Settings {
     s.security.argon2_memory_kib = 8 * 1024;
     s.security.argon2_iterations = 1;
     s.log.level = "warn".into();
+    s.queue.analyser_exe = Some(binary());
     s
 }
 
