@@ -28,7 +28,10 @@ impl From<&HeldJob> for JobLine {
     fn from(job: &HeldJob) -> Self {
         Self {
             id: job.id,
-            name: job.name.clone(),
+            name: match job.documents {
+                n if n > 1 => format!("{} ({n} documents)", job.name),
+                _ => job.name.clone(),
+            },
             submitted: when(job.submitted_at),
             pages: job
                 .pages
