@@ -42,11 +42,10 @@ mod support;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use printpark::identity::{ClientInfo, NewUserRequest};
 use printpark::jobs::JobState;
 use support::{Backend, TestServer};
 
@@ -56,20 +55,6 @@ const DOCUMENT_PAGES: i64 = 2;
 const QUEUE: &str = "PrintPark";
 const OWNER: &str = "ada";
 const OWNER_PASSWORD: &str = "cups-print-secret-42";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/documents")
-        .join(name)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `cupsd` and `lpadmin` live in /usr/sbin, which a non-root PATH may lack.
 fn sbin(name: &str) -> String {
@@ -135,7 +120,7 @@ impl Cups {
         for sub in ["etc/ppd", "etc/ssl", "spool/tmp", "cache", "state", "log"] {
             std::fs::create_dir_all(root.join(sub)).unwrap();
         }
-        let port = free_port();
+        let port = support::free_port();
         let d = |p: &str| root.join(p).display().to_string();
         std::fs::write(
             root.join("etc/cupsd.conf"),
@@ -300,37 +285,8 @@ async fn cups_lpadmin_everywhere_and_lp_park_a_pdf_held_for_its_owner_with_its_p
     let server = TestServer::start(Backend::Sqlite).await;
     // A server past its first run (until an admin exists every page leads to /setup).
     support::first_admin(&server, &server.client()).await;
-    let info = ClientInfo::default();
-    let owner = server
-        .services
-        .identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: OWNER.into(),
-                email: format!("{OWNER}@example.org"),
-                password: Some(OWNER_PASSWORD.into()),
-                ..Default::default()
-            },
-            &info,
-        )
-        .await
-        .unwrap();
-    let bystander = server
-        .services
-        .identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: "bob".into(),
-                email: "bob@example.org".into(),
-                password: Some("bob's own password".into()),
-                ..Default::default()
-            },
-            &info,
-        )
-        .await
-        .unwrap();
+    let owner = support::create_user(&server, OWNER, OWNER_PASSWORD).await;
+    let bystander = support::create_user(&server, "bob", "bob's own password").await;
     let address = server.base.trim_start_matches("https://").to_owned();
     let host = address.rsplit_once(':').unwrap().0.to_owned();
     let cert = server.dir.path().join("tls/cert.pem");
@@ -383,7 +339,7 @@ async fn cups_lpadmin_everywhere_and_lp_park_a_pdf_held_for_its_owner_with_its_p
 
     // Print.
     let mut lp = cups.command("lp");
-    lp.args(["-d", QUEUE]).arg(fixture(DOCUMENT));
+    lp.args(["-d", QUEUE]).arg(support::fixture_path(DOCUMENT));
     let output = run(lp).await;
     let said = text(&output);
     assert!(
@@ -486,12 +442,17 @@ async fn cups_lpadmin_everywhere_and_lp_park_a_pdf_held_for_its_owner_with_its_p
         .unwrap()
         .write_all(&sent)
         .unwrap();
-    assert_eq!(pdfinfo_pages(&fixture(DOCUMENT)).await, DOCUMENT_PAGES);
+    assert_eq!(
+        pdfinfo_pages(&support::fixture_path(DOCUMENT)).await,
+        DOCUMENT_PAGES
+    );
     let sent_pages = pdfinfo_pages(&sent_path).await;
     println!(
         "CUPS sent {} bytes (fixture {} bytes): {sent_pages} pages by pdfinfo, {cups_pages:?} by CUPS's page_log, {:?} by PrintPark",
         sent.len(),
-        std::fs::metadata(fixture(DOCUMENT)).unwrap().len(),
+        std::fs::metadata(support::fixture_path(DOCUMENT))
+            .unwrap()
+            .len(),
         job.pages
     );
     assert_eq!(

@@ -5,33 +5,16 @@ mod support;
 
 use std::io::Write;
 
-use printpark::identity::{ClientInfo, NewUserRequest};
 use printpark::ipp::wire::{self, Attribute, Group, Message, Value, group, tag};
 use printpark::ipp::{op, status};
 use support::{Backend, TestServer};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/documents")
-            .join(name),
-    )
-    .unwrap()
+    std::fs::read(support::fixture_path(name)).unwrap()
 }
 
 async fn user(server: &TestServer, name: &str) {
-    let request = NewUserRequest {
-        username: name.into(),
-        email: format!("{name}@example.org"),
-        password: Some(format!("{name} password 1")),
-        ..Default::default()
-    };
-    server
-        .services
-        .identity
-        .create_user(None, &request, &ClientInfo::default())
-        .await
-        .unwrap();
+    support::create_user(server, name, &format!("{name} password 1")).await;
 }
 
 fn request(server: &TestServer, code: u16, extra: Vec<Attribute>, job: Vec<Attribute>) -> Message {

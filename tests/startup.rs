@@ -22,14 +22,6 @@ fn printpark(dir: &std::path::Path) -> Command {
     cmd
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("run printpark");
     (
@@ -84,7 +76,7 @@ fn invalid_settings_stop_the_start_with_one_message_naming_the_setting() {
 #[test]
 fn an_unreachable_database_is_retried_then_reported_without_leaking_its_password() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let started = Instant::now();
     let (code, _, stderr) = run(printpark(dir.path())
         .arg("migrate")
@@ -113,7 +105,7 @@ async fn a_database_that_comes_up_during_the_retries_is_used() {
     // A TCP relay to the test Postgres that starts listening only after 2 s.
     let target = url::Url::parse(&support::fresh_postgres_url().await).unwrap();
     let upstream = format!("{}:{}", target.host_str().unwrap(), target.port().unwrap());
-    let port = free_port();
+    let port = support::free_port();
     let mut url = target.clone();
     url.set_port(Some(port)).unwrap();
     let relay = tokio::spawn(async move {
@@ -209,7 +201,7 @@ fn terminate_and_wait(mut server: Running) -> (std::process::ExitStatus, String)
 async fn zero_config_start_serves_first_run_over_https_keeps_its_certificate_and_stops_on_sigterm()
 {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let server = start_server(dir.path(), port);
     wait_healthy(port).await;
     let client = support::insecure_client();
@@ -398,7 +390,7 @@ async fn a_server_killed_mid_upload_keeps_no_job_and_the_sweep_removes_the_parti
         "ann password 1",
     ]));
     assert_eq!(code, 0, "{stderr}");
-    let port = free_port();
+    let port = support::free_port();
     let server = start_server(dir.path(), port);
     wait_healthy(port).await;
 

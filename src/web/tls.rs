@@ -100,6 +100,11 @@ pub fn server_config(settings: &Settings) -> Result<ServerConfig, StartError> {
         .with_single_cert(certs, key)
         .map_err(|e| StartError::Tls(format!("certificate and key do not match: {e}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // No TLS 1.3 session tickets: CUPS (GnuTLS) clients that read with a time-out —
+    // its ipps backend, `ipptool -T` — take the post-handshake ticket record for the
+    // end of the response and see 0 bytes. Sessions still resume through the server's
+    // session cache (TLS 1.2) and full handshakes are cheap with the P-256 key.
+    config.send_tls13_tickets = 0;
     Ok(config)
 }
 

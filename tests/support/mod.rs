@@ -279,3 +279,42 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_printpark"))
 }
+
+/// A free TCP port on 127.0.0.1 (for peers that must be told their port).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A test document from tests/fixtures/documents.
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/documents")
+        .join(name)
+}
+
+/// A user `name` (e-mail `name@example.org`) with this password.
+pub async fn create_user(
+    server: &TestServer,
+    name: &str,
+    password: &str,
+) -> printpark::identity::User {
+    server
+        .services
+        .identity
+        .create_user(
+            None,
+            &printpark::identity::NewUserRequest {
+                username: name.into(),
+                email: format!("{name}@example.org"),
+                password: Some(password.into()),
+                ..Default::default()
+            },
+            &printpark::identity::ClientInfo::default(),
+        )
+        .await
+        .unwrap()
+}
