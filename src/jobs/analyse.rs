@@ -229,11 +229,7 @@ impl LineScan {
         if let Some(rest) = self.line.strip_prefix(b"%%Pages:") {
             if self.declared.is_none()
                 && let Ok(text) = std::str::from_utf8(rest)
-                && let Ok(n) = text
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .parse::<i64>()
+                && let Ok(n) = text.split_whitespace().next().unwrap_or("").parse::<i64>()
             {
                 self.declared = Some(n);
             }
