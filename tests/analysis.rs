@@ -55,3 +55,17 @@ fn jpeg_colour_and_grey_are_told_apart() {
     assert_eq!(analyse("gray.jpg").color, Some(false));
     assert_eq!(analyse("gray.jpg").pages, Some(1));
 }
+
+#[test]
+fn pcl_5_and_pcl_xl_pages_are_counted_past_their_binary_data() {
+    // Ghostscript's ljet4 (PCL 5 raster: 66 form-feed bytes in all, 2 real pages) and
+    // pxlmono (PJL, then PCL XL).
+    for name in ["document-a4-ljet4.pcl", "document-a4-pxlmono.pxl"] {
+        let a = analyse(name);
+        assert_eq!(
+            (a.format, a.pages, a.warning.as_deref()),
+            ("application/vnd.hp-pcl", Some(2), None),
+            "{name}"
+        );
+    }
+}

@@ -771,9 +771,69 @@ async fn pdfs_are_parsed_in_the_sandboxed_analyser_for_pages_in_object_streams_a
         ("application/pdf", None, None)
     );
     assert!(detail.contains("page tree could not be read"), "{detail}");
+    // A decompression bomb: one page whose content inflates to 256 MiB. The page tree
+    // is read; the content stops at the analyser's limit, so the colour is unknown.
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..256 {
+        deflate.write_all(&zeros).unwrap();
+    }
+    let bomb = pdf_with_one_page_content(&zlib_wrap(deflate.finish().unwrap()));
+    let (job, detail) = park_fixture(&server, "bomb", &bomb).await;
+    assert_eq!((job.pages, job.color), (Some(1), None), "{detail}");
     let (job, _) = park_fixture(&server, "after", &fixture("document-a4-objstm.pdf")).await;
     assert_eq!(job.pages, Some(2));
     server.stop().await;
+}
+
+/// A zlib stream (what PDF's FlateDecode means) around raw deflate data; the
+/// checksum is left 0, which readers that stop at a size limit never reach.
+fn zlib_wrap(deflate: Vec<u8>) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    out.extend(deflate);
+    out.extend([0, 0, 0, 0]);
+    out
+}
+
+/// A well-formed one-page PDF (with its xref table) whose page content is `content`,
+/// FlateDecode-compressed.
+fn pdf_with_one_page_content(content: &[u8]) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_vec(),
+        [
+            format!(
+                "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+                content.len()
+            )
+            .as_bytes(),
+            content,
+            b"\nendstream",
+        ]
+        .concat(),
+    ];
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend(body);
+        pdf.extend(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
 }
 
 #[tokio::test]

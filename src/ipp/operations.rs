@@ -578,6 +578,16 @@ fn job_attributes(ctx: &Context<'_>, job: &HeldJob) -> Vec<Attribute> {
             ),
             None => a("job-impressions", no_value()),
         },
+        // Nothing of a parked job has printed yet; the printer reports progress at
+        // release (CUPS's backend asks for these).
+        a(
+            "job-impressions-completed",
+            Value::Integer(match (job.state, job.pages) {
+                (JobState::Printed, Some(p)) => (p * job.copies).min(i32::MAX as i64) as i32,
+                _ => 0,
+            }),
+        ),
+        a("job-media-sheets-completed", Value::Integer(0)),
         a("copies", Value::Integer(job.copies.min(999) as i32)),
         a("sides", Value::keyword(&job.sides)),
         a("print-color-mode", Value::keyword(&job.color_mode)),

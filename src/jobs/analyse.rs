@@ -32,6 +32,7 @@ enum Scan {
     Jpeg(JpegScan),
     Pwg(RasterScan),
     Urf(RasterScan),
+    Pcl(super::pcl::PclScan),
     Opaque,
 }
 
@@ -98,6 +99,7 @@ impl Analyzer {
             "image/jpeg" => Scan::Jpeg(JpegScan::default()),
             "image/pwg-raster" => Scan::Pwg(RasterScan::new(4, PWG_HEADER)),
             "image/urf" => Scan::Urf(RasterScan::new(12, URF_PAGE_HEADER)),
+            "application/vnd.hp-pcl" => Scan::Pcl(super::pcl::PclScan::default()),
             _ => Scan::Opaque,
         };
     }
@@ -110,6 +112,7 @@ impl Analyzer {
             Scan::Jpeg(s) => s.feed(data),
             Scan::Pwg(s) => s.feed(data, pwg_page),
             Scan::Urf(s) => s.feed(data, urf_page),
+            Scan::Pcl(s) => s.feed(data),
         }
     }
 
@@ -125,6 +128,7 @@ impl Analyzer {
             Scan::PostScript(s) => s.result(),
             Scan::Jpeg(s) => s.result(),
             Scan::Pwg(s) | Scan::Urf(s) => s.result(),
+            Scan::Pcl(s) => s.result(),
             Scan::Sniffing | Scan::Opaque => (
                 None,
                 None,

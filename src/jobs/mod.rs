@@ -4,6 +4,7 @@
 
 pub mod analyse;
 pub mod intake;
+mod pcl;
 pub mod pdf;
 
 pub use intake::{Compression, Submission};
