@@ -64,7 +64,7 @@ fn pcl_5_and_pcl_xl_pages_are_counted_past_their_binary_data() {
         let a = analyse(name);
         assert_eq!(
             (a.format, a.pages, a.warning.as_deref()),
-            ("application/vnd.hp-pcl", Some(2), None),
+            ("application/vnd.hp-PCL", Some(2), None),
             "{name}"
         );
     }

@@ -872,3 +872,50 @@ async fn an_analyser_that_crashes_costs_only_itself_and_the_job_parks_with_a_war
     assert_eq!(health.status().as_u16(), 200);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn document_formats_are_matched_without_regard_to_case() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    user(&server, "ann").await;
+    let auth = Some(("ann", "ann password 1"));
+    for (format, expected) in [
+        ("application/vnd.hp-PCL", status::OK),
+        ("APPLICATION/PDF", status::OK),
+        (
+            "application/x-unknown",
+            status::DOCUMENT_FORMAT_NOT_SUPPORTED,
+        ),
+    ] {
+        let answer = call(
+            &server,
+            auth,
+            op::VALIDATE_JOB,
+            vec![Attribute::new("document-format", Value::mime(format))],
+        )
+        .await;
+        assert_eq!(answer.code, expected, "{format}");
+    }
+    // CUPS's spelling of PCL prints, and the pages are counted.
+    let mut print_job = request(
+        &server,
+        op::PRINT_JOB,
+        vec![Attribute::new(
+            "document-format",
+            Value::mime("application/vnd.hp-PCL"),
+        )],
+        vec![],
+    );
+    print_job.groups[0].push(Attribute::new("job-name", Value::name("pcl")));
+    let answer = send(&server, auth, &print_job, &fixture("document-a4-ljet4.pcl"))
+        .await
+        .message
+        .unwrap();
+    assert_eq!(answer.code, status::OK);
+    let ann = server.services.identity.user_by_login("ann").await.unwrap();
+    let held = server.services.jobs.held_jobs_of(&ann).await.unwrap();
+    assert_eq!(
+        (held[0].format.as_str(), held[0].pages),
+        ("application/vnd.hp-PCL", Some(2))
+    );
+    server.stop().await;
+}

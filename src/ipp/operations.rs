@@ -178,8 +178,12 @@ fn get_printer_attributes(ctx: &Context<'_>, request: &Message) -> Message {
 
 /// Template values we can honour; anything else is refused up front.
 fn validate_job(request: &Message) -> Result<(), (u16, String)> {
+    // MIME types compare without regard to case (RFC 2045 §5.1): CUPS sends
+    // `application/vnd.hp-PCL`, others the lower-case spelling.
     if let Some(format) = request.operation_str("document-format")
-        && !DOCUMENT_FORMATS.contains(&format)
+        && !DOCUMENT_FORMATS
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(format))
     {
         return Err((
             status::DOCUMENT_FORMAT_NOT_SUPPORTED,

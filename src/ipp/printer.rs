@@ -58,7 +58,7 @@ pub const DOCUMENT_FORMATS: &[&str] = &[
     "image/png",
     "image/pwg-raster",
     "image/urf",
-    "application/vnd.hp-pcl",
+    "application/vnd.hp-PCL",
 ];
 
 pub const OPERATIONS: &[u16] = &[

@@ -69,7 +69,7 @@ pub fn sniff(head: &[u8]) -> &'static str {
     } else if head.starts_with(b"%!") || head.starts_with(b"\x04%!") {
         "application/postscript"
     } else if head.starts_with(b"\x1bE") || head.starts_with(b"\x1b%-12345X") {
-        "application/vnd.hp-pcl"
+        "application/vnd.hp-PCL"
     } else {
         "application/octet-stream"
     }
@@ -99,7 +99,7 @@ impl Analyzer {
             "image/jpeg" => Scan::Jpeg(JpegScan::default()),
             "image/pwg-raster" => Scan::Pwg(RasterScan::new(4, PWG_HEADER)),
             "image/urf" => Scan::Urf(RasterScan::new(12, URF_PAGE_HEADER)),
-            "application/vnd.hp-pcl" => Scan::Pcl(super::pcl::PclScan::default()),
+            "application/vnd.hp-PCL" => Scan::Pcl(super::pcl::PclScan::default()),
             _ => Scan::Opaque,
         };
     }
