@@ -158,17 +158,21 @@ impl Jobs {
             Err(e) => Err(super::pdf::PdfAnalysisError::Source(e.to_string())),
         };
         match facts {
-            Ok(facts) => {
-                if facts.pages.is_some() {
-                    analysis.pages = facts.pages;
-                    analysis.warning = None;
-                }
-                analysis.color = facts.color;
-                if facts.pages.is_none() {
-                    analysis.pages = None;
-                    analysis.warning =
-                        Some("the PDF's page tree could not be read (corrupt or encrypted)".into());
-                }
+            Ok(super::pdf::PdfFacts {
+                pages: Some(pages),
+                color,
+            }) => {
+                analysis.pages = Some(pages);
+                analysis.color = color;
+                analysis.warning = None;
+            }
+            // The parser could not follow the page tree: a count of page-looking
+            // strings is not trusted then.
+            Ok(_) => {
+                analysis.pages = None;
+                analysis.color = None;
+                analysis.warning =
+                    Some("the PDF's page tree could not be read (corrupt or encrypted)".into());
             }
             Err(e) => {
                 analysis.warning = Some(match analysis.pages {
