@@ -23,6 +23,8 @@ command -v cupsd >/dev/null || [ -x /usr/sbin/cupsd ] || packages+=(cups)
 command -v lp >/dev/null || packages+=(cups-client)
 [ -x /usr/lib/cups/filter/pdftopdf ] || packages+=(cups-filters)
 command -v pdfinfo >/dev/null || packages+=(poppler-utils)
+# tests/support/printer.rs: ippeveprinter needs a (private) D-Bus system bus.
+command -v dbus-daemon >/dev/null || packages+=(dbus-daemon)
 # tests/dnssd.rs: a network namespace of its own with multicast on its loopback.
 command -v ip >/dev/null || packages+=(iproute2)
 if [ ${#packages[@]} -gt 0 ]; then

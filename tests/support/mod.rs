@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod printer;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
