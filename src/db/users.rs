@@ -219,8 +219,22 @@ impl Db {
         Ok(rows)
     }
 
-    /// The live (not revoked) app password with this keyed hash, marking it used.
+    /// The live (not revoked) app password with this keyed hash, marking it used. The
+    /// mark is written at most once a minute: printing clients send their credentials
+    /// with every request, and a write per request would queue behind the job writes.
     pub async fn use_app_password(&self, secret_hash: &[u8]) -> DbResult<AppPasswordRow> {
+        let current = on_backend!(self, |pool| {
+            sqlx::query_as::<_, AppPasswordRow>(
+                "SELECT id, user_id, label, created_at, last_used_at, revoked_at FROM app_passwords \
+                 WHERE secret_hash = $1 AND revoked_at IS NULL",
+            )
+            .bind(secret_hash)
+            .fetch_one(pool)
+            .await?
+        });
+        if current.last_used_at.is_some_and(|at| now() - at < 60) {
+            return Ok(current);
+        }
         let row = on_backend!(self, |pool| {
             sqlx::query_as::<_, AppPasswordRow>(
                 "UPDATE app_passwords SET last_used_at = $1 WHERE secret_hash = $2 AND revoked_at IS NULL \

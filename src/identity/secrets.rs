@@ -26,10 +26,61 @@ fn argon(cost: HashCost) -> Result<Argon2<'static>, IdentityError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Argon2 runs on a few threads of its own, one hash per core at a time: each hash
+/// takes `security.argon2_memory_kib` (19 MiB by default), and on the general blocking
+/// pool a burst of sign-ins (CUPS sends Basic credentials with every request) would
+/// run hundreds at once and leave that memory in as many allocator arenas. Waiting
+/// requests queue here, costing only their closure.
+struct ArgonThreads {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+}
+
+static ARGON_THREADS: std::sync::LazyLock<ArgonThreads> = std::sync::LazyLock::new(|| {
+    let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(8);
+    for i in 0..threads {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .expect("start an argon2 thread");
+    }
+    ArgonThreads {
+        jobs: std::sync::Mutex::new(tx),
+    }
+});
+
+/// Runs `work` on the Argon2 threads; `None` if they are gone.
+async fn on_argon_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let _ = tx.send(work());
+    });
+    ARGON_THREADS.jobs.lock().ok()?.send(job).ok()?;
+    rx.await.ok()
+}
+
 /// Hashes a secret to a PHC string, off the async threads (it takes tens of ms on purpose).
 pub async fn hash_secret(cost: HashCost, secret: &str) -> Result<String, IdentityError> {
     let secret = zeroize::Zeroizing::new(secret.as_bytes().to_vec());
-    tokio::task::spawn_blocking(move || {
+    on_argon_thread(move || {
         let salt: [u8; 16] = random_bytes();
         argon(cost)?
             .hash_password_with_salt(&secret, &salt)
@@ -37,7 +88,7 @@ pub async fn hash_secret(cost: HashCost, secret: &str) -> Result<String, Identit
             .map_err(|e| IdentityError::Internal(format!("argon2: {e}")))
     })
     .await
-    .map_err(|e| IdentityError::Internal(e.to_string()))?
+    .ok_or_else(|| IdentityError::Internal("the argon2 threads stopped".into()))?
 }
 
 /// Verifies in constant time for the secret's length. With no stored hash (unknown
@@ -45,7 +96,7 @@ pub async fn hash_secret(cost: HashCost, secret: &str) -> Result<String, Identit
 /// reveal which accounts exist.
 pub async fn verify_secret(cost: HashCost, stored: Option<String>, secret: &str) -> bool {
     let secret = zeroize::Zeroizing::new(secret.as_bytes().to_vec());
-    tokio::task::spawn_blocking(move || {
+    on_argon_thread(move || {
         let Ok(argon) = argon(cost) else {
             return false;
         };
@@ -115,6 +166,21 @@ mod tests {
         assert!(verify_secret(CHEAP, Some(hash.clone()), "correct horse").await);
         assert!(!verify_secret(CHEAP, Some(hash), "correct horsf").await);
         assert!(!verify_secret(CHEAP, None, "anything").await);
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_verifications_queues_on_the_argon_threads_and_all_answer() {
+        let hash = hash_secret(CHEAP, "burst").await.unwrap();
+        let checks = (0..32).map(|i| {
+            let hash = hash.clone();
+            tokio::spawn(async move {
+                let secret = if i % 2 == 0 { "burst" } else { "wrong" };
+                verify_secret(CHEAP, Some(hash), secret).await == (i % 2 == 0)
+            })
+        });
+        for check in checks {
+            assert!(check.await.unwrap());
+        }
     }
 
     #[test]
