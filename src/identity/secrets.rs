@@ -1,8 +1,8 @@
 //! Hashing of human-chosen secrets (passwords, PINs) with Argon2id, and generation of
 //! machine-made ones (session tokens, app passwords, PINs handed out by admins).
 
+use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -97,19 +97,72 @@ pub async fn hash_secret(cost: HashCost, secret: &str) -> Result<String, Identit
 pub async fn verify_secret(cost: HashCost, stored: Option<String>, secret: &str) -> bool {
     let secret = zeroize::Zeroizing::new(secret.as_bytes().to_vec());
     on_argon_thread(move || {
-        let Ok(argon) = argon(cost) else {
-            return false;
-        };
-        match stored.as_deref().map(PasswordHash::new) {
-            Some(Ok(hash)) => argon.verify_password(&secret, &hash).is_ok(),
-            _ => {
-                let _ = argon.hash_password_with_salt(&secret, &[0u8; 16]);
+        match stored {
+            Some(stored) => verify_reusing_memory(&stored, &secret),
+            None => {
+                // Unknown user or no PIN: the same work on a dummy hash, then no.
+                let _ = verify_reusing_memory(DUMMY_HASH.get_or_init(|| dummy_hash(cost)), &secret);
                 false
             }
         }
     })
     .await
     .unwrap_or(false)
+}
+
+/// A hash of nothing, for unknown users: the same work as a real check.
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn dummy_hash(cost: HashCost) -> String {
+    argon(cost)
+        .and_then(|argon| {
+            argon
+                .hash_password_with_salt(b"", &[0u8; 16])
+                .map(|h| h.to_string())
+                .map_err(|e| IdentityError::Internal(format!("argon2: {e}")))
+        })
+        .unwrap_or_default()
+}
+
+thread_local! {
+    /// Each Argon2 thread keeps its memory blocks between checks instead of
+    /// allocating (and leaving behind) 19 MiB per sign-in.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Verifies `secret` against a PHC string with this thread's reusable blocks, comparing
+/// the outputs in constant time. The parameters come from the stored hash, so hashes
+/// made under an older cost still verify.
+fn verify_reusing_memory(stored: &str, secret: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(version) = hash.version.map_or(Ok(Version::V0x13), Version::try_from) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        blocks.resize(params.block_count(), argon2::Block::default());
+        let computed = argon.hash_password_into_with_memory(
+            secret,
+            salt.as_ref(),
+            &mut out,
+            &mut blocks[..params.block_count()],
+        );
+        computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
+    })
 }
 
 /// A random bearer secret (session token), 256 bits, URL-safe.
@@ -166,6 +219,23 @@ mod tests {
         assert!(verify_secret(CHEAP, Some(hash.clone()), "correct horse").await);
         assert!(!verify_secret(CHEAP, Some(hash), "correct horsf").await);
         assert!(!verify_secret(CHEAP, None, "anything").await);
+    }
+
+    #[tokio::test]
+    async fn hashes_made_under_another_cost_still_verify_on_the_reused_memory() {
+        let older = HashCost {
+            memory_kib: 16 * 1024,
+            iterations: 2,
+        };
+        let big = hash_secret(older, "kept from before").await.unwrap();
+        let small = hash_secret(CHEAP, "made today").await.unwrap();
+        // Alternate so each thread's buffer shrinks and grows between costs.
+        for _ in 0..3 {
+            assert!(verify_secret(CHEAP, Some(big.clone()), "kept from before").await);
+            assert!(verify_secret(CHEAP, Some(small.clone()), "made today").await);
+            assert!(!verify_secret(CHEAP, Some(big.clone()), "made today").await);
+        }
+        assert!(!verify_secret(CHEAP, Some("not a PHC string".into()), "x").await);
     }
 
     #[tokio::test]
