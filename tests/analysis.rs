@@ -69,3 +69,14 @@ fn pcl_5_and_pcl_xl_pages_are_counted_past_their_binary_data() {
         );
     }
 }
+
+#[test]
+fn png_is_one_page_with_its_colour_type() {
+    let color = analyse("color.png");
+    assert_eq!(
+        (color.format, color.pages, color.color),
+        ("image/png", Some(1), Some(true))
+    );
+    let gray = analyse("gray.png");
+    assert_eq!((gray.pages, gray.color), (Some(1), Some(false)));
+}

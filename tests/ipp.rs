@@ -771,6 +771,7 @@ async fn pdfs_are_parsed_in_the_sandboxed_analyser_for_pages_in_object_streams_a
         ("application/pdf", None, None)
     );
     assert!(detail.contains("page tree could not be read"), "{detail}");
+    assert_eq!(job.analysis_note.as_deref(), detail.split("; ").nth(2));
     // A decompression bomb: one page whose content inflates to 256 MiB. The page tree
     // is read; the content stops at the analyser's limit, so the colour is unknown.
     let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -253,6 +253,7 @@ fn job<'a>(uuid: &'a str, owner_id: i64, blob: &'a str) -> NewJob<'a> {
         blob_id: Some(blob),
         submitted_at: now(),
         expires_at: now() + 3600,
+        analysis_note: None,
     }
 }
 

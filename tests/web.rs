@@ -1180,6 +1180,17 @@ async fn portal_upload_parks_pdf_jpeg_and_png_with_the_chosen_options_and_refuse
         .text("color_mode", "monochrome")
         .part("files", file("document-a4.pdf", "application/pdf"))
         .part("files", file("color.jpg", "image/jpeg"))
+        .part("files", file("gray.png", "image/png"))
+        // A PDF whose page tree is missing: parked, pages unknown, and the owner told why.
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(
+                b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n".to_vec(),
+            )
+            .file_name("broken.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+        )
         // Declared as PDF, but it is PostScript: the sniffed format decides.
         .part("files", file("document-a4.ps", "application/pdf"));
     let response = client
@@ -1191,7 +1202,7 @@ async fn portal_upload_parks_pdf_jpeg_and_png_with_the_chosen_options_and_refuse
     assert_eq!(response.status(), 200);
     let page = response.text().await.unwrap();
     assert!(
-        page.contains("Parked 2 documents: document-a4.pdf, color.jpg."),
+        page.contains("Parked 4 documents: document-a4.pdf, color.jpg, gray.png, broken.pdf."),
         "{page}"
     );
     assert!(
@@ -1205,7 +1216,7 @@ async fn portal_upload_parks_pdf_jpeg_and_png_with_the_chosen_options_and_refuse
         .await
         .unwrap();
     let jobs = server.services.jobs.held_jobs_of(&admin).await.unwrap();
-    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs.len(), 4);
     let pdf = jobs.iter().find(|j| j.name == "document-a4.pdf").unwrap();
     assert_eq!(
         (
@@ -1219,9 +1230,35 @@ async fn portal_upload_parks_pdf_jpeg_and_png_with_the_chosen_options_and_refuse
     );
     let jpg = jobs.iter().find(|j| j.name == "color.jpg").unwrap();
     assert_eq!((jpg.format.as_str(), jpg.color), ("image/jpeg", Some(true)));
+    let png = jobs.iter().find(|j| j.name == "gray.png").unwrap();
+    assert_eq!(
+        (png.format.as_str(), png.pages, png.color),
+        ("image/png", Some(1), Some(false))
+    );
+    let broken = jobs.iter().find(|j| j.name == "broken.pdf").unwrap();
+    assert_eq!(broken.pages, None);
+    assert!(
+        broken
+            .analysis_note
+            .as_deref()
+            .is_some_and(|n| n.contains("page tree could not be read")),
+        "{broken:?}"
+    );
+    let portal = client
+        .get(server.url("/portal"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        portal.contains("Not fully analysed: the PDF&#39;s page tree could not be read"),
+        "{portal}"
+    );
     assert_eq!(
         server.services.db.sealed_blob_ids().await.unwrap().len(),
-        2,
+        4,
         "the refused file left nothing"
     );
     // Without the form token: refused, nothing parked.
@@ -1241,7 +1278,7 @@ async fn portal_upload_parks_pdf_jpeg_and_png_with_the_chosen_options_and_refuse
             .await
             .unwrap()
             .len(),
-        2
+        4
     );
     server.stop().await;
 }

@@ -26,6 +26,8 @@ pub struct JobRow {
     pub documents: i64,
     /// When a client last sent a document (incoming jobs time out without activity).
     pub activity_at: Option<i64>,
+    /// Why pages or colour are unknown, when they are.
+    pub analysis_note: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,7 @@ pub struct NewJob<'a> {
     pub blob_id: Option<&'a str>,
     pub submitted_at: i64,
     pub expires_at: i64,
+    pub analysis_note: Option<&'a str>,
 }
 
 /// A document handed to an incoming job.
@@ -60,9 +63,10 @@ pub struct NewDocument<'a> {
     pub pages: Option<i64>,
     pub color: Option<bool>,
     pub size_bytes: i64,
+    pub analysis_note: Option<&'a str>,
 }
 
-const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, color_mode, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at, documents, activity_at";
+const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, color_mode, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at, documents, activity_at, analysis_note";
 
 /// One document of a job, in order; `blob_id` is gone once the job ended.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -78,8 +82,8 @@ pub struct DocumentRow {
 impl Db {
     pub async fn insert_job(&self, job: &NewJob<'_>) -> DbResult<JobRow> {
         let sql = format!(
-            "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, color_mode, documents) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, color_mode, documents, analysis_note) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING {JOB_COLUMNS}"
         );
         let row = on_backend!(self, |pool| {
             sqlx::query_as::<_, JobRow>(&sql)
@@ -100,6 +104,7 @@ impl Db {
                 .bind(job.expires_at)
                 .bind(job.color_mode)
                 .bind(i64::from(job.blob_id.is_some()))
+                .bind(job.analysis_note)
                 .fetch_one(pool)
                 .await?
         });
@@ -149,7 +154,8 @@ impl Db {
                pages = CASE WHEN $1 THEN $4 WHEN pages IS NULL OR $4 IS NULL THEN NULL ELSE pages + $4 END, \
                color = CASE WHEN $1 THEN $5 ELSE (color OR $5) END, \
                size_bytes = size_bytes + $6, documents = documents + 1, activity_at = $7, \
-               state = CASE WHEN $8 THEN 'held' ELSE 'incoming' END \
+               state = CASE WHEN $8 THEN 'held' ELSE 'incoming' END, \
+               analysis_note = COALESCE(analysis_note, $11) \
              WHERE id = $9 AND state = 'incoming' AND documents = $10 RETURNING {JOB_COLUMNS}"
         );
         let row = on_backend!(self, |pool| {
@@ -165,6 +171,7 @@ impl Db {
                 .bind(document.last)
                 .bind(id)
                 .bind(document.number - 1)
+                .bind(document.analysis_note)
                 .fetch_one(&mut *tx)
                 .await?;
             if !first {

@@ -19,6 +19,8 @@ pub struct Analysis {
 }
 
 const SNIFF_LEN: usize = 16;
+/// PNG signature and IHDR up to the colour type (byte 25).
+const PNG_HEADER: usize = 26;
 /// PWG raster page header size (PWG 5102.4 §4.3).
 const PWG_HEADER: usize = 1796;
 /// URF page header size.
@@ -33,6 +35,7 @@ enum Scan {
     Pwg(RasterScan),
     Urf(RasterScan),
     Pcl(super::pcl::PclScan),
+    Png(Vec<u8>),
     Opaque,
 }
 
@@ -100,6 +103,7 @@ impl Analyzer {
             "image/pwg-raster" => Scan::Pwg(RasterScan::new(4, PWG_HEADER)),
             "image/urf" => Scan::Urf(RasterScan::new(12, URF_PAGE_HEADER)),
             "application/vnd.hp-PCL" => Scan::Pcl(super::pcl::PclScan::default()),
+            "image/png" => Scan::Png(Vec::with_capacity(PNG_HEADER)),
             _ => Scan::Opaque,
         };
     }
@@ -113,6 +117,10 @@ impl Analyzer {
             Scan::Pwg(s) => s.feed(data, pwg_page),
             Scan::Urf(s) => s.feed(data, urf_page),
             Scan::Pcl(s) => s.feed(data),
+            Scan::Png(head) => {
+                let take = (PNG_HEADER - head.len()).min(data.len());
+                head.extend_from_slice(&data[..take]);
+            }
         }
     }
 
@@ -129,6 +137,7 @@ impl Analyzer {
             Scan::Jpeg(s) => s.result(),
             Scan::Pwg(s) | Scan::Urf(s) => s.result(),
             Scan::Pcl(s) => s.result(),
+            Scan::Png(head) => png_result(&head),
             Scan::Sniffing | Scan::Opaque => (
                 None,
                 None,
@@ -207,6 +216,17 @@ impl PdfScan {
             ),
             (n, false) => (Some(n), None, None),
         }
+    }
+}
+
+/// PNG: one page; colour from the IHDR colour type (0 grey, 4 grey + alpha; 2, 3, 6
+/// colour; a palette is counted as colour).
+fn png_result(head: &[u8]) -> (Option<i64>, Option<bool>, Option<String>) {
+    match head.get(12..16) {
+        Some(b"IHDR") if head.len() == PNG_HEADER => {
+            (Some(1), Some(!matches!(head[25], 0 | 4)), None)
+        }
+        _ => (Some(1), None, Some("PNG header not found".into())),
     }
 }
 

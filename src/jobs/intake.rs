@@ -252,6 +252,7 @@ impl Jobs {
                 blob_id: Some(blob.as_str()),
                 submitted_at: at,
                 expires_at: at + self.hold_secs(owner),
+                analysis_note: analysis.warning.as_deref(),
             })
             .await;
         let job: HeldJob = match row {
@@ -300,6 +301,7 @@ impl Jobs {
                 blob_id: None,
                 submitted_at: at,
                 expires_at: at + self.hold_secs(owner),
+                analysis_note: None,
             })
             .await?;
         self.identity
@@ -344,6 +346,7 @@ impl Jobs {
                     pages: analysis.pages,
                     color: analysis.color,
                     size_bytes: sealed.plain_size as i64,
+                    analysis_note: analysis.warning.as_deref(),
                 },
                 now(),
             )

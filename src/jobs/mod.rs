@@ -100,6 +100,9 @@ pub struct HeldJob {
     pub expires_at: i64,
     /// How many documents the job has (IPP multi-document jobs have several).
     pub documents: i64,
+    /// Why pages or colour are unknown, when they are (e.g. a PDF whose page tree
+    /// could not be read); never document content.
+    pub analysis_note: Option<String>,
     #[serde(skip)]
     owner_id: i64,
     #[serde(skip)]
@@ -123,6 +126,7 @@ impl From<JobRow> for HeldJob {
             submitted_at: row.submitted_at,
             expires_at: row.expires_at,
             documents: row.documents,
+            analysis_note: row.analysis_note,
             owner_id: row.owner_id,
             blob_id: row.blob_id,
         }

@@ -22,6 +22,8 @@ pub struct JobLine {
     pub color: &'static str,
     pub size: String,
     pub expires_in: String,
+    /// Why pages or colour are unknown, if they are.
+    pub note: String,
 }
 
 impl From<&HeldJob> for JobLine {
@@ -44,6 +46,7 @@ impl From<&HeldJob> for JobLine {
             },
             size: size(job.size_bytes),
             expires_in: time_left(job.expires_at),
+            note: job.analysis_note.clone().unwrap_or_default(),
         }
     }
 }
