@@ -920,3 +920,74 @@ async fn document_formats_are_matched_without_regard_to_case() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn page_ranges_are_kept_with_the_job_and_bad_ones_are_refused() {
+    let server = TestServer::start(Backend::Postgres).await;
+    user(&server, "ann").await;
+    let auth = Some(("ann", "ann password 1"));
+    let print_with = |ranges: Vec<Value>| {
+        let server = &server;
+        async move {
+            let message = request(
+                server,
+                op::PRINT_JOB,
+                vec![Attribute::new("job-name", Value::name("ranges"))],
+                vec![Attribute {
+                    name: "page-ranges".into(),
+                    values: ranges,
+                }],
+            );
+            send(server, auth, &message, &fixture("document-a4.pdf"))
+                .await
+                .message
+                .unwrap()
+        }
+    };
+    let printed = print_with(vec![Value::Range(1, 1), Value::Range(2, 2)]).await;
+    assert_eq!(printed.code, status::OK);
+    let id = job_attr(&printed, "job-id")
+        .and_then(Value::as_int)
+        .unwrap();
+    let ann = server.services.identity.user_by_login("ann").await.unwrap();
+    let job = server
+        .services
+        .jobs
+        .job_of(&ann, i64::from(id))
+        .await
+        .unwrap();
+    assert_eq!(job.page_ranges.as_deref(), Some("1-1,2-2"));
+    let attrs = call(
+        &server,
+        auth,
+        op::GET_JOB_ATTRIBUTES,
+        vec![Attribute::new("job-id", Value::Integer(id))],
+    )
+    .await;
+    let ranges = attrs
+        .groups
+        .iter()
+        .find(|g| g.tag == group::JOB)
+        .and_then(|g| g.get("page-ranges"))
+        .map(|a| a.values.clone());
+    assert_eq!(ranges, Some(vec![Value::Range(1, 1), Value::Range(2, 2)]));
+    for bad in [
+        vec![Value::Range(3, 2)],
+        vec![Value::Range(0, 1)],
+        vec![Value::Range(2, 3), Value::Range(1, 1)],
+        vec![Value::Integer(1)],
+    ] {
+        let refused = print_with(bad.clone()).await;
+        assert_eq!(
+            refused.code,
+            status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            "{bad:?}"
+        );
+    }
+    // Refused before the document was read: only the one good job exists.
+    assert_eq!(
+        server.services.jobs.held_jobs_of(&ann).await.unwrap().len(),
+        1
+    );
+    server.stop().await;
+}

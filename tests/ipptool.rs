@@ -147,6 +147,7 @@ async fn cups_ipptool_everywhere_suite_passes_except_the_wait_for_printing() {
         compression: Compression::None,
         color_mode: "auto",
         accept: None,
+        page_ranges: None,
     };
     let job = server
         .services

@@ -254,6 +254,7 @@ fn job<'a>(uuid: &'a str, owner_id: i64, blob: &'a str) -> NewJob<'a> {
         submitted_at: now(),
         expires_at: now() + 3600,
         analysis_note: None,
+        page_ranges: None,
     }
 }
 

@@ -365,6 +365,7 @@ async fn admins_create_disable_reset_pin_and_delete_users_with_their_jobs() {
                 compression: printpark::jobs::Compression::None,
                 color_mode: "auto",
                 accept: None,
+                page_ranges: None,
             },
             &mut &b"%PDF-1.7 secret"[..],
             &client_info,
@@ -760,6 +761,7 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
         compression: printpark::jobs::Compression::None,
         color_mode: "auto",
         accept: None,
+        page_ranges: None,
     };
     let anns = server
         .services
@@ -1104,6 +1106,7 @@ async fn held_jobs_expire_after_the_queue_or_per_user_hold_time_and_count_as_avo
         compression: printpark::jobs::Compression::None,
         color_mode: "auto",
         accept: None,
+        page_ranges: None,
     };
     let doc = b"%!PS-Adobe-3.0\n%%Pages: 3\n%%EndComments\n";
     let anns = jobs

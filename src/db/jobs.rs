@@ -28,6 +28,7 @@ pub struct JobRow {
     pub activity_at: Option<i64>,
     /// Why pages or colour are unknown, when they are.
     pub analysis_note: Option<String>,
+    pub page_ranges: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +50,7 @@ pub struct NewJob<'a> {
     pub submitted_at: i64,
     pub expires_at: i64,
     pub analysis_note: Option<&'a str>,
+    pub page_ranges: Option<&'a str>,
 }
 
 /// A document handed to an incoming job.
@@ -66,7 +68,7 @@ pub struct NewDocument<'a> {
     pub analysis_note: Option<&'a str>,
 }
 
-const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, color_mode, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at, documents, activity_at, analysis_note";
+const JOB_COLUMNS: &str = "id, uuid, owner_id, name, format, pages, color, color_mode, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, finished_at, documents, activity_at, analysis_note, page_ranges";
 
 /// One document of a job, in order; `blob_id` is gone once the job ended.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -82,8 +84,8 @@ pub struct DocumentRow {
 impl Db {
     pub async fn insert_job(&self, job: &NewJob<'_>) -> DbResult<JobRow> {
         let sql = format!(
-            "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, color_mode, documents, analysis_note) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, color_mode, documents, analysis_note, page_ranges) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING {JOB_COLUMNS}"
         );
         let row = on_backend!(self, |pool| {
             sqlx::query_as::<_, JobRow>(&sql)
@@ -105,6 +107,7 @@ impl Db {
                 .bind(job.color_mode)
                 .bind(i64::from(job.blob_id.is_some()))
                 .bind(job.analysis_note)
+                .bind(job.page_ranges)
                 .fetch_one(pool)
                 .await?
         });

@@ -216,6 +216,7 @@ fn validate_job(request: &Message) -> Result<(), (u16, String)> {
             format!("sides {sides} is not supported"),
         ));
     }
+    page_ranges(request)?;
     if let Some(name) = request.operation_str("job-name")
         && name.len() > 255
     {
@@ -225,6 +226,36 @@ fn validate_job(request: &Message) -> Result<(), (u16, String)> {
         ));
     }
     Ok(())
+}
+
+/// `page-ranges` (RFC 8011 §5.2.7): ascending, non-overlapping ranges from page 1,
+/// kept as `first-last` joined by commas; `None` when absent (all pages).
+fn page_ranges(request: &Message) -> Result<Option<String>, (u16, String)> {
+    let Some(attribute) = request.job_attr("page-ranges") else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| {
+        Err((
+            status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            format!("page-ranges {why}"),
+        ))
+    };
+    if attribute.values.len() > 100 {
+        return refuse("has more than 100 ranges");
+    }
+    let mut last = 0;
+    let mut ranges = Vec::new();
+    for value in &attribute.values {
+        let Value::Range(first, end) = *value else {
+            return refuse("must be rangeOfInteger values");
+        };
+        if first < 1 || end < first || first <= last {
+            return refuse("must be ascending, non-overlapping ranges from page 1");
+        }
+        last = end;
+        ranges.push(format!("{first}-{end}"));
+    }
+    Ok(Some(ranges.join(",")))
 }
 
 fn compression(request: &Message) -> Result<Compression, (u16, String)> {
@@ -294,6 +325,8 @@ fn submission<'a>(request: &'a Message, name: &'a str) -> Submission<'a> {
             _ => "auto",
         },
         accept: None,
+        // Checked by validate_job before any submission is made.
+        page_ranges: page_ranges(request).unwrap_or(None),
     }
 }
 
@@ -558,7 +591,7 @@ fn job_attributes(ctx: &Context<'_>, job: &HeldJob) -> Vec<Attribute> {
     let (state, reason, message) = ipp_state(job.state);
     let owner = ctx.user.as_ref().map(|u| u.username.as_str()).unwrap_or("");
     let no_value = || Value::Other(tag::NO_VALUE, Vec::new());
-    vec![
+    let mut attributes = vec![
         a("job-id", Value::Integer(job.id as i32)),
         a(
             "job-uri",
@@ -610,5 +643,18 @@ fn job_attributes(ctx: &Context<'_>, job: &HeldJob) -> Vec<Attribute> {
             "job-printer-up-time",
             Value::Integer((ctx.queue.now - ctx.queue.up_since).max(1) as i32),
         ),
-    ]
+    ];
+    // Only when the owner chose pages (absent = all pages, RFC 8011 §5.2.7).
+    if let Some(text) = job.page_ranges.as_deref() {
+        let ranges = text
+            .split(',')
+            .filter_map(|r| r.split_once('-'))
+            .filter_map(|(a, b)| Some(Value::Range(a.parse().ok()?, b.parse().ok()?)))
+            .collect();
+        attributes.push(Attribute {
+            name: "page-ranges".into(),
+            values: ranges,
+        });
+    }
+    attributes
 }

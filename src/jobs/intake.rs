@@ -48,6 +48,9 @@ pub struct Submission<'a> {
     pub color_mode: &'a str,
     /// When set, only these sniffed formats are accepted (the portal takes PDF, JPEG, PNG).
     pub accept: Option<&'a [&'a str]>,
+    /// The pages to print, `first-last` ranges joined by commas (IPP page-ranges);
+    /// `None` = all.
+    pub page_ranges: Option<String>,
 }
 
 /// The client's stream failed (hung up, timed out) while sending the document.
@@ -253,6 +256,7 @@ impl Jobs {
                 submitted_at: at,
                 expires_at: at + self.hold_secs(owner),
                 analysis_note: analysis.warning.as_deref(),
+                page_ranges: submission.page_ranges.as_deref(),
             })
             .await;
         let job: HeldJob = match row {
@@ -302,6 +306,7 @@ impl Jobs {
                 submitted_at: at,
                 expires_at: at + self.hold_secs(owner),
                 analysis_note: None,
+                page_ranges: submission.page_ranges.as_deref(),
             })
             .await?;
         self.identity

@@ -103,6 +103,8 @@ pub struct HeldJob {
     /// Why pages or colour are unknown, when they are (e.g. a PDF whose page tree
     /// could not be read); never document content.
     pub analysis_note: Option<String>,
+    /// The pages to print (`1-3,7-7`), `None` = all.
+    pub page_ranges: Option<String>,
     #[serde(skip)]
     owner_id: i64,
     #[serde(skip)]
@@ -127,6 +129,7 @@ impl From<JobRow> for HeldJob {
             expires_at: row.expires_at,
             documents: row.documents,
             analysis_note: row.analysis_note,
+            page_ranges: row.page_ranges,
             owner_id: row.owner_id,
             blob_id: row.blob_id,
         }

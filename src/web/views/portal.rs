@@ -182,6 +182,7 @@ pub async fn upload(
                     compression: Compression::None,
                     color_mode: &color_mode,
                     accept: Some(crate::jobs::intake::PORTAL_FORMATS),
+                    page_ranges: None,
                 };
                 // Fused: a multipart field must not be polled again once it has ended.
                 let mut body = (&mut field).fuse();
