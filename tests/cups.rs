@@ -40,7 +40,7 @@
 mod support;
 
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -55,22 +55,6 @@ const DOCUMENT_PAGES: i64 = 2;
 const QUEUE: &str = "PrintPark";
 const OWNER: &str = "ada";
 const OWNER_PASSWORD: &str = "cups-print-secret-42";
-
-/// `cupsd` and `lpadmin` live in /usr/sbin, which a non-root PATH may lack.
-fn sbin(name: &str) -> String {
-    let path = format!("/usr/sbin/{name}");
-    if Path::new(&path).exists() {
-        path
-    } else {
-        name.to_owned()
-    }
-}
-
-fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
 
 /// Runs a command off the async runtime (the PrintPark server shares it).
 async fn run(mut command: Command) -> Output {
@@ -142,7 +126,7 @@ impl Cups {
         )
         .unwrap();
         // cupsd refuses to run filters and backends as root: see the module doc.
-        let user = if running_as_root() {
+        let user = if support::running_as_root() {
             "User lp\nGroup lp\n"
         } else {
             ""
@@ -172,7 +156,7 @@ impl Cups {
         )
         .unwrap();
         let console = std::fs::File::create(root.join("log/console")).unwrap();
-        let daemon = Command::new(sbin("cupsd"))
+        let daemon = Command::new(support::sbin("cupsd"))
             .args([
                 "-f",
                 "-c",
@@ -301,7 +285,7 @@ async fn cups_lpadmin_everywhere_and_lp_park_a_pdf_held_for_its_owner_with_its_p
 
     // Add the queue as the README tells Linux users to.
     let device_uri = format!("ipps://{OWNER}:{OWNER_PASSWORD}@{address}/ipp/print");
-    let mut lpadmin = cups.command(&sbin("lpadmin"));
+    let mut lpadmin = cups.command(&support::sbin("lpadmin"));
     lpadmin.args(["-p", QUEUE, "-E", "-v", &device_uri, "-m", "everywhere"]);
     let output = run(lpadmin).await;
     assert!(
@@ -479,14 +463,7 @@ async fn cups_lpadmin_everywhere_and_lp_park_a_pdf_held_for_its_owner_with_its_p
     let response = support::login(&server, &browser, OWNER, OWNER_PASSWORD).await;
     assert_eq!(response.status(), 303, "sign-in redirects");
     assert_eq!(response.headers()["location"], "/portal");
-    let page = browser
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&browser, server.url("/portal")).await;
     let row = portal_row(&page, DOCUMENT)
         .unwrap_or_else(|| panic!("the portal does not list {DOCUMENT}:\n{page}"));
     // Document, Submitted, Pages, Colour, Size, Expires in.

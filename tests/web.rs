@@ -1247,14 +1247,7 @@ async fn portal_upload_parks_pdf_jpeg_and_png_with_the_chosen_options_and_refuse
             .is_some_and(|n| n.contains("page tree could not be read")),
         "{broken:?}"
     );
-    let portal = client
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let portal = support::get_text(&client, server.url("/portal")).await;
     assert!(
         portal.contains("Not fully analysed: the PDF&#39;s page tree could not be read"),
         "{portal}"

@@ -207,14 +207,7 @@ pub fn between<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
 /// Walks the first-run page: creates admin `admin` / `correct horse battery` and
 /// leaves `client` signed in.
 pub async fn first_admin(server: &TestServer, client: &reqwest::Client) {
-    let page = client
-        .get(server.url("/setup"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(client, server.url("/setup")).await;
     let csrf = csrf_of(&page);
     let response = client
         .post(server.url("/setup"))
@@ -318,4 +311,23 @@ pub async fn create_user(
         )
         .await
         .unwrap()
+}
+
+/// The body of a GET, as text.
+pub async fn get_text(client: &reqwest::Client, url: String) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// `cupsd`, `lpadmin` and `ippeveprinter` live in /usr/sbin, which a non-root PATH may lack.
+pub fn sbin(name: &str) -> String {
+    let path = format!("/usr/sbin/{name}");
+    if Path::new(&path).exists() {
+        path
+    } else {
+        name.to_owned()
+    }
+}
+
+pub fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
 }

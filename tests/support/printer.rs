@@ -311,19 +311,6 @@ pub struct TestPrinter {
     frozen: bool,
 }
 
-fn sbin(name: &str) -> String {
-    let path = format!("/usr/sbin/{name}");
-    if Path::new(&path).exists() {
-        path
-    } else {
-        name.to_owned()
-    }
-}
-
-fn running_as_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
 fn uri_safe(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -565,7 +552,7 @@ impl TestPrinter {
             None
         } else {
             assert!(
-                running_as_root(),
+                super::running_as_root(),
                 "a test printer with users needs root: its PAM service is a file in /etc/pam.d"
             );
             let users = root.join("users");
@@ -695,7 +682,7 @@ impl TestPrinter {
         let spool = self.spool_dir(self.generation);
         fs::create_dir_all(&spool).unwrap();
         let options = &self.options;
-        let mut command = Command::new(sbin("ippeveprinter"));
+        let mut command = Command::new(super::sbin("ippeveprinter"));
         command
             .args(["-v", "-n", "localhost", "-r", "off", "-k"])
             .arg("-p")
