@@ -125,28 +125,32 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn serve(settings: Settings) -> Result<(), CliError> {
-    let addr = settings.listen_addr()?;
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Listen {
+fn bind(addr: std::net::SocketAddr) -> Result<std::net::TcpListener, StartError> {
+    std::net::TcpListener::bind(addr).map_err(|e| StartError::Listen {
         addr: addr.to_string(),
         reason: e.to_string(),
-    })?;
-    let plain = match settings.plain_ipp_addr()? {
-        Some(addr) => Some(
-            std::net::TcpListener::bind(addr).map_err(|e| StartError::Listen {
-                addr: addr.to_string(),
-                reason: e.to_string(),
-            })?,
-        ),
-        None => None,
-    };
+    })
+}
+
+/// Announces the queue by DNS-SD when enabled. Printing works without it (clients
+/// then add the queue by its URL), so a failure is a warning.
+fn announce(services: &Services, ports: crate::dnssd::Ports) -> Option<crate::dnssd::Announcement> {
+    if !services.settings.dnssd.enabled {
+        return None;
+    }
+    let uuid = crate::ipp::printer::queue_uuid(&services.vault);
+    crate::dnssd::Announcement::start(&services.settings, &uuid, ports)
+        .inspect_err(|e| tracing::warn!(error = %e, "the queue is not announced on the network"))
+        .ok()
+}
+
+async fn serve(settings: Settings) -> Result<(), CliError> {
+    let listener = bind(settings.listen_addr()?)?;
+    let plain = settings.plain_ipp_addr()?.map(bind).transpose()?;
     let services = Services::start(settings).await?;
     let db = services.db.clone();
     let first_run = services.identity.needs_first_admin().await.unwrap_or(false);
     let maintenance = services.spawn_maintenance();
-    let announce = services.settings.dnssd.enabled;
-    let settings = services.settings.clone();
-    let uuid = crate::ipp::printer::queue_uuid(&services.vault);
     let plain = match plain {
         Some(listener) => {
             let (server, bound) = crate::web::serve_plain_ipp_on(services.clone(), listener)?;
@@ -155,24 +159,16 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         }
         None => None,
     };
-    let (server, bound) = crate::web::serve_on(services, listener)?;
+    let (server, bound) = crate::web::serve_on(services.clone(), listener)?;
     tracing::info!(address = %bound, "PrintPark listening (HTTPS)");
-    let announcement = if announce {
-        let ports = crate::dnssd::Ports {
+    let announcement = announce(
+        &services,
+        crate::dnssd::Ports {
             ipps: bound.port(),
             ipp: plain.as_ref().map(|(_, a)| a.port()),
-        };
-        match crate::dnssd::Announcement::start(&settings, &uuid, ports) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                // Printing works without it; clients then add the queue by its URL.
-                tracing::warn!(error = %e, "the queue is not announced on the network");
-                None
-            }
-        }
-    } else {
-        None
-    };
+        },
+    );
+    drop(services);
     let plain_handle = plain.map(|(server, _)| {
         let handle = server.handle();
         tokio::spawn(server);

@@ -216,6 +216,17 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// Dot-separated labels of letters, digits and hyphens (RFC 1123), as DNS-SD needs.
+fn is_host_name(host: &str) -> bool {
+    let labels = host.trim_end_matches('.');
+    !labels.is_empty()
+        && labels.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() < 64
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -338,12 +349,7 @@ impl Settings {
         self.listen_addr()?;
         self.plain_ipp_addr()?;
         if let Some(host) = &self.dnssd.host_name
-            && (host.is_empty()
-                || !host.trim_end_matches('.').split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() < 64
-                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                }))
+            && !is_host_name(host)
         {
             return Err(ConfigError::Setting {
                 key: "dnssd.host_name",

@@ -120,6 +120,14 @@ async fn call(
         .unwrap()
 }
 
+/// Create-Job with no attributes; the new job's id.
+async fn create_job(server: &TestServer, auth: Option<(&str, &str)>) -> i32 {
+    let created = call(server, auth, op::CREATE_JOB, vec![]).await;
+    job_attr(&created, "job-id")
+        .and_then(Value::as_int)
+        .unwrap()
+}
+
 fn job_attr<'a>(m: &'a Message, name: &str) -> Option<&'a Value> {
     m.group(group::JOB)
         .and_then(|g| g.get(name))
@@ -436,10 +444,7 @@ async fn close_job_holds_a_job_whose_last_document_was_not_marked_last() {
     let server = TestServer::start(Backend::Postgres).await;
     user(&server, "ann").await;
     let auth = Some(("ann", "ann password 1"));
-    let created = call(&server, auth, op::CREATE_JOB, vec![]).await;
-    let id = job_attr(&created, "job-id")
-        .and_then(Value::as_int)
-        .unwrap();
+    let id = create_job(&server, auth).await;
     let job_id = || vec![Attribute::new("job-id", Value::Integer(id))];
     // Nothing to close yet.
     assert_eq!(
@@ -631,10 +636,7 @@ async fn a_created_job_whose_document_never_comes_is_aborted_after_the_time_out(
     let server = TestServer::start(Backend::Sqlite).await;
     user(&server, "ann").await;
     let auth = Some(("ann", "ann password 1"));
-    let created = call(&server, auth, op::CREATE_JOB, vec![]).await;
-    let id = job_attr(&created, "job-id")
-        .and_then(Value::as_int)
-        .unwrap();
+    let id = create_job(&server, auth).await;
     let jobs = &server.services.jobs;
     let now = printpark::db::now();
     assert_eq!(

@@ -13,14 +13,7 @@ async fn first_run_creates_the_admin_shows_the_master_key_once_then_closes() {
     let client = server.client();
     let home = client.get(server.url("/")).send().await.unwrap();
     assert_eq!(home.headers()["location"], "/setup");
-    let page = client
-        .get(server.url("/setup"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&client, server.url("/setup")).await;
     let shown = support::between(&page, "id=\"master-key\">", "</code>");
     let on_disk = std::fs::read_to_string(server.services.settings.master_key_path()).unwrap();
     assert_eq!(shown, on_disk.trim());
@@ -158,14 +151,7 @@ async fn a_form_post_without_a_valid_csrf_token_is_forbidden() {
     assert_eq!(response.status(), 403);
     // A token from another browser's session.
     let other = server.client();
-    let page = other
-        .get(server.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&other, server.url("/login")).await;
     let foreign = csrf_of(&page);
     let response = client
         .post(server.url("/admin/users"))
@@ -179,14 +165,7 @@ async fn a_form_post_without_a_valid_csrf_token_is_forbidden() {
         .unwrap();
     assert_eq!(response.status(), 403);
     // The right token, but sent from another site.
-    let page = client
-        .get(server.url("/admin/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&client, server.url("/admin/users")).await;
     let csrf = csrf_of(&page);
     let response = client
         .post(server.url("/admin/users"))
@@ -232,14 +211,7 @@ async fn admin_form(
     path: &str,
     fields: &[(&str, &str)],
 ) -> String {
-    let page = client
-        .get(server.url("/admin/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&client, server.url("/admin/users")).await;
     let csrf = csrf_of(&page);
     let mut form = vec![("csrf", csrf.as_str())];
     form.extend_from_slice(fields);
@@ -372,24 +344,10 @@ async fn admins_create_disable_reset_pin_and_delete_users_with_their_jobs() {
         )
         .await
         .unwrap();
-    let portal = bob_client
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let portal = support::get_text(&bob_client, server.url("/portal")).await;
     assert!(portal.contains("payroll.pdf"));
     assert_eq!(server.services.db.sealed_blob_ids().await.unwrap().len(), 1);
-    let confirm = admin
-        .get(server.url(&format!("/admin/users/{id}/delete")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let confirm = support::get_text(&admin, server.url(&format!("/admin/users/{id}/delete"))).await;
     assert!(
         confirm.contains("Delete bob?") && confirm.contains("1 held document(s)"),
         "{confirm}"
@@ -466,14 +424,7 @@ async fn app_passwords_authenticate_the_api_until_revoked_and_errors_have_stable
     let body: serde_json::Value = anonymous.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
 
-    let page = client
-        .get(server.url("/portal/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&client, server.url("/portal/account")).await;
     let csrf = csrf_of(&page);
     let made = support::post_text(
         &client,
@@ -630,14 +581,7 @@ async fn users_change_their_password_and_set_a_pin_after_proving_their_password(
     let server = TestServer::start(Backend::Sqlite).await;
     let client = server.client();
     first_admin(&server, &client).await;
-    let page = client
-        .get(server.url("/portal/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&client, server.url("/portal/account")).await;
     let csrf = csrf_of(&page);
     let wrong = support::post_text(
         &client,
@@ -701,14 +645,7 @@ async fn users_change_their_password_and_set_a_pin_after_proving_their_password(
         303
     );
     // Sign out ends the session server-side.
-    let page = client
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&client, server.url("/portal")).await;
     let csrf = csrf_of(&page);
     assert_eq!(
         client
@@ -771,28 +708,14 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
         .unwrap();
     let ann_client = server.client();
     login(&server, &ann_client, "ann", "anns password!").await;
-    let page = ann_client
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&ann_client, server.url("/portal")).await;
     assert!(
         page.contains("ann-contract.pdf")
             && (page.contains("24 h 0 min") || page.contains("23 h 59 min")),
         "{page}"
     );
     // The admin's portal does not show Ann's job, and the admin cannot delete it.
-    let admin_page = admin
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let admin_page = support::get_text(&admin, server.url("/portal")).await;
     assert!(!admin_page.contains("ann-contract.pdf"));
     let csrf = csrf_of(&admin_page);
     let response = admin
@@ -829,14 +752,7 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
             .unwrap()
             .is_empty()
     );
-    let page = ann_client
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&ann_client, server.url("/portal")).await;
     assert!(page.contains("No documents are waiting for you."));
     server.stop().await;
 }
@@ -879,14 +795,7 @@ async fn pages_carry_security_headers_and_ops_endpoints_answer() {
     );
 
     assert_eq!(
-        client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        support::get_text(&client, server.url("/healthz")).await,
         "ok\n"
     );
     let ready: serde_json::Value = client
@@ -898,14 +807,7 @@ async fn pages_carry_security_headers_and_ops_endpoints_answer() {
         .await
         .unwrap();
     assert_eq!(ready["status"], "ready");
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = support::get_text(&client, server.url("/metrics")).await;
     assert!(
         metrics.contains("printpark_http_requests_total"),
         "{metrics}"
@@ -989,14 +891,7 @@ async fn oversized_or_malformed_bodies_get_a_clear_error_and_change_nothing() {
     let server = TestServer::start(Backend::Sqlite).await;
     let client = server.client();
     first_admin(&server, &client).await;
-    let page = client
-        .get(server.url("/admin/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&client, server.url("/admin/users")).await;
     let csrf = csrf_of(&page);
     let huge = "x".repeat(200 * 1024);
     let response = client
@@ -1158,14 +1053,7 @@ async fn portal_upload_parks_pdf_jpeg_and_png_with_the_chosen_options_and_refuse
     let server = TestServer::start(Backend::Sqlite).await;
     let client = server.client();
     first_admin(&server, &client).await;
-    let page = client
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::get_text(&client, server.url("/portal")).await;
     assert!(page.contains("enctype=\"multipart/form-data\""));
     let csrf = csrf_of(&page);
     let fixtures =

@@ -296,9 +296,11 @@ fn job_error(error: JobError) -> (u16, String) {
     (code, message)
 }
 
-fn submission<'a>(request: &'a Message, name: &'a str) -> Submission<'a> {
-    Submission {
-        name,
+/// The job a Print-Job or Create-Job describes, once its template values are checked.
+fn submission(request: &Message) -> Result<Submission<'_>, (u16, String)> {
+    validate_job(request)?;
+    Ok(Submission {
+        name: job_name(request),
         format: request
             .operation_str("document-format")
             .unwrap_or("application/octet-stream"),
@@ -314,7 +316,7 @@ fn submission<'a>(request: &'a Message, name: &'a str) -> Submission<'a> {
             .and_then(Value::as_str)
             .unwrap_or("one-sided"),
         source: "ipp",
-        compression: Compression::None,
+        compression: compression(request)?,
         color_mode: match request
             .job_attr("print-color-mode")
             .and_then(|a| a.first())
@@ -325,9 +327,8 @@ fn submission<'a>(request: &'a Message, name: &'a str) -> Submission<'a> {
             _ => "auto",
         },
         accept: None,
-        // Checked by validate_job before any submission is made.
-        page_ranges: page_ranges(request).unwrap_or(None),
-    }
+        page_ranges: page_ranges(request)?,
+    })
 }
 
 fn job_name(request: &Message) -> &str {
@@ -344,9 +345,7 @@ async fn print_job<R: AsyncRead + Unpin>(
     document: &mut R,
 ) -> OpResult {
     let owner = user(ctx)?;
-    validate_job(request)?;
-    let mut submission = submission(request, job_name(request));
-    submission.compression = compression(request)?;
+    let submission = submission(request)?;
     let job = ctx
         .jobs
         .park(owner, &submission, document, &ctx.client)
@@ -357,10 +356,9 @@ async fn print_job<R: AsyncRead + Unpin>(
 
 async fn create_job(ctx: &Context<'_>, request: &Message) -> OpResult {
     let owner = user(ctx)?;
-    validate_job(request)?;
     let job = ctx
         .jobs
-        .create_incoming(owner, &submission(request, job_name(request)), &ctx.client)
+        .create_incoming(owner, &submission(request)?, &ctx.client)
         .await
         .map_err(job_error)?;
     Ok(job_response(ctx, request, &job, status::OK))

@@ -234,14 +234,7 @@ pub async fn login(
     login: &str,
     password: &str,
 ) -> reqwest::Response {
-    let page = client
-        .get(server.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&client, server.url("/login")).await;
     let csrf = csrf_of(&page);
     client
         .post(server.url("/login"))
