@@ -151,6 +151,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     let db = services.db.clone();
     let first_run = services.identity.needs_first_admin().await.unwrap_or(false);
     let maintenance = services.spawn_maintenance();
+    let deliveries = services.release.spawn_workers();
     let plain = match plain {
         Some(listener) => {
             let (server, bound) = crate::web::serve_plain_ipp_on(services.clone(), listener)?;
@@ -191,6 +192,11 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     }
     served?;
     maintenance.abort();
+    // A delivery cut off here is found by the lease sweep of the next start (or of
+    // another server): back to the queue if nothing was sent, else needs-attention.
+    for worker in deliveries {
+        worker.abort();
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

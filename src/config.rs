@@ -53,7 +53,36 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub queue: QueueSettings,
     pub dnssd: DnsSdSettings,
+    pub release: ReleaseSettings,
     pub log: LogSettings,
+}
+
+/// Delivering released jobs to printers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReleaseSettings {
+    /// Deliveries that may run at once in this process (each printer takes one job
+    /// at a time whatever this says).
+    pub workers: usize,
+    /// How long to follow a printer's job to completion before its outcome is called
+    /// unknown (needs attention).
+    pub follow_timeout_secs: u64,
+    /// How long a busy or unreachable printer is retried before the release fails
+    /// and the job is held again.
+    pub retry_for_secs: u64,
+    /// How long a printer has to answer the state check before a release.
+    pub check_timeout_secs: u64,
+}
+
+impl Default for ReleaseSettings {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            follow_timeout_secs: 600,
+            retry_for_secs: 300,
+            check_timeout_secs: 5,
+        }
+    }
 }
 
 /// Announcing the queue on the local network (DNS-SD over multicast DNS), so phones
@@ -238,6 +267,7 @@ impl Default for Settings {
             security: SecuritySettings::default(),
             queue: QueueSettings::default(),
             dnssd: DnsSdSettings::default(),
+            release: ReleaseSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -347,6 +377,12 @@ impl Settings {
     /// Checks that cannot be expressed by types alone.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        if self.release.workers == 0 || self.release.check_timeout_secs == 0 {
+            return Err(ConfigError::Setting {
+                key: "release.workers / release.check_timeout_secs",
+                reason: "must be at least 1".into(),
+            });
+        }
         self.plain_ipp_addr()?;
         if let Some(host) = &self.dnssd.host_name
             && !is_host_name(host)

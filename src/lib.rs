@@ -12,6 +12,7 @@ pub mod dnssd;
 pub mod identity;
 pub mod ipp;
 pub mod jobs;
+pub mod release;
 pub mod services;
 pub mod telemetry;
 pub mod vault;

@@ -1,5 +1,5 @@
 //! Start-up wiring shared by `serve` and the operator commands: settings → database
-//! (with retry and migrations) → master key → vault → identity → jobs.
+//! (with retry and migrations) → master key → vault → identity → jobs → release.
 
 use std::time::Duration;
 
@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::db::{Db, DbError};
 use crate::identity::Identity;
 use crate::jobs::Jobs;
+use crate::release::{Printers, Release};
 use crate::vault::{self, BlobStore, ResolvedMasterKey, Vault, VaultError};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,8 @@ pub struct Services {
     pub vault: Vault,
     pub identity: Identity,
     pub jobs: Jobs,
+    pub printers: Printers,
+    pub release: Release,
     pub master_source: vault::MasterKeySource,
 }
 
@@ -62,6 +65,19 @@ impl Services {
             identity.clone(),
             settings.queue.clone(),
         );
+        let printers = Printers::new(
+            db.clone(),
+            identity.clone(),
+            Duration::from_secs(settings.release.check_timeout_secs),
+        );
+        let release = Release::new(
+            db.clone(),
+            jobs.clone(),
+            vault.clone(),
+            identity.clone(),
+            printers.clone(),
+            settings.release.clone(),
+        );
         let foreign = vault.foreign_key_count().await?;
         if foreign > 0 {
             tracing::error!(
@@ -81,6 +97,8 @@ impl Services {
             vault,
             identity,
             jobs,
+            printers,
+            release,
             master_source: source,
         })
     }

@@ -113,16 +113,19 @@ async fn sessions_slide_and_expire(db: Db) {
     db.insert_session(b"dead", ada.id, "browser", now() - 1, "127.0.0.1", "test")
         .await
         .unwrap();
-    let touched = db.touch_session(b"live", Some(now() + 3600)).await.unwrap();
+    let touched = db
+        .touch_session(b"live", "browser", Some(now() + 3600))
+        .await
+        .unwrap();
     assert_eq!(touched.user_id, ada.id);
     assert!(touched.expires_at >= now() + 3500);
     assert!(matches!(
-        db.touch_session(b"dead", None).await,
+        db.touch_session(b"dead", "browser", None).await,
         Err(DbError::NotFound)
     ));
     assert_eq!(db.delete_expired_sessions().await.unwrap(), 1);
     db.delete_session(b"live").await.unwrap();
-    assert!(db.touch_session(b"live", None).await.is_err());
+    assert!(db.touch_session(b"live", "browser", None).await.is_err());
 }
 
 async fn login_failures_count_up_and_clear(db: Db) {
@@ -309,7 +312,7 @@ async fn deleting_a_user_removes_their_sessions_app_passwords_and_jobs(db: Db) {
     let j = db.insert_job(&job("job", ada.id, "blob")).await.unwrap();
     db.finish_job(j.id, "deleted", now()).await.unwrap();
     db.delete_user(ada.id).await.unwrap();
-    assert!(db.touch_session(b"s", None).await.is_err());
+    assert!(db.touch_session(b"s", "browser", None).await.is_err());
     assert!(db.use_app_password(b"h").await.is_err());
     assert!(matches!(db.job_by_id(j.id).await, Err(DbError::NotFound)));
     assert!(matches!(

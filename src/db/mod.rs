@@ -14,15 +14,20 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub mod audit;
+pub mod badges;
 pub mod blobs;
 pub mod jobs;
+pub mod printers;
+pub mod releases;
 pub mod sessions;
 pub mod users;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::SealedBlobRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
-pub use sessions::SessionRow;
+pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
+pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};
+pub use sessions::{DeviceSessionRow, SessionRow};
 pub use users::{AppPasswordRow, NewUser, UserRow};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.

@@ -78,6 +78,29 @@ impl Identity {
         Ok((user, SessionToken(token)))
     }
 
+    /// Checks a login and password for a phone that signs in to release at a printer
+    /// (the caller opens a `device` session); same lockout as the login form.
+    pub async fn login_device(
+        &self,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> IdentityResult<User> {
+        let user = self
+            .check_password(login, password, client, "device.login")
+            .await?;
+        self.audit(
+            Some(&user),
+            "device.login",
+            &user.username,
+            "success",
+            client,
+            "phone signed in for QR release",
+        )
+        .await?;
+        Ok(user)
+    }
+
     /// Password check with lockout, shared by the login form and HTTP Basic.
     async fn check_password(
         &self,
@@ -108,7 +131,7 @@ impl Identity {
         Ok(user)
     }
 
-    async fn refuse_if_locked(
+    pub(super) async fn refuse_if_locked(
         &self,
         login: &str,
         client: &ClientInfo,
@@ -129,7 +152,7 @@ impl Identity {
 
     /// Counts a failure; from the threshold on, each failure locks the login for twice
     /// as long as the previous one (capped).
-    async fn record_failure(
+    pub(super) async fn record_failure(
         &self,
         login: &str,
         client: &ClientInfo,
@@ -177,7 +200,7 @@ impl Identity {
     }
 
     /// Refuses (and audits) a disabled account that proved its credentials.
-    async fn refuse_disabled(
+    pub(super) async fn refuse_disabled(
         &self,
         user: &User,
         action: &str,
@@ -202,15 +225,29 @@ impl Identity {
         (self.security.session_idle_minutes * 60) as i64
     }
 
-    fn session_hash(&self, token: &str) -> Vec<u8> {
+    pub(super) fn session_hash(&self, token: &str) -> Vec<u8> {
         self.vault.keyed_hash(SESSION_PURPOSE, token.as_bytes())
     }
 
     /// The signed-in user of a session cookie, sliding the session's idle expiry.
     pub async fn session_user(&self, token: &SessionToken) -> IdentityResult<Principal> {
+        self.session_user_of_kind(token, "browser", self.idle_secs())
+            .await
+    }
+
+    /// The user of a session of this kind (`browser`, `device` for a signed-in phone,
+    /// `station` for a person at a release station), sliding its expiry by `slide_secs`.
+    /// A token of another kind is refused, so a station or phone cookie never opens
+    /// the portal.
+    pub async fn session_user_of_kind(
+        &self,
+        token: &SessionToken,
+        kind: &str,
+        slide_secs: i64,
+    ) -> IdentityResult<Principal> {
         let row = self
             .db
-            .touch_session(&self.session_hash(&token.0), Some(now() + self.idle_secs()))
+            .touch_session(&self.session_hash(&token.0), kind, Some(now() + slide_secs))
             .await
             .map_err(|_| IdentityError::Unauthenticated)?;
         let user: User = self.db.user_by_id(row.user_id).await?.into();

@@ -12,10 +12,12 @@ pub mod app_passwords;
 pub mod directory;
 pub mod login;
 pub mod secrets;
+pub mod station;
 
 pub use directory::{NewUserRequest, UserUpdate};
 pub use login::{CsrfBinding, Principal, SessionToken};
 pub use secrets::HashCost;
+pub use station::{AtPrinter, BadgeOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {

@@ -9,6 +9,7 @@
 //! and drops all but the first value of a multi-valued collection member. Our codec
 //! reads attributes with hard limits and leaves the document on the stream.
 
+pub mod client;
 pub mod operations;
 pub mod printer;
 pub mod wire;

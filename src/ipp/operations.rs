@@ -464,8 +464,14 @@ async fn identify_printer(ctx: &Context<'_>, request: &Message) -> OpResult {
 async fn cancel_job(ctx: &Context<'_>, request: &Message) -> OpResult {
     let owner = user(ctx)?;
     let job = with_job(ctx, request).await?;
-    if !matches!(job.state, JobState::Held | JobState::Incoming) {
-        return Err((status::NOT_POSSIBLE, "the job is already finished".into()));
+    if !matches!(
+        job.state,
+        JobState::Held | JobState::Incoming | JobState::NeedsAttention
+    ) {
+        return Err((
+            status::NOT_POSSIBLE,
+            "the job is already finished or being printed".into(),
+        ));
     }
     ctx.jobs
         .delete(owner, job.id, &ctx.client)
@@ -477,6 +483,10 @@ async fn cancel_job(ctx: &Context<'_>, request: &Message) -> OpResult {
 async fn cancel_my_jobs(ctx: &Context<'_>, request: &Message) -> OpResult {
     let owner = user(ctx)?;
     for job in ctx.jobs.active_jobs_of(owner).await.map_err(job_error)? {
+        // A job on its way to a printer is past cancelling from here.
+        if job.state == JobState::Releasing {
+            continue;
+        }
         ctx.jobs
             .delete(owner, job.id, &ctx.client)
             .await
@@ -577,6 +587,12 @@ fn ipp_state(state: JobState) -> (i32, &'static str, &'static str) {
             4,
             "job-hold-until-specified",
             "Held until you release it at a printer",
+        ),
+        JobState::Releasing => (5, "job-printing", "Being sent to the printer you chose"),
+        JobState::NeedsAttention => (
+            6,
+            "job-hold-until-specified",
+            "Its delivery was interrupted; an administrator will check it",
         ),
         JobState::Deleted => (7, "job-canceled-by-user", "Deleted"),
         JobState::Expired => (7, "aborted-by-system", "Expired without being released"),

@@ -54,6 +54,11 @@ pub enum JobState {
     /// Created (IPP Create-Job), waiting for its document.
     Incoming,
     Held,
+    /// Released to a printer; a delivery is under way.
+    Releasing,
+    /// A delivery's outcome is unknown (bytes may have reached the printer): an admin
+    /// decides between releasing it again and counting it printed.
+    NeedsAttention,
     Deleted,
     Expired,
     Printed,
@@ -64,16 +69,28 @@ impl JobState {
         match self {
             JobState::Incoming => "incoming",
             JobState::Held => "held",
+            JobState::Releasing => "releasing",
+            JobState::NeedsAttention => "needs-attention",
             JobState::Deleted => "deleted",
             JobState::Expired => "expired",
             JobState::Printed => "printed",
         }
     }
 
+    /// Printed, deleted or expired: no document is left.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Deleted | JobState::Expired | JobState::Printed
+        )
+    }
+
     fn parse(text: &str) -> Self {
         match text {
             "incoming" => JobState::Incoming,
             "held" => JobState::Held,
+            "releasing" => JobState::Releasing,
+            "needs-attention" => JobState::NeedsAttention,
             "expired" => JobState::Expired,
             "printed" => JobState::Printed,
             _ => JobState::Deleted,
@@ -170,13 +187,14 @@ impl Jobs {
         Ok(rows.into_iter().map(HeldJob::from).collect())
     }
 
-    /// Jobs not finished yet (incoming or held), newest first.
+    /// Jobs not finished yet (incoming, held, being released or needing attention),
+    /// newest first.
     pub async fn active_jobs_of(&self, owner: &User) -> Result<Vec<HeldJob>, JobError> {
         Ok(self
             .all_jobs_of(owner)
             .await?
             .into_iter()
-            .filter(|j| matches!(j.state, JobState::Incoming | JobState::Held))
+            .filter(|j| !j.state.is_final())
             .collect())
     }
 
@@ -186,7 +204,7 @@ impl Jobs {
             .all_jobs_of(owner)
             .await?
             .into_iter()
-            .filter(|j| !matches!(j.state, JobState::Incoming | JobState::Held))
+            .filter(|j| j.state.is_final())
             .collect())
     }
 
@@ -245,7 +263,10 @@ impl Jobs {
     /// The owner deletes a held job: the row keeps its metadata, the document is purged.
     pub async fn delete(&self, owner: &User, id: i64, client: &ClientInfo) -> Result<(), JobError> {
         let job = self.job_of(owner, id).await?;
-        if !matches!(job.state, JobState::Held | JobState::Incoming) {
+        if !matches!(
+            job.state,
+            JobState::Held | JobState::Incoming | JobState::NeedsAttention
+        ) {
             // Finished jobs keep their final state; there is no document left to delete.
             return Err(JobError::NotFound);
         }
@@ -273,6 +294,21 @@ impl Jobs {
         Ok(())
     }
 
+    /// A job and its sealed documents, for the release orchestrator (which checked
+    /// ownership when the release was made).
+    pub async fn for_delivery(&self, id: i64) -> Result<(HeldJob, Vec<BlobId>), JobError> {
+        let job: HeldJob = self.db.job_by_id(id).await?.into();
+        let blobs = self.blobs_of(&job).await?;
+        Ok((job, blobs))
+    }
+
+    /// The printer completed the job: key and bytes are purged, the metadata stays
+    /// (as printed) for analytics.
+    pub async fn purge_printed(&self, id: i64) -> Result<(), JobError> {
+        let job: HeldJob = self.db.job_by_id(id).await?.into();
+        self.end(&job, JobState::Printed).await
+    }
+
     /// An admin deletes a user and everything they parked.
     pub async fn delete_user_with_jobs(
         &self,
@@ -285,7 +321,7 @@ impl Jobs {
         let mut purged = 0;
         for row in rows {
             let job = HeldJob::from(row);
-            if matches!(job.state, JobState::Held | JobState::Incoming) {
+            if !job.state.is_final() {
                 self.end(&job, JobState::Deleted).await?;
                 purged += 1;
             }

@@ -324,6 +324,24 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
         Ok(self.next_chunk_ref().await?.map(Bytes::copy_from_slice))
     }
 
+    /// The plaintext as an `AsyncRead` (for code that takes readers, like delivery
+    /// to a printer). A chunk that fails authentication ends the read with an error,
+    /// never with unauthenticated bytes.
+    pub fn into_async_read(self) -> impl AsyncRead + Send + Unpin + 'static
+    where
+        R: Send + 'static,
+    {
+        let chunks = futures_util::stream::unfold(Some(self), |state| async move {
+            let mut reader = state?;
+            match reader.next_chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(reader))),
+                Ok(None) => None,
+                Err(e) => Some((Err(std::io::Error::other(e)), None)),
+            }
+        });
+        tokio_util::io::StreamReader::new(Box::pin(chunks))
+    }
+
     /// Copies all plaintext into `writer`; returns the byte count.
     pub async fn copy_to<W: AsyncWrite + Unpin>(
         &mut self,

@@ -8,6 +8,7 @@ use askama::Template;
 
 use crate::identity::IdentityError;
 use crate::jobs::JobError;
+use crate::release::ReleaseError;
 use crate::vault::VaultError;
 
 /// Status, stable code and a message safe to show to the person who asked.
@@ -130,6 +131,26 @@ impl From<JobError> for Problem {
                 "The document is no longer stored.",
             ),
             other => Problem::internal("job error", &other),
+        }
+    }
+}
+
+impl From<ReleaseError> for Problem {
+    fn from(error: ReleaseError) -> Self {
+        match error {
+            ReleaseError::PrinterNotFound | ReleaseError::NotFound => Problem::not_found(),
+            ReleaseError::PrinterDisabled | ReleaseError::PrinterNotReady(_) => {
+                Problem::new(StatusCode::CONFLICT, "printer_not_ready", error.to_string())
+            }
+            ReleaseError::NothingToRelease => Problem::new(
+                StatusCode::CONFLICT,
+                "nothing_to_release",
+                error.to_string(),
+            ),
+            ReleaseError::NotAllowed(_) => Problem::bad_request(error.to_string()),
+            ReleaseError::Job(e) => e.into(),
+            ReleaseError::Identity(e) => e.into(),
+            other => Problem::internal("release error", &other),
         }
     }
 }

@@ -33,7 +33,7 @@ pub struct AppState {
 const FORM_LIMIT: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use views::{account, admin, portal, session, setup};
+    use views::{account, admin, phone, portal, printers, session, setup, station};
     cfg.app_data(
         web::FormConfig::default()
             .limit(FORM_LIMIT)
@@ -68,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/logout", web::post().to(session::logout))
     .route("/portal", web::get().to(portal::my_jobs))
     .route("/portal/upload", web::post().to(portal::upload))
+    .route("/portal/releases", web::get().to(portal::my_releases))
     .route(
         "/portal/jobs/{id}/delete",
         web::post().to(portal::delete_job),
@@ -78,6 +79,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(account::change_password),
     )
     .route("/portal/account/pin", web::post().to(account::set_pin))
+    .route(
+        "/portal/account/passcode",
+        web::post().to(account::new_passcode),
+    )
+    .route(
+        "/portal/account/badges/unlink",
+        web::post().to(account::unlink_badges),
+    )
+    .route(
+        "/portal/account/phones/{handle}/revoke",
+        web::post().to(account::revoke_phone),
+    )
     .route(
         "/portal/account/app-passwords",
         web::post().to(account::create_app_password),
@@ -98,6 +111,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/admin/users/{id}/{action}",
         web::post().to(admin::user_action),
     )
+    .route("/admin/printers", web::get().to(printers::list))
+    .route("/admin/printers", web::post().to(printers::add))
+    .route("/admin/printers/labels", web::get().to(printers::labels))
+    .route("/admin/printers/{id}", web::get().to(printers::detail))
+    .route("/admin/printers/{id}", web::post().to(printers::update))
+    .route(
+        "/admin/printers/{id}/{action}",
+        web::post().to(printers::action),
+    )
+    .route("/admin/releases", web::get().to(printers::releases))
+    .route(
+        "/admin/releases/{id}/{action}",
+        web::post().to(printers::release_action),
+    )
+    .route("/station/{guid}", web::get().to(station::home))
+    .route("/station/{guid}/{step}", web::post().to(station::submit))
+    .route("/r/{guid}", web::get().to(phone::home))
+    .route("/r/{guid}/{step}", web::post().to(phone::submit))
     .route("/admin/audit", web::get().to(admin::audit))
     .route("/admin/settings", web::get().to(admin::settings))
     .configure(ipp_routes)

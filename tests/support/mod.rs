@@ -111,6 +111,8 @@ pub struct TestServer {
     pub base: String,
     pub dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
+    /// The release orchestrator's delivery workers, as `printpark serve` runs them.
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -133,11 +135,13 @@ impl TestServer {
         let (server, addr) = printpark::web::serve_on(services.clone(), listener).expect("serve");
         let handle = server.handle();
         tokio::spawn(server);
+        let workers = services.release.spawn_workers();
         Self {
             services,
             base: format!("https://{addr}"),
             dir,
             handle,
+            workers,
         }
     }
 
@@ -157,6 +161,9 @@ impl TestServer {
     }
 
     pub async fn stop(self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
         self.handle.stop(true).await;
     }
 }

@@ -1192,6 +1192,18 @@ pub struct FakeStatus {
 }
 
 impl FakeStatus {
+    /// Idle and accepting jobs; every job operation answered `job_status` (default
+    /// successful-ok).
+    pub fn idle() -> Self {
+        Self {
+            state: IDLE,
+            reasons: Vec::new(),
+            message: "Ready.".into(),
+            accepting_jobs: true,
+            job_status: 0x0000,
+        }
+    }
+
     /// Stopped with these reasons (give the suffix: "media-jam-error"); not accepting.
     pub fn stopped(reasons: &[&str]) -> Self {
         Self {
@@ -1219,6 +1231,10 @@ pub enum FakeBehaviour {
     /// answers, keeping the connection open until the fake is dropped: a printer that
     /// stalls mid-job (the client's write or read time-out must fire).
     StallAfter(usize),
+    /// Answers Get-Printer-Attributes and Get-Job-Attributes with `status` (an idle,
+    /// healthy printer to every check), then hangs up `after` bytes into any other
+    /// request (a Print-Job): a printer that dies mid-job.
+    HangUpOnJob { status: FakeStatus, after: usize },
 }
 
 trait Stream: Read + Write + Send {}
@@ -1375,6 +1391,20 @@ impl Drop for FakePrinter {
     }
 }
 
+/// The IPP operation id at the start of a raw body (past a chunk-size line when the
+/// body is chunked), once enough of it arrived.
+fn operation_in(buf: &[u8], headers: &[(String, String)]) -> Option<u16> {
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let start = if chunked {
+        buf.windows(2).position(|w| w == b"\r\n")? + 2
+    } else {
+        0
+    };
+    (buf.len() >= start + 4).then(|| u16::from_be_bytes([buf[start + 2], buf[start + 3]]))
+}
+
 /// One connection, buffered, with reads that give up when the fake stops.
 struct Conn<'a> {
     stream: Box<dyn Stream>,
@@ -1491,6 +1521,19 @@ impl Conn<'_> {
         Some(body)
     }
 
+    /// The operation id of the request whose head was just read, from the buffered
+    /// body, reading more as needed; nothing is consumed.
+    fn peek_operation(&mut self, headers: &[(String, String)]) -> Option<u16> {
+        loop {
+            if let Some(op) = operation_in(&self.buf, headers) {
+                return Some(op);
+            }
+            if !self.fill() {
+                return None;
+            }
+        }
+    }
+
     fn note_operation(&self, body: &[u8]) {
         let op = u16::from_be_bytes([body[2], body[3]]);
         self.record.lock().unwrap().operations.push(op);
@@ -1525,7 +1568,16 @@ fn serve(
         {
             return;
         }
+        let behaviour = match &behaviour {
+            FakeBehaviour::HangUpOnJob { status, after } => match conn.peek_operation(&headers) {
+                Some(0x000B | 0x0009) => FakeBehaviour::Answer(status.clone()),
+                Some(_) => FakeBehaviour::HangUpAfter(*after),
+                None => return,
+            },
+            other => other.clone(),
+        };
         match &behaviour {
+            FakeBehaviour::HangUpOnJob { .. } => return,
             FakeBehaviour::CloseOnAccept => return,
             FakeBehaviour::HangUpAfter(n) | FakeBehaviour::StallAfter(n) => {
                 // Raw bytes after the header (chunk framing included).
@@ -1536,8 +1588,8 @@ fn serve(
                 }
                 let got = conn.buf.len().min(*n);
                 record.lock().unwrap().body_bytes += got;
-                if got >= 8 {
-                    conn.note_operation(&conn.buf[..8]);
+                if let Some(op) = operation_in(&conn.buf, &headers) {
+                    record.lock().unwrap().operations.push(op);
                 }
                 if matches!(behaviour, FakeBehaviour::StallAfter(_)) {
                     record.lock().unwrap().held.push(conn.stream);

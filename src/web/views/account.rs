@@ -18,6 +18,15 @@ pub struct AppPasswordLine {
     pub revoked: bool,
 }
 
+/// A phone signed in for QR release.
+pub struct PhoneLine {
+    /// Names the session for the revoke button (hex of its keyed hash; not the token).
+    pub handle: String,
+    pub device: String,
+    pub signed_in: String,
+    pub last_used: String,
+}
+
 #[derive(Template)]
 #[template(path = "portal/account.html")]
 struct AccountPage {
@@ -25,6 +34,11 @@ struct AccountPage {
     app_passwords: Vec<AppPasswordLine>,
     /// A just-made app password, shown this once.
     new_secret: Option<(String, String)>,
+    /// A just-made release passcode, shown this once.
+    new_passcode: Option<String>,
+    has_passcode: bool,
+    badges: i64,
+    phones: Vec<PhoneLine>,
 }
 
 async fn show(
@@ -33,6 +47,29 @@ async fn show(
     page: Page,
     new_secret: Option<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
+    show_with(state, who, page, new_secret, None).await
+}
+
+async fn show_with(
+    state: &AppState,
+    who: &SignedIn,
+    page: Page,
+    new_secret: Option<(String, String)>,
+    new_passcode: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let identity = &state.services.identity;
+    let user = &who.principal.user;
+    let phones = identity
+        .devices(user)
+        .await?
+        .into_iter()
+        .map(|d| PhoneLine {
+            handle: hex::encode(&d.token_hash),
+            device: short_agent(&d.user_agent),
+            signed_in: when(d.created_at),
+            last_used: when(d.last_seen_at),
+        })
+        .collect();
     let rows = state
         .services
         .identity
@@ -52,7 +89,84 @@ async fn show(
         page,
         app_passwords,
         new_secret,
+        new_passcode,
+        has_passcode: identity.has_passcode(user).await?,
+        badges: identity.badge_count(user).await?,
+        phones,
     })
+}
+
+/// A browser's user agent, cut to what tells phones apart.
+fn short_agent(agent: &str) -> String {
+    let inside = agent
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(inside, _)| inside)
+        .unwrap_or(agent);
+    inside.chars().take(60).collect()
+}
+
+/// `POST /portal/account/passcode`: a new personal release passcode, shown once.
+pub async fn new_passcode(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let passcode = state
+        .services
+        .identity
+        .new_passcode(&who.principal.user, &client_info(&req))
+        .await?;
+    show_with(&state, &who, page(&state, &who), None, Some(passcode)).await
+}
+
+/// `POST /portal/account/badges/unlink`: a lost card.
+pub async fn unlink_badges(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let result = state
+        .services
+        .identity
+        .unlink_badges(&who.principal.user, &client_info(&req))
+        .await;
+    outcome(
+        &state,
+        &who,
+        result
+            .map(|_| "Badge unlinked. Swipe a new one at any release station to link it.")
+            .map_err(Problem::from),
+    )
+    .await
+}
+
+/// `POST /portal/account/phones/{handle}/revoke`: sign a phone out.
+pub async fn revoke_phone(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let result = state
+        .services
+        .identity
+        .revoke_device(&who.principal.user, &path, &client_info(&req))
+        .await;
+    outcome(
+        &state,
+        &who,
+        result
+            .map(|()| "The phone is signed out.")
+            .map_err(Problem::from),
+    )
+    .await
 }
 
 fn page(state: &AppState, who: &SignedIn) -> Page {

@@ -11,9 +11,13 @@ use crate::identity::{CsrfBinding, Identity, User};
 
 pub mod account;
 pub mod admin;
+pub mod phone;
 pub mod portal;
+pub mod printers;
+pub mod releasing;
 pub mod session;
 pub mod setup;
+pub mod station;
 
 /// What every page needs: title, who is signed in, the form token, asset URLs.
 pub struct Page {

@@ -56,6 +56,10 @@ impl From<&HeldJob> for JobLine {
 struct JobsPage {
     page: Page,
     jobs: Vec<JobLine>,
+    /// Releases of the last hour, with their progress.
+    releases: Vec<super::releasing::ReleaseLine>,
+    refresh: bool,
+    progress_js: String,
     max_mib: u64,
     upload_js: String,
 }
@@ -71,9 +75,20 @@ async fn show(state: &AppState, who: &SignedIn, page: Page) -> Result<HttpRespon
         .jobs
         .held_jobs_of(&who.principal.user)
         .await?;
+    let releases: Vec<super::releasing::ReleaseLine> = state
+        .services
+        .release
+        .recent_of(&who.principal.user, 3600)
+        .await?
+        .iter()
+        .map(super::releasing::ReleaseLine::from)
+        .collect();
     render(&JobsPage {
         page,
         jobs: jobs.iter().map(JobLine::from).collect(),
+        refresh: super::releasing::any_active(&releases),
+        releases,
+        progress_js: assets::url("progress.js"),
         max_mib: state.services.settings.queue.max_job_mib,
         upload_js: assets::url("upload.js"),
     })
@@ -249,4 +264,30 @@ pub async fn delete_job(
         .delete(&who.principal.user, path.into_inner(), &client_info(&req))
         .await?;
     Ok(redirect("/portal"))
+}
+
+#[derive(Template)]
+#[template(path = "portal/releases_partial.html")]
+struct ReleasesPartial {
+    releases: Vec<super::releasing::ReleaseLine>,
+    refresh: bool,
+}
+
+/// `GET /portal/releases`: the progress section alone, polled by `progress.js`.
+pub async fn my_releases(
+    state: web::Data<AppState>,
+    who: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let releases: Vec<super::releasing::ReleaseLine> = state
+        .services
+        .release
+        .recent_of(&who.principal.user, 3600)
+        .await?
+        .iter()
+        .map(super::releasing::ReleaseLine::from)
+        .collect();
+    render(&ReleasesPartial {
+        refresh: super::releasing::any_active(&releases),
+        releases,
+    })
 }

@@ -1,0 +1,435 @@
+//! Push delivery: PrintPark sends a released job to the printer (IPPS, IPP or raw
+//! port 9100), as opposed to pull, where the output device fetches it.
+//!
+//! Delivery runs in three phases so the orchestrator can write down, between them,
+//! what may already have reached the printer (invariant 5: a job that may have printed
+//! is never silently sent again):
+//! 1. [`connect`]: find a way in; nothing is sent. Failure: nothing left PrintPark.
+//! 2. [`Link::send`]: bytes may leave. The error says whether the printer took
+//!    nothing ([`PushError::NotSent`], [`PushError::Refused`]) or may hold part of the
+//!    job ([`PushError::Interrupted`]).
+//! 3. [`Sent::follow`]: watch the printer's job to its end, as far as it tells.
+
+mod ipp;
+mod raw;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio::io::AsyncRead;
+
+use crate::ipp::client::{ClientError, Connection, Timeouts};
+
+/// How to reach a printer. `Auto` prefers encryption: IPPS, then IPP, then raw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Auto,
+    Ipps,
+    Ipp,
+    Raw,
+}
+
+impl Protocol {
+    /// The setting's spelling: "auto", "ipps", "ipp", "raw".
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Protocol::Auto => "auto",
+            Protocol::Ipps => "ipps",
+            Protocol::Ipp => "ipp",
+            Protocol::Raw => "raw",
+        }
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Protocol::Auto),
+            "ipps" => Ok(Protocol::Ipps),
+            "ipp" => Ok(Protocol::Ipp),
+            "raw" => Ok(Protocol::Raw),
+            other => Err(format!(
+                "unknown protocol {other:?} (auto, ipps, ipp or raw)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A printer as the registry knows it.
+#[derive(Debug, Clone, Default)]
+pub struct PushTarget {
+    /// As the admin entered it: `ipps://`, `ipp://` or `socket://host[:9100]`.
+    pub uri: String,
+    pub protocol: Protocol,
+    /// SHA-256 (hex) of the printer's TLS certificate, once seen: it must not change.
+    pub tls_pin: Option<String>,
+    /// printer-uri-supported from the last report (where IPPS may be offered).
+    pub uris_supported: Vec<String>,
+    /// document-format-supported from the last report; empty when unknown.
+    pub formats: Vec<String>,
+    /// multiple-document-jobs-supported from the last report.
+    pub multi_document: bool,
+}
+
+/// The job as the printer should print it.
+#[derive(Debug, Clone)]
+pub struct PushJob {
+    pub name: String,
+    pub user_name: String,
+    /// MIME type of the documents, e.g. "application/pdf".
+    pub format: String,
+    pub copies: u32,
+    /// one-sided | two-sided-long-edge | two-sided-short-edge
+    pub sides: String,
+    /// auto | color | monochrome
+    pub color_mode: String,
+    /// e.g. "1-3,7-7"
+    pub page_ranges: Option<String>,
+    /// A media keyword, e.g. "iso_a4_210x297mm".
+    pub media: Option<String>,
+}
+
+/// The documents of a job, decrypted as they stream (never whole in memory).
+pub trait DocumentSource: Send {
+    /// How many documents the job has (numbered 1..=count).
+    fn count(&self) -> u32;
+    /// Opens document `number`. Documents are opened one at a time, in order; a
+    /// document is opened again when a printer that holds one job at a time (it
+    /// answers server-error-busy) must be asked again for a later document.
+    fn open(
+        &mut self,
+        number: u32,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Box<dyn AsyncRead + Send + Unpin>>> + Send + '_>>;
+    /// The document's size, when known (for progress only).
+    fn size_hint(&self, _number: u32) -> Option<u64> {
+        None
+    }
+}
+
+/// Why a delivery failed, sorted by what the printer may hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// The printer holds nothing of the job. `retry_later`: it said it is busy or
+    /// temporarily unable, so the same release may be tried again.
+    #[error("{reason}")]
+    NotSent { reason: String, retry_later: bool },
+    /// The printer definitively refused the job (format, attributes, authorization):
+    /// sending it again unchanged would fail again.
+    #[error("{reason}")]
+    Refused { reason: String },
+    /// Bytes reached the printer and the delivery broke: part or all of the job may
+    /// print. Never retry without a person deciding.
+    #[error("{reason}")]
+    Interrupted { bytes_sent: u64, reason: String },
+}
+
+impl PushError {
+    /// The sentence for the audit log and the person releasing.
+    pub fn reason(&self) -> &str {
+        match self {
+            PushError::NotSent { reason, .. }
+            | PushError::Refused { reason }
+            | PushError::Interrupted { reason, .. } => reason,
+        }
+    }
+}
+
+/// What became of a job at the printer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    Completed,
+    /// The printer aborted or canceled the job (its reasons and message).
+    Failed(String),
+    /// PrintPark lost track (time limit, printer gone): the job may or may not print.
+    Unknown(String),
+}
+
+/// Phase 1 done: a connection to the printer on which nothing has been sent.
+#[derive(Debug)]
+pub struct Link {
+    way: Way,
+    multi_document: bool,
+    timeouts: Timeouts,
+}
+
+#[derive(Debug)]
+enum Way {
+    Ipp(Connection, Protocol),
+    Raw(tokio::net::TcpStream, String),
+}
+
+impl Link {
+    /// The protocol actually chosen (never `Auto`).
+    pub fn protocol(&self) -> Protocol {
+        match &self.way {
+            Way::Ipp(_, protocol) => *protocol,
+            Way::Raw(..) => Protocol::Raw,
+        }
+    }
+
+    /// Where the job goes: the printer URI, or `socket://host:port` for raw.
+    pub fn uri(&self) -> &str {
+        match &self.way {
+            Way::Ipp(connection, _) => connection.uri(),
+            Way::Raw(_, uri) => uri,
+        }
+    }
+
+    /// SHA-256 of the certificate the printer showed (IPPS): the registry pins it on
+    /// first use.
+    pub fn cert_sha256(&self) -> Option<&str> {
+        match &self.way {
+            Way::Ipp(connection, _) => connection.cert_sha256(),
+            Way::Raw(..) => None,
+        }
+    }
+
+    /// Phase 2: sends the job. IPP: one Print-Job for a single document; several
+    /// documents go as Create-Job + Send-Document where the printer supports it,
+    /// else as one Print-Job each. Raw: every document's bytes, in order.
+    pub async fn send(
+        self,
+        job: &PushJob,
+        docs: &mut dyn DocumentSource,
+    ) -> Result<Sent, PushError> {
+        if docs.count() == 0 {
+            return Err(PushError::NotSent {
+                reason: "the job has no documents".into(),
+                retry_later: false,
+            });
+        }
+        match self.way {
+            Way::Ipp(connection, protocol) => {
+                let mut sent =
+                    ipp::send(connection, self.multi_document, job, docs, &self.timeouts).await?;
+                sent.protocol = protocol;
+                Ok(sent)
+            }
+            Way::Raw(stream, uri) => {
+                let bytes = raw::send(stream, docs, &self.timeouts).await?;
+                Ok(Sent {
+                    protocol: Protocol::Raw,
+                    uri,
+                    cert_sha256: None,
+                    user_name: job.user_name.clone(),
+                    job_ids: Vec::new(),
+                    bytes,
+                    timeouts: self.timeouts,
+                })
+            }
+        }
+    }
+}
+
+/// Phase 2 done: the printer took the job.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    protocol: Protocol,
+    uri: String,
+    cert_sha256: Option<String>,
+    user_name: String,
+    /// One per printer job (several when documents went as separate Print-Jobs).
+    job_ids: Vec<i32>,
+    bytes: u64,
+    timeouts: Timeouts,
+}
+
+impl Sent {
+    /// The printer's job id (the first, when documents became several jobs); raw
+    /// printing has none.
+    pub fn printer_job_id(&self) -> Option<i32> {
+        self.job_ids.first().copied()
+    }
+
+    /// Every printer job id, in document order.
+    pub fn printer_job_ids(&self) -> &[i32] {
+        &self.job_ids
+    }
+
+    /// Request body bytes handed to the network (IPP attributes and documents).
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The protocol used (never `Auto`).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Phase 3: polls the printer's jobs until all completed, one failed, or `limit`
+    /// passed. Raw printing gives no status: it is `Completed` once every byte was
+    /// written and flushed.
+    pub async fn follow(self, limit: Duration) -> Completion {
+        match self.protocol {
+            Protocol::Raw => Completion::Completed,
+            _ => ipp::follow(&self, limit).await,
+        }
+    }
+}
+
+/// Phase 1: finds a way to the printer and connects; nothing is sent. Tries, for
+/// `Auto`, IPPS URIs, then IPP URIs, then raw when the admin URI is `socket://`; the
+/// first that connects wins. A changed certificate stops the search: falling back
+/// to another way would hand the job to whoever now answers.
+///
+/// Raw printing sends the bytes as they are, so a raw printer must understand the
+/// job's format natively (usually PostScript, PCL or PDF).
+pub async fn connect(
+    target: &PushTarget,
+    job: &PushJob,
+    timeouts: &Timeouts,
+) -> Result<Link, PushError> {
+    check_format(target, job)?;
+    if let Some(ranges) = &job.page_ranges {
+        ipp::parse_page_ranges(ranges).map_err(|why| PushError::Refused { reason: why })?;
+    }
+    let candidates = candidates(target).map_err(|why| PushError::NotSent {
+        reason: why,
+        retry_later: false,
+    })?;
+    let mut failures = Vec::new();
+    for candidate in candidates {
+        let way = match candidate {
+            Candidate::Ipp(uri, protocol) => {
+                match Connection::open(&uri, target.tls_pin.as_deref(), timeouts).await {
+                    Ok(connection) => Way::Ipp(connection, protocol),
+                    Err(e @ ClientError::CertificateChanged { .. }) => {
+                        return Err(PushError::NotSent {
+                            reason: e.to_string(),
+                            retry_later: false,
+                        });
+                    }
+                    Err(ClientError::Unreachable(why)) => {
+                        failures.push(why);
+                        continue;
+                    }
+                    Err(e) => {
+                        failures.push(format!("{uri}: {e}"));
+                        continue;
+                    }
+                }
+            }
+            Candidate::Raw(host, port) => match raw::open(&host, port, timeouts).await {
+                Ok(stream) => Way::Raw(stream, raw::uri(&host, port)),
+                Err(why) => {
+                    failures.push(why);
+                    continue;
+                }
+            },
+        };
+        return Ok(Link {
+            way,
+            multi_document: target.multi_document,
+            timeouts: *timeouts,
+        });
+    }
+    Err(PushError::NotSent {
+        reason: format!("the printer could not be reached: {}", failures.join("; ")),
+        retry_later: false,
+    })
+}
+
+fn check_format(target: &PushTarget, job: &PushJob) -> Result<(), PushError> {
+    let octet = "application/octet-stream";
+    if target.formats.is_empty()
+        || job.format.eq_ignore_ascii_case(octet)
+        || target
+            .formats
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(&job.format))
+    {
+        return Ok(());
+    }
+    let accepted: Vec<&str> = target
+        .formats
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !f.eq_ignore_ascii_case(octet))
+        .collect();
+    Err(PushError::Refused {
+        reason: format!(
+            "printer refused {} (it accepts: {})",
+            job.format,
+            accepted.join(", ")
+        ),
+    })
+}
+
+enum Candidate {
+    Ipp(String, Protocol),
+    Raw(String, u16),
+}
+
+fn candidates(target: &PushTarget) -> Result<Vec<Candidate>, String> {
+    let url = url::Url::parse(&target.uri)
+        .map_err(|e| format!("the printer URI {:?} is not valid: {e}", target.uri))?;
+    let scheme = url.scheme().to_ascii_lowercase();
+    if !matches!(scheme.as_str(), "ipps" | "ipp" | "socket") {
+        return Err(format!(
+            "the printer URI {} is not ipps://, ipp:// or socket://",
+            target.uri
+        ));
+    }
+    let authority = url
+        .host_str()
+        .ok_or_else(|| format!("the printer URI {} has no host", target.uri))?;
+    let host = match url.host() {
+        Some(url::Host::Ipv6(a)) => a.to_string(),
+        _ => authority.to_owned(),
+    };
+    let socket = scheme == "socket";
+    let ipp_port = if socket {
+        631
+    } else {
+        url.port().unwrap_or(631)
+    };
+    let path = if socket || url.path().is_empty() {
+        "/ipp/print"
+    } else {
+        url.path()
+    };
+    let same_printer = |s: &str| format!("{s}://{authority}:{ipp_port}{path}");
+    let raw_port = if socket {
+        url.port().unwrap_or(9100)
+    } else {
+        9100
+    };
+    Ok(match target.protocol {
+        Protocol::Ipps => vec![Candidate::Ipp(same_printer("ipps"), Protocol::Ipps)],
+        Protocol::Ipp => vec![Candidate::Ipp(same_printer("ipp"), Protocol::Ipp)],
+        Protocol::Raw => vec![Candidate::Raw(host, raw_port)],
+        Protocol::Auto => {
+            let mut list: Vec<Candidate> = Vec::new();
+            for (prefix, protocol) in [("ipps://", Protocol::Ipps), ("ipp://", Protocol::Ipp)] {
+                let mut uris: Vec<&str> = Vec::new();
+                if !socket && target.uri.to_ascii_lowercase().starts_with(prefix) {
+                    uris.push(&target.uri);
+                }
+                for uri in &target.uris_supported {
+                    if uri.to_ascii_lowercase().starts_with(prefix) && !uris.contains(&uri.as_str())
+                    {
+                        uris.push(uri);
+                    }
+                }
+                list.extend(
+                    uris.into_iter()
+                        .map(|u| Candidate::Ipp(u.to_owned(), protocol)),
+                );
+            }
+            if socket {
+                list.push(Candidate::Raw(host, raw_port));
+            }
+            list
+        }
+    })
+}

@@ -1,0 +1,480 @@
+//! Delivery over IPP and IPPS, and following the printer's jobs afterwards.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncRead;
+
+use super::{Completion, DocumentSource, Protocol, PushError, PushJob, Sent};
+use crate::ipp::client::{
+    self, ClientError, Connection, Timeouts, human_bytes, is_success, more_status, new_request,
+    status_message, status_name,
+};
+use crate::ipp::wire::{Attribute, Group, Message, Value, group};
+use crate::ipp::{op, status};
+
+/// How long a later document of a job split into several Print-Jobs waits for a
+/// printer that holds one job at a time (it answers busy until the previous ends).
+const BUSY_PATIENCE: Duration = Duration::from_secs(300);
+/// Pause between such attempts, and between polls of a job's state.
+const POLL: Duration = Duration::from_millis(500);
+
+/// "1-3,7-7" (or "5") as IPP rangeOfInteger values.
+pub(super) fn parse_page_ranges(text: &str) -> Result<Vec<(i32, i32)>, String> {
+    let bad = || format!("invalid page ranges {text:?}");
+    text.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+            let lo: i32 = lo.trim().parse().map_err(|_| bad())?;
+            let hi: i32 = hi.trim().parse().map_err(|_| bad())?;
+            if lo < 1 || hi < lo {
+                return Err(bad());
+            }
+            Ok((lo, hi))
+        })
+        .collect()
+}
+
+/// Job template attributes; defaults are left out so printers that lack an option
+/// (no duplex unit, no colour) still take a job that does not ask for it.
+fn job_template(job: &PushJob) -> Group {
+    let mut g = Group::new(group::JOB);
+    if job.copies > 1 {
+        let copies = i32::try_from(job.copies).unwrap_or(i32::MAX);
+        g.push(Attribute::new("copies", Value::Integer(copies)));
+    }
+    if !job.sides.is_empty() && job.sides != "one-sided" {
+        g.push(Attribute::new("sides", Value::keyword(&job.sides)));
+    }
+    if !job.color_mode.is_empty() && job.color_mode != "auto" {
+        g.push(Attribute::new(
+            "print-color-mode",
+            Value::keyword(&job.color_mode),
+        ));
+    }
+    if let Some(ranges) = job
+        .page_ranges
+        .as_deref()
+        .and_then(|r| parse_page_ranges(r).ok())
+    {
+        let values = ranges
+            .into_iter()
+            .map(|(lo, hi)| Value::Range(lo, hi))
+            .collect();
+        g.push(Attribute::many("page-ranges", values));
+    }
+    if let Some(media) = &job.media {
+        g.push(Attribute::new("media", Value::keyword(media)));
+    }
+    g
+}
+
+fn job_request(operation: u16, uri: &str, job: &PushJob, with_format: bool) -> Message {
+    let mut request = new_request(operation, uri, &job.user_name);
+    request.groups[0].push(Attribute::new("job-name", Value::name(&job.name)));
+    if with_format {
+        request.groups[0].push(Attribute::new("document-format", Value::mime(&job.format)));
+    }
+    let template = job_template(job);
+    if !template.attributes.is_empty() {
+        request.groups.push(template);
+    }
+    request
+}
+
+fn send_document_request(uri: &str, job: &PushJob, job_id: i32, last: bool) -> Message {
+    let mut request = new_request(op::SEND_DOCUMENT, uri, &job.user_name);
+    let ops = &mut request.groups[0];
+    // RFC 8011 §4.3.1: job-id comes right after printer-uri.
+    ops.attributes
+        .insert(3, Attribute::new("job-id", Value::Integer(job_id)));
+    ops.push(Attribute::new("document-format", Value::mime(&job.format)));
+    ops.push(Attribute::new("last-document", Value::Boolean(last)));
+    request
+}
+
+fn job_id_of(response: &Message) -> Option<i32> {
+    response
+        .job_attr("job-id")
+        .and_then(|a| a.first())
+        .and_then(Value::as_int)
+}
+
+/// What happened so far, to tell "nothing printed" from "part may print".
+struct Progress<'a> {
+    uri: String,
+    pin: Option<String>,
+    job: &'a PushJob,
+    timeouts: Timeouts,
+    bytes: u64,
+    /// Documents the printer has taken.
+    accepted: u32,
+    count: u32,
+    job_ids: Vec<i32>,
+    /// The last answer was "busy" or "try later".
+    busy: bool,
+}
+
+impl Progress<'_> {
+    /// The printer's refusal of a request, as a push error.
+    fn refusal(&self, code: u16, response: &Message) -> PushError {
+        let refusal = match code {
+            status::SERVICE_UNAVAILABLE
+            | more_status::TEMPORARY_ERROR
+            | more_status::NOT_ACCEPTING_JOBS
+            | more_status::BUSY => PushError::NotSent {
+                reason: format!(
+                    "the printer cannot take the job now: {}",
+                    status_message(response)
+                ),
+                retry_later: true,
+            },
+            // ippeveprinter (and CUPS) answer an unsupported format with
+            // attributes-or-values-not-supported, naming it in the unsupported group.
+            _ if code == status::DOCUMENT_FORMAT_NOT_SUPPORTED
+                || response
+                    .group(group::UNSUPPORTED)
+                    .is_some_and(|g| g.get("document-format").is_some()) =>
+            {
+                PushError::Refused {
+                    reason: format!("printer refused {}", self.job.format),
+                }
+            }
+            _ => PushError::Refused {
+                reason: format!("printer refused the job: {}", status_message(response)),
+            },
+        };
+        if self.accepted > 0 {
+            self.partial(refusal.reason())
+        } else {
+            refusal
+        }
+    }
+
+    /// A failure once the printer already took documents: what it holds may print.
+    fn partial(&self, why: &str) -> PushError {
+        PushError::Interrupted {
+            bytes_sent: self.bytes,
+            reason: format!(
+                "the printer took {} of {} documents, then: {why}",
+                self.accepted, self.count
+            ),
+        }
+    }
+
+    fn failed(&self, error: ClientError) -> PushError {
+        let err = match error {
+            ClientError::Interrupted { reason, .. } if self.bytes == 0 => PushError::NotSent {
+                reason,
+                retry_later: false,
+            },
+            ClientError::Interrupted { reason, .. } => PushError::Interrupted {
+                bytes_sent: self.bytes,
+                reason: format!("{reason} after {}", human_bytes(self.bytes)),
+            },
+            ClientError::Unreachable(_) | ClientError::CertificateChanged { .. } => {
+                PushError::NotSent {
+                    reason: error.to_string(),
+                    retry_later: false,
+                }
+            }
+            ClientError::Http(503) => PushError::NotSent {
+                reason: "the printer cannot take the job now: HTTP 503".into(),
+                retry_later: true,
+            },
+            ClientError::Http(code) => PushError::Refused {
+                reason: format!("printer refused the job: HTTP {code}"),
+            },
+            ClientError::Ipp { status, message } => PushError::Refused {
+                reason: format!(
+                    "printer refused the job: {message} ({})",
+                    status_name(status)
+                ),
+            },
+            // An answer that cannot be read says nothing about what was taken.
+            ClientError::Protocol(why) => PushError::Interrupted {
+                bytes_sent: self.bytes,
+                reason: format!("{why} after {}", human_bytes(self.bytes)),
+            },
+        };
+        match err {
+            PushError::Interrupted { .. } => err,
+            _ if self.accepted > 0 => self.partial(err.reason()),
+            _ => err,
+        }
+    }
+
+    /// One request on `connection` (or a new one); `Ok` only for a success status.
+    async fn exchange(
+        &mut self,
+        connection: Option<Connection>,
+        request: &Message,
+        document: Option<&mut (dyn AsyncRead + Send + Unpin)>,
+    ) -> Result<Message, PushError> {
+        self.busy = false;
+        let connection = match connection {
+            Some(c) => c,
+            None => Connection::open(&self.uri, self.pin.as_deref(), &self.timeouts)
+                .await
+                .map_err(|e| self.failed(e))?,
+        };
+        match connection.send(request, document).await {
+            Ok(answer) => {
+                self.bytes += answer.bytes_sent;
+                let code = answer.response.code;
+                self.busy = matches!(
+                    code,
+                    status::SERVICE_UNAVAILABLE
+                        | more_status::TEMPORARY_ERROR
+                        | more_status::NOT_ACCEPTING_JOBS
+                        | more_status::BUSY
+                );
+                if is_success(code) {
+                    Ok(answer.response)
+                } else {
+                    Err(self.refusal(answer.response.code, &answer.response))
+                }
+            }
+            Err(e) => {
+                if let ClientError::Interrupted { bytes_sent, .. } = &e {
+                    self.bytes += bytes_sent;
+                }
+                Err(self.failed(e))
+            }
+        }
+    }
+
+    async fn open(
+        &self,
+        docs: &mut dyn DocumentSource,
+        number: u32,
+    ) -> Result<Box<dyn AsyncRead + Send + Unpin>, PushError> {
+        docs.open(number).await.map_err(|e| {
+            let why = format!("opening document {number} failed: {e}");
+            if self.accepted > 0 {
+                self.partial(&why)
+            } else {
+                PushError::NotSent {
+                    reason: why,
+                    retry_later: false,
+                }
+            }
+        })
+    }
+}
+
+pub(super) async fn send(
+    connection: Connection,
+    multi_document: bool,
+    job: &PushJob,
+    docs: &mut dyn DocumentSource,
+    timeouts: &Timeouts,
+) -> Result<Sent, PushError> {
+    let count = docs.count();
+    let mut p = Progress {
+        uri: connection.uri().to_owned(),
+        pin: connection.cert_sha256().map(str::to_owned),
+        job,
+        timeouts: *timeouts,
+        bytes: 0,
+        accepted: 0,
+        count,
+        job_ids: Vec::new(),
+        busy: false,
+    };
+    if count > 1 && multi_document {
+        let request = job_request(op::CREATE_JOB, &p.uri, job, false);
+        let response = p.exchange(Some(connection), &request, None).await?;
+        let job_id = job_id_of(&response).ok_or_else(|| PushError::NotSent {
+            reason: "the printer created a job without a job-id".into(),
+            retry_later: false,
+        })?;
+        p.job_ids.push(job_id);
+        for number in 1..=count {
+            let mut document = p.open(docs, number).await?;
+            let request = send_document_request(&p.uri, job, job_id, number == count);
+            let sent = p.exchange(None, &request, Some(document.as_mut())).await;
+            if let Err(e) = sent {
+                if p.accepted == 0 && !matches!(e, PushError::Interrupted { .. }) {
+                    cancel(&p, job_id).await;
+                }
+                return Err(e);
+            }
+            p.accepted += 1;
+        }
+    } else {
+        let mut connection = Some(connection);
+        for number in 1..=count {
+            let started = Instant::now();
+            let response = loop {
+                let mut document = p.open(docs, number).await?;
+                let request = job_request(op::PRINT_JOB, &p.uri, job, true);
+                match p
+                    .exchange(connection.take(), &request, Some(document.as_mut()))
+                    .await
+                {
+                    Ok(response) => break response,
+                    // The printer is still busy with our previous document.
+                    Err(_) if p.busy && p.accepted > 0 && started.elapsed() < BUSY_PATIENCE => {
+                        tokio::time::sleep(POLL).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            p.accepted += 1;
+            if let Some(id) = job_id_of(&response) {
+                p.job_ids.push(id);
+            }
+        }
+    }
+    Ok(Sent {
+        protocol: Protocol::Ipp,
+        uri: p.uri,
+        cert_sha256: p.pin,
+        user_name: job.user_name.clone(),
+        job_ids: p.job_ids,
+        bytes: p.bytes,
+        timeouts: *timeouts,
+    })
+}
+
+/// Best effort: a job created for documents that never came would otherwise wait at
+/// the printer until its own time-out.
+async fn cancel(p: &Progress<'_>, job_id: i32) {
+    let mut request = new_request(op::CANCEL_JOB, &p.uri, &p.job.user_name);
+    request.groups[0]
+        .attributes
+        .insert(3, Attribute::new("job-id", Value::Integer(job_id)));
+    if let Ok(connection) = Connection::open(&p.uri, p.pin.as_deref(), &p.timeouts).await {
+        let _ = connection.send(&request, None).await;
+    }
+}
+
+/// A job's state as Get-Job-Attributes gives it.
+struct JobState {
+    state: i32,
+    reasons: Vec<String>,
+    message: String,
+}
+
+fn state_name(state: i32) -> &'static str {
+    match state {
+        3 => "pending",
+        4 => "pending-held",
+        5 => "processing",
+        6 => "processing-stopped",
+        7 => "canceled",
+        8 => "aborted",
+        9 => "completed",
+        _ => "in an unknown state",
+    }
+}
+
+impl JobState {
+    fn describe(&self) -> String {
+        let mut text = state_name(self.state).to_owned();
+        if !self.reasons.is_empty() {
+            text += &format!(" ({})", self.reasons.join(", "));
+        }
+        if !self.message.is_empty() {
+            text += &format!(": {}", self.message);
+        }
+        text
+    }
+}
+
+enum Poll {
+    State(JobState),
+    NotFound,
+    Failed(String),
+}
+
+async fn poll(sent: &Sent, job_id: i32) -> Poll {
+    let mut request = new_request(op::GET_JOB_ATTRIBUTES, &sent.uri, &sent.user_name);
+    let ops = &mut request.groups[0];
+    ops.attributes
+        .insert(3, Attribute::new("job-id", Value::Integer(job_id)));
+    ops.push(Attribute::many(
+        "requested-attributes",
+        ["job-state", "job-state-reasons", "job-state-message"]
+            .map(Value::keyword)
+            .to_vec(),
+    ));
+    let connection =
+        match Connection::open(&sent.uri, sent.cert_sha256.as_deref(), &sent.timeouts).await {
+            Ok(c) => c,
+            Err(e) => return Poll::Failed(e.to_string()),
+        };
+    let response = match connection.send(&request, None).await {
+        Ok(answer) => answer.response,
+        Err(e) => return Poll::Failed(e.to_string()),
+    };
+    if response.code == status::NOT_FOUND {
+        return Poll::NotFound;
+    }
+    if !is_success(response.code) {
+        return Poll::Failed(client::status_message(&response));
+    }
+    let strings = |name: &str| -> Vec<String> {
+        response
+            .job_attr(name)
+            .map(|a| {
+                a.values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let Some(state) = response
+        .job_attr("job-state")
+        .and_then(|a| a.first())
+        .and_then(Value::as_int)
+    else {
+        return Poll::Failed("the printer did not say the job's state".into());
+    };
+    Poll::State(JobState {
+        state,
+        reasons: strings("job-state-reasons")
+            .into_iter()
+            .filter(|r| r != "none")
+            .collect(),
+        message: strings("job-state-message").join(" "),
+    })
+}
+
+pub(super) async fn follow(sent: &Sent, limit: Duration) -> Completion {
+    if sent.job_ids.is_empty() {
+        return Completion::Unknown("the printer did not say which job it made".into());
+    }
+    let deadline = Instant::now() + limit;
+    for &job_id in &sent.job_ids {
+        let mut last = String::from("no answer yet");
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, poll(sent, job_id)).await {
+                Ok(Poll::State(s)) if s.state == 9 => break,
+                Ok(Poll::State(s)) if s.state == 7 || s.state == 8 => {
+                    return Completion::Failed(format!(
+                        "the printer's job {job_id} was {}",
+                        s.describe()
+                    ));
+                }
+                Ok(Poll::State(s)) => last = format!("still {}", s.describe()),
+                Ok(Poll::NotFound) => {
+                    return Completion::Unknown("the printer no longer knows the job".into());
+                }
+                Ok(Poll::Failed(why)) => last = why,
+                Err(_) => {}
+            }
+            if Instant::now() + POLL >= deadline {
+                return Completion::Unknown(format!(
+                    "no outcome within {limit:?}: the printer's job {job_id} is {last}"
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    Completion::Completed
+}

@@ -1,0 +1,423 @@
+//! The printer registry: the printers people release at, what each said about itself
+//! at its last check, and whether it is fit to take a job right now.
+
+use std::time::Duration;
+
+use crate::db::{Db, DbError, PrinterCheck, PrinterFields, PrinterRow};
+use crate::identity::{ClientInfo, Identity, User};
+use crate::ipp::client::{self, ClientError, PrinterReport, PrinterState, Timeouts};
+
+use super::ReleaseError;
+use super::push::Protocol;
+
+/// The printer registry. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Printers {
+    db: Db,
+    identity: Identity,
+    check_timeout: Duration,
+}
+
+/// What an admin submits for a printer.
+#[derive(Debug, Clone, Default)]
+pub struct PrinterForm {
+    pub name: String,
+    pub location: String,
+    pub uri: String,
+    pub protocol: String,
+    /// Cost per page, in the currency's unit ("0.05"); empty = not charged.
+    pub cost_mono: String,
+    pub cost_color: String,
+}
+
+impl Printers {
+    pub fn new(db: Db, identity: Identity, check_timeout: Duration) -> Self {
+        Self {
+            db,
+            identity,
+            check_timeout,
+        }
+    }
+
+    pub async fn list(&self) -> Result<Vec<PrinterRow>, ReleaseError> {
+        Ok(self.db.printers().await?)
+    }
+
+    pub async fn by_id(&self, id: i64) -> Result<PrinterRow, ReleaseError> {
+        self.db.printer_by_id(id).await.map_err(not_found)
+    }
+
+    pub async fn by_guid(&self, guid: &str) -> Result<PrinterRow, ReleaseError> {
+        self.db.printer_by_guid(guid).await.map_err(not_found)
+    }
+
+    /// A printer people may release at (found and enabled).
+    pub async fn usable(&self, guid: &str) -> Result<PrinterRow, ReleaseError> {
+        let printer = self.by_guid(guid).await?;
+        if printer.disabled {
+            return Err(ReleaseError::PrinterDisabled);
+        }
+        Ok(printer)
+    }
+
+    /// Adds a printer with a new random GUID (what its QR label carries), then asks it
+    /// for its capabilities and state (a printer that does not answer is still added).
+    pub async fn add(
+        &self,
+        admin: &User,
+        form: &PrinterForm,
+        client: &ClientInfo,
+    ) -> Result<PrinterRow, ReleaseError> {
+        crate::identity::directory::require_admin(admin)?;
+        let (uri, protocol, mono, color) = validate(form)?;
+        let guid = uuid::Uuid::new_v4().to_string();
+        let fields = PrinterFields {
+            name: form.name.trim(),
+            location: form.location.trim(),
+            uri: &uri,
+            protocol: protocol.as_str(),
+            cost_mono_milli: mono,
+            cost_color_milli: color,
+        };
+        let row = match self.db.insert_printer(&guid, &fields).await {
+            Err(DbError::Conflict(_)) => {
+                return Err(ReleaseError::NotAllowed(format!(
+                    "a printer named “{}” already exists",
+                    fields.name
+                )));
+            }
+            other => other?,
+        };
+        self.identity
+            .audit(
+                Some(admin),
+                "printer.add",
+                &row.name,
+                "success",
+                client,
+                &uri,
+            )
+            .await?;
+        let _ = self.check(&row, false).await;
+        self.by_id(row.id).await
+    }
+
+    pub async fn update(
+        &self,
+        admin: &User,
+        id: i64,
+        form: &PrinterForm,
+        client: &ClientInfo,
+    ) -> Result<(), ReleaseError> {
+        crate::identity::directory::require_admin(admin)?;
+        let (uri, protocol, mono, color) = validate(form)?;
+        let fields = PrinterFields {
+            name: form.name.trim(),
+            location: form.location.trim(),
+            uri: &uri,
+            protocol: protocol.as_str(),
+            cost_mono_milli: mono,
+            cost_color_milli: color,
+        };
+        match self.db.update_printer(id, &fields).await {
+            Err(DbError::Conflict(_)) => {
+                return Err(ReleaseError::NotAllowed(format!(
+                    "a printer named “{}” already exists",
+                    fields.name
+                )));
+            }
+            other => other.map_err(not_found)?,
+        }
+        self.identity
+            .audit(
+                Some(admin),
+                "printer.update",
+                fields.name,
+                "success",
+                client,
+                &uri,
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_disabled(
+        &self,
+        admin: &User,
+        id: i64,
+        disabled: bool,
+        client: &ClientInfo,
+    ) -> Result<(), ReleaseError> {
+        crate::identity::directory::require_admin(admin)?;
+        let printer = self.by_id(id).await?;
+        self.db.set_printer_disabled(id, disabled).await?;
+        let action = if disabled {
+            "printer.disable"
+        } else {
+            "printer.enable"
+        };
+        self.identity
+            .audit(Some(admin), action, &printer.name, "success", client, "")
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete(
+        &self,
+        admin: &User,
+        id: i64,
+        client: &ClientInfo,
+    ) -> Result<(), ReleaseError> {
+        crate::identity::directory::require_admin(admin)?;
+        let printer = self.by_id(id).await?;
+        self.db.delete_printer(id).await.map_err(|e| match e {
+            DbError::Other(_) => ReleaseError::NotAllowed(
+                "this printer has releases in its history; disable it instead".into(),
+            ),
+            other => other.into(),
+        })?;
+        self.identity
+            .audit(
+                Some(admin),
+                "printer.delete",
+                &printer.name,
+                "success",
+                client,
+                "",
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Asks the printer for its capabilities and state and records them. With
+    /// `accept_new_certificate`, a changed TLS certificate is pinned anew (the admin
+    /// confirmed the printer was replaced or re-keyed).
+    pub async fn check(
+        &self,
+        printer: &PrinterRow,
+        accept_new_certificate: bool,
+    ) -> Result<Option<PrinterReport>, ReleaseError> {
+        let timeouts = self.timeouts();
+        let (check, report) = if printer.uri.starts_with("socket://") {
+            (self.check_raw(&printer.uri).await, None)
+        } else {
+            let pin = if accept_new_certificate {
+                None
+            } else {
+                printer.tls_pin.as_deref()
+            };
+            match client::get_printer_attributes(&printer.uri, pin, &timeouts).await {
+                Ok(report) => (check_of(&report), Some(report)),
+                Err(e) => (
+                    PrinterCheck {
+                        state: "unreachable".into(),
+                        state_message: describe(&e),
+                        ..Default::default()
+                    },
+                    None,
+                ),
+            }
+        };
+        self.db
+            .record_printer_check(printer.id, &check, accept_new_certificate)
+            .await?;
+        Ok(report)
+    }
+
+    /// Checks the printer right before a release; the sentence says what is wrong.
+    pub async fn check_ready(&self, printer: &PrinterRow) -> Result<(), String> {
+        match self.check(printer, false).await {
+            Ok(Some(report)) => match report.blocking_problem() {
+                Some(problem) => Err(problem),
+                None => Ok(()),
+            },
+            Ok(None) => {
+                let row = self.by_id(printer.id).await.map_err(|e| e.to_string())?;
+                if row.state == "unreachable" {
+                    Err(format!(
+                        "The printer {} does not answer ({}).",
+                        row.name, row.state_message
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(e) => Err(format!("The printer could not be checked: {e}.")),
+        }
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: self.check_timeout,
+            handshake: self.check_timeout,
+            response: self.check_timeout,
+            ..Timeouts::default()
+        }
+    }
+
+    /// A raw port says nothing about itself: whether it accepts a connection.
+    async fn check_raw(&self, uri: &str) -> PrinterCheck {
+        let target = raw_address(uri);
+        let result =
+            tokio::time::timeout(self.check_timeout, tokio::net::TcpStream::connect(&target)).await;
+        match result {
+            Ok(Ok(_)) => PrinterCheck {
+                state: "idle".into(),
+                state_message: "raw port 9100 accepts connections (no status available)".into(),
+                ..Default::default()
+            },
+            Ok(Err(e)) => PrinterCheck {
+                state: "unreachable".into(),
+                state_message: format!("{target}: {e}"),
+                ..Default::default()
+            },
+            Err(_) => PrinterCheck {
+                state: "unreachable".into(),
+                state_message: format!(
+                    "{target}: no answer within {} s",
+                    self.check_timeout.as_secs()
+                ),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+fn not_found(e: DbError) -> ReleaseError {
+    match e {
+        DbError::NotFound => ReleaseError::PrinterNotFound,
+        other => other.into(),
+    }
+}
+
+/// `host:port` of a `socket://host[:port]` URI (port 9100 by default).
+pub fn raw_address(uri: &str) -> String {
+    let rest = uri.trim_start_matches("socket://").trim_end_matches('/');
+    if rest
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !rest.ends_with(']')
+    {
+        rest.to_string()
+    } else {
+        format!("{rest}:9100")
+    }
+}
+
+fn describe(e: &ClientError) -> String {
+    e.to_string()
+}
+
+fn check_of(report: &PrinterReport) -> PrinterCheck {
+    PrinterCheck {
+        make_model: Some(report.make_model.clone()),
+        formats: Some(report.formats.join(",")),
+        uris_supported: Some(report.uris_supported.join(",")),
+        color_supported: Some(report.color_supported),
+        duplex_supported: Some(report.duplex_supported),
+        media: Some(report.media.join(",")),
+        multi_document: Some(report.multi_document),
+        state: match report.state {
+            PrinterState::Idle => "idle",
+            PrinterState::Processing => "processing",
+            PrinterState::Stopped => "stopped",
+        }
+        .into(),
+        state_reasons: report.reasons.join(","),
+        state_message: report.message.clone(),
+        tls_pin: report.cert_sha256.clone(),
+    }
+}
+
+/// Checks what an admin typed: a printer URI we can deliver to, and costs.
+fn validate(
+    form: &PrinterForm,
+) -> Result<(String, Protocol, Option<i64>, Option<i64>), ReleaseError> {
+    let bad = |m: &str| Err(ReleaseError::NotAllowed(m.into()));
+    let name = form.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return bad("a printer needs a name (at most 100 characters)");
+    }
+    let uri = form.uri.trim().to_string();
+    let parsed = match url::Url::parse(&uri) {
+        Ok(u) => u,
+        Err(_) => {
+            return bad(
+                "the URI must look like ipps://host/ipp/print, ipp://host:631/ipp/print or socket://host:9100",
+            );
+        }
+    };
+    if !matches!(parsed.scheme(), "ipps" | "ipp" | "socket")
+        || parsed.host_str().is_none_or(str::is_empty)
+    {
+        return bad("the URI must start with ipps://, ipp:// or socket:// and name a host");
+    }
+    let protocol: Protocol = match form.protocol.trim() {
+        "" => Protocol::Auto,
+        other => other.parse().map_err(|_| {
+            ReleaseError::NotAllowed("protocol must be auto, ipps, ipp or raw".into())
+        })?,
+    };
+    Ok((
+        uri,
+        protocol,
+        cost(&form.cost_mono)?,
+        cost(&form.cost_color)?,
+    ))
+}
+
+/// "0.05" → 50 thousandths; empty → not charged.
+fn cost(text: &str) -> Result<Option<i64>, ReleaseError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..1000.0).contains(&v) => {
+            Ok(Some((v * 1000.0).round() as i64))
+        }
+        _ => Err(ReleaseError::NotAllowed(format!(
+            "“{text}” is not a cost per page (like 0.05)"
+        ))),
+    }
+}
+
+/// Thousandths back to "0.050".
+pub fn format_cost(milli: Option<i64>) -> String {
+    milli
+        .map(|m| format!("{}.{:03}", m / 1000, m % 1000))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_addresses_default_to_port_9100() {
+        assert_eq!(raw_address("socket://10.0.0.5"), "10.0.0.5:9100");
+        assert_eq!(raw_address("socket://10.0.0.5:9101/"), "10.0.0.5:9101");
+    }
+
+    #[test]
+    fn costs_are_parsed_in_thousandths_and_refused_when_nonsense() {
+        assert_eq!(cost("0.05").unwrap(), Some(50));
+        assert_eq!(cost("").unwrap(), None);
+        assert!(cost("abc").is_err());
+        assert!(cost("-1").is_err());
+        assert_eq!(format_cost(Some(50)), "0.050");
+    }
+
+    #[test]
+    fn printer_uris_must_be_ipp_ipps_or_socket() {
+        let form = |uri: &str| PrinterForm {
+            name: "Hall".into(),
+            uri: uri.into(),
+            ..Default::default()
+        };
+        assert!(validate(&form("ipps://printer.local/ipp/print")).is_ok());
+        assert!(validate(&form("socket://10.0.0.9:9100")).is_ok());
+        assert!(validate(&form("http://printer/")).is_err());
+        assert!(validate(&form("not a uri")).is_err());
+    }
+}
