@@ -72,6 +72,9 @@ pub struct ReleaseSettings {
     pub retry_for_secs: u64,
     /// How long a printer has to answer the state check before a release.
     pub check_timeout_secs: u64,
+    /// A delivery's database lease; renewed every third of it while the delivery runs.
+    /// After a crash, another process (or the restarted one) takes over after this.
+    pub lease_secs: u64,
 }
 
 impl Default for ReleaseSettings {
@@ -81,6 +84,7 @@ impl Default for ReleaseSettings {
             follow_timeout_secs: 600,
             retry_for_secs: 300,
             check_timeout_secs: 5,
+            lease_secs: 60,
         }
     }
 }
@@ -381,6 +385,12 @@ impl Settings {
             return Err(ConfigError::Setting {
                 key: "release.workers / release.check_timeout_secs",
                 reason: "must be at least 1".into(),
+            });
+        }
+        if self.release.lease_secs < 3 {
+            return Err(ConfigError::Setting {
+                key: "release.lease_secs",
+                reason: "must be at least 3 (it is renewed every third of it)".into(),
             });
         }
         self.plain_ipp_addr()?;

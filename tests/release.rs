@@ -951,3 +951,53 @@ async fn a_lease_that_runs_out_mid_send_needs_attention_while_one_that_sent_noth
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_personal_passcode_signs_in_alone_and_wrong_ones_lock_the_station() {
+    let w = world(Backend::Sqlite).await;
+    let row = w.printer("Passcode desk", &support::printer::unreachable_uri()).await;
+    let passcode = w
+        .server
+        .services
+        .identity
+        .new_passcode(&w.ann, &ClientInfo::default())
+        .await
+        .unwrap();
+    assert_eq!(passcode.len(), 8);
+    assert!(w.server.services.identity.has_passcode(&w.ann).await.unwrap());
+    let station = w.server.client();
+    let enter = |code: String| {
+        let station = station.clone();
+        let w = &w;
+        let guid = row.guid.clone();
+        async move {
+            let page = get_text(&station, w.server.url(&format!("/station/{guid}"))).await;
+            station
+                .post(w.server.url(&format!("/station/{guid}/passcode")))
+                .form(&[("csrf", csrf_of(&page).as_str()), ("passcode", code.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = enter(passcode.clone()).await;
+    assert_eq!(ok.status(), 303, "the passcode alone signs in");
+    let page = get_text(&station, w.server.url(&format!("/station/{}", row.guid))).await;
+    assert!(page.contains("Hello ann"), "{page}");
+    w.press(&station, &row.guid, "logout", &[]).await;
+    // Guessing passcodes locks the station after the threshold, even for a right one.
+    let wrong = if passcode == "00000000" { "11111111" } else { "00000000" };
+    let threshold = w.server.services.settings.security.lockout_threshold;
+    for _ in 0..threshold {
+        assert_eq!(enter(wrong.into()).await.status(), 200);
+    }
+    let locked = enter(passcode.clone()).await.text().await.unwrap();
+    assert!(locked.contains("Too many failed attempts"), "{locked}");
+    let audit = w.server.services.db.audit_page(None, 100, Some("station.passcode")).await.unwrap();
+    assert!(audit.iter().filter(|e| e.outcome == "failure").all(|e| e.detail.contains("Passcode desk")));
+    assert!(audit.iter().all(|e| !e.detail.contains(&passcode)));
+    // Stored only as a keyed hash.
+    let row = w.server.services.db.user_by_id(w.ann.id).await.unwrap();
+    assert!(format!("{row:?}").find(&passcode).is_none());
+    w.server.stop().await;
+}

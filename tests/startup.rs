@@ -496,3 +496,171 @@ async fn a_server_killed_mid_upload_keeps_no_job_and_the_sweep_removes_the_parti
     let (status, _) = terminate_and_wait(restarted);
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never_sends_it_again() {
+    use printpark::identity::{ClientInfo, NewUserRequest};
+    use support::printer::{FakeBehaviour, FakePrinter, FakeStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let printer = FakePrinter::start(FakeBehaviour::StallOnJob {
+        status: FakeStatus::idle(),
+        after: 100_000,
+    });
+    // Set up as an admin would (user with a PIN, a printer, a held job), in-process on
+    // the same data directory the binary then serves.
+    let guid = {
+        let mut settings = printpark::config::Settings::default();
+        settings.data_dir = dir.path().join("data");
+        settings.queue.analyser_exe = Some(support::binary());
+        let services = printpark::services::Services::start(settings).await.unwrap();
+        let client = ClientInfo::default();
+        let identity = &services.identity;
+        let admin = identity
+            .create_user(
+                None,
+                &NewUserRequest {
+                    username: "boss".into(),
+                    email: "boss@example.org".into(),
+                    admin: true,
+                    password: Some("correct horse battery".into()),
+                    ..Default::default()
+                },
+                &client,
+            )
+            .await
+            .unwrap();
+        let ann = identity
+            .create_user(
+                None,
+                &NewUserRequest {
+                    username: "ann".into(),
+                    email: "ann@example.org".into(),
+                    password: Some("ann password 1".into()),
+                    ..Default::default()
+                },
+                &client,
+            )
+            .await
+            .unwrap();
+        identity
+            .set_own_pin(&ann, "ann password 1", "2468", &client)
+            .await
+            .unwrap();
+        let mut document = b"%PDF-1.4\n".to_vec();
+        document.resize(4_000_000, b'x');
+        services
+            .jobs
+            .park(
+                &ann,
+                &printpark::jobs::Submission {
+                    name: "big.pdf",
+                    format: "application/pdf",
+                    copies: 1,
+                    sides: "one-sided",
+                    source: "portal",
+                    compression: printpark::jobs::Compression::None,
+                    color_mode: "auto",
+                    accept: None,
+                    page_ranges: None,
+                },
+                &mut &document[..],
+                &client,
+            )
+            .await
+            .unwrap();
+        let row = services
+            .printers
+            .add(
+                &admin,
+                &printpark::release::PrinterForm {
+                    name: "Stuck".into(),
+                    uri: printer.uri(),
+                    ..Default::default()
+                },
+                &client,
+            )
+            .await
+            .unwrap();
+        services.db.close().await;
+        row.guid
+    };
+    let port = support::free_port();
+    let serve = |port: u16| {
+        Running(
+            printpark(dir.path())
+                .arg("serve")
+                .env("PRINTPARK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+                .env("PRINTPARK_RELEASE__LEASE_SECS", "3")
+                .env("PRINTPARK_DNSSD__ENABLED", "false")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let server = serve(port);
+    wait_healthy(port).await;
+
+    // Ann presses Print all at the station; the printer takes 100 kB and stalls.
+    let station = reqwest::Client::builder()
+        .cookie_store(true)
+        .tls_danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}/station/{guid}");
+    let page = support::get_text(&station, base.clone()).await;
+    let signed = station
+        .post(format!("{base}/pin"))
+        .form(&[("csrf", support::csrf_of(&page).as_str()), ("login", "ann"), ("pin", "2468")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let page = support::get_text(&station, base.clone()).await;
+    let pressed = station
+        .post(format!("{base}/print-all"))
+        .form(&[("csrf", support::csrf_of(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pressed.status(), 303);
+    let started = Instant::now();
+    while printer.body_bytes() < 100_000 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the delivery never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Killed mid-delivery.
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    drop(server);
+
+    let restarted = serve(port);
+    wait_healthy(port).await;
+    let db = printpark::db::Db::connect(
+        &format!("sqlite://{}", dir.path().join("data/printpark.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let ann = db.user_by_login("ann").await.unwrap();
+    let started = Instant::now();
+    let release = loop {
+        let rows = db.releases_of_user(ann.id, 0).await.unwrap();
+        if rows[0].state == "needs-attention" {
+            break rows[0].clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still {:?}", rows[0]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(release.reason.contains("may have printed"), "{}", release.reason);
+    let job = db.job_by_id(release.job_id).await.unwrap();
+    assert_eq!(job.state, "needs-attention");
+    assert!(job.blob_id.is_some(), "the document is kept until an admin decides");
+    // The restarted server does not send it again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let print_jobs = printer.operations().iter().filter(|op| **op == 0x0002).count();
+    assert_eq!(print_jobs, 1, "{:?}", printer.operations());
+    let (status, _) = terminate_and_wait(restarted);
+    assert!(status.success());
+}

@@ -247,7 +247,7 @@ impl Db {
         limit: i64,
     ) -> DbResult<Vec<JobRow>> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE (state IN ('held', 'incoming') AND expires_at <= $1) \
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE (state IN ('held', 'incoming', 'needs-attention') AND expires_at <= $1) \
              OR (state = 'incoming' AND COALESCE(activity_at, submitted_at) <= $2) ORDER BY expires_at LIMIT $3"
         );
         let rows = on_backend!(self, |pool| {

@@ -16,9 +16,6 @@ use crate::identity::ClientInfo;
 use crate::ipp::client::Timeouts;
 use crate::vault::{BlobId, Vault};
 
-/// A lease lasts this long unless renewed; a worker renews it every third of it.
-const LEASE_SECS: i64 = 60;
-
 pub(super) fn spawn(release: Release) -> Vec<tokio::task::JoinHandle<()>> {
     let process = uuid::Uuid::new_v4().simple().to_string();
     let mut handles: Vec<_> = (0..release.settings.workers)
@@ -35,7 +32,8 @@ pub(super) fn spawn(release: Release) -> Vec<tokio::task::JoinHandle<()>> {
 
 async fn work(release: Release, owner: String) {
     loop {
-        match release.db.claim_release(&owner, LEASE_SECS).await {
+        let lease = release.settings.lease_secs as i64;
+        match release.db.claim_release(&owner, lease).await {
             Ok(Some(row)) => deliver(&release, &owner, row).await,
             Ok(None) => {
                 let _ = tokio::time::timeout(Duration::from_secs(1), release.wake.notified()).await;
@@ -78,7 +76,7 @@ async fn sweep(release: Release) {
 
 async fn deliver(release: &Release, owner: &str, row: ReleaseRow) {
     let started = std::time::Instant::now();
-    let renew = keep_lease(release, row.id, owner);
+    let renew = keep_lease(release, row.id, owner, release.settings.lease_secs as i64);
     let outcome = push_release(release, owner, &row).await;
     renew.abort();
     let (end, reason) = match outcome {
@@ -240,15 +238,15 @@ fn list(text: &str) -> Vec<String> {
 }
 
 /// Renews the lease every third of its length until aborted.
-fn keep_lease(release: &Release, id: i64, owner: &str) -> tokio::task::JoinHandle<()> {
+fn keep_lease(release: &Release, id: i64, owner: &str, lease: i64) -> tokio::task::JoinHandle<()> {
     let db = release.db.clone();
     let owner = owner.to_string();
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs((LEASE_SECS / 3) as u64));
+        let mut every = tokio::time::interval(Duration::from_secs((lease / 3) as u64));
         every.tick().await;
         loop {
             every.tick().await;
-            if let Err(e) = db.renew_lease(id, &owner, now() + LEASE_SECS).await {
+            if let Err(e) = db.renew_lease(id, &owner, now() + lease).await {
                 tracing::warn!(release = id, error = %e, "renewing a release lease failed");
             }
         }

@@ -1235,6 +1235,9 @@ pub enum FakeBehaviour {
     /// healthy printer to every check), then hangs up `after` bytes into any other
     /// request (a Print-Job): a printer that dies mid-job.
     HangUpOnJob { status: FakeStatus, after: usize },
+    /// Like `HangUpOnJob`, but stalls `after` bytes into the job (keeps the connection
+    /// open, reads nothing more, never answers).
+    StallOnJob { status: FakeStatus, after: usize },
 }
 
 trait Stream: Read + Write + Send {}
@@ -1574,10 +1577,15 @@ fn serve(
                 Some(_) => FakeBehaviour::HangUpAfter(*after),
                 None => return,
             },
+            FakeBehaviour::StallOnJob { status, after } => match conn.peek_operation(&headers) {
+                Some(0x000B | 0x0009) => FakeBehaviour::Answer(status.clone()),
+                Some(_) => FakeBehaviour::StallAfter(*after),
+                None => return,
+            },
             other => other.clone(),
         };
         match &behaviour {
-            FakeBehaviour::HangUpOnJob { .. } => return,
+            FakeBehaviour::HangUpOnJob { .. } | FakeBehaviour::StallOnJob { .. } => return,
             FakeBehaviour::CloseOnAccept => return,
             FakeBehaviour::HangUpAfter(n) | FakeBehaviour::StallAfter(n) => {
                 // Raw bytes after the header (chunk framing included).
