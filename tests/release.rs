@@ -955,7 +955,9 @@ async fn a_lease_that_runs_out_mid_send_needs_attention_while_one_that_sent_noth
 #[tokio::test]
 async fn a_personal_passcode_signs_in_alone_and_wrong_ones_lock_the_station() {
     let w = world(Backend::Sqlite).await;
-    let row = w.printer("Passcode desk", &support::printer::unreachable_uri()).await;
+    let row = w
+        .printer("Passcode desk", &support::printer::unreachable_uri())
+        .await;
     let passcode = w
         .server
         .services
@@ -964,7 +966,14 @@ async fn a_personal_passcode_signs_in_alone_and_wrong_ones_lock_the_station() {
         .await
         .unwrap();
     assert_eq!(passcode.len(), 8);
-    assert!(w.server.services.identity.has_passcode(&w.ann).await.unwrap());
+    assert!(
+        w.server
+            .services
+            .identity
+            .has_passcode(&w.ann)
+            .await
+            .unwrap()
+    );
     let station = w.server.client();
     let enter = |code: String| {
         let station = station.clone();
@@ -974,7 +983,10 @@ async fn a_personal_passcode_signs_in_alone_and_wrong_ones_lock_the_station() {
             let page = get_text(&station, w.server.url(&format!("/station/{guid}"))).await;
             station
                 .post(w.server.url(&format!("/station/{guid}/passcode")))
-                .form(&[("csrf", csrf_of(&page).as_str()), ("passcode", code.as_str())])
+                .form(&[
+                    ("csrf", csrf_of(&page).as_str()),
+                    ("passcode", code.as_str()),
+                ])
                 .send()
                 .await
                 .unwrap()
@@ -986,18 +998,149 @@ async fn a_personal_passcode_signs_in_alone_and_wrong_ones_lock_the_station() {
     assert!(page.contains("Hello ann"), "{page}");
     w.press(&station, &row.guid, "logout", &[]).await;
     // Guessing passcodes locks the station after the threshold, even for a right one.
-    let wrong = if passcode == "00000000" { "11111111" } else { "00000000" };
+    let wrong = if passcode == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
     let threshold = w.server.services.settings.security.lockout_threshold;
     for _ in 0..threshold {
         assert_eq!(enter(wrong.into()).await.status(), 200);
     }
     let locked = enter(passcode.clone()).await.text().await.unwrap();
     assert!(locked.contains("Too many failed attempts"), "{locked}");
-    let audit = w.server.services.db.audit_page(None, 100, Some("station.passcode")).await.unwrap();
-    assert!(audit.iter().filter(|e| e.outcome == "failure").all(|e| e.detail.contains("Passcode desk")));
+    let audit = w
+        .server
+        .services
+        .db
+        .audit_page(None, 100, Some("station.passcode"))
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .filter(|e| e.outcome == "failure")
+            .all(|e| e.detail.contains("Passcode desk"))
+    );
     assert!(audit.iter().all(|e| !e.detail.contains(&passcode)));
     // Stored only as a keyed hash.
     let row = w.server.services.db.user_by_id(w.ann.id).await.unwrap();
     assert!(format!("{row:?}").find(&passcode).is_none());
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn at_the_station_a_job_can_be_made_cheaper_but_never_costlier_before_printing() {
+    let w = world(Backend::Sqlite).await;
+    let printer = TestPrinter::start(PrinterOptions::named("review").color().duplex()).await;
+    let row = w.printer("Review", &printer.uri()).await;
+    let job = w
+        .server
+        .services
+        .jobs
+        .park(
+            &w.ann,
+            &Submission {
+                name: "colour-twice.pdf",
+                format: "application/pdf",
+                copies: 2,
+                sides: "one-sided",
+                source: "portal",
+                compression: Compression::None,
+                color_mode: "color",
+                accept: None,
+                page_ranges: None,
+            },
+            &mut &fixture("document-a4.pdf")[..],
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    let (browser, _) = w.at_station(&row.guid, "ann", PIN).await;
+    let review = get_text(
+        &browser,
+        w.server.url(&format!("/station/{}?view=review", row.guid)),
+    )
+    .await;
+    assert!(
+        review.contains("colour-twice.pdf")
+            && review.contains(&format!("name=\"mono-{}\"", job.id)),
+        "{review}"
+    );
+    let id = job.id.to_string();
+    // More copies than submitted is refused, and nothing is released.
+    let copies_field = format!("copies-{id}");
+    let more = w
+        .press(
+            &browser,
+            &row.guid,
+            "release",
+            &[("pick", &id), (&copies_field, "3"), ("action", "print")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        more.contains("more can only be printed by printing it again"),
+        "{more}"
+    );
+    assert_eq!(w.job(&w.ann, job.id).await.state, JobState::Held);
+    // Mono, two-sided and one copy instead of two.
+    let mono_field = format!("mono-{id}");
+    let duplex_field = format!("duplex-{id}");
+    let pressed = w
+        .press(
+            &browser,
+            &row.guid,
+            "release",
+            &[
+                ("pick", &id),
+                (&copies_field, "1"),
+                (&mono_field, "on"),
+                (&duplex_field, "on"),
+                ("action", "print"),
+            ],
+        )
+        .await;
+    assert_eq!(pressed.status(), 303);
+    let releases = w.ended_releases(&w.ann, 1).await;
+    let r = &releases[0];
+    assert_eq!(
+        (
+            r.state.as_str(),
+            r.copies,
+            r.sides.as_str(),
+            r.color_mode.as_str()
+        ),
+        ("printed", 1, "two-sided-long-edge", "monochrome"),
+        "{r:?}"
+    );
+    let templates = printer.job_templates().await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    let (_, copies, sides, color) = &templates[0];
+    assert!(copies.is_empty() || copies == "1", "{templates:?}");
+    assert_eq!(sides, "two-sided-long-edge");
+    assert_eq!(color, "monochrome");
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_printer_added_by_its_ipp_uri_is_reached_over_ipps_and_its_certificate_pinned() {
+    let w = world(Backend::Sqlite).await;
+    let printer = TestPrinter::start(PrinterOptions::named("upgrade")).await;
+    let row = w.printer("Upgrade", &printer.uri()).await;
+    assert!(row.tls_pin.is_none(), "nothing to pin over plain IPP");
+    assert!(row.uris_supported.contains("ipps://"), "{row:?}");
+    let doc = fixture("document-a4.pdf");
+    w.park(&w.ann, "upgrade.pdf", &doc).await;
+    let (browser, _) = w.at_station(&row.guid, "ann", PIN).await;
+    assert_eq!(w.press(&browser, &row.guid, "print-all", &[]).await.status(), 303);
+    let releases = w.ended_releases(&w.ann, 1).await;
+    assert_eq!((releases[0].state.as_str(), releases[0].protocol.as_str()), ("printed", "ipps"), "{:?}", releases[0]);
+    let after = w.server.services.printers.by_id(row.id).await.unwrap();
+    assert!(after.tls_pin.as_deref().is_some_and(|p| p.len() == 64), "pinned on the first TLS delivery");
+    printer.wait_for_jobs_done(1, Duration::from_secs(30)).await;
+    assert_eq!(printer.spooled_files()[0].bytes(), doc);
     w.server.stop().await;
 }

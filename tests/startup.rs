@@ -512,7 +512,9 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
         let mut settings = printpark::config::Settings::default();
         settings.data_dir = dir.path().join("data");
         settings.queue.analyser_exe = Some(support::binary());
-        let services = printpark::services::Services::start(settings).await.unwrap();
+        let services = printpark::services::Services::start(settings)
+            .await
+            .unwrap();
         let client = ClientInfo::default();
         let identity = &services.identity;
         let admin = identity
@@ -612,7 +614,11 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
     let page = support::get_text(&station, base.clone()).await;
     let signed = station
         .post(format!("{base}/pin"))
-        .form(&[("csrf", support::csrf_of(&page).as_str()), ("login", "ann"), ("pin", "2468")])
+        .form(&[
+            ("csrf", support::csrf_of(&page).as_str()),
+            ("login", "ann"),
+            ("pin", "2468"),
+        ])
         .send()
         .await
         .unwrap();
@@ -627,18 +633,30 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
     assert_eq!(pressed.status(), 303);
     let started = Instant::now();
     while printer.body_bytes() < 100_000 {
-        assert!(started.elapsed() < Duration::from_secs(30), "the delivery never started");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the delivery never started"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Killed mid-delivery.
     let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     drop(server);
 
     let restarted = serve(port);
     wait_healthy(port).await;
     let db = printpark::db::Db::connect(
-        &format!("sqlite://{}", dir.path().join("data/printpark.db").display()),
+        &format!(
+            "sqlite://{}",
+            dir.path().join("data/printpark.db").display()
+        ),
         1,
     )
     .await
@@ -650,16 +668,31 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
         if rows[0].state == "needs-attention" {
             break rows[0].clone();
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "still {:?}", rows[0]);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still {:?}",
+            rows[0]
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert!(release.reason.contains("may have printed"), "{}", release.reason);
+    assert!(
+        release.reason.contains("may have printed"),
+        "{}",
+        release.reason
+    );
     let job = db.job_by_id(release.job_id).await.unwrap();
     assert_eq!(job.state, "needs-attention");
-    assert!(job.blob_id.is_some(), "the document is kept until an admin decides");
+    assert!(
+        job.blob_id.is_some(),
+        "the document is kept until an admin decides"
+    );
     // The restarted server does not send it again.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let print_jobs = printer.operations().iter().filter(|op| **op == 0x0002).count();
+    let print_jobs = printer
+        .operations()
+        .iter()
+        .filter(|op| **op == 0x0002)
+        .count();
     assert_eq!(print_jobs, 1, "{:?}", printer.operations());
     let (status, _) = terminate_and_wait(restarted);
     assert!(status.success());

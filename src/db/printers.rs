@@ -147,6 +147,19 @@ impl Db {
         touched(done)
     }
 
+    /// Pins the certificate seen on a delivery when none is pinned yet (the printer
+    /// was added by an `ipp://` URI and delivery found its IPPS one).
+    pub async fn pin_printer_certificate(&self, id: i64, pin: &str) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query("UPDATE printers SET tls_pin = $1 WHERE id = $2 AND tls_pin IS NULL")
+                .bind(pin)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     pub async fn set_printer_disabled(&self, id: i64, disabled: bool) -> DbResult<()> {
         let done = on_backend!(self, |pool| {
             sqlx::query("UPDATE printers SET disabled = $1, updated_at = $2 WHERE id = $3")

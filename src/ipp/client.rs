@@ -5,6 +5,8 @@
 //! Errors say how far a request got ([`ClientError`]), because the release layer must
 //! never send a job twice when the first copy may have printed.
 
+#![warn(missing_docs)]
+
 mod http;
 mod report;
 mod tls;
@@ -23,8 +25,11 @@ pub use tls::fingerprint;
 
 /// Status codes the delivery logic tells apart that `ipp::status` does not name.
 pub mod more_status {
+    /// server-error-not-accepting-jobs: the printer is paused or stopped.
     pub const NOT_ACCEPTING_JOBS: u16 = 0x0506;
+    /// server-error-busy: try again shortly (ippeveprinter, one job at a time).
     pub const BUSY: u16 = 0x0507;
+    /// server-error-temporary-error: try again later.
     pub const TEMPORARY_ERROR: u16 = 0x0505;
 }
 
@@ -65,17 +70,32 @@ pub enum ClientError {
         short(.expected),
         short(.got)
     )]
-    CertificateChanged { expected: String, got: String },
+    CertificateChanged {
+        /// The pinned fingerprint (SHA-256, lower-case hex).
+        expected: String,
+        /// The fingerprint of the certificate the printer showed.
+        got: String,
+    },
     /// The printer answered with an HTTP status other than 200 (the job was not taken).
     #[error("the printer answered HTTP {0}")]
     Http(u16),
     /// A definitive IPP answer other than success.
     #[error("the printer answered {} ({message})", status_name(*.status))]
-    Ipp { status: u16, message: String },
+    Ipp {
+        /// The IPP status code.
+        status: u16,
+        /// status-message, or the status name when the printer gave none.
+        message: String,
+    },
     /// The connection broke or stalled after the request started going out; the bytes
     /// counted are request body bytes handed to the network before that.
     #[error("{reason} after {}", human_bytes(*.bytes_sent))]
-    Interrupted { bytes_sent: u64, reason: String },
+    Interrupted {
+        /// Request body bytes written before the break.
+        bytes_sent: u64,
+        /// What broke: "connection reset", "the printer stopped reading for 30s" …
+        reason: String,
+    },
     /// The printer's answer was not HTTP or not IPP.
     #[error("the printer's answer is malformed: {0}")]
     Protocol(String),
@@ -166,7 +186,9 @@ pub fn status_message(response: &Message) -> String {
 /// A printer's answer and how many request body bytes went out for it.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// The IPP response, whatever its status.
     pub response: Message,
+    /// Request body bytes written (attributes and document).
     pub bytes_sent: u64,
 }
 
@@ -357,4 +379,28 @@ pub async fn get_printer_attributes(
         });
     }
     Ok(PrinterReport::from_response(&answer.response, cert_sha256))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(human_bytes(812), "812 bytes");
+        assert_eq!(human_bytes(48_000), "48.0 kB");
+        assert_eq!(human_bytes(3_100_000), "3.1 MB");
+    }
+
+    #[test]
+    fn a_changed_certificate_names_both_fingerprints_shortly() {
+        let e = ClientError::CertificateChanged {
+            expected: "ab12".repeat(16),
+            got: "cd34".repeat(16),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the printer's TLS certificate changed (expected sha256 ab12ab12ab12ab12…, got cd34cd34cd34cd34…)"
+        );
+    }
 }

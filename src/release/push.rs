@@ -10,6 +10,10 @@
 //!    job ([`PushError::Interrupted`]).
 //! 3. [`Sent::follow`]: watch the printer's job to its end, as far as it tells.
 
+#![warn(missing_docs)]
+
+mod candidates;
+mod follow;
 mod ipp;
 mod raw;
 
@@ -21,14 +25,19 @@ use std::time::Duration;
 use tokio::io::AsyncRead;
 
 use crate::ipp::client::{ClientError, Connection, Timeouts};
+use candidates::{Candidate, candidates};
 
 /// How to reach a printer. `Auto` prefers encryption: IPPS, then IPP, then raw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
+    /// IPPS, then IPP, then raw for a `socket://` printer.
     #[default]
     Auto,
+    /// IPP over TLS only.
     Ipps,
+    /// Plain IPP only (the document crosses the network in clear).
     Ipp,
+    /// Raw port 9100 only: no status, no options.
     Raw,
 }
 
@@ -70,6 +79,7 @@ impl std::fmt::Display for Protocol {
 pub struct PushTarget {
     /// As the admin entered it: `ipps://`, `ipp://` or `socket://host[:9100]`.
     pub uri: String,
+    /// The way the admin chose (usually `Auto`).
     pub protocol: Protocol,
     /// SHA-256 (hex) of the printer's TLS certificate, once seen: it must not change.
     pub tls_pin: Option<String>,
@@ -84,10 +94,13 @@ pub struct PushTarget {
 /// The job as the printer should print it.
 #[derive(Debug, Clone)]
 pub struct PushJob {
+    /// job-name, as the printer shows it.
     pub name: String,
+    /// requesting-user-name: the owner, as the printer logs it.
     pub user_name: String,
     /// MIME type of the documents, e.g. "application/pdf".
     pub format: String,
+    /// Copies of the whole job (1 sends no copies attribute).
     pub copies: u32,
     /// one-sided | two-sided-long-edge | two-sided-short-edge
     pub sides: String,
@@ -99,6 +112,10 @@ pub struct PushJob {
     pub media: Option<String>,
 }
 
+/// A document being opened: the future of a stream of its plaintext.
+pub type OpenDocument<'a> =
+    Pin<Box<dyn Future<Output = std::io::Result<Box<dyn AsyncRead + Send + Unpin>>> + Send + 'a>>;
+
 /// The documents of a job, decrypted as they stream (never whole in memory).
 pub trait DocumentSource: Send {
     /// How many documents the job has (numbered 1..=count).
@@ -106,10 +123,7 @@ pub trait DocumentSource: Send {
     /// Opens document `number`. Documents are opened one at a time, in order; a
     /// document is opened again when a printer that holds one job at a time (it
     /// answers server-error-busy) must be asked again for a later document.
-    fn open(
-        &mut self,
-        number: u32,
-    ) -> Pin<Box<dyn Future<Output = std::io::Result<Box<dyn AsyncRead + Send + Unpin>>> + Send + '_>>;
+    fn open(&mut self, number: u32) -> OpenDocument<'_>;
     /// The document's size, when known (for progress only).
     fn size_hint(&self, _number: u32) -> Option<u64> {
         None
@@ -122,15 +136,28 @@ pub enum PushError {
     /// The printer holds nothing of the job. `retry_later`: it said it is busy or
     /// temporarily unable, so the same release may be tried again.
     #[error("{reason}")]
-    NotSent { reason: String, retry_later: bool },
+    NotSent {
+        /// Why, in a sentence.
+        reason: String,
+        /// The printer was busy or temporarily unable: try the same release later.
+        retry_later: bool,
+    },
     /// The printer definitively refused the job (format, attributes, authorization):
     /// sending it again unchanged would fail again.
     #[error("{reason}")]
-    Refused { reason: String },
+    Refused {
+        /// Why, in a sentence ("printer refused application/pdf").
+        reason: String,
+    },
     /// Bytes reached the printer and the delivery broke: part or all of the job may
     /// print. Never retry without a person deciding.
     #[error("{reason}")]
-    Interrupted { bytes_sent: u64, reason: String },
+    Interrupted {
+        /// Request body bytes written before the break (all documents so far).
+        bytes_sent: u64,
+        /// What broke and after how much ("connection reset after 3.1 MB").
+        reason: String,
+    },
 }
 
 impl PushError {
@@ -147,6 +174,7 @@ impl PushError {
 /// What became of a job at the printer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
+    /// The printer says every job of the release completed.
     Completed,
     /// The printer aborted or canceled the job (its reasons and message).
     Failed(String),
@@ -272,7 +300,7 @@ impl Sent {
     pub async fn follow(self, limit: Duration) -> Completion {
         match self.protocol {
             Protocol::Raw => Completion::Completed,
-            _ => ipp::follow(&self, limit).await,
+            _ => follow::follow(&self, limit).await,
         }
     }
 }
@@ -362,74 +390,5 @@ fn check_format(target: &PushTarget, job: &PushJob) -> Result<(), PushError> {
             job.format,
             accepted.join(", ")
         ),
-    })
-}
-
-enum Candidate {
-    Ipp(String, Protocol),
-    Raw(String, u16),
-}
-
-fn candidates(target: &PushTarget) -> Result<Vec<Candidate>, String> {
-    let url = url::Url::parse(&target.uri)
-        .map_err(|e| format!("the printer URI {:?} is not valid: {e}", target.uri))?;
-    let scheme = url.scheme().to_ascii_lowercase();
-    if !matches!(scheme.as_str(), "ipps" | "ipp" | "socket") {
-        return Err(format!(
-            "the printer URI {} is not ipps://, ipp:// or socket://",
-            target.uri
-        ));
-    }
-    let authority = url
-        .host_str()
-        .ok_or_else(|| format!("the printer URI {} has no host", target.uri))?;
-    let host = match url.host() {
-        Some(url::Host::Ipv6(a)) => a.to_string(),
-        _ => authority.to_owned(),
-    };
-    let socket = scheme == "socket";
-    let ipp_port = if socket {
-        631
-    } else {
-        url.port().unwrap_or(631)
-    };
-    let path = if socket || url.path().is_empty() {
-        "/ipp/print"
-    } else {
-        url.path()
-    };
-    let same_printer = |s: &str| format!("{s}://{authority}:{ipp_port}{path}");
-    let raw_port = if socket {
-        url.port().unwrap_or(9100)
-    } else {
-        9100
-    };
-    Ok(match target.protocol {
-        Protocol::Ipps => vec![Candidate::Ipp(same_printer("ipps"), Protocol::Ipps)],
-        Protocol::Ipp => vec![Candidate::Ipp(same_printer("ipp"), Protocol::Ipp)],
-        Protocol::Raw => vec![Candidate::Raw(host, raw_port)],
-        Protocol::Auto => {
-            let mut list: Vec<Candidate> = Vec::new();
-            for (prefix, protocol) in [("ipps://", Protocol::Ipps), ("ipp://", Protocol::Ipp)] {
-                let mut uris: Vec<&str> = Vec::new();
-                if !socket && target.uri.to_ascii_lowercase().starts_with(prefix) {
-                    uris.push(&target.uri);
-                }
-                for uri in &target.uris_supported {
-                    if uri.to_ascii_lowercase().starts_with(prefix) && !uris.contains(&uri.as_str())
-                    {
-                        uris.push(uri);
-                    }
-                }
-                list.extend(
-                    uris.into_iter()
-                        .map(|u| Candidate::Ipp(u.to_owned(), protocol)),
-                );
-            }
-            if socket {
-                list.push(Candidate::Raw(host, raw_port));
-            }
-            list
-        }
     })
 }

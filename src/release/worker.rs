@@ -184,6 +184,12 @@ async fn push_release(release: &Release, owner: &str, row: &ReleaseRow) -> Step 
         Ok(link) => link,
         Err(e) => return not_delivered(e),
     };
+    if target.tls_pin.is_none()
+        && let Some(pin) = link.cert_sha256()
+        && let Err(e) = release.db.pin_printer_certificate(printer.id, pin).await
+    {
+        tracing::warn!(printer = %printer.name, error = %e, "pinning the printer's certificate failed");
+    }
     if let Err(e) = release
         .db
         .mark_transmitting(row.id, owner, link.protocol().as_str())
@@ -209,8 +215,14 @@ async fn push_release(release: &Release, owner: &str, row: &ReleaseRow) -> Step 
         tracing::warn!(release = row.id, error = %e, "recording a sent release failed");
     }
     let limit = Duration::from_secs(release.settings.follow_timeout_secs);
+    // A job sent as one printer job per document may have printed in part.
+    let split = sent.printer_job_ids().len() > 1;
     match sent.follow(limit).await {
         Completion::Completed => Step::Done(ReleaseEnd::Printed, String::new()),
+        Completion::Failed(reason) if split => Step::Done(
+            ReleaseEnd::NeedsAttention,
+            format!("one of its documents was not printed ({reason}); the others may have been"),
+        ),
         Completion::Failed(reason) => Step::Done(
             ReleaseEnd::Failed,
             format!("the printer did not print it: {reason}; the job is held again"),

@@ -420,6 +420,24 @@ const JOBS_TEST: &str = r#"{
 }
 "#;
 
+const TEMPLATES_TEST: &str = r#"{
+	NAME "Get-Jobs (job template)"
+	OPERATION Get-Jobs
+	GROUP operation-attributes-tag
+	ATTR charset attributes-charset utf-8
+	ATTR language attributes-natural-language en
+	ATTR uri printer-uri $uri
+	ATTR name requesting-user-name $user
+	ATTR keyword which-jobs all
+	ATTR keyword requested-attributes job-id,copies,sides,print-color-mode
+	STATUS successful-ok
+	DISPLAY job-id
+	DISPLAY copies
+	DISPLAY sides
+	DISPLAY print-color-mode
+}
+"#;
+
 const STATUS_TEST: &str = r#"{
 	NAME "Get-Printer-Attributes (state)"
 	OPERATION Get-Printer-Attributes
@@ -541,6 +559,7 @@ impl TestPrinter {
 
         for (name, contents) in [
             ("jobs.test", JOBS_TEST),
+            ("templates.test", TEMPLATES_TEST),
             ("status.test", STATUS_TEST),
             ("print.test", PRINT_TEST),
         ] {
@@ -869,6 +888,29 @@ impl TestPrinter {
                     name: field(3),
                     user: field(4),
                 }
+            })
+            .collect()
+    }
+
+    /// Each job's `(copies, sides, print-color-mode)` as the printer recorded them
+    /// (empty when the client did not send one), by job id.
+    pub async fn job_templates(&self) -> Vec<(u32, String, String, String)> {
+        let output = self
+            .run_ipptool(&["-c", &self.own_uri(), "templates.test"])
+            .await;
+        assert!(
+            output.status.success(),
+            "Get-Jobs failed: {}",
+            text(&output)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let f = csv_fields(line);
+                let field = |i: usize| f.get(i).cloned().unwrap_or_default();
+                (field(0).parse().unwrap_or(0), field(1), field(2), field(3))
             })
             .collect()
     }

@@ -22,14 +22,18 @@ pub(super) const REQUESTED: &[&str] = &[
 /// printer-state (RFC 8011 §5.4.11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrinterState {
+    /// Ready, not printing.
     Idle,
+    /// Printing (jobs may still be accepted and queued).
     Processing,
+    /// Cannot print until someone intervenes (see the reasons).
     Stopped,
 }
 
 /// A printer's state and capabilities from Get-Printer-Attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrinterReport {
+    /// printer-state.
     pub state: PrinterState,
     /// printer-state-reasons without "none".
     pub reasons: Vec<String>,

@@ -1,12 +1,12 @@
-//! Delivery over IPP and IPPS, and following the printer's jobs afterwards.
+//! Delivery over IPP and IPPS: Print-Job, or Create-Job and Send-Document.
 
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncRead;
 
-use super::{Completion, DocumentSource, Protocol, PushError, PushJob, Sent};
+use super::{DocumentSource, Protocol, PushError, PushJob, Sent};
 use crate::ipp::client::{
-    self, ClientError, Connection, Timeouts, human_bytes, is_success, more_status, new_request,
+    ClientError, Connection, Timeouts, human_bytes, is_success, more_status, new_request,
     status_message, status_name,
 };
 use crate::ipp::wire::{Attribute, Group, Message, Value, group};
@@ -16,7 +16,7 @@ use crate::ipp::{op, status};
 /// printer that holds one job at a time (it answers busy until the previous ends).
 const BUSY_PATIENCE: Duration = Duration::from_secs(300);
 /// Pause between such attempts, and between polls of a job's state.
-const POLL: Duration = Duration::from_millis(500);
+pub(super) const POLL: Duration = Duration::from_millis(500);
 
 /// "1-3,7-7" (or "5") as IPP rangeOfInteger values.
 pub(super) fn parse_page_ranges(text: &str) -> Result<Vec<(i32, i32)>, String> {
@@ -350,131 +350,16 @@ async fn cancel(p: &Progress<'_>, job_id: i32) {
     }
 }
 
-/// A job's state as Get-Job-Attributes gives it.
-struct JobState {
-    state: i32,
-    reasons: Vec<String>,
-    message: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::parse_page_ranges;
 
-fn state_name(state: i32) -> &'static str {
-    match state {
-        3 => "pending",
-        4 => "pending-held",
-        5 => "processing",
-        6 => "processing-stopped",
-        7 => "canceled",
-        8 => "aborted",
-        9 => "completed",
-        _ => "in an unknown state",
+    #[test]
+    fn page_ranges_become_ranges_of_integer() {
+        assert_eq!(parse_page_ranges("1-3,7-7"), Ok(vec![(1, 3), (7, 7)]));
+        assert_eq!(parse_page_ranges("5"), Ok(vec![(5, 5)]));
+        assert!(parse_page_ranges("3-1").is_err());
+        assert!(parse_page_ranges("0-2").is_err());
+        assert!(parse_page_ranges("a").is_err());
     }
-}
-
-impl JobState {
-    fn describe(&self) -> String {
-        let mut text = state_name(self.state).to_owned();
-        if !self.reasons.is_empty() {
-            text += &format!(" ({})", self.reasons.join(", "));
-        }
-        if !self.message.is_empty() {
-            text += &format!(": {}", self.message);
-        }
-        text
-    }
-}
-
-enum Poll {
-    State(JobState),
-    NotFound,
-    Failed(String),
-}
-
-async fn poll(sent: &Sent, job_id: i32) -> Poll {
-    let mut request = new_request(op::GET_JOB_ATTRIBUTES, &sent.uri, &sent.user_name);
-    let ops = &mut request.groups[0];
-    ops.attributes
-        .insert(3, Attribute::new("job-id", Value::Integer(job_id)));
-    ops.push(Attribute::many(
-        "requested-attributes",
-        ["job-state", "job-state-reasons", "job-state-message"]
-            .map(Value::keyword)
-            .to_vec(),
-    ));
-    let connection =
-        match Connection::open(&sent.uri, sent.cert_sha256.as_deref(), &sent.timeouts).await {
-            Ok(c) => c,
-            Err(e) => return Poll::Failed(e.to_string()),
-        };
-    let response = match connection.send(&request, None).await {
-        Ok(answer) => answer.response,
-        Err(e) => return Poll::Failed(e.to_string()),
-    };
-    if response.code == status::NOT_FOUND {
-        return Poll::NotFound;
-    }
-    if !is_success(response.code) {
-        return Poll::Failed(client::status_message(&response));
-    }
-    let strings = |name: &str| -> Vec<String> {
-        response
-            .job_attr(name)
-            .map(|a| {
-                a.values
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let Some(state) = response
-        .job_attr("job-state")
-        .and_then(|a| a.first())
-        .and_then(Value::as_int)
-    else {
-        return Poll::Failed("the printer did not say the job's state".into());
-    };
-    Poll::State(JobState {
-        state,
-        reasons: strings("job-state-reasons")
-            .into_iter()
-            .filter(|r| r != "none")
-            .collect(),
-        message: strings("job-state-message").join(" "),
-    })
-}
-
-pub(super) async fn follow(sent: &Sent, limit: Duration) -> Completion {
-    if sent.job_ids.is_empty() {
-        return Completion::Unknown("the printer did not say which job it made".into());
-    }
-    let deadline = Instant::now() + limit;
-    for &job_id in &sent.job_ids {
-        let mut last = String::from("no answer yet");
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(remaining, poll(sent, job_id)).await {
-                Ok(Poll::State(s)) if s.state == 9 => break,
-                Ok(Poll::State(s)) if s.state == 7 || s.state == 8 => {
-                    return Completion::Failed(format!(
-                        "the printer's job {job_id} was {}",
-                        s.describe()
-                    ));
-                }
-                Ok(Poll::State(s)) => last = format!("still {}", s.describe()),
-                Ok(Poll::NotFound) => {
-                    return Completion::Unknown("the printer no longer knows the job".into());
-                }
-                Ok(Poll::Failed(why)) => last = why,
-                Err(_) => {}
-            }
-            if Instant::now() + POLL >= deadline {
-                return Completion::Unknown(format!(
-                    "no outcome within {limit:?}: the printer's job {job_id} is {last}"
-                ));
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-    Completion::Completed
 }

@@ -387,8 +387,6 @@ pub struct LabelsQuery {
     format: Option<String>,
 }
 
-const LABEL_HINT: &str = "Scan with your phone camera to print your documents here";
-
 /// QR labels of the enabled printers: a page to print, or one SVG document.
 pub async fn labels(
     req: HttpRequest,
