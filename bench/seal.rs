@@ -166,8 +166,10 @@ async fn open_stream(size: u64, dir: &std::path::Path) -> f64 {
 }
 
 async fn vault_round_trip(size: u64, dir: &std::path::Path) -> (f64, f64) {
-    let mut settings = printpark::config::Settings::default();
-    settings.data_dir = dir.to_path_buf();
+    let mut settings = printpark::config::Settings {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
     settings.log.level = "error".into();
     let services = printpark::services::Services::start(settings)
         .await

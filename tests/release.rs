@@ -1135,11 +1135,24 @@ async fn a_printer_added_by_its_ipp_uri_is_reached_over_ipps_and_its_certificate
     let doc = fixture("document-a4.pdf");
     w.park(&w.ann, "upgrade.pdf", &doc).await;
     let (browser, _) = w.at_station(&row.guid, "ann", PIN).await;
-    assert_eq!(w.press(&browser, &row.guid, "print-all", &[]).await.status(), 303);
+    assert_eq!(
+        w.press(&browser, &row.guid, "print-all", &[])
+            .await
+            .status(),
+        303
+    );
     let releases = w.ended_releases(&w.ann, 1).await;
-    assert_eq!((releases[0].state.as_str(), releases[0].protocol.as_str()), ("printed", "ipps"), "{:?}", releases[0]);
+    assert_eq!(
+        (releases[0].state.as_str(), releases[0].protocol.as_str()),
+        ("printed", "ipps"),
+        "{:?}",
+        releases[0]
+    );
     let after = w.server.services.printers.by_id(row.id).await.unwrap();
-    assert!(after.tls_pin.as_deref().is_some_and(|p| p.len() == 64), "pinned on the first TLS delivery");
+    assert!(
+        after.tls_pin.as_deref().is_some_and(|p| p.len() == 64),
+        "pinned on the first TLS delivery"
+    );
     printer.wait_for_jobs_done(1, Duration::from_secs(30)).await;
     assert_eq!(printer.spooled_files()[0].bytes(), doc);
     w.server.stop().await;

@@ -509,8 +509,10 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
     // Set up as an admin would (user with a PIN, a printer, a held job), in-process on
     // the same data directory the binary then serves.
     let guid = {
-        let mut settings = printpark::config::Settings::default();
-        settings.data_dir = dir.path().join("data");
+        let mut settings = printpark::config::Settings {
+            data_dir: dir.path().join("data"),
+            ..Default::default()
+        };
         settings.queue.analyser_exe = Some(support::binary());
         let services = printpark::services::Services::start(settings)
             .await

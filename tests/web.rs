@@ -211,7 +211,7 @@ async fn admin_form(
     path: &str,
     fields: &[(&str, &str)],
 ) -> String {
-    let page = support::get_text(&client, server.url("/admin/users")).await;
+    let page = support::get_text(client, server.url("/admin/users")).await;
     let csrf = csrf_of(&page);
     let mut form = vec![("csrf", csrf.as_str())];
     form.extend_from_slice(fields);

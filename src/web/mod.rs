@@ -33,7 +33,9 @@ pub struct AppState {
 const FORM_LIMIT: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use views::{account, admin, phone, portal, printers, session, setup, station};
+    use views::{
+        account, admin, admin_releases, labels, phone, portal, printers, session, setup, station,
+    };
     cfg.app_data(
         web::FormConfig::default()
             .limit(FORM_LIMIT)
@@ -113,17 +115,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/admin/printers", web::get().to(printers::list))
     .route("/admin/printers", web::post().to(printers::add))
-    .route("/admin/printers/labels", web::get().to(printers::labels))
+    .route("/admin/printers/labels", web::get().to(labels::labels))
     .route("/admin/printers/{id}", web::get().to(printers::detail))
     .route("/admin/printers/{id}", web::post().to(printers::update))
     .route(
         "/admin/printers/{id}/{action}",
         web::post().to(printers::action),
     )
-    .route("/admin/releases", web::get().to(printers::releases))
+    .route("/admin/releases", web::get().to(admin_releases::releases))
     .route(
         "/admin/releases/{id}/{action}",
-        web::post().to(printers::release_action),
+        web::post().to(admin_releases::release_action),
     )
     .route("/station/{guid}", web::get().to(station::home))
     .route("/station/{guid}/{step}", web::post().to(station::submit))

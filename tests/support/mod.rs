@@ -83,8 +83,10 @@ pub async fn fresh_s3_bucket() -> (String, String) {
 
 /// Settings for tests: temp data dir, cheap Argon2, given database and storage.
 pub fn settings(dir: &Path, database_url: &str) -> Settings {
-    let mut s = Settings::default();
-    s.data_dir = dir.to_path_buf();
+    let mut s = Settings {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
     s.server.listen = "127.0.0.1:0".into();
     s.server.workers = 1;
     s.database.url = Some(Secret::new(database_url));
@@ -241,7 +243,7 @@ pub async fn login(
     login: &str,
     password: &str,
 ) -> reqwest::Response {
-    let page = get_text(&client, server.url("/login")).await;
+    let page = get_text(client, server.url("/login")).await;
     let csrf = csrf_of(&page);
     client
         .post(server.url("/login"))

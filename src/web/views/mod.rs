@@ -11,6 +11,8 @@ use crate::identity::{CsrfBinding, Identity, User};
 
 pub mod account;
 pub mod admin;
+pub mod admin_releases;
+pub mod labels;
 pub mod phone;
 pub mod portal;
 pub mod printers;

@@ -1,0 +1,109 @@
+//! Admin: releases that failed or need someone to look at the printer, with Retry
+//! and "It printed".
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::session::CsrfOnly;
+use super::{Page, render, when};
+use crate::db::ReleaseRow;
+use crate::web::AppState;
+use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::error::{PageError, Problem};
+
+/// A release that failed or needs attention, ready to lay out.
+pub struct ReleaseLine {
+    pub id: i64,
+    pub at: String,
+    pub owner: String,
+    pub job_name: String,
+    pub printer: String,
+    pub state: &'static str,
+    pub needs_attention: bool,
+    pub reason: String,
+    pub attempts: i64,
+    pub protocol: String,
+}
+
+impl From<ReleaseRow> for ReleaseLine {
+    fn from(r: ReleaseRow) -> Self {
+        let needs_attention = r.state == "needs-attention";
+        Self {
+            id: r.id,
+            at: when(r.finished_at.unwrap_or(r.updated_at)),
+            owner: r.owner,
+            job_name: r.job_name,
+            printer: r.printer_name,
+            state: if needs_attention {
+                "Needs attention"
+            } else {
+                "Failed"
+            },
+            needs_attention,
+            reason: r.reason,
+            attempts: r.attempts,
+            protocol: if r.protocol.is_empty() {
+                "—".into()
+            } else {
+                r.protocol
+            },
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/releases.html")]
+struct ReleasesPage {
+    page: Page,
+    releases: Vec<ReleaseLine>,
+}
+
+async fn releases_page(
+    state: &AppState,
+    who: &Admin,
+    page: Page,
+) -> Result<HttpResponse, PageError> {
+    let rows = state
+        .services
+        .release
+        .problems(&who.0.principal.user)
+        .await?;
+    render(&ReleasesPage {
+        page,
+        releases: rows.into_iter().map(ReleaseLine::from).collect(),
+    })
+}
+
+pub async fn releases(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, PageError> {
+    let page = Page::for_user("Releases to look at", &state.services.identity, &who.0);
+    releases_page(&state, &who, page).await
+}
+
+pub async fn release_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<(i64, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let (id, action) = path.into_inner();
+    let s = &state.services;
+    let (admin, client) = (&who.0.principal.user, client_info(&req));
+    let result = match action.as_str() {
+        "retry" => s
+            .release
+            .retry(admin, id, &client)
+            .await
+            .map(|new| format!("Sent again (release {new}).")),
+        "printed" => s
+            .release
+            .confirm_printed(admin, id, &client)
+            .await
+            .map(|()| "Marked as printed; the document was removed from the server.".into()),
+        _ => return Err(PageError(Problem::not_found())),
+    };
+    let page = Page::for_user("Releases to look at", &s.identity, &who.0)
+        .with_outcome(result.map_err(Problem::from))?;
+    releases_page(&state, &who, page).await
+}
