@@ -42,6 +42,10 @@ struct DashboardPage {
     page: Page,
     users: i64,
     held_jobs: i64,
+    /// Releases that need attention (outcome unknown) or failed.
+    attention: usize,
+    /// Printers whose last check found them stopped or unreachable.
+    printers_down: usize,
     entries: Vec<AuditLine>,
 }
 
@@ -58,6 +62,14 @@ pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpRes
         page,
         users: s.db.count_users().await?,
         held_jobs: s.jobs.count_held().await?,
+        attention: s.release.problems(&who.0.principal.user).await?.len(),
+        printers_down: s
+            .printers
+            .list()
+            .await?
+            .iter()
+            .filter(|p| !p.disabled && matches!(p.state.as_str(), "stopped" | "unreachable"))
+            .count(),
         entries,
     })
 }
