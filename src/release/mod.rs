@@ -126,11 +126,13 @@ impl Release {
         via: ReleaseVia,
         client: &ClientInfo,
     ) -> Result<Vec<i64>, ReleaseError> {
+        // Oldest first: the order people printed in.
         let choices: Vec<JobChoice> = self
             .jobs
             .held_jobs_of(user)
             .await?
             .into_iter()
+            .rev()
             .map(|job| JobChoice {
                 job_id: job.id,
                 ..Default::default()
@@ -165,6 +167,8 @@ impl Release {
         if items.is_empty() {
             return Err(ReleaseError::NothingToRelease);
         }
+        // Delivered in the order they were printed (job ids grow with submission).
+        items.sort_by_key(|item| item.job_id);
         if let Err(problem) = self.printers.check_ready(&printer).await {
             self.identity
                 .audit(

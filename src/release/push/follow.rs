@@ -111,6 +111,10 @@ pub(super) async fn follow(sent: &Sent, limit: Duration) -> Completion {
     let deadline = Instant::now() + limit;
     for &job_id in &sent.job_ids {
         let mut last = String::from("no answer yet");
+        // Small jobs finish in milliseconds: ask soon, then back off to `POLL`. The
+        // printer takes the next release only once this one ended, so a late poll
+        // delays every job behind it.
+        let mut pause = Duration::from_millis(25);
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(remaining, poll(sent, job_id)).await {
@@ -128,12 +132,13 @@ pub(super) async fn follow(sent: &Sent, limit: Duration) -> Completion {
                 Ok(Poll::Failed(why)) => last = why,
                 Err(_) => {}
             }
-            if Instant::now() + POLL >= deadline {
+            if Instant::now() + pause >= deadline {
                 return Completion::Unknown(format!(
                     "no outcome within {limit:?}: the printer's job {job_id} is {last}"
                 ));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(POLL);
         }
     }
     Completion::Completed
