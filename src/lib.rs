@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod devices;
 pub mod dnssd;
 pub mod identity;
 pub mod ipp;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::config::Settings;
 use crate::db::{Db, DbError};
+use crate::devices::Devices;
 use crate::identity::Identity;
 use crate::jobs::Jobs;
 use crate::release::{Printers, Release};
@@ -36,6 +37,7 @@ pub struct Services {
     pub jobs: Jobs,
     pub printers: Printers,
     pub release: Release,
+    pub devices: Devices,
     pub master_source: vault::MasterKeySource,
 }
 
@@ -78,6 +80,12 @@ impl Services {
             printers.clone(),
             settings.release.clone(),
         );
+        let devices = Devices::new(
+            db.clone(),
+            vault.clone(),
+            identity.clone(),
+            printers.clone(),
+        );
         let foreign = vault.foreign_key_count().await?;
         if foreign > 0 {
             tracing::error!(
@@ -99,6 +107,7 @@ impl Services {
             jobs,
             printers,
             release,
+            devices,
             master_source: source,
         })
     }

@@ -27,6 +27,8 @@ command -v pdfinfo >/dev/null || packages+=(poppler-utils)
 command -v dbus-daemon >/dev/null || packages+=(dbus-daemon)
 # tests/dnssd.rs: a network namespace of its own with multicast on its loopback.
 command -v ip >/dev/null || packages+=(iproute2)
+# SNMP tests: net-snmp's snmpget/snmpbulkwalk check the snmpsim agents independently.
+command -v snmpget >/dev/null || packages+=(snmp)
 if [ ${#packages[@]} -gt 0 ]; then
   log "installing ${packages[*]} (Debian)"
   as_root apt-get update -qq
@@ -39,6 +41,11 @@ fi
 if ! command -v moto_server >/dev/null; then
   log "installing moto[server] (PyPI)"
   python3 -m pip install -q 'moto[server]'
+  hash -r
+fi
+if ! command -v snmpsim-command-responder >/dev/null; then
+  log "installing snmpsim (PyPI): real SNMP agents serving recorded printers"
+  python3 -m pip install -q snmpsim pysmi cryptography
   hash -r
 fi
 if ! python3 -c 'import zeroconf' 2>/dev/null; then

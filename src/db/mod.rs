@@ -16,6 +16,7 @@ use sqlx::{PgPool, SqlitePool};
 pub mod audit;
 pub mod badges;
 pub mod blobs;
+pub mod devices;
 pub mod jobs;
 pub mod printers;
 pub mod releases;
@@ -24,6 +25,9 @@ pub mod users;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::SealedBlobRow;
+pub use devices::{
+    CredentialRow, DeviceFields, DeviceRow, DiscoverySettingsRow, RangeRow, ScanRow, SupplyRow,
+};
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};

@@ -156,6 +156,28 @@ impl Vault {
         mac.finalize().into_bytes().to_vec()
     }
 
+    /// Seals a secret the server must use again (an SNMP community or v3 key), so the
+    /// database alone does not reveal it. The key is derived from the lookup secret,
+    /// which survives master key rotation; `purpose` is bound as associated data.
+    pub fn seal_secret(&self, purpose: &str, secret: &[u8]) -> Result<Vec<u8>, VaultError> {
+        self.secrets_key().wrap(secret, purpose.as_bytes())
+    }
+
+    /// Opens what [`Vault::seal_secret`] made for the same `purpose`.
+    pub fn open_secret(
+        &self,
+        purpose: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.secrets_key().unwrap(sealed, purpose.as_bytes())
+    }
+
+    fn secrets_key(&self) -> MasterKey {
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&self.keyed_hash("stored-secrets-key", b"v1"));
+        MasterKey::from_bytes(bytes)
+    }
+
     /// Seals everything `reader` yields under a fresh data key and stores it. When this
     /// returns, the blob is durable and its wrapped key recorded; on any error nothing
     /// usable is left behind (a partial upload is aborted).

@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::devices::DeviceError;
 use crate::identity::IdentityError;
 use crate::jobs::JobError;
 use crate::release::ReleaseError;
@@ -151,6 +152,19 @@ impl From<ReleaseError> for Problem {
             ReleaseError::Job(e) => e.into(),
             ReleaseError::Identity(e) => e.into(),
             other => Problem::internal("release error", &other),
+        }
+    }
+}
+
+impl From<DeviceError> for Problem {
+    fn from(error: DeviceError) -> Self {
+        match error {
+            DeviceError::NotFound => Problem::not_found(),
+            DeviceError::Invalid(_) => Problem::bad_request(error.to_string()),
+            DeviceError::Busy => Problem::new(StatusCode::CONFLICT, "busy", error.to_string()),
+            DeviceError::Identity(e) => e.into(),
+            DeviceError::Release(e) => e.into(),
+            other => Problem::internal("device error", &other),
         }
     }
 }

@@ -34,7 +34,8 @@ const FORM_LIMIT: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use views::{
-        account, admin, admin_releases, labels, phone, portal, printers, session, setup, station,
+        account, admin, admin_releases, devices, discovery, labels, phone, portal, printers,
+        session, setup, station,
     };
     cfg.app_data(
         web::FormConfig::default()
@@ -126,6 +127,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/admin/releases/{id}/{action}",
         web::post().to(admin_releases::release_action),
+    )
+    .route("/admin/devices", web::get().to(devices::list))
+    .route("/admin/devices/{id}", web::get().to(devices::detail))
+    .route(
+        "/admin/devices/{id}/make-printer",
+        web::post().to(devices::make_printer),
+    )
+    .route("/admin/discovery", web::get().to(discovery::page))
+    .route(
+        "/admin/discovery/settings",
+        web::post().to(discovery::save_settings),
+    )
+    .route(
+        "/admin/discovery/ranges",
+        web::post().to(discovery::add_range),
+    )
+    .route(
+        "/admin/discovery/ranges/{id}/delete",
+        web::post().to(discovery::delete_range),
+    )
+    .route(
+        "/admin/discovery/credentials",
+        web::post().to(discovery::add_credential),
+    )
+    .route(
+        "/admin/discovery/credentials/{id}/delete",
+        web::post().to(discovery::delete_credential),
+    )
+    .route("/admin/discovery/scan", web::post().to(discovery::scan_now))
+    .route(
+        "/admin/discovery/scans/{id}/cancel",
+        web::post().to(discovery::cancel_scan),
     )
     .route("/station/{guid}", web::get().to(station::home))
     .route("/station/{guid}/{step}", web::post().to(station::submit))

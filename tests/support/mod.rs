@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod printer;
+pub mod snmp;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,8 @@ use crate::identity::{CsrfBinding, Identity, User};
 pub mod account;
 pub mod admin;
 pub mod admin_releases;
+pub mod devices;
+pub mod discovery;
 pub mod labels;
 pub mod phone;
 pub mod portal;

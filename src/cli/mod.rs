@@ -1,5 +1,7 @@
 //! The command line: one binary, several roles.
 
+mod discover;
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -39,6 +41,8 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Find printers on the network by SNMP (one scan, with a progress bar).
+    Discover(discover::DiscoverArgs),
     /// Internal: the sandboxed PDF analyser the server starts (reads its pipe).
     #[command(hide = true)]
     AnalysePdf,
@@ -109,6 +113,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Admin(AdminCommand::RotateMasterKey { new_key_file }) => {
             rotate(settings, new_key_file).await
         }
+        Command::Discover(args) => discover::discover(settings, args).await,
         Command::AnalysePdf => Err(CliError::Failed(
             "analyse-pdf is started by the server, not by hand".into(),
         )),
@@ -152,6 +157,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     let first_run = services.identity.needs_first_admin().await.unwrap_or(false);
     let maintenance = services.spawn_maintenance();
     let deliveries = services.release.spawn_workers();
+    let monitoring = crate::devices::monitor::spawn(services.devices.clone());
     let plain = match plain {
         Some(listener) => {
             let (server, bound) = crate::web::serve_plain_ipp_on(services.clone(), listener)?;
@@ -197,6 +203,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     for worker in deliveries {
         worker.abort();
     }
+    monitoring.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,0 +1,591 @@
+//! Devices found by SNMP discovery: the devices, their supplies and meters with
+//! history, the discovery settings, ranges, credentials and scans.
+
+use super::{Db, DbResult, now, on_backend, touched};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceRow {
+    pub id: i64,
+    pub ip: String,
+    pub mac: Option<String>,
+    pub serial: Option<String>,
+    pub kind: String,
+    pub credential_id: Option<i64>,
+    pub manufacturer: String,
+    pub model: String,
+    pub description: String,
+    pub sys_name: String,
+    pub sys_object_id: String,
+    pub asset: String,
+    pub location: String,
+    pub contact: String,
+    pub firmware: String,
+    pub color: Option<bool>,
+    pub status: String,
+    pub error_state: String,
+    pub display: String,
+    pub alerts: String,
+    pub printer_id: Option<i64>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub last_polled: Option<i64>,
+    pub last_meter_at: Option<i64>,
+}
+
+const DEVICE_COLUMNS: &str = "id, ip, mac, serial, kind, credential_id, manufacturer, model, description, sys_name, sys_object_id, asset, location, contact, firmware, color, status, error_state, display, alerts, printer_id, first_seen, last_seen, last_polled, last_meter_at";
+
+/// What a collection found, as stored.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFields {
+    pub ip: String,
+    pub mac: Option<String>,
+    pub serial: Option<String>,
+    pub kind: String,
+    pub credential_id: Option<i64>,
+    pub manufacturer: String,
+    pub model: String,
+    pub description: String,
+    pub sys_name: String,
+    pub sys_object_id: String,
+    pub asset: String,
+    pub location: String,
+    pub contact: String,
+    pub firmware: String,
+    pub color: Option<bool>,
+    pub status: String,
+    pub error_state: String,
+    pub display: String,
+    pub alerts: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SupplyRow {
+    pub idx: i64,
+    pub description: String,
+    pub kind: String,
+    pub colorant: String,
+    pub unit: String,
+    pub max_capacity: Option<i64>,
+    pub level: Option<i64>,
+    pub percent: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MeterRow {
+    pub at: i64,
+    pub total: Option<i64>,
+    pub mono: Option<i64>,
+    pub color: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SupplyPoint {
+    pub at: i64,
+    pub idx: i64,
+    pub percent: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CredentialRow {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    pub community: Option<Vec<u8>>,
+    pub v3_user: String,
+    pub auth_proto: String,
+    pub auth_key: Option<Vec<u8>>,
+    pub priv_proto: String,
+    pub priv_key: Option<Vec<u8>>,
+    pub context: String,
+    pub position: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RangeRow {
+    pub id: i64,
+    pub spec: String,
+    pub exclude: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DiscoverySettingsRow {
+    pub schedule: String,
+    pub at_minute: i64,
+    pub weekday: i64,
+    pub rate_pps: i64,
+    pub timeout_ms: i64,
+    pub retries: i64,
+    pub port: i64,
+    pub status_every_min: i64,
+    pub last_scheduled_scan: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScanRow {
+    pub id: i64,
+    pub trigger_source: String,
+    pub ranges: String,
+    pub state: String,
+    pub total: i64,
+    pub probed: i64,
+    pub printers: i64,
+    pub others: i64,
+    pub packets: i64,
+    pub cancel: bool,
+    pub error: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+const SCAN_COLUMNS: &str = "id, trigger_source, ranges, state, total, probed, printers, others, packets, cancel, error, started_at, finished_at";
+
+impl Db {
+    // --- devices --------------------------------------------------------------------
+
+    /// The device a report belongs to: same serial, else same MAC, else (for devices
+    /// without either) same address.
+    pub async fn find_device(
+        &self,
+        serial: Option<&str>,
+        mac: Option<&str>,
+        ip: &str,
+    ) -> DbResult<Option<DeviceRow>> {
+        for (column, value) in [("serial", serial), ("mac", mac)] {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                let sql = format!(
+                    "SELECT {DEVICE_COLUMNS} FROM devices WHERE {column} = $1 ORDER BY last_seen DESC LIMIT 1"
+                );
+                let row = on_backend!(self, |pool| {
+                    sqlx::query_as::<_, DeviceRow>(&sql)
+                        .bind(value)
+                        .fetch_optional(pool)
+                        .await?
+                });
+                if row.is_some() {
+                    return Ok(row);
+                }
+            }
+        }
+        let sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE ip = $1 AND serial IS NULL AND mac IS NULL LIMIT 1"
+        );
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, DeviceRow>(&sql)
+                .bind(ip)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Inserts (`id` = None) or updates a device with what was just collected.
+    pub async fn save_device(&self, id: Option<i64>, d: &DeviceFields) -> DbResult<i64> {
+        let at = now();
+        let id = on_backend!(self, |pool| {
+            let q = match id {
+                None => sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO devices (ip, mac, serial, kind, credential_id, manufacturer, model, description, sys_name, sys_object_id, asset, location, contact, firmware, color, status, error_state, display, alerts, first_seen, last_seen, last_polled) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $20) RETURNING id",
+                ),
+                Some(_) => sqlx::query_scalar::<_, i64>(
+                    "UPDATE devices SET ip = $1, mac = COALESCE($2, mac), serial = COALESCE($3, serial), kind = $4, credential_id = $5, manufacturer = $6, model = $7, description = $8, \
+                     sys_name = $9, sys_object_id = $10, asset = $11, location = $12, contact = $13, firmware = $14, color = $15, status = $16, error_state = $17, display = $18, alerts = $19, \
+                     last_seen = $20, last_polled = $20 WHERE id = $21 RETURNING id",
+                ),
+            };
+            q.bind(&d.ip)
+                .bind(d.mac.as_deref())
+                .bind(d.serial.as_deref())
+                .bind(&d.kind)
+                .bind(d.credential_id)
+                .bind(&d.manufacturer)
+                .bind(&d.model)
+                .bind(&d.description)
+                .bind(&d.sys_name)
+                .bind(&d.sys_object_id)
+                .bind(&d.asset)
+                .bind(&d.location)
+                .bind(&d.contact)
+                .bind(&d.firmware)
+                .bind(d.color)
+                .bind(&d.status)
+                .bind(&d.error_state)
+                .bind(&d.display)
+                .bind(&d.alerts)
+                .bind(at)
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(id)
+    }
+
+    /// A device that stopped answering a status poll.
+    pub async fn mark_device_offline(&self, id: i64) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("UPDATE devices SET status = 'offline', last_polled = $1 WHERE id = $2")
+                .bind(now())
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
+    pub async fn devices(&self) -> DbResult<Vec<DeviceRow>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY kind DESC, ip");
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, DeviceRow>(&sql).fetch_all(pool).await?
+        }))
+    }
+
+    pub async fn device(&self, id: i64) -> DbResult<DeviceRow> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1");
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, DeviceRow>(&sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    pub async fn set_device_printer(&self, id: i64, printer_id: i64) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("UPDATE devices SET printer_id = $1 WHERE id = $2")
+                .bind(printer_id)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
+    /// Replaces the current supplies of a device and appends them to the history.
+    pub async fn record_supplies(&self, device_id: i64, supplies: &[SupplyRow]) -> DbResult<()> {
+        let at = now();
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM device_supplies WHERE device_id = $1")
+                .bind(device_id)
+                .execute(&mut *tx)
+                .await?;
+            for s in supplies {
+                sqlx::query(
+                    "INSERT INTO device_supplies (device_id, idx, description, kind, colorant, unit, max_capacity, level, percent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(device_id)
+                .bind(s.idx)
+                .bind(&s.description)
+                .bind(&s.kind)
+                .bind(&s.colorant)
+                .bind(&s.unit)
+                .bind(s.max_capacity)
+                .bind(s.level)
+                .bind(s.percent)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO supply_history (device_id, at, idx, percent) VALUES ($1, $2, $3, $4)")
+                    .bind(device_id)
+                    .bind(at)
+                    .bind(s.idx)
+                    .bind(s.percent)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn supplies_of(&self, device_id: i64) -> DbResult<Vec<SupplyRow>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, SupplyRow>(
+                "SELECT idx, description, kind, colorant, unit, max_capacity, level, percent FROM device_supplies WHERE device_id = $1 ORDER BY idx",
+            )
+            .bind(device_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn supply_history(&self, device_id: i64, since: i64) -> DbResult<Vec<SupplyPoint>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, SupplyPoint>(
+                "SELECT at, idx, percent FROM supply_history WHERE device_id = $1 AND at >= $2 ORDER BY at",
+            )
+            .bind(device_id)
+            .bind(since)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn record_meters(
+        &self,
+        device_id: i64,
+        total: Option<i64>,
+        mono: Option<i64>,
+        color: Option<i64>,
+    ) -> DbResult<()> {
+        let at = now();
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO meter_reads (device_id, at, total, mono, color) VALUES ($1, $2, $3, $4, $5)")
+                .bind(device_id)
+                .bind(at)
+                .bind(total)
+                .bind(mono)
+                .bind(color)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE devices SET last_meter_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(device_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn meter_reads(&self, device_id: i64, since: i64) -> DbResult<Vec<MeterRow>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, MeterRow>(
+                "SELECT at, total, mono, color FROM meter_reads WHERE device_id = $1 AND at >= $2 ORDER BY at",
+            )
+            .bind(device_id)
+            .bind(since)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    // --- settings, ranges, credentials --------------------------------------------
+
+    pub async fn discovery_settings(&self) -> DbResult<DiscoverySettingsRow> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, DiscoverySettingsRow>(
+                "SELECT schedule, at_minute, weekday, rate_pps, timeout_ms, retries, port, status_every_min, last_scheduled_scan FROM discovery_settings WHERE id = 1",
+            )
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    pub async fn save_discovery_settings(&self, s: &DiscoverySettingsRow) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE discovery_settings SET schedule = $1, at_minute = $2, weekday = $3, rate_pps = $4, timeout_ms = $5, retries = $6, port = $7, status_every_min = $8 WHERE id = 1",
+            )
+            .bind(&s.schedule)
+            .bind(s.at_minute)
+            .bind(s.weekday)
+            .bind(s.rate_pps)
+            .bind(s.timeout_ms)
+            .bind(s.retries)
+            .bind(s.port)
+            .bind(s.status_every_min)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Claims the scheduled scan due at `due` (once, whichever process gets here first).
+    pub async fn claim_scheduled_scan(&self, due: i64) -> DbResult<bool> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE discovery_settings SET last_scheduled_scan = $1 WHERE id = 1 AND (last_scheduled_scan IS NULL OR last_scheduled_scan < $1)",
+            )
+            .bind(due)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    pub async fn insert_range(&self, spec: &str, exclude: bool) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO discovery_ranges (spec, exclude, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(spec)
+            .bind(exclude)
+            .bind(now())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn ranges(&self) -> DbResult<Vec<RangeRow>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, RangeRow>(
+                "SELECT id, spec, exclude, created_at FROM discovery_ranges ORDER BY exclude, id",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn delete_range(&self, id: i64) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("DELETE FROM discovery_ranges WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
+    pub async fn insert_credential(&self, c: &CredentialRow) -> DbResult<i64> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO snmp_credentials (name, version, community, v3_user, auth_proto, auth_key, priv_proto, priv_key, context, position, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT COALESCE(MAX(position), 0) + 1 FROM snmp_credentials), $10) RETURNING id",
+            )
+            .bind(&c.name)
+            .bind(&c.version)
+            .bind(c.community.as_deref())
+            .bind(&c.v3_user)
+            .bind(&c.auth_proto)
+            .bind(c.auth_key.as_deref())
+            .bind(&c.priv_proto)
+            .bind(c.priv_key.as_deref())
+            .bind(&c.context)
+            .bind(now())
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    pub async fn credentials(&self) -> DbResult<Vec<CredentialRow>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, CredentialRow>(
+                "SELECT id, name, version, community, v3_user, auth_proto, auth_key, priv_proto, priv_key, context, position, created_at FROM snmp_credentials ORDER BY position, id",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn delete_credential(&self, id: i64) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("DELETE FROM snmp_credentials WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
+    // --- scans ----------------------------------------------------------------------
+
+    /// Starts a scan unless one is running (one at a time, across processes).
+    pub async fn insert_scan(
+        &self,
+        trigger: &str,
+        ranges: &str,
+        total: i64,
+    ) -> DbResult<Option<i64>> {
+        let at = now();
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO scans (trigger_source, ranges, state, total, started_at) \
+                 SELECT $1, $2, 'running', $3, $4 WHERE NOT EXISTS (SELECT 1 FROM scans WHERE state = 'running') RETURNING id",
+            )
+            .bind(trigger)
+            .bind(ranges)
+            .bind(total)
+            .bind(at)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Writes a running scan's counters; returns whether it was asked to stop.
+    pub async fn scan_progress(
+        &self,
+        id: i64,
+        probed: i64,
+        printers: i64,
+        others: i64,
+        packets: i64,
+    ) -> DbResult<bool> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_scalar::<_, bool>(
+                "UPDATE scans SET probed = $1, printers = $2, others = $3, packets = $4 WHERE id = $5 RETURNING cancel",
+            )
+            .bind(probed)
+            .bind(printers)
+            .bind(others)
+            .bind(packets)
+            .bind(id)
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    pub async fn finish_scan(&self, id: i64, state: &str, error: &str) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query("UPDATE scans SET state = $1, error = $2, finished_at = $3 WHERE id = $4")
+                .bind(state)
+                .bind(error)
+                .bind(now())
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn cancel_scan(&self, id: i64) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("UPDATE scans SET cancel = TRUE WHERE id = $1 AND state = 'running'")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
+    pub async fn scan(&self, id: i64) -> DbResult<ScanRow> {
+        let sql = format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = $1");
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, ScanRow>(&sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    pub async fn recent_scans(&self, limit: i64) -> DbResult<Vec<ScanRow>> {
+        let sql = format!("SELECT {SCAN_COLUMNS} FROM scans ORDER BY id DESC LIMIT $1");
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, ScanRow>(&sql)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Scans left `running` by a stopped process are marked interrupted at start.
+    pub async fn interrupt_stale_scans(&self, older_than: i64) -> DbResult<u64> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query("UPDATE scans SET state = 'interrupted', finished_at = $1 WHERE state = 'running' AND started_at < $2")
+                .bind(now())
+                .bind(older_than)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+}

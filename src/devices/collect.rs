@@ -1,0 +1,530 @@
+//! What a device reports over SNMP, read into a [`DeviceReport`]: identity (Host
+//! Resources, SNMPv2-MIB, IF-MIB), state, supplies, alerts and meters (Printer-MIB).
+//!
+//! Robustness: a missing object, a table the device lacks, or a value of the wrong type
+//! leaves that field `None` or empty; it is never an error. Only the first request (the
+//! system group) and a device that goes silent midway fail the collection. A walk cut
+//! short (row or time limit, an agent looping) keeps its rows and is named in
+//! [`DeviceReport::incomplete`].
+//!
+//! Heuristics, documented once here:
+//! - **manufacturer**: the IANA enterprise number of sysObjectID
+//!   ([`mib::manufacturer_of`]); else the first word of the model.
+//! - **model**: hrDeviceDescr of the printer's hrDevice row (devices write the model
+//!   there, e.g. "Lexmark MS621"); else, for a printer, sysDescr up to the first `;` or
+//!   ` version `; a non-printer without hrDeviceDescr has no model ("").
+//!   prtGeneralPrinterName is an administrator's name for the printer, not a model.
+//! - **firmware**: entPhysicalFirmwareRev.1 when the device has it; else from sysDescr:
+//!   the word after "version", or the text after the first `;` ("SS 1.2.3, …").
+//! - **colour**: more than one colorant (prtMarkerColorantTable rows or
+//!   prtMarkerProcessColorants), or a toner/ink supply named cyan, magenta or yellow.
+//!   `None` when the device reports no marker, colorant or supply at all.
+//! - **percent**: level × 100 / max capacity, rounded down, at most 100; a supply
+//!   counted in percent with an unknown capacity gives its level.
+//!
+//! Status mapping ([`DeviceStatus`]), first match wins:
+//! 1. `Error`: hrDeviceStatus down(5), an error bit that stops printing (noPaper,
+//!    noToner, doorOpen, jammed, serviceRequested, inputTrayMissing, outputTrayMissing,
+//!    markerSupplyMissing, outputFull), or a critical alert.
+//! 2. `Offline`: the offline bit.
+//! 3. `Warning`: hrDeviceStatus warning(3) or testing(4), any other error bit (lowPaper,
+//!    lowToner, inputTrayEmpty, outputNearFull, overduePreventMaint), or a warning alert.
+//! 4. `Ok`: hrDeviceStatus running(2), or hrPrinterStatus idle(3), printing(4), warmup(5).
+//! 5. `Unknown`: nothing said (a non-printer, a device without Host Resources).
+
+use std::collections::BTreeMap;
+
+use super::mib;
+use super::snmp::{Session, SnmpError, SnmpValue, Walk};
+
+/// Everything collected from one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceReport {
+    /// hrDeviceType printer, or a prtGeneralTable present.
+    pub is_printer: bool,
+    /// Lower-case `aa:bb:cc:dd:ee:ff`: the first 6-byte, non-zero ifPhysAddress.
+    pub mac: Option<String>,
+    /// Vendor name (see the module's heuristics).
+    pub manufacturer: String,
+    /// Model (see the module's heuristics).
+    pub model: String,
+    /// sysDescr.
+    pub description: String,
+    /// sysName.
+    pub sys_name: String,
+    /// sysObjectID, dotted.
+    pub sys_object_id: String,
+    /// prtGeneralSerialNumber.
+    pub serial: Option<String>,
+    /// entPhysicalAssetID.1.
+    pub asset: Option<String>,
+    /// sysLocation.
+    pub location: String,
+    /// sysContact.
+    pub contact: String,
+    /// Firmware version (see the module's heuristics).
+    pub firmware: Option<String>,
+    /// Colour device (`None`: unknown).
+    pub color: Option<bool>,
+    /// Overall state (see the module's mapping).
+    pub status: DeviceStatus,
+    /// hrPrinterDetectedErrorState bits set, in bit order ("jammed", "lowToner", …).
+    pub error_state: Vec<String>,
+    /// Console display lines (prtConsoleDisplayBufferText), blank lines left out.
+    pub display: Vec<String>,
+    /// prtMarkerSuppliesTable rows.
+    pub supplies: Vec<Supply>,
+    /// prtAlertTable rows.
+    pub alerts: Vec<Alert>,
+    /// Page counters.
+    pub meters: Meters,
+    /// Walks cut short or failed: "table OID: reason". Empty when everything was read.
+    pub incomplete: Vec<String>,
+}
+
+/// Overall state of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceStatus {
+    /// Ready or printing.
+    Ok,
+    /// Needs attention soon (low toner, a tray empty).
+    Warning,
+    /// Cannot print (jam, door open, down).
+    Error,
+    /// Reports itself offline.
+    Offline,
+    /// Reports nothing usable.
+    Unknown,
+}
+
+/// One marker supply (toner, drum, fuser, maintenance kit …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supply {
+    /// prtMarkerSuppliesIndex.
+    pub index: i64,
+    /// prtMarkerSuppliesDescription.
+    pub description: String,
+    /// prtMarkerSuppliesType name: toner, tonerCartridge, opc, fuser, other …
+    pub kind: String,
+    /// prtMarkerSuppliesSupplyUnit name: impressions, percent …
+    pub unit: String,
+    /// prtMarkerSuppliesMaxCapacity; `None` for -1 (other) and -2 (unknown).
+    pub max_capacity: Option<i64>,
+    /// prtMarkerSuppliesLevel; `None` for -1, -2 (unknown) and -3 (see `some_remaining`).
+    pub level: Option<i64>,
+    /// Level -3: the device knows only that some remains.
+    pub some_remaining: bool,
+    /// Level as a percentage of the capacity, when both are known.
+    pub percent: Option<u8>,
+    /// prtMarkerColorantValue of the supply's colorant ("cyan"), when the device says.
+    pub colorant: Option<String>,
+}
+
+/// One row of prtAlertTable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// prtAlertIndex.
+    pub index: i64,
+    /// prtAlertSeverityLevel name: critical, warning, other …
+    pub severity: String,
+    /// prtAlertGroup name: input, markerSupplies, mediaPath …
+    pub group: String,
+    /// prtAlertCode.
+    pub code: i64,
+    /// prtAlertCode name: jam, markerTonerAlmostEmpty …
+    pub code_name: String,
+    /// prtAlertDescription.
+    pub description: String,
+}
+
+/// Page counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meters {
+    /// prtMarkerLifeCount of the first marker.
+    pub total: Option<i64>,
+    /// Mono pages, where the vendor reports them ([`mib::HP_TOTAL_MONO_PAGES`]).
+    pub mono: Option<i64>,
+    /// Colour pages, where the vendor reports them ([`mib::HP_TOTAL_COLOUR_PAGES`]).
+    pub color: Option<i64>,
+}
+
+/// Rows of a conceptual table: index → column → value.
+type Table = BTreeMap<Vec<u32>, BTreeMap<u32, SnmpValue>>;
+
+/// Reads everything a device reports. Fails only when the device does not answer the
+/// first request or goes silent midway.
+pub async fn collect(session: &Session) -> Result<DeviceReport, SnmpError> {
+    let system = session
+        .get(&[
+            mib::SYS_DESCR,
+            mib::SYS_OBJECT_ID,
+            mib::SYS_CONTACT,
+            mib::SYS_NAME,
+            mib::SYS_LOCATION,
+        ])
+        .await?;
+    let text_at = |values: &[Option<SnmpValue>], i: usize| {
+        values
+            .get(i)
+            .and_then(|v| v.as_ref()?.as_text())
+            .unwrap_or_default()
+    };
+    let sys_object_id: Vec<u32> = system
+        .get(1)
+        .and_then(|v| v.as_ref()?.as_oid().map(<[u32]>::to_vec))
+        .unwrap_or_default();
+    let description = text_at(&system, 0);
+    let mut incomplete = Vec::new();
+
+    let devices = table(&read(session, mib::HR_DEVICE_ENTRY, &mut incomplete).await?);
+    let general = table(&read(session, mib::PRT_GENERAL_ENTRY, &mut incomplete).await?);
+    let printer_index = devices
+        .iter()
+        .find(|(_, row)| {
+            row.get(&mib::HR_DEVICE_COL_TYPE)
+                .and_then(SnmpValue::as_oid)
+                == Some(mib::HR_DEVICE_PRINTER)
+        })
+        .map(|(index, _)| index.clone());
+    let is_printer = printer_index.is_some() || !general.is_empty();
+    // Printer-MIB tables are indexed by hrDeviceIndex first: keep the printer's rows.
+    let device_key = printer_index
+        .clone()
+        .or_else(|| general.keys().next().cloned())
+        .unwrap_or_default();
+    let device_row = printer_index.as_ref().and_then(|i| devices.get(i));
+
+    let mac = mac_of(&read(session, mib::IF_PHYS_ADDRESS, &mut incomplete).await?);
+    let manufacturer_by_oid = mib::manufacturer_of(&sys_object_id);
+    let hr_descr = device_row
+        .and_then(|row| row.get(&mib::HR_DEVICE_COL_DESCR)?.as_text())
+        .filter(|s| !s.is_empty());
+    let model = match hr_descr {
+        Some(descr) => descr,
+        None if is_printer => model_from_sys_descr(&description),
+        None => String::new(),
+    };
+    let manufacturer = manufacturer_by_oid
+        .map(str::to_owned)
+        .or_else(|| model.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default();
+
+    let mut report = DeviceReport {
+        is_printer,
+        mac,
+        manufacturer,
+        model,
+        firmware: None,
+        sys_name: text_at(&system, 3),
+        sys_object_id: if sys_object_id.is_empty() {
+            String::new()
+        } else {
+            mib::dotted(&sys_object_id)
+        },
+        serial: None,
+        asset: None,
+        location: text_at(&system, 4),
+        contact: text_at(&system, 2),
+        color: None,
+        status: DeviceStatus::Unknown,
+        error_state: Vec::new(),
+        display: Vec::new(),
+        supplies: Vec::new(),
+        alerts: Vec::new(),
+        meters: Meters::default(),
+        incomplete: Vec::new(),
+        description,
+    };
+    let extra = session
+        .get(&[
+            mib::ENT_PHYSICAL_FIRMWARE_REV_1,
+            mib::ENT_PHYSICAL_ASSET_ID_1,
+            mib::HP_TOTAL_MONO_PAGES,
+            mib::HP_TOTAL_COLOUR_PAGES,
+        ])
+        .await?;
+    report.firmware = Some(text_at(&extra, 0))
+        .filter(|s| !s.is_empty())
+        .or_else(|| firmware_from_sys_descr(&report.description));
+    report.asset = Some(text_at(&extra, 1)).filter(|s| !s.is_empty());
+
+    if is_printer {
+        let same_device =
+            |index: Option<&u32>| device_key.first().is_none_or(|key| index == Some(key));
+        let of_device = |t: Table| -> Table {
+            t.into_iter()
+                .filter(|(index, _)| same_device(index.first()))
+                .collect()
+        };
+        let printer = of_device(table(
+            &read(session, mib::HR_PRINTER_ENTRY, &mut incomplete).await?,
+        ));
+        let markers = of_device(table(
+            &read(session, mib::PRT_MARKER_ENTRY, &mut incomplete).await?,
+        ));
+        let supplies = of_device(table(
+            &read(session, mib::PRT_SUPPLIES_ENTRY, &mut incomplete).await?,
+        ));
+        let colorants = of_device(table(
+            &read(session, mib::PRT_COLORANT_ENTRY, &mut incomplete).await?,
+        ));
+        let display = read(session, mib::PRT_CONSOLE_DISPLAY_TEXT, &mut incomplete).await?;
+        let alerts = of_device(table(
+            &read(session, mib::PRT_ALERT_ENTRY, &mut incomplete).await?,
+        ));
+
+        report.serial = general
+            .get(&device_key)
+            .and_then(|row| row.get(&mib::PRT_GENERAL_COL_SERIAL)?.as_text())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        let printer_row = printer.values().next();
+        report.error_state = printer_row
+            .and_then(|row| row.get(&mib::HR_PRINTER_COL_ERRORS)?.as_bytes())
+            .map(mib::error_state_names)
+            .unwrap_or_default();
+        report.display = display
+            .rows
+            .iter()
+            .filter(|row| same_device(row.oid.get(mib::PRT_CONSOLE_DISPLAY_TEXT.len())))
+            .filter_map(|row| row.value.as_text())
+            .map(|line| line.trim().to_owned())
+            .filter(|line| !line.is_empty())
+            .collect();
+        report.supplies = supplies_of(&supplies, &colorants);
+        report.alerts = alerts_of(&alerts);
+        report.meters = Meters {
+            total: markers
+                .values()
+                .find_map(|row| row.get(&mib::PRT_MARKER_COL_LIFE_COUNT)?.as_int()),
+            mono: int_at(&extra, 2),
+            color: int_at(&extra, 3),
+        };
+        report.color = colour_of(&markers, &colorants, &report.supplies);
+        report.status = status_of(
+            device_row.and_then(|row| row.get(&mib::HR_DEVICE_COL_STATUS)?.as_int()),
+            printer_row.and_then(|row| row.get(&mib::HR_PRINTER_COL_STATUS)?.as_int()),
+            &report.error_state,
+            &report.alerts,
+        );
+    }
+    report.incomplete = incomplete;
+    Ok(report)
+}
+
+fn int_at(values: &[Option<SnmpValue>], i: usize) -> Option<i64> {
+    values.get(i).and_then(|v| v.as_ref()?.as_int())
+}
+
+/// Walks one table. A walk that fails midway or is cut is noted in `incomplete`;
+/// one that fails for anything but silence counts as an empty table.
+async fn read(
+    session: &Session,
+    prefix: &[u32],
+    incomplete: &mut Vec<String>,
+) -> Result<Walk, SnmpError> {
+    match session.walk(prefix).await {
+        Ok(walk) => {
+            if let Some(reason) = &walk.cut {
+                incomplete.push(format!("{}: {reason}", mib::dotted(prefix)));
+            }
+            Ok(walk)
+        }
+        Err(SnmpError::Timeout) => Err(SnmpError::Timeout),
+        Err(error) => {
+            tracing::info!(ip = %session.ip(), oid = %mib::dotted(prefix), %error, "SNMP table unreadable");
+            incomplete.push(format!("{}: {error}", mib::dotted(prefix)));
+            Ok(Walk::default())
+        }
+    }
+}
+
+/// Splits `entry.column.index…` rows into index → column → value.
+fn table(walk: &Walk) -> Table {
+    let mut rows = Table::new();
+    for row in &walk.rows {
+        // The entry OID is everything the walk asked for; its length is not in `Walk`,
+        // so take it from the row: prefixes used here all end at the entry arc.
+        let Some(prefix_len) = entry_len(&row.oid) else {
+            continue;
+        };
+        let (Some(column), Some(index)) = (row.oid.get(prefix_len), row.oid.get(prefix_len + 1..))
+        else {
+            continue;
+        };
+        rows.entry(index.to_vec())
+            .or_default()
+            .insert(*column, row.value.clone());
+    }
+    rows
+}
+
+/// Length of the entry OID a row belongs to (the tables read with [`table`]).
+fn entry_len(oid: &[u32]) -> Option<usize> {
+    [
+        mib::HR_DEVICE_ENTRY,
+        mib::HR_PRINTER_ENTRY,
+        mib::PRT_GENERAL_ENTRY,
+        mib::PRT_MARKER_ENTRY,
+        mib::PRT_SUPPLIES_ENTRY,
+        mib::PRT_COLORANT_ENTRY,
+        mib::PRT_ALERT_ENTRY,
+    ]
+    .iter()
+    .find(|entry| oid.starts_with(entry))
+    .map(|entry| entry.len())
+}
+
+fn mac_of(walk: &Walk) -> Option<String> {
+    walk.rows
+        .iter()
+        .filter_map(|row| row.value.as_bytes())
+        .find(|bytes| bytes.len() == 6 && bytes.iter().any(|b| *b != 0))
+        .map(|bytes| {
+            bytes
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+}
+
+fn model_from_sys_descr(sys_descr: &str) -> String {
+    let head = sys_descr.split(';').next().unwrap_or_default();
+    let head = match head.to_ascii_lowercase().find(" version ") {
+        Some(at) => &head[..at],
+        None => head,
+    };
+    head.trim().to_owned()
+}
+
+fn firmware_from_sys_descr(sys_descr: &str) -> Option<String> {
+    let lower = sys_descr.to_ascii_lowercase();
+    if let Some(at) = lower.find("version ") {
+        let rest = &sys_descr[at + "version ".len()..];
+        let word = rest.split_whitespace().next()?.trim_end_matches([',', ';']);
+        return Some(word.to_owned()).filter(|w| !w.is_empty());
+    }
+    let (_, rest) = sys_descr.split_once(';')?;
+    Some(rest.trim().to_owned()).filter(|r| !r.is_empty())
+}
+
+fn supplies_of(supplies: &Table, colorants: &Table) -> Vec<Supply> {
+    supplies
+        .iter()
+        .map(|(index, row)| {
+            let int = |column| row.get(&column).and_then(SnmpValue::as_int);
+            let max_capacity = int(mib::PRT_SUPPLIES_COL_MAX).filter(|n| *n >= 0);
+            let raw_level = int(mib::PRT_SUPPLIES_COL_LEVEL);
+            let level = raw_level.filter(|n| *n >= 0);
+            let unit_code = int(mib::PRT_SUPPLIES_COL_UNIT);
+            let percent = match (level, max_capacity) {
+                (Some(level), Some(max)) if max > 0 => Some(level.saturating_mul(100) / max),
+                (Some(level), _) if unit_code == Some(mib::SUPPLY_UNIT_PERCENT) => Some(level),
+                _ => None,
+            }
+            .map(|p| u8::try_from(p.clamp(0, 100)).unwrap_or(100));
+            let colorant = int(mib::PRT_SUPPLIES_COL_COLORANT)
+                .filter(|c| *c > 0)
+                .and_then(|c| {
+                    let key = [index.first().copied()?, u32::try_from(c).ok()?];
+                    colorants
+                        .get(key.as_slice())?
+                        .get(&mib::PRT_COLORANT_COL_VALUE)?
+                        .as_text()
+                })
+                .filter(|name| !name.is_empty());
+            Supply {
+                index: index.last().map_or(0, |i| i64::from(*i)),
+                description: row
+                    .get(&mib::PRT_SUPPLIES_COL_DESCR)
+                    .and_then(SnmpValue::as_text)
+                    .unwrap_or_default(),
+                kind: int(mib::PRT_SUPPLIES_COL_TYPE)
+                    .map(mib::supply_kind_name)
+                    .unwrap_or_default(),
+                unit: unit_code.map(mib::supply_unit_name).unwrap_or_default(),
+                max_capacity,
+                level,
+                some_remaining: raw_level == Some(mib::SUPPLY_LEVEL_SOME_REMAINING),
+                percent,
+                colorant,
+            }
+        })
+        .collect()
+}
+
+fn alerts_of(alerts: &Table) -> Vec<Alert> {
+    alerts
+        .iter()
+        .map(|(index, row)| {
+            let int = |column| row.get(&column).and_then(SnmpValue::as_int);
+            let code = int(mib::PRT_ALERT_COL_CODE).unwrap_or(2);
+            Alert {
+                index: index.last().map_or(0, |i| i64::from(*i)),
+                severity: int(mib::PRT_ALERT_COL_SEVERITY)
+                    .map(mib::alert_severity_name)
+                    .unwrap_or_default(),
+                group: int(mib::PRT_ALERT_COL_GROUP)
+                    .map(mib::alert_group_name)
+                    .unwrap_or_default(),
+                code,
+                code_name: mib::alert_code_name(code),
+                description: row
+                    .get(&mib::PRT_ALERT_COL_DESCR)
+                    .and_then(SnmpValue::as_text)
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn colour_of(markers: &Table, colorants: &Table, supplies: &[Supply]) -> Option<bool> {
+    if markers.is_empty() && colorants.is_empty() && supplies.is_empty() {
+        return None;
+    }
+    let process_colorants = markers
+        .values()
+        .filter_map(|row| row.get(&mib::PRT_MARKER_COL_PROCESS_COLORANTS)?.as_int())
+        .max()
+        .unwrap_or(0);
+    let coloured_supply = supplies.iter().any(|s| {
+        let name = format!(
+            "{} {}",
+            s.colorant.as_deref().unwrap_or_default(),
+            s.description
+        )
+        .to_ascii_lowercase();
+        mib::is_colorant_kind(&s.kind)
+            && ["cyan", "magenta", "yellow"]
+                .iter()
+                .any(|c| name.contains(c))
+    });
+    Some(colorants.len() > 1 || process_colorants > 1 || coloured_supply)
+}
+
+fn status_of(
+    device: Option<i64>,
+    printer: Option<i64>,
+    errors: &[String],
+    alerts: &[Alert],
+) -> DeviceStatus {
+    let has_error_bit = errors
+        .iter()
+        .any(|e| mib::ERROR_BITS_FATAL.contains(&e.as_str()));
+    let critical = alerts.iter().any(|a| a.severity == "critical");
+    if device == Some(5) || has_error_bit || critical {
+        return DeviceStatus::Error;
+    }
+    if errors.iter().any(|e| e == "offline") {
+        return DeviceStatus::Offline;
+    }
+    let warning_alert = alerts.iter().any(|a| a.severity.starts_with("warning"));
+    if matches!(device, Some(3 | 4)) || !errors.is_empty() || warning_alert {
+        return DeviceStatus::Warning;
+    }
+    if device == Some(2) || matches!(printer, Some(3..=5)) {
+        return DeviceStatus::Ok;
+    }
+    DeviceStatus::Unknown
+}

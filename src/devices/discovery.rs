@@ -1,0 +1,167 @@
+//! A discovery scan: probe every address of the plan with each credential in turn,
+//! concurrently but within the packet rate, collect what printers report, and keep
+//! the counters in the `scans` row (progress for the admin page, cancel from it).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use super::collect::collect;
+use super::snmp::{Prober, SnmpCredential, SnmpError, SnmpSettings};
+use super::{DeviceError, Devices};
+
+/// Probes in flight at once; the rate limit is what really paces a scan.
+const IN_FLIGHT: usize = 512;
+
+/// Counters of a scan as it runs.
+#[derive(Debug, Clone, Default)]
+pub struct ScanProgress {
+    pub scan_id: i64,
+    pub total: i64,
+    pub probed: i64,
+    pub printers: i64,
+    pub others: i64,
+    pub packets: i64,
+    pub finished: bool,
+    pub state: String,
+}
+
+#[derive(Default)]
+struct Counters {
+    probed: AtomicI64,
+    printers: AtomicI64,
+    others: AtomicI64,
+}
+
+/// Runs scan `scan_id` over `addresses` to the end (or until cancelled), calling
+/// `on_progress` about four times a second. The scan row ends `done`, `cancelled` or
+/// `failed`.
+pub async fn run(
+    devices: &Devices,
+    scan_id: i64,
+    addresses: Vec<Ipv4Addr>,
+    credentials: Vec<(Option<i64>, SnmpCredential)>,
+    settings: SnmpSettings,
+    rate_pps: u32,
+    on_progress: &(dyn Fn(&ScanProgress) + Send + Sync),
+) -> Result<ScanProgress, DeviceError> {
+    let total = addresses.len() as i64;
+    let prober = match Prober::new(settings).await {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            devices
+                .db
+                .finish_scan(scan_id, "failed", &e.to_string())
+                .await?;
+            return Err(e.into());
+        }
+    };
+    let counters = Arc::new(Counters::default());
+    let credentials = Arc::new(credentials);
+    let gate = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut tasks = tokio::task::JoinSet::new();
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate_pps.max(1)));
+    let mut pace = tokio::time::interval(interval);
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut report = tokio::time::interval(Duration::from_millis(250));
+    let mut cancelled = false;
+    let snapshot = |finished: bool, state: &str| ScanProgress {
+        scan_id,
+        total,
+        probed: counters.probed.load(Ordering::Relaxed),
+        printers: counters.printers.load(Ordering::Relaxed),
+        others: counters.others.load(Ordering::Relaxed),
+        packets: prober.packets_sent() as i64,
+        finished,
+        state: state.into(),
+    };
+    let mut queue = addresses.into_iter();
+    loop {
+        tokio::select! {
+            _ = report.tick() => {
+                let now = snapshot(false, "running");
+                on_progress(&now);
+                let stop = devices
+                    .db
+                    .scan_progress(scan_id, now.probed, now.printers, now.others, now.packets)
+                    .await
+                    .unwrap_or(false);
+                if stop && !cancelled {
+                    cancelled = true;
+                    tracing::info!(scan = scan_id, "discovery scan cancelled");
+                }
+            }
+            _ = pace.tick(), if !cancelled => {
+                let Some(ip) = queue.next() else {
+                    cancelled = false;
+                    break;
+                };
+                let Ok(permit) = gate.clone().acquire_owned().await else { break };
+                let (devices, prober, counters, credentials) =
+                    (devices.clone(), prober.clone(), counters.clone(), credentials.clone());
+                tasks.spawn(async move {
+                    probe_one(&devices, &prober, &counters, &credentials, IpAddr::V4(ip)).await;
+                    drop(permit);
+                });
+            }
+            else => break,
+        }
+        if cancelled {
+            break;
+        }
+    }
+    // In-flight probes finish (they are bounded by the time-outs).
+    while tasks.join_next().await.is_some() {}
+    let state = if cancelled { "cancelled" } else { "done" };
+    let end = snapshot(true, state);
+    devices
+        .db
+        .scan_progress(scan_id, end.probed, end.printers, end.others, end.packets)
+        .await?;
+    devices.db.finish_scan(scan_id, state, "").await?;
+    on_progress(&end);
+    Ok(end)
+}
+
+/// Tries each credential until one gets an answer; a device that answers is
+/// collected (printers fully, others as what they are) and saved.
+async fn probe_one(
+    devices: &Devices,
+    prober: &Prober,
+    counters: &Counters,
+    credentials: &[(Option<i64>, SnmpCredential)],
+    ip: IpAddr,
+) {
+    for (credential_id, credential) in credentials {
+        match prober.probe(ip, credential).await {
+            Ok(answer) => {
+                let saved = match prober.session(ip, credential).await {
+                    Ok(session) => match collect(&session).await {
+                        Ok(report) => devices.save_report(ip, *credential_id, &report).await,
+                        Err(e) => devices.save_answer(ip, *credential_id, &answer, &e).await,
+                    },
+                    Err(e) => devices.save_answer(ip, *credential_id, &answer, &e).await,
+                };
+                match saved {
+                    Ok(true) => counters.printers.fetch_add(1, Ordering::Relaxed),
+                    Ok(false) => counters.others.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        tracing::warn!(%ip, error = %e, "saving a discovered device failed");
+                        0
+                    }
+                };
+                break;
+            }
+            // Silence (a wrong community looks the same) or a refusal: next credential.
+            Err(SnmpError::Timeout) | Err(SnmpError::Refused(_)) => continue,
+            Err(e) => {
+                tracing::debug!(%ip, error = %e, "an address answered something that is not SNMP");
+                break;
+            }
+        }
+    }
+    counters.probed.fetch_add(1, Ordering::Relaxed);
+}

@@ -1,0 +1,12 @@
+//! Devices: printers found on the network by SNMP (discovery), what they report
+//! (status, supplies, meters, alerts) and its history (monitoring).
+
+pub mod collect;
+pub mod discovery;
+pub mod mib;
+pub mod monitor;
+pub mod ranges;
+pub mod registry;
+pub mod snmp;
+
+pub use registry::{DeviceError, Devices, NewCredential};

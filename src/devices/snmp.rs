@@ -1,0 +1,629 @@
+//! SNMP for discovery and polling. Everything that touches the `async-snmp` crate stays in
+//! this file (it is pre-1.0 and pinned: an upgrade should be this file only); the rest of
+//! `devices` sees plain OIDs (`&[u32]`), [`SnmpValue`] and [`SnmpError`].
+//!
+//! One [`Prober`] owns one UDP socket shared by every target of a scan and counts the
+//! datagrams it sends. A silent address costs `retries + 1` packets and
+//! `(retries + 1) × timeout` of time; a wrong community gets no answer at all, so it is
+//! a [`SnmpError::Timeout`] too, never an error report.
+
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_snmp::{
+    Auth, AuthProtocol, Candidate, Client, ClientBuilder, EngineCache, ErrorKind, Oid,
+    PrivProtocol, ReceiveLimits, RequestRegistration, Retry, Transport, UdpHandle, UdpTransport,
+    UsmConfig, Value, WalkMethod, WalkOptions,
+};
+use bytes::Bytes;
+
+use super::mib;
+
+/// How to talk to a device: a community (v1, v2c) or an SNMPv3 USM user.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SnmpCredential {
+    /// SNMPv1 with a community string.
+    V1 {
+        /// The community (a shared secret).
+        community: String,
+    },
+    /// SNMPv2c with a community string.
+    V2c {
+        /// The community (a shared secret).
+        community: String,
+    },
+    /// SNMPv3 USM: no auth, auth, or auth and privacy.
+    V3 {
+        /// USM user name.
+        user: String,
+        /// Authentication protocol and password (`None`: noAuthNoPriv).
+        auth: Option<(AuthProto, String)>,
+        /// Privacy protocol and password (needs `auth`).
+        privacy: Option<(PrivProto, String)>,
+        /// Context name (often empty; snmpsim serves its recordings as `public`).
+        context: String,
+    },
+}
+
+impl fmt::Debug for SnmpCredential {
+    // Communities and keys are secrets: never in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnmpCredential::V1 { .. } => f.write_str("V1 { community: *** }"),
+            SnmpCredential::V2c { .. } => f.write_str("V2c { community: *** }"),
+            SnmpCredential::V3 {
+                user,
+                auth,
+                privacy,
+                context,
+            } => f
+                .debug_struct("V3")
+                .field("user", user)
+                .field("auth", &auth.as_ref().map(|(p, _)| p.as_str()))
+                .field("privacy", &privacy.as_ref().map(|(p, _)| p.as_str()))
+                .field("context", context)
+                .finish(),
+        }
+    }
+}
+
+/// SNMPv3 authentication protocols PrintPark offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthProto {
+    /// HMAC-SHA-96 (RFC 3414), `sha`.
+    Sha1,
+    /// HMAC-SHA-256 (RFC 7860), `sha256`.
+    Sha256,
+}
+
+impl AuthProto {
+    /// The stored name: `sha` or `sha256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthProto::Sha1 => "sha",
+            AuthProto::Sha256 => "sha256",
+        }
+    }
+}
+
+impl FromStr for AuthProto {
+    type Err = SnmpError;
+
+    /// Accepts `sha`, `sha1`, `sha-1`, `sha256`, `sha-256` (any case).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "sha" | "sha1" | "sha-1" => Ok(AuthProto::Sha1),
+            "sha256" | "sha-256" => Ok(AuthProto::Sha256),
+            other => Err(SnmpError::Config(format!(
+                "unknown SNMPv3 auth protocol {other:?} (sha, sha256)"
+            ))),
+        }
+    }
+}
+
+/// SNMPv3 privacy protocols PrintPark offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrivProto {
+    /// AES-128 CFB (RFC 3826), `aes`.
+    Aes128,
+}
+
+impl PrivProto {
+    /// The stored name: `aes`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrivProto::Aes128 => "aes",
+        }
+    }
+}
+
+impl FromStr for PrivProto {
+    type Err = SnmpError;
+
+    /// Accepts `aes`, `aes128`, `aes-128` (any case).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "aes" | "aes128" | "aes-128" => Ok(PrivProto::Aes128),
+            other => Err(SnmpError::Config(format!(
+                "unknown SNMPv3 privacy protocol {other:?} (aes)"
+            ))),
+        }
+    }
+}
+
+/// Time and size limits for talking to devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnmpSettings {
+    /// UDP port of the agents (161).
+    pub port: u16,
+    /// Wait for one answer (800 ms).
+    pub timeout: Duration,
+    /// Resends after a timeout (1: at most 2 packets to a silent address).
+    pub retries: u32,
+    /// A walk stops after this many rows (2000), however many the agent offers.
+    pub max_walk_rows: usize,
+    /// A walk stops after this long (10 s), however long the agent goes on.
+    pub max_walk_time: Duration,
+}
+
+impl Default for SnmpSettings {
+    fn default() -> Self {
+        Self {
+            port: 161,
+            timeout: Duration::from_millis(800),
+            retries: 1,
+            max_walk_rows: 2000,
+            max_walk_time: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why talking to a device failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnmpError {
+    /// No answer (silent address, wrong community, v2c to a v3-only agent).
+    #[error("no SNMP answer")]
+    Timeout,
+    /// The agent refused us: SNMPv3 authentication or privacy failed (a Report).
+    #[error("the device refused the credential: {0}")]
+    Refused(String),
+    /// The answer is not SNMP, or not a well-formed one.
+    #[error("the device answered something that is not SNMP: {0}")]
+    Garbage(String),
+    /// A walk could not go on (the agent broke the ordering rules).
+    #[error("walk failed: {0}")]
+    Walk(String),
+    /// The agent answered with an SNMP error status.
+    #[error("the device answered with an error: {0}")]
+    Agent(String),
+    /// A local network failure.
+    #[error("network error: {0}")]
+    Io(String),
+    /// Settings or a credential that cannot work (bad protocol name, short password).
+    #[error("invalid SNMP configuration: {0}")]
+    Config(String),
+}
+
+impl SnmpError {
+    fn from_crate(error: &async_snmp::Error) -> Self {
+        let text = error.to_string();
+        match error.kind() {
+            ErrorKind::Timeout | ErrorKind::ConstructionTimeout => SnmpError::Timeout,
+            ErrorKind::Auth | ErrorKind::Report | ErrorKind::Privacy => SnmpError::Refused(text),
+            ErrorKind::Decode
+            | ErrorKind::MalformedResponse
+            | ErrorKind::ResponseShape
+            | ErrorKind::InvalidMessage => SnmpError::Garbage(text),
+            ErrorKind::WalkAborted => SnmpError::Walk(text),
+            ErrorKind::Snmp => SnmpError::Agent(text),
+            ErrorKind::Config | ErrorKind::InvalidOid => SnmpError::Config(text),
+            _ => SnmpError::Io(text),
+        }
+    }
+}
+
+fn crate_error(error: Box<async_snmp::Error>) -> SnmpError {
+    SnmpError::from_crate(&error)
+}
+
+/// A value read from a device, decoupled from the SNMP crate's types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnmpValue {
+    /// INTEGER (Integer32, enumerations).
+    Integer(i64),
+    /// OCTET STRING: text or binary (MAC addresses, bit strings).
+    Bytes(Vec<u8>),
+    /// OBJECT IDENTIFIER.
+    Oid(Vec<u32>),
+    /// Counter32, Gauge32, Unsigned32, TimeTicks, Counter64.
+    Unsigned(u64),
+    /// IpAddress.
+    IpAddress([u8; 4]),
+    /// Any other type (Opaque, NSAP, NULL).
+    Other,
+}
+
+impl SnmpValue {
+    /// A number, from an INTEGER or a counter/gauge; other types count as missing.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            SnmpValue::Integer(n) => Some(*n),
+            SnmpValue::Unsigned(n) => i64::try_from(*n).ok(),
+            _ => None,
+        }
+    }
+
+    /// Text from an OCTET STRING (lossy UTF-8, trailing NULs and spaces dropped).
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            SnmpValue::Bytes(bytes) => {
+                let text = String::from_utf8_lossy(bytes);
+                Some(text.trim_end_matches(['\0', ' ', '\r', '\n']).to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// The raw bytes of an OCTET STRING.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            SnmpValue::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// The arcs of an OBJECT IDENTIFIER.
+    pub fn as_oid(&self) -> Option<&[u32]> {
+        match self {
+            SnmpValue::Oid(arcs) => Some(arcs),
+            _ => None,
+        }
+    }
+
+    /// `None` for the exceptions (noSuchObject, noSuchInstance, endOfMibView).
+    fn from_crate(value: &Value) -> Option<Self> {
+        Some(match value {
+            Value::Integer(n) => SnmpValue::Integer(i64::from(*n)),
+            Value::OctetString(bytes) => SnmpValue::Bytes(bytes.to_vec()),
+            Value::ObjectIdentifier(oid) => SnmpValue::Oid(oid.arcs().to_vec()),
+            Value::Counter32(n) | Value::Gauge32(n) | Value::UInteger32(n) => {
+                SnmpValue::Unsigned(u64::from(*n))
+            }
+            Value::TimeTicks(n) => SnmpValue::Unsigned(u64::from(*n)),
+            Value::Counter64(n) => SnmpValue::Unsigned(*n),
+            Value::IpAddress(octets) => SnmpValue::IpAddress(*octets),
+            other if other.is_exception() => return None,
+            _ => SnmpValue::Other,
+        })
+    }
+}
+
+/// One row of a walk: the full OID and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarBinding {
+    /// The instance OID.
+    pub oid: Vec<u32>,
+    /// Its value.
+    pub value: SnmpValue,
+}
+
+/// The rows of a walk, and why it stopped early if it did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// Rows in the order the agent gave them.
+    pub rows: Vec<VarBinding>,
+    /// Set when the walk was cut (row or time limit, an agent breaking the rules, a lost
+    /// answer midway): the rows are what arrived until then.
+    pub cut: Option<String>,
+}
+
+/// What a probe learns: enough to tell a printer from anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeAnswer {
+    /// sysDescr.0.
+    pub sys_descr: String,
+    /// sysObjectID.0, dotted.
+    pub sys_object_id: String,
+    /// hrDeviceType printer in hrDeviceTable, or a prtGeneralTable present.
+    pub is_printer: bool,
+}
+
+/// One shared UDP socket for many targets (a scan), counting packets sent.
+pub struct Prober {
+    settings: SnmpSettings,
+    socket_v4: UdpTransport,
+    socket_v6: Option<UdpTransport>,
+    engines: Arc<EngineCache>,
+    sent: Arc<AtomicU64>,
+}
+
+impl Prober {
+    /// Binds the shared socket (IPv4, and IPv6 where the host has it).
+    pub async fn new(settings: SnmpSettings) -> Result<Self, SnmpError> {
+        let socket_v4 = UdpTransport::bind("0.0.0.0:0").await.map_err(crate_error)?;
+        let socket_v6 = UdpTransport::bind("[::]:0").await.ok();
+        Ok(Self {
+            settings,
+            socket_v4,
+            socket_v6,
+            engines: Arc::new(EngineCache::new()),
+            sent: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The limits this prober works with.
+    pub fn settings(&self) -> &SnmpSettings {
+        &self.settings
+    }
+
+    /// Datagrams sent so far, retries and SNMPv3 engine discovery included.
+    pub fn packets_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Asks `ip` for sysDescr and sysObjectID, then whether it is a printer.
+    pub async fn probe(&self, ip: IpAddr, cred: &SnmpCredential) -> Result<ProbeAnswer, SnmpError> {
+        let session = self.session(ip, cred).await?;
+        let values = session.get(&[mib::SYS_DESCR, mib::SYS_OBJECT_ID]).await?;
+        let sys_descr = values
+            .first()
+            .and_then(|v| v.as_ref()?.as_text())
+            .unwrap_or_default();
+        let sys_object_id = values
+            .get(1)
+            .and_then(|v| v.as_ref()?.as_oid().map(mib::dotted))
+            .unwrap_or_default();
+        let is_printer = session.is_printer().await?;
+        Ok(ProbeAnswer {
+            sys_descr,
+            sys_object_id,
+            is_printer,
+        })
+    }
+
+    /// A session to one device over the shared socket (sends nothing yet).
+    pub async fn session(&self, ip: IpAddr, cred: &SnmpCredential) -> Result<Session, SnmpError> {
+        let target = SocketAddr::new(ip, self.settings.port);
+        let socket = match ip {
+            IpAddr::V4(_) => &self.socket_v4,
+            IpAddr::V6(_) => self
+                .socket_v6
+                .as_ref()
+                .ok_or_else(|| SnmpError::Io(format!("no IPv6 socket on this host for {ip}")))?,
+        };
+        let handle = socket.handle(target).map_err(crate_error)?;
+        let transport = CountingTransport {
+            inner: handle,
+            sent: Arc::clone(&self.sent),
+        };
+        let retry = Retry::fixed(self.settings.retries, Duration::ZERO)
+            .map_err(|e| SnmpError::Config(e.to_string()))?;
+        let client = ClientBuilder::new(auth_of(cred)?)
+            .request_timeout(self.settings.timeout)
+            .retry(retry)
+            .engine_cache(Arc::clone(&self.engines))
+            .walk_options(WalkOptions {
+                method: WalkMethod::Auto,
+                ..WalkOptions::default()
+            })
+            .build_with_transport(transport)
+            .map_err(crate_error)?;
+        Ok(Session {
+            client,
+            ip,
+            settings: self.settings.clone(),
+        })
+    }
+}
+
+fn auth_of(cred: &SnmpCredential) -> Result<Auth, SnmpError> {
+    let config_error = |e: async_snmp::CryptoError| SnmpError::Config(e.to_string());
+    Ok(match cred {
+        SnmpCredential::V1 { community } => Auth::v1(community.as_str()),
+        SnmpCredential::V2c { community } => Auth::v2c(community.as_str()),
+        SnmpCredential::V3 {
+            user,
+            auth,
+            privacy,
+            context,
+        } => {
+            let usm = UsmConfig::new(Bytes::from(user.clone().into_bytes()));
+            let usm = match (auth, privacy) {
+                (None, None) => usm,
+                (Some((a, a_pass)), None) => {
+                    usm.auth(auth_protocol(*a), a_pass).map_err(config_error)?
+                }
+                (Some((a, a_pass)), Some((p, p_pass))) => usm
+                    .auth_priv(auth_protocol(*a), a_pass, priv_protocol(*p), p_pass)
+                    .map_err(config_error)?,
+                (None, Some(_)) => {
+                    return Err(SnmpError::Config(
+                        "SNMPv3 privacy needs authentication".into(),
+                    ));
+                }
+            };
+            usm.context_name(Bytes::from(context.clone().into_bytes()))
+                .into()
+        }
+    })
+}
+
+fn auth_protocol(proto: AuthProto) -> AuthProtocol {
+    match proto {
+        AuthProto::Sha1 => AuthProtocol::Sha1,
+        AuthProto::Sha256 => AuthProtocol::Sha256,
+    }
+}
+
+fn priv_protocol(proto: PrivProto) -> PrivProtocol {
+    match proto {
+        PrivProto::Aes128 => PrivProtocol::Aes128,
+    }
+}
+
+/// A session to one device for collection: GETs and bounded walks.
+pub struct Session {
+    client: Client<CountingTransport>,
+    ip: IpAddr,
+    settings: SnmpSettings,
+}
+
+impl Session {
+    /// The device's address.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// Reads these OIDs; one entry per OID, `None` where the device has no such object.
+    /// An SNMPv1 agent fails the whole request for one missing OID: then each is asked alone.
+    pub async fn get(&self, oids: &[&[u32]]) -> Result<Vec<Option<SnmpValue>>, SnmpError> {
+        let wanted: Vec<Oid> = oids.iter().map(|arcs| Oid::from_slice(arcs)).collect();
+        match self.client.get_many(&wanted).await {
+            Ok(response) => Ok(wanted
+                .iter()
+                .map(|oid| {
+                    response
+                        .varbinds
+                        .iter()
+                        .find(|vb| &vb.oid == oid)
+                        .and_then(|vb| SnmpValue::from_crate(&vb.value))
+                })
+                .collect()),
+            Err(error) => match SnmpError::from_crate(&error) {
+                SnmpError::Agent(_) if wanted.len() > 1 => {
+                    let mut values = Vec::with_capacity(wanted.len());
+                    for oid in &wanted {
+                        values.push(match self.client.get(oid).await {
+                            Ok(response) => response
+                                .single()
+                                .filter(|vb| &vb.oid == oid)
+                                .and_then(|vb| SnmpValue::from_crate(&vb.value)),
+                            Err(e) => match SnmpError::from_crate(&e) {
+                                SnmpError::Agent(_) => None,
+                                other => return Err(other),
+                            },
+                        });
+                    }
+                    Ok(values)
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Walks the subtree under `prefix` (GETBULK on v2c/v3, GETNEXT on v1).
+    ///
+    /// Stops at endOfMibView, at the first OID outside the subtree, at a non-increasing
+    /// OID, after `max_walk_rows` rows or after `max_walk_time`: a walk that never ends
+    /// still ends, with [`Walk::cut`] saying why. An error before the first row is
+    /// returned as an error; after it, the rows so far come back with `cut` set.
+    pub async fn walk(&self, prefix: &[u32]) -> Result<Walk, SnmpError> {
+        let deadline = tokio::time::Instant::now() + self.settings.max_walk_time;
+        let mut stream = self
+            .client
+            .walk(Oid::from_slice(prefix))
+            .map_err(crate_error)?;
+        let mut walk = Walk::default();
+        loop {
+            if walk.rows.len() >= self.settings.max_walk_rows {
+                walk.cut = Some(format!(
+                    "stopped after {} rows",
+                    self.settings.max_walk_rows
+                ));
+                break;
+            }
+            match tokio::time::timeout_at(deadline, stream.next()).await {
+                Err(_) => {
+                    walk.cut = Some(format!(
+                        "stopped after {:?} ({} rows)",
+                        self.settings.max_walk_time,
+                        walk.rows.len()
+                    ));
+                    break;
+                }
+                Ok(None) => break,
+                Ok(Some(Ok(vb))) => {
+                    if let Some(value) = SnmpValue::from_crate(&vb.value) {
+                        walk.rows.push(VarBinding {
+                            oid: vb.oid.arcs().to_vec(),
+                            value,
+                        });
+                    }
+                }
+                Ok(Some(Err(error))) => {
+                    let error = SnmpError::from_crate(&error);
+                    if walk.rows.is_empty() && !matches!(error, SnmpError::Walk(_)) {
+                        return Err(error);
+                    }
+                    walk.cut = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = &walk.cut {
+            tracing::warn!(ip = %self.ip, oid = %mib::dotted(prefix), reason, "SNMP walk cut");
+        }
+        Ok(walk)
+    }
+
+    /// Whether the device is a printer: a prtGeneralTable row (one GETNEXT), else an
+    /// hrDeviceType of hrDevicePrinter among the first rows of hrDeviceTable.
+    pub async fn is_printer(&self) -> Result<bool, SnmpError> {
+        let general = Oid::from_slice(mib::PRT_GENERAL_ENTRY);
+        match self.client.get_next(&general).await {
+            Ok(next) => {
+                if next.single().is_some_and(|vb| {
+                    vb.oid.starts_with(&general) && SnmpValue::from_crate(&vb.value).is_some()
+                }) {
+                    return Ok(true);
+                }
+            }
+            // SNMPv1 answers noSuchName past the end of its MIB.
+            Err(error) => match SnmpError::from_crate(&error) {
+                SnmpError::Agent(_) => {}
+                other => return Err(other),
+            },
+        }
+        let types = self.walk(mib::HR_DEVICE_TYPE).await?;
+        Ok(types
+            .rows
+            .iter()
+            .any(|row| row.value.as_oid() == Some(mib::HR_DEVICE_PRINTER)))
+    }
+}
+
+/// The shared socket's per-target handle, counting every datagram sent through it.
+struct CountingTransport {
+    inner: UdpHandle,
+    sent: Arc<AtomicU64>,
+}
+
+impl Transport for CountingTransport {
+    fn send(&self, data: &[u8]) -> impl Future<Output = async_snmp::Result<()>> + Send {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.inner.send(data)
+    }
+
+    fn request_with<T, F>(
+        &self,
+        data: &[u8],
+        registration: RequestRegistration,
+        validate: F,
+    ) -> impl Future<Output = async_snmp::Result<T>> + Send
+    where
+        T: Send,
+        F: FnMut(Bytes, SocketAddr) -> async_snmp::Result<Candidate<T>> + Send,
+    {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.inner.request_with(data, registration, validate)
+    }
+
+    fn peer_addr(&self) -> SocketAddr {
+        self.inner.peer_addr()
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr()
+    }
+
+    fn alloc_request_id(&self) -> i32 {
+        self.inner.alloc_request_id()
+    }
+
+    fn is_reliable(&self) -> bool {
+        false
+    }
+
+    fn receive_limits(&self) -> ReceiveLimits {
+        self.inner.receive_limits()
+    }
+
+    fn send_capacity(&self) -> usize {
+        self.inner.send_capacity()
+    }
+}

@@ -1,0 +1,551 @@
+//! Admin pages for the devices SNMP discovery found: the list (filter, sort, status
+//! colour, lowest supply) and one device (all it reported, supplies, alerts, pages per
+//! day and toner curves as SVG drawn here), with "Make it a release printer".
+
+use std::fmt::Write as _;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::session::CsrfOnly;
+use super::{Page, redirect, render, when};
+use crate::db::devices::{MeterRow, SupplyPoint};
+use crate::db::{DeviceRow, SupplyRow};
+use crate::web::AppState;
+use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::error::{PageError, Problem};
+
+/// Below this percentage a supply is flagged "low".
+const LOW_PERCENT: i64 = 15;
+/// How far back the charts look.
+const HISTORY_DAYS: i64 = 90;
+const DAY: i64 = 24 * 3600;
+
+/// The name a device goes by: what it calls itself, else its model, else its address.
+fn device_name(d: &DeviceRow) -> String {
+    [&d.sys_name, &d.model, &d.ip]
+        .into_iter()
+        .find(|s| !s.trim().is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Label and badge class of a device status.
+fn status_of(status: &str) -> (&'static str, &'static str) {
+    match status {
+        "ok" => ("OK", "ok"),
+        "warning" => ("Warning", "warn"),
+        "error" => ("Error", "bad"),
+        "offline" => ("Offline", "off"),
+        _ => ("Unknown", ""),
+    }
+}
+
+/// Worst first, for sorting by status.
+fn severity(status: &str) -> u8 {
+    match status {
+        "error" => 0,
+        "offline" => 1,
+        "warning" => 2,
+        "unknown" => 3,
+        _ => 4,
+    }
+}
+
+fn dash(text: &str) -> String {
+    if text.trim().is_empty() {
+        "—".into()
+    } else {
+        text.into()
+    }
+}
+
+/// A row of the devices list, ready to lay out.
+pub struct DeviceLine {
+    pub id: i64,
+    pub name: String,
+    pub ip: String,
+    pub mac: String,
+    pub serial: String,
+    pub make_model: String,
+    pub location: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub lowest: String,
+    pub low: bool,
+    pub seen: String,
+    pub printer_id: Option<i64>,
+}
+
+/// `?kind=&status=&q=&sort=`, each with a default.
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    kind: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+}
+
+/// One choice of a filter select.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+fn choices(all: &[(&'static str, &'static str)], chosen: &str) -> Vec<Choice> {
+    all.iter()
+        .map(|&(value, label)| Choice {
+            value,
+            label,
+            selected: value == chosen,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "admin/devices.html")]
+struct DevicesPage {
+    page: Page,
+    devices: Vec<DeviceLine>,
+    kinds: Vec<Choice>,
+    statuses: Vec<Choice>,
+    sorts: Vec<Choice>,
+    q: String,
+    counts: String,
+    any: bool,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Admin,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
+    let s = &state.services;
+    let all = s.devices.list().await?;
+    let kind = match query.kind.as_deref() {
+        Some(k @ ("other" | "all")) => k,
+        _ => "printer",
+    };
+    let status = match query.status.as_deref() {
+        Some(st @ ("ok" | "warning" | "error" | "offline" | "unknown" | "low")) => st,
+        _ => "all",
+    };
+    let sort = match query.sort.as_deref() {
+        Some(so @ ("name" | "status" | "seen")) => so,
+        _ => "ip",
+    };
+    let q = query.q.as_deref().unwrap_or("").trim().to_lowercase();
+    let mut shown = Vec::new();
+    for d in all.iter().filter(|d| kind == "all" || d.kind == kind) {
+        if !(status == "all" || status == "low" || d.status == status) || !matches_text(d, &q) {
+            continue;
+        }
+        let lowest = s
+            .devices
+            .supplies(d.id)
+            .await?
+            .iter()
+            .filter_map(|x| x.percent)
+            .min();
+        let low = lowest.is_some_and(|p| p < LOW_PERCENT);
+        if status == "low" && !low {
+            continue;
+        }
+        shown.push((d, lowest, low));
+    }
+    match sort {
+        "name" => shown.sort_by_key(|(d, ..)| device_name(d).to_lowercase()),
+        "status" => shown.sort_by_key(|(d, ..)| (severity(&d.status), ip_key(&d.ip))),
+        "seen" => shown.sort_by_key(|(d, ..)| std::cmp::Reverse(d.last_seen)),
+        _ => shown.sort_by_key(|(d, ..)| ip_key(&d.ip)),
+    }
+    let printers = all.iter().filter(|d| d.kind == "printer").count();
+    let counts = format!(
+        "Showing {} of {} devices: {printers} printers, {} other devices; {} in error, {} offline.",
+        shown.len(),
+        all.len(),
+        all.len() - printers,
+        all.iter().filter(|d| d.status == "error").count(),
+        all.iter().filter(|d| d.status == "offline").count(),
+    );
+    let devices = shown
+        .into_iter()
+        .map(|(d, lowest, low)| {
+            let (label, class) = status_of(&d.status);
+            DeviceLine {
+                id: d.id,
+                name: device_name(d),
+                ip: d.ip.clone(),
+                mac: dash(d.mac.as_deref().unwrap_or("")),
+                serial: dash(d.serial.as_deref().unwrap_or("")),
+                make_model: dash(format!("{} {}", d.manufacturer, d.model).trim()),
+                location: dash(&d.location),
+                status: label,
+                status_class: class,
+                lowest: lowest.map_or("—".into(), |p| format!("{p} %")),
+                low,
+                seen: when(d.last_seen),
+                printer_id: d.printer_id,
+            }
+        })
+        .collect();
+    render(&DevicesPage {
+        page: Page::for_user("Devices", &s.identity, &who.0),
+        devices,
+        kinds: choices(
+            &[
+                ("printer", "Printers"),
+                ("other", "Other devices"),
+                ("all", "All"),
+            ],
+            kind,
+        ),
+        statuses: choices(
+            &[
+                ("all", "Any status"),
+                ("ok", "OK"),
+                ("warning", "Warning"),
+                ("error", "Error"),
+                ("offline", "Offline"),
+                ("unknown", "Unknown"),
+                ("low", "Low supplies"),
+            ],
+            status,
+        ),
+        sorts: choices(
+            &[
+                ("ip", "Address"),
+                ("name", "Name"),
+                ("status", "Status (worst first)"),
+                ("seen", "Last seen"),
+            ],
+            sort,
+        ),
+        q: query.q.clone().unwrap_or_default(),
+        counts,
+        any: !all.is_empty(),
+    })
+}
+
+fn matches_text(d: &DeviceRow, q: &str) -> bool {
+    q.is_empty()
+        || [
+            &d.ip,
+            &d.sys_name,
+            &d.manufacturer,
+            &d.model,
+            &d.description,
+            &d.location,
+            &d.asset,
+        ]
+        .into_iter()
+        .chain(d.mac.as_ref())
+        .chain(d.serial.as_ref())
+        .any(|field| field.to_lowercase().contains(q))
+}
+
+/// Addresses sort by number (10.0.0.9 before 10.0.0.10); anything else after them.
+fn ip_key(ip: &str) -> (u8, u32, String) {
+    match ip.parse::<std::net::Ipv4Addr>() {
+        Ok(v4) => (0, u32::from(v4), String::new()),
+        Err(_) => (1, 0, ip.to_owned()),
+    }
+}
+
+/// A supply as the detail page shows it.
+pub struct SupplyView {
+    pub description: String,
+    pub kind: String,
+    pub percent: String,
+    pub amount: String,
+    pub low: bool,
+    /// A bar as an `<svg>` element: generated here, digits and fixed colours only (the
+    /// page's CSP allows no inline style, so widths cannot be CSS).
+    pub bar: String,
+}
+
+fn supply_view(x: &SupplyRow) -> SupplyView {
+    let percent = x.percent.map(|p| p.clamp(0, 100));
+    let amount = match (x.level, x.max_capacity) {
+        (Some(-3), _) => "some left".into(),
+        (Some(l), Some(m)) if l >= 0 && m > 0 => format!("{l} of {m} {}", x.unit),
+        (Some(l), _) if l >= 0 => format!("{l} {}", x.unit),
+        _ => "level unknown".into(),
+    };
+    SupplyView {
+        description: dash(&x.description),
+        kind: x.kind.clone(),
+        percent: percent.map_or("—".into(), |p| format!("{p} %")),
+        amount,
+        low: percent.is_some_and(|p| p < LOW_PERCENT),
+        bar: format!(
+            "<svg class=\"bar\" viewBox=\"0 0 100 10\" preserveAspectRatio=\"none\" aria-hidden=\"true\"><rect width=\"100\" height=\"10\" fill=\"#e9ecf1\"/><rect width=\"{}\" height=\"10\" fill=\"{}\"/></svg>",
+            percent.unwrap_or(0),
+            colour_of(x)
+        ),
+    }
+}
+
+/// A fixed colour for a supply: its colorant's for toner and ink, grey otherwise.
+fn colour_of(x: &SupplyRow) -> &'static str {
+    let name = format!("{} {}", x.colorant, x.description).to_lowercase();
+    let colorant = crate::devices::mib::is_colorant_kind(&x.kind);
+    match () {
+        _ if colorant && name.contains("cyan") => "#00a0d8",
+        _ if colorant && name.contains("magenta") => "#d40078",
+        _ if colorant && name.contains("yellow") => "#e8bd00",
+        _ if colorant && name.contains("black") => "#222222",
+        _ if colorant => "#1f5fbf",
+        _ => "#8a93a3",
+    }
+}
+
+/// The device detail page, ready to lay out.
+#[derive(Template)]
+#[template(path = "admin/device.html")]
+struct DevicePage {
+    page: Page,
+    d: DeviceRow,
+    status: &'static str,
+    status_class: &'static str,
+    colour: &'static str,
+    errors: Vec<String>,
+    display: Vec<String>,
+    alerts: Vec<String>,
+    first_seen: String,
+    last_seen: String,
+    last_polled: String,
+    last_meter: String,
+    supplies: Vec<SupplyView>,
+    /// The charts as `<svg>` elements (numbers and fixed markup only), `None` when
+    /// there are not enough reads yet.
+    meter_chart: Option<String>,
+    toner_chart: Option<String>,
+    legend: Vec<(String, &'static str)>,
+}
+
+fn lines(text: &str, separator: char) -> Vec<String> {
+    text.split(separator)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn device_page(
+    state: &AppState,
+    who: &Admin,
+    id: i64,
+    error: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let s = &state.services;
+    let d = s.devices.device(id).await?;
+    let supplies = s.devices.supplies(id).await?;
+    let now = crate::db::now();
+    let since = now - HISTORY_DAYS * DAY;
+    let meters = s.devices.meters(id, since).await?;
+    let history = s.devices.supply_history(id, since).await?;
+    let name = device_name(&d);
+    let mut page = Page::for_user(&format!("Device {name}"), &s.identity, &who.0);
+    if let Some(error) = error {
+        page = page.with_error(error);
+    }
+    let (status, status_class) = status_of(&d.status);
+    let legend = supplies
+        .iter()
+        .filter(|x| {
+            history
+                .iter()
+                .any(|p| p.idx == x.idx && p.percent.is_some())
+        })
+        .map(|x| (dash(&x.description), colour_of(x)))
+        .collect();
+    let opt_when = |t: Option<i64>| t.map_or("never".into(), when);
+    render(&DevicePage {
+        page,
+        status,
+        status_class,
+        colour: match d.color {
+            Some(true) => "colour",
+            Some(false) => "black and white",
+            None => "—",
+        },
+        errors: lines(&d.error_state, ','),
+        display: lines(&d.display, '\n'),
+        alerts: lines(&d.alerts, '\n'),
+        first_seen: when(d.first_seen),
+        last_seen: when(d.last_seen),
+        last_polled: opt_when(d.last_polled),
+        last_meter: opt_when(d.last_meter_at),
+        meter_chart: meter_chart(&meters, now),
+        toner_chart: toner_chart(&history, &supplies, now),
+        supplies: supplies.iter().map(supply_view).collect(),
+        legend,
+        d,
+    })
+}
+
+pub async fn detail(
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    device_page(&state, &who, path.into_inner(), None).await
+}
+
+pub async fn make_printer(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<i64>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let id = path.into_inner();
+    let made = state
+        .services
+        .devices
+        .make_printer(&who.0.principal.user, id, &client_info(&req))
+        .await;
+    match made.map_err(Problem::from) {
+        Ok(printer) => Ok(redirect(&format!("/admin/printers/{printer}?done=added"))),
+        Err(problem) if problem.status.is_server_error() => Err(PageError(problem)),
+        Err(problem) => device_page(&state, &who, id, Some(problem.message)).await,
+    }
+}
+
+const W: f64 = 720.0;
+const H: f64 = 180.0;
+
+/// Pages per UTC day over the last 90 days: the difference between consecutive reads,
+/// counted on the day of the later read (a counter that went back, e.g. a replaced
+/// board, counts nothing).
+fn meter_chart(reads: &[MeterRow], now: i64) -> Option<String> {
+    let count = |m: &MeterRow| {
+        m.total
+            .or(m.mono.zip(m.color).map(|(a, b)| a + b))
+            .or(m.mono)
+    };
+    let points: Vec<(i64, i64)> = reads
+        .iter()
+        .filter_map(|m| Some((m.at, count(m)?)))
+        .collect();
+    if points.len() < 2 {
+        return None;
+    }
+    let today = now.div_euclid(DAY);
+    let mut days = vec![0i64; HISTORY_DAYS as usize];
+    for pair in points.windows(2) {
+        let slot = HISTORY_DAYS - 1 - (today - pair[1].0.div_euclid(DAY));
+        if let Ok(slot) = usize::try_from(slot)
+            && slot < days.len()
+        {
+            days[slot] += (pair[1].1 - pair[0].1).max(0);
+        }
+    }
+    let top = days.iter().copied().max().unwrap_or(0).max(1);
+    let slot_w = W / HISTORY_DAYS as f64;
+    let mut svg = chart_frame("Pages per day", &top.to_string());
+    for (i, pages) in days.iter().enumerate().filter(|(_, p)| **p > 0) {
+        let h = (*pages as f64 / top as f64) * (H - 10.0);
+        let day = when((today - (HISTORY_DAYS - 1 - i as i64)) * DAY);
+        let _ = write!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#1f5fbf\"><title>{}: {pages} pages</title></rect>",
+            i as f64 * slot_w + 1.0,
+            H - h,
+            (slot_w - 2.0).max(1.0),
+            day.get(..10).unwrap_or(&day),
+        );
+    }
+    Some(chart_end(svg, now))
+}
+
+/// Percent per supply over the last 90 days, one polyline each in the supply's colour.
+fn toner_chart(history: &[SupplyPoint], supplies: &[SupplyRow], now: i64) -> Option<String> {
+    let since = now - HISTORY_DAYS * DAY;
+    let mut svg = chart_frame("Supply levels, percent", "100 %");
+    let mut drawn = false;
+    for x in supplies {
+        let points: Vec<String> = history
+            .iter()
+            .filter(|p| p.idx == x.idx)
+            .filter_map(|p| {
+                let percent = p.percent?.clamp(0, 100) as f64;
+                let at = (p.at - since).clamp(0, HISTORY_DAYS * DAY) as f64;
+                Some(format!(
+                    "{:.1},{:.1}",
+                    at / (HISTORY_DAYS * DAY) as f64 * W,
+                    H - percent / 100.0 * (H - 10.0)
+                ))
+            })
+            .collect();
+        let Some(last) = points.last() else { continue };
+        let colour = colour_of(x);
+        let (cx, cy) = last.split_once(',').unwrap_or(("0", "0"));
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/><circle cx=\"{cx}\" cy=\"{cy}\" r=\"3\" fill=\"{colour}\"/>",
+            points.join(" ")
+        );
+        drawn = true;
+    }
+    drawn.then(|| chart_end(svg, now))
+}
+
+fn chart_frame(label: &str, top: &str) -> String {
+    format!(
+        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"-50 -20 {} {}\" role=\"img\" aria-label=\"{label}\" font-size=\"12\" font-family=\"system-ui, sans-serif\">\
+         <line x1=\"0\" y1=\"{H}\" x2=\"{W}\" y2=\"{H}\" stroke=\"#999\"/><line x1=\"0\" y1=\"10\" x2=\"{W}\" y2=\"10\" stroke=\"#ddd\" stroke-dasharray=\"4 4\"/>\
+         <text x=\"-6\" y=\"14\" text-anchor=\"end\" fill=\"#5b6475\">{top}</text><text x=\"-6\" y=\"{H}\" text-anchor=\"end\" fill=\"#5b6475\">0</text>",
+        W + 60.0,
+        H + 45.0,
+    )
+}
+
+fn chart_end(mut svg: String, now: i64) -> String {
+    let date = |t: i64| when(t).get(..10).map(str::to_owned).unwrap_or_default();
+    let _ = write!(
+        svg,
+        "<text x=\"0\" y=\"{}\" fill=\"#5b6475\">{}</text><text x=\"{W}\" y=\"{}\" text-anchor=\"end\" fill=\"#5b6475\">{}</text></svg>",
+        H + 18.0,
+        date(now - (HISTORY_DAYS - 1) * DAY),
+        H + 18.0,
+        date(now),
+    );
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(at: i64, total: i64) -> MeterRow {
+        MeterRow {
+            at,
+            total: Some(total),
+            mono: None,
+            color: None,
+        }
+    }
+
+    #[test]
+    fn pages_per_day_need_two_reads_and_ignore_counters_that_went_back() {
+        let now = 100 * DAY + 3600;
+        assert!(meter_chart(&[read(now, 10)], now).is_none());
+        let svg = meter_chart(&[read(now - DAY, 100), read(now - 60, 250)], now).unwrap();
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains("150 pages"), "{svg}");
+        let reset = meter_chart(&[read(now - DAY, 900), read(now, 5)], now).unwrap();
+        assert!(!reset.contains("<rect"), "{reset}");
+    }
+
+    #[test]
+    fn addresses_sort_by_number() {
+        let mut ips = ["10.0.0.10", "10.0.0.9", "host"];
+        ips.sort_by_key(|ip| ip_key(ip));
+        assert_eq!(ips, ["10.0.0.9", "10.0.0.10", "host"]);
+    }
+}
