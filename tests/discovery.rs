@@ -429,3 +429,65 @@ async fn printpark_discover_scans_from_the_command_line_and_prints_what_it_found
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_running_scan_shows_its_progress_and_can_be_cancelled() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let boss = admin(&server).await;
+    let devices = &server.services.devices;
+    let client = ClientInfo::default();
+    // Slow on purpose: 20 probes a second over 200 addresses where nobody answers.
+    let settings = DiscoverySettingsRow {
+        rate_pps: 20,
+        port: i64::from(support::free_port()),
+        ..devices.settings().await.unwrap()
+    };
+    devices
+        .save_settings(&boss, &settings, &client)
+        .await
+        .unwrap();
+    devices
+        .add_range(&boss, "127.0.3.1-127.0.3.200", false, &client)
+        .await
+        .unwrap();
+    devices
+        .add_credential(&boss, &v2c("office", "public"), &client)
+        .await
+        .unwrap();
+    devices.start_scan(&boss, false, &client).await.unwrap();
+    let running = loop {
+        let scans = devices.recent_scans(1).await.unwrap();
+        if let Some(scan) = scans.first().filter(|s| s.probed > 0) {
+            break scan.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((running.state.as_str(), running.total), ("running", 200));
+    // A second scan waits for this one.
+    let busy = devices.start_scan(&boss, false, &client).await.unwrap_err();
+    assert!(busy.to_string().contains("already running"), "{busy}");
+    devices
+        .cancel_scan(&boss, running.id, &client)
+        .await
+        .unwrap();
+    let ended = loop {
+        let scan = devices
+            .recent_scans(5)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.id == running.id)
+            .unwrap();
+        if scan.state != "running" {
+            break scan;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ended.state, "cancelled");
+    assert!(ended.probed < 200, "stopped early: {ended:?}");
+    assert!(
+        ended.packets <= 2 * ended.probed + 40,
+        "at most two packets per silent address (+ in flight): {ended:?}"
+    );
+    server.stop().await;
+}

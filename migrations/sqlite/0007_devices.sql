@@ -57,6 +57,9 @@ CREATE TABLE scans (
     cancel          BOOLEAN NOT NULL DEFAULT FALSE,
     error           TEXT    NOT NULL DEFAULT '',
     started_at      BIGINT  NOT NULL,
+    -- written with the counters (every 250 ms): a running scan without a recent
+    -- heartbeat belonged to a process that stopped
+    heartbeat       BIGINT  NOT NULL,
     finished_at     BIGINT
 );
 

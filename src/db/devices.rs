@@ -498,8 +498,9 @@ impl Db {
         let at = now();
         Ok(on_backend!(self, |pool| {
             sqlx::query_scalar::<_, i64>(
-                "INSERT INTO scans (trigger_source, ranges, state, total, started_at) \
-                 SELECT $1, $2, 'running', $3, $4 WHERE NOT EXISTS (SELECT 1 FROM scans WHERE state = 'running') RETURNING id",
+                "INSERT INTO scans (trigger_source, ranges, state, total, started_at, heartbeat) \
+                 SELECT $1, $2, 'running', $3, $4, $4 WHERE NOT EXISTS \
+                 (SELECT 1 FROM scans WHERE state = 'running' AND heartbeat > $4 - 60) RETURNING id",
             )
             .bind(trigger)
             .bind(ranges)
@@ -521,13 +522,14 @@ impl Db {
     ) -> DbResult<bool> {
         Ok(on_backend!(self, |pool| {
             sqlx::query_scalar::<_, bool>(
-                "UPDATE scans SET probed = $1, printers = $2, others = $3, packets = $4 WHERE id = $5 RETURNING cancel",
+                "UPDATE scans SET probed = $1, printers = $2, others = $3, packets = $4, heartbeat = $6 WHERE id = $5 RETURNING cancel",
             )
             .bind(probed)
             .bind(printers)
             .bind(others)
             .bind(packets)
             .bind(id)
+            .bind(now())
             .fetch_one(pool)
             .await?
         }))
@@ -577,12 +579,14 @@ impl Db {
         }))
     }
 
-    /// Scans left `running` by a stopped process are marked interrupted at start.
-    pub async fn interrupt_stale_scans(&self, older_than: i64) -> DbResult<u64> {
+    /// Scans left `running` by a process that stopped (no heartbeat for a minute) are
+    /// marked interrupted.
+    pub async fn interrupt_stale_scans(&self) -> DbResult<u64> {
+        let at = now();
         Ok(on_backend!(self, |pool| {
-            sqlx::query("UPDATE scans SET state = 'interrupted', finished_at = $1 WHERE state = 'running' AND started_at < $2")
-                .bind(now())
-                .bind(older_than)
+            sqlx::query("UPDATE scans SET state = 'interrupted', finished_at = $1 WHERE state = 'running' AND heartbeat < $2")
+                .bind(at)
+                .bind(at - 60)
                 .execute(pool)
                 .await?
                 .rows_affected()

@@ -24,6 +24,7 @@ pub fn spawn(devices: Devices) -> tokio::task::JoinHandle<()> {
 
 async fn round(devices: &Devices) -> Result<(), super::DeviceError> {
     let settings = devices.settings().await?;
+    devices.db.interrupt_stale_scans().await?;
     if let Some(due) = scheduled_due(&settings, now())
         && devices.db.claim_scheduled_scan(due).await?
     {

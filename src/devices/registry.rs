@@ -465,6 +465,10 @@ impl Devices {
                 "no SNMP credential: add one (e.g. v2c community “public”)".into(),
             ));
         }
+        let running = self.db.recent_scans(1).await?;
+        if running.first().is_some_and(|s| s.state == "running") {
+            return Err(DeviceError::Busy);
+        }
         self.audit(
             Some(admin),
             "discovery.scan",
