@@ -46,6 +46,10 @@ struct DashboardPage {
     attention: usize,
     /// Printers whose last check found them stopped or unreachable.
     printers_down: usize,
+    /// Discovered printers in error, offline, or with a supply under 15 %.
+    devices_error: usize,
+    devices_offline: usize,
+    devices_low: usize,
     entries: Vec<AuditLine>,
 }
 
@@ -58,6 +62,24 @@ pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpRes
             .into_iter()
             .map(AuditLine::from)
             .collect();
+    let devices: Vec<_> = s
+        .devices
+        .list()
+        .await?
+        .into_iter()
+        .filter(|d| d.kind == "printer")
+        .collect();
+    let mut low = 0;
+    for d in &devices {
+        if s.devices
+            .supplies(d.id)
+            .await?
+            .iter()
+            .any(|x| x.percent.is_some_and(|p| p < 15))
+        {
+            low += 1;
+        }
+    }
     render(&DashboardPage {
         page,
         users: s.db.count_users().await?,
@@ -70,6 +92,9 @@ pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpRes
             .iter()
             .filter(|p| !p.disabled && matches!(p.state.as_str(), "stopped" | "unreachable"))
             .count(),
+        devices_error: devices.iter().filter(|d| d.status == "error").count(),
+        devices_offline: devices.iter().filter(|d| d.status == "offline").count(),
+        devices_low: low,
         entries,
     })
 }
