@@ -276,7 +276,7 @@ impl Conn {
                     return Ok(());
                 }
                 self.data(size, sink).await?;
-                if self.line().await?.ok_or("EOF after chunk")? != "" {
+                if !self.line().await?.ok_or("EOF after chunk")?.is_empty() {
                     return Err("chunk without CRLF".into());
                 }
             }
@@ -970,8 +970,10 @@ impl Server {
             ),
         };
         let postgres = postgres.map(|(admin, (_, name))| (admin, name));
-        let mut s = Settings::default();
-        s.data_dir = dir.path().to_path_buf();
+        let mut s = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
         s.server.listen = "127.0.0.1:0".into();
         s.database.url = Some(Secret::new(&url));
         s.database.connect_timeout_secs = 10;
