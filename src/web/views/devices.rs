@@ -125,18 +125,12 @@ pub async fn list(
 ) -> Result<HttpResponse, PageError> {
     let s = &state.services;
     let all = s.devices.list().await?;
-    let kind = match query.kind.as_deref() {
-        Some(k @ ("other" | "all")) => k,
-        _ => "printer",
-    };
-    let status = match query.status.as_deref() {
-        Some(st @ ("ok" | "warning" | "error" | "offline" | "unknown" | "low")) => st,
-        _ => "all",
-    };
-    let sort = match query.sort.as_deref() {
-        Some(so @ ("name" | "status" | "seen")) => so,
-        _ => "ip",
-    };
+    let kind = pick(query.kind.as_deref(), &["printer", "other", "all"]);
+    let status = pick(
+        query.status.as_deref(),
+        &["all", "ok", "warning", "error", "offline", "unknown", "low"],
+    );
+    let sort = pick(query.sort.as_deref(), &["ip", "name", "status", "seen"]);
     let q = query.q.as_deref().unwrap_or("").trim().to_lowercase();
     let mut shown = Vec::new();
     for d in all.iter().filter(|d| kind == "all" || d.kind == kind) {
@@ -228,6 +222,14 @@ pub async fn list(
         counts,
         any: !all.is_empty(),
     })
+}
+
+/// The value given if it is one of `allowed`, else the first of `allowed` (the default).
+fn pick(given: Option<&str>, allowed: &[&'static str]) -> &'static str {
+    allowed
+        .iter()
+        .find(|a| Some(**a) == given)
+        .unwrap_or(&allowed[0])
 }
 
 fn matches_text(d: &DeviceRow, q: &str) -> bool {

@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use super::session::CsrfOnly;
 use super::{Page, redirect, render, when};
-use crate::db::{DiscoverySettingsRow, ScanRow};
 use crate::devices::{DeviceError, NewCredential};
 use crate::web::AppState;
 use crate::web::auth::{Admin, check_form, client_info};
