@@ -175,7 +175,7 @@ pub async fn list(
                 ip: d.ip.clone(),
                 mac: dash(d.mac.as_deref().unwrap_or("")),
                 serial: dash(d.serial.as_deref().unwrap_or("")),
-                make_model: dash(format!("{} {}", d.manufacturer, d.model).trim()),
+                make_model: dash(&make_and_model(&d.manufacturer, &d.model)),
                 location: dash(&d.location),
                 status: label,
                 status_class: class,
@@ -380,5 +380,34 @@ mod tests {
         let mut ips = ["10.0.0.10", "10.0.0.9", "host"];
         ips.sort_by_key(|ip| ip_key(ip));
         assert_eq!(ips, ["10.0.0.9", "10.0.0.10", "host"]);
+    }
+}
+
+/// "Brother HL-L5100DN" from manufacturer and model, without saying the maker twice
+/// when the model already starts with it.
+fn make_and_model(manufacturer: &str, model: &str) -> String {
+    let starts = model
+        .get(..manufacturer.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(manufacturer));
+    if manufacturer.is_empty() || starts {
+        model.trim().to_string()
+    } else {
+        format!("{manufacturer} {model}").trim().to_string()
+    }
+}
+
+#[cfg(test)]
+mod make_model_tests {
+    #[test]
+    fn the_maker_is_not_repeated() {
+        assert_eq!(
+            super::make_and_model("Brother", "Brother HL-L5100DN series"),
+            "Brother HL-L5100DN series"
+        );
+        assert_eq!(
+            super::make_and_model("HP", "Color LaserJet M480f"),
+            "HP Color LaserJet M480f"
+        );
+        assert_eq!(super::make_and_model("", "Unknown"), "Unknown");
     }
 }
