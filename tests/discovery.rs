@@ -467,7 +467,10 @@ async fn a_running_scan_shows_its_progress_and_can_be_cancelled() {
     let browser = server.client();
     support::login(&server, &browser, "boss", "correct horse battery").await;
     let page = support::get_text(&browser, server.url("/admin/discovery")).await;
-    assert!(page.contains("http-equiv=\"refresh\"") && page.contains("Cancel the scan"), "{page}");
+    assert!(
+        page.contains("http-equiv=\"refresh\"") && page.contains("Cancel the scan"),
+        "{page}"
+    );
     // A second scan waits for this one.
     let busy = devices.start_scan(&boss, false, &client).await.unwrap_err();
     assert!(busy.to_string().contains("already running"), "{busy}");
