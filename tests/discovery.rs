@@ -57,7 +57,9 @@ async fn configure(server: &TestServer, admin: &User, port: u16) {
     let client = ClientInfo::default();
     let settings = DiscoverySettingsRow {
         port: i64::from(port),
-        timeout_ms: 500,
+        // Generous: snmpsim is Python, and a v3 exchange (engine discovery, then the
+        // authenticated request) on a loaded 2-core CI machine can take over 500 ms.
+        timeout_ms: 2000,
         retries: 1,
         ..devices.settings().await.unwrap()
     };
