@@ -571,11 +571,21 @@ async fn scan_printpark(pp: &PrintPark, plan: &Plan) -> Row {
                 .is_some_and(|s| s.ends_with(&format!("-B{:02}{i:02}", plan.tag))),
             _ => true,
         };
-        if want != Some(d.kind.as_str()) || !serial_ok || d.status == "unknown" {
+        // Collected in full (save_report): the MAC of its recording, and a printer's
+        // status. A device saved from the probe's answer alone (save_answer) has no
+        // MAC; a non-printer's status is `unknown` by design.
+        let mac_ok = i.is_some_and(|i| {
+            d.mac.as_deref().is_some_and(|m| {
+                m.eq_ignore_ascii_case(&format!("02:bb:{:02x}:00:{i:02x}:01", plan.tag))
+                    || m.eq_ignore_ascii_case(&format!("02:bb:{:02x}:00:{i:02x}:02", plan.tag))
+            })
+        });
+        let status_ok = d.kind != "printer" || d.status != "unknown";
+        if want != Some(d.kind.as_str()) || !serial_ok || !mac_ok || !status_ok {
             kinds_ok = false;
             println!(
-                "  unexpected device: {} kind {} serial {:?} status {}",
-                d.ip, d.kind, d.serial, d.status
+                "  unexpected device: {} kind {} serial {:?} mac {:?} status {}",
+                d.ip, d.kind, d.serial, d.mac, d.status
             );
         }
     }
