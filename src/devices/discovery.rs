@@ -1,13 +1,14 @@
 //! A discovery scan: probe every address of the plan with each credential in turn,
-//! concurrently but within the packet rate, collect what printers report, and keep
-//! the counters in the `scans` row (progress for the admin page, cancel from it).
+//! concurrently but within the packet rate (one token bucket for every datagram the
+//! scan sends: `pace.rs`), collect what printers report, and keep the counters in the
+//! `scans` row (progress for the admin page, cancel from it).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::collect::collect;
 use super::snmp::{Prober, SnmpCredential, SnmpError, SnmpSettings};
@@ -45,7 +46,6 @@ pub async fn run(
     addresses: Vec<Ipv4Addr>,
     credentials: Vec<(Option<i64>, SnmpCredential)>,
     settings: SnmpSettings,
-    rate_pps: u32,
     on_progress: &(dyn Fn(&ScanProgress) + Send + Sync),
 ) -> Result<ScanProgress, DeviceError> {
     let total = addresses.len() as i64;
@@ -63,9 +63,6 @@ pub async fn run(
     let credentials = Arc::new(credentials);
     let gate = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
-    let interval = Duration::from_secs_f64(1.0 / f64::from(rate_pps.max(1)));
-    let mut pace = tokio::time::interval(interval);
-    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut report = tokio::time::interval(Duration::from_millis(250));
     let mut cancelled = false;
     let snapshot = |finished: bool, state: &str| ScanProgress {
@@ -78,8 +75,12 @@ pub async fn run(
         finished,
         state: state.into(),
     };
-    let mut queue = addresses.into_iter();
+    let mut queue = addresses.into_iter().peekable();
     loop {
+        let starting = !cancelled && queue.peek().is_some();
+        if !starting && tasks.is_empty() {
+            break;
+        }
         tokio::select! {
             _ = report.tick() => {
                 let now = snapshot(false, "running");
@@ -94,12 +95,10 @@ pub async fn run(
                     tracing::info!(scan = scan_id, "discovery scan cancelled");
                 }
             }
-            _ = pace.tick(), if !cancelled => {
-                let Some(ip) = queue.next() else {
-                    cancelled = false;
-                    break;
-                };
-                let Ok(permit) = gate.clone().acquire_owned().await else { break };
+            // Both waits are cancel-safe: a progress tick meanwhile drops them and
+            // nothing is lost (the address is taken from the queue only after).
+            permit = next_start(&gate, &prober), if starting => {
+                let Some(ip) = queue.next() else { continue };
                 let (devices, prober, counters, credentials) =
                     (devices.clone(), prober.clone(), counters.clone(), credentials.clone());
                 tasks.spawn(async move {
@@ -107,14 +106,10 @@ pub async fn run(
                     drop(permit);
                 });
             }
-            else => break,
-        }
-        if cancelled {
-            break;
+            // In-flight probes finish even after a cancel (their time-outs bound them).
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
-    // In-flight probes finish (they are bounded by the time-outs).
-    while tasks.join_next().await.is_some() {}
     let state = if cancelled { "cancelled" } else { "done" };
     let end = snapshot(true, state);
     devices
@@ -124,6 +119,17 @@ pub async fn run(
     devices.db.finish_scan(scan_id, state, "").await?;
     on_progress(&end);
     Ok(end)
+}
+
+/// An in-flight slot, then a moment when the rate lets a datagram go at once.
+async fn next_start(gate: &Arc<Semaphore>, prober: &Prober) -> OwnedSemaphorePermit {
+    let permit = gate
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the scan's semaphore is never closed");
+    prober.ready().await;
+    permit
 }
 
 /// Tries each credential until one gets an answer; a device that answers is

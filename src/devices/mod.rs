@@ -5,6 +5,7 @@ pub mod collect;
 pub mod discovery;
 pub mod mib;
 pub mod monitor;
+pub mod pace;
 pub mod ranges;
 pub mod registry;
 pub mod snmp;

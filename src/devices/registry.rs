@@ -150,6 +150,7 @@ impl Devices {
             port: u16::try_from(s.port).unwrap_or(161),
             timeout: Duration::from_millis(s.timeout_ms.max(1) as u64),
             retries: s.retries.max(0) as u32,
+            rate_pps: s.rate_pps.clamp(1, 10_000) as u32,
             ..SnmpSettings::default()
         }
     }
@@ -442,7 +443,6 @@ impl Devices {
             addresses,
             credentials,
             Self::snmp_settings(&settings),
-            settings.rate_pps as u32,
             on_progress,
         )
         .await?;

@@ -23,6 +23,7 @@ use async_snmp::{
 use bytes::Bytes;
 
 use super::mib;
+use super::pace::Pacer;
 
 /// How to talk to a device: a community (v1, v2c) or an SNMPv3 USM user.
 #[derive(Clone, PartialEq, Eq)]
@@ -149,6 +150,8 @@ pub struct SnmpSettings {
     pub max_walk_rows: usize,
     /// A walk stops after this long (10 s), however long the agent goes on.
     pub max_walk_time: Duration,
+    /// Datagrams per second over everything a `Prober` sends (200; 0 = no limit).
+    pub rate_pps: u32,
 }
 
 impl Default for SnmpSettings {
@@ -159,6 +162,7 @@ impl Default for SnmpSettings {
             retries: 1,
             max_walk_rows: 2000,
             max_walk_time: Duration::from_secs(10),
+            rate_pps: 200,
         }
     }
 }
@@ -320,6 +324,7 @@ pub struct Prober {
     socket_v6: Option<UdpTransport>,
     engines: Arc<EngineCache>,
     sent: Arc<AtomicU64>,
+    pacer: Arc<Pacer>,
 }
 
 impl Prober {
@@ -328,11 +333,12 @@ impl Prober {
         let socket_v4 = UdpTransport::bind("0.0.0.0:0").await.map_err(crate_error)?;
         let socket_v6 = UdpTransport::bind("[::]:0").await.ok();
         Ok(Self {
-            settings,
             socket_v4,
             socket_v6,
             engines: Arc::new(EngineCache::new()),
             sent: Arc::new(AtomicU64::new(0)),
+            pacer: Arc::new(Pacer::new(settings.rate_pps)),
+            settings,
         })
     }
 
@@ -344,6 +350,12 @@ impl Prober {
     /// Datagrams sent so far, retries and SNMPv3 engine discovery included.
     pub fn packets_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the rate limit lets a datagram go at once (a scan starts its next
+    /// probe then).
+    pub async fn ready(&self) {
+        self.pacer.ready().await;
     }
 
     /// Asks `ip` for sysDescr and sysObjectID, then whether it is a printer.
@@ -380,6 +392,7 @@ impl Prober {
         let transport = CountingTransport {
             inner: handle,
             sent: Arc::clone(&self.sent),
+            pacer: Arc::clone(&self.pacer),
         };
         let retry = Retry::fixed(self.settings.retries, Duration::ZERO)
             .map_err(|e| SnmpError::Config(e.to_string()))?;
@@ -577,16 +590,21 @@ impl Session {
     }
 }
 
-/// The shared socket's per-target handle, counting every datagram sent through it.
+/// The shared socket's per-target handle: every datagram sent through it waits for
+/// its slot of the prober's rate, then is counted.
 struct CountingTransport {
     inner: UdpHandle,
     sent: Arc<AtomicU64>,
+    pacer: Arc<Pacer>,
 }
 
 impl Transport for CountingTransport {
     fn send(&self, data: &[u8]) -> impl Future<Output = async_snmp::Result<()>> + Send {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        self.inner.send(data)
+        async move {
+            self.pacer.acquire().await;
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            self.inner.send(data).await
+        }
     }
 
     fn request_with<T, F>(
@@ -599,8 +617,13 @@ impl Transport for CountingTransport {
         T: Send,
         F: FnMut(Bytes, SocketAddr) -> async_snmp::Result<Candidate<T>> + Send,
     {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        self.inner.request_with(data, registration, validate)
+        async move {
+            // The wait counts against this request's time-out (the crate fixes the
+            // deadline before calling us); `Prober::ready` keeps it short in scans.
+            self.pacer.acquire().await;
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            self.inner.request_with(data, registration, validate).await
+        }
     }
 
     fn peer_addr(&self) -> SocketAddr {
