@@ -17,6 +17,7 @@ pub mod audit;
 pub mod badges;
 pub mod blobs;
 pub mod devices;
+pub mod infra;
 pub mod jobs;
 pub mod printers;
 pub mod releases;
@@ -28,6 +29,7 @@ pub use blobs::SealedBlobRow;
 pub use devices::{
     CredentialRow, DeviceFields, DeviceRow, DiscoverySettingsRow, RangeRow, ScanRow, SupplyRow,
 };
+pub use infra::{DeviceReportFields, EventRow, OutputDeviceRow};
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};

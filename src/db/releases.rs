@@ -2,6 +2,7 @@
 //! leases. A job row moves with its release: held → releasing → printed, back to
 //! held (nothing reached the printer), or needs-attention (outcome unknown).
 
+use super::infra::{FETCHABLE_JOB_STATE, emit_event};
 use super::{Db, DbResult, now, on_backend, touched};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -33,7 +34,7 @@ pub struct ReleaseRow {
     pub owner: String,
 }
 
-const RELEASE_SELECT: &str = "SELECT r.id, r.job_id, r.printer_id, r.user_id, r.via, r.state, r.copies, r.sides, r.color_mode, r.lease_owner, r.lease_until, r.transmitting, r.attempts, r.not_before, r.bytes_sent, r.protocol, r.printer_job_id, r.reason, r.created_at, r.updated_at, r.finished_at, j.name AS job_name, p.name AS printer_name, u.username AS owner \
+pub(super) const RELEASE_SELECT: &str = "SELECT r.id, r.job_id, r.printer_id, r.user_id, r.via, r.state, r.copies, r.sides, r.color_mode, r.lease_owner, r.lease_until, r.transmitting, r.attempts, r.not_before, r.bytes_sent, r.protocol, r.printer_job_id, r.reason, r.created_at, r.updated_at, r.finished_at, j.name AS job_name, p.name AS printer_name, u.username AS owner \
      FROM releases r JOIN jobs j ON j.id = r.job_id JOIN printers p ON p.id = r.printer_id JOIN users u ON u.id = r.user_id";
 
 /// One job to release, with the owner's last-minute changes (never costlier).
@@ -69,6 +70,8 @@ impl ReleaseEnd {
 impl Db {
     /// Queues releases of the user's held jobs to one printer, in one transaction.
     /// A job that is not the user's or not held is skipped. Returns the new release ids.
+    /// For a printer whose output devices pull their jobs, the same transaction writes
+    /// the job-fetchable event of each release for every subscription to the printer.
     pub async fn create_releases(
         &self,
         user_id: i64,
@@ -106,6 +109,7 @@ impl Db {
                 .bind(at)
                 .fetch_one(&mut *tx)
                 .await?;
+                emit_event!(tx, printer_id, id, "job-fetchable", FETCHABLE_JOB_STATE, at);
                 ids.push(id);
             }
             tx.commit().await?;
@@ -115,7 +119,8 @@ impl Db {
     }
 
     /// Takes the oldest due queued release under a lease, skipping printers that are
-    /// busy with another release of ours (a printer takes one job at a time).
+    /// busy with another release of ours (a printer takes one job at a time) and
+    /// printers whose output devices fetch their jobs themselves (protocol `infra`).
     pub async fn claim_release(
         &self,
         owner: &str,
@@ -123,6 +128,7 @@ impl Db {
     ) -> DbResult<Option<ReleaseRow>> {
         let at = now();
         let pick = "SELECT q.id FROM releases q WHERE q.state = 'queued' AND q.not_before <= $1 \
+             AND q.printer_id IN (SELECT id FROM printers WHERE protocol <> 'infra') \
              AND NOT EXISTS (SELECT 1 FROM releases b WHERE b.printer_id = q.printer_id AND b.state IN ('releasing', 'sent')) \
              ORDER BY q.id LIMIT 1";
         let lock = match self {
@@ -277,29 +283,43 @@ impl Db {
         touched(u64::from(done))
     }
 
-    /// Leases that ran out (a crashed or stopped server): a release that may have sent
-    /// bytes needs attention; one that sent nothing goes back to the queue.
+    /// Leases that ran out (a crashed or stopped server, an output device gone
+    /// silent): a release that may have sent bytes needs attention; one that sent
+    /// nothing goes back to the queue (fetchable again, with its event, for a device).
     /// Returns the releases that now need attention.
     pub async fn expire_release_leases(&self) -> DbResult<Vec<i64>> {
         let at = now();
-        let unknown: Vec<i64> = on_backend!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT id FROM releases WHERE state IN ('releasing', 'sent') AND lease_until < $1 AND (transmitting OR state = 'sent')",
+        let unknown: Vec<(i64, bool)> = on_backend!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, device_id IS NOT NULL FROM releases WHERE state IN ('releasing', 'sent') AND lease_until < $1 AND (transmitting OR state = 'sent')",
             )
             .bind(at)
             .fetch_all(pool)
             .await?
         });
-        for id in &unknown {
+        for (id, by_device) in &unknown {
+            let reason = if *by_device {
+                "the output device went silent after fetching the job; it may have printed"
+            } else {
+                "the server stopped while the job was being sent; it may have printed"
+            };
             let _ = self
-                .finish_release(
-                    *id,
-                    None,
-                    ReleaseEnd::NeedsAttention,
-                    "the server stopped while the job was being sent; it may have printed",
-                )
+                .finish_release(*id, None, ReleaseEnd::NeedsAttention, reason)
                 .await;
         }
+        let fetched: Vec<i64> = on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT id FROM releases WHERE state = 'releasing' AND lease_until < $1 AND NOT transmitting AND device_id IS NOT NULL",
+            )
+            .bind(at)
+            .fetch_all(pool)
+            .await?
+        });
+        self.make_fetchable_again(
+            &fetched,
+            "the output device went silent before fetching the document",
+        )
+        .await?;
         on_backend!(self, |pool| {
             sqlx::query(
                 "UPDATE releases SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = $1 \
@@ -309,7 +329,7 @@ impl Db {
             .execute(pool)
             .await?;
         });
-        Ok(unknown)
+        Ok(unknown.into_iter().map(|(id, _)| id).collect())
     }
 
     /// A user's releases since `since`, newest first (progress on the release pages).

@@ -10,6 +10,7 @@
 //! reads attributes with hard limits and leaves the document on the stream.
 
 pub mod client;
+pub mod infra;
 pub mod operations;
 pub mod printer;
 pub mod wire;
@@ -31,6 +32,23 @@ pub mod op {
     pub const CLOSE_JOB: u16 = 0x003B;
     pub const CANCEL_MY_JOBS: u16 = 0x0039;
     pub const IDENTIFY_PRINTER: u16 = 0x003C;
+    // Event subscriptions, ippget (RFC 3995, RFC 3996).
+    pub const CREATE_PRINTER_SUBSCRIPTIONS: u16 = 0x0016;
+    pub const CANCEL_SUBSCRIPTION: u16 = 0x001B;
+    pub const GET_NOTIFICATIONS: u16 = 0x001C;
+    // IPP Shared Infrastructure Extensions (PWG 5100.18).
+    pub const ACKNOWLEDGE_DOCUMENT: u16 = 0x003F;
+    pub const ACKNOWLEDGE_JOB: u16 = 0x0041;
+    pub const FETCH_DOCUMENT: u16 = 0x0042;
+    pub const FETCH_JOB: u16 = 0x0043;
+    pub const UPDATE_ACTIVE_JOBS: u16 = 0x0045;
+    pub const DEREGISTER_OUTPUT_DEVICE: u16 = 0x0046;
+    pub const UPDATE_DOCUMENT_STATUS: u16 = 0x0047;
+    pub const UPDATE_JOB_STATUS: u16 = 0x0048;
+    pub const UPDATE_OUTPUT_DEVICE_ATTRIBUTES: u16 = 0x0049;
+    // IPP System Service (PWG 5100.22).
+    pub const GET_SYSTEM_ATTRIBUTES: u16 = 0x005B;
+    pub const REGISTER_OUTPUT_DEVICE: u16 = 0x005F;
 }
 
 /// Status codes (RFC 8011 §4.1.6).
@@ -57,4 +75,5 @@ pub mod status {
     pub const SERVICE_UNAVAILABLE: u16 = 0x0502;
     pub const VERSION_NOT_SUPPORTED: u16 = 0x0503;
     pub const TOO_MANY_JOBS: u16 = 0x050B;
+    pub const NOT_FETCHABLE: u16 = 0x0420;
 }

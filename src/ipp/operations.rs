@@ -51,7 +51,7 @@ pub fn response(request: &Message, code: u16, message: &str) -> Message {
 }
 
 /// Checks that hold for every request (RFC 8011 §4.1.4–4.1.8) before dispatch.
-fn check_request(request: &Message) -> Result<(), (u16, String)> {
+pub(crate) fn check_request(request: &Message) -> Result<(), (u16, String)> {
     if !(request.version.0 == 1 || request.version.0 == 2) {
         return Err((
             status::VERSION_NOT_SUPPORTED,
@@ -115,7 +115,8 @@ fn check_request(request: &Message) -> Result<(), (u16, String)> {
     }
     let target = request
         .operation_attr("printer-uri")
-        .or_else(|| request.operation_attr("job-uri"));
+        .or_else(|| request.operation_attr("job-uri"))
+        .or_else(|| request.operation_attr("system-uri"));
     match target.and_then(|a| a.first()) {
         Some(Value::String(t, _)) if *t == tag::URI => Ok(()),
         Some(_) => Err((
@@ -124,7 +125,7 @@ fn check_request(request: &Message) -> Result<(), (u16, String)> {
         )),
         None => Err((
             status::BAD_REQUEST,
-            "printer-uri or job-uri is required".into(),
+            "printer-uri (or job-uri, system-uri) is required".into(),
         )),
     }
 }

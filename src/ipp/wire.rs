@@ -11,6 +11,10 @@ pub mod group {
     pub const END: u8 = 0x03;
     pub const PRINTER: u8 = 0x04;
     pub const UNSUPPORTED: u8 = 0x05;
+    pub const SUBSCRIPTION: u8 = 0x06;
+    pub const EVENT_NOTIFICATION: u8 = 0x07;
+    pub const DOCUMENT: u8 = 0x09;
+    pub const SYSTEM: u8 = 0x0A;
 }
 
 /// Value tags (RFC 8010 §3.5.2).

@@ -7,6 +7,7 @@
 //! release whose bytes may have reached the printer when its outcome became unknown
 //! goes to needs-attention, never to an automatic second copy.
 
+pub mod infra;
 pub mod push;
 pub mod registry;
 mod worker;
@@ -19,6 +20,7 @@ use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::jobs::{HeldJob, JobError, JobState, Jobs};
 use crate::vault::Vault;
 
+pub use infra::{DeviceCaller, FetchedJob, Infra, InfraError, NewOutputDevice};
 pub use registry::{PrinterForm, Printers};
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,7 @@ pub struct Release {
     printers: Printers,
     settings: ReleaseSettings,
     wake: Arc<tokio::sync::Notify>,
+    events: Arc<infra::EventBell>,
 }
 
 impl Release {
@@ -111,7 +114,13 @@ impl Release {
             printers,
             settings,
             wake: Arc::new(tokio::sync::Notify::new()),
+            events: Arc::new(infra::EventBell::default()),
         }
+    }
+
+    /// Pull delivery: what output devices of `infra` printers use (IPP INFRA).
+    pub fn infra(&self) -> Infra {
+        Infra::new(self.clone())
     }
 
     pub fn printers(&self) -> &Printers {
@@ -169,7 +178,12 @@ impl Release {
         }
         // Delivered in the order they were printed (job ids grow with submission).
         items.sort_by_key(|item| item.job_id);
-        if let Err(problem) = self.printers.check_ready(&printer).await {
+        let ready = if printer.protocol == "infra" {
+            self.infra().blocking_problem(&printer).await.map_or(Ok(()), Err)
+        } else {
+            self.printers.check_ready(&printer).await
+        };
+        if let Err(problem) = ready {
             self.identity
                 .audit(
                     Some(user),
@@ -202,6 +216,7 @@ impl Release {
         metrics::counter!("printpark_releases_total", "via" => via.as_str())
             .increment(ids.len() as u64);
         self.wake.notify_one();
+        self.events.ring();
         Ok(ids)
     }
 
@@ -264,6 +279,7 @@ impl Release {
             )
             .await?;
         self.wake.notify_one();
+        self.events.ring();
         Ok(id)
     }
 
@@ -299,7 +315,9 @@ impl Release {
 
     /// Starts the delivery workers of this process (and the lease sweeper).
     pub fn spawn_workers(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        worker::spawn(self.clone())
+        let mut handles = worker::spawn(self.clone());
+        handles.push(self.infra().watch_other_processes());
+        handles
     }
 
     /// Wakes the workers (a release was queued by this process).

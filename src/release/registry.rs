@@ -75,7 +75,7 @@ impl Printers {
             name: form.name.trim(),
             location: form.location.trim(),
             uri: &uri,
-            protocol: protocol.as_str(),
+            protocol,
             cost_mono_milli: mono,
             cost_color_milli: color,
         };
@@ -115,7 +115,7 @@ impl Printers {
             name: form.name.trim(),
             location: form.location.trim(),
             uri: &uri,
-            protocol: protocol.as_str(),
+            protocol,
             cost_mono_milli: mono,
             cost_color_milli: color,
         };
@@ -197,6 +197,10 @@ impl Printers {
         printer: &PrinterRow,
         accept_new_certificate: bool,
     ) -> Result<Option<PrinterReport>, ReleaseError> {
+        if printer.protocol == "infra" {
+            // Never contacted: its output devices report its state.
+            return Ok(None);
+        }
         let timeouts = self.timeouts();
         let (check, report) = if printer.uri.starts_with("socket://") {
             (self.check_raw(&printer.uri).await, None)
@@ -330,15 +334,27 @@ fn check_of(report: &PrinterReport) -> PrinterCheck {
 }
 
 /// Checks what an admin typed: a printer URI we can deliver to, and costs.
+/// The protocol is `infra` for a printer whose output device pulls its jobs (IPP
+/// INFRA): the server never connects to it, and its URI (optional) only says where
+/// the device prints.
 fn validate(
     form: &PrinterForm,
-) -> Result<(String, Protocol, Option<i64>, Option<i64>), ReleaseError> {
+) -> Result<(String, &'static str, Option<i64>, Option<i64>), ReleaseError> {
     let bad = |m: &str| Err(ReleaseError::NotAllowed(m.into()));
     let name = form.name.trim();
     if name.is_empty() || name.len() > 100 {
         return bad("a printer needs a name (at most 100 characters)");
     }
     let uri = form.uri.trim().to_string();
+    let pulled = form.protocol.trim() == "infra";
+    if pulled && uri.is_empty() {
+        return Ok((
+            uri,
+            "infra",
+            cost(&form.cost_mono)?,
+            cost(&form.cost_color)?,
+        ));
+    }
     let parsed = match url::Url::parse(&uri) {
         Ok(u) => u,
         Err(_) => {
@@ -352,11 +368,15 @@ fn validate(
     {
         return bad("the URI must start with ipps://, ipp:// or socket:// and name a host");
     }
-    let protocol: Protocol = match form.protocol.trim() {
-        "" => Protocol::Auto,
-        other => other.parse().map_err(|_| {
-            ReleaseError::NotAllowed("protocol must be auto, ipps, ipp or raw".into())
-        })?,
+    let protocol = match form.protocol.trim() {
+        "" => Protocol::Auto.as_str(),
+        "infra" => "infra",
+        other => other
+            .parse::<Protocol>()
+            .map_err(|_| {
+                ReleaseError::NotAllowed("protocol must be auto, ipps, ipp, raw or infra".into())
+            })?
+            .as_str(),
     };
     Ok((
         uri,

@@ -103,13 +103,26 @@ async fn deliver(release: &Release, owner: &str, row: ReleaseRow) {
             )
         }
     };
+    conclude(release, &row, owner, end, &reason, started.elapsed()).await;
+}
+
+/// Ends a release (push or pull) with its outcome: the job moves with it, a printed
+/// job's documents are purged, and the end is counted, logged and audited.
+pub(super) async fn conclude(
+    release: &Release,
+    row: &ReleaseRow,
+    owner: &str,
+    end: ReleaseEnd,
+    reason: &str,
+    elapsed: Duration,
+) -> bool {
     if let Err(e) = release
         .db
-        .finish_release(row.id, Some(owner), end, &reason)
+        .finish_release(row.id, Some(owner), end, reason)
         .await
     {
         tracing::warn!(release = row.id, error = %e, "recording a release's end failed");
-        return;
+        return false;
     }
     let (action, outcome) = match end {
         ReleaseEnd::Printed => ("release.printed", "success"),
@@ -124,7 +137,7 @@ async fn deliver(release: &Release, owner: &str, row: ReleaseRow) {
         tracing::error!(job = row.job_id, error = %e, "purging a printed job's documents failed");
     }
     metrics::counter!("printpark_release_outcomes_total", "outcome" => action).increment(1);
-    tracing::info!(release = row.id, job = row.job_id, printer = %row.printer_name, outcome = action, elapsed_ms = started.elapsed().as_millis() as u64, "release ended");
+    tracing::info!(release = row.id, job = row.job_id, printer = %row.printer_name, outcome = action, elapsed_ms = elapsed.as_millis() as u64, "release ended");
     audit(
         release,
         row.id,
@@ -136,6 +149,7 @@ async fn deliver(release: &Release, owner: &str, row: ReleaseRow) {
         ),
     )
     .await;
+    true
 }
 
 /// What one delivery attempt came to.

@@ -54,7 +54,7 @@ async fn credentials(req: &HttpRequest, state: &AppState) -> Credentials {
     }
 }
 
-fn challenge(message: &str) -> HttpResponse {
+pub(super) fn challenge(message: &str) -> HttpResponse {
     HttpResponse::Unauthorized()
         .insert_header((header::WWW_AUTHENTICATE, REALM))
         .content_type("text/plain")
@@ -93,11 +93,25 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
     }
 }
 
-pub async fn print(
-    req: HttpRequest,
+/// The request body as a reader (the document stays on it after the attributes).
+pub(super) type Body = StreamReader<
+    futures_util::stream::MapErr<
+        web::Payload,
+        fn(actix_web::error::PayloadError) -> std::io::Error,
+    >,
+    bytes::Bytes,
+>;
+
+fn payload_error(e: actix_web::error::PayloadError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+/// Checks the content type and reads the IPP attributes (with limits); a refusal is
+/// the HTTP answer to send.
+pub(super) async fn read_request(
+    req: &HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<(wire::Message, Body), HttpResponse> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -110,25 +124,34 @@ pub async fn print(
         .trim()
         .eq_ignore_ascii_case("application/ipp")
     {
-        return HttpResponse::BadRequest()
+        return Err(HttpResponse::BadRequest()
             .content_type("text/plain")
-            .body("Content-Type must be application/ipp\n");
+            .body("Content-Type must be application/ipp\n"));
     }
-    let stream = payload.map_err(|e| std::io::Error::other(e.to_string()));
+    let stream = payload.map_err(payload_error as fn(_) -> _);
     let mut body = StreamReader::new(stream);
-    let request = match wire::read_message(&mut body, Limits::default()).await {
-        Ok(request) => request,
-        Err(WireError::TooLarge(what)) => {
-            return HttpResponse::PayloadTooLarge()
-                .content_type("text/plain")
-                .body(format!("IPP request attributes exceed {what}\n"));
-        }
+    match wire::read_message(&mut body, Limits::default()).await {
+        Ok(request) => Ok((request, body)),
+        Err(WireError::TooLarge(what)) => Err(HttpResponse::PayloadTooLarge()
+            .content_type("text/plain")
+            .body(format!("IPP request attributes exceed {what}\n"))),
         Err(e) => {
             tracing::info!(error = %e, "malformed IPP request");
-            return HttpResponse::BadRequest()
+            Err(HttpResponse::BadRequest()
                 .content_type("text/plain")
-                .body(format!("{e}\n"));
+                .body(format!("{e}\n")))
         }
+    }
+}
+
+pub async fn print(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (request, mut body) = match read_request(&req, payload).await {
+        Ok(read) => read,
+        Err(refusal) => return refusal,
     };
     let user = match credentials(&req, &state).await {
         Credentials::Valid(user) => Some(user),
@@ -165,10 +188,16 @@ pub async fn print(
     };
     let answer = operations::handle(&ctx, &request, &mut body).await;
     metrics::counter!("printpark_ipp_requests_total", "operation" => format!("0x{:04x}", request.code), "status" => format!("0x{:04x}", answer.code)).increment(1);
-    // A refused request may leave its document unread. Read a little of what is left
-    // so the connection can carry the client's next request; past that, close it, so
-    // the client knows to reconnect instead of writing into a dead connection.
-    let drained = tokio::io::copy(&mut (&mut body).take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
+    let mut response = ipp_response(&mut body).await;
+    response.body(wire::encode(&answer))
+}
+
+/// The start of an IPP answer. A refused request may leave its document unread: a
+/// little of what is left is read so the connection can carry the client's next
+/// request; past that it is closed, so the client knows to reconnect instead of
+/// writing into a dead connection.
+pub(super) async fn ipp_response(body: &mut Body) -> actix_web::HttpResponseBuilder {
+    let drained = tokio::io::copy(&mut body.take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
     let finished = matches!(drained, Ok(n) if n < DRAIN_LIMIT);
     let mut response = HttpResponse::Ok();
     response
@@ -178,7 +207,7 @@ pub async fn print(
     if !finished {
         response.force_close();
     }
-    response.body(wire::encode(&answer))
+    response
 }
 
 /// Unread request bytes drained after a response before the connection is closed.

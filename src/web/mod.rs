@@ -17,6 +17,7 @@ pub mod auth;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod infra;
 pub mod ipp;
 pub mod tls;
 pub mod views;
@@ -167,6 +168,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/admin/audit", web::get().to(admin::audit))
     .route("/admin/settings", web::get().to(admin::settings))
     .configure(ipp_routes)
+    .configure(infra::routes)
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))

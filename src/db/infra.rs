@@ -1,0 +1,421 @@
+//! Output devices of printers that pull their jobs (IPP INFRA), their ippget
+//! subscriptions and events, and the fetch side of releases.
+
+use super::{Db, DbResult, ReleaseRow, now, on_backend, touched};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutputDeviceRow {
+    pub id: i64,
+    pub printer_id: i64,
+    pub name: String,
+    pub login: String,
+    pub secret_hash: Vec<u8>,
+    pub device_uuid: Option<String>,
+    pub make_model: String,
+    pub formats: String,
+    pub state: String,
+    pub state_reasons: String,
+    pub state_message: String,
+    pub attributes: String,
+    pub revoked_at: Option<i64>,
+    pub last_seen_at: Option<i64>,
+    pub created_at: i64,
+}
+
+const DEVICE_SELECT: &str = "SELECT id, printer_id, name, login, secret_hash, device_uuid, make_model, formats, state, state_reasons, state_message, attributes, revoked_at, last_seen_at, created_at FROM output_devices";
+
+/// What a device says about its printer (Update-Output-Device-Attributes).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceReportFields {
+    pub make_model: String,
+    pub formats: String,
+    pub state: String,
+    pub state_reasons: String,
+    pub state_message: String,
+    /// Every attribute it sent, one `name = value` per line, for the admin.
+    pub attributes: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub subscription_id: i64,
+    pub seq: i64,
+    pub event: String,
+    pub release_id: Option<i64>,
+    pub job_state: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Writes `event` for release `release` into every subscription to `printer` that
+/// asked for it, with the next sequence number of each — in the caller's transaction.
+macro_rules! emit_event {
+    ($tx:expr, $printer:expr, $release:expr, $event:expr, $job_state:expr, $at:expr) => {{
+        let subscriptions: Vec<(i64, i64)> = sqlx::query_as(
+            "UPDATE infra_subscriptions SET next_seq = next_seq + 1 \
+             WHERE printer_id = $1 AND (',' || events || ',') LIKE $2 RETURNING id, next_seq - 1",
+        )
+        .bind($printer)
+        .bind(format!("%,{},%", $event))
+        .fetch_all(&mut *$tx)
+        .await?;
+        for (subscription, seq) in subscriptions {
+            sqlx::query(
+                "INSERT INTO infra_events (subscription_id, seq, event, release_id, job_state, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(subscription)
+            .bind(seq)
+            .bind($event)
+            .bind($release)
+            .bind($job_state)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use emit_event;
+
+/// IPP job-state of a fetchable job: processing-stopped (with reason job-fetchable).
+pub const FETCHABLE_JOB_STATE: i64 = 6;
+
+impl Db {
+    pub async fn insert_output_device(
+        &self,
+        printer_id: i64,
+        name: &str,
+        login: &str,
+        secret_hash: &[u8],
+    ) -> DbResult<i64> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO output_devices (printer_id, name, login, secret_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(printer_id)
+            .bind(name)
+            .bind(login)
+            .bind(secret_hash)
+            .bind(now())
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    pub async fn output_device_by_login(&self, login: &str) -> DbResult<OutputDeviceRow> {
+        let sql = format!("{DEVICE_SELECT} WHERE login = $1");
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, OutputDeviceRow>(&sql)
+                .bind(login)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    pub async fn output_device_by_id(&self, id: i64) -> DbResult<OutputDeviceRow> {
+        let sql = format!("{DEVICE_SELECT} WHERE id = $1");
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, OutputDeviceRow>(&sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// A printer's output devices, revoked ones included, newest first.
+    pub async fn output_devices_of(&self, printer_id: i64) -> DbResult<Vec<OutputDeviceRow>> {
+        let sql = format!("{DEVICE_SELECT} WHERE printer_id = $1 ORDER BY id DESC");
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, OutputDeviceRow>(&sql)
+                .bind(printer_id)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Revokes a device: its credential stops working, its subscriptions end.
+    pub async fn revoke_output_device(&self, id: i64) -> DbResult<()> {
+        let at = now();
+        let done = on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE output_devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("DELETE FROM infra_subscriptions WHERE device_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done
+        });
+        touched(done)
+    }
+
+    /// A request from the device: it is alive, and so are the leases of what it fetched.
+    pub async fn touch_output_device(&self, id: i64, lease_until: i64) -> DbResult<()> {
+        let at = now();
+        on_backend!(self, |pool| {
+            sqlx::query("UPDATE output_devices SET last_seen_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            sqlx::query(
+                "UPDATE releases SET lease_until = $1 WHERE device_id = $2 AND state IN ('releasing', 'sent') AND lease_until < $1",
+            )
+            .bind(lease_until)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Register-Output-Device: notes the device's uuid. A device that registers again
+    /// has restarted: its old subscriptions go (it makes new ones).
+    pub async fn register_output_device(&self, id: i64, uuid: &str) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE output_devices SET device_uuid = $1, last_seen_at = $2 WHERE id = $3")
+                .bind(uuid)
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM infra_subscriptions WHERE device_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Deregister-Output-Device: the device leaves; its subscriptions end.
+    pub async fn deregister_output_device(&self, id: i64) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE output_devices SET device_uuid = NULL, state = 'unknown' WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM infra_subscriptions WHERE device_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn update_output_device_report(
+        &self,
+        id: i64,
+        report: &DeviceReportFields,
+    ) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE output_devices SET make_model = $1, formats = $2, state = $3, state_reasons = $4, \
+                 state_message = $5, attributes = $6, last_seen_at = $7 WHERE id = $8",
+            )
+            .bind(&report.make_model)
+            .bind(&report.formats)
+            .bind(&report.state)
+            .bind(&report.state_reasons)
+            .bind(&report.state_message)
+            .bind(&report.attributes)
+            .bind(now())
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        touched(done)
+    }
+
+    pub async fn create_infra_subscription(
+        &self,
+        device_id: i64,
+        printer_id: i64,
+        events: &str,
+    ) -> DbResult<i64> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO infra_subscriptions (device_id, printer_id, events, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(device_id)
+            .bind(printer_id)
+            .bind(events)
+            .bind(now())
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    /// Ends one of the device's subscriptions.
+    pub async fn cancel_infra_subscription(&self, id: i64, device_id: i64) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("DELETE FROM infra_subscriptions WHERE id = $1 AND device_id = $2")
+                .bind(id)
+                .bind(device_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
+    /// Whether the subscription exists and is this device's.
+    pub async fn infra_subscription_of(&self, id: i64, device_id: i64) -> DbResult<bool> {
+        let found: Option<i64> = on_backend!(self, |pool| {
+            sqlx::query_scalar("SELECT id FROM infra_subscriptions WHERE id = $1 AND device_id = $2")
+                .bind(id)
+                .bind(device_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
+    /// Events of a subscription from sequence number `from` on, oldest first.
+    pub async fn infra_events(
+        &self,
+        subscription_id: i64,
+        from: i64,
+        limit: i64,
+    ) -> DbResult<Vec<EventRow>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, EventRow>(
+                "SELECT subscription_id, seq, event, release_id, job_state, created_at FROM infra_events \
+                 WHERE subscription_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(subscription_id)
+            .bind(from)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Changes whenever any event is written or a subscription comes or goes: a cheap
+    /// test for "something new" across server processes.
+    pub async fn infra_event_marker(&self) -> DbResult<i64> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(next_seq), 0) + COUNT(*) * 1000003 AS BIGINT) FROM infra_subscriptions",
+            )
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    /// Forgets events older than `before` (a device that was away that long starts
+    /// again with Get-Jobs).
+    pub async fn purge_infra_events(&self, before: i64) -> DbResult<u64> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query("DELETE FROM infra_events WHERE created_at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    /// Releases waiting to be fetched at a printer, oldest first.
+    pub async fn fetchable_releases(&self, printer_id: i64) -> DbResult<Vec<ReleaseRow>> {
+        let sql = format!(
+            "{} WHERE r.printer_id = $1 AND r.state = 'queued' ORDER BY r.id",
+            super::releases::RELEASE_SELECT
+        );
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, ReleaseRow>(&sql)
+                .bind(printer_id)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Fetch-Job: the device takes a queued release of its printer under a lease.
+    /// Fetching again what the same device already holds is allowed (a lost answer).
+    /// `None`: not fetchable for this device.
+    pub async fn fetch_release(
+        &self,
+        release_id: i64,
+        printer_id: i64,
+        device_id: i64,
+        owner: &str,
+        lease_until: i64,
+    ) -> DbResult<Option<ReleaseRow>> {
+        let at = now();
+        let taken = on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE releases SET state = 'releasing', lease_owner = $1, lease_until = $2, device_id = $3, \
+                 attempts = attempts + 1, transmitting = FALSE, protocol = 'infra', updated_at = $4 \
+                 WHERE id = $5 AND printer_id = $6 AND state = 'queued'",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(device_id)
+            .bind(at)
+            .bind(release_id)
+            .bind(printer_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        let row = match self.release_by_id(release_id).await {
+            Ok(row) => row,
+            Err(super::DbError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mine = row.printer_id == printer_id
+            && row.lease_owner.as_deref() == Some(owner)
+            && matches!(row.state.as_str(), "releasing" | "sent");
+        Ok((taken > 0 || mine).then_some(row))
+    }
+
+    /// Puts releases back in the fetchable queue and tells the subscribers, in one
+    /// transaction (a device went away before any byte left).
+    pub async fn make_fetchable_again(&self, release_ids: &[i64], reason: &str) -> DbResult<()> {
+        let at = now();
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for id in release_ids {
+                let printer: Option<i64> = sqlx::query_scalar(
+                    "UPDATE releases SET state = 'queued', lease_owner = NULL, lease_until = NULL, device_id = NULL, \
+                     transmitting = FALSE, reason = $1, updated_at = $2 WHERE id = $3 AND state = 'releasing' AND NOT transmitting \
+                     RETURNING printer_id",
+                )
+                .bind(reason)
+                .bind(at)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(printer) = printer {
+                    emit_event!(tx, printer, *id, "job-fetchable", FETCHABLE_JOB_STATE, at);
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Releases a device holds (fetched, not ended).
+    pub async fn releases_held_by_device(&self, device_id: i64) -> DbResult<Vec<ReleaseRow>> {
+        let sql = format!(
+            "{} WHERE r.device_id = $1 AND r.state IN ('releasing', 'sent') ORDER BY r.id",
+            super::releases::RELEASE_SELECT
+        );
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, ReleaseRow>(&sql)
+                .bind(device_id)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+}

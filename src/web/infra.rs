@@ -1,0 +1,148 @@
+//! The Infrastructure Printer's HTTP face (IPP INFRA): `POST /ipp/system` and
+//! `POST /ipp/infra/{guid}`, for output devices only, over TLS only (these routes are
+//! not on the plain-IPP listener). Output devices sign in with HTTP Basic (their
+//! login and secret from enrolment); a request without credentials gets 401 and
+//! `WWW-Authenticate: Basic`, as the reference proxy expects. User credentials never
+//! work here, and a device only reaches the printer it was enrolled for.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_compression::tokio::bufread::GzipEncoder;
+use base64::Engine;
+use futures_util::StreamExt;
+use tokio::io::BufReader;
+use tokio_util::io::ReaderStream;
+
+use super::AppState;
+use super::auth::client_info;
+use super::ipp::{challenge, ipp_response, read_request};
+use crate::ipp::infra::{self, InfraContext};
+use crate::ipp::printer::QueueDescription;
+use crate::ipp::wire;
+use crate::release::{DeviceCaller, InfraError};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ipp/system", web::post().to(system))
+        .route("/ipp/infra/{guid}", web::post().to(printer))
+        .route("/ipp/infra/{guid}/{job}", web::post().to(printer));
+}
+
+async fn system(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    serve(req, payload, state, None).await
+}
+
+async fn printer(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let guid = req.match_info().get("guid").unwrap_or_default().to_owned();
+    serve(req, payload, state, Some(guid)).await
+}
+
+async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, HttpResponse> {
+    const ASK: &str = "Sign in with this output device's login and secret (from its enrolment).";
+    let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(challenge(ASK));
+    };
+    let decoded = value
+        .strip_prefix("Basic ")
+        .and_then(|e| base64::engine::general_purpose::STANDARD.decode(e.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let Some((login, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+        return Err(challenge(ASK));
+    };
+    match state
+        .services
+        .release
+        .infra()
+        .authenticate(login, secret, &client_info(req))
+        .await
+    {
+        Ok(caller) => Ok(caller),
+        Err(InfraError::Unauthenticated) => Err(challenge(ASK)),
+        Err(e) => {
+            tracing::error!(error = %e, "authenticating an output device failed");
+            Err(HttpResponse::ServiceUnavailable().finish())
+        }
+    }
+}
+
+fn describe(req: &HttpRequest, state: &AppState, caller: &DeviceCaller) -> (QueueDescription, String) {
+    let host = req.connection_info().host().to_owned();
+    let printer = &caller.printer;
+    let queue = QueueDescription {
+        uri: format!("ipps://{host}/ipp/infra/{}", printer.guid),
+        more_info: format!("https://{host}/portal"),
+        admin_url: format!("https://{host}/admin/printers/{}", printer.id),
+        icon_url: format!("https://{host}{}", super::assets::url("icon.png")),
+        uuid: printer.guid.clone(),
+        name: printer.name.clone(),
+        location: printer.location.clone(),
+        up_since: state.started_at,
+        now: crate::db::now(),
+        queued_jobs: 0,
+    };
+    (queue, format!("ipps://{host}/ipp/system"))
+}
+
+async fn serve(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    guid: Option<String>,
+) -> HttpResponse {
+    let (request, mut body) = match read_request(&req, payload).await {
+        Ok(read) => read,
+        Err(refusal) => return refusal,
+    };
+    let caller = match device(&req, &state).await {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal,
+    };
+    let infra = state.services.release.infra();
+    let answer = match guid {
+        // A device reaches only its own printer: any other is "not found".
+        Some(guid) if guid != caller.printer.guid => infra::Answer {
+            message: crate::ipp::operations::response(
+                &request,
+                crate::ipp::status::NOT_FOUND,
+                "no such printer for this output device",
+            ),
+            document: None,
+            gzip: false,
+        },
+        guid => {
+            let (queue, system_uri) = describe(&req, &state, &caller);
+            let ctx = InfraContext {
+                infra: &infra,
+                caller: &caller,
+                queue,
+                system_uri,
+                on_system: guid.is_none(),
+            };
+            infra::handle(&ctx, &request).await
+        }
+    };
+    metrics::counter!("printpark_infra_requests_total", "operation" => format!("0x{:04x}", request.code), "status" => format!("0x{:04x}", answer.message.code)).increment(1);
+    let mut response = ipp_response(&mut body).await;
+    let head = bytes::Bytes::from(wire::encode(&answer.message));
+    match answer.document {
+        None => response.body(head),
+        Some(document) => {
+            // Decrypted chunk by chunk as the device reads; never a clear copy.
+            let document: Box<dyn tokio::io::AsyncRead + Send + Unpin> = if answer.gzip {
+                Box::new(GzipEncoder::new(BufReader::new(document)))
+            } else {
+                document
+            };
+            let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
+                .chain(ReaderStream::with_capacity(document, 64 * 1024));
+            response.streaming(stream)
+        }
+    }
+}
