@@ -181,12 +181,14 @@ impl Db {
     pub async fn register_output_device(&self, id: i64, uuid: &str) -> DbResult<()> {
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE output_devices SET device_uuid = $1, last_seen_at = $2 WHERE id = $3")
-                .bind(uuid)
-                .bind(now())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE output_devices SET device_uuid = $1, last_seen_at = $2 WHERE id = $3",
+            )
+            .bind(uuid)
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("DELETE FROM infra_subscriptions WHERE device_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -200,10 +202,12 @@ impl Db {
     pub async fn deregister_output_device(&self, id: i64) -> DbResult<()> {
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE output_devices SET device_uuid = NULL, state = 'unknown' WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE output_devices SET device_uuid = NULL, state = 'unknown' WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("DELETE FROM infra_subscriptions WHERE device_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -273,11 +277,13 @@ impl Db {
     /// Whether the subscription exists and is this device's.
     pub async fn infra_subscription_of(&self, id: i64, device_id: i64) -> DbResult<bool> {
         let found: Option<i64> = on_backend!(self, |pool| {
-            sqlx::query_scalar("SELECT id FROM infra_subscriptions WHERE id = $1 AND device_id = $2")
-                .bind(id)
-                .bind(device_id)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_scalar(
+                "SELECT id FROM infra_subscriptions WHERE id = $1 AND device_id = $2",
+            )
+            .bind(id)
+            .bind(device_id)
+            .fetch_optional(pool)
+            .await?
         });
         Ok(found.is_some())
     }

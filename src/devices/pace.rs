@@ -1,13 +1,16 @@
 //! The packet rate of a scan: one token bucket shared by every datagram a `Prober`
-//! sends — first probes, retries, SNMPv3 engine discovery and collection walks alike.
+//! sends to addresses not yet known to answer — first probes, retries and SNMPv3
+//! engine discovery alike. (Collection from a device that answered keeps one request
+//! in flight and waits for each answer: the device paces it.)
 //!
 //! Each datagram reserves the next free slot (`1 / rate` apart) and waits for it, so
 //! the rate holds over any window and an idle spell is not made up for by a burst
 //! afterwards (no catch-up). The scan loop uses `ready` to start a new probe only when
-//! a slot is free at once: packets of probes already under way then never queue
-//! behind a wall of new probes (their waits count against their time-outs).
+//! a slot is free at once and no datagram of a probe under way is waiting: those never
+//! queue behind a wall of new probes (their waits count against their time-outs).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -15,6 +18,8 @@ use tokio::time::Instant;
 pub struct Pacer {
     interval: Duration,
     next: Mutex<Instant>,
+    /// Datagrams waiting for their slot now.
+    waiting: AtomicUsize,
 }
 
 impl Pacer {
@@ -28,6 +33,7 @@ impl Pacer {
         Self {
             interval,
             next: Mutex::new(Instant::now()),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -42,17 +48,25 @@ impl Pacer {
             *next = slot + self.interval;
             slot
         };
-        tokio::time::sleep_until(slot).await;
+        if slot > Instant::now() {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep_until(slot).await;
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
-    /// Waits until a datagram could go at once (takes nothing).
+    /// Waits until a datagram could go at once and none is waiting for its slot
+    /// (takes nothing): what is already under way goes first.
     pub async fn ready(&self) {
         loop {
             let next = *self.next.lock().unwrap_or_else(|e| e.into_inner());
-            if next <= Instant::now() {
+            if next > Instant::now() {
+                tokio::time::sleep_until(next).await;
+            } else if self.waiting.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(self.interval.max(Duration::from_millis(1))).await;
+            } else {
                 return;
             }
-            tokio::time::sleep_until(next).await;
         }
     }
 }
@@ -112,6 +126,25 @@ mod tests {
         }
         while tasks.join_next().await.is_some() {}
         assert!(start.elapsed() >= Duration::from_millis(190));
+    }
+
+    #[tokio::test]
+    async fn ready_lets_waiting_datagrams_go_first() {
+        let pacer = std::sync::Arc::new(Pacer::new(50));
+        let start = Instant::now();
+        pacer.acquire().await;
+        // A retry is waiting for the next slot (20 ms away)…
+        let retry = {
+            let pacer = pacer.clone();
+            tokio::spawn(async move { pacer.acquire().await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(pacer.waiting.load(Ordering::SeqCst), 1);
+        // …so a new probe starts only after its slot came.
+        pacer.ready().await;
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert_eq!(pacer.waiting.load(Ordering::SeqCst), 0);
+        retry.await.unwrap();
     }
 
     #[tokio::test]

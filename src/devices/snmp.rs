@@ -358,9 +358,11 @@ impl Prober {
         self.pacer.ready().await;
     }
 
-    /// Asks `ip` for sysDescr and sysObjectID, then whether it is a printer.
+    /// Asks `ip` for sysDescr and sysObjectID, then whether it is a printer. Every
+    /// datagram of a probe (retries and SNMPv3 engine discovery included) keeps to
+    /// the prober's rate.
     pub async fn probe(&self, ip: IpAddr, cred: &SnmpCredential) -> Result<ProbeAnswer, SnmpError> {
-        let session = self.session(ip, cred).await?;
+        let session = self.open(ip, cred, Some(Arc::clone(&self.pacer)))?;
         let values = session.get(&[mib::SYS_DESCR, mib::SYS_OBJECT_ID]).await?;
         let sys_descr = values
             .first()
@@ -378,8 +380,19 @@ impl Prober {
         })
     }
 
-    /// A session to one device over the shared socket (sends nothing yet).
+    /// A session to a device that answered, over the shared socket (sends nothing
+    /// yet). Not held to the rate: it keeps one request in flight and waits for each
+    /// answer, so the device paces it.
     pub async fn session(&self, ip: IpAddr, cred: &SnmpCredential) -> Result<Session, SnmpError> {
+        self.open(ip, cred, None)
+    }
+
+    fn open(
+        &self,
+        ip: IpAddr,
+        cred: &SnmpCredential,
+        pacer: Option<Arc<Pacer>>,
+    ) -> Result<Session, SnmpError> {
         let target = SocketAddr::new(ip, self.settings.port);
         let socket = match ip {
             IpAddr::V4(_) => &self.socket_v4,
@@ -392,7 +405,7 @@ impl Prober {
         let transport = CountingTransport {
             inner: handle,
             sent: Arc::clone(&self.sent),
-            pacer: Arc::clone(&self.pacer),
+            pacer,
         };
         let retry = Retry::fixed(self.settings.retries, Duration::ZERO)
             .map_err(|e| SnmpError::Config(e.to_string()))?;
@@ -591,17 +604,19 @@ impl Session {
 }
 
 /// The shared socket's per-target handle: every datagram sent through it waits for
-/// its slot of the prober's rate, then is counted.
+/// its slot of the prober's rate (when paced), then is counted.
 struct CountingTransport {
     inner: UdpHandle,
     sent: Arc<AtomicU64>,
-    pacer: Arc<Pacer>,
+    pacer: Option<Arc<Pacer>>,
 }
 
 impl Transport for CountingTransport {
     fn send(&self, data: &[u8]) -> impl Future<Output = async_snmp::Result<()>> + Send {
         async move {
-            self.pacer.acquire().await;
+            if let Some(pacer) = &self.pacer {
+                pacer.acquire().await;
+            }
             self.sent.fetch_add(1, Ordering::Relaxed);
             self.inner.send(data).await
         }
@@ -620,7 +635,9 @@ impl Transport for CountingTransport {
         async move {
             // The wait counts against this request's time-out (the crate fixes the
             // deadline before calling us); `Prober::ready` keeps it short in scans.
-            self.pacer.acquire().await;
+            if let Some(pacer) = &self.pacer {
+                pacer.acquire().await;
+            }
             self.sent.fetch_add(1, Ordering::Relaxed);
             self.inner.request_with(data, registration, validate).await
         }

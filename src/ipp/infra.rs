@@ -202,7 +202,11 @@ fn infra_printer_attributes(ctx: &InfraContext<'_>) -> Vec<Attribute> {
         Attribute::new("printer-state", Value::Enum(state)),
         Attribute::many(
             "printer-state-reasons",
-            keywords(if reasons.is_empty() { &["none"] } else { &reasons }),
+            keywords(if reasons.is_empty() {
+                &["none"]
+            } else {
+                &reasons
+            }),
         ),
         Attribute::new("printer-state-message", Value::text(&device.state_message)),
         Attribute::new(
@@ -256,7 +260,10 @@ fn printer_attributes(ctx: &InfraContext<'_>, request: &Message) -> Answer {
 fn system_attributes(ctx: &InfraContext<'_>, request: &Message) -> Answer {
     let mut message = response(request, status::OK, "");
     let mut system = Group::new(group::SYSTEM);
-    system.push(Attribute::new("system-uri-supported", Value::uri(&ctx.system_uri)));
+    system.push(Attribute::new(
+        "system-uri-supported",
+        Value::uri(&ctx.system_uri),
+    ));
     system.push(Attribute::new("system-name", Value::name(&ctx.queue.name)));
     system.push(Attribute::new("system-state", Value::Enum(3)));
     system.push(Attribute::many("system-state-reasons", keywords(&["none"])));
@@ -280,7 +287,10 @@ async fn register(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
             status::BAD_REQUEST,
             "output-device-uuid (urn:uuid:…) is required".into(),
         ))?;
-    ctx.infra.register(ctx.caller, uuid).await.map_err(refused)?;
+    ctx.infra
+        .register(ctx.caller, uuid)
+        .await
+        .map_err(refused)?;
     let mut message = response(request, status::OK, "");
     let mut printer = Group::new(group::PRINTER);
     printer.push(xri(ctx));
@@ -345,9 +355,10 @@ async fn subscribe(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
 }
 
 async fn unsubscribe(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
-    let id = request
-        .operation_int("notify-subscription-id")
-        .ok_or((status::BAD_REQUEST, "notify-subscription-id is required".into()))?;
+    let id = request.operation_int("notify-subscription-id").ok_or((
+        status::BAD_REQUEST,
+        "notify-subscription-id is required".into(),
+    ))?;
     ctx.infra
         .unsubscribe(ctx.caller, i64::from(id))
         .await
@@ -419,7 +430,10 @@ fn event_group(ctx: &InfraContext<'_>, event: &EventRow) -> Group {
         "notify-subscription-id",
         Value::Integer(event.subscription_id as i32),
     ));
-    g.push(a("notify-sequence-number", Value::Integer(event.seq as i32)));
+    g.push(a(
+        "notify-sequence-number",
+        Value::Integer(event.seq as i32),
+    ));
     g.push(a("notify-subscribed-event", Value::keyword(&event.event)));
     g.push(a("notify-printer-uri", Value::uri(&ctx.queue.uri)));
     g.push(a(
@@ -521,7 +535,12 @@ fn job_id(request: &Message) -> Result<i64, (u16, String)> {
 
 /// A fetchable (or fetched) job's attributes: the release's choices (copies, sides,
 /// colour, pages) over the job's own.
-fn job_attributes(ctx: &InfraContext<'_>, release: &ReleaseRow, job: Option<&HeldJob>, fetched: bool) -> Vec<Attribute> {
+fn job_attributes(
+    ctx: &InfraContext<'_>,
+    release: &ReleaseRow,
+    job: Option<&HeldJob>,
+    fetched: bool,
+) -> Vec<Attribute> {
     let a = Attribute::new;
     let (state, reason) = if fetched {
         (job_state::PROCESSING, "job-fetched")
@@ -544,7 +563,10 @@ fn job_attributes(ctx: &InfraContext<'_>, release: &ReleaseRow, job: Option<&Hel
         a("job-originating-user-name", Value::name(&release.owner)),
         a("job-state", Value::Enum(state)),
         a("job-state-reasons", Value::keyword(reason)),
-        a("copies", Value::Integer(release.copies.clamp(1, 999) as i32)),
+        a(
+            "copies",
+            Value::Integer(release.copies.clamp(1, 999) as i32),
+        ),
         a("sides", Value::keyword(&release.sides)),
         a(
             "print-color-mode",
@@ -606,7 +628,9 @@ fn select(all: Vec<Attribute>, request: &Message, default: &[&str]) -> Vec<Attri
 
 /// Get-Jobs: `which-jobs=fetchable` lists the printer's jobs waiting for a device.
 async fn get_jobs(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
-    let which = request.operation_str("which-jobs").unwrap_or("not-completed");
+    let which = request
+        .operation_str("which-jobs")
+        .unwrap_or("not-completed");
     let rows = match which {
         "fetchable" => ctx.infra.fetchable(ctx.caller).await.map_err(refused)?,
         // A device has no other view of the printer's jobs here.
@@ -650,11 +674,8 @@ async fn get_job(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
 
 async fn fetch_job(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     let id = job_id(request)?;
-    let FetchedJob { release, job, .. } = ctx
-        .infra
-        .fetch_job(ctx.caller, id)
-        .await
-        .map_err(refused)?;
+    let FetchedJob { release, job, .. } =
+        ctx.infra.fetch_job(ctx.caller, id).await.map_err(refused)?;
     let mut message = response(request, status::OK, "");
     let mut g = Group::new(group::JOB);
     g.attributes = job_attributes(ctx, &release, Some(&job), true);
@@ -680,10 +701,7 @@ async fn acknowledge_job(ctx: &InfraContext<'_>, request: &Message) -> OpResult 
             .map_err(refused)?;
     } else {
         // Only the device that fetched the job acknowledges it.
-        ctx.infra
-            .fetch_job(ctx.caller, id)
-            .await
-            .map_err(refused)?;
+        ctx.infra.fetch_job(ctx.caller, id).await.map_err(refused)?;
     }
     Ok(Answer::plain(response(request, status::OK, "")))
 }

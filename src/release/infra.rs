@@ -168,10 +168,7 @@ impl Infra {
         } else {
             name.to_string()
         };
-        let login = format!(
-            "od-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
+        let login = format!("od-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let secret = crate::identity::secrets::new_token();
         let hash = self.secret_hash(&secret);
         let id = self
@@ -205,7 +202,8 @@ impl Infra {
         crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
         let device = self.release.db.output_device_by_id(device_id).await?;
         self.release.db.revoke_output_device(device_id).await?;
-        self.give_back(&device, "the output device was revoked").await?;
+        self.give_back(&device, "the output device was revoked")
+            .await?;
         let printer = self.release.printers.by_id(device.printer_id).await?;
         self.release
             .identity
@@ -320,8 +318,11 @@ impl Infra {
                 .await;
             }
         }
-        self.give_back(&caller.device, "the output device restarted before fetching the document")
-            .await
+        self.give_back(
+            &caller.device,
+            "the output device restarted before fetching the document",
+        )
+        .await
     }
 
     async fn give_back(&self, device: &OutputDeviceRow, reason: &str) -> Result<(), InfraError> {
@@ -347,8 +348,11 @@ impl Infra {
             .db
             .deregister_output_device(caller.device.id)
             .await?;
-        self.give_back(&caller.device, "the output device deregistered before fetching the document")
-            .await
+        self.give_back(
+            &caller.device,
+            "the output device deregistered before fetching the document",
+        )
+        .await
     }
 
     /// Update-Output-Device-Attributes: what the device says about its printer.
@@ -365,7 +369,11 @@ impl Infra {
     }
 
     /// Create-Printer-Subscriptions (ippget).
-    pub async fn subscribe(&self, caller: &DeviceCaller, events: &[&str]) -> Result<i64, InfraError> {
+    pub async fn subscribe(
+        &self,
+        caller: &DeviceCaller,
+        events: &[&str],
+    ) -> Result<i64, InfraError> {
         Ok(self
             .release
             .db
@@ -412,7 +420,12 @@ impl Infra {
             notified.as_mut().enable();
             let mut events = Vec::new();
             for (id, from) in wanted {
-                events.extend(self.release.db.infra_events(*id, (*from).max(1), 100).await?);
+                events.extend(
+                    self.release
+                        .db
+                        .infra_events(*id, (*from).max(1), 100)
+                        .await?,
+                );
             }
             if !events.is_empty() || Instant::now() >= deadline {
                 return Ok(events);
@@ -446,7 +459,12 @@ impl Infra {
                 every.tick().await;
                 if last_purge.elapsed() > Duration::from_secs(600) {
                     last_purge = Instant::now();
-                    if let Err(e) = infra.release.db.purge_infra_events(now() - EVENT_LIFE_SECS).await {
+                    if let Err(e) = infra
+                        .release
+                        .db
+                        .purge_infra_events(now() - EVENT_LIFE_SECS)
+                        .await
+                    {
                         tracing::warn!(error = %e, "forgetting old INFRA events failed");
                     }
                 }
@@ -615,7 +633,11 @@ impl Infra {
                 format!(
                     "output device {} {} the job{said}; some pages may have printed",
                     caller.device.name,
-                    if state == job_state::CANCELED { "canceled" } else { "aborted" }
+                    if state == job_state::CANCELED {
+                        "canceled"
+                    } else {
+                        "aborted"
+                    }
                 ),
             ),
             other => {
@@ -691,10 +713,7 @@ impl Infra {
             .iter()
             .filter(|d| d.revoked_at.is_none() && d.last_seen_at.is_some_and(|t| t >= recent))
             .collect();
-        let problems: Vec<String> = live
-            .iter()
-            .filter_map(|d| device_problem(d))
-            .collect();
+        let problems: Vec<String> = live.iter().filter_map(|d| device_problem(d)).collect();
         // Refused only when every device in touch has a problem.
         if !live.is_empty() && problems.len() == live.len() {
             problems.into_iter().next()

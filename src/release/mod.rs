@@ -179,7 +179,10 @@ impl Release {
         // Delivered in the order they were printed (job ids grow with submission).
         items.sort_by_key(|item| item.job_id);
         let ready = if printer.protocol == "infra" {
-            self.infra().blocking_problem(&printer).await.map_or(Ok(()), Err)
+            self.infra()
+                .blocking_problem(&printer)
+                .await
+                .map_or(Ok(()), Err)
         } else {
             self.printers.check_ready(&printer).await
         };

@@ -156,6 +156,17 @@ impl From<ReleaseError> for Problem {
     }
 }
 
+impl From<crate::release::InfraError> for Problem {
+    fn from(error: crate::release::InfraError) -> Self {
+        use crate::release::InfraError;
+        match error {
+            InfraError::Release(e) => e.into(),
+            InfraError::NotFound(_) => Problem::not_found(),
+            other => Problem::bad_request(other.to_string()),
+        }
+    }
+}
+
 impl From<DeviceError> for Problem {
     fn from(error: DeviceError) -> Self {
         match error {

@@ -27,7 +27,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ipp/infra/{guid}/{job}", web::post().to(printer));
 }
 
-async fn system(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn system(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     serve(req, payload, state, None).await
 }
 
@@ -51,7 +55,11 @@ async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, Htt
     };
     let decoded = value
         .strip_prefix("Basic ")
-        .and_then(|e| base64::engine::general_purpose::STANDARD.decode(e.trim()).ok())
+        .and_then(|e| {
+            base64::engine::general_purpose::STANDARD
+                .decode(e.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok());
     let Some((login, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
         return Err(challenge(ASK));
@@ -72,7 +80,11 @@ async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, Htt
     }
 }
 
-fn describe(req: &HttpRequest, state: &AppState, caller: &DeviceCaller) -> (QueueDescription, String) {
+fn describe(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &DeviceCaller,
+) -> (QueueDescription, String) {
     let host = req.connection_info().host().to_owned();
     let printer = &caller.printer;
     let queue = QueueDescription {

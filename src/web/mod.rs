@@ -35,8 +35,8 @@ const FORM_LIMIT: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use views::{
-        account, admin, admin_releases, devices, discovery, labels, phone, portal, printers,
-        session, setup, station,
+        account, admin, admin_releases, devices, discovery, labels, output_devices, phone, portal,
+        printers, session, setup, station,
     };
     cfg.app_data(
         web::FormConfig::default()
@@ -120,6 +120,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/admin/printers/labels", web::get().to(labels::labels))
     .route("/admin/printers/{id}", web::get().to(printers::detail))
     .route("/admin/printers/{id}", web::post().to(printers::update))
+    .route(
+        "/admin/printers/{id}/devices",
+        web::post().to(output_devices::add),
+    )
+    .route(
+        "/admin/printers/{id}/devices/{device}/revoke",
+        web::post().to(output_devices::revoke),
+    )
     .route(
         "/admin/printers/{id}/{action}",
         web::post().to(printers::action),

@@ -15,6 +15,7 @@ pub mod admin_releases;
 pub mod devices;
 pub mod discovery;
 pub mod labels;
+pub mod output_devices;
 pub mod phone;
 pub mod portal;
 pub mod printers;

@@ -40,7 +40,7 @@ pub struct PrinterView {
 }
 
 impl PrinterView {
-    fn new(p: &PrinterRow, base: &str) -> Self {
+    pub(super) fn new(p: &PrinterRow, base: &str) -> Self {
         let list = |text: &str| -> Vec<String> {
             text.split(',')
                 .map(str::trim)
@@ -88,12 +88,16 @@ pub struct ProtocolOption {
     pub selected: bool,
 }
 
-fn protocol_options(chosen: &str) -> Vec<ProtocolOption> {
-    const ALL: [(&str, &str); 4] = [
+pub(super) fn protocol_options(chosen: &str) -> Vec<ProtocolOption> {
+    const ALL: [(&str, &str); 5] = [
         ("auto", "Automatic: IPPS, then IPP, then raw"),
         ("ipps", "IPPS only (encrypted)"),
         ("ipp", "IPP (not encrypted)"),
         ("raw", "Raw port 9100 (no status)"),
+        (
+            "infra",
+            "Pulled by its output device over HTTPS (IPP INFRA; the server never connects)",
+        ),
     ];
     let chosen = if chosen.is_empty() { "auto" } else { chosen };
     ALL.iter()
@@ -137,7 +141,7 @@ impl PrinterInput {
     }
 }
 
-fn form_of(p: &PrinterRow) -> PrinterForm {
+pub(super) fn form_of(p: &PrinterRow) -> PrinterForm {
     PrinterForm {
         name: p.name.clone(),
         location: p.location.clone(),
@@ -176,6 +180,7 @@ fn done_notice(done: Option<&str>, printer: Option<&PrinterRow>) -> Option<Strin
                 .into()
         }
         "enabled" => "Printer enabled.".into(),
+        "revoked" => "Output device revoked: its credentials stop working now.".into(),
         "deleted" => "Printer deleted.".into(),
         _ => return None,
     };
@@ -257,24 +262,30 @@ pub async fn add(
 
 #[derive(Template)]
 #[template(path = "admin/printer.html")]
-struct PrinterPage {
-    page: Page,
-    printer: PrinterView,
-    form: PrinterForm,
-    protocols: Vec<ProtocolOption>,
+pub(super) struct PrinterPage {
+    pub page: Page,
+    pub printer: PrinterView,
+    pub form: PrinterForm,
+    pub protocols: Vec<ProtocolOption>,
+    /// Output devices (INFRA printers only), and a new one's credentials shown once.
+    pub infra: Option<super::output_devices::InfraSection>,
 }
 
-fn printer_page(
+pub(super) async fn printer_page(
     page: Page,
     row: &PrinterRow,
     form: PrinterForm,
     base: &str,
+    state: &AppState,
+    admin: &crate::identity::User,
 ) -> Result<HttpResponse, PageError> {
+    let infra = super::output_devices::section(state, admin, row, base, None).await?;
     render(&PrinterPage {
         page,
         printer: PrinterView::new(row, base),
         protocols: protocol_options(&form.protocol),
         form,
+        infra,
     })
 }
 
@@ -289,7 +300,15 @@ pub async fn detail(
     let row = s.printers.by_id(path.into_inner()).await?;
     let page = Page::for_user(&format!("Printer {}", row.name), &s.identity, &who.0);
     let page = with_done(page, done_notice(query.done.as_deref(), Some(&row)));
-    printer_page(page, &row, form_of(&row), &public_base(&req, &state))
+    printer_page(
+        page,
+        &row,
+        form_of(&row),
+        &public_base(&req, &state),
+        &state,
+        &who.0.principal.user,
+    )
+    .await
 }
 
 pub async fn update(
@@ -312,7 +331,15 @@ pub async fn update(
         Err(e) => {
             let title = format!("Printer {}", row.name);
             let page = refused(Page::for_user(&title, &s.identity, &who.0), e)?;
-            printer_page(page, &row, form, &public_base(&req, &state))
+            printer_page(
+                page,
+                &row,
+                form,
+                &public_base(&req, &state),
+                &state,
+                &who.0.principal.user,
+            )
+            .await
         }
     }
 }
@@ -358,7 +385,15 @@ pub async fn action(
             let title = format!("Printer {}", row.name);
             let page = refused(Page::for_user(&title, &s.identity, &who.0), e)?;
             let row = s.printers.by_id(id).await?;
-            printer_page(page, &row, form_of(&row), &public_base(&req, &state))
+            printer_page(
+                page,
+                &row,
+                form_of(&row),
+                &public_base(&req, &state),
+                &state,
+                &who.0.principal.user,
+            )
+            .await
         }
     }
 }
