@@ -121,14 +121,14 @@ pub async fn run(
     Ok(end)
 }
 
-/// An in-flight slot, then a moment when the rate lets a datagram go at once.
+/// An in-flight slot, then the rate's slot for the probe's first datagram.
 async fn next_start(gate: &Arc<Semaphore>, prober: &Prober) -> OwnedSemaphorePermit {
     let permit = gate
         .clone()
         .acquire_owned()
         .await
         .expect("the scan's semaphore is never closed");
-    prober.ready().await;
+    prober.ready_to_start().await;
     permit
 }
 

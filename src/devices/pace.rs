@@ -5,9 +5,11 @@
 //!
 //! Each datagram reserves the next free slot (`1 / rate` apart) and waits for it, so
 //! the rate holds over any window and an idle spell is not made up for by a burst
-//! afterwards (no catch-up). The scan loop uses `ready` to start a new probe only when
-//! a slot is free at once and no datagram of a probe under way is waiting: those never
-//! queue behind a wall of new probes (their waits count against their time-outs).
+//! afterwards (no catch-up). The scan loop takes the slot of a new probe's first
+//! datagram itself (`start`), and only when no datagram of a probe under way is
+//! waiting: those never queue behind a wall of new probes (their waits count against
+//! their time-outs). The slot it took is left as a prepaid token that the next
+//! datagram uses at once.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +22,8 @@ pub struct Pacer {
     next: Mutex<Instant>,
     /// Datagrams waiting for their slot now.
     waiting: AtomicUsize,
+    /// Slots already waited for by `start`, not used yet.
+    prepaid: AtomicUsize,
 }
 
 impl Pacer {
@@ -34,14 +38,26 @@ impl Pacer {
             interval,
             next: Mutex::new(Instant::now()),
             waiting: AtomicUsize::new(0),
+            prepaid: AtomicUsize::new(0),
         }
     }
 
-    /// Takes the next slot and waits until it comes.
+    /// Takes the next slot and waits until it comes (or uses a prepaid one).
     pub async fn acquire(&self) {
         if self.interval.is_zero() {
             return;
         }
+        if self
+            .prepaid
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return;
+        }
+        self.reserve().await;
+    }
+
+    async fn reserve(&self) {
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
             let slot = (*next).max(Instant::now());
@@ -49,25 +65,40 @@ impl Pacer {
             slot
         };
         if slot > Instant::now() {
+            // Counted while waiting, also when the wait is dropped (a cancelled future).
+            struct Waiting<'a>(&'a AtomicUsize);
+            impl Drop for Waiting<'_> {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
             self.waiting.fetch_add(1, Ordering::SeqCst);
+            let _waiting = Waiting(&self.waiting);
             tokio::time::sleep_until(slot).await;
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
-    /// Waits until a datagram could go at once and none is waiting for its slot
-    /// (takes nothing): what is already under way goes first.
-    pub async fn ready(&self) {
+    /// For a new probe: waits until no datagram is waiting for its slot (what is
+    /// under way goes first), then takes a slot, waits for it, and leaves it prepaid
+    /// for the probe's first datagram.
+    pub async fn start(&self) {
+        if self.interval.is_zero() {
+            return;
+        }
         loop {
             let next = *self.next.lock().unwrap_or_else(|e| e.into_inner());
             if next > Instant::now() {
                 tokio::time::sleep_until(next).await;
-            } else if self.waiting.load(Ordering::SeqCst) > 0 {
+            } else if self.waiting.load(Ordering::SeqCst) > 0
+                || self.prepaid.load(Ordering::SeqCst) > 0
+            {
                 tokio::time::sleep(self.interval.max(Duration::from_millis(1))).await;
             } else {
-                return;
+                break;
             }
         }
+        self.reserve().await;
+        self.prepaid.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -103,16 +134,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn ready_waits_for_a_free_slot_without_taking_it() {
+    async fn a_started_probe_sends_its_first_datagram_at_once_on_the_slot_it_waited_for() {
         let pacer = Pacer::new(10);
         pacer.acquire().await;
-        let free = *pacer.next.lock().unwrap();
         let start = Instant::now();
-        pacer.ready().await;
+        pacer.start().await;
+        // The slot 100 ms later was waited for by `start`…
         assert!(start.elapsed() >= Duration::from_millis(90));
-        assert!(Instant::now() >= free);
-        // Nothing was taken: the free slot is still the next one.
-        assert_eq!(*pacer.next.lock().unwrap(), free);
+        assert_eq!(pacer.prepaid.load(Ordering::SeqCst), 1);
+        let next = *pacer.next.lock().unwrap();
+        // …and the probe's datagram uses it without taking another.
+        pacer.acquire().await;
+        assert_eq!(pacer.prepaid.load(Ordering::SeqCst), 0);
+        assert_eq!(*pacer.next.lock().unwrap(), next);
     }
 
     #[tokio::test]
@@ -140,11 +174,20 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(pacer.waiting.load(Ordering::SeqCst), 1);
-        // …so a new probe starts only after its slot came.
-        pacer.ready().await;
-        assert!(start.elapsed() >= Duration::from_millis(20));
+        // …so a new probe starts only after it went, on the slot after.
+        pacer.start().await;
+        assert!(start.elapsed() >= Duration::from_millis(40));
         assert_eq!(pacer.waiting.load(Ordering::SeqCst), 0);
         retry.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_dropped_wait_is_no_longer_counted() {
+        let pacer = Pacer::new(10);
+        pacer.acquire().await;
+        let wait = tokio::time::timeout(Duration::from_millis(10), pacer.acquire()).await;
+        assert!(wait.is_err());
+        assert_eq!(pacer.waiting.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
@@ -153,7 +196,7 @@ mod tests {
         for _ in 0..1000 {
             pacer.acquire().await;
         }
-        pacer.ready().await;
+        pacer.start().await;
         assert!(pacer.interval.is_zero());
         assert!(*pacer.next.lock().unwrap() <= Instant::now());
     }

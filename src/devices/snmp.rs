@@ -352,10 +352,10 @@ impl Prober {
         self.sent.load(Ordering::Relaxed)
     }
 
-    /// Waits until the rate limit lets a datagram go at once (a scan starts its next
-    /// probe then).
-    pub async fn ready(&self) {
-        self.pacer.ready().await;
+    /// Waits for the slot of a new probe's first datagram (after the datagrams of
+    /// probes under way); the probe started next sends on it at once.
+    pub async fn ready_to_start(&self) {
+        self.pacer.start().await;
     }
 
     /// Asks `ip` for sysDescr and sysObjectID, then whether it is a printer. Every

@@ -1,0 +1,440 @@
+//! Printers that pull their jobs over HTTPS (IPP INFRA, PWG 5100.18), end to end: an
+//! output device that follows the reference proxy's request sequence step by step
+//! (`support::infra_device`) prints on a real `ippeveprinter`; a user prints with
+//! `ipptool`, releases at the printer, and the exact bytes reach the printer. Also:
+//! the device started after the release, killed mid-fetch and restarted, and the
+//! security rules (a device sees only its printer's released jobs; users and revoked
+//! devices get 401).
+
+mod support;
+
+use std::time::Duration;
+
+use printpark::db::PrinterRow;
+use printpark::identity::{ClientInfo, NewUserRequest, User};
+use printpark::ipp::wire::Value;
+use printpark::release::{NewOutputDevice, PrinterForm, ReleaseVia};
+use support::infra_device::{DeviceConfig, OutputDevice, Phase, infra_request, ipp_request};
+use support::printer::{PrinterOptions, TestPrinter};
+use support::{Backend, TestServer};
+
+const ANN_PASSWORD: &str = "ann's long password";
+
+struct World {
+    server: TestServer,
+    admin: User,
+    ann: User,
+    home: tempfile::TempDir,
+}
+
+async fn world(backend: Backend) -> World {
+    let server = TestServer::start(backend).await;
+    let client = ClientInfo::default();
+    let admin = server
+        .services
+        .identity
+        .create_user(
+            None,
+            &NewUserRequest {
+                username: "boss".into(),
+                email: "boss@example.org".into(),
+                admin: true,
+                password: Some("correct horse battery".into()),
+                ..Default::default()
+            },
+            &client,
+        )
+        .await
+        .unwrap();
+    let ann = support::create_user(&server, "ann", ANN_PASSWORD).await;
+    World {
+        server,
+        admin,
+        ann,
+        home: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl World {
+    /// A printer whose jobs its output device pulls.
+    async fn pulled_printer(&self, name: &str) -> PrinterRow {
+        self.server
+            .services
+            .printers
+            .add(
+                &self.admin,
+                &PrinterForm {
+                    name: name.into(),
+                    protocol: "infra".into(),
+                    ..Default::default()
+                },
+                &ClientInfo::default(),
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn enrol(&self, printer: &PrinterRow) -> NewOutputDevice {
+        self.server
+            .services
+            .release
+            .infra()
+            .add_device(&self.admin, printer.id, "proxy", &ClientInfo::default())
+            .await
+            .unwrap()
+    }
+
+    fn device_config(&self, device: &NewOutputDevice, local: &TestPrinter) -> DeviceConfig {
+        DeviceConfig::new(&self.server.base, &device.login, &device.secret, &local.uri())
+    }
+
+    /// Ann prints `bytes` as a PDF with CUPS's ipptool over IPPS; returns the job id.
+    async fn print_with_ipptool(&self, bytes: &[u8]) -> i64 {
+        let file = self.home.path().join("document.pdf");
+        std::fs::write(&file, bytes).unwrap();
+        let uri = format!(
+            "{}/ipp/print",
+            self.server
+                .base
+                .replace("https://", "ipps://ann:ann%27s%20long%20password@")
+        );
+        let output = support::printer::ipptool(
+            &["-tv", "-f", file.to_str().unwrap(), &uri, "print-job.test"],
+            self.home.path(),
+        )
+        .await;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "ipptool print-job failed:\n{text}");
+        let jobs = self
+            .server
+            .services
+            .jobs
+            .held_jobs_of(&self.ann)
+            .await
+            .unwrap();
+        jobs.first().expect("the printed job is held").id
+    }
+
+    async fn release_all(&self, printer: &PrinterRow) -> Vec<i64> {
+        self.server
+            .services
+            .release
+            .release_all(&self.ann, &printer.guid, ReleaseVia::Station, &ClientInfo::default())
+            .await
+            .unwrap()
+    }
+
+    async fn release_state(&self, id: i64) -> String {
+        self.server
+            .services
+            .db
+            .release_by_id(id)
+            .await
+            .unwrap()
+            .state
+    }
+
+    async fn wait_release(&self, id: i64, state: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let now = self.release_state(id).await;
+            if now == state {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "release {id} is {now}, not {state}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The job's sealed blob is gone from the store and its row says printed.
+    async fn assert_printed_and_purged(&self, job_id: i64) {
+        let job = self
+            .server
+            .services
+            .jobs
+            .job_of(&self.ann, job_id)
+            .await
+            .unwrap();
+        assert_eq!(job.state, printpark::jobs::JobState::Printed);
+        let (_, blobs) = self
+            .server
+            .services
+            .jobs
+            .for_delivery(job_id)
+            .await
+            .unwrap();
+        assert!(blobs.is_empty(), "the printed job's documents are purged");
+    }
+}
+
+fn unique_pdf(marker: &str) -> Vec<u8> {
+    let mut pdf = std::fs::read(support::fixture_path("documents/document-a4.pdf")).unwrap();
+    pdf.extend_from_slice(format!("\n%{marker}\n").as_bytes());
+    pdf
+}
+
+/// The operations the device sent to the server, without its local printer's.
+fn ops(device: &OutputDevice) -> Vec<&'static str> {
+    device.server_ops()
+}
+
+#[tokio::test]
+async fn an_output_device_following_the_reference_proxy_prints_the_exact_bytes_and_the_job_is_purged() {
+    let w = world(Backend::Sqlite).await;
+    let local = TestPrinter::start(PrinterOptions::named("infra-local")).await;
+    let printer = w.pulled_printer("Second floor").await;
+    let enrolled = w.enrol(&printer).await;
+    let mut config = w.device_config(&enrolled, &local);
+    config.first_request_unauthenticated = true;
+    let device = OutputDevice::start(config).await;
+    assert_eq!(device.phase(), Phase::Running, "{:?}", device.errors());
+    // The server challenged the first request, and told the device its printer URI.
+    assert!(device.log()[0].is_challenge(), "{:?}", device.log()[0]);
+    assert!(
+        device
+            .printer_uri()
+            .unwrap()
+            .ends_with(&format!("/ipp/infra/{}", printer.guid))
+    );
+
+    let pdf = unique_pdf("infra-exact-bytes-7f3a");
+    let job_id = w.print_with_ipptool(&pdf).await;
+    let releases = w.release_all(&printer).await;
+    assert_eq!(releases.len(), 1);
+    let release = releases[0];
+    assert!(
+        device
+            .wait_for_printed(release as i32, Duration::from_secs(60))
+            .await,
+        "{:#?}",
+        device.log()
+    );
+    w.wait_release(release, "printed").await;
+    w.assert_printed_and_purged(job_id).await;
+    let spooled = { local.wait_for_jobs_done(1, Duration::from_secs(30)).await; local.spooled_files() };
+    assert_eq!(spooled[0].bytes(), pdf, "the printer got the exact bytes");
+
+    // The reference proxy's sequence, step by step.
+    let sent = ops(&device);
+    let expected_start = [
+        "Register-Output-Device",
+        "Create-Printer-Subscriptions",
+        "Update-Output-Device-Attributes",
+        "Get-Jobs",
+        "Get-Notifications",
+    ];
+    assert_eq!(&sent[..5], &expected_start, "{sent:?}");
+    let after: Vec<&str> = sent
+        .iter()
+        .copied()
+        .skip_while(|op| *op != "Fetch-Job")
+        .collect();
+    assert_eq!(
+        &after[..8],
+        &[
+            "Fetch-Job",
+            "Acknowledge-Job",
+            "Update-Job-Status",
+            "Update-Document-Status",
+            "Fetch-Document",
+            "Update-Document-Status",
+            "Acknowledge-Document",
+            "Update-Job-Status",
+        ],
+        "{sent:?}"
+    );
+    assert_eq!(
+        sent.iter().filter(|op| **op == "Get-Jobs").count(),
+        1,
+        "Get-Jobs only once, at start"
+    );
+    // What the device said about its printer is kept for the admin.
+    let devices = w
+        .server
+        .services
+        .release
+        .infra()
+        .devices_of(&w.admin, printer.id)
+        .await
+        .unwrap();
+    assert!(devices[0].formats.contains("image/pwg-raster"), "{devices:?}");
+    assert_eq!(devices[0].device_uuid.as_deref(), Some(device.uuid()));
+
+    device.stop().await;
+    let devices = w
+        .server
+        .services
+        .release
+        .infra()
+        .devices_of(&w.admin, printer.id)
+        .await
+        .unwrap();
+    assert_eq!(devices[0].device_uuid, None, "deregistered");
+    drop(local);
+}
+
+#[tokio::test]
+async fn a_device_started_after_the_release_finds_the_job_with_get_jobs_on_postgres() {
+    let w = world(Backend::Postgres).await;
+    let local = TestPrinter::start(PrinterOptions::named("infra-late")).await;
+    let printer = w.pulled_printer("Late").await;
+    let enrolled = w.enrol(&printer).await;
+    let pdf = unique_pdf("infra-late-1c2d");
+    let job_id = w.print_with_ipptool(&pdf).await;
+    // Nobody is there yet: the release is accepted and waits, fetchable.
+    let release = w.release_all(&printer).await[0];
+    assert_eq!(w.release_state(release).await, "queued");
+    let device = OutputDevice::start(w.device_config(&enrolled, &local)).await;
+    assert!(
+        device
+            .wait_for_printed(release as i32, Duration::from_secs(60))
+            .await,
+        "{:#?}",
+        device.log()
+    );
+    w.wait_release(release, "printed").await;
+    w.assert_printed_and_purged(job_id).await;
+    assert_eq!({ local.wait_for_jobs_done(1, Duration::from_secs(30)).await; local.spooled_files() }[0].bytes(), pdf);
+    device.stop().await;
+    drop(local);
+}
+
+#[tokio::test]
+async fn a_device_killed_mid_fetch_leaves_the_job_needing_attention_and_after_a_retry_it_prints_once() {
+    let w = world(Backend::Sqlite).await;
+    let local = TestPrinter::start(PrinterOptions::named("infra-killed")).await;
+    let printer = w.pulled_printer("Killed").await;
+    let enrolled = w.enrol(&printer).await;
+    let device = OutputDevice::start(w.device_config(&enrolled, &local)).await;
+    device.kill_during_fetch();
+    // Large enough that the fetch is cut mid-way.
+    let mut pdf = unique_pdf("infra-killed-9e8f");
+    pdf.extend(std::iter::repeat_n(b'%', 4 << 20));
+    let job_id = w.print_with_ipptool(&pdf).await;
+    let release = w.release_all(&printer).await[0];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while device.phase() != Phase::Killed {
+        assert!(std::time::Instant::now() < deadline, "{:#?}", device.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    device.kill();
+    // The restarted device registers again: the job it was fetching needs attention
+    // (it may have reached the printer), and is not fetchable by anyone.
+    let device = OutputDevice::start(w.device_config(&enrolled, &local)).await;
+    w.wait_release(release, "needs-attention").await;
+    let job = w.server.services.jobs.job_of(&w.ann, job_id).await.unwrap();
+    assert_eq!(job.state, printpark::jobs::JobState::NeedsAttention);
+    // An administrator checked the printer and sends it again: it prints once.
+    let again = w
+        .server
+        .services
+        .release
+        .retry(&w.admin, release, &ClientInfo::default())
+        .await
+        .unwrap();
+    assert!(
+        device
+            .wait_for_printed(again as i32, Duration::from_secs(60))
+            .await,
+        "{:#?}",
+        device.log()
+    );
+    w.wait_release(again, "printed").await;
+    let files = { local.wait_for_jobs_done(1, Duration::from_secs(30)).await; local.spooled_files() };
+    assert_eq!(files.len(), 1, "printed once");
+    assert_eq!(files[0].bytes(), pdf);
+    w.assert_printed_and_purged(job_id).await;
+    device.stop().await;
+    drop(local);
+}
+
+/// Sends one request as `login`/`secret` (or with none) to `path`.
+async fn raw(
+    w: &World,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    operation: u16,
+    attrs: &[(&str, Value)],
+) -> (u16, Option<u16>) {
+    let uri = format!("{}{path}", w.server.base.replace("https://", "ipps://"));
+    let mut request = infra_request(operation, &uri, "someone", Some("urn:uuid:00000000-0000-4000-8000-000000000001"));
+    for (name, value) in attrs {
+        request.groups[0].push(printpark::ipp::wire::Attribute::new(name, value.clone()));
+    }
+    let (login, secret) = auth.unwrap_or(("", ""));
+    let (http, response, _) = ipp_request(
+        &support::insecure_client(),
+        &format!("{}{path}", w.server.base),
+        login,
+        secret,
+        &request,
+    )
+    .await;
+    (http, response.map(|m| m.code))
+}
+
+#[tokio::test]
+async fn only_the_printers_own_device_fetches_released_jobs_and_users_and_revoked_devices_get_401() {
+    use printpark::ipp::op;
+    let w = world(Backend::Sqlite).await;
+    let here = w.pulled_printer("Here").await;
+    let there = w.pulled_printer("There").await;
+    let mine = w.enrol(&here).await;
+    let other = w.enrol(&there).await;
+    let here_path = format!("/ipp/infra/{}", here.guid);
+    let there_path = format!("/ipp/infra/{}", there.guid);
+    let fetchable = [("which-jobs", Value::keyword("fetchable"))];
+
+    // Held, not released: never fetchable.
+    let job_id = w.print_with_ipptool(&unique_pdf("infra-security")).await;
+    let (http, status) = raw(&w, &here_path, Some((&mine.login, &mine.secret)), op::FETCH_JOB, &[("job-id", Value::Integer(job_id as i32))]).await;
+    assert_eq!((http, status), (200, Some(0x0420)), "not fetchable before release");
+
+    let release = w.release_all(&here).await[0] as i32;
+    // The other printer's device cannot take it, on its own path or on ours.
+    let (_, status) = raw(&w, &there_path, Some((&other.login, &other.secret)), op::FETCH_JOB, &[("job-id", Value::Integer(release))]).await;
+    assert_eq!(status, Some(0x0420), "another printer's device cannot fetch it");
+    let (_, status) = raw(&w, &here_path, Some((&other.login, &other.secret)), op::FETCH_JOB, &[("job-id", Value::Integer(release))]).await;
+    assert_eq!(status, Some(0x0406), "another printer's path is not found for it");
+    let (_, status) = raw(&w, &there_path, Some((&other.login, &other.secret)), op::GET_JOBS, &fetchable).await;
+    assert_eq!(status, Some(0x0000));
+
+    // No credentials, a user's password, a wrong secret: 401 with a Basic challenge.
+    assert_eq!(raw(&w, &here_path, None, op::GET_JOBS, &fetchable).await.0, 401);
+    assert_eq!(raw(&w, "/ipp/system", Some(("ann", ANN_PASSWORD)), op::GET_JOBS, &fetchable).await.0, 401);
+    assert_eq!(raw(&w, &here_path, Some(("ann", ANN_PASSWORD)), op::FETCH_JOB, &[("job-id", Value::Integer(release))]).await.0, 401);
+    assert_eq!(raw(&w, &here_path, Some((&mine.login, "not the secret")), op::GET_JOBS, &fetchable).await.0, 401);
+    // A device's credentials do not print into the secure queue either.
+    assert_eq!(raw(&w, "/ipp/print", Some((&mine.login, &mine.secret)), op::GET_JOBS, &[]).await.0, 401);
+
+    // Its own device can; then it is revoked and gets 401, and the job it had fetched
+    // (no document yet) is fetchable again.
+    let (_, status) = raw(&w, &here_path, Some((&mine.login, &mine.secret)), op::FETCH_JOB, &[("job-id", Value::Integer(release))]).await;
+    assert_eq!(status, Some(0x0000));
+    assert_eq!(w.release_state(i64::from(release)).await, "releasing");
+    let device = w.server.services.release.infra().devices_of(&w.admin, here.id).await.unwrap()[0].id;
+    w.server
+        .services
+        .release
+        .infra()
+        .revoke_device(&w.admin, device, &ClientInfo::default())
+        .await
+        .unwrap();
+    assert_eq!(raw(&w, &here_path, Some((&mine.login, &mine.secret)), op::GET_JOBS, &fetchable).await.0, 401);
+    assert_eq!(w.release_state(i64::from(release)).await, "queued");
+    // Every refused sign-in is in the audit log, without the secret.
+    let audit = w
+        .server
+        .services
+        .db
+        .audit_page(None, 200, Some("output_device.login"))
+        .await
+        .unwrap();
+    let denied = audit.len();
+    assert!(denied >= 4, "{denied} refused device sign-ins audited");
+    assert!(!format!("{audit:?}").contains(&mine.secret));
+}
