@@ -85,7 +85,12 @@ impl World {
     }
 
     fn device_config(&self, device: &NewOutputDevice, local: &TestPrinter) -> DeviceConfig {
-        DeviceConfig::new(&self.server.base, &device.login, &device.secret, &local.uri())
+        DeviceConfig::new(
+            &self.server.base,
+            &device.login,
+            &device.secret,
+            &local.uri(),
+        )
     }
 
     /// Ann prints `bytes` as a PDF with CUPS's ipptool over IPPS; returns the job id.
@@ -120,7 +125,12 @@ impl World {
         self.server
             .services
             .release
-            .release_all(&self.ann, &printer.guid, ReleaseVia::Station, &ClientInfo::default())
+            .release_all(
+                &self.ann,
+                &printer.guid,
+                ReleaseVia::Station,
+                &ClientInfo::default(),
+            )
             .await
             .unwrap()
     }
@@ -172,7 +182,7 @@ impl World {
 }
 
 fn unique_pdf(marker: &str) -> Vec<u8> {
-    let mut pdf = std::fs::read(support::fixture_path("documents/document-a4.pdf")).unwrap();
+    let mut pdf = std::fs::read(support::fixture_path("document-a4.pdf")).unwrap();
     pdf.extend_from_slice(format!("\n%{marker}\n").as_bytes());
     pdf
 }
@@ -183,7 +193,8 @@ fn ops(device: &OutputDevice) -> Vec<&'static str> {
 }
 
 #[tokio::test]
-async fn an_output_device_following_the_reference_proxy_prints_the_exact_bytes_and_the_job_is_purged() {
+async fn an_output_device_following_the_reference_proxy_prints_the_exact_bytes_and_the_job_is_purged()
+ {
     let w = world(Backend::Sqlite).await;
     let local = TestPrinter::start(PrinterOptions::named("infra-local")).await;
     let printer = w.pulled_printer("Second floor").await;
@@ -215,7 +226,10 @@ async fn an_output_device_following_the_reference_proxy_prints_the_exact_bytes_a
     );
     w.wait_release(release, "printed").await;
     w.assert_printed_and_purged(job_id).await;
-    let spooled = { local.wait_for_jobs_done(1, Duration::from_secs(30)).await; local.spooled_files() };
+    let spooled = {
+        local.wait_for_jobs_done(1, Duration::from_secs(30)).await;
+        local.spooled_files()
+    };
     assert_eq!(spooled[0].bytes(), pdf, "the printer got the exact bytes");
 
     // The reference proxy's sequence, step by step.
@@ -261,7 +275,10 @@ async fn an_output_device_following_the_reference_proxy_prints_the_exact_bytes_a
         .devices_of(&w.admin, printer.id)
         .await
         .unwrap();
-    assert!(devices[0].formats.contains("image/pwg-raster"), "{devices:?}");
+    assert!(
+        devices[0].formats.contains("image/pwg-raster"),
+        "{devices:?}"
+    );
     assert_eq!(devices[0].device_uuid.as_deref(), Some(device.uuid()));
 
     device.stop().await;
@@ -298,13 +315,21 @@ async fn a_device_started_after_the_release_finds_the_job_with_get_jobs_on_postg
     );
     w.wait_release(release, "printed").await;
     w.assert_printed_and_purged(job_id).await;
-    assert_eq!({ local.wait_for_jobs_done(1, Duration::from_secs(30)).await; local.spooled_files() }[0].bytes(), pdf);
+    assert_eq!(
+        {
+            local.wait_for_jobs_done(1, Duration::from_secs(30)).await;
+            local.spooled_files()
+        }[0]
+        .bytes(),
+        pdf
+    );
     device.stop().await;
     drop(local);
 }
 
 #[tokio::test]
-async fn a_device_killed_mid_fetch_leaves_the_job_needing_attention_and_after_a_retry_it_prints_once() {
+async fn a_device_killed_mid_fetch_leaves_the_job_needing_attention_and_after_a_retry_it_prints_once()
+ {
     let w = world(Backend::Sqlite).await;
     let local = TestPrinter::start(PrinterOptions::named("infra-killed")).await;
     let printer = w.pulled_printer("Killed").await;
@@ -344,7 +369,10 @@ async fn a_device_killed_mid_fetch_leaves_the_job_needing_attention_and_after_a_
         device.log()
     );
     w.wait_release(again, "printed").await;
-    let files = { local.wait_for_jobs_done(1, Duration::from_secs(30)).await; local.spooled_files() };
+    let files = {
+        local.wait_for_jobs_done(1, Duration::from_secs(30)).await;
+        local.spooled_files()
+    };
     assert_eq!(files.len(), 1, "printed once");
     assert_eq!(files[0].bytes(), pdf);
     w.assert_printed_and_purged(job_id).await;
@@ -361,16 +389,20 @@ async fn raw(
     attrs: &[(&str, Value)],
 ) -> (u16, Option<u16>) {
     let uri = format!("{}{path}", w.server.base.replace("https://", "ipps://"));
-    let mut request = infra_request(operation, &uri, "someone", Some("urn:uuid:00000000-0000-4000-8000-000000000001"));
+    let mut request = infra_request(
+        operation,
+        &uri,
+        "someone",
+        Some("urn:uuid:00000000-0000-4000-8000-000000000001"),
+    );
     for (name, value) in attrs {
         request.groups[0].push(printpark::ipp::wire::Attribute::new(name, value.clone()));
     }
-    let (login, secret) = auth.unwrap_or(("", ""));
     let (http, response, _) = ipp_request(
         &support::insecure_client(),
         &format!("{}{path}", w.server.base),
-        login,
-        secret,
+        auth.map(|(login, _)| login),
+        auth.map_or("", |(_, secret)| secret),
         &request,
     )
     .await;
@@ -378,7 +410,8 @@ async fn raw(
 }
 
 #[tokio::test]
-async fn only_the_printers_own_device_fetches_released_jobs_and_users_and_revoked_devices_get_401() {
+async fn only_the_printers_own_device_fetches_released_jobs_and_users_and_revoked_devices_get_401()
+{
     use printpark::ipp::op;
     let w = world(Backend::Sqlite).await;
     let here = w.pulled_printer("Here").await;
@@ -391,32 +424,134 @@ async fn only_the_printers_own_device_fetches_released_jobs_and_users_and_revoke
 
     // Held, not released: never fetchable.
     let job_id = w.print_with_ipptool(&unique_pdf("infra-security")).await;
-    let (http, status) = raw(&w, &here_path, Some((&mine.login, &mine.secret)), op::FETCH_JOB, &[("job-id", Value::Integer(job_id as i32))]).await;
-    assert_eq!((http, status), (200, Some(0x0420)), "not fetchable before release");
+    let (http, status) = raw(
+        &w,
+        &here_path,
+        Some((&mine.login, &mine.secret)),
+        op::FETCH_JOB,
+        &[("job-id", Value::Integer(job_id as i32))],
+    )
+    .await;
+    assert_eq!(
+        (http, status),
+        (200, Some(0x0420)),
+        "not fetchable before release"
+    );
 
     let release = w.release_all(&here).await[0] as i32;
     // The other printer's device cannot take it, on its own path or on ours.
-    let (_, status) = raw(&w, &there_path, Some((&other.login, &other.secret)), op::FETCH_JOB, &[("job-id", Value::Integer(release))]).await;
-    assert_eq!(status, Some(0x0420), "another printer's device cannot fetch it");
-    let (_, status) = raw(&w, &here_path, Some((&other.login, &other.secret)), op::FETCH_JOB, &[("job-id", Value::Integer(release))]).await;
-    assert_eq!(status, Some(0x0406), "another printer's path is not found for it");
-    let (_, status) = raw(&w, &there_path, Some((&other.login, &other.secret)), op::GET_JOBS, &fetchable).await;
+    let (_, status) = raw(
+        &w,
+        &there_path,
+        Some((&other.login, &other.secret)),
+        op::FETCH_JOB,
+        &[("job-id", Value::Integer(release))],
+    )
+    .await;
+    assert_eq!(
+        status,
+        Some(0x0420),
+        "another printer's device cannot fetch it"
+    );
+    let (_, status) = raw(
+        &w,
+        &here_path,
+        Some((&other.login, &other.secret)),
+        op::FETCH_JOB,
+        &[("job-id", Value::Integer(release))],
+    )
+    .await;
+    assert_eq!(
+        status,
+        Some(0x0406),
+        "another printer's path is not found for it"
+    );
+    let (_, status) = raw(
+        &w,
+        &there_path,
+        Some((&other.login, &other.secret)),
+        op::GET_JOBS,
+        &fetchable,
+    )
+    .await;
     assert_eq!(status, Some(0x0000));
 
     // No credentials, a user's password, a wrong secret: 401 with a Basic challenge.
-    assert_eq!(raw(&w, &here_path, None, op::GET_JOBS, &fetchable).await.0, 401);
-    assert_eq!(raw(&w, "/ipp/system", Some(("ann", ANN_PASSWORD)), op::GET_JOBS, &fetchable).await.0, 401);
-    assert_eq!(raw(&w, &here_path, Some(("ann", ANN_PASSWORD)), op::FETCH_JOB, &[("job-id", Value::Integer(release))]).await.0, 401);
-    assert_eq!(raw(&w, &here_path, Some((&mine.login, "not the secret")), op::GET_JOBS, &fetchable).await.0, 401);
+    assert_eq!(
+        raw(&w, &here_path, None, op::GET_JOBS, &fetchable).await.0,
+        401
+    );
+    assert_eq!(
+        raw(
+            &w,
+            "/ipp/system",
+            Some(("ann", ANN_PASSWORD)),
+            op::GET_JOBS,
+            &fetchable
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        raw(
+            &w,
+            &here_path,
+            Some(("ann", ANN_PASSWORD)),
+            op::FETCH_JOB,
+            &[("job-id", Value::Integer(release))]
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        raw(
+            &w,
+            &here_path,
+            Some((&mine.login, "not the secret")),
+            op::GET_JOBS,
+            &fetchable
+        )
+        .await
+        .0,
+        401
+    );
     // A device's credentials do not print into the secure queue either.
-    assert_eq!(raw(&w, "/ipp/print", Some((&mine.login, &mine.secret)), op::GET_JOBS, &[]).await.0, 401);
+    assert_eq!(
+        raw(
+            &w,
+            "/ipp/print",
+            Some((&mine.login, &mine.secret)),
+            op::GET_JOBS,
+            &[]
+        )
+        .await
+        .0,
+        401
+    );
 
     // Its own device can; then it is revoked and gets 401, and the job it had fetched
     // (no document yet) is fetchable again.
-    let (_, status) = raw(&w, &here_path, Some((&mine.login, &mine.secret)), op::FETCH_JOB, &[("job-id", Value::Integer(release))]).await;
+    let (_, status) = raw(
+        &w,
+        &here_path,
+        Some((&mine.login, &mine.secret)),
+        op::FETCH_JOB,
+        &[("job-id", Value::Integer(release))],
+    )
+    .await;
     assert_eq!(status, Some(0x0000));
     assert_eq!(w.release_state(i64::from(release)).await, "releasing");
-    let device = w.server.services.release.infra().devices_of(&w.admin, here.id).await.unwrap()[0].id;
+    let device = w
+        .server
+        .services
+        .release
+        .infra()
+        .devices_of(&w.admin, here.id)
+        .await
+        .unwrap()[0]
+        .id;
     w.server
         .services
         .release
@@ -424,7 +559,18 @@ async fn only_the_printers_own_device_fetches_released_jobs_and_users_and_revoke
         .revoke_device(&w.admin, device, &ClientInfo::default())
         .await
         .unwrap();
-    assert_eq!(raw(&w, &here_path, Some((&mine.login, &mine.secret)), op::GET_JOBS, &fetchable).await.0, 401);
+    assert_eq!(
+        raw(
+            &w,
+            &here_path,
+            Some((&mine.login, &mine.secret)),
+            op::GET_JOBS,
+            &fetchable
+        )
+        .await
+        .0,
+        401
+    );
     assert_eq!(w.release_state(i64::from(release)).await, "queued");
     // Every refused sign-in is in the audit log, without the secret.
     let audit = w

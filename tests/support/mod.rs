@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod infra_device;
 pub mod printer;
 pub mod snmp;
 
