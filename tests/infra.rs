@@ -584,3 +584,153 @@ async fn only_the_printers_own_device_fetches_released_jobs_and_users_and_revoke
     assert!(denied >= 4, "{denied} refused device sign-ins audited");
     assert!(!format!("{audit:?}").contains(&mine.secret));
 }
+
+/// Debian's ippsample-data test files (tests/run.sh unpacks them).
+fn ippsample_test(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var("IPPSAMPLE_DATA").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/printpark/ippsample-data",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let path = std::path::Path::new(&dir)
+        .join("usr/share/cups/ipptool")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: tests/run.sh unpacks Debian's ippsample-data (IPPSAMPLE_DATA)",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test]
+async fn ipptool_get_jobs_fetchable_test_passes_against_the_device_path() {
+    let w = world(Backend::Sqlite).await;
+    let printer = w.pulled_printer("Fetchable").await;
+    let device = w.enrol(&printer).await;
+    // One released job, so the listing has something to show.
+    w.print_with_ipptool(&unique_pdf("infra-ipptool")).await;
+    let release = w.release_all(&printer).await[0];
+    let uri = format!(
+        "{}/ipp/infra/{}",
+        w.server.base.replace(
+            "https://",
+            &format!("ipps://{}:{}@", device.login, device.secret)
+        ),
+        printer.guid
+    );
+    let test = ippsample_test("get-jobs-fetchable.test");
+    let output = support::printer::ipptool(
+        &["-tv", "-d", "MY-JOBS=false", &uri, test.to_str().unwrap()],
+        w.home.path(),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    println!("{text}");
+    assert!(
+        output.status.success(),
+        "get-jobs-fetchable.test failed:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("job-id (integer) = {release}")),
+        "{text}"
+    );
+    assert!(text.contains("job-fetchable"), "{text}");
+}
+
+/// The PWG's reference proxy, built from ippsample's public source outside the project
+/// (`IPPPROXY=/path/to/ippproxy`; see docs/infra.md). Not on CI machines: run with
+/// `IPPPROXY=… cargo test --test infra -- --ignored`.
+struct Ippproxy {
+    child: tokio::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Ippproxy {
+    async fn start(w: &World, device: &NewOutputDevice, local: &TestPrinter) -> Self {
+        let binary = std::env::var("IPPPROXY").expect("IPPPROXY=/path/to/ippproxy");
+        let log = w.home.path().join(format!("ippproxy-{}.log", device.login));
+        let child = tokio::process::Command::new(binary)
+            .args(["-v", "-u", &device.login, "-d", &local.uri()])
+            .arg(format!("{}/ipp/system", w.server.base))
+            // libcups keeps the user per thread: -u covers only the main thread.
+            .env("CUPS_USER", &device.login)
+            .env("IPPPROXY_PASSWORD", &device.secret)
+            .env("HOME", w.home.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("ippproxy starts");
+        Self { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM: it finishes, cancels its subscription and deregisters.
+    async fn stop(mut self) -> String {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(40), self.child.wait()).await;
+        let _ = self.child.start_kill();
+        self.log()
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the reference ippproxy built from ippsample's source (IPPPROXY=…)"]
+async fn the_reference_ippproxy_prints_released_jobs_byte_for_byte() {
+    let w = world(Backend::Sqlite).await;
+    let local = TestPrinter::start(PrinterOptions::named("ippproxy-local")).await;
+    let printer = w.pulled_printer("Reference proxy").await;
+    let device = w.enrol(&printer).await;
+
+    // Released before the proxy starts: found by its one Get-Jobs.
+    let early = unique_pdf("ippproxy-early-31b7");
+    w.print_with_ipptool(&early).await;
+    let first = w.release_all(&printer).await[0];
+    let proxy = Ippproxy::start(&w, &device, &local).await;
+    w.wait_release(first, "printed").await;
+
+    // Released while it long-polls: found by its job-fetchable event.
+    let late = unique_pdf("ippproxy-late-4c0e");
+    let job = w.print_with_ipptool(&late).await;
+    let second = w.release_all(&printer).await[0];
+    w.wait_release(second, "printed").await;
+    w.assert_printed_and_purged(job).await;
+
+    local.wait_for_jobs_done(2, Duration::from_secs(30)).await;
+    let files = local.spooled_files();
+    assert_eq!(files.len(), 2, "{}", proxy.log());
+    let mut got: Vec<Vec<u8>> = files.iter().map(|f| f.bytes()).collect();
+    got.sort();
+    let mut want = vec![early, late];
+    want.sort();
+    assert!(
+        got == want,
+        "the printer got the exact bytes\n{}",
+        proxy.log()
+    );
+
+    let log = proxy.stop().await;
+    let devices = w
+        .server
+        .services
+        .release
+        .infra()
+        .devices_of(&w.admin, printer.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        devices[0].device_uuid, None,
+        "deregistered on SIGTERM\n{log}"
+    );
+    println!("{log}");
+}

@@ -53,6 +53,19 @@ if ! python3 -c 'import zeroconf' 2>/dev/null; then
   python3 -m pip install -q zeroconf
 fi
 
+# IPP INFRA: ipptool's get-jobs-fetchable.test ships in Debian's ippsample-data.
+# Installing that package pulls the broken ippsample and removes cups-ipp-utils, so it
+# is only downloaded and unpacked.
+ippsample_data="${IPPSAMPLE_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/printpark/ippsample-data}"
+if [ ! -f "$ippsample_data/usr/share/cups/ipptool/get-jobs-fetchable.test" ]; then
+  log "unpacking ippsample-data (Debian) for the INFRA ipptool test"
+  mkdir -p "$ippsample_data"
+  (cd "$ippsample_data" && { apt-get download ippsample-data >/dev/null 2>&1 \
+      || { as_root apt-get update -qq && apt-get download ippsample-data >/dev/null 2>&1; }; } \
+    && dpkg -x ippsample-data_*.deb . && rm -f ippsample-data_*.deb)
+fi
+export IPPSAMPLE_DATA="$ippsample_data"
+
 work=$(mktemp -d /tmp/printpark-test.XXXXXX)
 chmod 755 "$work"
 pids=()
