@@ -734,3 +734,118 @@ async fn the_reference_ippproxy_prints_released_jobs_byte_for_byte() {
     );
     println!("{log}");
 }
+
+#[tokio::test]
+async fn a_device_app_signs_the_person_in_with_a_pin_lists_their_jobs_and_releases_them_to_itself()
+{
+    let w = world(Backend::Sqlite).await;
+    w.server
+        .services
+        .identity
+        .set_own_pin(&w.ann, ANN_PASSWORD, "482916", &ClientInfo::default())
+        .await
+        .unwrap();
+    let local = TestPrinter::start(PrinterOptions::named("infra-app")).await;
+    let printer = w.pulled_printer("Panel").await;
+    let enrolled = w.enrol(&printer).await;
+    let device = OutputDevice::start(w.device_config(&enrolled, &local)).await;
+    let pdf = unique_pdf("infra-app-5d6e");
+    let job_id = w.print_with_ipptool(&pdf).await;
+
+    let http = support::insecure_client();
+    let api = |path: &str| format!("{}/api/v1/output-device/{path}", w.server.base);
+    let as_device =
+        |r: reqwest::RequestBuilder| r.basic_auth(&enrolled.login, Some(&enrolled.secret));
+
+    // Not the device: refused, whatever the person sends.
+    let pin = serde_json::json!({"login": "ann", "pin": "482916"});
+    let response = http.post(api("session")).json(&pin).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = http
+        .post(api("session"))
+        .basic_auth("ann", Some(ANN_PASSWORD))
+        .json(&pin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "a user is not a device");
+    // A wrong PIN is refused (and counts toward the lockout).
+    let wrong = serde_json::json!({"login": "ann", "pin": "000000"});
+    let response = as_device(http.post(api("session")))
+        .json(&wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let unknown = serde_json::json!({"badge": "04A1B2C3"});
+    let response = as_device(http.post(api("session")))
+        .json(&unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    let session: serde_json::Value = as_device(http.post(api("session")))
+        .json(&pin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["username"], "ann");
+    let token = session["token"].as_str().unwrap().to_string();
+    // Without the device's credentials the person's session alone opens nothing.
+    let response = http
+        .get(api("jobs"))
+        .header("X-User-Session", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let jobs: serde_json::Value = as_device(http.get(api("jobs")))
+        .header("X-User-Session", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs[0]["id"], job_id);
+    let released: serde_json::Value = as_device(http.post(api("release")))
+        .header("X-User-Session", &token)
+        .json(&serde_json::json!({"job_ids": [job_id]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let release = released["job_ids"][0].as_i64().unwrap();
+    assert!(
+        device
+            .wait_for_printed(release as i32, Duration::from_secs(60))
+            .await,
+        "{:#?}",
+        device.log()
+    );
+    w.wait_release(release, "printed").await;
+    local.wait_for_jobs_done(1, Duration::from_secs(30)).await;
+    assert_eq!(local.spooled_files()[0].bytes(), pdf);
+    let row = w.server.services.db.release_by_id(release).await.unwrap();
+    assert_eq!(row.via, "device");
+    let response = as_device(http.delete(api("session")))
+        .header("X-User-Session", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let response = as_device(http.get(api("jobs")))
+        .header("X-User-Session", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "signed out");
+    device.stop().await;
+    drop(local);
+}

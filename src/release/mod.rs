@@ -61,6 +61,8 @@ pub enum ReleaseVia {
     Station,
     Phone,
     Admin,
+    /// The printer's own panel or card reader (an output device's app).
+    Device,
 }
 
 impl ReleaseVia {
@@ -69,6 +71,7 @@ impl ReleaseVia {
             ReleaseVia::Station => "station",
             ReleaseVia::Phone => "phone",
             ReleaseVia::Admin => "admin",
+            ReleaseVia::Device => "device",
         }
     }
 }

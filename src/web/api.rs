@@ -16,8 +16,10 @@ use crate::jobs::HeldJob;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "PrintPark API", description = "Self-hosted secure pull printing. Authenticate with the session cookie (writes need the `X-CSRF-Token` header) or `Authorization: Bearer <app password>`."),
-    paths(me, list_users, create_user, my_jobs, delete_job),
-    components(schemas(User, crate::identity::Role, HeldJob, crate::jobs::JobState, NewUserRequest, ErrorBody, ErrorDetail, Me)),
+    paths(me, list_users, create_user, my_jobs, delete_job,
+        super::device_api::sign_in, super::device_api::sign_out, super::device_api::jobs, super::device_api::release),
+    components(schemas(User, crate::identity::Role, HeldJob, crate::jobs::JobState, NewUserRequest, ErrorBody, ErrorDetail, Me,
+        super::device_api::DeviceSignIn, super::device_api::DeviceSession, super::device_api::DeviceRelease, super::device_api::DeviceReleased)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -31,6 +33,12 @@ impl utoipa::Modify for BearerScheme {
             components.add_security_scheme(
                 "bearer",
                 SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+            // Output devices (pull release at the device): their enrolment's login
+            // and secret.
+            components.add_security_scheme(
+                "basic",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
             );
         }
     }

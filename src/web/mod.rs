@@ -14,6 +14,7 @@ use crate::services::{Services, StartError};
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod device_api;
 pub mod error;
 pub mod headers;
 pub mod health;
@@ -182,6 +183,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/metrics", web::get().to(health::metrics))
     .route("/static/{name:.*}", web::get().to(assets::serve))
     .configure(api::configure)
+    .configure(device_api::configure)
     .service(
         SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()),
     );
