@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use printpark::identity::{ClientInfo, NewUserRequest, User};
+use printpark::identity::{ClientInfo, User};
 use printpark::jobs::{Compression, Submission};
 use printpark::release::PrinterForm;
 use support::browser::Browser;
@@ -119,20 +119,7 @@ async fn release_world(name: &str) -> (TestServer, TestPrinter, String, Vec<u8>)
     let server = TestServer::start(Backend::Sqlite).await;
     let client = ClientInfo::default();
     let identity = &server.services.identity;
-    let admin = identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: "boss".into(),
-                email: "boss@example.org".into(),
-                admin: true,
-                password: Some("correct horse battery".into()),
-                ..Default::default()
-            },
-            &client,
-        )
-        .await
-        .unwrap();
+    let admin = support::create_admin(&identity).await;
     let ann: User = support::create_user(&server, "ann", "ann's long password").await;
     identity
         .set_own_pin(&ann, "ann's long password", "482916", &client)

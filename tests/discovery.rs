@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use printpark::db::DiscoverySettingsRow;
 use printpark::devices::NewCredential;
-use printpark::identity::{ClientInfo, NewUserRequest, User};
+use printpark::identity::{ClientInfo, User};
 use support::snmp::{AgentSpec, Recording, SnmpAgents, V3User};
 use support::{Backend, TestServer};
 
@@ -25,22 +25,7 @@ const EXCLUDED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 17);
 const GARBAGE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 18);
 
 async fn admin(server: &TestServer) -> User {
-    server
-        .services
-        .identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: "boss".into(),
-                email: "boss@example.org".into(),
-                admin: true,
-                password: Some("correct horse battery".into()),
-                ..Default::default()
-            },
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap()
+    support::create_admin(&server.services.identity).await
 }
 
 fn v2c(name: &str, community: &str) -> NewCredential {
@@ -371,21 +356,7 @@ async fn printpark_discover_scans_from_the_command_line_and_prints_what_it_found
         let services = printpark::services::Services::start(settings)
             .await
             .unwrap();
-        let boss = services
-            .identity
-            .create_user(
-                None,
-                &NewUserRequest {
-                    username: "boss".into(),
-                    email: "boss@example.org".into(),
-                    admin: true,
-                    password: Some("correct horse battery".into()),
-                    ..Default::default()
-                },
-                &ClientInfo::default(),
-            )
-            .await
-            .unwrap();
+        let boss = support::create_admin(&services.identity).await;
         let s = DiscoverySettingsRow {
             port: i64::from(agents.port),
             ..services.devices.settings().await.unwrap()

@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use printpark::db::PrinterRow;
-use printpark::identity::{ClientInfo, NewUserRequest, User};
+use printpark::identity::{ClientInfo, User};
 use printpark::ipp::wire::Value;
 use printpark::release::{NewOutputDevice, PrinterForm, ReleaseVia};
 use support::infra_device::{DeviceConfig, OutputDevice, Phase, infra_request, ipp_request};
@@ -29,23 +29,7 @@ struct World {
 
 async fn world(backend: Backend) -> World {
     let server = TestServer::start(backend).await;
-    let client = ClientInfo::default();
-    let admin = server
-        .services
-        .identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: "boss".into(),
-                email: "boss@example.org".into(),
-                admin: true,
-                password: Some("correct horse battery".into()),
-                ..Default::default()
-            },
-            &client,
-        )
-        .await
-        .unwrap();
+    let admin = support::create_admin(&server.services.identity).await;
     let ann = support::create_user(&server, "ann", ANN_PASSWORD).await;
     World {
         server,

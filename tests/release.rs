@@ -9,7 +9,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use printpark::db::{ReleaseEnd, ReleaseItem, ReleaseRow};
-use printpark::identity::{ClientInfo, NewUserRequest, User};
+use printpark::identity::{ClientInfo, User};
 use printpark::jobs::{Compression, HeldJob, JobState, Submission};
 use printpark::release::PrinterForm;
 use support::printer::{FakeBehaviour, FakePrinter, FakeStatus, PrinterOptions, TestPrinter};
@@ -27,20 +27,7 @@ async fn world(backend: Backend) -> World {
     let server = TestServer::start(backend).await;
     let client = ClientInfo::default();
     let identity = &server.services.identity;
-    let admin = identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: "boss".into(),
-                email: "boss@example.org".into(),
-                admin: true,
-                password: Some("correct horse battery".into()),
-                ..Default::default()
-            },
-            &client,
-        )
-        .await
-        .unwrap();
+    let admin = support::create_admin(&identity).await;
     let ann = support::create_user(&server, "ann", "ann's long password").await;
     identity
         .set_own_pin(&ann, "ann's long password", PIN, &client)
@@ -761,22 +748,7 @@ async fn two_servers_on_one_postgres_deliver_each_release_exactly_once() {
         s
     })
     .await;
-    let admin = one
-        .services
-        .identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: "boss".into(),
-                email: "boss@example.org".into(),
-                admin: true,
-                password: Some("correct horse battery".into()),
-                ..Default::default()
-            },
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap();
+    let admin = support::create_admin(&one.services.identity).await;
     let w = World {
         admin: admin.clone(),
         ann: support::create_user(&one, "ann", "ann's long password").await,

@@ -519,20 +519,7 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
             .unwrap();
         let client = ClientInfo::default();
         let identity = &services.identity;
-        let admin = identity
-            .create_user(
-                None,
-                &NewUserRequest {
-                    username: "boss".into(),
-                    email: "boss@example.org".into(),
-                    admin: true,
-                    password: Some("correct horse battery".into()),
-                    ..Default::default()
-                },
-                &client,
-            )
-            .await
-            .unwrap();
+        let admin = support::create_admin(&identity).await;
         let ann = identity
             .create_user(
                 None,

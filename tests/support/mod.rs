@@ -294,6 +294,24 @@ pub fn fixture_path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The admin "boss" (password "correct horse battery").
+pub async fn create_admin(identity: &printpark::identity::Identity) -> printpark::identity::User {
+    identity
+        .create_user(
+            None,
+            &printpark::identity::NewUserRequest {
+                username: "boss".into(),
+                email: "boss@example.org".into(),
+                admin: true,
+                password: Some("correct horse battery".into()),
+                ..Default::default()
+            },
+            &printpark::identity::ClientInfo::default(),
+        )
+        .await
+        .unwrap()
+}
+
 /// A user `name` (e-mail `name@example.org`) with this password.
 pub async fn create_user(
     server: &TestServer,
