@@ -369,6 +369,10 @@ fn cheaper_item(job: &HeldJob, choice: &JobChoice) -> Result<ReleaseItem, Releas
 
 /// A printer's URI and state, as the release pages show it.
 pub fn printer_state_label(printer: &PrinterRow) -> &'static str {
+    if printer.protocol == "infra" {
+        // Never contacted by the server: its output devices report (printer page).
+        return "Pulled by its output device";
+    }
     match printer.state.as_str() {
         "idle" => "Ready",
         "processing" => "Printing",

@@ -1,0 +1,1610 @@
+//! IPP INFRA at scale: 50 output devices long-polling Get-Notifications while 500 jobs
+//! are released across their printers. Measures the time from a release to the
+//! device's Fetch-Job (p50/p90/p99/max), and the server's CPU and memory while idle
+//! with the devices connected (no busy polling: an idle device should cost one
+//! request per 25 s hold and nothing in between).
+//!
+//! Run: `cargo bench --bench infra` (about two minutes after the build). Options,
+//! after `--`: `--devices N` (50; one printer each), `--jobs N` (500 per load phase),
+//! `--users N` (10), `--idle-secs S` (30, the window with every device connected),
+//! `--baseline-secs S` (10, the windows with no device and after the load),
+//! `--spread-secs S` (10, how long the spread phase releases for), `--no-burst`.
+//!
+//! What it does:
+//! - prepares a temporary data dir with the library, in this process (`Services::start`
+//!   on it, nothing else started): an admin, `--users` users with a PIN, `--devices`
+//!   printers with delivery `infra`, one output device enrolled for each
+//!   (`infra().add_device`: login + secret), and the jobs of both load phases parked
+//!   (page-for-page `tests/fixtures/documents/document-a4.pdf`, each with a unique
+//!   comment line after `%%EOF`, so every document is distinct and checkable);
+//! - starts the real `printpark serve` as a child process on that data dir (SQLite,
+//!   local disk, its self-signed certificate, DNS-SD off, a free loopback port), so
+//!   its CPU time (/proc/PID/stat) and memory (VmRSS, VmHWM) are the server's alone;
+//! - runs `--devices` simulated output devices in this process, each with its own
+//!   reqwest client (so its own keep-alive TLS connection), following the reference
+//!   proxy's order: Register-Output-Device on `/ipp/system` (the printer URI is the
+//!   `xri-uri` of the answer), Create-Printer-Subscriptions (ippget, job-fetchable),
+//!   Get-Jobs which-jobs=fetchable once, then Get-Notifications with notify-wait=true
+//!   and the next sequence number, again at once after each answer. For each new
+//!   job-fetchable event: Fetch-Job, Acknowledge-Job, Fetch-Document (body read to the
+//!   end, checked byte for byte against what was parked), Update-Job-Status with
+//!   output-device-job-state 9 (completed). A device does one job at a time, between
+//!   two Get-Notifications (ippproxy fetches in a second thread; here the jobs of one
+//!   answer wait for each other, which shows in "Fetch-Job sent" but not in "event");
+//! - idle: the server alone for `--baseline-secs`, then with every device in its
+//!   long poll for `--idle-secs`: CPU % of one core, RSS, requests the devices sent
+//!   (and the INFRA requests the server counted in `/metrics`);
+//! - releases through the output-device app API (`POST /api/v1/output-device/release`
+//!   with the device's credentials and a person's session from
+//!   `POST /api/v1/output-device/session` with login + PIN; sign-in not timed), one
+//!   panel client per printer. t0 = just before the release POST is sent. Two phases:
+//!   "spread", one job per call, one call every `--spread-secs`/`--jobs` (20 ms),
+//!   round-robin over the printers; "burst", one call per printer with its share of
+//!   the jobs, all fired at the same instant;
+//! - per job: t0 → the Get-Notifications answer with its job-fetchable event arrived
+//!   at the device; → Fetch-Job sent; → Update-Job-Status(completed) answered. Every
+//!   release must end `printed` in the database (checked through the library at the
+//!   end) and every document must arrive once, intact, at its own printer's device;
+//! - the server's CPU over each phase, the CPU every other process on the machine
+//!   used meanwhile (the machine is shared with builds; a busy machine is shown, not
+//!   hidden), and a last idle window after the load.
+//!
+//! The devices and the release panels share this process (and the machine's cores)
+//! with nothing else; the server's figures are its own process tree's.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use printpark::config::Settings;
+use printpark::identity::{ClientInfo, NewUserRequest, User};
+use printpark::ipp::client::new_request;
+use printpark::ipp::op;
+use printpark::ipp::wire::{self, Attribute, Group, Limits, Message, Value, group};
+use printpark::jobs::{Compression, Submission};
+use printpark::release::PrinterForm;
+use printpark::services::Services;
+
+/// Longest Get-Notifications hold of the server (`release::infra::LONGEST_WAIT`).
+const HOLD_SECS: f64 = 25.0;
+/// Idle CPU below this share of one core counts as "near zero".
+const NEAR_ZERO_PCT: f64 = 1.0;
+const RESPONSE_LIMITS: Limits = Limits {
+    max_bytes: 4 * 1024 * 1024,
+    max_attributes: 100_000,
+    max_depth: 16,
+};
+
+// ---------------------------------------------------------------------------------
+// Options
+
+struct Options {
+    devices: usize,
+    jobs: usize,
+    users: usize,
+    idle_secs: f64,
+    baseline_secs: f64,
+    spread_secs: f64,
+    burst: bool,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let opts = Options {
+        devices: value("--devices")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(50),
+        jobs: value("--jobs").and_then(|s| s.parse().ok()).unwrap_or(500),
+        users: value("--users").and_then(|s| s.parse().ok()).unwrap_or(10),
+        idle_secs: value("--idle-secs")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30.0),
+        baseline_secs: value("--baseline-secs")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10.0),
+        spread_secs: value("--spread-secs")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10.0),
+        burst: !args.iter().any(|a| a == "--no-burst"),
+    };
+    assert!(opts.devices >= 1 && opts.users >= 1 && opts.jobs >= 1);
+    assert!(
+        opts.users <= opts.devices,
+        "--users must not exceed --devices (each printer has one user releasing at it)"
+    );
+    opts
+}
+
+// ---------------------------------------------------------------------------------
+// The server process and /proc
+
+/// `printpark serve` as a child: stopped (TERM, then KILL) when dropped, also on panic.
+struct ServerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    fn log_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn log_tail(&self) -> String {
+        let lines = self.log_lines();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if self.exited().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("printpark did not stop on SIGTERM within 30 s: killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resets VmHWM to the current RSS; false where the kernel does not allow it.
+fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// Fields after the command name in /proc/PID/stat (index 0 = state, field 3).
+fn stat_fields(pid: Option<u32>) -> Vec<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".into(),
+    };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Some(after) = text.rfind(')').map(|i| &text[i + 2..]) else {
+        return Vec::new();
+    };
+    after
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect()
+}
+
+/// User + system CPU seconds of a process (`None`: this one), with the children it
+/// has reaped when `reaped` (the server's `analyse-pdf` children, none here).
+fn cpu_secs(pid: Option<u32>, reaped: bool) -> f64 {
+    let f = stat_fields(pid);
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0);
+    let mut ticks = at(11) + at(12);
+    if reaped {
+        ticks += at(13) + at(14);
+    }
+    ticks / clock_ticks()
+}
+
+/// CPU seconds used so far by every process on the machine: pid → (seconds, is a
+/// kernel thread).
+fn all_processes_cpu() -> HashMap<u32, (f64, bool)> {
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let f = stat_fields(Some(pid));
+        if f.len() < 13 {
+            continue;
+        }
+        let kernel_thread = pid == 2 || f[1] == 2.0;
+        out.insert(pid, ((f[11] + f[12]) / clock_ticks(), kernel_thread));
+    }
+    out
+}
+
+/// CPU seconds other processes (not kernel threads) used between two snapshots,
+/// leaving out the server and the bench.
+fn others_cpu(before: &HashMap<u32, (f64, bool)>, after: &HashMap<u32, (f64, bool)>, ours: &[u32]) -> f64 {
+    after
+        .iter()
+        .filter(|(pid, (_, kthread))| !ours.contains(pid) && !kthread)
+        .map(|(pid, (secs, _))| secs - before.get(pid).map(|b| b.0).unwrap_or(0.0))
+        .sum::<f64>()
+        .max(0.0)
+}
+
+/// Open sockets of a process (its TCP connections, listeners, database files are not
+/// sockets).
+fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .map(|l| l.to_string_lossy().starts_with("socket:"))
+                        .unwrap_or(false)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Median time of a 4 KiB write + fsync in `dir`: one durable commit's floor.
+fn fsync_ms(dir: &Path) -> f64 {
+    let mut times = Vec::new();
+    for i in 0..40 {
+        let path = dir.join(format!("fsync-probe-{i}"));
+        let started = Instant::now();
+        let Ok(mut f) = std::fs::File::create(&path) else {
+            return f64::NAN;
+        };
+        let _ = f.write_all(&[7u8; 4096]);
+        let _ = f.sync_all();
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        let _ = std::fs::remove_file(&path);
+    }
+    percentile(&times, 50.0)
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cores} cores, {cpu}")
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn printpark_command(dir: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_printpark"));
+    cmd.current_dir(dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PRINTPARK_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("PRINTPARK_DATA_DIR", dir.join("data"))
+        .env("PRINTPARK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        // A benchmark server does not announce itself on the network.
+        .env("PRINTPARK_DNSSD__ENABLED", "false")
+        .env("PRINTPARK_LOG__LEVEL", "warn")
+        .env("PRINTPARK_LOG__FORMAT", "text")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn insecure_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .expect("client")
+}
+
+async fn start_server(dir: &Path, port: u16) -> Result<ServerProcess, String> {
+    let log = dir.join("serve.log");
+    let child = printpark_command(dir, port)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| format!("printpark serve: {e}"))?;
+    let mut server = ServerProcess { child, log };
+    let http = insecure_client();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.exited() {
+            return Err(format!("printpark exited ({status}):\n{}", server.log_tail()));
+        }
+        if let Ok(r) = http
+            .get(format!("https://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            return Ok(server);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(format!(
+                "printpark not healthy after 60 s:\n{}",
+                server.log_tail()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The server's own count of answered INFRA requests (`/metrics`).
+async fn server_infra_requests(base: &str) -> Option<u64> {
+    let text = insecure_client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let mut total = 0.0;
+    let mut seen = false;
+    for line in text.lines() {
+        if line.starts_with("printpark_infra_requests_total")
+            && let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok())
+        {
+            total += v;
+            seen = true;
+        }
+    }
+    seen.then_some(total as u64)
+}
+
+// ---------------------------------------------------------------------------------
+// Setup through the library (before the server starts)
+
+#[derive(Clone, Copy)]
+struct Expected {
+    /// Index of the printer (and device) the job is released to.
+    printer: usize,
+    len: usize,
+    sha256: [u8; 32],
+}
+
+/// One job parked for a load phase.
+#[derive(Clone)]
+struct Parked {
+    job_id: i64,
+    printer: usize,
+}
+
+struct Enrolled {
+    guid: String,
+    login: String,
+    secret: String,
+    /// Username and PIN of the person who releases at this printer.
+    user: (String, String),
+}
+
+struct Prepared {
+    services: Services,
+    enrolled: Vec<Enrolled>,
+    /// Per phase, in release order.
+    phases: Vec<Vec<Parked>>,
+    expected: HashMap<String, Expected>,
+    users: Vec<User>,
+}
+
+fn settings(dir: &Path) -> Settings {
+    let mut s = Settings {
+        data_dir: dir.join("data"),
+        ..Default::default()
+    };
+    s.log.level = "warn".into();
+    s.dnssd.enabled = false;
+    s.queue.analyser_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_printpark")));
+    s
+}
+
+fn user_name(u: usize) -> String {
+    format!("bench{u:02}")
+}
+
+fn pin_of(u: usize) -> String {
+    format!("{:06}", 482_916 + 7_919 * u)
+}
+
+fn job_name(phase: usize, k: usize) -> String {
+    format!("infra-{phase}-{k:04}.pdf")
+}
+
+async fn prepare(dir: &Path, opts: &Options, phases: usize) -> Prepared {
+    let services = Services::start(settings(dir)).await.expect("services start");
+    let client = ClientInfo::default();
+    let identity = &services.identity;
+    let admin = identity
+        .create_user(
+            None,
+            &NewUserRequest {
+                username: "boss".into(),
+                email: "boss@example.org".into(),
+                admin: true,
+                password: Some("correct horse battery".into()),
+                ..Default::default()
+            },
+            &client,
+        )
+        .await
+        .expect("admin");
+    let mut users = Vec::new();
+    for u in 0..opts.users {
+        let password = format!("bench user {u} long password");
+        let user = identity
+            .create_user(
+                None,
+                &NewUserRequest {
+                    username: user_name(u),
+                    email: format!("{}@example.org", user_name(u)),
+                    password: Some(password.clone()),
+                    ..Default::default()
+                },
+                &client,
+            )
+            .await
+            .expect("user");
+        identity
+            .set_own_pin(&user, &password, &pin_of(u), &client)
+            .await
+            .expect("PIN");
+        users.push(user);
+    }
+    let mut enrolled = Vec::new();
+    for p in 0..opts.devices {
+        let printer = services
+            .printers
+            .add(
+                &admin,
+                &PrinterForm {
+                    name: format!("Pull {p:03}"),
+                    protocol: "infra".into(),
+                    ..Default::default()
+                },
+                &client,
+            )
+            .await
+            .expect("add infra printer");
+        let device = services
+            .release
+            .infra()
+            .add_device(&admin, printer.id, &format!("device {p:03}"), &client)
+            .await
+            .expect("enrol output device");
+        let u = p % opts.users;
+        enrolled.push(Enrolled {
+            guid: printer.guid,
+            login: device.login,
+            secret: device.secret,
+            user: (user_name(u), pin_of(u)),
+        });
+    }
+
+    // Jobs: job k of a phase goes to printer k % devices, parked by that printer's
+    // user. Parked concurrently per user, each user's jobs in release order.
+    let fixture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/documents/document-a4.pdf"
+    ))
+    .expect("tests/fixtures/documents/document-a4.pdf");
+    let mut expected = HashMap::new();
+    let mut plan: Vec<Vec<(usize, usize, String, Bytes)>> = vec![Vec::new(); opts.users];
+    for phase in 0..phases {
+        for k in 0..opts.jobs {
+            let printer = k % opts.devices;
+            let name = job_name(phase, k);
+            let mut bytes = fixture.clone();
+            bytes.extend_from_slice(format!("%PrintPark INFRA bench {name}\n").as_bytes());
+            expected.insert(
+                name.clone(),
+                Expected {
+                    printer,
+                    len: bytes.len(),
+                    sha256: Sha256::digest(&bytes).into(),
+                },
+            );
+            plan[printer % opts.users].push((phase, k, name, Bytes::from(bytes)));
+        }
+    }
+    let parking = plan.into_iter().enumerate().map(|(u, jobs)| {
+        let services = services.clone();
+        let user = users[u].clone();
+        async move {
+            let mut ids = Vec::new();
+            for (phase, k, name, bytes) in jobs {
+                let submission = Submission {
+                    name: &name,
+                    format: "application/pdf",
+                    copies: 1,
+                    sides: "one-sided",
+                    source: "portal",
+                    compression: Compression::None,
+                    color_mode: "auto",
+                    accept: None,
+                    page_ranges: None,
+                };
+                let job = services
+                    .jobs
+                    .park(&user, &submission, &mut &bytes[..], &ClientInfo::default())
+                    .await
+                    .unwrap_or_else(|e| panic!("park {name}: {e}"));
+                ids.push((phase, k, job.id));
+            }
+            ids
+        }
+    });
+    let mut table: Vec<Vec<Option<i64>>> = vec![vec![None; opts.jobs]; phases];
+    for ids in futures_util::future::join_all(parking).await {
+        for (phase, k, id) in ids {
+            table[phase][k] = Some(id);
+        }
+    }
+    let phases = table
+        .into_iter()
+        .map(|jobs| {
+            jobs.into_iter()
+                .enumerate()
+                .map(|(k, id)| Parked {
+                    job_id: id.expect("every job parked"),
+                    printer: k % opts.devices,
+                })
+                .collect()
+        })
+        .collect();
+    Prepared {
+        services,
+        enrolled,
+        phases,
+        expected,
+        users,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The simulated output devices
+
+/// One job as a device handled it.
+#[derive(Clone, Debug)]
+struct Fetched {
+    device: usize,
+    name: String,
+    /// The Get-Notifications answer carrying its job-fetchable event arrived.
+    event_at: Instant,
+    fetch_sent: Instant,
+    printed_at: Instant,
+    document_ok: bool,
+}
+
+/// What the devices share with the bench.
+struct Hub {
+    base: String,
+    port: u16,
+    expected: HashMap<String, Expected>,
+    /// Release id (the job-id a device sees) → what its device did.
+    fetched: Mutex<HashMap<i64, Fetched>>,
+    /// Jobs a device processed twice (never expected).
+    doubles: Mutex<Vec<i64>>,
+    /// Requests sent to the server by all devices.
+    requests: AtomicU64,
+    /// Devices in their notification loop (first Get-Notifications sent).
+    polling: AtomicUsize,
+    errors: Mutex<Vec<String>>,
+}
+
+impl Hub {
+    fn error(&self, text: String) {
+        let mut errors = self.errors.lock().unwrap();
+        if errors.len() < 1000 {
+            errors.push(text);
+        }
+    }
+}
+
+struct Device {
+    index: usize,
+    login: String,
+    secret: String,
+    uuid: String,
+    client: reqwest::Client,
+    hub: Arc<Hub>,
+    printer_uri: String,
+    url: String,
+    known: HashSet<i32>,
+}
+
+fn find<'a>(message: &'a Message, name: &str) -> Option<&'a Attribute> {
+    message.groups.iter().find_map(|g| g.get(name))
+}
+
+fn find_int(message: &Message, name: &str) -> Option<i32> {
+    find(message, name)
+        .and_then(|a| a.first())
+        .and_then(Value::as_int)
+}
+
+fn status_text(message: &Message) -> String {
+    match message.operation_str("status-message") {
+        Some(text) if !text.is_empty() => format!("0x{:04x} ({text})", message.code),
+        _ => format!("0x{:04x}", message.code),
+    }
+}
+
+impl Device {
+    /// POSTs an IPP request with the device's credentials; the answer (HTTP 200, IPP
+    /// status below 0x0400) and the body bytes after it.
+    async fn call(&self, url: &str, request: &Message) -> Result<(Message, Bytes), String> {
+        self.hub.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/ipp")
+            .basic_auth(&self.login, Some(&self.secret))
+            .timeout(Duration::from_secs(90))
+            .body(wire::encode(request))
+            .send()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| error_chain(&e))?;
+        if status != 200 {
+            return Err(format!("HTTP {status}"));
+        }
+        let mut rest: &[u8] = &body;
+        let message = wire::read_message(&mut rest, RESPONSE_LIMITS)
+            .await
+            .map_err(|e| format!("the answer is not IPP: {e}"))?;
+        if message.code >= 0x0400 {
+            return Err(status_text(&message));
+        }
+        let consumed = body.len() - rest.len();
+        Ok((message, body.slice(consumed..)))
+    }
+
+    fn request(&self, operation: u16) -> Message {
+        let mut request = new_request(operation, &self.printer_uri, &self.login);
+        request.groups[0].push(Attribute::new("output-device-uuid", Value::uri(&self.uuid)));
+        request
+    }
+
+    fn job_request(&self, operation: u16, job_id: i32) -> Message {
+        let mut request = new_request(operation, &self.printer_uri, &self.login);
+        request.groups[0].push(Attribute::new("job-id", Value::Integer(job_id)));
+        request.groups[0].push(Attribute::new("output-device-uuid", Value::uri(&self.uuid)));
+        request
+    }
+
+    async fn register(&mut self) -> Result<(), String> {
+        let system_uri = format!("ipps://127.0.0.1:{}/ipp/system", self.hub.port);
+        let mut request = new_request(op::REGISTER_OUTPUT_DEVICE, &system_uri, &self.login);
+        for attribute in &mut request.groups[0].attributes {
+            if attribute.name == "printer-uri" {
+                *attribute = Attribute::new("system-uri", Value::uri(&system_uri));
+            }
+        }
+        request.groups[0].push(Attribute::new("output-device-uuid", Value::uri(&self.uuid)));
+        request.groups[0].push(Attribute::new(
+            "printer-service-type",
+            Value::keyword("print"),
+        ));
+        let url = format!("{}/ipp/system", self.hub.base);
+        let (answer, _) = self
+            .call(&url, &request)
+            .await
+            .map_err(|e| format!("Register-Output-Device: {e}"))?;
+        let uri = find(&answer, "printer-xri-supported")
+            .and_then(|xri| {
+                xri.values.iter().find_map(|v| match v {
+                    Value::Collection(members) => members
+                        .iter()
+                        .find(|m| m.name == "xri-uri")
+                        .and_then(|m| m.first())
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    _ => None,
+                })
+            })
+            .ok_or("the Register-Output-Device answer has no xri-uri")?;
+        self.url = uri
+            .strip_prefix("ipps://")
+            .map(|rest| format!("https://{rest}"))
+            .ok_or_else(|| format!("xri-uri {uri} is not ipps://"))?;
+        self.printer_uri = uri;
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> Result<i32, String> {
+        let mut request = self.request(op::CREATE_PRINTER_SUBSCRIPTIONS);
+        let mut subscription = Group::new(group::SUBSCRIPTION);
+        subscription.push(Attribute::new(
+            "notify-pull-method",
+            Value::keyword("ippget"),
+        ));
+        subscription.push(Attribute::new(
+            "notify-events",
+            Value::keyword("job-fetchable"),
+        ));
+        subscription.push(Attribute::new("notify-lease-duration", Value::Integer(0)));
+        request.groups.push(subscription);
+        let (answer, _) = self
+            .call(&self.url, &request)
+            .await
+            .map_err(|e| format!("Create-Printer-Subscriptions: {e}"))?;
+        find_int(&answer, "notify-subscription-id")
+            .ok_or_else(|| "no notify-subscription-id in the answer".into())
+    }
+
+    async fn fetchable_jobs(&self) -> Result<Vec<i32>, String> {
+        let mut request = self.request(op::GET_JOBS);
+        request.groups[0].push(Attribute::new("which-jobs", Value::keyword("fetchable")));
+        let (answer, _) = self
+            .call(&self.url, &request)
+            .await
+            .map_err(|e| format!("Get-Jobs: {e}"))?;
+        Ok(answer
+            .groups
+            .iter()
+            .filter(|g| g.tag == group::JOB)
+            .filter_map(|g| g.get("job-id").and_then(|a| a.first()).and_then(Value::as_int))
+            .collect())
+    }
+
+    /// Fetch-Job → Acknowledge-Job → Fetch-Document → Update-Job-Status(completed).
+    async fn process(&self, job_id: i32, event_at: Instant) -> Result<(), String> {
+        let fetch_sent = Instant::now();
+        let (answer, _) = self
+            .call(&self.url, &self.job_request(op::FETCH_JOB, job_id))
+            .await
+            .map_err(|e| format!("Fetch-Job {job_id}: {e}"))?;
+        let name = answer
+            .group(group::JOB)
+            .and_then(|g| g.get("job-name"))
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.call(&self.url, &self.job_request(op::ACKNOWLEDGE_JOB, job_id))
+            .await
+            .map_err(|e| format!("Acknowledge-Job {job_id}: {e}"))?;
+        let mut request = self.job_request(op::FETCH_DOCUMENT, job_id);
+        request.groups[0].push(Attribute::new("document-number", Value::Integer(1)));
+        request.groups[0].push(Attribute::new(
+            "document-format-accepted",
+            Value::mime("application/pdf"),
+        ));
+        let (_, document) = self
+            .call(&self.url, &request)
+            .await
+            .map_err(|e| format!("Fetch-Document {job_id}: {e}"))?;
+        let document_ok = self.hub.expected.get(&name).is_some_and(|e| {
+            e.printer == self.index
+                && e.len == document.len()
+                && e.sha256 == <[u8; 32]>::from(Sha256::digest(&document))
+        });
+        if !document_ok {
+            self.hub.error(format!(
+                "device {}: job {job_id} ({name:?}): {} bytes that are not what was parked for this printer",
+                self.index,
+                document.len()
+            ));
+        }
+        let mut request = self.job_request(op::UPDATE_JOB_STATUS, job_id);
+        let mut job = Group::new(group::JOB);
+        job.push(Attribute::new("output-device-job-state", Value::Enum(9)));
+        request.groups.push(job);
+        self.call(&self.url, &request)
+            .await
+            .map_err(|e| format!("Update-Job-Status {job_id}: {e}"))?;
+        let record = Fetched {
+            device: self.index,
+            name,
+            event_at,
+            fetch_sent,
+            printed_at: Instant::now(),
+            document_ok,
+        };
+        if self
+            .hub
+            .fetched
+            .lock()
+            .unwrap()
+            .insert(i64::from(job_id), record)
+            .is_some()
+        {
+            self.hub.doubles.lock().unwrap().push(i64::from(job_id));
+        }
+        Ok(())
+    }
+
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = self.start_and_loop(&mut stop).await {
+            self.hub.error(format!("device {}: {e}", self.index));
+        }
+    }
+
+    async fn start_and_loop(&mut self, stop: &mut watch::Receiver<bool>) -> Result<(), String> {
+        self.register().await?;
+        let subscription = self.subscribe().await?;
+        for job_id in self.fetchable_jobs().await? {
+            self.known.insert(job_id);
+            self.process(job_id, Instant::now()).await?;
+        }
+        let mut seq = 1;
+        let mut first = true;
+        while !*stop.borrow() {
+            let mut request = self.request(op::GET_NOTIFICATIONS);
+            let ops = &mut request.groups[0];
+            ops.push(Attribute::new(
+                "notify-subscription-ids",
+                Value::Integer(subscription),
+            ));
+            ops.push(Attribute::new(
+                "notify-sequence-numbers",
+                Value::Integer(seq),
+            ));
+            ops.push(Attribute::new("notify-wait", Value::Boolean(true)));
+            if std::mem::take(&mut first) {
+                self.hub.polling.fetch_add(1, Ordering::SeqCst);
+            }
+            let answer = tokio::select! {
+                answer = self.call(&self.url, &request) => answer,
+                _ = stop.changed() => return Ok(()),
+            };
+            let arrived = Instant::now();
+            let answer = match answer {
+                Ok((answer, _)) => answer,
+                Err(e) => {
+                    self.hub
+                        .error(format!("device {}: Get-Notifications: {e}", self.index));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let mut jobs = Vec::new();
+            for g in answer
+                .groups
+                .iter()
+                .filter(|g| g.tag == group::EVENT_NOTIFICATION)
+            {
+                let int = |name: &str| g.get(name).and_then(|a| a.first()).and_then(Value::as_int);
+                if let Some(s) = int("notify-sequence-number").filter(|s| *s >= seq) {
+                    seq = s + 1;
+                }
+                let event = g
+                    .get("notify-subscribed-event")
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_str);
+                if event == Some("job-fetchable")
+                    && let Some(id) = int("job-id").or(int("notify-job-id"))
+                    && self.known.insert(id)
+                {
+                    jobs.push(id);
+                }
+            }
+            for job_id in jobs {
+                if let Err(e) = self.process(job_id, arrived).await {
+                    self.hub.error(format!("device {}: {e}", self.index));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Release panels: the output-device app API
+
+struct Panel {
+    printer: usize,
+    client: reqwest::Client,
+    base: String,
+    login: String,
+    secret: String,
+    user: (String, String),
+    token: Mutex<String>,
+}
+
+impl Panel {
+    async fn sign_in(&self) -> Result<(), String> {
+        let answer = self
+            .client
+            .post(format!("{}/api/v1/output-device/session", self.base))
+            .basic_auth(&self.login, Some(&self.secret))
+            .json(&serde_json::json!({"login": self.user.0, "pin": self.user.1}))
+            .send()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let status = answer.status();
+        let body: serde_json::Value = answer.json().await.map_err(|e| error_chain(&e))?;
+        let token = body["token"]
+            .as_str()
+            .ok_or_else(|| format!("sign-in at printer {} answered {status}: {body}", self.printer))?;
+        *self.token.lock().unwrap() = token.to_owned();
+        Ok(())
+    }
+
+    /// Releases the jobs to this panel's printer: the release ids, and t0 (just
+    /// before the POST) and when its answer arrived.
+    async fn release(&self, job_ids: &[i64]) -> Result<(Vec<i64>, Instant, Instant), String> {
+        let token = self.token.lock().unwrap().clone();
+        let request = self
+            .client
+            .post(format!("{}/api/v1/output-device/release", self.base))
+            .basic_auth(&self.login, Some(&self.secret))
+            .header("X-User-Session", token)
+            .json(&serde_json::json!({ "job_ids": job_ids }));
+        let t0 = Instant::now();
+        let answer = request.send().await.map_err(|e| error_chain(&e))?;
+        let status = answer.status();
+        let body = answer.bytes().await.map_err(|e| error_chain(&e))?;
+        let answered = Instant::now();
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let ids: Vec<i64> = parsed["job_ids"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
+            .unwrap_or_default();
+        if status != 200 || ids.len() != job_ids.len() {
+            return Err(format!(
+                "release at printer {} answered {status}: {}",
+                self.printer,
+                String::from_utf8_lossy(&body)
+            ));
+        }
+        Ok((ids, t0, answered))
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Figures
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+    v[rank.min(v.len() - 1)]
+}
+
+fn ms(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1e3
+}
+
+struct Idle {
+    label: String,
+    secs: f64,
+    server_cpu: f64,
+    bench_cpu: f64,
+    others_cpu: f64,
+    rss: Option<u64>,
+    threads: Option<u64>,
+    sockets: usize,
+    device_requests: u64,
+    server_requests: Option<u64>,
+}
+
+async fn idle_window(label: &str, secs: f64, server: &ServerProcess, hub: Option<&Hub>, base: &str) -> Idle {
+    let pid = server.pid();
+    let me = std::process::id();
+    let served_before = server_infra_requests(base).await;
+    let requests_before = hub.map(|h| h.requests.load(Ordering::SeqCst)).unwrap_or(0);
+    let machine_before = all_processes_cpu();
+    let (server_before, bench_before) = (cpu_secs(Some(pid), true), cpu_secs(None, false));
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu = cpu_secs(Some(pid), true) - server_before;
+    let bench_cpu = cpu_secs(None, false) - bench_before;
+    let others = others_cpu(&machine_before, &all_processes_cpu(), &[pid, me]);
+    let requests = hub.map(|h| h.requests.load(Ordering::SeqCst)).unwrap_or(0) - requests_before;
+    let served_after = server_infra_requests(base).await;
+    Idle {
+        label: label.to_owned(),
+        secs: elapsed,
+        server_cpu,
+        bench_cpu,
+        others_cpu: others,
+        rss: proc_status_kib(pid, "VmRSS:"),
+        threads: proc_status_kib(pid, "Threads:"),
+        sockets: sockets(pid),
+        device_requests: requests,
+        server_requests: served_before
+            .zip(served_after)
+            .map(|(b, a)| a.saturating_sub(b)),
+    }
+}
+
+struct Phase {
+    label: String,
+    how: String,
+    jobs: usize,
+    /// Release id → (t0, POST answered).
+    released: HashMap<i64, (Instant, Instant)>,
+    fetched: HashMap<i64, Fetched>,
+    wall: f64,
+    server_cpu: f64,
+    others_cpu: f64,
+    requests: u64,
+    rss: Option<u64>,
+    peak: Option<u64>,
+    peak_measured: bool,
+}
+
+/// One call per entry: (offset from the phase's start, printer, jobs).
+async fn run_phase(
+    label: &str,
+    how: String,
+    schedule: Vec<(Duration, usize, Vec<i64>)>,
+    panels: &[Arc<Panel>],
+    hub: &Arc<Hub>,
+    server: &ServerProcess,
+) -> Result<Phase, String> {
+    let pid = server.pid();
+    let me = std::process::id();
+    for panel in panels {
+        panel.sign_in().await?;
+    }
+    let jobs: usize = schedule.iter().map(|(_, _, ids)| ids.len()).sum();
+    let peak_measured = reset_peak(pid);
+    let machine_before = all_processes_cpu();
+    let server_before = cpu_secs(Some(pid), true);
+    let requests_before = hub.requests.load(Ordering::SeqCst);
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let calls: Vec<_> = schedule
+        .into_iter()
+        .map(|(offset, printer, ids)| {
+            let panel = panels[printer].clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(start + offset).await;
+                panel.release(&ids).await
+            })
+        })
+        .collect();
+    let mut released = HashMap::new();
+    for call in calls {
+        let (ids, t0, answered) = call.await.map_err(|e| e.to_string())??;
+        for id in ids {
+            released.insert(id, (t0, answered));
+        }
+    }
+    // Until every release was printed by its device.
+    let limit = Duration::from_secs(120) + Duration::from_millis(200 * jobs as u64);
+    let waited = Instant::now();
+    loop {
+        let done = {
+            let fetched = hub.fetched.lock().unwrap();
+            released.keys().filter(|id| fetched.contains_key(id)).count()
+        };
+        if done == released.len() {
+            break;
+        }
+        if waited.elapsed() > limit {
+            return Err(format!(
+                "{label}: {done} of {} jobs printed at the devices after {limit:?}; device errors: {:?}",
+                released.len(),
+                hub.errors.lock().unwrap().iter().take(10).collect::<Vec<_>>()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let server_cpu = cpu_secs(Some(pid), true) - server_before;
+    let others = others_cpu(&machine_before, &all_processes_cpu(), &[pid, me]);
+    let fetched: HashMap<i64, Fetched> = {
+        let all = hub.fetched.lock().unwrap();
+        released
+            .keys()
+            .map(|id| (*id, all[id].clone()))
+            .collect()
+    };
+    let first_t0 = released.values().map(|(t0, _)| *t0).min().unwrap();
+    let last_printed = fetched.values().map(|f| f.printed_at).max().unwrap();
+    Ok(Phase {
+        label: label.to_owned(),
+        how,
+        jobs,
+        released,
+        fetched,
+        wall: ms(first_t0, last_printed) / 1e3,
+        server_cpu,
+        others_cpu: others,
+        requests: hub.requests.load(Ordering::SeqCst) - requests_before,
+        rss: proc_status_kib(pid, "VmRSS:"),
+        peak: proc_status_kib(pid, "VmHWM:"),
+        peak_measured,
+    })
+}
+
+struct Latencies {
+    post: Vec<f64>,
+    event: Vec<f64>,
+    fetch: Vec<f64>,
+    printed: Vec<f64>,
+}
+
+fn latencies(phase: &Phase) -> Latencies {
+    let mut l = Latencies {
+        post: Vec::new(),
+        event: Vec::new(),
+        fetch: Vec::new(),
+        printed: Vec::new(),
+    };
+    for (id, (t0, answered)) in &phase.released {
+        let f = &phase.fetched[id];
+        l.post.push(ms(*t0, *answered));
+        l.event.push(ms(*t0, f.event_at));
+        l.fetch.push(ms(*t0, f.fetch_sent));
+        l.printed.push(ms(*t0, f.printed_at));
+    }
+    l
+}
+
+fn print_phase(phase: &Phase, db_printed: usize) {
+    let l = latencies(phase);
+    let devices: HashSet<usize> = phase.fetched.values().map(|f| f.device).collect();
+    let intact = phase.fetched.values().filter(|f| f.document_ok).count();
+    println!("\n{} — {}", phase.label, phase.how);
+    println!(
+        "  {:<62} {:>8} {:>8} {:>8} {:>8}",
+        "ms from t0 (just before the release POST)", "p50", "p90", "p99", "max"
+    );
+    for (what, v) in [
+        ("release POST answered (200, device app API)", &l.post),
+        ("job-fetchable event arrived at the device (Get-Notifications)", &l.event),
+        ("Fetch-Job sent by the device", &l.fetch),
+        ("printed: Update-Job-Status(completed) answered", &l.printed),
+    ] {
+        println!(
+            "  {:<62} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+            what,
+            percentile(v, 50.0),
+            percentile(v, 90.0),
+            percentile(v, 99.0),
+            percentile(v, 100.0)
+        );
+    }
+    println!(
+        "  {}/{} jobs printed at {} devices, {intact} documents byte-identical at their own printer's device; {db_printed}/{} `printed` in the database",
+        phase.fetched.len(),
+        phase.jobs,
+        devices.len(),
+        phase.jobs
+    );
+    println!(
+        "  first release → last printed {:.2} s; server CPU {:.2} s ({:.2} ms per job, {:.0} % of one core); {} device requests ({:.1} per job)",
+        phase.wall,
+        phase.server_cpu,
+        phase.server_cpu * 1e3 / phase.jobs as f64,
+        phase.server_cpu / phase.wall.max(1e-9) * 100.0,
+        phase.requests,
+        phase.requests as f64 / phase.jobs as f64,
+    );
+    println!(
+        "  server RSS after {}, peak during the phase {}{}; other processes on the machine used {:.2} s CPU meanwhile{}",
+        mib(phase.rss),
+        mib(phase.peak),
+        if phase.peak_measured {
+            ""
+        } else {
+            " (VmHWM not reset: since start)"
+        },
+        phase.others_cpu,
+        if phase.others_cpu > 0.2 * phase.wall {
+            " (the machine was not idle: latencies may be inflated)"
+        } else {
+            ""
+        }
+    );
+}
+
+fn print_idle(idle: &Idle, devices: usize) {
+    let pct = idle.server_cpu / idle.secs * 100.0;
+    println!(
+        "  {:<34} {:>5.1} s: server CPU {:>6.3} s = {:>5.2} % of one core, RSS {}, {} threads, {} sockets",
+        idle.label,
+        idle.secs,
+        idle.server_cpu,
+        pct,
+        mib(idle.rss),
+        idle.threads.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
+        idle.sockets,
+    );
+    if devices > 0 {
+        println!(
+            "  {:<34}        {} requests from the devices (one long poll per device per {HOLD_SECS:.0} s hold = ~{:.0} expected){}; \
+             bench process (the {devices} device clients) {:.3} s CPU",
+            "",
+            idle.device_requests,
+            devices as f64 * idle.secs / HOLD_SECS,
+            idle.server_requests
+                .map(|n| format!(", {n} INFRA requests answered by the server"))
+                .unwrap_or_default(),
+            idle.bench_cpu,
+        );
+    }
+    if idle.others_cpu > 0.2 * idle.secs {
+        println!(
+            "  {:<34}        (other processes used {:.1} s CPU meanwhile: the machine was busy; the server's own CPU above is still its own)",
+            "", idle.others_cpu
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+
+fn main() {
+    let opts = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(opts));
+}
+
+async fn run(opts: Options) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::Builder::new()
+        .prefix("pp-bench-infra-")
+        .tempdir()
+        .expect("temp dir");
+    let phase_count = if opts.burst { 2 } else { 1 };
+    println!(
+        "PrintPark IPP INFRA benchmark: {}; SQLite, local disk; fsync (4 KiB, temp dir) p50 {:.2} ms",
+        machine(),
+        fsync_ms(dir.path()),
+    );
+    println!(
+        "{} printers with delivery `infra`, one output device each; {} jobs per load phase \
+         (document-a4.pdf + a unique line, 2.9 KB), {} users releasing at the printers' panels",
+        opts.devices, opts.jobs, opts.users
+    );
+
+    let prepared_at = Instant::now();
+    let Prepared {
+        services,
+        enrolled,
+        phases,
+        expected,
+        users,
+    } = prepare(dir.path(), &opts, phase_count).await;
+    eprintln!(
+        "  prepared: users, printers, devices, {} jobs parked in {:.1} s",
+        phases.iter().map(Vec::len).sum::<usize>(),
+        prepared_at.elapsed().as_secs_f64()
+    );
+
+    let port = free_port();
+    let base = format!("https://127.0.0.1:{port}");
+    let mut server = match start_server(dir.path(), port).await {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    println!(
+        "Server: `printpark serve` (pid {}, {}), default settings; devices and panels in the bench process",
+        server.pid(),
+        env!("CARGO_BIN_EXE_printpark")
+    );
+
+    // Idle, no device.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut idles = vec![idle_window("no device connected", opts.baseline_secs, &server, None, &base).await];
+    eprintln!("  done: idle without devices");
+
+    // The devices.
+    let hub = Arc::new(Hub {
+        base: base.clone(),
+        port,
+        expected,
+        fetched: Mutex::new(HashMap::new()),
+        doubles: Mutex::new(Vec::new()),
+        requests: AtomicU64::new(0),
+        polling: AtomicUsize::new(0),
+        errors: Mutex::new(Vec::new()),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let connecting = Instant::now();
+    let device_tasks: Vec<_> = enrolled
+        .iter()
+        .enumerate()
+        .map(|(index, e)| {
+            let device = Device {
+                index,
+                login: e.login.clone(),
+                secret: e.secret.clone(),
+                uuid: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+                client: insecure_client(),
+                hub: hub.clone(),
+                printer_uri: String::new(),
+                url: String::new(),
+                known: HashSet::new(),
+            };
+            tokio::spawn(device.run(stop_rx.clone()))
+        })
+        .collect();
+    while hub.polling.load(Ordering::SeqCst) < opts.devices {
+        if connecting.elapsed() > Duration::from_secs(60) {
+            panic!(
+                "{} of {} devices reached their notification loop in 60 s: {:?}",
+                hub.polling.load(Ordering::SeqCst),
+                opts.devices,
+                hub.errors.lock().unwrap()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let connected_in = connecting.elapsed();
+    let start_requests = hub.requests.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    eprintln!("  done: {} devices connected in {:.2} s", opts.devices, connected_in.as_secs_f64());
+    idles.push(
+        idle_window(
+            &format!("{} devices long-polling", opts.devices),
+            opts.idle_secs,
+            &server,
+            Some(&hub),
+            &base,
+        )
+        .await,
+    );
+    eprintln!("  done: idle with devices");
+
+    // Load.
+    let panels: Vec<Arc<Panel>> = enrolled
+        .iter()
+        .enumerate()
+        .map(|(printer, e)| {
+            Arc::new(Panel {
+                printer,
+                client: insecure_client(),
+                base: base.clone(),
+                login: e.login.clone(),
+                secret: e.secret.clone(),
+                user: e.user.clone(),
+                token: Mutex::new(String::new()),
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    let step = Duration::from_secs_f64(opts.spread_secs / opts.jobs as f64);
+    let spread: Vec<(Duration, usize, Vec<i64>)> = phases[0]
+        .iter()
+        .enumerate()
+        .map(|(k, job)| (step * k as u32, job.printer, vec![job.job_id]))
+        .collect();
+    let spread_how = format!(
+        "one release call per job, one every {:.1} ms for {:.1} s ({:.0} jobs/s), round-robin over the {} printers",
+        step.as_secs_f64() * 1e3,
+        opts.spread_secs,
+        opts.jobs as f64 / opts.spread_secs,
+        opts.devices
+    );
+    let phase = run_phase("Spread", spread_how, spread, &panels, &hub, &server)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("  done: spread phase");
+    results.push(phase);
+    if opts.burst {
+        let mut per_printer: Vec<Vec<i64>> = vec![Vec::new(); opts.devices];
+        for job in &phases[1] {
+            per_printer[job.printer].push(job.job_id);
+        }
+        let burst: Vec<(Duration, usize, Vec<i64>)> = per_printer
+            .into_iter()
+            .enumerate()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(p, ids)| (Duration::ZERO, p, ids))
+            .collect();
+        let burst_how = format!(
+            "all {} jobs at once: {} concurrent release calls, one per printer with its {} jobs",
+            opts.jobs,
+            burst.len(),
+            opts.jobs.div_ceil(opts.devices)
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let phase = run_phase("Burst", burst_how, burst, &panels, &hub, &server)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("  done: burst phase");
+        results.push(phase);
+    }
+
+    // Idle again after the load: nothing left spinning.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    idles.push(
+        idle_window(
+            &format!("{} devices, after the load", opts.devices),
+            opts.baseline_secs,
+            &server,
+            Some(&hub),
+            &base,
+        )
+        .await,
+    );
+
+    // The database's word on every release.
+    let mut db_printed = Vec::new();
+    let mut not_printed = Vec::new();
+    for phase in &results {
+        let mut printed = 0;
+        for id in phase.released.keys() {
+            match services.db.release_by_id(*id).await {
+                Ok(row) if row.state == "printed" => printed += 1,
+                Ok(row) => not_printed.push(format!("release {id}: {} ({})", row.state, row.reason)),
+                Err(e) => not_printed.push(format!("release {id}: {e}")),
+            }
+        }
+        db_printed.push(printed);
+    }
+    let held_left: usize = {
+        let mut n = 0;
+        for user in &users {
+            n += services.jobs.held_jobs_of(user).await.map(|j| j.len()).unwrap_or(0);
+        }
+        n
+    };
+
+    let _ = stop_tx.send(true);
+    for task in device_tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    let log = server.log_lines();
+    let exited = server.exited();
+
+    // ---- Figures
+    println!(
+        "\nDevices: {} connected (Register-Output-Device, Create-Printer-Subscriptions, Get-Jobs, first Get-Notifications) in {:.2} s, {} requests",
+        opts.devices,
+        connected_in.as_secs_f64(),
+        start_requests
+    );
+    println!("\nIdle (server process alone; CPU = utime + stime from /proc/PID/stat):");
+    print_idle(&idles[0], 0);
+    print_idle(&idles[1], opts.devices);
+    print_idle(&idles[2], opts.devices);
+    for (phase, printed) in results.iter().zip(&db_printed) {
+        print_phase(phase, *printed);
+    }
+    let errors = hub.errors.lock().unwrap().clone();
+    let doubles = hub.doubles.lock().unwrap().clone();
+    println!(
+        "\nChecks: {} device errors, {} jobs processed twice, {} releases not `printed` in the database, {} jobs still held; \
+         server log: {} lines at warn or above{}",
+        errors.len(),
+        doubles.len(),
+        not_printed.len(),
+        held_left,
+        log.len(),
+        match exited {
+            Some(status) => format!("; THE SERVER EXITED ({status})"),
+            None => String::new(),
+        }
+    );
+    for e in errors.iter().take(10) {
+        println!("  device error: {e}");
+    }
+    for e in not_printed.iter().take(10) {
+        println!("  not printed: {e}");
+    }
+    for line in log.iter().take(10) {
+        println!("  server log: {line}");
+    }
+
+    // ---- The aim
+    let idle = &idles[1];
+    let idle_pct = idle.server_cpu / idle.secs * 100.0;
+    let expected_requests = opts.devices as f64 * idle.secs / HOLD_SECS;
+    let no_busy_polling = (idle.device_requests as f64) <= 1.5 * expected_requests + opts.devices as f64;
+    let idle_ok = idle_pct < NEAR_ZERO_PCT && no_busy_polling;
+    let p99s: Vec<(String, f64)> = results
+        .iter()
+        .map(|p| (p.label.to_lowercase(), percentile(&latencies(p).fetch, 99.0)))
+        .collect();
+    let all_printed = errors.is_empty()
+        && doubles.is_empty()
+        && not_printed.is_empty()
+        && results.iter().all(|p| p.fetched.len() == p.jobs && p.fetched.values().all(|f| f.document_ok));
+    let latency_ok = p99s.iter().all(|(_, p)| *p < 1000.0);
+    println!(
+        "\naim: p99 < 1 s from release to fetch, idle CPU near zero (< {NEAR_ZERO_PCT} % of one core, no busy polling): {} \
+         (release → Fetch-Job p99: {}; idle with {} devices: {:.2} % of one core, {} requests in {:.0} s for ~{:.0} expected{})",
+        if latency_ok && idle_ok && all_printed {
+            "MET"
+        } else {
+            "NOT MET"
+        },
+        p99s.iter()
+            .map(|(l, p)| format!("{l} {p:.0} ms{}", if *p < 1000.0 { "" } else { " — over" }))
+            .collect::<Vec<_>>()
+            .join(", "),
+        opts.devices,
+        idle_pct,
+        idle.device_requests,
+        idle.secs,
+        expected_requests,
+        if all_printed {
+            String::new()
+        } else {
+            "; NOT every job printed once, intact, and recorded printed".into()
+        }
+    );
+
+    drop(server);
+    drop(services);
+    if !all_printed {
+        std::process::exit(1);
+    }
+}
