@@ -263,7 +263,11 @@ fn all_processes_cpu() -> HashMap<u32, (f64, bool)> {
 
 /// CPU seconds other processes (not kernel threads) used between two snapshots,
 /// leaving out the server and the bench.
-fn others_cpu(before: &HashMap<u32, (f64, bool)>, after: &HashMap<u32, (f64, bool)>, ours: &[u32]) -> f64 {
+fn others_cpu(
+    before: &HashMap<u32, (f64, bool)>,
+    after: &HashMap<u32, (f64, bool)>,
+    ours: &[u32],
+) -> f64 {
     after
         .iter()
         .filter(|(pid, (_, kthread))| !ours.contains(pid) && !kthread)
@@ -384,7 +388,10 @@ async fn start_server(dir: &Path, port: u16) -> Result<ServerProcess, String> {
     let started = Instant::now();
     loop {
         if let Some(status) = server.exited() {
-            return Err(format!("printpark exited ({status}):\n{}", server.log_tail()));
+            return Err(format!(
+                "printpark exited ({status}):\n{}",
+                server.log_tail()
+            ));
         }
         if let Ok(r) = http
             .get(format!("https://127.0.0.1:{port}/healthz"))
@@ -486,7 +493,9 @@ fn job_name(phase: usize, k: usize) -> String {
 }
 
 async fn prepare(dir: &Path, opts: &Options, phases: usize) -> Prepared {
-    let services = Services::start(settings(dir)).await.expect("services start");
+    let services = Services::start(settings(dir))
+        .await
+        .expect("services start");
     let client = ClientInfo::default();
     let identity = &services.identity;
     let admin = identity
@@ -819,7 +828,11 @@ impl Device {
             .groups
             .iter()
             .filter(|g| g.tag == group::JOB)
-            .filter_map(|g| g.get("job-id").and_then(|a| a.first()).and_then(Value::as_int))
+            .filter_map(|g| {
+                g.get("job-id")
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_int)
+            })
             .collect())
     }
 
@@ -990,9 +1003,12 @@ impl Panel {
             .map_err(|e| error_chain(&e))?;
         let status = answer.status();
         let body: serde_json::Value = answer.json().await.map_err(|e| error_chain(&e))?;
-        let token = body["token"]
-            .as_str()
-            .ok_or_else(|| format!("sign-in at printer {} answered {status}: {body}", self.printer))?;
+        let token = body["token"].as_str().ok_or_else(|| {
+            format!(
+                "sign-in at printer {} answered {status}: {body}",
+                self.printer
+            )
+        })?;
         *self.token.lock().unwrap() = token.to_owned();
         Ok(())
     }
@@ -1058,7 +1074,13 @@ struct Idle {
     server_requests: Option<u64>,
 }
 
-async fn idle_window(label: &str, secs: f64, server: &ServerProcess, hub: Option<&Hub>, base: &str) -> Idle {
+async fn idle_window(
+    label: &str,
+    secs: f64,
+    server: &ServerProcess,
+    hub: Option<&Hub>,
+    base: &str,
+) -> Idle {
     let pid = server.pid();
     let me = std::process::id();
     let served_before = server_infra_requests(base).await;
@@ -1148,7 +1170,10 @@ async fn run_phase(
     loop {
         let done = {
             let fetched = hub.fetched.lock().unwrap();
-            released.keys().filter(|id| fetched.contains_key(id)).count()
+            released
+                .keys()
+                .filter(|id| fetched.contains_key(id))
+                .count()
         };
         if done == released.len() {
             break;
@@ -1157,7 +1182,12 @@ async fn run_phase(
             return Err(format!(
                 "{label}: {done} of {} jobs printed at the devices after {limit:?}; device errors: {:?}",
                 released.len(),
-                hub.errors.lock().unwrap().iter().take(10).collect::<Vec<_>>()
+                hub.errors
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .take(10)
+                    .collect::<Vec<_>>()
             ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -1166,10 +1196,7 @@ async fn run_phase(
     let others = others_cpu(&machine_before, &all_processes_cpu(), &[pid, me]);
     let fetched: HashMap<i64, Fetched> = {
         let all = hub.fetched.lock().unwrap();
-        released
-            .keys()
-            .map(|id| (*id, all[id].clone()))
-            .collect()
+        released.keys().map(|id| (*id, all[id].clone())).collect()
     };
     let first_t0 = released.values().map(|(t0, _)| *t0).min().unwrap();
     let last_printed = fetched.values().map(|f| f.printed_at).max().unwrap();
@@ -1224,7 +1251,10 @@ fn print_phase(phase: &Phase, db_printed: usize) {
     );
     for (what, v) in [
         ("release POST answered (200, device app API)", &l.post),
-        ("job-fetchable event arrived at the device (Get-Notifications)", &l.event),
+        (
+            "job-fetchable event arrived at the device (Get-Notifications)",
+            &l.event,
+        ),
         ("Fetch-Job sent by the device", &l.fetch),
         ("printed: Update-Job-Status(completed) answered", &l.printed),
     ] {
@@ -1280,7 +1310,9 @@ fn print_idle(idle: &Idle, devices: usize) {
         idle.server_cpu,
         pct,
         mib(idle.rss),
-        idle.threads.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
+        idle.threads
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "?".into()),
         idle.sockets,
     );
     if devices > 0 {
@@ -1361,7 +1393,16 @@ async fn run(opts: Options) {
 
     // Idle, no device.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut idles = vec![idle_window("no device connected", opts.baseline_secs, &server, None, &base).await];
+    let mut idles = vec![
+        idle_window(
+            "no device connected",
+            opts.baseline_secs,
+            &server,
+            None,
+            &base,
+        )
+        .await,
+    ];
     eprintln!("  done: idle without devices");
 
     // The devices.
@@ -1409,7 +1450,11 @@ async fn run(opts: Options) {
     let connected_in = connecting.elapsed();
     let start_requests = hub.requests.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    eprintln!("  done: {} devices connected in {:.2} s", opts.devices, connected_in.as_secs_f64());
+    eprintln!(
+        "  done: {} devices connected in {:.2} s",
+        opts.devices,
+        connected_in.as_secs_f64()
+    );
     idles.push(
         idle_window(
             &format!("{} devices long-polling", opts.devices),
@@ -1503,7 +1548,9 @@ async fn run(opts: Options) {
         for id in phase.released.keys() {
             match services.db.release_by_id(*id).await {
                 Ok(row) if row.state == "printed" => printed += 1,
-                Ok(row) => not_printed.push(format!("release {id}: {} ({})", row.state, row.reason)),
+                Ok(row) => {
+                    not_printed.push(format!("release {id}: {} ({})", row.state, row.reason))
+                }
                 Err(e) => not_printed.push(format!("release {id}: {e}")),
             }
         }
@@ -1512,7 +1559,12 @@ async fn run(opts: Options) {
     let held_left: usize = {
         let mut n = 0;
         for user in &users {
-            n += services.jobs.held_jobs_of(user).await.map(|j| j.len()).unwrap_or(0);
+            n += services
+                .jobs
+                .held_jobs_of(user)
+                .await
+                .map(|j| j.len())
+                .unwrap_or(0);
         }
         n
     };
@@ -1567,16 +1619,24 @@ async fn run(opts: Options) {
     let idle = &idles[1];
     let idle_pct = idle.server_cpu / idle.secs * 100.0;
     let expected_requests = opts.devices as f64 * idle.secs / HOLD_SECS;
-    let no_busy_polling = (idle.device_requests as f64) <= 1.5 * expected_requests + opts.devices as f64;
+    let no_busy_polling =
+        (idle.device_requests as f64) <= 1.5 * expected_requests + opts.devices as f64;
     let idle_ok = idle_pct < NEAR_ZERO_PCT && no_busy_polling;
     let p99s: Vec<(String, f64)> = results
         .iter()
-        .map(|p| (p.label.to_lowercase(), percentile(&latencies(p).fetch, 99.0)))
+        .map(|p| {
+            (
+                p.label.to_lowercase(),
+                percentile(&latencies(p).fetch, 99.0),
+            )
+        })
         .collect();
     let all_printed = errors.is_empty()
         && doubles.is_empty()
         && not_printed.is_empty()
-        && results.iter().all(|p| p.fetched.len() == p.jobs && p.fetched.values().all(|f| f.document_ok));
+        && results
+            .iter()
+            .all(|p| p.fetched.len() == p.jobs && p.fetched.values().all(|f| f.document_ok));
     let latency_ok = p99s.iter().all(|(_, p)| *p < 1000.0);
     println!(
         "\naim: p99 < 1 s from release to fetch, idle CPU near zero (< {NEAR_ZERO_PCT} % of one core, no busy polling): {} \

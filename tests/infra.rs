@@ -833,3 +833,91 @@ async fn a_device_app_signs_the_person_in_with_a_pin_lists_their_jobs_and_releas
     device.stop().await;
     drop(local);
 }
+
+#[tokio::test]
+async fn a_silent_device_gives_back_a_job_it_did_not_download_and_leaves_one_it_downloaded_needing_attention()
+ {
+    use printpark::ipp::op;
+    // Leases of 2 s: the sweeper (every 5 s) finds a silent device's jobs quickly.
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), |dir| {
+        let mut s = support::settings(dir, &support::sqlite_url(dir));
+        s.release.lease_secs = 2;
+        s
+    })
+    .await;
+    let w = World {
+        admin: support::create_admin(&server.services.identity).await,
+        ann: support::create_user(&server, "ann", ANN_PASSWORD).await,
+        server,
+        home: tempfile::tempdir().unwrap(),
+    };
+    let printer = w.pulled_printer("Silent").await;
+    let device = w.enrol(&printer).await;
+    let path = format!("/ipp/infra/{}", printer.guid);
+    let auth = Some((device.login.as_str(), device.secret.as_str()));
+    // A subscription, to see the job announced again.
+    let uri = format!("{}{path}", w.server.base.replace("https://", "ipps://"));
+    let mut subscribe = infra_request(op::CREATE_PRINTER_SUBSCRIPTIONS, &uri, &device.login, None);
+    let mut group = printpark::ipp::wire::Group::new(printpark::ipp::wire::group::SUBSCRIPTION);
+    group.push(printpark::ipp::wire::Attribute::new(
+        "notify-pull-method",
+        Value::keyword("ippget"),
+    ));
+    group.push(printpark::ipp::wire::Attribute::new(
+        "notify-events",
+        Value::keyword("job-fetchable"),
+    ));
+    subscribe.groups.push(group);
+    let (_, answer, _) = ipp_request(
+        &support::insecure_client(),
+        &format!("{}{path}", w.server.base),
+        auth.map(|a| a.0),
+        &device.secret,
+        &subscribe,
+    )
+    .await;
+    assert_eq!(answer.unwrap().code, 0);
+
+    w.print_with_ipptool(&unique_pdf("infra-silent-a")).await;
+    let taken = w.release_all(&printer).await[0] as i32;
+    w.print_with_ipptool(&unique_pdf("infra-silent-b")).await;
+    let downloaded = w.release_all(&printer).await[0] as i32;
+    let job = |id: i32| [("job-id", Value::Integer(id))];
+    assert_eq!(
+        raw(&w, &path, auth, op::FETCH_JOB, &job(taken)).await.1,
+        Some(0)
+    );
+    assert_eq!(
+        raw(&w, &path, auth, op::FETCH_JOB, &job(downloaded))
+            .await
+            .1,
+        Some(0)
+    );
+    let mut fetch = job(downloaded).to_vec();
+    fetch.push(("document-number", Value::Integer(1)));
+    assert_eq!(
+        raw(&w, &path, auth, op::FETCH_DOCUMENT, &fetch).await.1,
+        Some(0)
+    );
+    // Then the device says nothing more.
+    w.wait_release(i64::from(downloaded), "needs-attention")
+        .await;
+    w.wait_release(i64::from(taken), "queued").await;
+    let row = w
+        .server
+        .services
+        .db
+        .release_by_id(i64::from(downloaded))
+        .await
+        .unwrap();
+    assert!(row.reason.contains("went silent"), "{}", row.reason);
+    // The job given back is announced again (a device relying on events finds it).
+    let events = w.server.services.db.infra_events(1, 1, 10).await.unwrap();
+    let announced: Vec<i64> = events.iter().filter_map(|e| e.release_id).collect();
+    assert_eq!(
+        announced,
+        vec![i64::from(taken), i64::from(downloaded), i64::from(taken)],
+        "{events:?}"
+    );
+    assert!(events.windows(2).all(|p| p[1].seq == p[0].seq + 1));
+}
