@@ -651,7 +651,6 @@ async fn prepare(dir: &Path, opts: &Options, phases: usize) -> Prepared {
 #[derive(Clone, Debug)]
 struct Fetched {
     device: usize,
-    name: String,
     /// The Get-Notifications answer carrying its job-fetchable event arrived.
     event_at: Instant,
     fetch_sent: Instant,
@@ -686,6 +685,8 @@ impl Hub {
 
 struct Device {
     index: usize,
+    /// The printer this device was enrolled for.
+    guid: String,
     login: String,
     secret: String,
     uuid: String,
@@ -788,6 +789,12 @@ impl Device {
                 })
             })
             .ok_or("the Register-Output-Device answer has no xri-uri")?;
+        if !uri.ends_with(&format!("/ipp/infra/{}", self.guid)) {
+            return Err(format!(
+                "registered to {uri}, not to its own printer {}",
+                self.guid
+            ));
+        }
         self.url = uri
             .strip_prefix("ipps://")
             .map(|rest| format!("https://{rest}"))
@@ -884,7 +891,6 @@ impl Device {
             .map_err(|e| format!("Update-Job-Status {job_id}: {e}"))?;
         let record = Fetched {
             device: self.index,
-            name,
             event_at,
             fetch_sent,
             printed_at: Instant::now(),
@@ -1424,6 +1430,7 @@ async fn run(opts: Options) {
         .map(|(index, e)| {
             let device = Device {
                 index,
+                guid: e.guid.clone(),
                 login: e.login.clone(),
                 secret: e.secret.clone(),
                 uuid: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
