@@ -569,10 +569,18 @@ fn select_job(all: Vec<Attribute>, requested: Option<&[Value]>) -> Vec<Attribute
     let names: Vec<&str> = requested
         .map(|v| v.iter().filter_map(Value::as_str).collect())
         .unwrap_or_else(|| vec!["all"]);
-    if names
-        .iter()
-        .any(|n| matches!(*n, "all" | "job-description" | "job-status"))
-    {
+    select_job_attributes(all, &names)
+}
+
+/// The job attributes named in `requested-attributes` (groups `all`,
+/// `job-description`, `job-status` and `job-template` mean everything here).
+pub(crate) fn select_job_attributes(all: Vec<Attribute>, names: &[&str]) -> Vec<Attribute> {
+    if names.iter().any(|n| {
+        matches!(
+            *n,
+            "all" | "job-description" | "job-status" | "job-template"
+        )
+    }) {
         return all;
     }
     all.into_iter()

@@ -213,3 +213,22 @@ pub fn check_form(req: &HttpRequest, state: &AppState, submitted: &str) -> Resul
         Err(PageError(Problem::csrf()))
     }
 }
+
+/// The user name and password of an `Authorization: Basic` header, if any.
+pub fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    use base64::Engine;
+    let encoded = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (login, secret) = String::from_utf8(decoded)
+        .ok()?
+        .split_once(':')
+        .map(|(l, s)| (l.to_owned(), s.to_owned()))?;
+    Some((login, secret))
+}

@@ -6,13 +6,12 @@
 //! fetchable by this device's printer only. Lockouts, audit and "never costlier"
 //! are those of the release station.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::client_info;
+use super::auth::{basic_credentials, client_info};
 use super::error::{ApiError, Problem};
 use crate::identity::station::{AtPrinter, BadgeOutcome};
 use crate::identity::{SessionToken, User};
@@ -79,18 +78,7 @@ fn unauthenticated(message: &str) -> ApiError {
 
 /// The output device the app runs on (HTTP Basic); user credentials never work here.
 async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, ApiError> {
-    let credentials = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|e| {
-            base64::engine::general_purpose::STANDARD
-                .decode(e.trim())
-                .ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok());
-    let Some((login, secret)) = credentials.as_deref().and_then(|c| c.split_once(':')) else {
+    let Some((login, secret)) = basic_credentials(req) else {
         return Err(unauthenticated(
             "Authenticate as the output device (HTTP Basic with its login and secret).",
         ));
@@ -99,7 +87,7 @@ async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, Api
         .services
         .release
         .infra()
-        .authenticate(login, secret, &client_info(req))
+        .authenticate(&login, &secret, &client_info(req))
         .await
     {
         Ok(caller) => Ok(caller),

@@ -5,16 +5,14 @@
 //! `WWW-Authenticate: Basic`, as the reference proxy expects. User credentials never
 //! work here, and a device only reaches the printer it was enrolled for.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_compression::tokio::bufread::GzipEncoder;
-use base64::Engine;
 use futures_util::StreamExt;
 use tokio::io::BufReader;
 use tokio_util::io::ReaderStream;
 
 use super::AppState;
-use super::auth::client_info;
+use super::auth::{basic_credentials, client_info};
 use super::ipp::{challenge, ipp_response, read_request};
 use crate::ipp::infra::{self, InfraContext};
 use crate::ipp::printer::QueueDescription;
@@ -46,29 +44,14 @@ async fn printer(
 
 async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, HttpResponse> {
     const ASK: &str = "Sign in with this output device's login and secret (from its enrolment).";
-    let Some(value) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Err(challenge(ASK));
-    };
-    let decoded = value
-        .strip_prefix("Basic ")
-        .and_then(|e| {
-            base64::engine::general_purpose::STANDARD
-                .decode(e.trim())
-                .ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok());
-    let Some((login, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+    let Some((login, secret)) = basic_credentials(req) else {
         return Err(challenge(ASK));
     };
     match state
         .services
         .release
         .infra()
-        .authenticate(login, secret, &client_info(req))
+        .authenticate(&login, &secret, &client_info(req))
         .await
     {
         Ok(caller) => Ok(caller),

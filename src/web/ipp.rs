@@ -4,13 +4,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
 use futures_util::TryStreamExt;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::StreamReader;
 
 use super::AppState;
-use super::auth::client_info;
+use super::auth::{basic_credentials, client_info};
 use crate::identity::{IdentityError, User};
 use crate::ipp::operations::{self, Context};
 use crate::ipp::printer::QueueDescription;
@@ -36,13 +35,9 @@ async fn credentials(req: &HttpRequest, state: &AppState) -> Credentials {
     let client = client_info(req);
     let result = if let Some(token) = value.strip_prefix("Bearer ") {
         identity.authenticate_bearer(token.trim(), &client).await
-    } else if let Some(encoded) = value.strip_prefix("Basic ") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok());
-        match decoded.as_deref().and_then(|d| d.split_once(':')) {
-            Some((login, secret)) => identity.authenticate_basic(login, secret, &client).await,
+    } else if value.starts_with("Basic ") {
+        match basic_credentials(req) {
+            Some((login, secret)) => identity.authenticate_basic(&login, &secret, &client).await,
             None => Err(IdentityError::InvalidCredentials),
         }
     } else {

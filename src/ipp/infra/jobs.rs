@@ -105,15 +105,7 @@ pub(super) fn select(all: Vec<Attribute>, request: &Message, default: &[&str]) -
         Some(a) => a.values.iter().filter_map(Value::as_str).collect(),
         None => default.to_vec(),
     };
-    if names
-        .iter()
-        .any(|n| matches!(*n, "all" | "job-description" | "job-template"))
-    {
-        return all;
-    }
-    all.into_iter()
-        .filter(|a| names.contains(&a.name.as_str()))
-        .collect()
+    crate::ipp::operations::select_job_attributes(all, &names)
 }
 
 /// Get-Jobs: `which-jobs=fetchable` lists the printer's jobs waiting for a device.
