@@ -39,16 +39,25 @@ fn supply(idx: i64, description: &str, kind: &str, colorant: &str, percent: i64)
     }
 }
 
-async fn admin_server() -> (TestServer, reqwest::Client) {
-    let server = TestServer::start(Backend::Sqlite).await;
+async fn admin_server_on(backend: Backend) -> (TestServer, reqwest::Client) {
+    let server = TestServer::start(backend).await;
     let client = server.client();
     first_admin(&server, &client).await;
     (server, client)
 }
 
 #[tokio::test]
-async fn the_list_shows_printers_with_status_and_low_supplies_and_filters() {
-    let (server, client) = admin_server().await;
+async fn the_list_shows_printers_with_status_and_low_supplies_and_filters_on_sqlite() {
+    the_list_shows_printers_with_status_and_low_supplies_and_filters(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_list_shows_printers_with_status_and_low_supplies_and_filters_on_postgres() {
+    the_list_shows_printers_with_status_and_low_supplies_and_filters(Backend::Postgres).await;
+}
+
+async fn the_list_shows_printers_with_status_and_low_supplies_and_filters(backend: Backend) {
+    let (server, client) = admin_server_on(backend).await;
     let db = &server.services.db;
     let hall = db
         .save_device(None, &device("10.0.0.12", "hall", "printer", "warning"))
@@ -137,7 +146,7 @@ async fn the_list_shows_printers_with_status_and_low_supplies_and_filters() {
 
 #[tokio::test]
 async fn the_detail_shows_supply_bars_and_a_meter_chart_after_two_reads() {
-    let (server, client) = admin_server().await;
+    let (server, client) = admin_server_on(Backend::Sqlite).await;
     let db = &server.services.db;
     let mut fields = device("127.0.0.78", "colour-mfp", "printer", "error");
     fields.color = Some(true);

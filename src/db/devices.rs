@@ -301,6 +301,18 @@ impl Db {
         Ok(())
     }
 
+    /// The lowest known supply percentage of every device that reports one (one query
+    /// for the devices list and the dashboard).
+    pub async fn lowest_supplies(&self) -> DbResult<Vec<(i64, i64)>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT device_id, MIN(percent) FROM device_supplies WHERE percent IS NOT NULL GROUP BY device_id",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     pub async fn supplies_of(&self, device_id: i64) -> DbResult<Vec<SupplyRow>> {
         Ok(on_backend!(self, |pool| {
             sqlx::query_as::<_, SupplyRow>(

@@ -11,3 +11,6 @@ pub mod registry;
 pub mod snmp;
 
 pub use registry::{DeviceError, Devices, NewCredential};
+
+/// Below this percentage a supply is "low" (devices list, dashboard).
+pub const LOW_SUPPLY_PERCENT: i64 = 15;

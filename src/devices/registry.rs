@@ -553,6 +553,13 @@ impl Devices {
         Ok(self.db.device(id).await?)
     }
 
+    /// Each device's lowest supply percentage (devices that report none are absent).
+    pub async fn lowest_supplies(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, i64>, DeviceError> {
+        Ok(self.db.lowest_supplies().await?.into_iter().collect())
+    }
+
     pub async fn supplies(&self, id: i64) -> Result<Vec<SupplyRow>, DeviceError> {
         Ok(self.db.supplies_of(id).await?)
     }

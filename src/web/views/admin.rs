@@ -69,17 +69,15 @@ pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpRes
         .into_iter()
         .filter(|d| d.kind == "printer")
         .collect();
-    let mut low = 0;
-    for d in &devices {
-        if s.devices
-            .supplies(d.id)
-            .await?
-            .iter()
-            .any(|x| x.percent.is_some_and(|p| p < 15))
-        {
-            low += 1;
-        }
-    }
+    let lowest = s.devices.lowest_supplies().await?;
+    let low = devices
+        .iter()
+        .filter(|d| {
+            lowest
+                .get(&d.id)
+                .is_some_and(|p| *p < crate::devices::LOW_SUPPLY_PERCENT)
+        })
+        .count();
     render(&DashboardPage {
         page,
         users: s.db.count_users().await?,

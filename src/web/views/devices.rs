@@ -17,8 +17,7 @@ mod charts;
 
 use charts::{SupplyView, colour_of, meter_chart, supply_view, toner_chart};
 
-/// Below this percentage a supply is flagged "low".
-const LOW_PERCENT: i64 = 15;
+use crate::devices::LOW_SUPPLY_PERCENT as LOW_PERCENT;
 /// How far back the charts look.
 const HISTORY_DAYS: i64 = 90;
 const DAY: i64 = 24 * 3600;
@@ -132,18 +131,13 @@ pub async fn list(
     );
     let sort = pick(query.sort.as_deref(), &["ip", "name", "status", "seen"]);
     let q = query.q.as_deref().unwrap_or("").trim().to_lowercase();
+    let lowest_of = s.devices.lowest_supplies().await?;
     let mut shown = Vec::new();
     for d in all.iter().filter(|d| kind == "all" || d.kind == kind) {
         if !(status == "all" || status == "low" || d.status == status) || !matches_text(d, &q) {
             continue;
         }
-        let lowest = s
-            .devices
-            .supplies(d.id)
-            .await?
-            .iter()
-            .filter_map(|x| x.percent)
-            .min();
+        let lowest = lowest_of.get(&d.id).copied();
         let low = lowest.is_some_and(|p| p < LOW_PERCENT);
         if status == "low" && !low {
             continue;
