@@ -921,3 +921,71 @@ async fn a_silent_device_gives_back_a_job_it_did_not_download_and_leaves_one_it_
     );
     assert!(events.windows(2).all(|p| p[1].seq == p[0].seq + 1));
 }
+
+#[tokio::test]
+async fn a_device_long_polling_one_server_hears_of_a_release_made_on_another_sharing_postgres() {
+    let url = support::fresh_postgres_url().await;
+    let shared = tempfile::tempdir().unwrap();
+    let blobs = shared.path().join("blobs");
+    let one = TestServer::start_with(tempfile::tempdir().unwrap(), |dir| {
+        let mut s = support::settings(dir, &url);
+        s.storage.path = Some(blobs.clone());
+        s
+    })
+    .await;
+    let key = std::fs::read_to_string(one.services.settings.master_key_path()).unwrap();
+    let two = TestServer::start_with(tempfile::tempdir().unwrap(), |dir| {
+        let mut s = support::settings(dir, &url);
+        s.storage.path = Some(blobs.clone());
+        s.vault.master_key = Some(printpark::config::Secret::new(key.trim()));
+        s
+    })
+    .await;
+    let w = World {
+        admin: support::create_admin(&one.services.identity).await,
+        ann: support::create_user(&one, "ann", ANN_PASSWORD).await,
+        server: one,
+        home: tempfile::tempdir().unwrap(),
+    };
+    let local = TestPrinter::start(PrinterOptions::named("infra-two")).await;
+    let printer = w.pulled_printer("Shared").await;
+    let enrolled = w.enrol(&printer).await;
+    // The device talks to server two only; the release happens on server one.
+    let device = OutputDevice::start(DeviceConfig::new(
+        &two.base,
+        &enrolled.login,
+        &enrolled.secret,
+        &local.uri(),
+    ))
+    .await;
+    assert_eq!(device.phase(), Phase::Running, "{:?}", device.errors());
+    let pdf = unique_pdf("infra-two-servers");
+    w.print_with_ipptool(&pdf).await;
+    let released_at = std::time::Instant::now();
+    let release = w.release_all(&printer).await[0];
+    assert!(
+        device
+            .wait_for_printed(release as i32, Duration::from_secs(60))
+            .await,
+        "{:#?}",
+        device.log()
+    );
+    let took = released_at.elapsed();
+    println!("printed {took:?} after the release");
+    // Woken by the other server's event, not by the end of its 25 s hold.
+    assert!(
+        took < Duration::from_secs(15),
+        "{took:?}: the release was not noticed across servers"
+    );
+    // Found by its event (Get-Jobs ran once, before the release, and found nothing).
+    let log = device.log();
+    let fetch = log.iter().position(|s| s.op == "Fetch-Job").unwrap();
+    assert!(log[..fetch].iter().any(
+        |s| s.op == "Get-Notifications" && s.events.iter().any(|e| e.event == "job-fetchable")
+    ));
+    w.wait_release(release, "printed").await;
+    local.wait_for_jobs_done(1, Duration::from_secs(30)).await;
+    assert_eq!(local.spooled_files()[0].bytes(), pdf);
+    device.stop().await;
+    drop(local);
+}

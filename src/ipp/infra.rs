@@ -20,8 +20,12 @@ use crate::db::{DeviceReportFields, EventRow};
 use crate::release::infra::LONGEST_WAIT;
 use crate::release::{DeviceCaller, Infra, InfraError, ReleaseError};
 
-/// How often a device should ask for notifications when it does not wait (seconds).
-const GET_INTERVAL: i32 = 30;
+/// How long a device should wait before its next Get-Notifications (seconds): none
+/// after a request we held (`notify-wait`: the hold was the wait, and reference
+/// clients sleep this long before asking again — 30 s here would delay a release by
+/// up to 30 s), and 30 s for clients that poll without waiting.
+const GET_INTERVAL_AFTER_WAIT: i32 = 0;
+const GET_INTERVAL_POLLING: i32 = 30;
 
 /// Everything one request may use.
 pub struct InfraContext<'a> {
@@ -254,7 +258,11 @@ async fn notifications(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     let mut message = response(request, status::OK, "");
     message.groups[0].push(Attribute::new(
         "notify-get-interval",
-        Value::Integer(GET_INTERVAL),
+        Value::Integer(if wait.is_some() {
+            GET_INTERVAL_AFTER_WAIT
+        } else {
+            GET_INTERVAL_POLLING
+        }),
     ));
     message.groups[0].push(Attribute::new(
         "printer-up-time",

@@ -87,7 +87,7 @@ impl Infra {
     }
 
     /// Notices events written by other server processes sharing the database, and
-    /// forgets old events. One cheap query a second, and only while devices wait.
+    /// forgets old events: one cheap query a second (a sum over the subscriptions).
     pub fn watch_other_processes(&self) -> tokio::task::JoinHandle<()> {
         let infra = self.clone();
         tokio::spawn(async move {
@@ -108,13 +108,14 @@ impl Infra {
                         tracing::warn!(error = %e, "forgetting old INFRA events failed");
                     }
                 }
-                if infra.events.waiting.load(Ordering::Relaxed) == 0 {
-                    marker = None;
-                    continue;
-                }
+                // Followed even while nobody waits: a request that read the events
+                // just before another process wrote one must be woken by the next
+                // tick, so the last value must be known before it starts waiting.
                 match infra.release.db.infra_event_marker().await {
                     Ok(now) => {
-                        if marker.is_some_and(|m| m != now) {
+                        if marker.is_some_and(|m| m != now)
+                            && infra.events.waiting.load(Ordering::Relaxed) > 0
+                        {
                             infra.events.ring();
                         }
                         marker = Some(now);
