@@ -989,3 +989,140 @@ async fn a_device_long_polling_one_server_hears_of_a_release_made_on_another_sha
     device.stop().await;
     drop(local);
 }
+
+#[tokio::test]
+async fn fetch_document_is_gzip_compressed_when_asked_and_refused_in_a_format_the_device_cannot_print()
+ {
+    use printpark::ipp::op;
+    use std::io::Read;
+    let w = world(Backend::Sqlite).await;
+    let printer = w.pulled_printer("Gzip").await;
+    let device = w.enrol(&printer).await;
+    let path = format!("/ipp/infra/{}", printer.guid);
+    let url = format!("{}{path}", w.server.base);
+    let uri = format!("{}{path}", w.server.base.replace("https://", "ipps://"));
+    let pdf = unique_pdf("infra-gzip");
+    w.print_with_ipptool(&pdf).await;
+    let release = w.release_all(&printer).await[0] as i32;
+    let send = |operation: u16, attrs: Vec<(&'static str, Value)>| {
+        let mut request = infra_request(operation, &uri, &device.login, None);
+        for (name, value) in attrs {
+            request.groups[0].push(printpark::ipp::wire::Attribute::new(name, value));
+        }
+        let (url, login, secret) = (url.clone(), device.login.clone(), device.secret.clone());
+        async move {
+            ipp_request(
+                &support::insecure_client(),
+                &url,
+                Some(&login),
+                &secret,
+                &request,
+            )
+            .await
+        }
+    };
+    let (_, answer, _) = send(op::FETCH_JOB, vec![("job-id", Value::Integer(release))]).await;
+    assert_eq!(answer.unwrap().code, 0);
+    // Only raster: PrintPark does not convert, and says so; nothing was sent.
+    let (_, answer, rest) = send(
+        op::FETCH_DOCUMENT,
+        vec![
+            ("job-id", Value::Integer(release)),
+            ("document-number", Value::Integer(1)),
+            ("document-format-accepted", Value::mime("image/pwg-raster")),
+        ],
+    )
+    .await;
+    let answer = answer.unwrap();
+    assert_eq!(answer.code, 0x040A);
+    assert!(rest.is_empty());
+    assert!(
+        printpark::ipp::client::status_message(&answer).contains("does not convert"),
+        "{answer:?}"
+    );
+    let row = w
+        .server
+        .services
+        .db
+        .release_by_id(i64::from(release))
+        .await
+        .unwrap();
+    assert!(!row.transmitting, "a refused fetch sends nothing");
+    let (_, answer, rest) = send(
+        op::FETCH_DOCUMENT,
+        vec![
+            ("job-id", Value::Integer(release)),
+            ("document-number", Value::Integer(1)),
+            ("document-format-accepted", Value::mime("application/pdf")),
+            ("compression-accepted", Value::keyword("gzip")),
+        ],
+    )
+    .await;
+    let answer = answer.unwrap();
+    assert_eq!(answer.code, 0);
+    assert_eq!(answer.operation_str("compression"), Some("gzip"));
+    assert_eq!(
+        answer.operation_str("document-format"),
+        Some("application/pdf")
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&rest[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, pdf);
+    // A document the job does not have.
+    let (_, answer, _) = send(
+        op::FETCH_DOCUMENT,
+        vec![
+            ("job-id", Value::Integer(release)),
+            ("document-number", Value::Integer(2)),
+        ],
+    )
+    .await;
+    assert_eq!(answer.unwrap().code, 0x0406);
+}
+
+#[tokio::test]
+async fn malformed_ipp_on_the_infra_paths_gets_a_clear_400_and_the_device_carries_on() {
+    use printpark::ipp::op;
+    let w = world(Backend::Sqlite).await;
+    let printer = w.pulled_printer("Garbage").await;
+    let device = w.enrol(&printer).await;
+    let http = support::insecure_client();
+    for path in [
+        "/ipp/system".to_string(),
+        format!("/ipp/infra/{}", printer.guid),
+    ] {
+        // A truncated attribute (value length past the end).
+        let garbage = [2u8, 0, 0, 0x5F, 0, 0, 0, 1, 1, 0x47, 0, 18, b'a'];
+        let response = http
+            .post(format!("{}{path}", w.server.base))
+            .basic_auth(&device.login, Some(&device.secret))
+            .header("Content-Type", "application/ipp")
+            .body(garbage.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        assert!(response.text().await.unwrap().contains("malformed"));
+    }
+    // Attributes that are not IPP's: a clear IPP status, then a good request works.
+    let fetchable = [("which-jobs", Value::keyword("fetchable"))];
+    let path = format!("/ipp/infra/{}", printer.guid);
+    let auth = Some((device.login.as_str(), device.secret.as_str()));
+    let (_, status) = raw(
+        &w,
+        &path,
+        auth,
+        op::FETCH_JOB,
+        &[("job-id", Value::keyword("x"))],
+    )
+    .await;
+    assert_eq!(status, Some(0x0400));
+    let (_, status) = raw(&w, &path, auth, 0x3FFF, &[]).await;
+    assert_eq!(status, Some(0x0501), "unknown operation");
+    assert_eq!(
+        raw(&w, &path, auth, op::GET_JOBS, &fetchable).await.1,
+        Some(0)
+    );
+}

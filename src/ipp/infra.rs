@@ -65,6 +65,7 @@ fn refused(error: InfraError) -> (u16, String) {
     let code = match error {
         InfraError::Unauthenticated => status::NOT_AUTHENTICATED,
         InfraError::NotFetchable(_) => status::NOT_FETCHABLE,
+        InfraError::FormatNotAccepted(_) => status::DOCUMENT_FORMAT_NOT_SUPPORTED,
         InfraError::NotFound(_) => status::NOT_FOUND,
         InfraError::NotPossible(_) => status::NOT_POSSIBLE,
         InfraError::BadRequest(_) => status::BAD_REQUEST,

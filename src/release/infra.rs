@@ -42,6 +42,9 @@ pub enum InfraError {
     /// client-error-not-fetchable.
     #[error("{0}")]
     NotFetchable(String),
+    /// client-error-document-format-not-supported.
+    #[error("{0}")]
+    FormatNotAccepted(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -220,9 +223,23 @@ impl Infra {
         caller: &DeviceCaller,
         release_id: i64,
         number: u32,
+        accepted: &[&str],
     ) -> Result<(HeldJob, Box<dyn AsyncRead + Send + Unpin>), InfraError> {
         let row = self.held(caller, release_id).await?;
         let (job, blobs) = self.release.jobs.for_delivery(row.job_id).await?;
+        // Refused before anything is marked: nothing leaves, the job stays fetchable
+        // by this device (which may give it up with Acknowledge-Job).
+        if !accepted.is_empty()
+            && !accepted
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(&job.format) || *f == "application/octet-stream")
+        {
+            return Err(InfraError::FormatNotAccepted(format!(
+                "the document is {} and the device accepts only {}; PrintPark does not convert documents",
+                job.format,
+                accepted.join(", ")
+            )));
+        }
         let blob: &BlobId = blobs
             .get(number.saturating_sub(1) as usize)
             .filter(|_| number >= 1)

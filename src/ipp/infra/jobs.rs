@@ -194,32 +194,18 @@ pub(super) async fn fetch_document(ctx: &InfraContext<'_>, request: &Message) ->
     if number < 1 {
         return Err((status::BAD_REQUEST, "document-number starts at 1".into()));
     }
-    let accepted: Option<Vec<&str>> = request
+    let accepted: Vec<&str> = request
         .operation_attr("document-format-accepted")
-        .map(|a| a.values.iter().filter_map(Value::as_str).collect());
+        .map(|a| a.values.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let gzip = request
         .operation_attr("compression-accepted")
         .is_some_and(|a| a.values.iter().any(|v| v.as_str() == Some("gzip")));
     let (job, reader) = ctx
         .infra
-        .open_document(ctx.caller, id, number as u32)
+        .open_document(ctx.caller, id, number as u32, &accepted)
         .await
         .map_err(refused)?;
-    if let Some(accepted) = accepted
-        && !accepted.is_empty()
-        && !accepted
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case(&job.format) || *f == "application/octet-stream")
-    {
-        return Err((
-            status::DOCUMENT_FORMAT_NOT_SUPPORTED,
-            format!(
-                "the document is {} and the device accepts only {}; PrintPark does not convert documents",
-                job.format,
-                accepted.join(", ")
-            ),
-        ));
-    }
     let mut message = response(request, status::OK, "");
     message.groups[0].push(Attribute::new(
         "compression",
