@@ -20,11 +20,11 @@ use crate::db::{DeviceReportFields, EventRow};
 use crate::release::infra::LONGEST_WAIT;
 use crate::release::{DeviceCaller, Infra, InfraError, ReleaseError};
 
-/// How long a device should wait before its next Get-Notifications (seconds): none
-/// after a request we held (`notify-wait`: the hold was the wait, and reference
-/// clients sleep this long before asking again — 30 s here would delay a release by
-/// up to 30 s), and 30 s for clients that poll without waiting.
-const GET_INTERVAL_AFTER_WAIT: i32 = 0;
+/// How long a device should wait before its next Get-Notifications (seconds): 1 after
+/// a request we held (`notify-wait`: the hold was the wait; the reference proxy sleeps
+/// this long after every answer and reads 0 as 30), and 30 s for clients that poll
+/// without waiting.
+const GET_INTERVAL_AFTER_WAIT: i32 = 1;
 const GET_INTERVAL_POLLING: i32 = 30;
 
 /// Everything one request may use.

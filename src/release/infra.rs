@@ -111,17 +111,36 @@ pub mod job_state {
     pub const COMPLETED: i32 = 9;
 }
 
-/// Wakes the long-polling Get-Notifications of this process.
+/// Wakes the long-polling Get-Notifications of this process: one bell per printer,
+/// so a release wakes only the devices of its printer.
 #[derive(Debug, Default)]
 pub(super) struct EventBell {
-    bell: tokio::sync::Notify,
-    /// Requests waiting now (the check for other processes' events runs only then).
+    bells: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Notify>>>,
+    /// Requests waiting now.
     waiting: AtomicUsize,
 }
 
 impl EventBell {
-    pub(super) fn ring(&self) {
-        self.bell.notify_waiters();
+    fn bells(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<tokio::sync::Notify>>> {
+        self.bells.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn bell(&self, printer_id: i64) -> Arc<tokio::sync::Notify> {
+        self.bells().entry(printer_id).or_default().clone()
+    }
+
+    /// Something happened at this printer.
+    pub(super) fn ring(&self, printer_id: i64) {
+        if let Some(bell) = self.bells().get(&printer_id) {
+            bell.notify_waiters();
+        }
+    }
+
+    /// Something happened somewhere (another process wrote events).
+    fn ring_all(&self) {
+        for bell in self.bells().values() {
+            bell.notify_waiters();
+        }
     }
 }
 

@@ -222,7 +222,7 @@ impl Release {
         metrics::counter!("printpark_releases_total", "via" => via.as_str())
             .increment(ids.len() as u64);
         self.wake.notify_one();
-        self.events.ring();
+        self.events.ring(printer.id);
         Ok(ids)
     }
 
@@ -285,7 +285,7 @@ impl Release {
             )
             .await?;
         self.wake.notify_one();
-        self.events.ring();
+        self.events.ring(old.printer_id);
         Ok(id)
     }
 

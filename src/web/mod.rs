@@ -212,6 +212,15 @@ async fn not_found() -> Result<HttpResponse, error::PageError> {
     Err(error::PageError(error::Problem::not_found()))
 }
 
+/// Small writes go out at once (TCP_NODELAY; accepted connections inherit it from the
+/// listener on Linux): a streamed answer — IPP attributes, then the document — would
+/// otherwise wait for the client's delayed ACK (~40 ms) before its second piece.
+fn no_delay(listener: &TcpListener) {
+    if let Err(e) = rustix::net::sockopt::set_tcp_nodelay(listener, true) {
+        tracing::warn!(error = %e, "TCP_NODELAY could not be set on the listener");
+    }
+}
+
 /// Builds the server on an already-bound listener (tests pass `127.0.0.1:0`).
 /// The returned server handles SIGINT/SIGTERM by finishing in-flight requests.
 pub fn serve_on(
@@ -219,6 +228,7 @@ pub fn serve_on(
     listener: TcpListener,
 ) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
     let addr = listener.local_addr()?;
+    no_delay(&listener);
     let tls = tls::server_config(&services.settings)?;
     let (state, workers, keep_alive) = app_state(services);
     let server = HttpServer::new(move || {
@@ -251,6 +261,7 @@ pub fn serve_plain_ipp_on(
     listener: TcpListener,
 ) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
     let addr = listener.local_addr()?;
+    no_delay(&listener);
     let (state, workers, keep_alive) = app_state(services);
     let server = HttpServer::new(move || {
         App::new()

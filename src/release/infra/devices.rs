@@ -91,7 +91,7 @@ impl Infra {
             )
             .await
             .map_err(ReleaseError::from)?;
-        self.events.ring();
+        self.events.ring(device.printer_id);
         Ok(())
     }
 
@@ -211,7 +211,7 @@ impl Infra {
             .collect();
         if !ids.is_empty() {
             self.release.db.make_fetchable_again(&ids, reason).await?;
-            self.events.ring();
+            self.events.ring(device.printer_id);
         }
         Ok(())
     }

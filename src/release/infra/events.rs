@@ -55,7 +55,8 @@ impl Infra {
         let deadline = Instant::now() + wait.unwrap_or_default().min(LONGEST_WAIT);
         loop {
             // Registered before reading, so an event written meanwhile still wakes us.
-            let notified = self.events.bell.notified();
+            let bell = self.events.bell(caller.printer.id);
+            let notified = bell.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let mut events = Vec::new();
@@ -70,20 +71,12 @@ impl Infra {
             if !events.is_empty() || Instant::now() >= deadline {
                 return Ok(events);
             }
+            // (The device's leases were renewed when it signed in for this request;
+            // a hold is shorter than a lease.)
             self.events.waiting.fetch_add(1, Ordering::Relaxed);
             let _ = tokio::time::timeout_at(deadline.into(), notified).await;
             self.events.waiting.fetch_sub(1, Ordering::Relaxed);
-            // Keep the device's leases alive while it waits.
-            self.release
-                .db
-                .touch_output_device(caller.device.id, self.lease_until())
-                .await?;
         }
-    }
-
-    /// Wakes this process's waiting devices (a release was queued here).
-    pub fn wake(&self) {
-        self.events.ring();
     }
 
     /// Notices events written by other server processes sharing the database, and
@@ -116,7 +109,7 @@ impl Infra {
                         if marker.is_some_and(|m| m != now)
                             && infra.events.waiting.load(Ordering::Relaxed) > 0
                         {
-                            infra.events.ring();
+                            infra.events.ring_all();
                         }
                         marker = Some(now);
                     }
