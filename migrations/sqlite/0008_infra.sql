@@ -53,3 +53,4 @@ CREATE INDEX infra_events_created ON infra_events(created_at);
 
 -- The device that fetched a release, and how far the document went.
 ALTER TABLE releases ADD COLUMN device_id BIGINT REFERENCES output_devices(id) ON DELETE SET NULL;
+CREATE INDEX releases_device ON releases(device_id) WHERE device_id IS NOT NULL;

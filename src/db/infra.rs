@@ -157,19 +157,29 @@ impl Db {
     }
 
     /// A request from the device: it is alive, and so are the leases of what it fetched.
-    pub async fn touch_output_device(&self, id: i64, lease_until: i64) -> DbResult<()> {
+    /// Written only when it matters (last contact older than 5 s; a lease with less
+    /// than `renew_before` left), so a busy device's requests cost no writes.
+    pub async fn touch_output_device(
+        &self,
+        id: i64,
+        lease_until: i64,
+        renew_before: i64,
+    ) -> DbResult<()> {
         let at = now();
         on_backend!(self, |pool| {
-            sqlx::query("UPDATE output_devices SET last_seen_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(id)
-                .execute(pool)
-                .await?;
             sqlx::query(
-                "UPDATE releases SET lease_until = $1 WHERE device_id = $2 AND state IN ('releasing', 'sent') AND lease_until < $1",
+                "UPDATE output_devices SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at <= $1 - 5)",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(pool)
+            .await?;
+            sqlx::query(
+                "UPDATE releases SET lease_until = $1 WHERE device_id = $2 AND state IN ('releasing', 'sent') AND lease_until < $3",
             )
             .bind(lease_until)
             .bind(id)
+            .bind(renew_before)
             .execute(pool)
             .await?;
         });

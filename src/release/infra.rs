@@ -161,6 +161,11 @@ impl Infra {
         now() + self.release.settings.lease_secs as i64
     }
 
+    /// Leases with less than half their time left are renewed.
+    fn renew_before(&self) -> i64 {
+        now() + (self.release.settings.lease_secs as i64 + 1) / 2
+    }
+
     /// Get-Jobs which-jobs=fetchable: what the device's printer has waiting.
     pub async fn fetchable(&self, caller: &DeviceCaller) -> Result<Vec<ReleaseRow>, InfraError> {
         Ok(self

@@ -157,7 +157,7 @@ impl Infra {
         let printer = self.release.printers.by_id(device.printer_id).await?;
         self.release
             .db
-            .touch_output_device(device.id, self.lease_until())
+            .touch_output_device(device.id, self.lease_until(), self.renew_before())
             .await?;
         Ok(DeviceCaller { device, printer })
     }
