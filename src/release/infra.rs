@@ -92,13 +92,12 @@ fn lease_owner(device_id: i64) -> String {
     format!("device:{device_id}")
 }
 
-/// A fetched job: the release (its id is the job-id the device sees), the held job
-/// it carries, and its documents.
+/// A fetched job: the release (its id is the job-id the device sees) and the held job
+/// it carries (`job.documents` says how many documents it has).
 #[derive(Debug, Clone)]
 pub struct FetchedJob {
     pub release: ReleaseRow,
     pub job: HeldJob,
-    pub documents: u32,
 }
 
 /// output-device-job-state values a device reports (RFC 8011 job-state enums).
@@ -213,11 +212,7 @@ impl Infra {
                 "job {release_id} has no document left"
             )));
         }
-        Ok(FetchedJob {
-            release,
-            job,
-            documents: blobs.len() as u32,
-        })
+        Ok(FetchedJob { release, job })
     }
 
     /// A job the device holds (fetched, not ended).
