@@ -27,6 +27,10 @@ command -v pdfinfo >/dev/null || packages+=(poppler-utils)
 command -v dbus-daemon >/dev/null || packages+=(dbus-daemon)
 # tests/dnssd.rs: a network namespace of its own with multicast on its loopback.
 command -v ip >/dev/null || packages+=(iproute2)
+# tests/agent.rs: a site (network namespace) whose cable is cut with nftables and
+# slowed with tc (iproute2).
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || packages+=(nftables)
+command -v tc >/dev/null || [ -x /usr/sbin/tc ] || packages+=(iproute2)
 # SNMP tests: net-snmp's snmpget/snmpbulkwalk check the snmpsim agents independently.
 command -v snmpget >/dev/null || packages+=(snmp)
 if [ ${#packages[@]} -gt 0 ]; then

@@ -43,6 +43,9 @@ pub enum Command {
     },
     /// Find printers on the network by SNMP (one scan, with a progress bar).
     Discover(discover::DiscoverArgs),
+    /// The on-site agent: serves the printers an admin assigns to it, keeping only
+    /// outbound HTTPS to the server (enrol once with --server and --enrol).
+    Agent(crate::agent::AgentArgs),
     /// Internal: the sandboxed PDF analyser the server starts (reads its pipe).
     #[command(hide = true)]
     AnalysePdf,
@@ -114,6 +117,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             rotate(settings, new_key_file).await
         }
         Command::Discover(args) => discover::discover(settings, args).await,
+        Command::Agent(args) => crate::agent::main(args)
+            .await
+            .map_err(|e| CliError::Failed(e.to_string())),
         Command::AnalysePdf => Err(CliError::Failed(
             "analyse-pdf is started by the server, not by hand".into(),
         )),

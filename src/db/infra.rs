@@ -20,9 +20,11 @@ pub struct OutputDeviceRow {
     pub revoked_at: Option<i64>,
     pub last_seen_at: Option<i64>,
     pub created_at: i64,
+    /// The on-site agent this device row belongs to (it serves the printer for it).
+    pub agent_id: Option<i64>,
 }
 
-const DEVICE_SELECT: &str = "SELECT id, printer_id, name, login, secret_hash, device_uuid, make_model, formats, state, state_reasons, state_message, attributes, revoked_at, last_seen_at, created_at FROM output_devices";
+pub(super) const DEVICE_SELECT: &str = "SELECT id, printer_id, name, login, secret_hash, device_uuid, make_model, formats, state, state_reasons, state_message, attributes, revoked_at, last_seen_at, created_at, agent_id FROM output_devices";
 
 /// What a device says about its printer (Update-Output-Device-Attributes).
 #[derive(Debug, Clone, Default)]
@@ -86,17 +88,19 @@ impl Db {
         name: &str,
         login: &str,
         secret_hash: &[u8],
+        agent_id: Option<i64>,
     ) -> DbResult<i64> {
         Ok(on_backend!(self, |pool| {
             sqlx::query_scalar(
-                "INSERT INTO output_devices (printer_id, name, login, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO output_devices (printer_id, name, login, secret_hash, created_at, agent_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(printer_id)
             .bind(name)
             .bind(login)
             .bind(secret_hash)
             .bind(now())
+            .bind(agent_id)
             .fetch_one(pool)
             .await?
         }))

@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub mod agents;
 pub mod audit;
 pub mod badges;
 pub mod blobs;
@@ -24,6 +25,7 @@ pub mod releases;
 pub mod sessions;
 pub mod users;
 
+pub use agents::AgentRow;
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::SealedBlobRow;
 pub use devices::{

@@ -63,7 +63,7 @@ type OpResult = Result<Answer, (u16, String)>;
 fn refused(error: InfraError) -> (u16, String) {
     let message = error.to_string();
     let code = match error {
-        InfraError::Unauthenticated => status::NOT_AUTHENTICATED,
+        InfraError::Unauthenticated | InfraError::AwaitingApproval => status::NOT_AUTHENTICATED,
         InfraError::NotFetchable(_) => status::NOT_FETCHABLE,
         InfraError::FormatNotAccepted(_) => status::DOCUMENT_FORMAT_NOT_SUPPORTED,
         InfraError::NotFound(_) => status::NOT_FOUND,

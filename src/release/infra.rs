@@ -18,8 +18,14 @@ use std::time::Duration;
 
 use tokio::io::AsyncRead;
 
+mod agents;
 mod devices;
 mod events;
+
+pub use agents::{
+    AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
+    AgentPrinterHealth, AgentView, HEARTBEAT_SECS,
+};
 
 use super::worker::conclude;
 use super::{Release, ReleaseError};
@@ -39,6 +45,9 @@ pub enum InfraError {
     /// No, wrong or revoked device credentials (HTTP 401).
     #[error("sign in with this output device's credentials")]
     Unauthenticated,
+    /// An agent enrolled and not yet approved by an admin (HTTP 403).
+    #[error("this agent is waiting for an admin to approve it (Admin → Agents)")]
+    AwaitingApproval,
     /// client-error-not-fetchable.
     #[error("{0}")]
     NotFetchable(String),

@@ -20,7 +20,11 @@ use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::jobs::{HeldJob, JobError, JobState, Jobs};
 use crate::vault::Vault;
 
-pub use infra::{DeviceCaller, FetchedJob, Infra, InfraError, NewOutputDevice};
+pub use infra::{
+    AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
+    AgentPrinterHealth, AgentView, DeviceCaller, FetchedJob, HEARTBEAT_SECS, Infra, InfraError,
+    NewOutputDevice,
+};
 pub use registry::{PrinterForm, Printers};
 
 #[derive(Debug, thiserror::Error)]

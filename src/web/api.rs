@@ -17,9 +17,12 @@ use crate::jobs::HeldJob;
 #[openapi(
     info(title = "PrintPark API", description = "Self-hosted secure pull printing. Authenticate with the session cookie (writes need the `X-CSRF-Token` header) or `Authorization: Bearer <app password>`."),
     paths(me, list_users, create_user, my_jobs, delete_job,
-        super::device_api::sign_in, super::device_api::sign_out, super::device_api::jobs, super::device_api::release),
+        super::device_api::sign_in, super::device_api::sign_out, super::device_api::jobs, super::device_api::release,
+        super::agent_api::enrol, super::agent_api::heartbeat),
     components(schemas(User, crate::identity::Role, HeldJob, crate::jobs::JobState, NewUserRequest, ErrorBody, ErrorDetail, Me,
-        super::device_api::DeviceSignIn, super::device_api::DeviceSession, super::device_api::DeviceRelease, super::device_api::DeviceReleased)),
+        super::device_api::DeviceSignIn, super::device_api::DeviceSession, super::device_api::DeviceRelease, super::device_api::DeviceReleased,
+        crate::release::AgentEnrolment, crate::release::AgentCredential, crate::release::AgentHealth,
+        crate::release::AgentPrinterHealth, crate::release::AgentAssignment, crate::release::AgentPrinter)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

@@ -162,6 +162,16 @@ impl From<crate::release::InfraError> for Problem {
         match error {
             InfraError::Release(e) => e.into(),
             InfraError::NotFound(_) => Problem::not_found(),
+            InfraError::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "wrong, unknown or revoked credentials",
+            ),
+            InfraError::AwaitingApproval => Problem::new(
+                StatusCode::FORBIDDEN,
+                "awaiting_approval",
+                error.to_string(),
+            ),
             other => Problem::bad_request(other.to_string()),
         }
     }

@@ -11,6 +11,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::services::{Services, StartError};
 
+pub mod agent_api;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -36,8 +37,8 @@ const FORM_LIMIT: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use views::{
-        account, admin, admin_releases, devices, discovery, labels, output_devices, phone, portal,
-        printers, session, setup, station,
+        account, admin, admin_releases, agents, devices, discovery, labels, output_devices, phone,
+        portal, printers, session, setup, station,
     };
     cfg.app_data(
         web::FormConfig::default()
@@ -175,6 +176,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/r/{guid}", web::get().to(phone::home))
     .route("/r/{guid}/{step}", web::post().to(phone::submit))
     .route("/admin/audit", web::get().to(admin::audit))
+    .route("/admin/agents", web::get().to(agents::agents))
+    .route("/admin/agents/code", web::post().to(agents::new_code))
+    .route(
+        "/admin/agents/{id}/{action}",
+        web::post().to(agents::action),
+    )
     .route("/admin/settings", web::get().to(admin::settings))
     .configure(ipp_routes)
     .configure(infra::routes)
@@ -184,6 +191,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/static/{name:.*}", web::get().to(assets::serve))
     .configure(api::configure)
     .configure(device_api::configure)
+    .configure(agent_api::configure)
     .service(
         SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()),
     );

@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod infra_device;
+pub mod netns;
 pub mod printer;
 pub mod snmp;
 
@@ -133,9 +134,19 @@ impl TestServer {
         dir: tempfile::TempDir,
         configure: impl FnOnce(&Path) -> Settings,
     ) -> Self {
+        Self::start_on(dir, configure, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Listens on `addr` (an address a network namespace reaches, or the port a
+    /// restarted server must keep).
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&Path) -> Settings,
+        addr: std::net::SocketAddr,
+    ) -> Self {
         let settings = configure(dir.path());
         let services = Services::start(settings).await.expect("services start");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let listener = TcpListener::bind(addr).expect("bind");
         let (server, addr) = printpark::web::serve_on(services.clone(), listener).expect("serve");
         let handle = server.handle();
         tokio::spawn(server);
@@ -169,6 +180,17 @@ impl TestServer {
             worker.abort();
         }
         self.handle.stop(true).await;
+    }
+
+    /// Stops the server as a crash would leave its data: the data dir (database,
+    /// sealed files, certificate, keys) is handed back for a restart.
+    pub async fn stop_keeping_data(self) -> tempfile::TempDir {
+        for worker in &self.workers {
+            worker.abort();
+        }
+        self.handle.stop(false).await;
+        self.services.db.close().await;
+        self.dir
     }
 }
 

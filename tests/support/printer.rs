@@ -20,6 +20,12 @@
 //! avahi-daemon, no network namespace. Authentication (`PrinterOptions::user`) also
 //! needs root (a file in /etc/pam.d, see below).
 //!
+//! `PrinterOptions::in_site` puts a printer in a `netns::Site` instead: its bus,
+//! ippeveprinter and every ipptool call and connection of the `TestPrinter` run in the
+//! site's network namespace, where 127.0.0.1 is the site's own loopback; the URIs are
+//! the same and valid inside the site only (for the agent there, not the server). Drop
+//! such a printer before its site.
+//!
 //! # How ippeveprinter is started, and the traps found on the way (CUPS 2.4.2)
 //!
 //! - **D-Bus, not Avahi.** Debian's ippeveprinter always connects to Avahi at start,
@@ -110,6 +116,7 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -123,6 +130,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process_group};
+
+use super::netns::{self, Site};
 
 /// How long `start` waits for the bus and the printer.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -153,6 +162,8 @@ pub struct PrinterOptions {
     pub attributes_file: Option<PathBuf>,
     /// What each job does at the printer (can be changed later: `set_job_behaviour`).
     pub job: JobBehaviour,
+    /// The network namespace (`Site::netns_path`) it runs in; None: the host's.
+    pub netns: Option<PathBuf>,
 }
 
 impl Default for PrinterOptions {
@@ -175,6 +186,7 @@ impl Default for PrinterOptions {
             users: Vec::new(),
             attributes_file: None,
             job: JobBehaviour::default(),
+            netns: None,
         }
     }
 }
@@ -210,6 +222,20 @@ impl PrinterOptions {
     pub fn job(mut self, job: JobBehaviour) -> Self {
         self.job = job;
         self
+    }
+
+    /// In `site`, on its loopback: unreachable from the host (see the module doc).
+    pub fn in_site(mut self, site: &Site) -> Self {
+        self.netns = Some(site.netns_path());
+        self
+    }
+
+    /// `program`, in the printer's network namespace.
+    fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        match &self.netns {
+            Some(netns) => netns::command_in(netns, program),
+            None => Command::new(program),
+        }
     }
 }
 
@@ -351,6 +377,15 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A port free on 127.0.0.1 of the namespace the printer runs in: a port free on the
+/// host says nothing about a site's loopback.
+fn free_port_in(netns: Option<&Path>) -> u16 {
+    match netns {
+        Some(netns) => netns::within(netns, free_port),
+        None => free_port(),
+    }
+}
+
 /// `ipp://127.0.0.1:PORT/ipp/print` on a port where nothing listens (an offline
 /// printer: connection refused).
 pub fn unreachable_uri() -> String {
@@ -473,7 +508,15 @@ const PRINT_TEST: &str = r#"{
 
 /// Runs ipptool (with a hard time-out, killed if it hangs), returns its output.
 pub async fn ipptool(args: &[&str], home: &Path) -> Output {
-    let mut command = tokio::process::Command::new("ipptool");
+    ipptool_in(None, args, home).await
+}
+
+/// `ipptool`, in the network namespace at `netns` (None: the host's).
+pub async fn ipptool_in(netns: Option<&Path>, args: &[&str], home: &Path) -> Output {
+    let mut command = tokio::process::Command::from(match netns {
+        Some(netns) => netns::command_in(netns, "ipptool"),
+        None => Command::new("ipptool"),
+    });
     command
         .args(["-T", &IPPTOOL_TIMEOUT.as_secs().to_string()])
         .args(args)
@@ -637,7 +680,8 @@ impl TestPrinter {
         )
         .unwrap();
         let dbus_log = fs::File::create(root.join("dbus.log")).unwrap();
-        let dbus = Command::new("dbus-daemon")
+        let dbus = options
+            .command("dbus-daemon")
             .arg(format!(
                 "--config-file={}",
                 root.join("dbus.conf").display()
@@ -681,7 +725,7 @@ impl TestPrinter {
 
         // A free port; another process may take it before ippeveprinter binds it.
         for attempt in 1..=5 {
-            printer.port = free_port();
+            printer.port = free_port_in(printer.options.netns.as_deref());
             match printer.launch().await {
                 Ok(()) => return printer,
                 Err(why) if attempt < 5 && why.contains("listener") => continue,
@@ -701,7 +745,7 @@ impl TestPrinter {
         let spool = self.spool_dir(self.generation);
         fs::create_dir_all(&spool).unwrap();
         let options = &self.options;
-        let mut command = Command::new(super::sbin("ippeveprinter"));
+        let mut command = options.command(super::sbin("ippeveprinter"));
         command
             .args(["-v", "-n", "localhost", "-r", "off", "-k"])
             .arg("-p")
@@ -763,13 +807,22 @@ impl TestPrinter {
                 self.printer = None;
                 return Err(format!("exited ({status}): {}", self.log()));
             }
-            if TcpStream::connect(self.address()).is_ok() && self.try_status().await.is_ok() {
+            if self.connect().is_ok() && self.try_status().await.is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(format!("not answering after {START_TIMEOUT:?}"));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// A connection to the printer from where it runs (the host or its site).
+    fn connect(&self) -> std::io::Result<TcpStream> {
+        let address = self.address();
+        match &self.options.netns {
+            Some(netns) => netns::within(netns, move || TcpStream::connect(address)),
+            None => TcpStream::connect(address),
         }
     }
 
@@ -1039,7 +1092,7 @@ impl TestPrinter {
             })
             .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ipptool(&args, self.dir.path()).await
+        ipptool_in(self.options.netns.as_deref(), &args, self.dir.path()).await
     }
 
     /// What each following job does (takes effect for jobs that start later).
@@ -1068,7 +1121,9 @@ impl TestPrinter {
         }
         request.push_str("\r\n");
         let exchange = async {
-            let mut stream = tokio::net::TcpStream::connect(self.address()).await?;
+            let stream = self.connect()?;
+            stream.set_nonblocking(true)?;
+            let mut stream = tokio::net::TcpStream::from_std(stream)?;
             stream.write_all(request.as_bytes()).await?;
             // It keeps the connection open (even for HTTP/1.0 or "Connection: close"):
             // read up to the end of the (chunked) body.

@@ -75,7 +75,7 @@ impl ServerCertVerifier for PinOnFirstUse {
         *self.observed.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen.clone());
         match &self.pin {
             Some(pin) if *pin != seen => Err(rustls::Error::General(
-                "the printer's certificate does not match the pinned one".into(),
+                "the certificate does not match the pinned one".into(),
             )),
             _ => Ok(ServerCertVerified::assertion()),
         }

@@ -48,7 +48,7 @@ impl Infra {
         let id = self
             .release
             .db
-            .insert_output_device(printer.id, &name, &login, &hash)
+            .insert_output_device(printer.id, &name, &login, &hash, None)
             .await?;
         self.release
             .identity

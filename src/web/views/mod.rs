@@ -12,6 +12,7 @@ use crate::identity::{CsrfBinding, Identity, User};
 pub mod account;
 pub mod admin;
 pub mod admin_releases;
+pub mod agents;
 pub mod devices;
 pub mod discovery;
 pub mod labels;

@@ -1,0 +1,366 @@
+//! `printpark agent`: the on-site agent. It runs where the printers are reachable and
+//! keeps only outbound HTTPS to the server (the server never connects to it):
+//! enrolled once with a one-time code and approved by an admin, it reports its health
+//! on a heartbeat, learns which printers it serves, and for each of them is the IPP
+//! INFRA output device (`device.rs`), delivering with the server's own push code
+//! (`delivery.rs`). Its state — credential, pinned server certificate, how far each
+//! job got — is a small SQLite file, so restarts lose and repeat nothing.
+
+mod channel;
+mod delivery;
+mod device;
+mod spool;
+mod state;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use crate::release::{AgentAssignment, AgentEnrolment, AgentHealth, AgentPrinterHealth};
+use channel::Channel;
+use delivery::Deliverer;
+use device::PrinterTask;
+use spool::Spool;
+use state::{AgentState, Enrolment};
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    pub command: Option<AgentCommand>,
+    /// The server, https://host:port (needed once, to enrol).
+    #[arg(long, env = "PRINTPARK_AGENT_SERVER")]
+    pub server: Option<String>,
+    /// The one-time code from Admin → Agents (needed once).
+    #[arg(long, env = "PRINTPARK_AGENT_ENROL")]
+    pub enrol: Option<String>,
+    /// How admins see this agent (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The SHA-256 of the server's certificate (Admin → Agents shows it). Without it
+    /// the certificate seen at enrolment is pinned.
+    #[arg(long)]
+    pub server_fingerprint: Option<String>,
+    /// Where the agent keeps its state file and spool.
+    #[arg(
+        long,
+        global = true,
+        env = "PRINTPARK_AGENT_STATE",
+        default_value = "./agent-state"
+    )]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Show enrolment, server, printers, last contact and jobs under way (from the
+    /// state file; works while the agent runs).
+    Status,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("the agent's state file: {0}")]
+    State(String),
+    #[error("the server could not be reached: {0}")]
+    Unreachable(String),
+    #[error(
+        "the server's certificate changed (sha256 {0}); if the server was re-keyed, enrol the agent again"
+    )]
+    CertificateChanged(String),
+    #[error("the server refused the agent's credential: {0}")]
+    Unauthenticated(String),
+    #[error("waiting for an admin to approve this agent (Admin → Agents)")]
+    AwaitingApproval,
+    #[error("the server refused: {0}")]
+    Refused(String),
+    #[error("the server answered {} ({message})", crate::ipp::client::status_name(*.status))]
+    Ipp { status: u16, message: String },
+    #[error("the server's answer is malformed: {0}")]
+    Protocol(String),
+}
+
+/// What each printer is doing, for the heartbeat and the log.
+#[derive(Clone, Default)]
+pub struct HealthBoard(Arc<Mutex<HashMap<String, AgentPrinterHealth>>>);
+
+impl HealthBoard {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, AgentPrinterHealth>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn set(&self, guid: &str, state: &str, error: Option<String>) {
+        self.with(|board| {
+            let entry = board.entry(guid.to_string()).or_default();
+            entry.guid = guid.to_string();
+            entry.state = state.to_string();
+            if error.is_some() || state == "ready" {
+                entry.last_error = error;
+            }
+        });
+    }
+
+    pub fn delivered(&self, guid: &str) {
+        self.with(|board| board.entry(guid.to_string()).or_default().delivered += 1);
+    }
+
+    fn snapshot(&self, guids: &[String]) -> Vec<AgentPrinterHealth> {
+        self.with(|board| {
+            board.retain(|guid, _| guids.contains(guid));
+            let mut all: Vec<AgentPrinterHealth> = board.values().cloned().collect();
+            all.sort_by(|a, b| a.guid.cmp(&b.guid));
+            all
+        })
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
+}
+
+/// `printpark agent [status]`.
+pub async fn main(args: AgentArgs) -> Result<(), AgentError> {
+    let state = AgentState::open(&args.state_dir).await?;
+    if let Some(AgentCommand::Status) = args.command {
+        return status(&state).await;
+    }
+    let enrolment = enrolled(&state, &args).await?;
+    run(state, enrolment, &args.state_dir).await
+}
+
+/// The stored enrolment, or a new one with `--server` and `--enrol`.
+async fn enrolled(state: &AgentState, args: &AgentArgs) -> Result<Enrolment, AgentError> {
+    if let Some(enrolment) = state.enrolment().await? {
+        if args.enrol.is_some() {
+            tracing::warn!(server = %enrolment.server, "already enrolled; --enrol is ignored (delete the state directory to enrol again)");
+        }
+        return Ok(enrolment);
+    }
+    let (Some(server), Some(code)) = (&args.server, &args.enrol) else {
+        return Err(AgentError::Setup(
+            "this agent is not enrolled yet: run it once with --server https://… --enrol CODE (make the code in Admin → Agents)".into(),
+        ));
+    };
+    let server = server.trim_end_matches('/').to_string();
+    let channel = Channel::new(&server, args.server_fingerprint.as_deref())?;
+    let host = hostname();
+    let credential = channel
+        .enrol(&AgentEnrolment {
+            code: code.clone(),
+            name: args.name.clone().unwrap_or_else(|| host.clone()),
+            hostname: host,
+            version: env!("CARGO_PKG_VERSION").into(),
+        })
+        .await?;
+    let pin = channel
+        .seen_fingerprint()
+        .ok_or_else(|| AgentError::Protocol("no server certificate was seen".into()))?;
+    let enrolment = Enrolment {
+        server,
+        login: credential.login,
+        secret: credential.secret,
+        pin,
+    };
+    state.save_enrolment(&enrolment).await?;
+    tracing::info!(login = %enrolment.login, server_certificate = %enrolment.pin, "enrolled; an admin must approve this agent in Admin → Agents");
+    Ok(enrolment)
+}
+
+async fn run(state: AgentState, enrolment: Enrolment, dir: &Path) -> Result<(), AgentError> {
+    let channel = Channel::new(&enrolment.server, Some(&enrolment.pin))?;
+    let board = HealthBoard::default();
+    let deliverer = Deliverer {
+        state: state.clone(),
+        spool: Arc::new(Spool::open(&dir.join("spool"))?),
+        board: board.clone(),
+    };
+    let started_at = crate::db::now();
+    let mut printers: HashMap<String, PrinterTask> = HashMap::new();
+    let mut waiting_logged = false;
+    let mut interval: Duration;
+    tracing::info!(server = %enrolment.server, version = env!("CARGO_PKG_VERSION"), "agent started");
+    let outcome = loop {
+        let guids: Vec<String> = printers.values().map(|p| p.printer.guid.clone()).collect();
+        let health = AgentHealth {
+            hostname: hostname(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started_at,
+            printers: board.snapshot(&guids),
+            unreported: state
+                .all_deliveries()
+                .await
+                .map(|d| d.len() as u64)
+                .unwrap_or(0),
+        };
+        let _ = state
+            .set(
+                "health",
+                &serde_json::to_string(&health).unwrap_or_default(),
+            )
+            .await;
+        match channel
+            .heartbeat((&enrolment.login, &enrolment.secret), &health)
+            .await
+        {
+            Ok(assignment) => {
+                waiting_logged = false;
+                interval = Duration::from_secs(assignment.heartbeat_secs.clamp(2, 300));
+                let _ = state
+                    .set("last_contact", &crate::db::now().to_string())
+                    .await;
+                let _ = state
+                    .set(
+                        "assignment",
+                        &serde_json::to_string(&assignment).unwrap_or_default(),
+                    )
+                    .await;
+                let _ = state.set("last_error", "").await;
+                reconcile(&mut printers, &assignment, &channel, &deliverer, &board).await;
+            }
+            Err(AgentError::AwaitingApproval) => {
+                if !waiting_logged {
+                    tracing::info!("waiting for an admin to approve this agent (Admin → Agents)");
+                    waiting_logged = true;
+                }
+                let _ = state
+                    .set("last_error", &AgentError::AwaitingApproval.to_string())
+                    .await;
+                interval = Duration::from_secs(3);
+            }
+            Err(e @ (AgentError::Unauthenticated(_) | AgentError::CertificateChanged(_))) => {
+                let _ = state.set("last_error", &e.to_string()).await;
+                break Err(e);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed; printers keep working, trying again");
+                let _ = state.set("last_error", &e.to_string()).await;
+                interval = Duration::from_secs(3);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown() => break Ok(()),
+        }
+    };
+    tracing::info!("stopping: deliveries under way finish first (up to 60 s)");
+    for (_, task) in printers.drain() {
+        task.stop(Duration::from_secs(60)).await;
+    }
+    outcome
+}
+
+/// Starts the printers newly assigned, stops the ones taken away (or changed).
+async fn reconcile(
+    printers: &mut HashMap<String, PrinterTask>,
+    assignment: &AgentAssignment,
+    channel: &Channel,
+    deliverer: &Deliverer,
+    board: &HealthBoard,
+) {
+    let stale: Vec<String> = printers
+        .iter()
+        .filter(|(login, task)| {
+            !assignment
+                .printers
+                .iter()
+                .any(|p| &p.device_login == *login && *p == task.printer)
+        })
+        .map(|(login, _)| login.clone())
+        .collect();
+    for login in stale {
+        if let Some(task) = printers.remove(&login) {
+            tracing::info!(printer = %task.printer.name, "no longer assigned to this agent");
+            task.stop(Duration::from_secs(60)).await;
+        }
+    }
+    for printer in &assignment.printers {
+        if !printers.contains_key(&printer.device_login) {
+            tracing::info!(printer = %printer.name, uri = %printer.uri, "serving printer");
+            let task = PrinterTask::spawn(
+                channel.clone(),
+                printer.clone(),
+                deliverer.clone(),
+                board.clone(),
+            );
+            printers.insert(printer.device_login.clone(), task);
+        }
+    }
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn status(state: &AgentState) -> Result<(), AgentError> {
+    let Some(enrolment) = state.enrolment().await? else {
+        println!("not enrolled (run: printpark agent --server https://… --enrol CODE)");
+        return Ok(());
+    };
+    println!("server:        {}", enrolment.server);
+    println!("agent login:   {}", enrolment.login);
+    println!("server cert:   sha256 {}", enrolment.pin);
+    let last = state
+        .get("last_contact")
+        .await?
+        .and_then(|t| t.parse::<i64>().ok());
+    match last {
+        Some(at) => println!("last contact:  {} s ago", (crate::db::now() - at).max(0)),
+        None => println!("last contact:  never"),
+    }
+    if let Some(error) = state.get("last_error").await?.filter(|e| !e.is_empty()) {
+        println!("last error:    {error}");
+    }
+    let health: AgentHealth = state
+        .get("health")
+        .await?
+        .and_then(|h| serde_json::from_str(&h).ok())
+        .unwrap_or_default();
+    let assignment: Option<AgentAssignment> = state
+        .get("assignment")
+        .await?
+        .and_then(|a| serde_json::from_str(&a).ok());
+    let printers = assignment.map(|a| a.printers).unwrap_or_default();
+    println!("printers:      {}", printers.len());
+    for printer in &printers {
+        let h = health.printers.iter().find(|h| h.guid == printer.guid);
+        println!(
+            "  {} ({}): {}{}, {} delivered",
+            printer.name,
+            printer.uri,
+            h.map_or("starting", |h| h.state.as_str()),
+            h.and_then(|h| h.last_error.as_deref())
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default(),
+            h.map_or(0, |h| h.delivered),
+        );
+    }
+    let jobs = state.all_deliveries().await?;
+    println!("jobs under way: {}", jobs.len());
+    for job in jobs {
+        println!(
+            "  job {} ({}), since {} s",
+            job.job_id,
+            job.phase,
+            (crate::db::now() - job.updated_at).max(0)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,241 @@
+//! Admin: on-site agents — make a one-time enrolment code, approve an enrolled agent,
+//! assign printers to it, see its health, version and last contact, revoke it.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::printers::public_base;
+use super::session::CsrfOnly;
+use super::{Page, redirect, render, when};
+use crate::release::AgentView;
+use crate::web::AppState;
+use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::error::{PageError, Problem};
+
+/// One agent, ready to lay out.
+pub struct AgentLine {
+    pub id: i64,
+    pub name: String,
+    pub login: String,
+    pub state: String,
+    pub hostname: String,
+    pub version: String,
+    pub last_seen: String,
+    /// (printer id, printer name, device id, its state as the agent reports it)
+    pub printers: Vec<(i64, String, i64, String)>,
+    /// Job outcomes the agent still has to report.
+    pub unreported: u64,
+}
+
+impl From<AgentView> for AgentLine {
+    fn from(v: AgentView) -> Self {
+        let health = v.health.unwrap_or_default();
+        let printers = v
+            .printers
+            .into_iter()
+            .map(|(id, name, device, guid)| {
+                let state = match health.printers.iter().find(|p| p.guid == guid) {
+                    Some(p) => match &p.last_error {
+                        Some(error) => format!("{} — {error}", p.state),
+                        None => format!("{}, {} delivered", p.state, p.delivered),
+                    },
+                    None => "not reported yet".into(),
+                };
+                (id, name, device, state)
+            })
+            .collect();
+        Self {
+            id: v.agent.id,
+            name: v.agent.name,
+            login: v.agent.login,
+            state: v.agent.state,
+            hostname: v.agent.hostname,
+            version: v.agent.version,
+            last_seen: v
+                .agent
+                .last_seen_at
+                .map(when)
+                .unwrap_or_else(|| "never".into()),
+            printers,
+            unreported: health.unreported,
+        }
+    }
+}
+
+/// A printer an agent can be given: pulled (`infra`) with a URI.
+pub struct Assignable {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/agents.html")]
+struct AgentsPage {
+    page: Page,
+    agents: Vec<AgentLine>,
+    assignable: Vec<Assignable>,
+    /// A code just made, with the command to run (shown this once).
+    code: Option<(String, String)>,
+    /// SHA-256 of the server's certificate, for `--server-fingerprint`.
+    fingerprint: String,
+}
+
+fn server_fingerprint(state: &AppState) -> String {
+    let (cert, _) = crate::web::tls::certificate_paths(&state.services.settings);
+    crate::web::tls::load_first_certificate(&cert)
+        .map(|der| crate::ipp::client::fingerprint(der.as_ref()))
+        .unwrap_or_default()
+}
+
+async fn agents_page(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &Admin,
+    page: Page,
+    code: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let admin = &who.0.principal.user;
+    let views = state
+        .services
+        .release
+        .infra()
+        .agents(admin)
+        .await
+        .map_err(|e| PageError(Problem::from(e)))?;
+    let assignable = state
+        .services
+        .printers
+        .list()
+        .await?
+        .into_iter()
+        .filter(|p| p.protocol == "infra" && !p.uri.is_empty())
+        .map(|p| Assignable {
+            id: p.id,
+            name: p.name,
+        })
+        .collect();
+    let fingerprint = server_fingerprint(state);
+    let code = code.map(|code| {
+        let command = format!(
+            "printpark agent --server {} --enrol {code} --server-fingerprint {fingerprint}",
+            public_base(req, state)
+        );
+        (code, command)
+    });
+    render(&AgentsPage {
+        page,
+        agents: views.into_iter().map(AgentLine::from).collect(),
+        assignable,
+        code,
+        fingerprint,
+    })
+}
+
+pub async fn agents(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+) -> Result<HttpResponse, PageError> {
+    let page = Page::for_user("Agents", &state.services.identity, &who.0);
+    let page = match req.query_string() {
+        "done=approved" => {
+            page.with_notice("Agent approved: it starts serving its printers within seconds.")
+        }
+        "done=revoked" => page.with_notice("Agent revoked: its credentials stopped working."),
+        "done=assigned" => page
+            .with_notice("Printer assigned: the agent picks it up at its next heartbeat (15 s)."),
+        "done=unassigned" => page.with_notice("Printer taken from the agent."),
+        _ => page,
+    };
+    agents_page(&req, &state, &who, page, None).await
+}
+
+/// Makes a one-time enrolment code and shows it once (no redirect).
+pub async fn new_code(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let code = state
+        .services
+        .release
+        .infra()
+        .new_enrolment_code(&who.0.principal.user, &client_info(&req))
+        .await
+        .map_err(|e| PageError(Problem::from(e)))?;
+    let page = Page::for_user("Agents", &state.services.identity, &who.0)
+        .with_notice("Enrolment code made: it works once, for 24 hours, and is not shown again.");
+    agents_page(&req, &state, &who, page, Some(code)).await
+}
+
+#[derive(Deserialize)]
+pub struct AgentAction {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    printer_id: Option<i64>,
+    #[serde(default)]
+    device_id: Option<i64>,
+}
+
+pub async fn action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<(i64, String)>,
+    form: web::Form<AgentAction>,
+) -> Result<HttpResponse, PageError> {
+    check_form(&req, &state, &form.csrf)?;
+    let (id, action) = path.into_inner();
+    let infra = state.services.release.infra();
+    let (admin, client) = (&who.0.principal.user, client_info(&req));
+    let done = match action.as_str() {
+        "approve" => infra
+            .approve_agent(admin, id, &client)
+            .await
+            .map(|()| "approved"),
+        "revoke" => infra
+            .revoke_agent(admin, id, &client)
+            .await
+            .map(|()| "revoked"),
+        "assign" => {
+            let printer = form
+                .printer_id
+                .ok_or_else(|| PageError(Problem::bad_request("choose a printer")))?;
+            infra
+                .assign_printer(admin, id, printer, &client)
+                .await
+                .map(|()| "assigned")
+        }
+        "unassign" => {
+            let device = form
+                .device_id
+                .ok_or_else(|| PageError(Problem::bad_request("choose a printer")))?;
+            let owned = infra
+                .agents(admin)
+                .await
+                .map_err(|e| PageError(Problem::from(e)))?
+                .iter()
+                .any(|a| a.agent.id == id && a.printers.iter().any(|(_, _, d, _)| *d == device));
+            if !owned {
+                return Err(PageError(Problem::not_found()));
+            }
+            infra
+                .revoke_device(admin, device, &client)
+                .await
+                .map(|()| "unassigned")
+        }
+        _ => return Err(PageError(Problem::not_found())),
+    };
+    match done {
+        Ok(done) => Ok(redirect(&format!("/admin/agents?done={done}"))),
+        Err(e) => {
+            let page = Page::for_user("Agents", &state.services.identity, &who.0)
+                .with_outcome(Err::<String, _>(Problem::from(e)))?;
+            agents_page(&req, &state, &who, page, None).await
+        }
+    }
+}

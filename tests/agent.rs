@@ -1,0 +1,663 @@
+//! The on-site agent (`printpark agent`), end to end: a real server, the real binary as
+//! the agent, and a real `ippeveprinter` inside a network namespace (a "site") that
+//! only the agent shares — the server has no route to the printer. A job printed to
+//! the server with `ipptool` and released at the site's printer reaches it byte for
+//! byte through the agent. Also: the agent killed mid-fetch, the server restarted
+//! mid-fetch, the network cut for 30 s (nothing lost, nothing printed twice), and the
+//! agent's enrolment, approval, status and revocation.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use printpark::db::PrinterRow;
+use printpark::identity::{ClientInfo, User};
+use printpark::release::{PrinterForm, ReleaseVia};
+use support::TestServer;
+use support::netns::Site;
+use support::printer::{PrinterOptions, TestPrinter};
+
+const ANN_PASSWORD: &str = "ann's long password";
+
+/// The real agent binary, in the site (or on the host when `site` is None).
+struct Agent {
+    child: Option<tokio::process::Child>,
+    state_dir: PathBuf,
+    log: PathBuf,
+    netns: Option<PathBuf>,
+}
+
+impl Agent {
+    fn command(netns: Option<&Path>) -> tokio::process::Command {
+        match netns {
+            Some(ns) => {
+                tokio::process::Command::from(support::netns::command_in(ns, support::binary()))
+            }
+            None => tokio::process::Command::new(support::binary()),
+        }
+    }
+
+    fn start(site: Option<&Site>, state_dir: &Path, args: &[&str]) -> Agent {
+        let netns = site.map(Site::netns_path);
+        let log = state_dir.with_extension("log");
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        use std::io::Write;
+        writeln!(out, "--- agent start {args:?}").unwrap();
+        let child = Self::command(netns.as_deref())
+            .arg("agent")
+            .arg("--state-dir")
+            .arg(state_dir)
+            .args(args)
+            .env("PRINTPARK_LOG__LEVEL", "info,printpark=debug")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("printpark agent");
+        Agent {
+            child: Some(child),
+            state_dir: state_dir.to_path_buf(),
+            log,
+            netns,
+        }
+    }
+
+    fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the agent first");
+        let site_ns = self.netns.clone();
+        let log = self.log.clone();
+        let mut out = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        use std::io::Write;
+        writeln!(out, "--- agent restart").unwrap();
+        self.child = Some(
+            Self::command(site_ns.as_deref())
+                .arg("agent")
+                .arg("--state-dir")
+                .arg(&self.state_dir)
+                .env("PRINTPARK_LOG__LEVEL", "info,printpark=debug")
+                .stdin(Stdio::null())
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .kill_on_drop(true)
+                .spawn()
+                .expect("printpark agent"),
+        );
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    async fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = rustix::process::Pid::from_raw(child.id().unwrap() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        tokio::time::timeout(Duration::from_secs(90), child.wait())
+            .await
+            .expect("the agent stops on SIGTERM")
+            .unwrap()
+    }
+
+    /// Waits until the agent exits by itself.
+    async fn exited(&mut self, within: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        tokio::time::timeout(within, child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("the agent did not exit:\n{}", self.log_text()))
+            .unwrap()
+    }
+
+    async fn status(&self) -> String {
+        let output = Self::command(self.netns.as_deref())
+            .args(["agent", "status", "--state-dir"])
+            .arg(&self.state_dir)
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "agent status: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+struct World {
+    server: Option<TestServer>,
+    addr: SocketAddr,
+    admin: User,
+    ann: User,
+    home: tempfile::TempDir,
+    agent_dir: tempfile::TempDir,
+}
+
+impl World {
+    /// The server listens where the site reaches it (its end of the cable).
+    async fn start(site: Option<&Site>) -> World {
+        let ip = site.map_or(std::net::Ipv4Addr::LOCALHOST, Site::host_addr);
+        let addr = SocketAddr::from((ip, support::free_port()));
+        let dir = tempfile::tempdir().unwrap();
+        let url = support::sqlite_url(dir.path());
+        let server = TestServer::start_on(dir, move |d| support::settings(d, &url), addr).await;
+        let admin = support::create_admin(&server.services.identity).await;
+        let ann = support::create_user(&server, "ann", ANN_PASSWORD).await;
+        World {
+            server: Some(server),
+            addr,
+            admin,
+            ann,
+            home: tempfile::tempdir().unwrap(),
+            agent_dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn server(&self) -> &TestServer {
+        self.server.as_ref().expect("the server runs")
+    }
+
+    fn base(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.agent_dir.path().join("state")
+    }
+
+    /// Stops the server (as a crash would) and starts it again on the same port and data.
+    async fn restart_server_after(&mut self, down: Duration) {
+        let dir = self.server.take().unwrap().stop_keeping_data().await;
+        tokio::time::sleep(down).await;
+        let url = support::sqlite_url(dir.path());
+        self.server =
+            Some(TestServer::start_on(dir, move |d| support::settings(d, &url), self.addr).await);
+    }
+
+    /// A printer pulled by its agent, at `uri` as the agent reaches it.
+    async fn site_printer(&self, name: &str, uri: &str) -> PrinterRow {
+        self.server()
+            .services
+            .printers
+            .add(
+                &self.admin,
+                &PrinterForm {
+                    name: name.into(),
+                    uri: uri.into(),
+                    protocol: "infra".into(),
+                    ..Default::default()
+                },
+                &ClientInfo::default(),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Enrols the agent with a fresh code, approves it and assigns `printer` to it.
+    async fn enrolled_agent(&self, site: Option<&Site>, printer: &PrinterRow) -> Agent {
+        let infra = self.server().services.release.infra();
+        let code = infra
+            .new_enrolment_code(&self.admin, &ClientInfo::default())
+            .await
+            .unwrap();
+        let agent = Agent::start(
+            site,
+            &self.state_dir(),
+            &[
+                "--server",
+                &self.base(),
+                "--enrol",
+                &code,
+                "--name",
+                "site box",
+            ],
+        );
+        let id = self.wait_for_agent(&agent).await;
+        infra
+            .approve_agent(&self.admin, id, &ClientInfo::default())
+            .await
+            .unwrap();
+        infra
+            .assign_printer(&self.admin, id, printer.id, &ClientInfo::default())
+            .await
+            .unwrap();
+        agent
+    }
+
+    async fn wait_for_agent(&self, agent: &Agent) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(row) = self.server().services.db.agents().await.unwrap().first() {
+                return row.id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not enrol:\n{}",
+                agent.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Ann prints `bytes` as a PDF with CUPS's ipptool over IPPS; returns the job id.
+    async fn print_with_ipptool(&self, bytes: &[u8]) -> i64 {
+        let file = self.home.path().join("document.pdf");
+        std::fs::write(&file, bytes).unwrap();
+        let uri = format!(
+            "ipps://ann:ann%27s%20long%20password@{}/ipp/print",
+            self.addr
+        );
+        let output = support::printer::ipptool(
+            &["-tv", "-f", file.to_str().unwrap(), &uri, "print-job.test"],
+            self.home.path(),
+        )
+        .await;
+        assert!(
+            output.status.success(),
+            "ipptool print-job failed:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let jobs = self
+            .server()
+            .services
+            .jobs
+            .held_jobs_of(&self.ann)
+            .await
+            .unwrap();
+        jobs.first().expect("the printed job is held").id
+    }
+
+    async fn release_all(&self, printer: &PrinterRow) -> Vec<i64> {
+        self.server()
+            .services
+            .release
+            .release_all(
+                &self.ann,
+                &printer.guid,
+                ReleaseVia::Station,
+                &ClientInfo::default(),
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn release_state(&self, id: i64) -> String {
+        self.server()
+            .services
+            .db
+            .release_by_id(id)
+            .await
+            .unwrap()
+            .state
+    }
+
+    async fn wait_release(&self, id: i64, state: &str, within: Duration, agent: &Agent) {
+        let deadline = Instant::now() + within;
+        loop {
+            let now = self.release_state(id).await;
+            if now == state {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "release {id} is {now}, not {state}; agent log:\n{}",
+                agent.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_transmitting(&self, id: i64, agent: &Agent) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self
+            .server()
+            .services
+            .db
+            .release_by_id(id)
+            .await
+            .unwrap()
+            .transmitting
+        {
+            assert!(
+                Instant::now() < deadline,
+                "release {id} never started downloading:\n{}",
+                agent.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn unique_pdf(marker: &str, padding: usize) -> Vec<u8> {
+    let mut pdf = std::fs::read(support::fixture_path("document-a4.pdf")).unwrap();
+    pdf.extend_from_slice(format!("\n%{marker}\n").as_bytes());
+    // A comment after %%EOF: the printer ignores it; it makes the download take a while.
+    let mut filler = String::with_capacity(padding);
+    let mut n = 0u64;
+    while filler.len() < padding {
+        filler.push_str(&format!("%{:0>76}\n", n.wrapping_mul(2654435761)));
+        n += 1;
+    }
+    pdf.extend_from_slice(filler.as_bytes());
+    pdf
+}
+
+/// Slows the cable towards the site (server → agent) so a download takes seconds.
+struct Throttle(String);
+
+impl Throttle {
+    fn on(site: &Site, rate: &str) -> Throttle {
+        let status = std::process::Command::new(support::sbin("tc"))
+            .args([
+                "qdisc",
+                "add",
+                "dev",
+                site.host_interface(),
+                "root",
+                "tbf",
+                "rate",
+                rate,
+                "burst",
+                "32kb",
+                "latency",
+                "2s",
+            ])
+            .status()
+            .expect("tc (iproute2)");
+        assert!(status.success(), "tc qdisc add failed");
+        Throttle(site.host_interface().to_string())
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(support::sbin("tc"))
+            .args(["qdisc", "del", "dev", &self.0, "root"])
+            .status();
+    }
+}
+
+fn site_or_skip() -> Option<Site> {
+    if !support::running_as_root() {
+        eprintln!("skipped: a site (network namespace) needs root");
+        return None;
+    }
+    Some(Site::create())
+}
+
+/// The printer's spooled jobs, each exactly `expected`, and exactly `count` of them.
+async fn assert_printed_once(printer: &TestPrinter, expected: &[&[u8]]) {
+    printer
+        .wait_for_jobs_done(expected.len(), Duration::from_secs(60))
+        .await;
+    // Give a stray second copy time to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spooled = printer.spooled_files();
+    assert_eq!(
+        spooled.len(),
+        expected.len(),
+        "jobs at the printer: {}",
+        spooled.len()
+    );
+    for want in expected {
+        assert!(
+            spooled.iter().any(|f| f.bytes() == *want),
+            "a job reached the printer with other bytes"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_site_agent_delivers_a_released_job_byte_identical_to_a_printer_only_it_can_reach() {
+    let Some(site) = site_or_skip() else { return };
+    let printer = TestPrinter::start(PrinterOptions::named("site-printer").in_site(&site)).await;
+    let w = World::start(Some(&site)).await;
+    // The server has no route to the printer: its address is the site's own loopback.
+    let printer_addr = SocketAddr::from(([127, 0, 0, 1], printer.port()));
+    assert!(
+        std::net::TcpStream::connect_timeout(&printer_addr, Duration::from_secs(1)).is_err(),
+        "the host reaches the site's printer"
+    );
+    assert!(
+        std::net::TcpStream::connect_timeout(
+            &SocketAddr::from((site.site_addr(), printer.port())),
+            Duration::from_secs(1)
+        )
+        .is_err()
+    );
+
+    let row = w.site_printer("Site printer", &printer.uri()).await;
+    let infra = w.server().services.release.infra();
+    let code = infra
+        .new_enrolment_code(&w.admin, &ClientInfo::default())
+        .await
+        .unwrap();
+    let mut agent = Agent::start(
+        Some(&site),
+        &w.state_dir(),
+        &[
+            "--server",
+            &w.base(),
+            "--enrol",
+            &code,
+            "--name",
+            "site box",
+        ],
+    );
+    let id = w.wait_for_agent(&agent).await;
+    // Enrolled, waiting for the admin: it has no printers and says so.
+    let pending = &w.server().services.db.agent_by_id(id).await.unwrap();
+    assert_eq!(
+        (pending.state.as_str(), pending.name.as_str()),
+        ("pending", "site box")
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        agent.log_text().contains("waiting for an admin to approve"),
+        "{}",
+        agent.log_text()
+    );
+    // The code worked once.
+    let again = support::insecure_client()
+        .post(format!("{}/api/v1/agent/enrol", w.base()))
+        .json(&serde_json::json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
+
+    infra
+        .approve_agent(&w.admin, id, &ClientInfo::default())
+        .await
+        .unwrap();
+    infra
+        .assign_printer(&w.admin, id, row.id, &ClientInfo::default())
+        .await
+        .unwrap();
+
+    let pdf = unique_pdf("agent-exact-bytes-51c2", 0);
+    let job_id = w.print_with_ipptool(&pdf).await;
+    let releases = w.release_all(&row).await;
+    w.wait_release(releases[0], "printed", Duration::from_secs(60), &agent)
+        .await;
+    assert_printed_once(&printer, &[&pdf]).await;
+    let (_, blobs) = w.server().services.jobs.for_delivery(job_id).await.unwrap();
+    assert!(blobs.is_empty(), "the printed job's documents are purged");
+
+    // The admin sees the agent, its version, its printer; `agent status` says the same.
+    let views = infra.agents(&w.admin).await.unwrap();
+    let view = &views[0];
+    assert_eq!(view.agent.state, "active");
+    assert_eq!(view.agent.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(view.printers[0].1, "Site printer");
+    assert!(view.agent.last_seen_at.is_some());
+    let status = agent.status().await;
+    assert!(
+        status.contains(&w.base())
+            && status.contains("Site printer")
+            && status.contains("jobs under way: 0"),
+        "{status}"
+    );
+    // Its spool held the document sealed only while delivering: nothing is left.
+    assert!(support::files_under(&w.state_dir().join("spool")).is_empty());
+    let exit = agent.terminate().await;
+    assert!(exit.success(), "{exit:?}");
+    drop(printer);
+}
+
+#[tokio::test]
+async fn an_agent_killed_mid_download_and_restarted_prints_the_job_exactly_once() {
+    let Some(site) = site_or_skip() else { return };
+    let printer = TestPrinter::start(PrinterOptions::named("site-printer").in_site(&site)).await;
+    let w = World::start(Some(&site)).await;
+    let row = w.site_printer("Site printer", &printer.uri()).await;
+    let mut agent = w.enrolled_agent(Some(&site), &row).await;
+    let throttle = Throttle::on(&site, "2mbit");
+    let pdf = unique_pdf("agent-killed-mid-fetch-a1", 1_500_000);
+    w.print_with_ipptool(&pdf).await;
+    let release = w.release_all(&row).await[0];
+    w.wait_transmitting(release, &agent).await;
+    agent.kill().await;
+    drop(throttle);
+    agent.restart();
+    w.wait_release(release, "printed", Duration::from_secs(90), &agent)
+        .await;
+    assert_printed_once(&printer, &[&pdf]).await;
+    assert!(
+        agent
+            .log_text()
+            .contains("resuming a job fetched before the restart"),
+        "{}",
+        agent.log_text()
+    );
+}
+
+#[tokio::test]
+async fn a_server_restarted_mid_download_loses_nothing_and_prints_nothing_twice() {
+    let Some(site) = site_or_skip() else { return };
+    let printer = TestPrinter::start(PrinterOptions::named("site-printer").in_site(&site)).await;
+    let mut w = World::start(Some(&site)).await;
+    let row = w.site_printer("Site printer", &printer.uri()).await;
+    let agent = w.enrolled_agent(Some(&site), &row).await;
+    let throttle = Throttle::on(&site, "2mbit");
+    let pdf = unique_pdf("agent-server-restart-b2", 1_500_000);
+    w.print_with_ipptool(&pdf).await;
+    let release = w.release_all(&row).await[0];
+    w.wait_transmitting(release, &agent).await;
+    w.restart_server_after(Duration::from_secs(3)).await;
+    drop(throttle);
+    w.wait_release(release, "printed", Duration::from_secs(90), &agent)
+        .await;
+    assert_printed_once(&printer, &[&pdf]).await;
+}
+
+#[tokio::test]
+async fn a_network_cut_of_30_seconds_loses_nothing_and_prints_nothing_twice() {
+    let Some(site) = site_or_skip() else { return };
+    let printer = TestPrinter::start(PrinterOptions::named("site-printer").in_site(&site)).await;
+    let w = World::start(Some(&site)).await;
+    let row = w.site_printer("Site printer", &printer.uri()).await;
+    let agent = w.enrolled_agent(Some(&site), &row).await;
+    // One job on its way when the cable is cut, one released during the cut.
+    let throttle = Throttle::on(&site, "2mbit");
+    let first = unique_pdf("agent-cut-during-download-c3", 1_500_000);
+    w.print_with_ipptool(&first).await;
+    let first_release = w.release_all(&row).await[0];
+    w.wait_transmitting(first_release, &agent).await;
+    site.cut();
+    let second = unique_pdf("agent-released-during-cut-d4", 0);
+    w.print_with_ipptool(&second).await;
+    let second_release = w.release_all(&row).await[0];
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        w.release_state(second_release).await,
+        "queued",
+        "nothing reaches the site during the cut"
+    );
+    site.restore();
+    drop(throttle);
+    w.wait_release(first_release, "printed", Duration::from_secs(120), &agent)
+        .await;
+    w.wait_release(second_release, "printed", Duration::from_secs(60), &agent)
+        .await;
+    assert_printed_once(&printer, &[&first, &second]).await;
+}
+
+#[tokio::test]
+async fn a_revoked_agent_stops_and_its_printer_credentials_no_longer_work() {
+    // No site needed: this is about credentials.
+    let w = World::start(None).await;
+    let printer = TestPrinter::start(PrinterOptions::named("local")).await;
+    let row = w.site_printer("Local printer", &printer.uri()).await;
+    let mut agent = w.enrolled_agent(None, &row).await;
+    let pdf = unique_pdf("agent-before-revoke-e5", 0);
+    w.print_with_ipptool(&pdf).await;
+    let release = w.release_all(&row).await[0];
+    w.wait_release(release, "printed", Duration::from_secs(60), &agent)
+        .await;
+    let infra = w.server().services.release.infra();
+    let id = w.server().services.db.agents().await.unwrap()[0].id;
+    // The credential the agent uses for the printer (what its heartbeat hands it).
+    let agent_row = w.server().services.db.agent_by_id(id).await.unwrap();
+    let assignment = infra
+        .heartbeat(&agent_row, &Default::default())
+        .await
+        .unwrap();
+    let device = assignment.printers[0].clone();
+    let infra_status = || async {
+        support::insecure_client()
+            .post(format!("{}/ipp/infra/{}", w.base(), row.guid))
+            .basic_auth(&device.device_login, Some(&device.device_secret))
+            .header("content-type", "application/ipp")
+            // Get-Printer-Attributes with no attributes: any answer but 401 will do.
+            .body(vec![2, 0, 0, 0x0b, 0, 0, 0, 1, 3])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(infra_status().await, 200);
+    infra
+        .revoke_agent(&w.admin, id, &ClientInfo::default())
+        .await
+        .unwrap();
+    // The agent hears it at its next heartbeat and stops with a clear message.
+    let exit = agent.exited(Duration::from_secs(40)).await;
+    assert!(!exit.success());
+    assert!(
+        agent.log_text().contains("refused the agent's credential"),
+        "{}",
+        agent.log_text()
+    );
+    // The printer's device credential is dead too.
+    assert_eq!(infra_status().await, 401);
+    let audit = w
+        .server()
+        .services
+        .db
+        .audit_page(None, 200, Some("agent."))
+        .await
+        .unwrap();
+    for action in [
+        "agent.enrol",
+        "agent.approve",
+        "agent.assign",
+        "agent.revoke",
+        "agent.login",
+    ] {
+        assert!(
+            audit.iter().any(|a| a.action == action),
+            "no {action} in the audit log"
+        );
+    }
+}
