@@ -350,7 +350,13 @@ impl Default for LogSettings {
 
 /// Environment variables that are not settings: the one that chooses the file, and
 /// `printpark agent`'s own flags (read by clap).
-const NON_SETTING_ENV: &[&str] = &["config", "agent_server", "agent_enrol", "agent_state"];
+const NON_SETTING_ENV: &[&str] = &[
+    "config",
+    "agent_server",
+    "agent_enrol",
+    "agent_state",
+    "agent_site_password",
+];
 
 impl Settings {
     /// Defaults ← TOML file (when given or `./printpark.toml` exists) ← `PRINTPARK_*` env.

@@ -661,3 +661,172 @@ async fn a_revoked_agent_stops_and_its_printer_credentials_no_longer_work() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_workstation_job_stays_on_the_workstation_and_the_server_never_holds_its_content_or_key()
+{
+    let w = World::start(None).await;
+    let printer = TestPrinter::start(PrinterOptions::named("office")).await;
+    // An ordinary printer: the workstation's agent delivers to it, not the server.
+    let row = w
+        .server()
+        .services
+        .printers
+        .add(
+            &w.admin,
+            &PrinterForm {
+                name: "Office".into(),
+                uri: printer.uri(),
+                ..Default::default()
+            },
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    let password = "the site password, never sent";
+    let password_file = w.agent_dir.path().join("site-password");
+    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let infra = w.server().services.release.infra();
+    let code = infra
+        .new_enrolment_code(&w.admin, &ClientInfo::default())
+        .await
+        .unwrap();
+    let agent = Agent::start(
+        None,
+        &w.state_dir(),
+        &[
+            "--server",
+            &w.base(),
+            "--enrol",
+            &code,
+            "--name",
+            "ann laptop",
+            "--workstation",
+            "--listen",
+            &listen,
+            "--site-password-file",
+            password_file.to_str().unwrap(),
+        ],
+    );
+    let id = w.wait_for_agent(&agent).await;
+    infra
+        .approve_agent(&w.admin, id, &ClientInfo::default())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the local queue did not open:\n{}",
+            agent.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Ann prints on her workstation, driverless, to the local queue.
+    let marker = "workstation-marker-9d0e7c";
+    let pdf = unique_pdf(marker, 0);
+    let file = w.home.path().join("local.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let output = tokio::process::Command::new("ipptool")
+        .args([
+            "-tv",
+            "-f",
+            file.to_str().unwrap(),
+            &format!("ipp://{listen}/ipp/print"),
+            "print-job.test",
+        ])
+        .env("HOME", w.home.path())
+        .env("CUPS_USER", "ann")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "ipptool to the local queue:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        agent.log_text()
+    );
+    // It is in her list on the server, with what the workstation analysed.
+    let held = w.server().services.jobs.held_jobs_of(&w.ann).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].format.as_str(), held[0].pages),
+        ("application/pdf", Some(2)),
+        "pdfinfo counts 2"
+    );
+    let parked = support::files_under(&w.state_dir().join("parked"));
+    assert_eq!(
+        parked.len(),
+        2,
+        "the sealed job and its wrapped key stay on the workstation: {parked:?}"
+    );
+
+    // Zero knowledge: the server's data dir (database included) holds neither the
+    // document nor the site key nor the password, in any usual encoding.
+    let salt = w
+        .server()
+        .services
+        .db
+        .vault_meta("site-key-salt")
+        .await
+        .unwrap()
+        .expect("site salt");
+    let mut salted = b"printpark site key v1:".to_vec();
+    salted.extend_from_slice(&salt);
+    let key = printpark::vault::MasterKey::derive_from_password(password, &salted).unwrap();
+    let key_b64 = key.to_base64().to_string();
+    use base64::Engine;
+    let key_raw = base64::engine::general_purpose::STANDARD
+        .decode(&key_b64)
+        .unwrap();
+    let needles: Vec<Vec<u8>> = vec![
+        marker.as_bytes().to_vec(),
+        pdf[..64].to_vec(),
+        password.as_bytes().to_vec(),
+        key_raw.clone(),
+        hex::encode(&key_raw).into_bytes(),
+        key_b64.clone().into_bytes(),
+    ];
+    let server_files = support::files_under(w.server().dir.path());
+    assert!(!server_files.is_empty());
+    for path in &server_files {
+        let bytes = std::fs::read(path).unwrap();
+        for needle in &needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "{} holds a secret of the workstation",
+                path.display()
+            );
+        }
+    }
+
+    // Released at the office printer: the workstation delivers it, byte for byte.
+    let release = w.release_all(&row).await[0];
+    w.wait_release(release, "printed", Duration::from_secs(60), &agent)
+        .await;
+    assert_printed_once(&printer, &[&pdf]).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !support::files_under(&w.state_dir().join("parked")).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the printed job stays on the workstation"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let audit = w
+        .server()
+        .services
+        .db
+        .audit_page(None, 50, Some("agent.deliver"))
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.detail.contains("ann laptop") && a.outcome == "printed"),
+        "which agent delivered is audited: {audit:?}"
+    );
+}

@@ -11,7 +11,10 @@ use tokio_util::io::StreamReader;
 use super::AgentError;
 use crate::ipp::client::{SeenCertificate, pinned_tls};
 use crate::ipp::wire::{Limits, Message, encode, read_message};
-use crate::release::{AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth};
+use crate::release::{
+    AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrders, AgentOrdersRequest,
+    AgentOutcome, WorkstationJob,
+};
 
 /// The longest a request waits for the next bytes; the server holds a long-poll up to
 /// 25 s, so this only trips on a dead connection (a cut cable sends no reset).
@@ -137,6 +140,91 @@ impl Channel {
             .json()
             .await
             .map_err(|e| AgentError::Protocol(format!("heartbeat answer: {e}")))
+    }
+
+    async fn post_json<T: serde::Serialize>(
+        &self,
+        path: &str,
+        credential: Credential<'_>,
+        body: &T,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, AgentError> {
+        let response = self
+            .http
+            .post(self.url(path))
+            .basic_auth(credential.0, Some(credential.1))
+            .json(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        self.check(response).await
+    }
+
+    /// A workstation job's metadata; the server's job id.
+    pub async fn park_job(
+        &self,
+        credential: Credential<'_>,
+        job: &WorkstationJob,
+    ) -> Result<i64, AgentError> {
+        let response = self
+            .post_json(
+                "/api/v1/agent/jobs",
+                credential,
+                job,
+                Duration::from_secs(30),
+            )
+            .await?;
+        let parked: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| AgentError::Protocol(format!("park answer: {e}")))?;
+        parked["job_id"]
+            .as_i64()
+            .ok_or_else(|| AgentError::Protocol("no job_id".into()))
+    }
+
+    /// Releases to deliver (the server holds the request up to 25 s).
+    pub async fn orders(
+        &self,
+        credential: Credential<'_>,
+        request: &AgentOrdersRequest,
+    ) -> Result<AgentOrders, AgentError> {
+        let response = self
+            .post_json("/api/v1/agent/orders", credential, request, READ_TIMEOUT)
+            .await?;
+        response
+            .json()
+            .await
+            .map_err(|e| AgentError::Protocol(format!("orders answer: {e}")))
+    }
+
+    pub async fn claim(
+        &self,
+        credential: Credential<'_>,
+        release_id: i64,
+    ) -> Result<(), AgentError> {
+        let path = format!("/api/v1/agent/orders/{release_id}/claim");
+        self.post_json(
+            &path,
+            credential,
+            &serde_json::json!({}),
+            Duration::from_secs(30),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn outcome(
+        &self,
+        credential: Credential<'_>,
+        release_id: i64,
+        outcome: &AgentOutcome,
+    ) -> Result<(), AgentError> {
+        let path = format!("/api/v1/agent/orders/{release_id}/outcome");
+        self.post_json(&path, credential, outcome, Duration::from_secs(30))
+            .await?;
+        Ok(())
     }
 
     /// One IPP request; the answer's attributes (any IPP status comes back as `Ok`).

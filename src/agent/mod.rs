@@ -11,6 +11,7 @@ mod delivery;
 mod device;
 mod spool;
 mod state;
+mod workstation;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,21 @@ pub struct AgentArgs {
     /// the certificate seen at enrolment is pinned.
     #[arg(long)]
     pub server_fingerprint: Option<String>,
+    /// Also run the workstation queue: jobs printed to it on this computer stay here,
+    /// sealed with the site key; the server gets only their metadata.
+    #[arg(long)]
+    pub workstation: bool,
+    /// Where the local queue listens (ipp://ADDRESS/ipp/print).
+    #[arg(long, default_value = "127.0.0.1:8631")]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the site password (the site key is derived from it; the server
+    /// never sees either). Or set PRINTPARK_AGENT_SITE_PASSWORD.
+    #[arg(long)]
+    pub site_password_file: Option<PathBuf>,
+    /// The owner of every job printed here (a single-user workstation). Default: the
+    /// user name the printing application sends.
+    #[arg(long)]
+    pub owner: Option<String>,
     /// Where the agent keeps its state file and spool.
     #[arg(
         long,
@@ -131,8 +147,84 @@ pub async fn main(args: AgentArgs) -> Result<(), AgentError> {
     if let Some(AgentCommand::Status) = args.command {
         return status(&state).await;
     }
+    let workstation = if args.workstation {
+        let password = match (
+            &args.site_password_file,
+            std::env::var("PRINTPARK_AGENT_SITE_PASSWORD"),
+        ) {
+            (Some(file), _) => std::fs::read_to_string(file)
+                .map_err(|e| AgentError::Setup(format!("{}: {e}", file.display())))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+            (None, Ok(password)) => password,
+            (None, Err(_)) => {
+                return Err(AgentError::Setup(
+                    "--workstation needs the site password: --site-password-file FILE or PRINTPARK_AGENT_SITE_PASSWORD".into(),
+                ));
+            }
+        };
+        if password.chars().count() < 12 {
+            return Err(AgentError::Setup(
+                "the site password must have at least 12 characters".into(),
+            ));
+        }
+        Some(Workstation {
+            password: zeroize::Zeroizing::new(password),
+            listen: args.listen,
+            owner: args.owner.clone(),
+        })
+    } else {
+        None
+    };
     let enrolment = enrolled(&state, &args).await?;
-    run(state, enrolment, &args.state_dir).await
+    run(state, enrolment, &args.state_dir, workstation).await
+}
+
+/// The workstation queue's settings, until the first heartbeat gives the site salt.
+struct Workstation {
+    password: zeroize::Zeroizing<String>,
+    listen: std::net::SocketAddr,
+    owner: Option<String>,
+}
+
+/// Derives the site key, opens the sealed store and starts the local queue and the
+/// order loop.
+async fn start_workstation(
+    config: &Workstation,
+    salt: &str,
+    channel: &Channel,
+    enrolment: &Enrolment,
+    state: &AgentState,
+    dir: &Path,
+) -> Result<actix_web::dev::ServerHandle, AgentError> {
+    let password = config.password.clone();
+    let salt = salt.to_string();
+    // Argon2id takes a moment and 64 MiB: off the async threads.
+    let key = tokio::task::spawn_blocking(move || workstation::site_key(&password, &salt))
+        .await
+        .map_err(|e| AgentError::Setup(e.to_string()))??;
+    let store = Arc::new(workstation::ParkedStore::at(&dir.join("parked"), key)?);
+    let credential = (enrolment.login.clone(), enrolment.secret.clone());
+    let server = workstation::serve(
+        workstation::LocalQueue {
+            channel: channel.clone(),
+            credential: credential.clone(),
+            store: store.clone(),
+            owner: config.owner.clone(),
+            uri: format!("ipp://{}/ipp/print", config.listen),
+        },
+        config.listen,
+    )?;
+    let handle = server.handle();
+    tokio::spawn(server);
+    tokio::spawn(workstation::deliver_orders(
+        channel.clone(),
+        credential,
+        store,
+        state.clone(),
+    ));
+    tracing::info!(queue = %format!("ipp://{}/ipp/print", config.listen), "workstation queue ready; jobs stay on this computer, sealed with the site key");
+    Ok(handle)
 }
 
 /// The stored enrolment, or a new one with `--server` and `--enrol`.
@@ -173,7 +265,13 @@ async fn enrolled(state: &AgentState, args: &AgentArgs) -> Result<Enrolment, Age
     Ok(enrolment)
 }
 
-async fn run(state: AgentState, enrolment: Enrolment, dir: &Path) -> Result<(), AgentError> {
+async fn run(
+    state: AgentState,
+    enrolment: Enrolment,
+    dir: &Path,
+    workstation: Option<Workstation>,
+) -> Result<(), AgentError> {
+    let mut queue: Option<actix_web::dev::ServerHandle> = None;
     let channel = Channel::new(&enrolment.server, Some(&enrolment.pin))?;
     let board = HealthBoard::default();
     let deliverer = Deliverer {
@@ -223,6 +321,21 @@ async fn run(state: AgentState, enrolment: Enrolment, dir: &Path) -> Result<(), 
                     .await;
                 let _ = state.set("last_error", "").await;
                 reconcile(&mut printers, &assignment, &channel, &deliverer, &board).await;
+                if let (Some(config), None) = (&workstation, &queue) {
+                    match start_workstation(
+                        config,
+                        &assignment.site_salt,
+                        &channel,
+                        &enrolment,
+                        &state,
+                        dir,
+                    )
+                    .await
+                    {
+                        Ok(handle) => queue = Some(handle),
+                        Err(e) => break Err(e),
+                    }
+                }
             }
             Err(AgentError::AwaitingApproval) => {
                 if !waiting_logged {
@@ -252,6 +365,9 @@ async fn run(state: AgentState, enrolment: Enrolment, dir: &Path) -> Result<(), 
     tracing::info!("stopping: deliveries under way finish first (up to 60 s)");
     for (_, task) in printers.drain() {
         task.stop(Duration::from_secs(60)).await;
+    }
+    if let Some(queue) = queue {
+        queue.stop(true).await;
     }
     outcome
 }

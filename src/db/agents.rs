@@ -2,7 +2,7 @@
 //! and what they last reported. The printers an agent serves are its output device
 //! rows (`output_devices.agent_id`).
 
-use super::{Db, DbError, DbResult, OutputDeviceRow, now, on_backend};
+use super::{Db, DbError, DbResult, JobRow, NewJob, OutputDeviceRow, ReleaseRow, now, on_backend};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AgentRow {
@@ -185,5 +185,136 @@ impl Db {
                 .fetch_all(pool)
                 .await?
         }))
+    }
+
+    // --- jobs kept on a workstation ----------------------------------------------------
+
+    /// A job whose document stays on the agent's workstation: inserted `incoming`
+    /// (never releasable half-made), then marked held by the agent.
+    pub async fn insert_workstation_job(
+        &self,
+        job: &NewJob<'_>,
+        agent_id: i64,
+        agent_ref: &str,
+    ) -> DbResult<JobRow> {
+        let row = self
+            .insert_job(&NewJob {
+                state: "incoming",
+                ..job.clone()
+            })
+            .await?;
+        on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'held', held_by_agent = $1, agent_ref = $2 WHERE id = $3",
+            )
+            .bind(agent_id)
+            .bind(agent_ref)
+            .bind(row.id)
+            .execute(pool)
+            .await?;
+        });
+        self.job_by_id(row.id).await
+    }
+
+    /// The agent that keeps a job's document, and its name for it.
+    pub async fn job_holder(&self, job_id: i64) -> DbResult<Option<(i64, String)>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, (Option<i64>, Option<String>)>(
+                "SELECT held_by_agent, agent_ref FROM jobs WHERE id = $1",
+            )
+            .bind(job_id)
+            .fetch_optional(pool)
+            .await?
+        })
+        .and_then(|(agent, reference)| Some((agent?, reference.unwrap_or_default()))))
+    }
+
+    /// Releases of jobs the agent keeps that wait for it to deliver, oldest first,
+    /// each with the agent's name for the document and the printer's URI.
+    pub async fn agent_orders(&self, agent_id: i64) -> DbResult<Vec<(ReleaseRow, String, String)>> {
+        let sql = format!(
+            "{} WHERE r.state = 'queued' AND j.held_by_agent = $1 ORDER BY r.id",
+            super::releases::RELEASE_SELECT
+        );
+        let rows: Vec<ReleaseRow> = on_backend!(self, |pool| {
+            sqlx::query_as::<_, ReleaseRow>(&sql)
+                .bind(agent_id)
+                .fetch_all(pool)
+                .await?
+        });
+        let mut orders = Vec::new();
+        for row in rows {
+            let reference = self
+                .job_holder(row.job_id)
+                .await?
+                .map(|(_, r)| r)
+                .unwrap_or_default();
+            let uri = self.printer_by_id(row.printer_id).await?.uri;
+            orders.push((row, reference, uri));
+        }
+        Ok(orders)
+    }
+
+    /// The agent takes a release of a job it keeps; from now on bytes may leave
+    /// (transmitting), so losing the agent leaves it needing attention.
+    pub async fn claim_agent_release(
+        &self,
+        release_id: i64,
+        agent_id: i64,
+        owner: &str,
+        lease_until: i64,
+    ) -> DbResult<Option<ReleaseRow>> {
+        let taken = on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE releases SET state = 'releasing', lease_owner = $1, lease_until = $2, transmitting = TRUE, \
+                 attempts = attempts + 1, protocol = 'agent', updated_at = $3 \
+                 WHERE id = $4 AND state = 'queued' \
+                 AND job_id IN (SELECT id FROM jobs WHERE held_by_agent = $5)",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now())
+            .bind(release_id)
+            .bind(agent_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        let row = self.release_by_id(release_id).await?;
+        let mine = row.lease_owner.as_deref() == Some(owner) && row.state == "releasing";
+        Ok((taken > 0 || mine).then_some(row))
+    }
+
+    /// Renews the leases the owner holds (a workstation agent delivering).
+    pub async fn renew_leases_of(&self, owner: &str, until: i64) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE releases SET lease_until = $1 WHERE lease_owner = $2 AND state IN ('releasing', 'sent')",
+            )
+            .bind(until)
+            .bind(owner)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Of the documents an agent keeps, those whose job no longer waits for release
+    /// (printed, expired, deleted): the agent deletes them.
+    pub async fn finished_agent_refs(
+        &self,
+        agent_id: i64,
+        refs: &[String],
+    ) -> DbResult<Vec<String>> {
+        let live: Vec<String> = on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT agent_ref FROM jobs WHERE held_by_agent = $1 AND agent_ref IS NOT NULL \
+                 AND state IN ('incoming', 'held', 'releasing', 'needs-attention')",
+            )
+            .bind(agent_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(refs.iter().filter(|r| !live.contains(r)).cloned().collect())
     }
 }

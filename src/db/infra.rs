@@ -349,7 +349,8 @@ impl Db {
     /// Releases waiting to be fetched at a printer, oldest first.
     pub async fn fetchable_releases(&self, printer_id: i64) -> DbResult<Vec<ReleaseRow>> {
         let sql = format!(
-            "{} WHERE r.printer_id = $1 AND r.state = 'queued' ORDER BY r.id",
+            "{} WHERE r.printer_id = $1 AND r.state = 'queued' \
+             AND r.job_id NOT IN (SELECT id FROM jobs WHERE held_by_agent IS NOT NULL) ORDER BY r.id",
             super::releases::RELEASE_SELECT
         );
         Ok(on_backend!(self, |pool| {
@@ -376,7 +377,8 @@ impl Db {
             sqlx::query(
                 "UPDATE releases SET state = 'releasing', lease_owner = $1, lease_until = $2, device_id = $3, \
                  attempts = attempts + 1, transmitting = FALSE, protocol = 'infra', updated_at = $4 \
-                 WHERE id = $5 AND printer_id = $6 AND state = 'queued'",
+                 WHERE id = $5 AND printer_id = $6 AND state = 'queued' \
+                 AND job_id NOT IN (SELECT id FROM jobs WHERE held_by_agent IS NOT NULL)",
             )
             .bind(owner)
             .bind(lease_until)

@@ -119,8 +119,9 @@ impl Db {
     }
 
     /// Takes the oldest due queued release under a lease, skipping printers that are
-    /// busy with another release of ours (a printer takes one job at a time) and
-    /// printers whose output devices fetch their jobs themselves (protocol `infra`).
+    /// busy with another release of ours (a printer takes one job at a time),
+    /// printers whose output devices fetch their jobs themselves (protocol `infra`)
+    /// and jobs kept on a workstation (its agent delivers them).
     pub async fn claim_release(
         &self,
         owner: &str,
@@ -129,6 +130,7 @@ impl Db {
         let at = now();
         let pick = "SELECT q.id FROM releases q WHERE q.state = 'queued' AND q.not_before <= $1 \
              AND q.printer_id IN (SELECT id FROM printers WHERE protocol <> 'infra') \
+             AND q.job_id NOT IN (SELECT id FROM jobs WHERE held_by_agent IS NOT NULL) \
              AND NOT EXISTS (SELECT 1 FROM releases b WHERE b.printer_id = q.printer_id AND b.state IN ('releasing', 'sent')) \
              ORDER BY q.id LIMIT 1";
         let lock = match self {

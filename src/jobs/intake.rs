@@ -272,7 +272,7 @@ impl Jobs {
     }
 
     /// How long this owner's jobs wait: their own setting, else the queue's.
-    pub(super) fn hold_secs(&self, owner: &User) -> i64 {
+    pub fn hold_secs(&self, owner: &User) -> i64 {
         owner.hold_hours.unwrap_or(self.queue.hold_hours as i64) * 3600
     }
 

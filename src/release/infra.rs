@@ -21,11 +21,13 @@ use tokio::io::AsyncRead;
 mod agents;
 mod devices;
 mod events;
+mod workstation;
 
 pub use agents::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
     AgentPrinterHealth, AgentView, HEARTBEAT_SECS,
 };
+pub use workstation::{AgentOrder, AgentOrders, AgentOrdersRequest, AgentOutcome, WorkstationJob};
 
 use super::worker::conclude;
 use super::{Release, ReleaseError};

@@ -21,9 +21,9 @@ use crate::jobs::{HeldJob, JobError, JobState, Jobs};
 use crate::vault::Vault;
 
 pub use infra::{
-    AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
-    AgentPrinterHealth, AgentView, DeviceCaller, FetchedJob, HEARTBEAT_SECS, Infra, InfraError,
-    NewOutputDevice,
+    AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrder, AgentOrders,
+    AgentOrdersRequest, AgentOutcome, AgentPrinter, AgentPrinterHealth, AgentView, DeviceCaller,
+    FetchedJob, HEARTBEAT_SECS, Infra, InfraError, NewOutputDevice, WorkstationJob,
 };
 pub use registry::{PrinterForm, Printers};
 

@@ -9,11 +9,18 @@ use super::AppState;
 use super::auth::{basic_credentials, client_info};
 use super::error::{ApiError, Problem};
 use crate::db::AgentRow;
-use crate::release::{AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth};
+use crate::release::{
+    AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrders, AgentOrdersRequest,
+    AgentOutcome, WorkstationJob,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/agent/enrol", web::post().to(enrol))
-        .route("/api/v1/agent/heartbeat", web::post().to(heartbeat));
+        .route("/api/v1/agent/heartbeat", web::post().to(heartbeat))
+        .route("/api/v1/agent/jobs", web::post().to(park))
+        .route("/api/v1/agent/orders", web::post().to(orders))
+        .route("/api/v1/agent/orders/{id}/claim", web::post().to(claim))
+        .route("/api/v1/agent/orders/{id}/outcome", web::post().to(outcome));
 }
 
 async fn agent(req: &HttpRequest, state: &AppState) -> Result<AgentRow, ApiError> {
@@ -77,4 +84,87 @@ pub async fn heartbeat(
         .heartbeat(&agent, &body)
         .await?;
     Ok(HttpResponse::Ok().json(assignment))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ParkedJob {
+    pub job_id: i64,
+}
+
+/// A workstation agent parked a job: only its metadata comes here; the document stays
+/// on the workstation, sealed with the site key.
+#[utoipa::path(post, path = "/api/v1/agent/jobs", request_body = WorkstationJob,
+    responses((status = 200, body = ParkedJob), (status = 401, body = super::api::ErrorBody),
+        (status = 404, description = "no such user", body = super::api::ErrorBody)),
+    security(("basic" = [])))]
+pub async fn park(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<WorkstationJob>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = agent(&req, &state).await?;
+    let job_id = state
+        .services
+        .release
+        .infra()
+        .park_workstation_job(&agent, &body, &client_info(&req))
+        .await?;
+    Ok(HttpResponse::Ok().json(ParkedJob { job_id }))
+}
+
+/// Releases of jobs this agent keeps, to deliver (held up to 25 s until there is one),
+/// and the documents it may delete.
+#[utoipa::path(post, path = "/api/v1/agent/orders", request_body = AgentOrdersRequest,
+    responses((status = 200, body = AgentOrders), (status = 401, body = super::api::ErrorBody)),
+    security(("basic" = [])))]
+pub async fn orders(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<AgentOrdersRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = agent(&req, &state).await?;
+    let orders = state
+        .services
+        .release
+        .infra()
+        .agent_orders(&agent, &body)
+        .await?;
+    Ok(HttpResponse::Ok().json(orders))
+}
+
+/// Take a release before sending anything to the printer.
+#[utoipa::path(post, path = "/api/v1/agent/orders/{id}/claim",
+    responses((status = 204), (status = 400, body = super::api::ErrorBody)), security(("basic" = [])))]
+pub async fn claim(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = agent(&req, &state).await?;
+    state
+        .services
+        .release
+        .infra()
+        .claim_order(&agent, path.into_inner())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// How the delivery ended.
+#[utoipa::path(post, path = "/api/v1/agent/orders/{id}/outcome", request_body = AgentOutcome,
+    responses((status = 204), (status = 400, body = super::api::ErrorBody)), security(("basic" = [])))]
+pub async fn outcome(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Json<AgentOutcome>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = agent(&req, &state).await?;
+    state
+        .services
+        .release
+        .infra()
+        .order_outcome(&agent, path.into_inner(), &body, &client_info(&req))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

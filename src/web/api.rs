@@ -18,11 +18,14 @@ use crate::jobs::HeldJob;
     info(title = "PrintPark API", description = "Self-hosted secure pull printing. Authenticate with the session cookie (writes need the `X-CSRF-Token` header) or `Authorization: Bearer <app password>`."),
     paths(me, list_users, create_user, my_jobs, delete_job,
         super::device_api::sign_in, super::device_api::sign_out, super::device_api::jobs, super::device_api::release,
-        super::agent_api::enrol, super::agent_api::heartbeat),
+        super::agent_api::enrol, super::agent_api::heartbeat, super::agent_api::park,
+        super::agent_api::orders, super::agent_api::claim, super::agent_api::outcome),
     components(schemas(User, crate::identity::Role, HeldJob, crate::jobs::JobState, NewUserRequest, ErrorBody, ErrorDetail, Me,
         super::device_api::DeviceSignIn, super::device_api::DeviceSession, super::device_api::DeviceRelease, super::device_api::DeviceReleased,
         crate::release::AgentEnrolment, crate::release::AgentCredential, crate::release::AgentHealth,
-        crate::release::AgentPrinterHealth, crate::release::AgentAssignment, crate::release::AgentPrinter)),
+        crate::release::AgentPrinterHealth, crate::release::AgentAssignment, crate::release::AgentPrinter,
+        crate::release::WorkstationJob, crate::release::AgentOrdersRequest, crate::release::AgentOrders,
+        crate::release::AgentOrder, crate::release::AgentOutcome, super::agent_api::ParkedJob)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

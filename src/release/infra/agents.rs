@@ -65,6 +65,9 @@ pub struct AgentAssignment {
     pub printers: Vec<AgentPrinter>,
     /// When to report next.
     pub heartbeat_secs: u64,
+    /// Hex salt for deriving the site key from the site password (Argon2id); the
+    /// same for every agent, not secret.
+    pub site_salt: String,
 }
 
 /// How a printer's delivery is going, as the agent reports it.
@@ -274,6 +277,7 @@ impl Infra {
         Ok(AgentAssignment {
             printers,
             heartbeat_secs: HEARTBEAT_SECS,
+            site_salt: self.site_salt().await?,
         })
     }
 

@@ -1,0 +1,491 @@
+//! The workstation agent: jobs never leave the building. A local IPP Everywhere queue
+//! on 127.0.0.1 (the OS prints to it driverless) analyses each job as it streams in
+//! and seals it with the **site key** — Argon2id of the site password, which the
+//! server never sees — into the agent's state directory. The server gets only the
+//! metadata (name, pages, colour, owner), so the job shows in its owner's list
+//! everywhere; on release the server orders this agent (long-poll) to deliver, and it
+//! sends the job to the printer itself with the server's push code.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio_util::io::StreamReader;
+
+use super::AgentError;
+use super::channel::Channel;
+use super::state::AgentState;
+use crate::ipp::operations::response;
+use crate::ipp::printer::{QueueDescription, all_attributes, select};
+use crate::ipp::wire::{Attribute, Group, Limits, Message, Value, encode, group, read_message};
+use crate::ipp::{op, status};
+use crate::jobs::analyse::AnalyzingReader;
+use crate::release::push::{self, Completion, PushError, PushJob, PushTarget};
+use crate::release::{AgentOrder, AgentOrdersRequest, AgentOutcome, WorkstationJob};
+use crate::vault::stream::{ChunkSealer, SealedReader, seal_to_writer};
+use crate::vault::{DataKey, MasterKey};
+
+const CHUNK: usize = 64 * 1024;
+/// The largest job the local queue takes.
+const MAX_JOB: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Derives the site key: Argon2id (64 MiB, 3 passes) of the site password, salted
+/// with the server's site salt. Every agent of the site derives the same key; the
+/// server, which never gets the password, cannot.
+pub fn site_key(password: &str, site_salt_hex: &str) -> Result<MasterKey, AgentError> {
+    let salt =
+        hex::decode(site_salt_hex).map_err(|_| AgentError::Protocol("bad site salt".into()))?;
+    let mut salted = b"printpark site key v1:".to_vec();
+    salted.extend_from_slice(&salt);
+    MasterKey::derive_from_password(password, &salted).map_err(|e| AgentError::Setup(e.to_string()))
+}
+
+/// Sealed jobs on the workstation: `{ref}.sealed` (AES-256-GCM chunks) and `{ref}.key`
+/// (its data key, wrapped by the site key).
+pub struct ParkedStore {
+    dir: PathBuf,
+    key: MasterKey,
+}
+
+impl ParkedStore {
+    pub fn at(dir: &Path, key: MasterKey) -> Result<Self, AgentError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AgentError::State(format!("{}: {e}", dir.display())))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            key,
+        })
+    }
+
+    fn paths(&self, reference: &str) -> (PathBuf, PathBuf) {
+        (
+            self.dir.join(format!("{reference}.sealed")),
+            self.dir.join(format!("{reference}.key")),
+        )
+    }
+
+    /// Seals what `reader` yields; the file appears complete or not at all.
+    pub async fn park(&self, reader: &mut (dyn AsyncRead + Unpin)) -> std::io::Result<String> {
+        let reference = uuid::Uuid::new_v4().simple().to_string();
+        let (sealed, key_path) = self.paths(&reference);
+        let key = DataKey::generate();
+        let wrapped = key
+            .wrap(&self.key, &reference)
+            .map_err(std::io::Error::other)?;
+        let partial = sealed.with_extension("partial");
+        let written = async {
+            let mut file = tokio::fs::File::create(&partial).await?;
+            let mut sealer = ChunkSealer::new(&key, &reference, CHUNK);
+            let mut reader = reader;
+            seal_to_writer(&mut sealer, &mut reader, &mut file)
+                .await
+                .map_err(std::io::Error::other)?;
+            file.flush().await?;
+            file.sync_all().await?;
+            tokio::fs::write(&key_path, &wrapped).await?;
+            tokio::fs::rename(&partial, &sealed).await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&partial).await;
+            let _ = tokio::fs::remove_file(&key_path).await;
+            return Err(e);
+        }
+        Ok(reference)
+    }
+
+    pub async fn open(
+        &self,
+        reference: &str,
+    ) -> std::io::Result<Box<dyn AsyncRead + Send + Unpin>> {
+        let (sealed, key_path) = self.paths(reference);
+        let wrapped = tokio::fs::read(&key_path).await?;
+        let key = DataKey::unwrap(&self.key, &wrapped, reference).map_err(|_| {
+            std::io::Error::other(
+                "the site key does not open this job (was the site password changed?)",
+            )
+        })?;
+        let file = tokio::fs::File::open(&sealed).await?;
+        Ok(Box::new(
+            SealedReader::new(file, key, reference).into_async_read(),
+        ))
+    }
+
+    pub async fn remove(&self, reference: &str) {
+        let (sealed, key_path) = self.paths(reference);
+        let _ = tokio::fs::remove_file(sealed).await;
+        let _ = tokio::fs::remove_file(key_path).await;
+    }
+
+    /// Every job kept here.
+    pub fn references(&self) -> Vec<String> {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_suffix(".sealed")
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// What the local queue needs.
+pub struct LocalQueue {
+    pub channel: Channel,
+    pub credential: (String, String),
+    pub store: Arc<ParkedStore>,
+    /// The owner of every job (a single-user workstation); else requesting-user-name.
+    pub owner: Option<String>,
+    pub uri: String,
+}
+
+/// Serves the local IPP queue on `listen` until the process ends.
+pub fn serve(
+    queue: LocalQueue,
+    listen: std::net::SocketAddr,
+) -> Result<actix_web::dev::Server, AgentError> {
+    let queue = web::Data::new(queue);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(queue.clone())
+            .route("/ipp/print", web::post().to(ipp))
+            .route("/", web::post().to(ipp))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(listen)
+    .map_err(|e| AgentError::Setup(format!("the local queue cannot listen on {listen}: {e}")))?
+    .run();
+    Ok(server)
+}
+
+async fn ipp(
+    req: HttpRequest,
+    payload: web::Payload,
+    queue: web::Data<LocalQueue>,
+) -> HttpResponse {
+    let _ = req;
+    let mut body = StreamReader::new(payload.map_err(|e| std::io::Error::other(e.to_string())));
+    let answer = match read_message(&mut body, Limits::default()).await {
+        Ok(request) => handle(&queue, &request, &mut body).await,
+        Err(e) => return HttpResponse::BadRequest().body(format!("malformed IPP request: {e}")),
+    };
+    HttpResponse::Ok()
+        .content_type("application/ipp")
+        .body(encode(&answer))
+}
+
+async fn handle(
+    queue: &LocalQueue,
+    request: &Message,
+    body: &mut (dyn AsyncRead + Unpin),
+) -> Message {
+    match request.code {
+        op::GET_PRINTER_ATTRIBUTES => {
+            let description = QueueDescription {
+                uri: queue.uri.clone(),
+                more_info: queue
+                    .channel
+                    .ipps_uri("/portal")
+                    .replacen("ipps://", "https://", 1),
+                admin_url: String::new(),
+                icon_url: String::new(),
+                uuid: uuid::Uuid::new_v4().to_string(),
+                name: "PrintPark (kept on this computer)".into(),
+                location: String::new(),
+                up_since: 0,
+                now: crate::db::now(),
+                queued_jobs: 0,
+            };
+            let requested = request
+                .operation_attr("requested-attributes")
+                .map(|a| a.values.as_slice());
+            let mut message = response(request, status::OK, "");
+            let mut printer = Group::new(group::PRINTER);
+            printer.attributes = select(all_attributes(&description), requested);
+            message.groups.push(printer);
+            message
+        }
+        op::VALIDATE_JOB | op::GET_JOBS => response(request, status::OK, ""),
+        op::PRINT_JOB => print_job(queue, request, body).await,
+        op::GET_JOB_ATTRIBUTES => {
+            // Parked: it waits for its owner at a printer.
+            let mut message = response(request, status::OK, "");
+            message.groups.push(job_group(
+                queue,
+                request.operation_int("job-id").unwrap_or(0),
+            ));
+            message
+        }
+        other => response(
+            request,
+            status::OPERATION_NOT_SUPPORTED,
+            &format!("operation 0x{other:04x} is not supported"),
+        ),
+    }
+}
+
+fn job_group(queue: &LocalQueue, id: i32) -> Group {
+    let mut job = Group::new(group::JOB);
+    job.push(Attribute::new("job-id", Value::Integer(id)));
+    job.push(Attribute::new(
+        "job-uri",
+        Value::uri(&format!("{}/{id}", queue.uri)),
+    ));
+    job.push(Attribute::new("job-state", Value::Enum(9)));
+    job.push(Attribute::new(
+        "job-state-reasons",
+        Value::keyword("job-completed-successfully"),
+    ));
+    job.push(Attribute::new(
+        "job-state-message",
+        Value::text("Kept on this computer until you release it at a printer"),
+    ));
+    job
+}
+
+async fn print_job(
+    queue: &LocalQueue,
+    request: &Message,
+    body: &mut (dyn AsyncRead + Unpin),
+) -> Message {
+    let owner = queue
+        .owner
+        .clone()
+        .or_else(|| {
+            request
+                .operation_str("requesting-user-name")
+                .map(str::to_string)
+        })
+        .filter(|o| !o.trim().is_empty());
+    let Some(owner) = owner else {
+        return response(
+            request,
+            status::NOT_AUTHENTICATED,
+            "requesting-user-name is required (or start the agent with --owner)",
+        );
+    };
+    let mut analysing = AnalyzingReader::new(body, MAX_JOB);
+    let reference = match queue.store.park(&mut analysing).await {
+        Ok(reference) => reference,
+        Err(e) => {
+            tracing::warn!(error = %e, "a job could not be parked");
+            return response(
+                request,
+                status::BAD_REQUEST,
+                &format!("the document could not be read: {e}"),
+            );
+        }
+    };
+    let size = analysing.bytes;
+    let analysis = analysing.analyzer.finish();
+    let name = request
+        .operation_str("job-name")
+        .unwrap_or("Untitled")
+        .to_string();
+    let int = |name: &str| {
+        request
+            .job_attr(name)
+            .and_then(|a| a.first())
+            .and_then(Value::as_int)
+    };
+    let job = WorkstationJob {
+        agent_ref: reference.clone(),
+        owner: owner.clone(),
+        name,
+        format: analysis.format.to_string(),
+        pages: analysis.pages,
+        color: analysis.color,
+        size_bytes: size as i64,
+        copies: i64::from(int("copies").unwrap_or(1)),
+        sides: request
+            .job_attr("sides")
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or("one-sided")
+            .to_string(),
+    };
+    match queue
+        .channel
+        .park_job((&queue.credential.0, &queue.credential.1), &job)
+        .await
+    {
+        Ok(job_id) => {
+            tracing::info!(job = job_id, owner = %owner, bytes = size, "job kept on this workstation, sealed with the site key");
+            let mut message = response(request, status::OK, "");
+            message.groups.push(job_group(queue, job_id as i32));
+            message
+        }
+        Err(e) => {
+            // The OS keeps the job in its queue and tries again; nothing stays here.
+            queue.store.remove(&reference).await;
+            tracing::warn!(error = %e, "the server did not take the job's metadata");
+            response(
+                request,
+                status::SERVICE_UNAVAILABLE,
+                &format!("PrintPark could not take the job: {e}"),
+            )
+        }
+    }
+}
+
+/// Delivers what the server orders, until the process ends.
+pub async fn deliver_orders(
+    channel: Channel,
+    credential: (String, String),
+    store: Arc<ParkedStore>,
+    state: AgentState,
+) {
+    let cred = (credential.0.as_str(), credential.1.as_str());
+    // Orders taken before a restart: the printer may hold them.
+    if let Ok(rows) = state.deliveries("workstation").await {
+        for row in rows {
+            let outcome = if row.phase == "done" {
+                AgentOutcome {
+                    outcome: outcome_word(row.outcome).into(),
+                    message: row.message.clone(),
+                }
+            } else {
+                AgentOutcome {
+                    outcome: "unknown".into(),
+                    message: "the agent stopped while delivering".into(),
+                }
+            };
+            report(&channel, cred, &state, row.job_id, &outcome).await;
+        }
+    }
+    loop {
+        let request = AgentOrdersRequest {
+            refs: store.references(),
+        };
+        match channel.orders(cred, &request).await {
+            Ok(orders) => {
+                for reference in &orders.discard {
+                    store.remove(reference).await;
+                }
+                for order in orders.orders {
+                    deliver(&channel, cred, &store, &state, &order).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "asking the server for releases failed; trying again");
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        }
+    }
+}
+
+fn outcome_word(state: i64) -> &'static str {
+    match state {
+        9 => "printed",
+        0 => "not-printed",
+        _ => "unknown",
+    }
+}
+
+async fn deliver(
+    channel: &Channel,
+    cred: (&str, &str),
+    store: &ParkedStore,
+    state: &AgentState,
+    order: &AgentOrder,
+) {
+    if let Err(e) = channel.claim(cred, order.release_id).await {
+        tracing::info!(release = order.release_id, error = %e, "not taking this release");
+        return;
+    }
+    let _ = state
+        .record("workstation", order.release_id, "sending", 0, "")
+        .await;
+    let (code, message) = send(store, order).await;
+    let _ = state
+        .record("workstation", order.release_id, "done", code, &message)
+        .await;
+    if code == 9 {
+        store.remove(&order.agent_ref).await;
+    }
+    let outcome = AgentOutcome {
+        outcome: outcome_word(code).into(),
+        message,
+    };
+    report(channel, cred, state, order.release_id, &outcome).await;
+}
+
+/// (job state as in `state.rs`: 9 printed, 0 nothing sent, 8 unknown; message)
+async fn send(store: &ParkedStore, order: &AgentOrder) -> (i64, String) {
+    let job = PushJob {
+        name: order.job_name.clone(),
+        user_name: order.owner.clone(),
+        format: "application/octet-stream".into(),
+        copies: order.copies.clamp(1, 999) as u32,
+        sides: order.sides.clone(),
+        color_mode: order.color_mode.clone(),
+        page_ranges: None,
+        media: None,
+    };
+    let target = PushTarget {
+        uri: order.printer_uri.clone(),
+        ..Default::default()
+    };
+    let timeouts = Default::default();
+    let link = match push::connect(&target, &job, &timeouts).await {
+        Ok(link) => link,
+        Err(e) => return (0, e.reason().to_string()),
+    };
+    let mut source = ParkedJob {
+        store,
+        reference: &order.agent_ref,
+    };
+    match link.send(&job, &mut source).await {
+        Ok(sent) => match sent.follow(Duration::from_secs(600)).await {
+            Completion::Completed => (9, String::new()),
+            Completion::Failed(reason) => (0, format!("the printer did not print it: {reason}")),
+            Completion::Unknown(reason) => (8, format!("sent in full, then {reason}")),
+        },
+        Err(e @ PushError::Interrupted { .. }) => (8, e.reason().to_string()),
+        Err(e) => (0, e.reason().to_string()),
+    }
+}
+
+async fn report(
+    channel: &Channel,
+    cred: (&str, &str),
+    state: &AgentState,
+    release_id: i64,
+    outcome: &AgentOutcome,
+) {
+    loop {
+        match channel.outcome(cred, release_id, outcome).await {
+            Ok(()) | Err(AgentError::Refused(_)) => break,
+            Err(e) => {
+                tracing::warn!(release = release_id, error = %e, "reporting a delivery failed; trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+    let _ = state.forget("workstation", release_id).await;
+}
+
+struct ParkedJob<'a> {
+    store: &'a ParkedStore,
+    reference: &'a str,
+}
+
+impl push::DocumentSource for ParkedJob<'_> {
+    fn count(&self) -> u32 {
+        1
+    }
+
+    fn open(&mut self, _number: u32) -> push::OpenDocument<'_> {
+        Box::pin(self.store.open(self.reference))
+    }
+}

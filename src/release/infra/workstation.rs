@@ -1,0 +1,292 @@
+//! Jobs that never leave the building: a workstation agent seals each job with the
+//! site key (derived from the site password, which the server never sees) and keeps
+//! it; the server gets only the metadata, so the job shows in its owner's list
+//! everywhere. When the owner releases it, the agent that keeps it is told (its
+//! orders long-poll), takes the release and delivers it to the printer itself; its
+//! report drives the same state machine as every other delivery.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Infra, InfraError};
+use crate::db::{AgentRow, NewJob, ReleaseEnd, now};
+use crate::identity::ClientInfo;
+use crate::release::ReleaseError;
+use crate::release::worker::conclude;
+
+/// How long an orders request waits for a release.
+const ORDERS_WAIT: Duration = Duration::from_secs(25);
+const SITE_SALT: &str = "site-key-salt";
+
+/// What the agent knows of a job it parked (never its content).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WorkstationJob {
+    /// The agent's own name for the sealed document.
+    pub agent_ref: String,
+    /// The owner's username or e-mail (the person signed in at the workstation).
+    pub owner: String,
+    pub name: String,
+    pub format: String,
+    #[serde(default)]
+    pub pages: Option<i64>,
+    #[serde(default)]
+    pub color: Option<bool>,
+    pub size_bytes: i64,
+    #[serde(default = "one")]
+    pub copies: i64,
+    #[serde(default = "one_sided")]
+    pub sides: String,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn one_sided() -> String {
+    "one-sided".into()
+}
+
+/// The documents the agent keeps, so the server can say which to delete.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgentOrdersRequest {
+    #[serde(default)]
+    pub refs: Vec<String>,
+}
+
+/// A release the agent is to deliver.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgentOrder {
+    pub release_id: i64,
+    pub agent_ref: String,
+    pub printer_name: String,
+    /// Where to deliver (`ipps://`, `ipp://` or `socket://`).
+    pub printer_uri: String,
+    pub job_name: String,
+    pub owner: String,
+    pub copies: i64,
+    pub sides: String,
+    pub color_mode: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgentOrders {
+    pub orders: Vec<AgentOrder>,
+    /// Documents whose job ended (printed, expired, deleted): delete them.
+    pub discard: Vec<String>,
+}
+
+/// How a delivery ended: `printed`, `not-printed` (nothing reached the printer; the
+/// job is held again) or `unknown` (it may have printed: needs attention).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgentOutcome {
+    pub outcome: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+fn agent_owner(agent: &AgentRow) -> String {
+    format!("agent:{}", agent.id)
+}
+
+impl Infra {
+    /// The salt every agent derives the site key with (random, made once; not secret).
+    pub async fn site_salt(&self) -> Result<String, InfraError> {
+        let salt = self
+            .release
+            .db
+            .init_vault_meta(SITE_SALT, &crate::vault::keys::random_bytes::<16>())
+            .await?;
+        Ok(hex::encode(salt))
+    }
+
+    /// A workstation agent parked a job: the owner sees it in their list; its document
+    /// stays on the workstation.
+    pub async fn park_workstation_job(
+        &self,
+        agent: &AgentRow,
+        job: &WorkstationJob,
+        client: &ClientInfo,
+    ) -> Result<i64, InfraError> {
+        let owner = self
+            .release
+            .identity
+            .user_by_login(job.owner.trim())
+            .await
+            .map_err(|_| InfraError::NotFound(format!("no PrintPark user {:?}", job.owner)))?;
+        let reference = job.agent_ref.trim();
+        if reference.is_empty() || reference.len() > 64 {
+            return Err(InfraError::BadRequest(
+                "agent_ref: 1 to 64 characters".into(),
+            ));
+        }
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let at = now();
+        let color_mode = match job.color {
+            Some(false) => "monochrome",
+            _ => "auto",
+        };
+        let name: String = job.name.chars().take(200).collect();
+        let row = self
+            .release
+            .db
+            .insert_workstation_job(
+                &NewJob {
+                    uuid: &uuid,
+                    owner_id: owner.id,
+                    name: if name.is_empty() { "Untitled" } else { &name },
+                    format: &job.format,
+                    pages: job.pages,
+                    color: job.color,
+                    color_mode,
+                    copies: job.copies.clamp(1, 999),
+                    sides: &job.sides,
+                    size_bytes: job.size_bytes.max(0),
+                    source: "workstation",
+                    client_addr: &client.addr,
+                    state: "held",
+                    blob_id: None,
+                    submitted_at: at,
+                    expires_at: at + self.release.jobs.hold_secs(&owner),
+                    analysis_note: None,
+                    page_ranges: None,
+                },
+                agent.id,
+                reference,
+            )
+            .await?;
+        self.release
+            .identity
+            .audit(
+                Some(&owner),
+                "job.park",
+                &row.id.to_string(),
+                "success",
+                client,
+                &format!("kept on the workstation of agent {}", agent.name),
+            )
+            .await
+            .map_err(ReleaseError::from)?;
+        Ok(row.id)
+    }
+
+    /// What the agent is to deliver (waits up to 25 s for something), and which of
+    /// its documents it can delete. Renews the leases of what it is delivering.
+    pub async fn agent_orders(
+        &self,
+        agent: &AgentRow,
+        request: &AgentOrdersRequest,
+    ) -> Result<AgentOrders, InfraError> {
+        let owner = agent_owner(agent);
+        self.release
+            .db
+            .renew_leases_of(&owner, self.lease_until())
+            .await?;
+        let discard = self
+            .release
+            .db
+            .finished_agent_refs(agent.id, &request.refs)
+            .await?;
+        let deadline = tokio::time::Instant::now() + ORDERS_WAIT;
+        loop {
+            let orders = self.release.db.agent_orders(agent.id).await?;
+            if !orders.is_empty() || !discard.is_empty() || tokio::time::Instant::now() >= deadline
+            {
+                let orders = orders
+                    .into_iter()
+                    .map(|(row, agent_ref, printer_uri)| AgentOrder {
+                        release_id: row.id,
+                        agent_ref,
+                        printer_name: row.printer_name,
+                        printer_uri,
+                        job_name: row.job_name,
+                        owner: row.owner,
+                        copies: row.copies,
+                        sides: row.sides,
+                        color_mode: row.color_mode,
+                    })
+                    .collect();
+                return Ok(AgentOrders { orders, discard });
+            }
+            // A release made by any server process shows within a second.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// The agent takes a release of a job it keeps (before any byte leaves).
+    pub async fn claim_order(&self, agent: &AgentRow, release_id: i64) -> Result<(), InfraError> {
+        self.release
+            .db
+            .claim_agent_release(
+                release_id,
+                agent.id,
+                &agent_owner(agent),
+                self.lease_until(),
+            )
+            .await?
+            .map(|_| ())
+            .ok_or_else(|| {
+                InfraError::NotFetchable(format!(
+                    "release {release_id} is not this agent's to deliver"
+                ))
+            })
+    }
+
+    /// How the agent's delivery ended.
+    pub async fn order_outcome(
+        &self,
+        agent: &AgentRow,
+        release_id: i64,
+        outcome: &AgentOutcome,
+        client: &ClientInfo,
+    ) -> Result<(), InfraError> {
+        let owner = agent_owner(agent);
+        let row = self.release.db.release_by_id(release_id).await?;
+        if row.lease_owner.as_deref() != Some(owner.as_str()) || row.state != "releasing" {
+            return Err(InfraError::NotFetchable(format!(
+                "release {release_id} is not being delivered by this agent"
+            )));
+        }
+        let said: String = outcome.message.chars().take(200).collect();
+        let (end, reason) = match outcome.outcome.as_str() {
+            "printed" => (
+                ReleaseEnd::Printed,
+                format!("printed by agent {}", agent.name),
+            ),
+            "not-printed" => (
+                ReleaseEnd::Failed,
+                format!(
+                    "agent {} could not deliver it: {said}; the job is held again",
+                    agent.name
+                ),
+            ),
+            "unknown" => (
+                ReleaseEnd::NeedsAttention,
+                format!("agent {}: {said}; it may have printed", agent.name),
+            ),
+            other => {
+                return Err(InfraError::BadRequest(format!(
+                    "outcome {other:?}: printed, not-printed or unknown"
+                )));
+            }
+        };
+        let elapsed = Duration::from_secs((now() - row.created_at).max(0) as u64);
+        conclude(&self.release, &row, &owner, end, &reason, elapsed).await;
+        self.release
+            .identity
+            .audit(
+                None,
+                "agent.deliver",
+                &row.printer_name,
+                &outcome.outcome,
+                client,
+                &format!(
+                    "release {release_id} by agent {} ({})",
+                    agent.name, agent.login
+                ),
+            )
+            .await
+            .map_err(ReleaseError::from)?;
+        Ok(())
+    }
+}
