@@ -75,6 +75,13 @@ pub struct ReleaseSettings {
     /// A delivery's database lease; renewed every third of it while the delivery runs.
     /// After a crash, another process (or the restarted one) takes over after this.
     pub lease_secs: u64,
+    /// Workstation agents also upload each job, sealed with the site key (the server
+    /// cannot open it), so another agent of the site can deliver it while the
+    /// workstation is asleep or offline.
+    pub agent_failover_copy: bool,
+    /// A workstation agent not heard from for this long is away: another agent of the
+    /// site delivers its jobs from their failover copies.
+    pub agent_offline_secs: u64,
 }
 
 impl Default for ReleaseSettings {
@@ -85,6 +92,8 @@ impl Default for ReleaseSettings {
             retry_for_secs: 300,
             check_timeout_secs: 5,
             lease_secs: 60,
+            agent_failover_copy: false,
+            agent_offline_secs: 45,
         }
     }
 }

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use printpark::db::PrinterRow;
 use printpark::identity::{ClientInfo, User};
 use printpark::release::{PrinterForm, ReleaseVia};
-use support::TestServer;
 use support::netns::Site;
 use support::printer::{PrinterOptions, TestPrinter};
+use support::{Backend, TestServer};
 
 const ANN_PASSWORD: &str = "ann's long password";
 
@@ -146,11 +146,31 @@ struct World {
 impl World {
     /// The server listens where the site reaches it (its end of the cable).
     async fn start(site: Option<&Site>) -> World {
+        Self::start_with(site, Backend::Sqlite, |_| {}).await
+    }
+
+    async fn start_with(
+        site: Option<&Site>,
+        backend: Backend,
+        tweak: fn(&mut printpark::config::Settings),
+    ) -> World {
         let ip = site.map_or(std::net::Ipv4Addr::LOCALHOST, Site::host_addr);
         let addr = SocketAddr::from((ip, support::free_port()));
         let dir = tempfile::tempdir().unwrap();
-        let url = support::sqlite_url(dir.path());
-        let server = TestServer::start_on(dir, move |d| support::settings(d, &url), addr).await;
+        let url = match backend {
+            Backend::Sqlite => support::sqlite_url(dir.path()),
+            Backend::Postgres => support::fresh_postgres_url().await,
+        };
+        let server = TestServer::start_on(
+            dir,
+            move |d| {
+                let mut settings = support::settings(d, &url);
+                tweak(&mut settings);
+                settings
+            },
+            addr,
+        )
+        .await;
         let admin = support::create_admin(&server.services.identity).await;
         let ann = support::create_user(&server, "ann", ANN_PASSWORD).await;
         World {
@@ -828,5 +848,161 @@ async fn a_workstation_job_stays_on_the_workstation_and_the_server_never_holds_i
             .iter()
             .any(|a| a.detail.contains("ann laptop") && a.outcome == "printed"),
         "which agent delivered is audited: {audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_whose_workstation_is_away_is_delivered_by_another_agent_of_the_site_from_its_failover_copy()
+ {
+    // On Postgres: the agents' queries run on both backends.
+    let w = World::start_with(None, Backend::Postgres, |s| {
+        s.release.agent_failover_copy = true;
+        s.release.agent_offline_secs = 5;
+    })
+    .await;
+    let printer = TestPrinter::start(PrinterOptions::named("office")).await;
+    let row = w
+        .server()
+        .services
+        .printers
+        .add(
+            &w.admin,
+            &PrinterForm {
+                name: "Office".into(),
+                uri: printer.uri(),
+                ..Default::default()
+            },
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    let password_file = w.agent_dir.path().join("site-password");
+    std::fs::write(&password_file, "the site password, never sent").unwrap();
+    let infra = w.server().services.release.infra();
+    let mut agents = Vec::new();
+    for name in ["ann laptop", "front desk"] {
+        let code = infra
+            .new_enrolment_code(&w.admin, &ClientInfo::default())
+            .await
+            .unwrap();
+        let listen = format!("127.0.0.1:{}", support::free_port());
+        let dir = w.agent_dir.path().join(name.replace(' ', "-"));
+        let agent = Agent::start(
+            None,
+            &dir,
+            &[
+                "--server",
+                &w.base(),
+                "--enrol",
+                &code,
+                "--name",
+                name,
+                "--workstation",
+                "--listen",
+                &listen,
+                "--site-password-file",
+                password_file.to_str().unwrap(),
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let id = loop {
+            let rows = w.server().services.db.agents().await.unwrap();
+            if let Some(row) = rows.iter().find(|a| a.name == name) {
+                break row.id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not enrol:\n{}",
+                agent.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        infra
+            .approve_agent(&w.admin, id, &ClientInfo::default())
+            .await
+            .unwrap();
+        while std::net::TcpStream::connect(&listen).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{name}'s queue did not open:\n{}",
+                agent.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        agents.push((agent, listen));
+    }
+
+    // Ann prints on her laptop; the failover copy goes up, still sealed with the site key.
+    let marker = "failover-marker-3b8a51";
+    let pdf = unique_pdf(marker, 0);
+    let file = w.home.path().join("failover.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let output = tokio::process::Command::new("ipptool")
+        .args([
+            "-tv",
+            "-f",
+            file.to_str().unwrap(),
+            &format!("ipp://{}/ipp/print", agents[0].1),
+            "print-job.test",
+        ])
+        .env("HOME", w.home.path())
+        .env("CUPS_USER", "ann")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "ipptool:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let job = w.server().services.jobs.held_jobs_of(&w.ann).await.unwrap()[0].id;
+    assert!(
+        w.server()
+            .services
+            .db
+            .failover_copy(job)
+            .await
+            .unwrap()
+            .is_some(),
+        "the failover copy was uploaded:\n{}",
+        agents[0].0.log_text()
+    );
+    for path in support::files_under(w.server().dir.path()) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "{} holds the document in clear",
+            path.display()
+        );
+    }
+
+    // The laptop goes to sleep; Ann releases at the office printer anyway.
+    agents[0].0.kill().await;
+    let release = w.release_all(&row).await[0];
+    w.wait_release(release, "printed", Duration::from_secs(60), &agents[1].0)
+        .await;
+    assert_printed_once(&printer, &[&pdf]).await;
+    let audit = w
+        .server()
+        .services
+        .db
+        .audit_page(None, 50, Some("agent.deliver"))
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|a| a.detail.contains("front desk")
+            && a.detail.contains("failover copy")
+            && a.outcome == "printed"),
+        "the audit says which agent delivered: {audit:?}"
+    );
+    assert!(
+        w.server()
+            .services
+            .db
+            .failover_copy(job)
+            .await
+            .unwrap()
+            .is_none(),
+        "the copy is purged once printed"
     );
 }

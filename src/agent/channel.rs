@@ -227,6 +227,57 @@ impl Channel {
         Ok(())
     }
 
+    /// Uploads a workstation job's failover copy (sealed with the site key).
+    pub async fn upload_copy(
+        &self,
+        credential: Credential<'_>,
+        job_id: i64,
+        wrapped_key: &str,
+        sealed: &std::path::Path,
+    ) -> Result<(), AgentError> {
+        let file = tokio::fs::File::open(sealed)
+            .await
+            .map_err(|e| AgentError::State(format!("{}: {e}", sealed.display())))?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+        let response = self
+            .http
+            .put(self.url(&format!("/api/v1/agent/jobs/{job_id}/copy")))
+            .basic_auth(credential.0, Some(credential.1))
+            .header("X-Wrapped-Key", wrapped_key)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        self.check(response).await?;
+        Ok(())
+    }
+
+    /// Downloads a failover copy: the wrapped key and the sealed bytes.
+    pub async fn download_copy(
+        &self,
+        credential: Credential<'_>,
+        job_id: i64,
+    ) -> Result<(String, Box<dyn AsyncRead + Send + Unpin>), AgentError> {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/v1/agent/jobs/{job_id}/copy")))
+            .basic_auth(credential.0, Some(credential.1))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let response = self.check(response).await?;
+        let key = response
+            .headers()
+            .get("x-wrapped-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let stream = response
+            .bytes_stream()
+            .map_err(|e| std::io::Error::other(error_chain(&e)));
+        Ok((key, Box::new(StreamReader::new(stream))))
+    }
+
     /// One IPP request; the answer's attributes (any IPP status comes back as `Ok`).
     pub async fn ipp(
         &self,

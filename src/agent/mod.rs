@@ -191,6 +191,7 @@ struct Workstation {
 /// order loop.
 async fn start_workstation(
     config: &Workstation,
+    failover: &Arc<std::sync::atomic::AtomicBool>,
     salt: &str,
     channel: &Channel,
     enrolment: &Enrolment,
@@ -211,6 +212,7 @@ async fn start_workstation(
             credential: credential.clone(),
             store: store.clone(),
             owner: config.owner.clone(),
+            failover: failover.clone(),
             uri: format!("ipp://{}/ipp/print", config.listen),
         },
         config.listen,
@@ -272,6 +274,7 @@ async fn run(
     workstation: Option<Workstation>,
 ) -> Result<(), AgentError> {
     let mut queue: Option<actix_web::dev::ServerHandle> = None;
+    let failover = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let channel = Channel::new(&enrolment.server, Some(&enrolment.pin))?;
     let board = HealthBoard::default();
     let deliverer = Deliverer {
@@ -296,6 +299,7 @@ async fn run(
                 .await
                 .map(|d| d.len() as u64)
                 .unwrap_or(0),
+            site_key: workstation.is_some(),
         };
         let _ = state
             .set(
@@ -321,9 +325,14 @@ async fn run(
                     .await;
                 let _ = state.set("last_error", "").await;
                 reconcile(&mut printers, &assignment, &channel, &deliverer, &board).await;
+                failover.store(
+                    assignment.failover_copy,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 if let (Some(config), None) = (&workstation, &queue) {
                     match start_workstation(
                         config,
+                        &failover,
                         &assignment.site_salt,
                         &channel,
                         &enrolment,

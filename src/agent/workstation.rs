@@ -114,6 +114,45 @@ impl ParkedStore {
         ))
     }
 
+    /// The sealed file and its wrapped key (base64), for the failover copy.
+    pub async fn copy_of(&self, reference: &str) -> std::io::Result<(PathBuf, String)> {
+        use base64::Engine;
+        let (sealed, key_path) = self.paths(reference);
+        let wrapped = tokio::fs::read(&key_path).await?;
+        Ok((
+            sealed,
+            base64::engine::general_purpose::STANDARD.encode(wrapped),
+        ))
+    }
+
+    /// Takes in another agent's job from its failover copy, as sealed (the site key
+    /// opens it here as there).
+    pub async fn import(
+        &self,
+        reference: &str,
+        wrapped_b64: &str,
+        reader: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> std::io::Result<()> {
+        use base64::Engine;
+        if reference.is_empty() || !reference.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(std::io::Error::other("bad job reference"));
+        }
+        let wrapped = base64::engine::general_purpose::STANDARD
+            .decode(wrapped_b64)
+            .map_err(|_| std::io::Error::other("bad wrapped key"))?;
+        let (sealed, key_path) = self.paths(reference);
+        let partial = sealed.with_extension("partial");
+        let mut file = tokio::fs::File::create(&partial).await?;
+        let copied = tokio::io::copy(reader, &mut file).await;
+        if let Err(e) = copied {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(e);
+        }
+        file.flush().await?;
+        tokio::fs::write(&key_path, wrapped).await?;
+        tokio::fs::rename(&partial, &sealed).await
+    }
+
     pub async fn remove(&self, reference: &str) {
         let (sealed, key_path) = self.paths(reference);
         let _ = tokio::fs::remove_file(sealed).await;
@@ -145,6 +184,8 @@ pub struct LocalQueue {
     pub store: Arc<ParkedStore>,
     /// The owner of every job (a single-user workstation); else requesting-user-name.
     pub owner: Option<String>,
+    /// Upload each job's failover copy (the server's setting, from the heartbeat).
+    pub failover: Arc<std::sync::atomic::AtomicBool>,
     pub uri: String,
 }
 
@@ -321,6 +362,9 @@ async fn print_job(
     {
         Ok(job_id) => {
             tracing::info!(job = job_id, owner = %owner, bytes = size, "job kept on this workstation, sealed with the site key");
+            if queue.failover.load(std::sync::atomic::Ordering::Relaxed) {
+                upload_copy(queue, job_id, &reference).await;
+            }
             let mut message = response(request, status::OK, "");
             message.groups.push(job_group(queue, job_id as i32));
             message
@@ -334,6 +378,29 @@ async fn print_job(
                 status::SERVICE_UNAVAILABLE,
                 &format!("PrintPark could not take the job: {e}"),
             )
+        }
+    }
+}
+
+/// The failover copy: the same sealed bytes; the job stays here either way.
+async fn upload_copy(queue: &LocalQueue, job_id: i64, reference: &str) {
+    let cred = (queue.credential.0.as_str(), queue.credential.1.as_str());
+    let uploaded = match queue.store.copy_of(reference).await {
+        Ok((sealed, wrapped)) => {
+            queue
+                .channel
+                .upload_copy(cred, job_id, &wrapped, &sealed)
+                .await
+        }
+        Err(e) => Err(AgentError::State(e.to_string())),
+    };
+    match uploaded {
+        Ok(()) => tracing::info!(
+            job = job_id,
+            "failover copy uploaded (sealed with the site key)"
+        ),
+        Err(e) => {
+            tracing::warn!(job = job_id, error = %e, "the failover copy could not be uploaded; the job is only on this workstation")
         }
     }
 }
@@ -403,6 +470,29 @@ async fn deliver(
         tracing::info!(release = order.release_id, error = %e, "not taking this release");
         return;
     }
+    if order.failover {
+        // The workstation that keeps the job is away: its failover copy, sealed with
+        // the site key this agent holds too.
+        let fetched = match channel.download_copy(cred, order.job_id).await {
+            Ok((wrapped, mut reader)) => store
+                .import(&order.agent_ref, &wrapped, &mut reader)
+                .await
+                .map_err(|e| AgentError::Unreachable(e.to_string())),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = fetched {
+            let outcome = AgentOutcome {
+                outcome: "not-printed".into(),
+                message: format!("the failover copy could not be fetched: {e}"),
+            };
+            report(channel, cred, state, order.release_id, &outcome).await;
+            return;
+        }
+        tracing::info!(
+            release = order.release_id,
+            "delivering another workstation's job from its failover copy"
+        );
+    }
     let _ = state
         .record("workstation", order.release_id, "sending", 0, "")
         .await;
@@ -410,7 +500,7 @@ async fn deliver(
     let _ = state
         .record("workstation", order.release_id, "done", code, &message)
         .await;
-    if code == 9 {
+    if code == 9 || order.failover {
         store.remove(&order.agent_ref).await;
     }
     let outcome = AgentOutcome {

@@ -20,9 +20,11 @@ pub struct AgentRow {
     pub approved_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// It runs the workstation queue, so it holds the site key.
+    pub has_site_key: bool,
 }
 
-const AGENT_SELECT: &str = "SELECT id, name, login, secret_hash, state, hostname, version, health, last_seen_at, approved_at, revoked_at, created_at FROM agents";
+const AGENT_SELECT: &str = "SELECT id, name, login, secret_hash, state, hostname, version, health, last_seen_at, approved_at, revoked_at, created_at, has_site_key FROM agents";
 
 impl Db {
     pub async fn insert_enrolment_code(
@@ -157,15 +159,17 @@ impl Db {
         hostname: &str,
         version: &str,
         health: &str,
+        has_site_key: bool,
     ) -> DbResult<()> {
         on_backend!(self, |pool| {
             sqlx::query(
-                "UPDATE agents SET hostname = $1, version = $2, health = $3, last_seen_at = $4 WHERE id = $5",
+                "UPDATE agents SET hostname = $1, version = $2, health = $3, last_seen_at = $4, has_site_key = $5 WHERE id = $6",
             )
             .bind(hostname)
             .bind(version)
             .bind(health)
             .bind(now())
+            .bind(has_site_key)
             .bind(id)
             .execute(pool)
             .await?;
@@ -229,30 +233,94 @@ impl Db {
         .and_then(|(agent, reference)| Some((agent?, reference.unwrap_or_default()))))
     }
 
-    /// Releases of jobs the agent keeps that wait for it to deliver, oldest first,
-    /// each with the agent's name for the document and the printer's URI.
-    pub async fn agent_orders(&self, agent_id: i64) -> DbResult<Vec<(ReleaseRow, String, String)>> {
+    /// Releases this agent is to deliver, oldest first: those of jobs it keeps, and —
+    /// when it holds the site key — those of jobs with a failover copy whose agent has
+    /// not been heard from since `away_before`. Each with the agent's name for the
+    /// document, the printer's URI and whether it comes from the failover copy.
+    pub async fn agent_orders(
+        &self,
+        agent_id: i64,
+        has_site_key: bool,
+        away_before: i64,
+    ) -> DbResult<Vec<(ReleaseRow, String, String, bool)>> {
         let sql = format!(
-            "{} WHERE r.state = 'queued' AND j.held_by_agent = $1 ORDER BY r.id",
+            "{} WHERE r.state = 'queued' AND (j.held_by_agent = $1 OR ($2 AND j.failover_blob IS NOT NULL \
+             AND j.held_by_agent IN (SELECT id FROM agents WHERE COALESCE(last_seen_at, 0) < $3))) ORDER BY r.id",
             super::releases::RELEASE_SELECT
         );
         let rows: Vec<ReleaseRow> = on_backend!(self, |pool| {
             sqlx::query_as::<_, ReleaseRow>(&sql)
                 .bind(agent_id)
+                .bind(has_site_key)
+                .bind(away_before)
                 .fetch_all(pool)
                 .await?
         });
         let mut orders = Vec::new();
         for row in rows {
-            let reference = self
-                .job_holder(row.job_id)
-                .await?
-                .map(|(_, r)| r)
-                .unwrap_or_default();
+            let (holder, reference) = self.job_holder(row.job_id).await?.unwrap_or_default();
             let uri = self.printer_by_id(row.printer_id).await?.uri;
-            orders.push((row, reference, uri));
+            orders.push((row, reference, uri, holder != agent_id));
         }
         Ok(orders)
+    }
+
+    /// Marks the agent as heard from (its orders long-poll).
+    pub async fn agent_seen(&self, agent_id: i64) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2")
+                .bind(now())
+                .bind(agent_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Records the failover copy of a job the agent keeps. False: not its job.
+    pub async fn set_failover_copy(
+        &self,
+        job_id: i64,
+        agent_id: i64,
+        blob_id: &str,
+        wrapped_key: &str,
+    ) -> DbResult<bool> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET failover_blob = $1, failover_key = $2 \
+                 WHERE id = $3 AND held_by_agent = $4 AND state IN ('incoming', 'held')",
+            )
+            .bind(blob_id)
+            .bind(wrapped_key)
+            .bind(job_id)
+            .bind(agent_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }) == 1)
+    }
+
+    /// A job's failover copy: (blob id, the data key wrapped by the site key).
+    pub async fn failover_copy(&self, job_id: i64) -> DbResult<Option<(String, String)>> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, (Option<String>, Option<String>)>(
+                "SELECT failover_blob, failover_key FROM jobs WHERE id = $1",
+            )
+            .bind(job_id)
+            .fetch_optional(pool)
+            .await?
+        })
+        .and_then(|(blob, key)| Some((blob?, key?))))
+    }
+
+    pub async fn clear_failover_copy(&self, job_id: i64) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query("UPDATE jobs SET failover_blob = NULL, failover_key = NULL WHERE id = $1")
+                .bind(job_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     /// The agent takes a release of a job it keeps; from now on bytes may leave
@@ -263,19 +331,24 @@ impl Db {
         agent_id: i64,
         owner: &str,
         lease_until: i64,
+        has_site_key: bool,
+        away_before: i64,
     ) -> DbResult<Option<ReleaseRow>> {
         let taken = on_backend!(self, |pool| {
             sqlx::query(
                 "UPDATE releases SET state = 'releasing', lease_owner = $1, lease_until = $2, transmitting = TRUE, \
                  attempts = attempts + 1, protocol = 'agent', updated_at = $3 \
-                 WHERE id = $4 AND state = 'queued' \
-                 AND job_id IN (SELECT id FROM jobs WHERE held_by_agent = $5)",
+                 WHERE id = $4 AND state = 'queued' AND job_id IN (SELECT id FROM jobs WHERE held_by_agent = $5 \
+                 OR ($6 AND failover_blob IS NOT NULL \
+                     AND held_by_agent IN (SELECT id FROM agents WHERE COALESCE(last_seen_at, 0) < $7)))",
             )
             .bind(owner)
             .bind(lease_until)
             .bind(now())
             .bind(release_id)
             .bind(agent_id)
+            .bind(has_site_key)
+            .bind(away_before)
             .execute(pool)
             .await?
             .rows_affected()
@@ -283,6 +356,20 @@ impl Db {
         let row = self.release_by_id(release_id).await?;
         let mine = row.lease_owner.as_deref() == Some(owner) && row.state == "releasing";
         Ok((taken > 0 || mine).then_some(row))
+    }
+
+    /// Releases the owner holds under its lease.
+    pub async fn releases_held_by_owner(&self, owner: &str) -> DbResult<Vec<ReleaseRow>> {
+        let sql = format!(
+            "{} WHERE r.lease_owner = $1 AND r.state IN ('releasing', 'sent')",
+            super::releases::RELEASE_SELECT
+        );
+        Ok(on_backend!(self, |pool| {
+            sqlx::query_as::<_, ReleaseRow>(&sql)
+                .bind(owner)
+                .fetch_all(pool)
+                .await?
+        }))
     }
 
     /// Renews the leases the owner holds (a workstation agent delivering).

@@ -163,13 +163,15 @@ impl Db {
     }
 
     /// Sealed blobs that no job points at, made before `before` (a crash between
-    /// sealing and indexing leaves these).
+    /// sealing and indexing leaves these; so does a failover copy whose job ended).
     pub async fn unreferenced_sealed_blobs(&self, before: i64) -> DbResult<Vec<String>> {
         let ids = on_backend!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT b.blob_id FROM sealed_blobs b WHERE b.created_at < $1 \
                  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.blob_id = b.blob_id) \
-                 AND NOT EXISTS (SELECT 1 FROM job_documents d WHERE d.blob_id = b.blob_id)",
+                 AND NOT EXISTS (SELECT 1 FROM job_documents d WHERE d.blob_id = b.blob_id) \
+                 AND NOT EXISTS (SELECT 1 FROM jobs f WHERE f.failover_blob = b.blob_id \
+                     AND f.state IN ('incoming', 'held', 'releasing', 'needs-attention'))",
             )
             .bind(before)
             .fetch_all(pool)

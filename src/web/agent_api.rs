@@ -18,6 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/agent/enrol", web::post().to(enrol))
         .route("/api/v1/agent/heartbeat", web::post().to(heartbeat))
         .route("/api/v1/agent/jobs", web::post().to(park))
+        .route("/api/v1/agent/jobs/{id}/copy", web::put().to(put_copy))
+        .route("/api/v1/agent/jobs/{id}/copy", web::get().to(get_copy))
         .route("/api/v1/agent/orders", web::post().to(orders))
         .route("/api/v1/agent/orders/{id}/claim", web::post().to(claim))
         .route("/api/v1/agent/orders/{id}/outcome", web::post().to(outcome));
@@ -167,4 +169,62 @@ pub async fn outcome(
         .order_outcome(&agent, path.into_inner(), &body, &client_info(&req))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The failover copy of a job this agent keeps: the body is the document sealed with
+/// the site key, `X-Wrapped-Key` its data key wrapped by the site key (base64). The
+/// server cannot open either; it seals the bytes once more at rest.
+#[utoipa::path(put, path = "/api/v1/agent/jobs/{id}/copy",
+    responses((status = 204), (status = 400, body = super::api::ErrorBody), (status = 404, body = super::api::ErrorBody)),
+    security(("basic" = [])))]
+pub async fn put_copy(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    use futures_util::TryStreamExt;
+    let agent = agent(&req, &state).await?;
+    let key = req
+        .headers()
+        .get("x-wrapped-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut body = tokio_util::io::StreamReader::new(
+        payload.map_err(|e| std::io::Error::other(e.to_string())),
+    );
+    state
+        .services
+        .release
+        .infra()
+        .store_failover_copy(&agent, path.into_inner(), &key, &mut body)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A failover copy, for the agent that took a release of the job (its owner's
+/// workstation being away).
+#[utoipa::path(get, path = "/api/v1/agent/jobs/{id}/copy",
+    responses((status = 200, description = "the sealed bytes; X-Wrapped-Key header"), (status = 400, body = super::api::ErrorBody)),
+    security(("basic" = [])))]
+pub async fn get_copy(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = agent(&req, &state).await?;
+    let (key, reader) = state
+        .services
+        .release
+        .infra()
+        .open_failover_copy(&agent, path.into_inner())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Wrapped-Key", key))
+        .content_type("application/octet-stream")
+        .streaming(tokio_util::io::ReaderStream::with_capacity(
+            reader,
+            64 * 1024,
+        )))
 }

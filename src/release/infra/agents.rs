@@ -68,6 +68,9 @@ pub struct AgentAssignment {
     /// Hex salt for deriving the site key from the site password (Argon2id); the
     /// same for every agent, not secret.
     pub site_salt: String,
+    /// Upload each workstation job's sealed failover copy (admin setting).
+    #[serde(default)]
+    pub failover_copy: bool,
 }
 
 /// How a printer's delivery is going, as the agent reports it.
@@ -97,6 +100,9 @@ pub struct AgentHealth {
     /// Job outcomes waiting to be reported (kept in its local state file).
     #[serde(default)]
     pub unreported: u64,
+    /// It runs the workstation queue and holds the site key.
+    #[serde(default)]
+    pub site_key: bool,
 }
 
 /// An agent and the printers it serves, for the admin page.
@@ -261,6 +267,7 @@ impl Infra {
                 &health.hostname.chars().take(100).collect::<String>(),
                 &health.version.chars().take(40).collect::<String>(),
                 &report,
+                health.site_key,
             )
             .await?;
         let mut printers = Vec::new();
@@ -278,6 +285,7 @@ impl Infra {
             printers,
             heartbeat_secs: HEARTBEAT_SECS,
             site_salt: self.site_salt().await?,
+            failover_copy: self.release.settings.agent_failover_copy,
         })
     }
 

@@ -58,6 +58,10 @@ pub struct AgentOrdersRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentOrder {
     pub release_id: i64,
+    pub job_id: i64,
+    /// Deliver from the failover copy (the agent that keeps the job is away).
+    #[serde(default)]
+    pub failover: bool,
     pub agent_ref: String,
     pub printer_name: String,
     /// Where to deliver (`ipps://`, `ipp://` or `socket://`).
@@ -189,13 +193,19 @@ impl Infra {
             .await?;
         let deadline = tokio::time::Instant::now() + ORDERS_WAIT;
         loop {
-            let orders = self.release.db.agent_orders(agent.id).await?;
+            let orders = self
+                .release
+                .db
+                .agent_orders(agent.id, agent.has_site_key, self.away_before())
+                .await?;
             if !orders.is_empty() || !discard.is_empty() || tokio::time::Instant::now() >= deadline
             {
                 let orders = orders
                     .into_iter()
-                    .map(|(row, agent_ref, printer_uri)| AgentOrder {
+                    .map(|(row, agent_ref, printer_uri, failover)| AgentOrder {
                         release_id: row.id,
+                        job_id: row.job_id,
+                        failover,
                         agent_ref,
                         printer_name: row.printer_name,
                         printer_uri,
@@ -222,6 +232,8 @@ impl Infra {
                 agent.id,
                 &agent_owner(agent),
                 self.lease_until(),
+                agent.has_site_key,
+                self.away_before(),
             )
             .await?
             .map(|_| ())
@@ -270,8 +282,31 @@ impl Infra {
                 )));
             }
         };
+        let failover = self
+            .release
+            .db
+            .job_holder(row.job_id)
+            .await?
+            .is_some_and(|(holder, _)| holder != agent.id);
         let elapsed = Duration::from_secs((now() - row.created_at).max(0) as u64);
+        let printed = matches!(end, ReleaseEnd::Printed);
         conclude(&self.release, &row, &owner, end, &reason, elapsed).await;
+        if printed && let Some((blob, _)) = self.release.db.failover_copy(row.job_id).await? {
+            if let Some(id) = crate::vault::BlobId::parse(&blob) {
+                let _ = self.release.vault.purge(&id).await;
+            }
+            self.release.db.clear_failover_copy(row.job_id).await?;
+        }
+        let detail = format!(
+            "release {release_id} by agent {} ({}){}",
+            agent.name,
+            agent.login,
+            if failover {
+                ", from the failover copy"
+            } else {
+                ""
+            }
+        );
         self.release
             .identity
             .audit(
@@ -280,13 +315,96 @@ impl Infra {
                 &row.printer_name,
                 &outcome.outcome,
                 client,
-                &format!(
-                    "release {release_id} by agent {} ({})",
-                    agent.name, agent.login
-                ),
+                &detail,
             )
             .await
             .map_err(ReleaseError::from)?;
         Ok(())
+    }
+
+    fn away_before(&self) -> i64 {
+        now() - self.release.settings.agent_offline_secs as i64
+    }
+
+    /// Stores the failover copy of a job the agent keeps: bytes sealed with the site
+    /// key (the server cannot open them), sealed once more by the vault.
+    pub async fn store_failover_copy<R: tokio::io::AsyncRead + Unpin>(
+        &self,
+        agent: &AgentRow,
+        job_id: i64,
+        wrapped_key: &str,
+        reader: &mut R,
+    ) -> Result<(), InfraError> {
+        if !self.release.settings.agent_failover_copy {
+            return Err(InfraError::NotPossible(
+                "failover copies are off (release.agent_failover_copy)".into(),
+            ));
+        }
+        match self.release.db.job_holder(job_id).await? {
+            Some((holder, _)) if holder == agent.id => {}
+            _ => {
+                return Err(InfraError::NotFound(format!(
+                    "job {job_id} is not kept by this agent"
+                )));
+            }
+        }
+        if wrapped_key.is_empty() || wrapped_key.len() > 512 {
+            return Err(InfraError::BadRequest("X-Wrapped-Key is required".into()));
+        }
+        let id = crate::vault::BlobId::random();
+        self.release
+            .vault
+            .seal(&id, reader)
+            .await
+            .map_err(|e| InfraError::Release(ReleaseError::Job(e.into())))?;
+        if !self
+            .release
+            .db
+            .set_failover_copy(job_id, agent.id, id.as_str(), wrapped_key)
+            .await?
+        {
+            let _ = self.release.vault.purge(&id).await;
+            return Err(InfraError::NotPossible(format!(
+                "job {job_id} is no longer waiting"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The failover copy of a release this agent took: the wrapped key and the bytes
+    /// (still sealed with the site key).
+    pub async fn open_failover_copy(
+        &self,
+        agent: &AgentRow,
+        job_id: i64,
+    ) -> Result<(String, Box<dyn tokio::io::AsyncRead + Send + Unpin>), InfraError> {
+        let owner = agent_owner(agent);
+        let taken = self
+            .release
+            .db
+            .releases_held_by_owner(&owner)
+            .await?
+            .iter()
+            .any(|r| r.job_id == job_id);
+        if !taken {
+            return Err(InfraError::NotFetchable(format!(
+                "take a release of job {job_id} first"
+            )));
+        }
+        let (blob, key) = self
+            .release
+            .db
+            .failover_copy(job_id)
+            .await?
+            .ok_or_else(|| InfraError::NotFound(format!("job {job_id} has no failover copy")))?;
+        let id = crate::vault::BlobId::parse(&blob)
+            .ok_or_else(|| InfraError::NotFound("bad blob id".into()))?;
+        let reader = self
+            .release
+            .vault
+            .open_blob(&id)
+            .await
+            .map_err(|e| InfraError::Release(ReleaseError::Job(e.into())))?;
+        Ok((key, Box::new(reader.into_async_read())))
     }
 }
