@@ -401,7 +401,7 @@ async fn reconcile(
         .collect();
     for login in stale {
         if let Some(task) = printers.remove(&login) {
-            tracing::info!(printer = %task.printer.name, "no longer assigned to this agent");
+            tracing::info!(printer = %task.printer.name, "no longer assigned to this agent, or its settings changed");
             task.stop(Duration::from_secs(60)).await;
         }
     }
@@ -434,10 +434,14 @@ async fn shutdown() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// `agent status` fails (exit 1) when the last contact is older than this.
+const STATUS_SILENT_SECS: i64 = 120;
+
 async fn status(state: &AgentState) -> Result<(), AgentError> {
     let Some(enrolment) = state.enrolment().await? else {
-        println!("not enrolled (run: printpark agent --server https://… --enrol CODE)");
-        return Ok(());
+        return Err(AgentError::Setup(
+            "not enrolled (run: printpark agent --server https://… --enrol CODE)".into(),
+        ));
     };
     println!("server:        {}", enrolment.server);
     println!("agent login:   {}", enrolment.login);
@@ -450,7 +454,8 @@ async fn status(state: &AgentState) -> Result<(), AgentError> {
         Some(at) => println!("last contact:  {} s ago", (crate::db::now() - at).max(0)),
         None => println!("last contact:  never"),
     }
-    if let Some(error) = state.get("last_error").await?.filter(|e| !e.is_empty()) {
+    let last_error = state.get("last_error").await?.filter(|e| !e.is_empty());
+    if let Some(error) = &last_error {
         println!("last error:    {error}");
     }
     let health: AgentHealth = state
@@ -478,6 +483,7 @@ async fn status(state: &AgentState) -> Result<(), AgentError> {
         );
     }
     let jobs = state.all_deliveries().await?;
+    let silent = last.is_none_or(|at| crate::db::now() - at > STATUS_SILENT_SECS);
     println!("jobs under way: {}", jobs.len());
     for job in jobs {
         println!(
@@ -486,6 +492,13 @@ async fn status(state: &AgentState) -> Result<(), AgentError> {
             job.phase,
             (crate::db::now() - job.updated_at).max(0)
         );
+    }
+    if silent {
+        // Unhealthy for `docker`/systemd checks: not approved, revoked, or cut off.
+        let why = last_error.unwrap_or_else(|| {
+            format!("no contact with the server for more than {STATUS_SILENT_SECS} s")
+        });
+        return Err(AgentError::Setup(format!("unhealthy: {why}")));
     }
     Ok(())
 }

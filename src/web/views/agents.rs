@@ -26,6 +26,8 @@ pub struct AgentLine {
     pub printers: Vec<(i64, String, i64, String)>,
     /// Job outcomes the agent still has to report.
     pub unreported: u64,
+    /// Pulled printers it does not serve yet.
+    pub assignable: Vec<Assignable>,
 }
 
 impl From<AgentView> for AgentLine {
@@ -59,11 +61,13 @@ impl From<AgentView> for AgentLine {
                 .unwrap_or_else(|| "never".into()),
             printers,
             unreported: health.unreported,
+            assignable: Vec::new(),
         }
     }
 }
 
 /// A printer an agent can be given: pulled (`infra`) with a URI.
+#[derive(Clone)]
 pub struct Assignable {
     pub id: i64,
     pub name: String,
@@ -103,7 +107,7 @@ async fn agents_page(
         .agents(admin)
         .await
         .map_err(|e| PageError(Problem::from(e)))?;
-    let assignable = state
+    let assignable: Vec<Assignable> = state
         .services
         .printers
         .list()
@@ -125,7 +129,18 @@ async fn agents_page(
     });
     render(&AgentsPage {
         page,
-        agents: views.into_iter().map(AgentLine::from).collect(),
+        agents: views
+            .into_iter()
+            .map(|v| {
+                let mut line = AgentLine::from(v);
+                line.assignable = assignable
+                    .iter()
+                    .filter(|p| !line.printers.iter().any(|(id, ..)| *id == p.id))
+                    .cloned()
+                    .collect();
+                line
+            })
+            .collect(),
         assignable,
         code,
         fingerprint,
