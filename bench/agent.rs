@@ -8,7 +8,8 @@
 //! (250: one release every MS, round-robin over the printers), `--idle-secs S` (90,
 //! the agent's idle window), `--baseline-secs S` (30, the server alone before the
 //! agent starts; 0 skips it), `--after-secs S` (20, idle again after the load; 0 skips
-//! it), `--no-push` (no baseline phase).
+//! it), `--no-push` (no baseline phase), `--csv PATH` (every job's timings, one line
+//! each).
 //!
 //! What it does:
 //! - 2 × `--printers` "printers" in this process: raw TCP listeners on 127.0.0.1 (what a
@@ -102,6 +103,7 @@ struct Options {
     baseline_secs: f64,
     after_secs: f64,
     push: bool,
+    csv: Option<PathBuf>,
 }
 
 fn options() -> Options {
@@ -128,6 +130,7 @@ fn options() -> Options {
         baseline_secs: number("--baseline-secs", 30.0),
         after_secs: number("--after-secs", 20.0),
         push: !args.iter().any(|a| a == "--no-push"),
+        csv: value("--csv").map(PathBuf::from),
     };
     assert!(
         opts.printers >= 1 && opts.jobs >= 1,
@@ -1069,6 +1072,43 @@ fn memory(pid: u32) -> Memory {
     }
 }
 
+/// Where a process's resident memory is: (mapping, its permissions) → (Rss, Pss) KiB,
+/// largest first.
+fn smaps(pid: u32) -> Vec<(String, u64, u64)> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return Vec::new();
+    };
+    let mut by: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let kib = || {
+            fields
+                .get(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        match fields.first() {
+            Some(&"Rss:") => by.entry(current.clone()).or_default().0 += kib(),
+            Some(&"Pss:") => by.entry(current.clone()).or_default().1 += kib(),
+            Some(first) if first.contains('-') && fields.len() >= 5 => {
+                let name = fields
+                    .get(5)
+                    .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
+                    .unwrap_or_else(|| "[anonymous]".into());
+                current = format!("{name} {}", fields[1]);
+            }
+            _ => {}
+        }
+    }
+    let mut all: Vec<(String, u64, u64)> = by
+        .into_iter()
+        .map(|(name, (rss, pss))| (name, rss, pss))
+        .collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1));
+    all
+}
+
 struct Idle {
     label: String,
     secs: f64,
@@ -1081,6 +1121,8 @@ struct Idle {
     agent_rss_range: Option<(u64, u64)>,
     hwm_reset: bool,
     counts: Option<Counts>,
+    /// The agent's memory by mapping at the end.
+    agent_smaps: Vec<(String, u64, u64)>,
 }
 
 async fn idle_window(
@@ -1133,6 +1175,7 @@ async fn idle_window(
             .zip(samples.iter().max().copied()),
         hwm_reset,
         counts: count_diff(&counts_before, &counts_after),
+        agent_smaps: agent_pid.map(smaps).unwrap_or_default(),
     }
 }
 
@@ -1158,6 +1201,8 @@ struct Phase {
     agent: Option<Memory>,
     hwm_reset: bool,
     counts: Option<Counts>,
+    /// Other processes' CPU seconds per second of the phase: (end of the second, CPU s).
+    busy: Vec<(Instant, f64)>,
     errors: Vec<String>,
 }
 
@@ -1206,10 +1251,31 @@ async fn run_phase(run: PhaseRun<'_>) -> Phase {
     let machine_before = all_processes_cpu();
     let server_before = cpu_secs(Some(server_pid), true);
     let agent_before = agent_pid.map(|pid| cpu_secs(Some(pid), true));
+    let ours: Vec<u32> = [Some(server_pid), agent_pid, Some(me)]
+        .into_iter()
+        .flatten()
+        .collect();
+
+    // How busy the rest of the machine is, second by second (it is shared with builds).
+    let watching = Arc::new(AtomicBool::new(true));
+    let busy_watch = {
+        let watching = watching.clone();
+        let ours = ours.clone();
+        tokio::spawn(async move {
+            let mut busy = Vec::new();
+            let mut before = all_processes_cpu();
+            while watching.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let now = all_processes_cpu();
+                busy.push((Instant::now(), others_cpu(&before, &now, &ours)));
+                before = now;
+            }
+            busy
+        })
+    };
 
     // Releases under way → when first seen printed, read every 5 ms.
     let watched: Arc<Mutex<HashMap<i64, Option<Instant>>>> = Arc::default();
-    let watching = Arc::new(AtomicBool::new(true));
     let watcher = {
         let watched = watched.clone();
         let watching = watching.clone();
@@ -1332,12 +1398,9 @@ async fn run_phase(run: PhaseRun<'_>) -> Phase {
     let agent_cpu = agent_pid
         .zip(agent_before)
         .map(|(pid, before)| cpu_secs(Some(pid), true) - before);
-    let ours: Vec<u32> = [Some(server_pid), agent_pid, Some(me)]
-        .into_iter()
-        .flatten()
-        .collect();
     let others = others_cpu(&machine_before, &all_processes_cpu(), &ours);
     let counts_after = server_counts(run.base).await;
+    let busy = busy_watch.await.unwrap_or_default();
     let printed_at: HashMap<i64, Instant> = watched
         .lock()
         .unwrap()
@@ -1364,6 +1427,7 @@ async fn run_phase(run: PhaseRun<'_>) -> Phase {
         agent: agent_pid.map(memory),
         hwm_reset,
         counts: count_diff(&counts_before, &counts_after),
+        busy,
         errors,
     }
 }
@@ -1382,6 +1446,7 @@ fn empty_phase(label: &'static str, how: String, errors: Vec<String>) -> Phase {
         agent: None,
         hwm_reset: false,
         counts: None,
+        busy: Vec::new(),
         errors,
     }
 }
@@ -1489,6 +1554,20 @@ fn print_idle(idle: &Idle) {
         "  the server answered: {}",
         describe_counts(&idle.counts, None)
     );
+    if !idle.agent_smaps.is_empty() {
+        let pss: u64 = idle.agent_smaps.iter().map(|m| m.2).sum();
+        let top: Vec<String> = idle
+            .agent_smaps
+            .iter()
+            .take(5)
+            .map(|(name, rss, _)| format!("{name} {:.1}", *rss as f64 / 1024.0))
+            .collect();
+        println!(
+            "  the agent's resident memory by mapping, MiB (r-xp: code, r--p: read-only data, rw-p: data): {}; Pss in all {}",
+            top.join(", "),
+            mib(Some(pss))
+        );
+    }
 }
 
 fn print_phases(phases: &[&Phase], arrivals: &HashMap<String, Vec<Connection>>) {
@@ -1604,6 +1683,94 @@ fn print_phases(phases: &[&Phase], arrivals: &HashMap<String, Vec<Connection>>) 
             p.label,
             describe_counts(&p.counts, Some(p.released.len().max(1) as f64))
         );
+    }
+}
+
+/// Other processes' CPU seconds in the busiest second overlapping `from`..`to`.
+fn busiest(busy: &[(Instant, f64)], from: Instant, to: Instant) -> f64 {
+    busy.iter()
+        .filter(|(end, _)| *end >= from && *end <= to + Duration::from_secs(1))
+        .map(|(_, cpu)| *cpu)
+        .fold(0.0, f64::max)
+}
+
+/// The slowest jobs of a phase by first byte, and how busy the machine was then.
+fn print_slowest(phase: &Phase, arrivals: &HashMap<String, Vec<Connection>>, printers: usize) {
+    let Some(start) = phase.released.iter().map(|r| r.t0).min() else {
+        return;
+    };
+    let mut rows: Vec<(f64, &Released)> = phase
+        .released
+        .iter()
+        .filter_map(|r| {
+            let first = arrivals.get(&r.job.name)?.first()?.first_byte_at?;
+            Some((ms(r.t0, first), r))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let seconds: Vec<f64> = phase.busy.iter().map(|b| b.1).collect();
+    println!(
+        "  {} — slowest first bytes (other processes' CPU per second over the phase: median {:.2}, max {:.2} s):",
+        phase.label,
+        percentile(&seconds, 50.0),
+        percentile(&seconds, 100.0)
+    );
+    for (first_byte, r) in rows.iter().take(5) {
+        let k: usize = r.job.name[r.job.name.find('-').map_or(0, |i| i + 1)..]
+            .trim_end_matches(".pdf")
+            .parse()
+            .unwrap_or(0);
+        println!(
+            "    {} (printer {}, its job {}), +{:.2} s: POST answered {:.1} ms, first byte {first_byte:.1} ms, printed {}; other processes' CPU in that second {:.2} s",
+            r.job.name,
+            r.job.slot,
+            k / printers + 1,
+            ms(start, r.t0) / 1e3,
+            ms(r.t0, r.answered),
+            phase
+                .printed_at
+                .get(&r.release_id)
+                .map(|at| format!("{:.1} ms", ms(r.t0, *at)))
+                .unwrap_or_else(|| "-".into()),
+            busiest(
+                &phase.busy,
+                r.t0,
+                r.t0 + Duration::from_secs_f64(first_byte / 1e3)
+            ),
+        );
+    }
+}
+
+fn write_csv(path: &Path, phases: &[&Phase], arrivals: &HashMap<String, Vec<Connection>>) {
+    let mut out = String::from(
+        "phase,job,printer,t0_s,answered_ms,accepted_ms,first_byte_ms,last_byte_ms,printed_ms,others_cpu_s\n",
+    );
+    let cell = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+    for phase in phases {
+        let Some(start) = phase.released.iter().map(|r| r.t0).min() else {
+            continue;
+        };
+        for r in &phase.released {
+            let c = arrivals.get(&r.job.name).and_then(|c| c.first());
+            let first = c.and_then(|c| c.first_byte_at);
+            out.push_str(&format!(
+                "{},{},{},{:.3},{:.3},{},{},{},{},{:.3}\n",
+                phase.label,
+                r.job.name,
+                r.job.slot,
+                ms(start, r.t0) / 1e3,
+                ms(r.t0, r.answered),
+                cell(c.map(|c| ms(r.t0, c.accepted_at))),
+                cell(first.map(|f| ms(r.t0, f))),
+                cell(c.and_then(|c| c.last_byte_at).map(|l| ms(r.t0, l))),
+                cell(phase.printed_at.get(&r.release_id).map(|p| ms(r.t0, *p))),
+                busiest(&phase.busy, r.t0, first.unwrap_or(r.answered)),
+            ));
+        }
+    }
+    match std::fs::write(path, out) {
+        Ok(()) => println!("Per job timings written to {}", path.display()),
+        Err(e) => println!("Could not write {}: {e}", path.display()),
     }
 }
 
@@ -1982,7 +2149,11 @@ async fn run(opts: Options) -> bool {
     }
 
     // Stop the agent (it deregisters its printers) and the server; their logs.
+    let counts_before_stop = server_counts(&base).await;
     let agent_stop = agent.terminate(Duration::from_secs(90));
+    let deregistered = count_diff(&counts_before_stop, &server_counts(&base).await)
+        .and_then(|c| c.infra.get("Deregister-Output-Device").copied())
+        .unwrap_or(0);
     let agent_log = agent.log_lines();
     let server_exited = server.exited();
     let server_log = server.log_lines();
@@ -1996,6 +2167,12 @@ async fn run(opts: Options) -> bool {
     }
     println!("  (* VmHWM since the process started: /proc/PID/clear_refs was not writable)");
     print_phases(&phases, &arrivals);
+    for phase in &phases {
+        print_slowest(phase, &arrivals, n);
+    }
+    if let Some(path) = &opts.csv {
+        write_csv(path, &phases, &arrivals);
+    }
     println!(
         "\nAt the printers: {} connections with bytes, {} without (probes) at the agent's printers, {} without at the push printers \
          (the server checks a push printer with a TCP connect before each release)",
@@ -2033,7 +2210,7 @@ async fn run(opts: Options) -> bool {
     }
     match agent_stop {
         Some((took, status)) => println!(
-            "Agent stopped {:.2} s after SIGTERM ({status}; it deregisters its {n} printers on the way out)",
+            "Agent stopped {:.2} s after SIGTERM ({status}); the server answered {deregistered} Deregister-Output-Device meanwhile",
             took.as_secs_f64()
         ),
         None => {

@@ -11,12 +11,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
 
-/// Installs the global subscriber once; later calls (tests) are no-ops.
-pub fn init_logging(settings: &LogSettings) {
+/// Installs the global subscriber once; later calls (tests) are no-ops. The server logs
+/// to stderr; the agent (`to_stdout`) to stdout, as service managers expect of it.
+pub fn init_logging(settings: &LogSettings, to_stdout: bool) {
     let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let writer = if to_stdout {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+    } else {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),

@@ -215,6 +215,22 @@ impl Channel {
         Ok(())
     }
 
+    pub async fn renew(
+        &self,
+        credential: Credential<'_>,
+        release_id: i64,
+    ) -> Result<(), AgentError> {
+        let path = format!("/api/v1/agent/orders/{release_id}/renew");
+        self.post_json(
+            &path,
+            credential,
+            &serde_json::json!({}),
+            Duration::from_secs(30),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn outcome(
         &self,
         credential: Credential<'_>,

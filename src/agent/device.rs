@@ -146,7 +146,21 @@ async fn run(
     ));
     // What an earlier run left goes first, before Register (which tells the server
     // that this device forgot what it held).
-    if let Err(e) = deliverer.finish_leftovers(&requests, &stopped).await {
+    // Meanwhile a cheap request now and then keeps the server's lease on them (the
+    // poller, which does that otherwise, starts after).
+    let keep_lease = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            let _ = requests
+                .call(&requests.request(op::GET_PRINTER_ATTRIBUTES))
+                .await;
+        }
+    };
+    let leftovers = tokio::select! {
+        done = deliverer.finish_leftovers(&requests, &stopped) => done,
+        _ = keep_lease => Ok(()),
+    };
+    if let Err(e) = leftovers {
         tracing::warn!(printer = %requests.printer.name, error = %e, "finishing the jobs of the last run failed");
     }
     let mut poller = Poller {

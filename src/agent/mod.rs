@@ -163,6 +163,12 @@ pub async fn main(args: AgentArgs) -> Result<(), AgentError> {
                 ));
             }
         };
+        if !args.listen.ip().is_loopback() {
+            return Err(AgentError::Setup(format!(
+                "--listen {} is not a loopback address: the workstation queue serves this computer only",
+                args.listen
+            )));
+        }
         if password.chars().count() < 12 {
             return Err(AgentError::Setup(
                 "the site password must have at least 12 characters".into(),
@@ -213,6 +219,14 @@ async fn start_workstation(
             store: store.clone(),
             owner: config.owner.clone(),
             failover: failover.clone(),
+            uuid: {
+                let digest = <sha2::Sha256 as sha2::Digest>::digest(enrolment.login.as_bytes());
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&digest[..16]);
+                uuid::Builder::from_random_bytes(bytes)
+                    .into_uuid()
+                    .to_string()
+            },
             uri: format!("ipp://{}/ipp/print", config.listen),
         },
         config.listen,
@@ -372,9 +386,13 @@ async fn run(
         }
     };
     tracing::info!("stopping: deliveries under way finish first (up to 60 s)");
-    for (_, task) in printers.drain() {
-        task.stop(Duration::from_secs(60)).await;
-    }
+    // Every printer is told at once; they finish under one deadline.
+    futures_util::future::join_all(
+        printers
+            .drain()
+            .map(|(_, task)| task.stop(Duration::from_secs(60))),
+    )
+    .await;
     if let Some(queue) = queue {
         queue.stop(true).await;
     }
@@ -399,10 +417,12 @@ async fn reconcile(
         })
         .map(|(login, _)| login.clone())
         .collect();
+    // Stopped in the background: a delivery under way finishes (up to 60 s) while the
+    // heartbeat goes on.
     for login in stale {
         if let Some(task) = printers.remove(&login) {
             tracing::info!(printer = %task.printer.name, "no longer assigned to this agent, or its settings changed");
-            task.stop(Duration::from_secs(60)).await;
+            tokio::spawn(task.stop(Duration::from_secs(60)));
         }
     }
     for printer in &assignment.printers {

@@ -60,7 +60,11 @@ impl ParkedStore {
         })
     }
 
+    /// A job's files. References are 32 hex digits (made here, or checked by the
+    /// server); anything else names no file, so no path can leave the directory.
     fn paths(&self, reference: &str) -> (PathBuf, PathBuf) {
+        let ok = reference.len() == 32 && reference.chars().all(|c| c.is_ascii_hexdigit());
+        let reference = if ok { reference } else { "invalid-reference" };
         (
             self.dir.join(format!("{reference}.sealed")),
             self.dir.join(format!("{reference}.key")),
@@ -184,6 +188,8 @@ pub struct LocalQueue {
     pub store: Arc<ParkedStore>,
     /// The owner of every job (a single-user workstation); else requesting-user-name.
     pub owner: Option<String>,
+    /// The queue's printer-uuid (stable: derived from the agent's login).
+    pub uuid: String,
     /// Upload each job's failover copy (the server's setting, from the heartbeat).
     pub failover: Arc<std::sync::atomic::AtomicBool>,
     pub uri: String,
@@ -214,7 +220,17 @@ async fn ipp(
     payload: web::Payload,
     queue: web::Data<LocalQueue>,
 ) -> HttpResponse {
-    let _ = req;
+    // Only IPP clients: a web page cannot send `application/ipp` to 127.0.0.1 without
+    // a CORS preflight, which this queue never answers.
+    let is_ipp = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/ipp"));
+    if !is_ipp {
+        return HttpResponse::UnsupportedMediaType()
+            .body("this is an IPP printer: send application/ipp");
+    }
     let mut body = StreamReader::new(payload.map_err(|e| std::io::Error::other(e.to_string())));
     let answer = match read_message(&mut body, Limits::default()).await {
         Ok(request) => handle(&queue, &request, &mut body).await,
@@ -240,7 +256,7 @@ async fn handle(
                     .replacen("ipps://", "https://", 1),
                 admin_url: String::new(),
                 icon_url: String::new(),
-                uuid: uuid::Uuid::new_v4().to_string(),
+                uuid: queue.uuid.clone(),
                 name: "PrintPark (kept on this computer)".into(),
                 location: String::new(),
                 up_since: 0,
@@ -252,7 +268,7 @@ async fn handle(
                 .map(|a| a.values.as_slice());
             let mut message = response(request, status::OK, "");
             let mut printer = Group::new(group::PRINTER);
-            printer.attributes = select(all_attributes(&description), requested);
+            printer.attributes = select(local_attributes(&description), requested);
             message.groups.push(printer);
             message
         }
@@ -273,6 +289,41 @@ async fn handle(
             &format!("operation 0x{other:04x} is not supported"),
         ),
     }
+}
+
+/// The secure queue's description, less what this small queue does not do: it takes
+/// Print-Job only, uncompressed, over plain IPP on the loopback interface.
+fn local_attributes(description: &QueueDescription) -> Vec<Attribute> {
+    let ops = [
+        op::PRINT_JOB,
+        op::VALIDATE_JOB,
+        op::GET_JOBS,
+        op::GET_JOB_ATTRIBUTES,
+        op::GET_PRINTER_ATTRIBUTES,
+    ];
+    all_attributes(description)
+        .into_iter()
+        .map(|attribute| match attribute.name.as_str() {
+            "operations-supported" => Attribute::many(
+                "operations-supported",
+                ops.iter().map(|o| Value::Enum(i32::from(*o))).collect(),
+            ),
+            "compression-supported" => {
+                Attribute::new("compression-supported", Value::keyword("none"))
+            }
+            "uri-security-supported" => {
+                Attribute::new("uri-security-supported", Value::keyword("none"))
+            }
+            "uri-authentication-supported" => Attribute::new(
+                "uri-authentication-supported",
+                Value::keyword("requesting-user-name"),
+            ),
+            "multiple-document-jobs-supported" => {
+                Attribute::new("multiple-document-jobs-supported", Value::Boolean(false))
+            }
+            _ => attribute,
+        })
+        .collect()
 }
 
 fn job_group(queue: &LocalQueue, id: i32) -> Group {
@@ -315,6 +366,16 @@ async fn print_job(
             "requesting-user-name is required (or start the agent with --owner)",
         );
     };
+    if request
+        .operation_str("compression")
+        .is_some_and(|c| c != "none")
+    {
+        return response(
+            request,
+            status::COMPRESSION_NOT_SUPPORTED,
+            "this queue takes uncompressed documents",
+        );
+    }
     let mut analysing = AnalyzingReader::new(body, MAX_JOB);
     let reference = match queue.store.park(&mut analysing).await {
         Ok(reference) => reference,
@@ -466,37 +527,60 @@ async fn deliver(
     state: &AgentState,
     order: &AgentOrder,
 ) {
-    if let Err(e) = channel.claim(cred, order.release_id).await {
+    // A lost answer must not leave the release taken and undelivered: the claim is
+    // idempotent, so it is asked again while the server cannot be reached.
+    let mut claimed = channel.claim(cred, order.release_id).await;
+    for _ in 0..30 {
+        match claimed {
+            Err(AgentError::Unreachable(_)) => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                claimed = channel.claim(cred, order.release_id).await;
+            }
+            _ => break,
+        }
+    }
+    if let Err(e) = claimed {
         tracing::info!(release = order.release_id, error = %e, "not taking this release");
         return;
     }
-    if order.failover {
-        // The workstation that keeps the job is away: its failover copy, sealed with
-        // the site key this agent holds too.
-        let fetched = match channel.download_copy(cred, order.job_id).await {
-            Ok((wrapped, mut reader)) => store
-                .import(&order.agent_ref, &wrapped, &mut reader)
-                .await
-                .map_err(|e| AgentError::Unreachable(e.to_string())),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = fetched {
-            let outcome = AgentOutcome {
-                outcome: "not-printed".into(),
-                message: format!("the failover copy could not be fetched: {e}"),
-            };
-            report(channel, cred, state, order.release_id, &outcome).await;
-            return;
+    // The server's lease on the release is kept while the job is fetched, sent and
+    // followed (a long job, a printer warming up).
+    let keep_lease = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            if let Err(e) = channel.renew(cred, order.release_id).await {
+                tracing::debug!(release = order.release_id, error = %e, "renewing the release's lease failed");
+            }
         }
-        tracing::info!(
-            release = order.release_id,
-            "delivering another workstation's job from its failover copy"
-        );
-    }
-    let _ = state
-        .record("workstation", order.release_id, "sending", 0, "")
-        .await;
-    let (code, message) = send(store, order).await;
+    };
+    let delivered = async {
+        if order.failover {
+            // The workstation that keeps the job is away: its failover copy, sealed
+            // with the site key this agent holds too.
+            let fetched = match channel.download_copy(cred, order.job_id).await {
+                Ok((wrapped, mut reader)) => store
+                    .import(&order.agent_ref, &wrapped, &mut reader)
+                    .await
+                    .map_err(|e| AgentError::Unreachable(e.to_string())),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = fetched {
+                return (0, format!("the failover copy could not be fetched: {e}"));
+            }
+            tracing::info!(
+                release = order.release_id,
+                "delivering another workstation's job from its failover copy"
+            );
+        }
+        let _ = state
+            .record("workstation", order.release_id, "sending", 0, "")
+            .await;
+        send(store, state, order).await
+    };
+    let (code, message) = tokio::select! {
+        outcome = delivered => outcome,
+        _ = keep_lease => unreachable!("the lease keeper never ends"),
+    };
     let _ = state
         .record("workstation", order.release_id, "done", code, &message)
         .await;
@@ -511,26 +595,47 @@ async fn deliver(
 }
 
 /// (job state as in `state.rs`: 9 printed, 0 nothing sent, 8 unknown; message)
-async fn send(store: &ParkedStore, order: &AgentOrder) -> (i64, String) {
+async fn send(store: &ParkedStore, state: &AgentState, order: &AgentOrder) -> (i64, String) {
     let job = PushJob {
         name: order.job_name.clone(),
         user_name: order.owner.clone(),
-        format: "application/octet-stream".into(),
+        format: if order.format.is_empty() {
+            "application/octet-stream".into()
+        } else {
+            order.format.clone()
+        },
         copies: order.copies.clamp(1, 999) as u32,
         sides: order.sides.clone(),
         color_mode: order.color_mode.clone(),
         page_ranges: None,
         media: None,
     };
+    // The printer's certificate is pinned on first use, as the server and the site
+    // agent do: a machine that takes its place later gets nothing.
+    let pin = state.printer_pin(&order.printer_uri).await.ok().flatten();
     let target = PushTarget {
         uri: order.printer_uri.clone(),
+        tls_pin: pin.clone(),
         ..Default::default()
     };
     let timeouts = Default::default();
-    let link = match push::connect(&target, &job, &timeouts).await {
-        Ok(link) => link,
-        Err(e) => return (0, e.reason().to_string()),
+    let mut attempts = 0;
+    let link = loop {
+        match push::connect(&target, &job, &timeouts).await {
+            Ok(link) => break link,
+            // Busy with another job (the server's, say): ask again for two minutes.
+            Err(PushError::NotSent {
+                retry_later: true, ..
+            }) if attempts < 60 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return (0, e.reason().to_string()),
+        }
     };
+    if let (None, Some(seen)) = (&pin, link.cert_sha256()) {
+        let _ = state.pin_printer(&order.printer_uri, seen).await;
+    }
     let mut source = ParkedJob {
         store,
         reference: &order.agent_ref,

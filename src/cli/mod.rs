@@ -104,7 +104,8 @@ impl CliError {
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load(cli.config.as_deref())?;
-    crate::telemetry::init_logging(&settings.log);
+    let agent = matches!(cli.command, Command::Agent(_));
+    crate::telemetry::init_logging(&settings.log, agent);
     match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {

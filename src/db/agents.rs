@@ -24,6 +24,18 @@ pub struct AgentRow {
     pub has_site_key: bool,
 }
 
+/// A release a workstation agent is to deliver.
+#[derive(Debug, Clone)]
+pub struct AgentOrderRow {
+    pub release: ReleaseRow,
+    /// The agent's name for the sealed document.
+    pub agent_ref: String,
+    pub printer_uri: String,
+    pub format: String,
+    /// The keeping agent is away: deliver from the failover copy.
+    pub failover: bool,
+}
+
 const AGENT_SELECT: &str = "SELECT id, name, login, secret_hash, state, hostname, version, health, last_seen_at, approved_at, revoked_at, created_at, has_site_key FROM agents";
 
 impl Db {
@@ -242,7 +254,7 @@ impl Db {
         agent_id: i64,
         has_site_key: bool,
         away_before: i64,
-    ) -> DbResult<Vec<(ReleaseRow, String, String, bool)>> {
+    ) -> DbResult<Vec<AgentOrderRow>> {
         let sql = format!(
             "{} WHERE r.state = 'queued' AND (j.held_by_agent = $1 OR ($2 AND j.failover_blob IS NOT NULL \
              AND j.held_by_agent IN (SELECT id FROM agents WHERE COALESCE(last_seen_at, 0) < $3))) ORDER BY r.id",
@@ -259,10 +271,40 @@ impl Db {
         let mut orders = Vec::new();
         for row in rows {
             let (holder, reference) = self.job_holder(row.job_id).await?.unwrap_or_default();
-            let uri = self.printer_by_id(row.printer_id).await?.uri;
-            orders.push((row, reference, uri, holder != agent_id));
+            orders.push(AgentOrderRow {
+                printer_uri: self.printer_by_id(row.printer_id).await?.uri,
+                format: self.job_by_id(row.job_id).await?.format,
+                agent_ref: reference,
+                failover: holder != agent_id,
+                release: row,
+            });
         }
         Ok(orders)
+    }
+
+    /// Releases of workstation jobs that no agent took for `before`: the workstation
+    /// stayed away (and no failover copy was delivered). They fail — the job is held
+    /// again — rather than print hours later at a printer nobody stands at.
+    pub async fn expire_agent_orders(&self, before: i64) -> DbResult<Vec<i64>> {
+        let ids: Vec<i64> = on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT r.id FROM releases r JOIN jobs j ON j.id = r.job_id \
+                 WHERE r.state = 'queued' AND j.held_by_agent IS NOT NULL AND r.created_at < $1",
+            )
+            .bind(before)
+            .fetch_all(pool)
+            .await?
+        });
+        for id in &ids {
+            self.finish_release(
+                *id,
+                None,
+                super::ReleaseEnd::Failed,
+                "the computer that keeps this job did not come online to print it; the job is held again",
+            )
+            .await?;
+        }
+        Ok(ids)
     }
 
     /// Marks the agent as heard from (its orders long-poll).
@@ -393,15 +435,17 @@ impl Db {
         agent_id: i64,
         refs: &[String],
     ) -> DbResult<Vec<String>> {
-        let live: Vec<String> = on_backend!(self, |pool| {
+        // Only jobs known here and ended: a document whose job is still being
+        // recorded (parked a moment ago) is not "unknown", it is new.
+        let ended: Vec<String> = on_backend!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT agent_ref FROM jobs WHERE held_by_agent = $1 AND agent_ref IS NOT NULL \
-                 AND state IN ('incoming', 'held', 'releasing', 'needs-attention')",
+                 AND state NOT IN ('incoming', 'held', 'releasing', 'needs-attention')",
             )
             .bind(agent_id)
             .fetch_all(pool)
             .await?
         });
-        Ok(refs.iter().filter(|r| !live.contains(r)).cloned().collect())
+        Ok(refs.iter().filter(|r| ended.contains(r)).cloned().collect())
     }
 }

@@ -171,9 +171,11 @@ impl Infra {
         now() + self.release.settings.lease_secs as i64
     }
 
-    /// Leases with less than half their time left are renewed.
+    /// Leases with less than three quarters of their time left are renewed: after any
+    /// request of the device at least 45 s (of 60) remain, so a device that loses its
+    /// network for 30 s still holds what it was printing.
     fn renew_before(&self) -> i64 {
-        now() + (self.release.settings.lease_secs as i64 + 1) / 2
+        now() + (self.release.settings.lease_secs as i64 * 3 + 3) / 4
     }
 
     /// Get-Jobs which-jobs=fetchable: what the device's printer has waiting.

@@ -52,6 +52,20 @@ async fn sweep(release: Release) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     loop {
         every.tick().await;
+        let stale = crate::db::now() - release.settings.retry_for_secs as i64;
+        match release.db.expire_agent_orders(stale).await {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::warn!(
+                        release = id,
+                        "the workstation keeping this job stayed away; the job is held again"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "expiring workstation releases failed; will retry")
+            }
+        }
         match release.db.expire_release_leases().await {
             Ok(ids) => {
                 for id in ids {

@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/agent/jobs/{id}/copy", web::get().to(get_copy))
         .route("/api/v1/agent/orders", web::post().to(orders))
         .route("/api/v1/agent/orders/{id}/claim", web::post().to(claim))
+        .route("/api/v1/agent/orders/{id}/renew", web::post().to(renew))
         .route("/api/v1/agent/orders/{id}/outcome", web::post().to(outcome));
 }
 
@@ -227,4 +228,22 @@ pub async fn get_copy(
             reader,
             64 * 1024,
         )))
+}
+
+/// Keep the lease of a release being delivered (every 15 s while the printer works).
+#[utoipa::path(post, path = "/api/v1/agent/orders/{id}/renew",
+    responses((status = 204), (status = 400, body = super::api::ErrorBody)), security(("basic" = [])))]
+pub async fn renew(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = agent(&req, &state).await?;
+    state
+        .services
+        .release
+        .infra()
+        .renew_order(&agent, path.into_inner())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -20,7 +20,7 @@ use crate::jobs::HeldJob;
         super::device_api::sign_in, super::device_api::sign_out, super::device_api::jobs, super::device_api::release,
         super::agent_api::enrol, super::agent_api::heartbeat, super::agent_api::park,
         super::agent_api::orders, super::agent_api::claim, super::agent_api::outcome,
-        super::agent_api::put_copy, super::agent_api::get_copy),
+        super::agent_api::put_copy, super::agent_api::get_copy, super::agent_api::renew),
     components(schemas(User, crate::identity::Role, HeldJob, crate::jobs::JobState, NewUserRequest, ErrorBody, ErrorDetail, Me,
         super::device_api::DeviceSignIn, super::device_api::DeviceSession, super::device_api::DeviceRelease, super::device_api::DeviceReleased,
         crate::release::AgentEnrolment, crate::release::AgentCredential, crate::release::AgentHealth,

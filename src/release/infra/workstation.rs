@@ -68,6 +68,9 @@ pub struct AgentOrder {
     pub printer_uri: String,
     pub job_name: String,
     pub owner: String,
+    /// The document's format, as the workstation analysed it.
+    #[serde(default)]
+    pub format: String,
     pub copies: i64,
     pub sides: String,
     pub color_mode: String,
@@ -118,10 +121,29 @@ impl Infra {
             .user_by_login(job.owner.trim())
             .await
             .map_err(|_| InfraError::NotFound(format!("no PrintPark user {:?}", job.owner)))?;
+        if !agent.has_site_key {
+            return Err(InfraError::NotPossible(
+                "only a workstation agent (printpark agent --workstation) keeps jobs".into(),
+            ));
+        }
         let reference = job.agent_ref.trim();
-        if reference.is_empty() || reference.len() > 64 {
+        if reference.len() != 32 || !reference.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(InfraError::BadRequest(
-                "agent_ref: 1 to 64 characters".into(),
+                "agent_ref: 32 hexadecimal characters".into(),
+            ));
+        }
+        if !matches!(
+            job.sides.as_str(),
+            "one-sided" | "two-sided-long-edge" | "two-sided-short-edge"
+        ) {
+            return Err(InfraError::BadRequest(format!(
+                "sides {:?} is not a sides keyword",
+                job.sides
+            )));
+        }
+        if job.pages.is_some_and(|p| !(0..=1_000_000).contains(&p)) || job.format.len() > 100 {
+            return Err(InfraError::BadRequest(
+                "pages or format out of range".into(),
             ));
         }
         let uuid = uuid::Uuid::new_v4().to_string();
@@ -182,6 +204,7 @@ impl Infra {
         request: &AgentOrdersRequest,
     ) -> Result<AgentOrders, InfraError> {
         let owner = agent_owner(agent);
+        self.release.db.agent_seen(agent.id).await?;
         self.release
             .db
             .renew_leases_of(&owner, self.lease_until())
@@ -202,18 +225,19 @@ impl Infra {
             {
                 let orders = orders
                     .into_iter()
-                    .map(|(row, agent_ref, printer_uri, failover)| AgentOrder {
-                        release_id: row.id,
-                        job_id: row.job_id,
-                        failover,
-                        agent_ref,
-                        printer_name: row.printer_name,
-                        printer_uri,
-                        job_name: row.job_name,
-                        owner: row.owner,
-                        copies: row.copies,
-                        sides: row.sides,
-                        color_mode: row.color_mode,
+                    .map(|o| AgentOrder {
+                        release_id: o.release.id,
+                        job_id: o.release.job_id,
+                        failover: o.failover,
+                        agent_ref: o.agent_ref,
+                        printer_name: o.release.printer_name,
+                        printer_uri: o.printer_uri,
+                        job_name: o.release.job_name,
+                        owner: o.release.owner,
+                        format: o.format,
+                        copies: o.release.copies,
+                        sides: o.release.sides,
+                        color_mode: o.release.color_mode,
                     })
                     .collect();
                 return Ok(AgentOrders { orders, discard });
@@ -290,7 +314,11 @@ impl Infra {
             .is_some_and(|(holder, _)| holder != agent.id);
         let elapsed = Duration::from_secs((now() - row.created_at).max(0) as u64);
         let printed = matches!(end, ReleaseEnd::Printed);
-        conclude(&self.release, &row, &owner, end, &reason, elapsed).await;
+        if !conclude(&self.release, &row, &owner, end, &reason, elapsed).await {
+            return Err(InfraError::NotPossible(format!(
+                "release {release_id} could not be updated"
+            )));
+        }
         if printed && let Some((blob, _)) = self.release.db.failover_copy(row.job_id).await? {
             if let Some(id) = crate::vault::BlobId::parse(&blob) {
                 let _ = self.release.vault.purge(&id).await;
@@ -320,6 +348,19 @@ impl Infra {
             .await
             .map_err(ReleaseError::from)?;
         Ok(())
+    }
+
+    /// Keeps the lease of a release the agent is delivering (a long job, a slow printer).
+    pub async fn renew_order(&self, agent: &AgentRow, release_id: i64) -> Result<(), InfraError> {
+        self.release
+            .db
+            .renew_lease(release_id, &agent_owner(agent), self.lease_until())
+            .await
+            .map_err(|_| {
+                InfraError::NotFetchable(format!(
+                    "release {release_id} is not being delivered by this agent"
+                ))
+            })
     }
 
     fn away_before(&self) -> i64 {
