@@ -682,102 +682,153 @@ async fn a_revoked_agent_stops_and_its_printer_credentials_no_longer_work() {
     }
 }
 
+const SITE_PASSWORD: &str = "the site password, never sent";
+
+impl World {
+    /// An ordinary printer (the server could push to it); workstation agents deliver
+    /// their own jobs to it.
+    async fn office_printer(&self, printer: &TestPrinter) -> PrinterRow {
+        self.server()
+            .services
+            .printers
+            .add(
+                &self.admin,
+                &PrinterForm {
+                    name: "Office".into(),
+                    uri: printer.uri(),
+                    ..Default::default()
+                },
+                &ClientInfo::default(),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// A workstation agent called `name`, enrolled, approved, its local queue open;
+    /// returns it and the queue's `host:port`.
+    async fn workstation(&self, name: &str) -> (Agent, String) {
+        let password_file = self.agent_dir.path().join("site-password");
+        std::fs::write(&password_file, format!("{SITE_PASSWORD}\n")).unwrap();
+        let listen = format!("127.0.0.1:{}", support::free_port());
+        let infra = self.server().services.release.infra();
+        let code = infra
+            .new_enrolment_code(&self.admin, &ClientInfo::default())
+            .await
+            .unwrap();
+        let agent = Agent::start(
+            None,
+            &self.agent_dir.path().join(name.replace(' ', "-")),
+            &[
+                "--server",
+                &self.base(),
+                "--enrol",
+                &code,
+                "--name",
+                name,
+                "--workstation",
+                "--listen",
+                &listen,
+                "--site-password-file",
+                password_file.to_str().unwrap(),
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let id = loop {
+            let rows = self.server().services.db.agents().await.unwrap();
+            if let Some(row) = rows.iter().find(|a| a.name == name) {
+                break row.id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not enrol:\n{}",
+                agent.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        infra
+            .approve_agent(&self.admin, id, &ClientInfo::default())
+            .await
+            .unwrap();
+        while std::net::TcpStream::connect(&listen).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{name}'s queue did not open:\n{}",
+                agent.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (agent, listen)
+    }
+
+    /// Ann prints `pdf` to a workstation's local queue with ipptool (driverless, as
+    /// the OS does); returns the job id the server lists for her.
+    async fn print_on_workstation(&self, listen: &str, pdf: &[u8]) -> i64 {
+        let file = self.home.path().join("local.pdf");
+        std::fs::write(&file, pdf).unwrap();
+        let output = tokio::process::Command::new("ipptool")
+            .args([
+                "-tv",
+                "-f",
+                file.to_str().unwrap(),
+                &format!("ipp://{listen}/ipp/print"),
+                "print-job.test",
+            ])
+            .env("HOME", self.home.path())
+            .env("CUPS_USER", "ann")
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "ipptool to the local queue:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let held = self
+            .server()
+            .services
+            .jobs
+            .held_jobs_of(&self.ann)
+            .await
+            .unwrap();
+        held.first().expect("the job is in Ann's list").id
+    }
+
+    fn assert_server_files_free_of(&self, needles: &[Vec<u8>]) {
+        let files = support::files_under(self.server().dir.path());
+        assert!(!files.is_empty());
+        for path in &files {
+            let bytes = std::fs::read(path).unwrap();
+            for needle in needles {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                    "{} holds a secret of the workstation",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_workstation_job_stays_on_the_workstation_and_the_server_never_holds_its_content_or_key()
 {
     let w = World::start(None).await;
     let printer = TestPrinter::start(PrinterOptions::named("office")).await;
-    // An ordinary printer: the workstation's agent delivers to it, not the server.
-    let row = w
-        .server()
-        .services
-        .printers
-        .add(
-            &w.admin,
-            &PrinterForm {
-                name: "Office".into(),
-                uri: printer.uri(),
-                ..Default::default()
-            },
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap();
-    let password = "the site password, never sent";
-    let password_file = w.agent_dir.path().join("site-password");
-    std::fs::write(&password_file, format!("{password}\n")).unwrap();
-    let port = support::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let infra = w.server().services.release.infra();
-    let code = infra
-        .new_enrolment_code(&w.admin, &ClientInfo::default())
-        .await
-        .unwrap();
-    let agent = Agent::start(
-        None,
-        &w.state_dir(),
-        &[
-            "--server",
-            &w.base(),
-            "--enrol",
-            &code,
-            "--name",
-            "ann laptop",
-            "--workstation",
-            "--listen",
-            &listen,
-            "--site-password-file",
-            password_file.to_str().unwrap(),
-        ],
-    );
-    let id = w.wait_for_agent(&agent).await;
-    infra
-        .approve_agent(&w.admin, id, &ClientInfo::default())
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the local queue did not open:\n{}",
-            agent.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let row = w.office_printer(&printer).await;
+    let (agent, listen) = w.workstation("ann laptop").await;
+    let state_dir = w.agent_dir.path().join("ann-laptop");
 
-    // Ann prints on her workstation, driverless, to the local queue.
     let marker = "workstation-marker-9d0e7c";
     let pdf = unique_pdf(marker, 0);
-    let file = w.home.path().join("local.pdf");
-    std::fs::write(&file, &pdf).unwrap();
-    let output = tokio::process::Command::new("ipptool")
-        .args([
-            "-tv",
-            "-f",
-            file.to_str().unwrap(),
-            &format!("ipp://{listen}/ipp/print"),
-            "print-job.test",
-        ])
-        .env("HOME", w.home.path())
-        .env("CUPS_USER", "ann")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "ipptool to the local queue:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        agent.log_text()
-    );
-    // It is in her list on the server, with what the workstation analysed.
-    let held = w.server().services.jobs.held_jobs_of(&w.ann).await.unwrap();
-    assert_eq!(held.len(), 1);
+    let job = w.print_on_workstation(&listen, &pdf).await;
+    // In her list on the server, with what the workstation analysed.
+    let held = w.server().services.jobs.job_of(&w.ann, job).await.unwrap();
     assert_eq!(
-        (held[0].format.as_str(), held[0].pages),
+        (held.format.as_str(), held.pages),
         ("application/pdf", Some(2)),
         "pdfinfo counts 2"
     );
-    let parked = support::files_under(&w.state_dir().join("parked"));
+    let parked = support::files_under(&state_dir.join("parked"));
     assert_eq!(
         parked.len(),
         2,
@@ -796,32 +847,49 @@ async fn a_workstation_job_stays_on_the_workstation_and_the_server_never_holds_i
         .expect("site salt");
     let mut salted = b"printpark site key v1:".to_vec();
     salted.extend_from_slice(&salt);
-    let key = printpark::vault::MasterKey::derive_from_password(password, &salted).unwrap();
+    let key = printpark::vault::MasterKey::derive_from_password(SITE_PASSWORD, &salted).unwrap();
     let key_b64 = key.to_base64().to_string();
     use base64::Engine;
     let key_raw = base64::engine::general_purpose::STANDARD
         .decode(&key_b64)
         .unwrap();
-    let needles: Vec<Vec<u8>> = vec![
+    w.assert_server_files_free_of(&[
         marker.as_bytes().to_vec(),
         pdf[..64].to_vec(),
-        password.as_bytes().to_vec(),
+        SITE_PASSWORD.as_bytes().to_vec(),
         key_raw.clone(),
         hex::encode(&key_raw).into_bytes(),
         key_b64.clone().into_bytes(),
-    ];
-    let server_files = support::files_under(w.server().dir.path());
-    assert!(!server_files.is_empty());
-    for path in &server_files {
-        let bytes = std::fs::read(path).unwrap();
-        for needle in &needles {
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
-                "{} holds a secret of the workstation",
-                path.display()
-            );
-        }
-    }
+    ]);
+
+    // The local queue is for IPP clients only, and says what it does.
+    let not_ipp = support::insecure_client()
+        .post(format!("http://{listen}/ipp/print"))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_ipp.status(), 415);
+    let attributes = tokio::process::Command::new("ipptool")
+        .args([
+            "-tv",
+            &format!("ipp://{listen}/ipp/print"),
+            "get-printer-attributes.test",
+        ])
+        .env("HOME", w.home.path())
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&attributes.stdout);
+    assert!(
+        text.contains("compression-supported (keyword) = none"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Create-Job"),
+        "it does not offer Create-Job: {text}"
+    );
 
     // Released at the office printer: the workstation delivers it, byte for byte.
     let release = w.release_all(&row).await[0];
@@ -829,7 +897,7 @@ async fn a_workstation_job_stays_on_the_workstation_and_the_server_never_holds_i
         .await;
     assert_printed_once(&printer, &[&pdf]).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !support::files_under(&w.state_dir().join("parked")).is_empty() {
+    while !support::files_under(&state_dir.join("parked")).is_empty() {
         assert!(
             Instant::now() < deadline,
             "the printed job stays on the workstation"
@@ -861,101 +929,14 @@ async fn a_job_whose_workstation_is_away_is_delivered_by_another_agent_of_the_si
     })
     .await;
     let printer = TestPrinter::start(PrinterOptions::named("office")).await;
-    let row = w
-        .server()
-        .services
-        .printers
-        .add(
-            &w.admin,
-            &PrinterForm {
-                name: "Office".into(),
-                uri: printer.uri(),
-                ..Default::default()
-            },
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap();
-    let password_file = w.agent_dir.path().join("site-password");
-    std::fs::write(&password_file, "the site password, never sent").unwrap();
-    let infra = w.server().services.release.infra();
-    let mut agents = Vec::new();
-    for name in ["ann laptop", "front desk"] {
-        let code = infra
-            .new_enrolment_code(&w.admin, &ClientInfo::default())
-            .await
-            .unwrap();
-        let listen = format!("127.0.0.1:{}", support::free_port());
-        let dir = w.agent_dir.path().join(name.replace(' ', "-"));
-        let agent = Agent::start(
-            None,
-            &dir,
-            &[
-                "--server",
-                &w.base(),
-                "--enrol",
-                &code,
-                "--name",
-                name,
-                "--workstation",
-                "--listen",
-                &listen,
-                "--site-password-file",
-                password_file.to_str().unwrap(),
-            ],
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let id = loop {
-            let rows = w.server().services.db.agents().await.unwrap();
-            if let Some(row) = rows.iter().find(|a| a.name == name) {
-                break row.id;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not enrol:\n{}",
-                agent.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        infra
-            .approve_agent(&w.admin, id, &ClientInfo::default())
-            .await
-            .unwrap();
-        while std::net::TcpStream::connect(&listen).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{name}'s queue did not open:\n{}",
-                agent.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        agents.push((agent, listen));
-    }
+    let row = w.office_printer(&printer).await;
+    let (mut laptop, listen) = w.workstation("ann laptop").await;
+    let (front_desk, _) = w.workstation("front desk").await;
 
     // Ann prints on her laptop; the failover copy goes up, still sealed with the site key.
     let marker = "failover-marker-3b8a51";
     let pdf = unique_pdf(marker, 0);
-    let file = w.home.path().join("failover.pdf");
-    std::fs::write(&file, &pdf).unwrap();
-    let output = tokio::process::Command::new("ipptool")
-        .args([
-            "-tv",
-            "-f",
-            file.to_str().unwrap(),
-            &format!("ipp://{}/ipp/print", agents[0].1),
-            "print-job.test",
-        ])
-        .env("HOME", w.home.path())
-        .env("CUPS_USER", "ann")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "ipptool:\n{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let job = w.server().services.jobs.held_jobs_of(&w.ann).await.unwrap()[0].id;
+    let job = w.print_on_workstation(&listen, &pdf).await;
     assert!(
         w.server()
             .services
@@ -965,21 +946,14 @@ async fn a_job_whose_workstation_is_away_is_delivered_by_another_agent_of_the_si
             .unwrap()
             .is_some(),
         "the failover copy was uploaded:\n{}",
-        agents[0].0.log_text()
+        laptop.log_text()
     );
-    for path in support::files_under(w.server().dir.path()) {
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(
-            !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
-            "{} holds the document in clear",
-            path.display()
-        );
-    }
+    w.assert_server_files_free_of(&[marker.as_bytes().to_vec()]);
 
     // The laptop goes to sleep; Ann releases at the office printer anyway.
-    agents[0].0.kill().await;
+    laptop.kill().await;
     let release = w.release_all(&row).await[0];
-    w.wait_release(release, "printed", Duration::from_secs(60), &agents[1].0)
+    w.wait_release(release, "printed", Duration::from_secs(60), &front_desk)
         .await;
     assert_printed_once(&printer, &[&pdf]).await;
     let audit = w
@@ -1005,4 +979,36 @@ async fn a_job_whose_workstation_is_away_is_delivered_by_another_agent_of_the_si
             .is_none(),
         "the copy is purged once printed"
     );
+}
+
+#[tokio::test]
+async fn a_release_of_a_job_whose_workstation_stays_away_fails_and_the_job_is_held_again() {
+    // No failover copy: the job can only come from its workstation.
+    let w = World::start_with(None, Backend::Sqlite, |s| s.release.retry_for_secs = 4).await;
+    let printer = TestPrinter::start(PrinterOptions::named("office")).await;
+    let row = w.office_printer(&printer).await;
+    let (mut laptop, listen) = w.workstation("ann laptop").await;
+    let job = w
+        .print_on_workstation(&listen, &unique_pdf("away-e7", 0))
+        .await;
+    laptop.kill().await;
+    let release = w.release_all(&row).await[0];
+    w.wait_release(release, "failed", Duration::from_secs(30), &laptop)
+        .await;
+    let reason = w
+        .server()
+        .services
+        .db
+        .release_by_id(release)
+        .await
+        .unwrap()
+        .reason;
+    assert!(reason.contains("did not come online"), "{reason}");
+    let held = w.server().services.jobs.job_of(&w.ann, job).await.unwrap();
+    assert_eq!(
+        held.state,
+        printpark::jobs::JobState::Held,
+        "Ann can release it again later"
+    );
+    assert!(printer.spooled_files().is_empty());
 }
