@@ -707,8 +707,15 @@ impl World {
     /// A workstation agent called `name`, enrolled, approved, its local queue open;
     /// returns it and the queue's `host:port`.
     async fn workstation(&self, name: &str) -> (Agent, String) {
-        let password_file = self.agent_dir.path().join("site-password");
-        std::fs::write(&password_file, format!("{SITE_PASSWORD}\n")).unwrap();
+        self.workstation_with(name, SITE_PASSWORD).await
+    }
+
+    async fn workstation_with(&self, name: &str, password: &str) -> (Agent, String) {
+        let password_file = self
+            .agent_dir
+            .path()
+            .join(format!("{}.password", name.replace(' ', "-")));
+        std::fs::write(&password_file, format!("{password}\n")).unwrap();
         let listen = format!("127.0.0.1:{}", support::free_port());
         let infra = self.server().services.release.infra();
         let code = infra
@@ -931,7 +938,10 @@ async fn a_job_whose_workstation_is_away_is_delivered_by_another_agent_of_the_si
     let printer = TestPrinter::start(PrinterOptions::named("office")).await;
     let row = w.office_printer(&printer).await;
     let (mut laptop, listen) = w.workstation("ann laptop").await;
-    let (front_desk, _) = w.workstation("front desk").await;
+    // A workstation of another site (another site password) never gets the job.
+    let (_elsewhere, _) = w
+        .workstation_with("home office", "another site's password")
+        .await;
 
     // Ann prints on her laptop; the failover copy goes up, still sealed with the site key.
     let marker = "failover-marker-3b8a51";
@@ -950,9 +960,18 @@ async fn a_job_whose_workstation_is_away_is_delivered_by_another_agent_of_the_si
     );
     w.assert_server_files_free_of(&[marker.as_bytes().to_vec()]);
 
-    // The laptop goes to sleep; Ann releases at the office printer anyway.
+    // The laptop goes to sleep; Ann releases at the office printer anyway. Only an
+    // agent of another site is there: the release waits.
     laptop.kill().await;
     let release = w.release_all(&row).await[0];
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(
+        w.release_state(release).await,
+        "queued",
+        "an agent of another site took it"
+    );
+    // An agent of the same site comes: it delivers from the failover copy.
+    let (front_desk, _) = w.workstation("front desk").await;
     w.wait_release(release, "printed", Duration::from_secs(60), &front_desk)
         .await;
     assert_printed_once(&printer, &[&pdf]).await;

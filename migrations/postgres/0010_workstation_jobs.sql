@@ -12,5 +12,7 @@ CREATE INDEX jobs_held_by_agent ON jobs(held_by_agent) WHERE held_by_agent IS NO
 -- when the workstation is away.
 ALTER TABLE jobs ADD COLUMN failover_blob TEXT;
 ALTER TABLE jobs ADD COLUMN failover_key TEXT;
--- Agents that run the workstation queue hold the site key.
-ALTER TABLE agents ADD COLUMN has_site_key BOOLEAN NOT NULL DEFAULT FALSE;
+-- Agents that run the workstation queue hold the site key: its public id (a one-way
+-- fingerprint, as for the master key; '' = no site key). Failover goes only to an
+-- agent with the same id, i.e. the same site password.
+ALTER TABLE agents ADD COLUMN site_key_id TEXT NOT NULL DEFAULT '';

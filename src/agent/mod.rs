@@ -203,13 +203,25 @@ async fn start_workstation(
     enrolment: &Enrolment,
     state: &AgentState,
     dir: &Path,
-) -> Result<actix_web::dev::ServerHandle, AgentError> {
+) -> Result<(actix_web::dev::ServerHandle, String), AgentError> {
     let password = config.password.clone();
     let salt = salt.to_string();
     // Argon2id takes a moment and 64 MiB: off the async threads.
     let key = tokio::task::spawn_blocking(move || workstation::site_key(&password, &salt))
         .await
         .map_err(|e| AgentError::Setup(e.to_string()))??;
+    let site_key_id = key.id();
+    // The server keeps workstation jobs only from agents that hold a site key: say so
+    // before the queue opens.
+    let said = AgentHealth {
+        hostname: hostname(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        site_key_id: site_key_id.clone(),
+        ..Default::default()
+    };
+    channel
+        .heartbeat((&enrolment.login, &enrolment.secret), &said)
+        .await?;
     let store = Arc::new(workstation::ParkedStore::at(&dir.join("parked"), key)?);
     let credential = (enrolment.login.clone(), enrolment.secret.clone());
     let server = workstation::serve(
@@ -240,7 +252,7 @@ async fn start_workstation(
         state.clone(),
     ));
     tracing::info!(queue = %format!("ipp://{}/ipp/print", config.listen), "workstation queue ready; jobs stay on this computer, sealed with the site key");
-    Ok(handle)
+    Ok((handle, site_key_id))
 }
 
 /// The stored enrolment, or a new one with `--server` and `--enrol`.
@@ -289,6 +301,7 @@ async fn run(
 ) -> Result<(), AgentError> {
     let mut queue: Option<actix_web::dev::ServerHandle> = None;
     let failover = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut site_key_id = String::new();
     let channel = Channel::new(&enrolment.server, Some(&enrolment.pin))?;
     let board = HealthBoard::default();
     let deliverer = Deliverer {
@@ -313,7 +326,7 @@ async fn run(
                 .await
                 .map(|d| d.len() as u64)
                 .unwrap_or(0),
-            site_key: workstation.is_some(),
+            site_key_id: site_key_id.clone(),
         };
         let _ = state
             .set(
@@ -355,7 +368,13 @@ async fn run(
                     )
                     .await
                     {
-                        Ok(handle) => queue = Some(handle),
+                        Ok((handle, id)) => {
+                            queue = Some(handle);
+                            // Reported at once: the server keeps workstation jobs only
+                            // from agents that said they hold a site key.
+                            site_key_id = id;
+                            continue;
+                        }
                         Err(e) => break Err(e),
                     }
                 }

@@ -20,8 +20,8 @@ pub struct AgentRow {
     pub approved_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
-    /// It runs the workstation queue, so it holds the site key.
-    pub has_site_key: bool,
+    /// The public id of the site key it holds ('' when it runs no workstation queue).
+    pub site_key_id: String,
 }
 
 /// A release a workstation agent is to deliver.
@@ -36,7 +36,7 @@ pub struct AgentOrderRow {
     pub failover: bool,
 }
 
-const AGENT_SELECT: &str = "SELECT id, name, login, secret_hash, state, hostname, version, health, last_seen_at, approved_at, revoked_at, created_at, has_site_key FROM agents";
+const AGENT_SELECT: &str = "SELECT id, name, login, secret_hash, state, hostname, version, health, last_seen_at, approved_at, revoked_at, created_at, site_key_id FROM agents";
 
 impl Db {
     pub async fn insert_enrolment_code(
@@ -171,17 +171,17 @@ impl Db {
         hostname: &str,
         version: &str,
         health: &str,
-        has_site_key: bool,
+        site_key_id: &str,
     ) -> DbResult<()> {
         on_backend!(self, |pool| {
             sqlx::query(
-                "UPDATE agents SET hostname = $1, version = $2, health = $3, last_seen_at = $4, has_site_key = $5 WHERE id = $6",
+                "UPDATE agents SET hostname = $1, version = $2, health = $3, last_seen_at = $4, site_key_id = $5 WHERE id = $6",
             )
             .bind(hostname)
             .bind(version)
             .bind(health)
             .bind(now())
-            .bind(has_site_key)
+            .bind(site_key_id)
             .bind(id)
             .execute(pool)
             .await?;
@@ -252,18 +252,18 @@ impl Db {
     pub async fn agent_orders(
         &self,
         agent_id: i64,
-        has_site_key: bool,
+        site_key_id: &str,
         away_before: i64,
     ) -> DbResult<Vec<AgentOrderRow>> {
         let sql = format!(
-            "{} WHERE r.state = 'queued' AND (j.held_by_agent = $1 OR ($2 AND j.failover_blob IS NOT NULL \
-             AND j.held_by_agent IN (SELECT id FROM agents WHERE COALESCE(last_seen_at, 0) < $3))) ORDER BY r.id",
+            "{} WHERE r.state = 'queued' AND (j.held_by_agent = $1 OR ($2 <> '' AND j.failover_blob IS NOT NULL \
+             AND j.held_by_agent IN (SELECT id FROM agents WHERE site_key_id = $2 AND COALESCE(last_seen_at, 0) < $3))) ORDER BY r.id",
             super::releases::RELEASE_SELECT
         );
         let rows: Vec<ReleaseRow> = on_backend!(self, |pool| {
             sqlx::query_as::<_, ReleaseRow>(&sql)
                 .bind(agent_id)
-                .bind(has_site_key)
+                .bind(site_key_id)
                 .bind(away_before)
                 .fetch_all(pool)
                 .await?
@@ -373,7 +373,7 @@ impl Db {
         agent_id: i64,
         owner: &str,
         lease_until: i64,
-        has_site_key: bool,
+        site_key_id: &str,
         away_before: i64,
     ) -> DbResult<Option<ReleaseRow>> {
         let taken = on_backend!(self, |pool| {
@@ -381,15 +381,15 @@ impl Db {
                 "UPDATE releases SET state = 'releasing', lease_owner = $1, lease_until = $2, transmitting = TRUE, \
                  attempts = attempts + 1, protocol = 'agent', updated_at = $3 \
                  WHERE id = $4 AND state = 'queued' AND job_id IN (SELECT id FROM jobs WHERE held_by_agent = $5 \
-                 OR ($6 AND failover_blob IS NOT NULL \
-                     AND held_by_agent IN (SELECT id FROM agents WHERE COALESCE(last_seen_at, 0) < $7)))",
+                 OR ($6 <> '' AND failover_blob IS NOT NULL \
+                     AND held_by_agent IN (SELECT id FROM agents WHERE site_key_id = $6 AND COALESCE(last_seen_at, 0) < $7)))",
             )
             .bind(owner)
             .bind(lease_until)
             .bind(now())
             .bind(release_id)
             .bind(agent_id)
-            .bind(has_site_key)
+            .bind(site_key_id)
             .bind(away_before)
             .execute(pool)
             .await?

@@ -77,7 +77,8 @@ impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<'_, R> {
 }
 
 impl Jobs {
-    fn max_bytes(&self) -> u64 {
+    /// The largest document the queue takes (`queue.max_job_mib`).
+    pub fn max_bytes(&self) -> u64 {
         self.queue.max_job_mib.saturating_mul(1024 * 1024)
     }
 

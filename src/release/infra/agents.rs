@@ -100,9 +100,10 @@ pub struct AgentHealth {
     /// Job outcomes waiting to be reported (kept in its local state file).
     #[serde(default)]
     pub unreported: u64,
-    /// It runs the workstation queue and holds the site key.
+    /// The public id of the site key it holds (empty: no workstation queue). Agents
+    /// with the same id share a site password; failover goes only between them.
     #[serde(default)]
-    pub site_key: bool,
+    pub site_key_id: String,
 }
 
 /// An agent and the printers it serves, for the admin page.
@@ -267,7 +268,7 @@ impl Infra {
                 &health.hostname.chars().take(100).collect::<String>(),
                 &health.version.chars().take(40).collect::<String>(),
                 &report,
-                health.site_key,
+                &health.site_key_id.chars().take(32).collect::<String>(),
             )
             .await?;
         let mut printers = Vec::new();

@@ -121,7 +121,7 @@ impl Infra {
             .user_by_login(job.owner.trim())
             .await
             .map_err(|_| InfraError::NotFound(format!("no PrintPark user {:?}", job.owner)))?;
-        if !agent.has_site_key {
+        if agent.site_key_id.is_empty() {
             return Err(InfraError::NotPossible(
                 "only a workstation agent (printpark agent --workstation) keeps jobs".into(),
             ));
@@ -219,7 +219,7 @@ impl Infra {
             let orders = self
                 .release
                 .db
-                .agent_orders(agent.id, agent.has_site_key, self.away_before())
+                .agent_orders(agent.id, &agent.site_key_id, self.away_before())
                 .await?;
             if !orders.is_empty() || !discard.is_empty() || tokio::time::Instant::now() >= deadline
             {
@@ -256,7 +256,7 @@ impl Infra {
                 agent.id,
                 &agent_owner(agent),
                 self.lease_until(),
-                agent.has_site_key,
+                &agent.site_key_id,
                 self.away_before(),
             )
             .await?
@@ -392,12 +392,23 @@ impl Infra {
         if wrapped_key.is_empty() || wrapped_key.len() > 512 {
             return Err(InfraError::BadRequest("X-Wrapped-Key is required".into()));
         }
+        // The sealed copy is a little larger than the document (16 bytes a chunk).
+        let limit = self.release.jobs.max_bytes() + self.release.jobs.max_bytes() / 64 + 4096;
         let id = crate::vault::BlobId::random();
-        self.release
+        let mut capped = tokio::io::AsyncReadExt::take(reader, limit + 1);
+        let sealed = self
+            .release
             .vault
-            .seal(&id, reader)
+            .seal(&id, &mut capped)
             .await
             .map_err(|e| InfraError::Release(ReleaseError::Job(e.into())))?;
+        if sealed.plain_size > limit {
+            let _ = self.release.vault.purge(&id).await;
+            return Err(InfraError::BadRequest(format!(
+                "the copy is larger than queue.max_job_mib allows ({} MiB)",
+                limit / (1024 * 1024)
+            )));
+        }
         if !self
             .release
             .db

@@ -28,6 +28,9 @@ pub struct AgentLine {
     pub unreported: u64,
     /// Pulled printers it does not serve yet.
     pub assignable: Vec<Assignable>,
+    /// The public id of its site key (a workstation agent); agents with the same id
+    /// share a site password and deliver each other's failover copies.
+    pub site_key: String,
 }
 
 impl From<AgentView> for AgentLine {
@@ -62,6 +65,7 @@ impl From<AgentView> for AgentLine {
             printers,
             unreported: health.unreported,
             assignable: Vec::new(),
+            site_key: v.agent.site_key_id.clone(),
         }
     }
 }
