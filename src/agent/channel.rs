@@ -199,28 +199,31 @@ impl Channel {
             .map_err(|e| AgentError::Protocol(format!("orders answer: {e}")))
     }
 
+    /// Takes a release before anything is sent (idempotent).
     pub async fn claim(
         &self,
         credential: Credential<'_>,
         release_id: i64,
     ) -> Result<(), AgentError> {
-        let path = format!("/api/v1/agent/orders/{release_id}/claim");
-        self.post_json(
-            &path,
-            credential,
-            &serde_json::json!({}),
-            Duration::from_secs(30),
-        )
-        .await?;
-        Ok(())
+        self.order_step(credential, release_id, "claim").await
     }
 
+    /// Keeps the lease of a release being delivered.
     pub async fn renew(
         &self,
         credential: Credential<'_>,
         release_id: i64,
     ) -> Result<(), AgentError> {
-        let path = format!("/api/v1/agent/orders/{release_id}/renew");
+        self.order_step(credential, release_id, "renew").await
+    }
+
+    async fn order_step(
+        &self,
+        credential: Credential<'_>,
+        release_id: i64,
+        step: &str,
+    ) -> Result<(), AgentError> {
+        let path = format!("/api/v1/agent/orders/{release_id}/{step}");
         self.post_json(
             &path,
             credential,

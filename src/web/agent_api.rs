@@ -21,9 +21,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/agent/jobs/{id}/copy", web::put().to(put_copy))
         .route("/api/v1/agent/jobs/{id}/copy", web::get().to(get_copy))
         .route("/api/v1/agent/orders", web::post().to(orders))
-        .route("/api/v1/agent/orders/{id}/claim", web::post().to(claim))
-        .route("/api/v1/agent/orders/{id}/renew", web::post().to(renew))
-        .route("/api/v1/agent/orders/{id}/outcome", web::post().to(outcome));
+        .route("/api/v1/agent/orders/{id}/outcome", web::post().to(outcome))
+        .route(
+            "/api/v1/agent/orders/{id}/{step}",
+            web::post().to(order_step),
+        );
 }
 
 async fn agent(req: &HttpRequest, state: &AppState) -> Result<AgentRow, ApiError> {
@@ -135,21 +137,25 @@ pub async fn orders(
     Ok(HttpResponse::Ok().json(orders))
 }
 
-/// Take a release before sending anything to the printer.
-#[utoipa::path(post, path = "/api/v1/agent/orders/{id}/claim",
-    responses((status = 204), (status = 400, body = super::api::ErrorBody)), security(("basic" = [])))]
-pub async fn claim(
+/// `claim`: take a release before sending anything to the printer (idempotent).
+/// `renew`: keep its lease while the printer works (every 15 s).
+#[utoipa::path(post, path = "/api/v1/agent/orders/{id}/{step}",
+    params(("id" = i64, Path), ("step" = String, Path, description = "claim | renew")),
+    responses((status = 204), (status = 400, body = super::api::ErrorBody), (status = 404)),
+    security(("basic" = [])))]
+pub async fn order_step(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let agent = agent(&req, &state).await?;
-    state
-        .services
-        .release
-        .infra()
-        .claim_order(&agent, path.into_inner())
-        .await?;
+    let (id, step) = path.into_inner();
+    let infra = state.services.release.infra();
+    match step.as_str() {
+        "claim" => infra.claim_order(&agent, id).await?,
+        "renew" => infra.renew_order(&agent, id).await?,
+        _ => return Err(ApiError(Problem::not_found())),
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -228,22 +234,4 @@ pub async fn get_copy(
             reader,
             64 * 1024,
         )))
-}
-
-/// Keep the lease of a release being delivered (every 15 s while the printer works).
-#[utoipa::path(post, path = "/api/v1/agent/orders/{id}/renew",
-    responses((status = 204), (status = 400, body = super::api::ErrorBody)), security(("basic" = [])))]
-pub async fn renew(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let agent = agent(&req, &state).await?;
-    state
-        .services
-        .release
-        .infra()
-        .renew_order(&agent, path.into_inner())
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
 }
