@@ -451,6 +451,8 @@ fn start_agent(dir: &Path, base: &str, code: &str) -> Result<Process, String> {
     let home = dir.join("agent-home");
     std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
     let log = dir.join("agent.log");
+    let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    // The agent logs to stdout (as service managers expect); stderr too, for panics.
     let child = printpark_command(&home)
         .args([
             "agent",
@@ -463,7 +465,8 @@ fn start_agent(dir: &Path, base: &str, code: &str) -> Result<Process, String> {
         ])
         .arg("--state-dir")
         .arg(dir.join("agent-state"))
-        .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
+        .stdout(file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(file)
         .spawn()
         .map_err(|e| format!("printpark agent: {e}"))?;
     Ok(Process {
@@ -1741,9 +1744,24 @@ fn print_slowest(phase: &Phase, arrivals: &HashMap<String, Vec<Connection>>, pri
     }
 }
 
+/// Wall-clock seconds of an instant, to line the CSV up with other tools' traces.
+fn unix_secs(at: Instant) -> f64 {
+    static REFERENCE: OnceLock<(Instant, std::time::SystemTime)> = OnceLock::new();
+    let (instant, wall) = *REFERENCE.get_or_init(|| (Instant::now(), std::time::SystemTime::now()));
+    let base = wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    if at >= instant {
+        base + (at - instant).as_secs_f64()
+    } else {
+        base - (instant - at).as_secs_f64()
+    }
+}
+
 fn write_csv(path: &Path, phases: &[&Phase], arrivals: &HashMap<String, Vec<Connection>>) {
     let mut out = String::from(
-        "phase,job,printer,t0_s,answered_ms,accepted_ms,first_byte_ms,last_byte_ms,printed_ms,others_cpu_s\n",
+        "phase,job,printer,t0_unix,t0_s,answered_ms,accepted_ms,first_byte_ms,last_byte_ms,printed_ms,others_cpu_s\n",
     );
     let cell = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
     for phase in phases {
@@ -1754,10 +1772,11 @@ fn write_csv(path: &Path, phases: &[&Phase], arrivals: &HashMap<String, Vec<Conn
             let c = arrivals.get(&r.job.name).and_then(|c| c.first());
             let first = c.and_then(|c| c.first_byte_at);
             out.push_str(&format!(
-                "{},{},{},{:.3},{:.3},{},{},{},{},{:.3}\n",
+                "{},{},{},{:.6},{:.3},{:.3},{},{},{},{},{:.3}\n",
                 phase.label,
                 r.job.name,
                 r.job.slot,
+                unix_secs(r.t0),
                 ms(start, r.t0) / 1e3,
                 ms(r.t0, r.answered),
                 cell(c.map(|c| ms(r.t0, c.accepted_at))),
@@ -1791,6 +1810,7 @@ fn main() {
 /// True when a check failed.
 async fn run(opts: Options) -> bool {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    unix_secs(Instant::now());
     let dir = tempfile::Builder::new()
         .prefix("pp-bench-agent-")
         .tempdir()
@@ -2165,7 +2185,9 @@ async fn run(opts: Options) -> bool {
     for idle in &idles {
         print_idle(idle);
     }
-    println!("  (* VmHWM since the process started: /proc/PID/clear_refs was not writable)");
+    if idles.iter().any(|i| !i.hwm_reset) || phases.iter().any(|p| !p.hwm_reset) {
+        println!("  (* VmHWM since the process started: /proc/PID/clear_refs was not writable)");
+    }
     print_phases(&phases, &arrivals);
     for phase in &phases {
         print_slowest(phase, &arrivals, n);

@@ -169,6 +169,7 @@ async fn run(
         busy,
         board: board.clone(),
         registered: false,
+        reported: None,
         subscription: None,
         seq: 1,
     };
@@ -217,6 +218,8 @@ struct Poller {
     registered: bool,
     subscription: Option<i32>,
     seq: i32,
+    /// What was last reported up: the same state is not written again.
+    reported: Option<String>,
 }
 
 impl Poller {
@@ -383,9 +386,15 @@ impl Poller {
                 }
             }
         };
+        let group = printer_group(report.as_ref());
+        let said = format!("{:?}", group.attributes);
+        if self.reported.as_deref() == Some(said.as_str()) {
+            return Ok(());
+        }
         let mut request = self.requests.request(op::UPDATE_OUTPUT_DEVICE_ATTRIBUTES);
-        request.groups.push(printer_group(report.as_ref()));
+        request.groups.push(group);
         self.requests.call(&request).await?;
+        self.reported = Some(said);
         Ok(())
     }
 }
