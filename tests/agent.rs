@@ -532,6 +532,24 @@ async fn a_site_agent_delivers_a_released_job_byte_identical_to_a_printer_only_i
     assert!(support::files_under(&w.state_dir().join("spool")).is_empty());
     let exit = agent.terminate().await;
     assert!(exit.success(), "{exit:?}");
+    // The printer's device secret (handed out on every heartbeat) is not kept on disk,
+    // nor is the document.
+    let agent_row = w.server().services.db.agent_by_id(id).await.unwrap();
+    let assignment = infra
+        .heartbeat(&agent_row, &Default::default())
+        .await
+        .unwrap();
+    let secret = assignment.printers[0].device_secret.clone();
+    for path in support::files_under(&w.state_dir()) {
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in [secret.as_bytes(), b"agent-exact-bytes-51c2".as_slice()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} keeps a secret",
+                path.display()
+            );
+        }
+    }
     drop(printer);
 }
 

@@ -344,10 +344,16 @@ async fn run(
                 let _ = state
                     .set("last_contact", &crate::db::now().to_string())
                     .await;
+                // For `agent status`: names and addresses, never the device secrets
+                // (the heartbeat hands them out again each time).
+                let mut shown = assignment.clone();
+                for printer in &mut shown.printers {
+                    printer.device_secret.clear();
+                }
                 let _ = state
                     .set(
                         "assignment",
-                        &serde_json::to_string(&assignment).unwrap_or_default(),
+                        &serde_json::to_string(&shown).unwrap_or_default(),
                     )
                     .await;
                 let _ = state.set("last_error", "").await;
