@@ -56,9 +56,7 @@
 //!   (shared with builds: a busy machine is shown, not hidden) over each window.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -72,10 +70,18 @@ use printpark::config::Settings;
 use printpark::db::PrinterRow;
 use printpark::identity::{ClientInfo, NewUserRequest, User};
 use printpark::ipp::op;
-use printpark::jobs::{Compression, Submission};
 use printpark::release::infra::LONGEST_WAIT;
 use printpark::release::{HEARTBEAT_SECS, PrinterForm};
 use printpark::services::Services;
+
+#[path = "common.rs"]
+#[allow(dead_code)]
+mod common;
+use common::{
+    Process, all_processes_cpu, cpu_secs, create_admin, error_chain, free_port, fsync_ms,
+    insecure_client, load_average, machine, mib, ms, others_cpu, percentile, portal_pdf,
+    printpark_command, proc_status_kib, reset_peak, sockets, start_server,
+};
 
 /// The agent reads and reports each printer's state this often (`agent::device`'s
 /// `REPORT_EVERY`, private there), after the long poll under way ends.
@@ -140,311 +146,7 @@ fn options() -> Options {
 }
 
 // ---------------------------------------------------------------------------------
-// Child processes and /proc
-
-/// `printpark serve` or `printpark agent` as a child: stopped (TERM, then KILL) when
-/// dropped, also on panic.
-struct Process {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    fn log_lines(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn log_tail(&self) -> String {
-        let lines = self.log_lines();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-
-    /// SIGTERM; how long it took to exit and how, or `None` when it had to be killed
-    /// after `grace` (or had exited already).
-    fn terminate(&mut self, grace: Duration) -> Option<(Duration, ExitStatus)> {
-        if self.exited().is_some() {
-            return None;
-        }
-        let started = Instant::now();
-        if let Some(pid) = rustix::process::Pid::from_raw(self.pid() as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        while started.elapsed() < grace {
-            if let Some(status) = self.exited() {
-                return Some((started.elapsed(), status));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!(
-            "{} did not stop on SIGTERM within {grace:?}: killing it",
-            self.name
-        );
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.terminate(Duration::from_secs(90));
-    }
-}
-
-fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = text.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Resets VmHWM to the current RSS; false where the kernel does not allow it.
-fn reset_peak(pid: u32) -> bool {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: OnceLock<f64> = OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// Fields after the command name in /proc/PID/stat (index 0 = state, field 3).
-fn stat_fields(pid: Option<u32>) -> Vec<f64> {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/stat"),
-        None => "/proc/self/stat".into(),
-    };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let Some(after) = text.rfind(')').map(|i| &text[i + 2..]) else {
-        return Vec::new();
-    };
-    after
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect()
-}
-
-/// User + system CPU seconds of a process (`None`: this one), with the children it
-/// has reaped when `reaped` (the server's `analyse-pdf` children; none here, as
-/// nothing is parked through the server).
-fn cpu_secs(pid: Option<u32>, reaped: bool) -> f64 {
-    let f = stat_fields(pid);
-    let at = |i: usize| f.get(i).copied().unwrap_or(0.0);
-    let mut ticks = at(11) + at(12);
-    if reaped {
-        ticks += at(13) + at(14);
-    }
-    ticks / clock_ticks()
-}
-
-/// CPU seconds used so far by every process on the machine: pid → (seconds, is a
-/// kernel thread).
-fn all_processes_cpu() -> HashMap<u32, (f64, bool)> {
-    let mut out = HashMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let f = stat_fields(Some(pid));
-        if f.len() < 13 {
-            continue;
-        }
-        let kernel_thread = pid == 2 || f[1] == 2.0;
-        out.insert(pid, ((f[11] + f[12]) / clock_ticks(), kernel_thread));
-    }
-    out
-}
-
-/// CPU seconds other processes (not kernel threads) used between two snapshots,
-/// leaving out ours.
-fn others_cpu(
-    before: &HashMap<u32, (f64, bool)>,
-    after: &HashMap<u32, (f64, bool)>,
-    ours: &[u32],
-) -> f64 {
-    after
-        .iter()
-        .filter(|(pid, (_, kthread))| !ours.contains(pid) && !kthread)
-        .map(|(pid, (secs, _))| secs - before.get(pid).map(|b| b.0).unwrap_or(0.0))
-        .sum::<f64>()
-        .max(0.0)
-}
-
-/// Open sockets of a process.
-fn sockets(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| {
-                    std::fs::read_link(e.path())
-                        .map(|l| l.to_string_lossy().starts_with("socket:"))
-                        .unwrap_or(false)
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// Median time of a 4 KiB write + fsync in `dir`: one durable commit's floor.
-fn fsync_ms(dir: &Path) -> f64 {
-    let mut times = Vec::new();
-    for i in 0..40 {
-        let path = dir.join(format!("fsync-probe-{i}"));
-        let started = Instant::now();
-        let Ok(mut f) = std::fs::File::create(&path) else {
-            return f64::NAN;
-        };
-        let _ = f.write_all(&[7u8; 4096]);
-        let _ = f.sync_all();
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-        let _ = std::fs::remove_file(&path);
-    }
-    percentile(&times, 50.0)
-}
-
-fn machine() -> String {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!("{cores} cores, {cpu}")
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn mib(kib: Option<u64>) -> String {
-    kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
-        .unwrap_or_else(|| "n/a".into())
-}
-
-/// `printpark` with no `PRINTPARK_*` from our environment, logging at warn in text.
-fn printpark_command(cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_printpark"));
-    cmd.current_dir(cwd);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PRINTPARK_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("PRINTPARK_LOG__LEVEL", "warn")
-        .env("PRINTPARK_LOG__FORMAT", "text")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    cmd
-}
-
-fn insecure_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .expect("client")
-}
-
-async fn start_server(dir: &Path, port: u16, max_held: u32) -> Result<Process, String> {
-    let log = dir.join("serve.log");
-    let child = printpark_command(dir)
-        .env("PRINTPARK_DATA_DIR", dir.join("data"))
-        .env("PRINTPARK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        // As for the library that parked the jobs (only parking checks it).
-        .env("PRINTPARK_QUEUE__MAX_HELD_PER_USER", max_held.to_string())
-        // A benchmark server does not announce itself on the network.
-        .env("PRINTPARK_DNSSD__ENABLED", "false")
-        .arg("serve")
-        .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
-        .spawn()
-        .map_err(|e| format!("printpark serve: {e}"))?;
-    let mut server = Process {
-        name: "printpark serve",
-        child,
-        log,
-    };
-    let http = insecure_client();
-    let started = Instant::now();
-    loop {
-        if let Some(status) = server.exited() {
-            return Err(format!(
-                "printpark serve exited ({status}):\n{}",
-                server.log_tail()
-            ));
-        }
-        if let Ok(r) = http
-            .get(format!("https://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            return Ok(server);
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            return Err(format!(
-                "printpark serve not healthy after 60 s:\n{}",
-                server.log_tail()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+// The agent process (the server's and the /proc readings are in common.rs)
 
 fn start_agent(dir: &Path, base: &str, code: &str) -> Result<Process, String> {
     // A folder of its own, so no printpark.toml is found by chance.
@@ -473,6 +175,7 @@ fn start_agent(dir: &Path, base: &str, code: &str) -> Result<Process, String> {
         name: "printpark agent",
         child,
         log,
+        grace: Duration::from_secs(90),
     })
 }
 
@@ -735,20 +438,7 @@ async fn prepare(dir: &Path, opts: &Options, ports: &[u16]) -> Prepared {
         .expect("services start");
     let client = ClientInfo::default();
     let identity = &services.identity;
-    let admin = identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: "boss".into(),
-                email: "boss@example.org".into(),
-                admin: true,
-                password: Some("correct horse battery".into()),
-                ..Default::default()
-            },
-            &client,
-        )
-        .await
-        .expect("admin");
+    let admin = create_admin(&services, &client).await;
     let user = identity
         .create_user(
             None,
@@ -831,17 +521,7 @@ async fn prepare(dir: &Path, opts: &Options, ports: &[u16]) -> Prepared {
         async move {
             let mut parked = Vec::new();
             for (phase, slot, name, bytes) in chunk {
-                let submission = Submission {
-                    name: &name,
-                    format: "application/pdf",
-                    copies: 1,
-                    sides: "one-sided",
-                    source: "portal",
-                    compression: Compression::None,
-                    color_mode: "auto",
-                    accept: None,
-                    page_ranges: None,
-                };
+                let submission = portal_pdf(&name);
                 let job = services
                     .jobs
                     .park(&user, &submission, &mut &bytes[..], &ClientInfo::default())
@@ -1039,21 +719,6 @@ enum Tap {
 // ---------------------------------------------------------------------------------
 // Windows and phases
 
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
-    v[rank.min(v.len() - 1)]
-}
-
-fn ms(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1e3
-}
-
-/// A process's memory and handles at one moment.
 #[derive(Clone, Default)]
 struct Memory {
     rss: Option<u64>,
@@ -1854,7 +1519,15 @@ async fn run(opts: Options) -> bool {
 
     let port = free_port();
     let base = format!("https://127.0.0.1:{port}");
-    let mut server = match start_server(dir.path(), port, max_held(&opts)).await {
+    let mut server = match start_server(
+        dir.path(),
+        port,
+        max_held(&opts),
+        "printpark serve",
+        Duration::from_secs(90),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };

@@ -59,11 +59,9 @@
 //! reaped; none here, as nothing is parked through the server).
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -75,9 +73,17 @@ use printpark::identity::{ClientInfo, NewUserRequest, User};
 use printpark::ipp::client::new_request;
 use printpark::ipp::op;
 use printpark::ipp::wire::{self, Attribute, Group, Limits, Message, Value, group};
-use printpark::jobs::{Compression, Submission};
 use printpark::release::PrinterForm;
 use printpark::services::Services;
+
+#[path = "common.rs"]
+#[allow(dead_code)]
+mod common;
+use common::{
+    Process, all_processes_cpu, cpu_secs, create_admin, error_chain, free_port, fsync_ms,
+    insecure_client, machine, mib, ms, others_cpu, percentile, portal_pdf, proc_status_kib,
+    reset_peak, sockets, start_server,
+};
 
 /// Longest Get-Notifications hold of the server (`release::infra::LONGEST_WAIT`).
 const HOLD_SECS: f64 = 25.0;
@@ -138,288 +144,7 @@ fn options() -> Options {
 }
 
 // ---------------------------------------------------------------------------------
-// The server process and /proc
-
-/// `printpark serve` as a child: stopped (TERM, then KILL) when dropped, also on panic.
-struct ServerProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    fn log_lines(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn log_tail(&self) -> String {
-        let lines = self.log_lines();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if self.exited().is_some() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(30) {
-            if self.exited().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("printpark did not stop on SIGTERM within 30 s: killing it");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = text.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Resets VmHWM to the current RSS; false where the kernel does not allow it.
-fn reset_peak(pid: u32) -> bool {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: OnceLock<f64> = OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// Fields after the command name in /proc/PID/stat (index 0 = state, field 3).
-fn stat_fields(pid: Option<u32>) -> Vec<f64> {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/stat"),
-        None => "/proc/self/stat".into(),
-    };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let Some(after) = text.rfind(')').map(|i| &text[i + 2..]) else {
-        return Vec::new();
-    };
-    after
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect()
-}
-
-/// User + system CPU seconds of a process (`None`: this one), with the children it
-/// has reaped when `reaped` (the server's `analyse-pdf` children, none here).
-fn cpu_secs(pid: Option<u32>, reaped: bool) -> f64 {
-    let f = stat_fields(pid);
-    let at = |i: usize| f.get(i).copied().unwrap_or(0.0);
-    let mut ticks = at(11) + at(12);
-    if reaped {
-        ticks += at(13) + at(14);
-    }
-    ticks / clock_ticks()
-}
-
-/// CPU seconds used so far by every process on the machine: pid → (seconds, is a
-/// kernel thread).
-fn all_processes_cpu() -> HashMap<u32, (f64, bool)> {
-    let mut out = HashMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let f = stat_fields(Some(pid));
-        if f.len() < 13 {
-            continue;
-        }
-        let kernel_thread = pid == 2 || f[1] == 2.0;
-        out.insert(pid, ((f[11] + f[12]) / clock_ticks(), kernel_thread));
-    }
-    out
-}
-
-/// CPU seconds other processes (not kernel threads) used between two snapshots,
-/// leaving out the server and the bench.
-fn others_cpu(
-    before: &HashMap<u32, (f64, bool)>,
-    after: &HashMap<u32, (f64, bool)>,
-    ours: &[u32],
-) -> f64 {
-    after
-        .iter()
-        .filter(|(pid, (_, kthread))| !ours.contains(pid) && !kthread)
-        .map(|(pid, (secs, _))| secs - before.get(pid).map(|b| b.0).unwrap_or(0.0))
-        .sum::<f64>()
-        .max(0.0)
-}
-
-/// Open sockets of a process (its TCP connections, listeners, database files are not
-/// sockets).
-fn sockets(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| {
-                    std::fs::read_link(e.path())
-                        .map(|l| l.to_string_lossy().starts_with("socket:"))
-                        .unwrap_or(false)
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// Median time of a 4 KiB write + fsync in `dir`: one durable commit's floor.
-fn fsync_ms(dir: &Path) -> f64 {
-    let mut times = Vec::new();
-    for i in 0..40 {
-        let path = dir.join(format!("fsync-probe-{i}"));
-        let started = Instant::now();
-        let Ok(mut f) = std::fs::File::create(&path) else {
-            return f64::NAN;
-        };
-        let _ = f.write_all(&[7u8; 4096]);
-        let _ = f.sync_all();
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-        let _ = std::fs::remove_file(&path);
-    }
-    percentile(&times, 50.0)
-}
-
-fn machine() -> String {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!("{cores} cores, {cpu}")
-}
-
-fn mib(kib: Option<u64>) -> String {
-    kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
-        .unwrap_or_else(|| "n/a".into())
-}
-
-fn printpark_command(dir: &Path, port: u16, max_held: u32) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_printpark"));
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PRINTPARK_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("PRINTPARK_DATA_DIR", dir.join("data"))
-        .env("PRINTPARK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        // As for the library that parked the jobs (only parking checks it).
-        .env("PRINTPARK_QUEUE__MAX_HELD_PER_USER", max_held.to_string())
-        // A benchmark server does not announce itself on the network.
-        .env("PRINTPARK_DNSSD__ENABLED", "false")
-        .env("PRINTPARK_LOG__LEVEL", "warn")
-        .env("PRINTPARK_LOG__FORMAT", "text")
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-fn insecure_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .expect("client")
-}
-
-async fn start_server(dir: &Path, port: u16, max_held: u32) -> Result<ServerProcess, String> {
-    let log = dir.join("serve.log");
-    let child = printpark_command(dir, port, max_held)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
-        .spawn()
-        .map_err(|e| format!("printpark serve: {e}"))?;
-    let mut server = ServerProcess { child, log };
-    let http = insecure_client();
-    let started = Instant::now();
-    loop {
-        if let Some(status) = server.exited() {
-            return Err(format!(
-                "printpark exited ({status}):\n{}",
-                server.log_tail()
-            ));
-        }
-        if let Ok(r) = http
-            .get(format!("https://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            return Ok(server);
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            return Err(format!(
-                "printpark not healthy after 60 s:\n{}",
-                server.log_tail()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+// The server's counters (the server process and the /proc readings are in common.rs)
 
 /// The server's own count of answered INFRA requests (`/metrics`).
 async fn server_infra_requests(base: &str) -> Option<u64> {
@@ -514,20 +239,7 @@ async fn prepare(dir: &Path, opts: &Options, phases: usize) -> Prepared {
     let services = Services::start(settings).await.expect("services start");
     let client = ClientInfo::default();
     let identity = &services.identity;
-    let admin = identity
-        .create_user(
-            None,
-            &NewUserRequest {
-                username: "boss".into(),
-                email: "boss@example.org".into(),
-                admin: true,
-                password: Some("correct horse battery".into()),
-                ..Default::default()
-            },
-            &client,
-        )
-        .await
-        .expect("admin");
+    let admin = create_admin(&services, &client).await;
     let mut users = Vec::new();
     for u in 0..opts.users {
         let password = format!("bench user {u} long password");
@@ -612,17 +324,7 @@ async fn prepare(dir: &Path, opts: &Options, phases: usize) -> Prepared {
         async move {
             let mut ids = Vec::new();
             for (phase, k, name, bytes) in jobs {
-                let submission = Submission {
-                    name: &name,
-                    format: "application/pdf",
-                    copies: 1,
-                    sides: "one-sided",
-                    source: "portal",
-                    compression: Compression::None,
-                    color_mode: "auto",
-                    accept: None,
-                    page_ranges: None,
-                };
+                let submission = portal_pdf(&name);
                 let job = services
                     .jobs
                     .park(&user, &submission, &mut &bytes[..], &ClientInfo::default())
@@ -1133,20 +835,6 @@ impl Panel {
 // ---------------------------------------------------------------------------------
 // Figures
 
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
-    v[rank.min(v.len() - 1)]
-}
-
-fn ms(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1e3
-}
-
 struct Idle {
     label: String,
     secs: f64,
@@ -1163,7 +851,7 @@ struct Idle {
 async fn idle_window(
     label: &str,
     secs: f64,
-    server: &ServerProcess,
+    server: &Process,
     hub: Option<&Hub>,
     base: &str,
 ) -> Idle {
@@ -1220,7 +908,7 @@ async fn run_phase(
     schedule: Vec<(Duration, usize, Vec<i64>)>,
     panels: &[Arc<Panel>],
     hub: &Arc<Hub>,
-    server: &ServerProcess,
+    server: &Process,
 ) -> Result<Phase, String> {
     let pid = server.pid();
     let me = std::process::id();
@@ -1511,7 +1199,15 @@ async fn run(opts: Options) {
 
     let port = free_port();
     let base = format!("https://127.0.0.1:{port}");
-    let mut server = match start_server(dir.path(), port, max_held(&opts, phase_count)).await {
+    let mut server = match start_server(
+        dir.path(),
+        port,
+        max_held(&opts, phase_count),
+        "printpark",
+        Duration::from_secs(30),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };

@@ -44,7 +44,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-const MIB: u64 = 1024 * 1024;
+#[path = "common.rs"]
+#[allow(dead_code)]
+mod common;
+use common::{
+    MIB, all_processes_cpu, big_document, clock_ticks, cpu_secs, error_chain, free_port,
+    one_page_pdf, proc_status_kib, reset_peak,
+};
+
 const USER: &str = "bench";
 const PASSWORD: &str = "bench password 1";
 /// IPP job-state pending-held.
@@ -146,51 +153,6 @@ impl Drop for Server {
     }
 }
 
-fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = text.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Resets VmHWM to the current RSS; false where the kernel does not allow it.
-fn reset_peak(pid: u32) -> bool {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: OnceLock<f64> = OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// User + system CPU seconds of a process (`None`: this one).
-fn cpu_secs(pid: Option<u32>) -> f64 {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/stat"),
-        None => "/proc/self/stat".into(),
-    };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return 0.0;
-    };
-    let Some(after) = text.rfind(')').map(|i| &text[i + 2..]) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
 /// A process and all its descendants: PrintPark parses PDFs in child processes of
 /// its own (`printpark analyse-pdf`), which count as the server.
 fn process_tree(root: u32) -> Vec<u32> {
@@ -243,7 +205,7 @@ fn tree_cpu_secs(root: u32) -> f64 {
         .unwrap_or(0.0);
     process_tree(root)
         .into_iter()
-        .map(|pid| cpu_secs(Some(pid)))
+        .map(|pid| cpu_secs(Some(pid), false))
         .sum::<f64>()
         + reaped
 }
@@ -270,40 +232,6 @@ fn reset_tree_peak(root: u32) -> bool {
         == 0
 }
 
-/// CPU seconds used so far by every process on the machine: pid → (seconds, is a
-/// kernel thread).
-fn all_processes_cpu() -> std::collections::HashMap<u32, (f64, bool)> {
-    let mut out = std::collections::HashMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(after) = text.rfind(')').map(|i| &text[i + 2..]) else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let num = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        let kernel_thread = pid == 2 || num(1) == 2.0;
-        out.insert(pid, ((num(11) + num(12)) / clock_ticks(), kernel_thread));
-    }
-    out
-}
-
 /// CPU seconds between two snapshots used by (other processes, kernel threads),
 /// leaving out the given pids (the server under test and the bench itself).
 fn others_cpu(
@@ -326,14 +254,6 @@ fn others_cpu(
     (others.max(0.0), kernel.max(0.0))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -344,17 +264,6 @@ fn which(program: &str) -> Option<PathBuf> {
 
 fn is_root() -> bool {
     proc_status_kib(std::process::id(), "Uid:") == Some(0)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 // ---------------------------------------------------------------------------------
@@ -642,13 +551,13 @@ async fn run_level(
     tokio::time::sleep_until(start.into()).await;
     let (server0, client0, all0) = (
         tree_cpu_secs(target.pid),
-        cpu_secs(None),
+        cpu_secs(None, false),
         all_processes_cpu(),
     );
     tokio::time::sleep_until(end.into()).await;
     let (server1, client1, all1) = (
         tree_cpu_secs(target.pid),
-        cpu_secs(None),
+        cpu_secs(None, false),
         all_processes_cpu(),
     );
     let mut ours = process_tree(target.pid);
@@ -699,39 +608,6 @@ struct Big {
     sampled_max_kib: u64,
     secs: f64,
     outcome: Result<i32, String>,
-}
-
-/// A PDF-looking document of exactly `size` bytes: a header, one stream object of
-/// pseudo-random bytes (a 1 MiB block, repeated without copying), a trailer.
-fn big_document(size: u64) -> impl Iterator<Item = Bytes> + Send {
-    let mut block = vec![0u8; MIB as usize];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for b in block.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    let block = Bytes::from(block);
-    let suffix: &'static [u8] = b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
-    let head = |n: u64| {
-        format!("%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n2 0 obj\n<< /Length {n} >>\nstream\n")
-    };
-    let mut stream_len = size - head(size).len() as u64 - suffix.len() as u64;
-    if head(stream_len).len() != head(size).len() {
-        stream_len = size - head(stream_len).len() as u64 - suffix.len() as u64;
-    }
-    let prefix = Bytes::from(head(stream_len));
-    let mut left = stream_len;
-    std::iter::once(prefix)
-        .chain(std::iter::from_fn(move || {
-            (left > 0).then(|| {
-                let n = left.min(block.len() as u64) as usize;
-                left -= n as u64;
-                block.slice(..n)
-            })
-        }))
-        .chain(std::iter::once(Bytes::from_static(suffix)))
 }
 
 async fn big_job(target: &Target, size: u64) -> Big {
@@ -1092,73 +968,6 @@ fn start_cupsd() -> Result<Cupsd, String> {
 // ---------------------------------------------------------------------------------
 // Context: the document, the disk
 
-/// Page 1 of the fixture `document-a4.pdf` (Ghostscript-made, 2 pages), cut with
-/// Ghostscript as the fixtures were made; without Ghostscript a minimal 1-page PDF.
-fn one_page_pdf(dir: &Path) -> (Bytes, String) {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/documents/document-a4.pdf"
-    );
-    let out = dir.join("one-page.pdf");
-    let made = Command::new("gs")
-        .args(["-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=pdfwrite"])
-        .args(["-dFirstPage=1", "-dLastPage=1"])
-        .arg(format!("-sOutputFile={}", out.display()))
-        .arg(fixture)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if made && let Ok(bytes) = std::fs::read(&out) {
-        return (
-            Bytes::from(bytes),
-            "page 1 of tests/fixtures/documents/document-a4.pdf, cut with Ghostscript".into(),
-        );
-    }
-    (
-        Bytes::from(minimal_pdf()),
-        "a minimal hand-made 1-page PDF (Ghostscript not found)".into(),
-    )
-}
-
-fn minimal_pdf() -> Vec<u8> {
-    let content = "BT /F1 36 Tf 72 700 Td (PrintPark test page 1) Tj ET\n";
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] \
-         /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
-            .to_owned(),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-        format!(
-            "<< /Length {} >>\nstream\n{content}endstream",
-            content.len()
-        ),
-    ];
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for offset in offsets {
-        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
-}
-
 /// Median time of a 4 KiB write + fsync in the temp folder: the floor under any
 /// server that makes each job durable before answering.
 fn fsync_ms() -> f64 {
@@ -1310,7 +1119,10 @@ async fn run(opts: Options) {
         .format(time::macros::format_description!("[year]-[month]-[day]"))
         .unwrap_or_default();
     let work = tempfile::tempdir().expect("temp dir");
-    let (document, document_label) = one_page_pdf(work.path());
+    let (document, document_label) = one_page_pdf(
+        work.path(),
+        "page 1 of tests/fixtures/documents/document-a4.pdf, cut with Ghostscript",
+    );
     println!(
         "PrintPark IPP benchmark, {today}, {cores} cores (the bench client shares them with the server under test)"
     );

@@ -38,7 +38,6 @@
 //! /proc/self/clear_refs) covers all three.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -54,11 +53,17 @@ use printpark::config::{Secret, Settings};
 use printpark::identity::{ClientInfo, NewUserRequest, User};
 use printpark::ipp::wire::{self, Attribute, Group, Limits, Message, Value, group, tag};
 use printpark::ipp::{op, status};
-use printpark::jobs::{Compression, Submission};
 use printpark::release::PrinterForm;
 use printpark::services::Services;
 
-const MIB: u64 = 1024 * 1024;
+#[path = "common.rs"]
+#[allow(dead_code)]
+mod common;
+use common::{
+    MIB, big_document, create_admin, fsync_ms, machine, ms, one_page_pdf, percentile, portal_pdf,
+    proc_status_kib,
+};
+
 const USER: &str = "ann";
 const PASSWORD: &str = "ann's long password";
 const PIN: &str = "482916";
@@ -788,105 +793,6 @@ impl Drop for Ippeveprinter {
 // ---------------------------------------------------------------------------------
 // Documents
 
-/// Page 1 of the fixture, cut with Ghostscript; a minimal 1-page PDF without it.
-fn one_page_pdf(dir: &Path) -> (Bytes, &'static str) {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/documents/document-a4.pdf"
-    );
-    let out = dir.join("one-page.pdf");
-    let made = Command::new("gs")
-        .args(["-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=pdfwrite"])
-        .args(["-dFirstPage=1", "-dLastPage=1"])
-        .arg(format!("-sOutputFile={}", out.display()))
-        .arg(fixture)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if made && let Ok(bytes) = std::fs::read(&out) {
-        return (
-            Bytes::from(bytes),
-            "page 1 of tests/fixtures/documents/document-a4.pdf (Ghostscript)",
-        );
-    }
-    (
-        Bytes::from(minimal_pdf()),
-        "a minimal hand-made 1-page PDF (Ghostscript not found)",
-    )
-}
-
-fn minimal_pdf() -> Vec<u8> {
-    let content = "BT /F1 36 Tf 72 700 Td (PrintPark test page 1) Tj ET\n";
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] \
-         /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
-            .to_owned(),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-        format!(
-            "<< /Length {} >>\nstream\n{content}endstream",
-            content.len()
-        ),
-    ];
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for offset in offsets {
-        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
-}
-
-/// A PDF-looking document of exactly `size` bytes: a header, one stream object of
-/// pseudo-random bytes (a 1 MiB block, repeated without copying), a trailer.
-fn big_document(size: u64) -> impl Iterator<Item = Bytes> + Send {
-    let mut block = vec![0u8; MIB as usize];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for b in block.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    let block = Bytes::from(block);
-    let suffix: &'static [u8] = b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
-    let head = |n: u64| {
-        format!("%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n2 0 obj\n<< /Length {n} >>\nstream\n")
-    };
-    let mut stream_len = size - head(size).len() as u64 - suffix.len() as u64;
-    if head(stream_len).len() != head(size).len() {
-        stream_len = size - head(stream_len).len() as u64 - suffix.len() as u64;
-    }
-    let prefix = Bytes::from(head(stream_len));
-    let mut left = stream_len;
-    std::iter::once(prefix)
-        .chain(std::iter::from_fn(move || {
-            (left > 0).then(|| {
-                let n = left.min(block.len() as u64) as usize;
-                left -= n as u64;
-                block.slice(..n)
-            })
-        }))
-        .chain(std::iter::once(Bytes::from_static(suffix)))
-}
-
 /// What was parked: the printer must receive exactly this.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Expected {
@@ -991,21 +897,7 @@ impl Server {
         tokio::spawn(server);
         let workers = services.release.spawn_workers();
         let client = ClientInfo::default();
-        let admin = services
-            .identity
-            .create_user(
-                None,
-                &NewUserRequest {
-                    username: "boss".into(),
-                    email: "boss@example.org".into(),
-                    admin: true,
-                    password: Some("correct horse battery".into()),
-                    ..Default::default()
-                },
-                &client,
-            )
-            .await
-            .expect("admin");
+        let admin = create_admin(&services, &client).await;
         let user = services
             .identity
             .create_user(
@@ -1061,17 +953,7 @@ impl Server {
     }
 
     async fn park(&self, name: &str, document: &Document) -> i64 {
-        let submission = Submission {
-            name,
-            format: "application/pdf",
-            copies: 1,
-            sides: "one-sided",
-            source: "portal",
-            compression: Compression::None,
-            color_mode: "auto",
-            accept: None,
-            page_ranges: None,
-        };
+        let submission = portal_pdf(name);
         let jobs = &self.services.jobs;
         let client = ClientInfo::default();
         let job = match document {
@@ -1195,16 +1077,6 @@ struct AtPrinter {
     gap_mean: f64,
 }
 
-fn ms(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1e3
-}
-
-fn proc_status_kib(key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = text.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// The printer a round releases to: its row, and which of the two it is.
 #[derive(Clone, Copy)]
 struct Target<'a> {
@@ -1255,7 +1127,7 @@ async fn round(server: &Server, target: Target<'_>, load: Load<'_>) -> Result<Ro
         .unwrap_or((0, 0));
     let since = printpark::db::now() - 5;
     let rss_before = measure_rss.then(|| {
-        let before = proc_status_kib("VmRSS:").unwrap_or(0);
+        let before = proc_status_kib(std::process::id(), "VmRSS:").unwrap_or(0);
         let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
         (before, reset)
     });
@@ -1320,7 +1192,7 @@ async fn round(server: &Server, target: Target<'_>, load: Load<'_>) -> Result<Ro
     }
     let peak_rss_growth_kib = rss_before.and_then(|(before, reset)| {
         reset.then(|| {
-            proc_status_kib("VmHWM:")
+            proc_status_kib(std::process::id(), "VmHWM:")
                 .unwrap_or(0)
                 .saturating_sub(before)
         })
@@ -1420,52 +1292,9 @@ async fn round(server: &Server, target: Target<'_>, load: Load<'_>) -> Result<Ro
 // ---------------------------------------------------------------------------------
 // Figures
 
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
-    v[rank.min(v.len() - 1)]
-}
-
 fn median(values: impl Iterator<Item = f64>) -> f64 {
     let v: Vec<f64> = values.collect();
     percentile(&v, 50.0)
-}
-
-/// Median time of a 4 KiB write + fsync in `dir`: one durable commit's floor.
-fn fsync_ms(dir: &Path) -> f64 {
-    let mut times = Vec::new();
-    for i in 0..40 {
-        let path = dir.join(format!("fsync-probe-{i}"));
-        let started = Instant::now();
-        let Ok(mut f) = std::fs::File::create(&path) else {
-            return f64::NAN;
-        };
-        let _ = f.write_all(&[7u8; 4096]);
-        let _ = f.sync_all();
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-        let _ = std::fs::remove_file(&path);
-    }
-    percentile(&times, 50.0)
-}
-
-fn machine() -> String {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!("{cores} cores, {cpu}")
 }
 
 struct Row {
@@ -1614,7 +1443,10 @@ fn main() {
 async fn run(opts: Options) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let scratch = tempfile::tempdir().expect("temp dir");
-    let (page, page_source) = one_page_pdf(scratch.path());
+    let (page, page_source) = one_page_pdf(
+        scratch.path(),
+        "page 1 of tests/fixtures/documents/document-a4.pdf (Ghostscript)",
+    );
     let small = Document::Small(page.clone());
     let small_expected = small.expected();
     println!(
