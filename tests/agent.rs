@@ -271,30 +271,38 @@ impl World {
 
     /// Ann prints `bytes` as a PDF with CUPS's ipptool over IPPS; returns the job id.
     async fn print_with_ipptool(&self, bytes: &[u8]) -> i64 {
-        let file = self.home.path().join("document.pdf");
-        std::fs::write(&file, bytes).unwrap();
         let uri = format!(
             "ipps://ann:ann%27s%20long%20password@{}/ipp/print",
             self.addr
         );
-        let output = support::printer::ipptool(
-            &["-tv", "-f", file.to_str().unwrap(), &uri, "print-job.test"],
-            self.home.path(),
-        )
-        .await;
+        self.print_to(&uri, bytes).await
+    }
+
+    /// Ann prints `bytes` as a PDF to `uri` with CUPS's ipptool (print-job.test);
+    /// returns the job id the server lists for her.
+    async fn print_to(&self, uri: &str, bytes: &[u8]) -> i64 {
+        let file = self.home.path().join("document.pdf");
+        std::fs::write(&file, bytes).unwrap();
+        let output = tokio::process::Command::new("ipptool")
+            .args(["-tv", "-f", file.to_str().unwrap(), uri, "print-job.test"])
+            .env("HOME", self.home.path())
+            .env("CUPS_USER", "ann")
+            .output()
+            .await
+            .unwrap();
         assert!(
             output.status.success(),
-            "ipptool print-job failed:\n{}",
+            "ipptool print-job to {uri} failed:\n{}",
             String::from_utf8_lossy(&output.stdout)
         );
-        let jobs = self
+        let held = self
             .server()
             .services
             .jobs
             .held_jobs_of(&self.ann)
             .await
             .unwrap();
-        jobs.first().expect("the printed job is held").id
+        held.first().expect("the printed job is in Ann's list").id
     }
 
     async fn release_all(&self, printer: &PrinterRow) -> Vec<i64> {
@@ -788,34 +796,8 @@ impl World {
     /// Ann prints `pdf` to a workstation's local queue with ipptool (driverless, as
     /// the OS does); returns the job id the server lists for her.
     async fn print_on_workstation(&self, listen: &str, pdf: &[u8]) -> i64 {
-        let file = self.home.path().join("local.pdf");
-        std::fs::write(&file, pdf).unwrap();
-        let output = tokio::process::Command::new("ipptool")
-            .args([
-                "-tv",
-                "-f",
-                file.to_str().unwrap(),
-                &format!("ipp://{listen}/ipp/print"),
-                "print-job.test",
-            ])
-            .env("HOME", self.home.path())
-            .env("CUPS_USER", "ann")
-            .output()
+        self.print_to(&format!("ipp://{listen}/ipp/print"), pdf)
             .await
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "ipptool to the local queue:\n{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-        let held = self
-            .server()
-            .services
-            .jobs
-            .held_jobs_of(&self.ann)
-            .await
-            .unwrap();
-        held.first().expect("the job is in Ann's list").id
     }
 
     fn assert_server_files_free_of(&self, needles: &[Vec<u8>]) {
@@ -870,9 +852,7 @@ async fn a_workstation_job_stays_on_the_workstation_and_the_server_never_holds_i
         .await
         .unwrap()
         .expect("site salt");
-    let mut salted = b"printpark site key v1:".to_vec();
-    salted.extend_from_slice(&salt);
-    let key = printpark::vault::MasterKey::derive_from_password(SITE_PASSWORD, &salted).unwrap();
+    let key = printpark::vault::local::site_key(SITE_PASSWORD, &salt).unwrap();
     let key_b64 = key.to_base64().to_string();
     use base64::Engine;
     let key_raw = base64::engine::general_purpose::STANDARD

@@ -107,14 +107,13 @@ impl Channel {
 
     pub async fn enrol(&self, enrolment: &AgentEnrolment) -> Result<AgentCredential, AgentError> {
         let response = self
-            .http
-            .post(self.url("/api/v1/agent/enrol"))
-            .json(enrolment)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let response = self.check(response).await?;
+            .send_json(
+                "/api/v1/agent/enrol",
+                None,
+                enrolment,
+                Duration::from_secs(30),
+            )
+            .await?;
         response
             .json()
             .await
@@ -127,15 +126,13 @@ impl Channel {
         health: &AgentHealth,
     ) -> Result<AgentAssignment, AgentError> {
         let response = self
-            .http
-            .post(self.url("/api/v1/agent/heartbeat"))
-            .basic_auth(credential.0, Some(credential.1))
-            .json(health)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let response = self.check(response).await?;
+            .post_json(
+                "/api/v1/agent/heartbeat",
+                credential,
+                health,
+                Duration::from_secs(30),
+            )
+            .await?;
         response
             .json()
             .await
@@ -149,15 +146,23 @@ impl Channel {
         body: &T,
         timeout: Duration,
     ) -> Result<reqwest::Response, AgentError> {
-        let response = self
-            .http
-            .post(self.url(path))
-            .basic_auth(credential.0, Some(credential.1))
-            .json(body)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        self.send_json(path, Some(credential), body, timeout).await
+    }
+
+    /// POSTs `body` as JSON (with Basic credentials when given); a non-2xx answer
+    /// becomes the matching error.
+    async fn send_json<T: serde::Serialize>(
+        &self,
+        path: &str,
+        credential: Option<Credential<'_>>,
+        body: &T,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, AgentError> {
+        let mut request = self.http.post(self.url(path)).json(body).timeout(timeout);
+        if let Some((login, secret)) = credential {
+            request = request.basic_auth(login, Some(secret));
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
         self.check(response).await
     }
 

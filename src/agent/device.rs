@@ -39,13 +39,7 @@ impl Requests {
         let path = format!("/ipp/infra/{}", printer.guid);
         let printer_uri = channel.ipps_uri(&path);
         // Stable per printer and agent credential: the server sees one device.
-        let digest = <sha2::Sha256 as sha2::Digest>::digest(printer.device_login.as_bytes());
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        let uuid = format!(
-            "urn:uuid:{}",
-            uuid::Builder::from_random_bytes(bytes).into_uuid()
-        );
+        let uuid = format!("urn:uuid:{}", super::stable_uuid(&printer.device_login));
         Self {
             channel,
             printer,

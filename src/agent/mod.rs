@@ -134,6 +134,17 @@ impl HealthBoard {
     }
 }
 
+/// A UUID that stays the same for the same seed (a login): the server and the
+/// computer see one device or queue across restarts.
+fn stable_uuid(seed: &str) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -231,14 +242,7 @@ async fn start_workstation(
             store: store.clone(),
             owner: config.owner.clone(),
             failover: failover.clone(),
-            uuid: {
-                let digest = <sha2::Sha256 as sha2::Digest>::digest(enrolment.login.as_bytes());
-                let mut bytes = [0u8; 16];
-                bytes.copy_from_slice(&digest[..16]);
-                uuid::Builder::from_random_bytes(bytes)
-                    .into_uuid()
-                    .to_string()
-            },
+            uuid: stable_uuid(&enrolment.login),
             uri: format!("ipp://{}/ipp/print", config.listen),
         },
         config.listen,

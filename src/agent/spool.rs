@@ -7,14 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::AsyncRead;
 
 use super::AgentError;
 use crate::release::push::{DocumentSource, OpenDocument};
-use crate::vault::stream::{ChunkSealer, SealedReader, seal_to_writer};
-use crate::vault::{DataKey, MasterKey};
-
-const CHUNK: usize = 64 * 1024;
+use crate::vault::{MasterKey, local};
 
 #[derive(Debug)]
 pub struct Spool {
@@ -54,47 +51,30 @@ impl Spool {
     ) -> Result<SpooledDocument, AgentError> {
         let name = uuid::Uuid::new_v4().simple().to_string();
         let path = self.dir.join(&name);
-        let key = DataKey::generate();
-        let wrapped_key = key
-            .wrap(&self.key, &name)
-            .map_err(|e| AgentError::State(e.to_string()))?;
-        let written = async {
-            let mut file = tokio::fs::File::create(&path).await?;
-            let mut sealer = ChunkSealer::new(&key, &name, CHUNK);
-            let mut reader = reader;
-            let (plain, _) = seal_to_writer(&mut sealer, &mut reader, &mut file)
-                .await
-                .map_err(std::io::Error::other)?;
-            file.flush().await?;
-            Ok::<u64, std::io::Error>(plain)
-        }
-        .await;
-        match written {
-            Ok(size) => Ok(SpooledDocument {
-                path,
-                name,
-                wrapped_key,
-                size,
-            }),
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&path).await;
-                Err(AgentError::Unreachable(format!(
-                    "fetching the document broke off: {e}"
-                )))
-            }
-        }
+        let (wrapped_key, size) = local::seal_file(&self.key, &name, &path, reader, false)
+            .await
+            .map_err(|e| {
+                AgentError::Unreachable(format!("fetching the document broke off: {e}"))
+            })?;
+        Ok(SpooledDocument {
+            path,
+            name,
+            wrapped_key,
+            size,
+        })
     }
 
     async fn read(
         &self,
         document: &SpooledDocument,
     ) -> std::io::Result<Box<dyn AsyncRead + Send + Unpin>> {
-        let key = DataKey::unwrap(&self.key, &document.wrapped_key, &document.name)
-            .map_err(std::io::Error::other)?;
-        let file = tokio::fs::File::open(&document.path).await?;
-        Ok(Box::new(
-            SealedReader::new(file, key, &document.name).into_async_read(),
-        ))
+        local::open_file(
+            &self.key,
+            &document.name,
+            &document.path,
+            &document.wrapped_key,
+        )
+        .await
     }
 }
 

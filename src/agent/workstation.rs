@@ -25,22 +25,15 @@ use crate::ipp::{op, status};
 use crate::jobs::analyse::AnalyzingReader;
 use crate::release::push::{self, Completion, PushError, PushJob, PushTarget};
 use crate::release::{AgentOrder, AgentOrdersRequest, AgentOutcome, WorkstationJob};
-use crate::vault::stream::{ChunkSealer, SealedReader, seal_to_writer};
-use crate::vault::{DataKey, MasterKey};
-
-const CHUNK: usize = 64 * 1024;
+use crate::vault::{MasterKey, local};
 /// The largest job the local queue takes.
 const MAX_JOB: u64 = 2 * 1024 * 1024 * 1024;
 
-/// Derives the site key: Argon2id (64 MiB, 3 passes) of the site password, salted
-/// with the server's site salt. Every agent of the site derives the same key; the
-/// server, which never gets the password, cannot.
+/// The site key (`vault::local::site_key`) from the password and the server's salt.
 pub fn site_key(password: &str, site_salt_hex: &str) -> Result<MasterKey, AgentError> {
     let salt =
         hex::decode(site_salt_hex).map_err(|_| AgentError::Protocol("bad site salt".into()))?;
-    let mut salted = b"printpark site key v1:".to_vec();
-    salted.extend_from_slice(&salt);
-    MasterKey::derive_from_password(password, &salted).map_err(|e| AgentError::Setup(e.to_string()))
+    local::site_key(password, &salt).map_err(|e| AgentError::Setup(e.to_string()))
 }
 
 /// Sealed jobs on the workstation: `{ref}.sealed` (AES-256-GCM chunks) and `{ref}.key`
@@ -71,30 +64,23 @@ impl ParkedStore {
         )
     }
 
-    /// Seals what `reader` yields; the file appears complete or not at all.
+    /// Seals what `reader` yields, synced to disk; the job exists once its sealed file
+    /// does (the wrapped key is written first).
     pub async fn park(&self, reader: &mut (dyn AsyncRead + Unpin)) -> std::io::Result<String> {
         let reference = uuid::Uuid::new_v4().simple().to_string();
         let (sealed, key_path) = self.paths(&reference);
-        let key = DataKey::generate();
-        let wrapped = key
-            .wrap(&self.key, &reference)
-            .map_err(std::io::Error::other)?;
-        let partial = sealed.with_extension("partial");
-        let written = async {
-            let mut file = tokio::fs::File::create(&partial).await?;
-            let mut sealer = ChunkSealer::new(&key, &reference, CHUNK);
-            let mut reader = reader;
-            seal_to_writer(&mut sealer, &mut reader, &mut file)
-                .await
-                .map_err(std::io::Error::other)?;
-            file.flush().await?;
-            file.sync_all().await?;
+        let parked = async {
+            // Sealed under a staging name, then the key, then published: a `.sealed`
+            // file always has its key beside it.
+            let staged = sealed.with_extension("staged");
+            let (wrapped, _) =
+                local::seal_file(&self.key, &reference, &staged, reader, true).await?;
             tokio::fs::write(&key_path, &wrapped).await?;
-            tokio::fs::rename(&partial, &sealed).await
+            tokio::fs::rename(&staged, &sealed).await
         }
         .await;
-        if let Err(e) = written {
-            let _ = tokio::fs::remove_file(&partial).await;
+        if let Err(e) = parked {
+            let _ = tokio::fs::remove_file(sealed.with_extension("staged")).await;
             let _ = tokio::fs::remove_file(&key_path).await;
             return Err(e);
         }
@@ -107,15 +93,13 @@ impl ParkedStore {
     ) -> std::io::Result<Box<dyn AsyncRead + Send + Unpin>> {
         let (sealed, key_path) = self.paths(reference);
         let wrapped = tokio::fs::read(&key_path).await?;
-        let key = DataKey::unwrap(&self.key, &wrapped, reference).map_err(|_| {
-            std::io::Error::other(
-                "the site key does not open this job (was the site password changed?)",
-            )
-        })?;
-        let file = tokio::fs::File::open(&sealed).await?;
-        Ok(Box::new(
-            SealedReader::new(file, key, reference).into_async_read(),
-        ))
+        local::open_file(&self.key, reference, &sealed, &wrapped)
+            .await
+            .map_err(|e| {
+                std::io::Error::other(format!(
+                    "{e} (the site key does not open this job: was the site password changed?)"
+                ))
+            })
     }
 
     /// The sealed file and its wrapped key (base64), for the failover copy.

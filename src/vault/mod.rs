@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 use crate::db::{Db, DbError};
 
 pub mod keys;
+pub mod local;
 pub mod master;
 pub mod store;
 pub mod stream;

@@ -10,7 +10,6 @@
 //! agent or unassigning the printer revokes the device row, which kills it at once.
 
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
 use super::{Infra, InfraError, SECRET_PURPOSE};
 use crate::db::{AgentRow, DbError};
@@ -223,10 +222,10 @@ impl Infra {
             Err(DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let given = self.agent_hash(AGENT_SECRET_PURPOSE, secret);
-        let matches = expected
-            .as_ref()
-            .is_some_and(|a| bool::from(a.secret_hash.as_slice().ct_eq(&given)));
+        let matches = super::devices::secret_matches(
+            expected.as_ref().map(|a| a.secret_hash.as_slice()),
+            &self.agent_hash(AGENT_SECRET_PURPOSE, secret),
+        );
         match expected {
             Some(agent) if matches && agent.state == "active" => Ok(agent),
             Some(agent) if matches && agent.state == "pending" => Err(InfraError::AwaitingApproval),
@@ -236,19 +235,7 @@ impl Infra {
                     Some(_) => "wrong secret",
                     None => "unknown agent",
                 };
-                self.release
-                    .identity
-                    .audit(
-                        None,
-                        "agent.login",
-                        &login.chars().take(64).collect::<String>(),
-                        "denied",
-                        client,
-                        why,
-                    )
-                    .await
-                    .map_err(ReleaseError::from)?;
-                Err(InfraError::Unauthenticated)
+                Err(self.refuse_sign_in("agent.login", login, why, client).await)
             }
         }
     }

@@ -127,10 +127,10 @@ impl Infra {
             Err(crate::db::DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let given = self.secret_hash(secret);
-        let matches = expected
-            .as_ref()
-            .is_some_and(|d| bool::from(d.secret_hash.as_slice().ct_eq(&given)));
+        let matches = secret_matches(
+            expected.as_ref().map(|d| d.secret_hash.as_slice()),
+            &self.secret_hash(secret),
+        );
         let device = match expected {
             Some(device) if matches && device.revoked_at.is_none() => device,
             other => {
@@ -139,19 +139,9 @@ impl Infra {
                     Some(_) => "wrong secret",
                     None => "unknown device",
                 };
-                self.release
-                    .identity
-                    .audit(
-                        None,
-                        "output_device.login",
-                        &login.chars().take(64).collect::<String>(),
-                        "denied",
-                        client,
-                        why,
-                    )
-                    .await
-                    .map_err(ReleaseError::from)?;
-                return Err(InfraError::Unauthenticated);
+                return Err(self
+                    .refuse_sign_in("output_device.login", login, why, client)
+                    .await);
             }
         };
         let printer = self.release.printers.by_id(device.printer_id).await?;
@@ -160,6 +150,26 @@ impl Infra {
             .touch_output_device(device.id, self.lease_until(), self.renew_before())
             .await?;
         Ok(DeviceCaller { device, printer })
+    }
+
+    /// Audits a refused sign-in (the login, never the secret) and answers 401.
+    pub(super) async fn refuse_sign_in(
+        &self,
+        action: &str,
+        login: &str,
+        why: &str,
+        client: &ClientInfo,
+    ) -> InfraError {
+        let login: String = login.chars().take(64).collect();
+        match self
+            .release
+            .identity
+            .audit(None, action, &login, "denied", client, why)
+            .await
+        {
+            Ok(()) => InfraError::Unauthenticated,
+            Err(e) => ReleaseError::from(e).into(),
+        }
     }
 
     /// Register-Output-Device: the device (re)starts. Whatever it fetched before and
@@ -291,4 +301,10 @@ fn device_problem(device: &OutputDeviceRow) -> Option<String> {
         cert_sha256: None,
     }
     .blocking_problem()
+}
+
+/// Whether a secret's keyed hash matches the stored one, in constant time (false
+/// when nothing is stored: an unknown login costs the same hash).
+pub(super) fn secret_matches(stored: Option<&[u8]>, given: &[u8]) -> bool {
+    stored.is_some_and(|stored| bool::from(stored.ct_eq(given)))
 }
