@@ -1585,7 +1585,13 @@ async fn run(opts: Options) -> bool {
     let approved_at = printpark::db::now();
     let approved = Instant::now();
     infra
-        .approve_agent(&admin, agent_id, &client)
+        .approve_agent(
+            &admin,
+            agent_id,
+            "",
+            &printpark::release::AgentTrust::default(),
+            &client,
+        )
         .await
         .expect("approve agent");
     loop {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use printpark::db::PrinterRow;
 use printpark::identity::{ClientInfo, User};
-use printpark::release::{PrinterForm, ReleaseVia};
+use printpark::release::{AgentTrust, PrinterForm, ReleaseVia};
 use support::netns::Site;
 use support::printer::{PrinterOptions, TestPrinter};
 use support::{Backend, TestServer};
@@ -244,7 +244,13 @@ impl World {
         );
         let id = self.wait_for_agent(&agent).await;
         infra
-            .approve_agent(&self.admin, id, &ClientInfo::default())
+            .approve_agent(
+                &self.admin,
+                id,
+                "",
+                &AgentTrust::default(),
+                &ClientInfo::default(),
+            )
             .await
             .unwrap();
         infra
@@ -505,7 +511,13 @@ async fn a_site_agent_delivers_a_released_job_byte_identical_to_a_printer_only_i
     assert_eq!(again.status(), 401);
 
     infra
-        .approve_agent(&w.admin, id, &ClientInfo::default())
+        .approve_agent(
+            &w.admin,
+            id,
+            "",
+            &AgentTrust::default(),
+            &ClientInfo::default(),
+        )
         .await
         .unwrap();
     infra
@@ -766,10 +778,15 @@ impl World {
             ],
         );
         let deadline = Instant::now() + Duration::from_secs(30);
-        let id = loop {
+        // Approved once it reports its site key id (the admin confirms that id), for
+        // Ann, and as a failover deliverer.
+        let (id, site_key) = loop {
             let rows = self.server().services.db.agents().await.unwrap();
-            if let Some(row) = rows.iter().find(|a| a.name == name) {
-                break row.id;
+            if let Some(row) = rows
+                .iter()
+                .find(|a| a.name == name && !a.site_key_reported.is_empty())
+            {
+                break (row.id, row.site_key_reported.clone());
             }
             assert!(
                 Instant::now() < deadline,
@@ -779,7 +796,16 @@ impl World {
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         infra
-            .approve_agent(&self.admin, id, &ClientInfo::default())
+            .approve_agent(
+                &self.admin,
+                id,
+                &site_key,
+                &AgentTrust {
+                    failover_deliverer: true,
+                    ..AgentTrust::people(&["ann"])
+                },
+                &ClientInfo::default(),
+            )
             .await
             .unwrap();
         while std::net::TcpStream::connect(&listen).is_err() {

@@ -81,18 +81,22 @@ impl Channel {
             return Ok(response);
         }
         let text = response.text().await.unwrap_or_default();
-        let detail = serde_json::from_str::<serde_json::Value>(&text)
+        // The server's errors: {"error": {"code": …, "message": …}}.
+        let error = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
-            .and_then(|v| {
-                v.get("detail")
-                    .or(v.get("title"))
-                    .and_then(|d| d.as_str())
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| text.chars().take(200).collect());
+            .and_then(|v| v.get("error").cloned());
+        let field = |name: &str| {
+            error
+                .as_ref()
+                .and_then(|e| e.get(name))
+                .and_then(|d| d.as_str())
+                .map(str::to_string)
+        };
+        let code = field("code").unwrap_or_default();
+        let detail = field("message").unwrap_or_else(|| text.chars().take(200).collect());
         Err(match status.as_u16() {
             401 => AgentError::Unauthenticated(detail),
-            403 => AgentError::AwaitingApproval,
+            403 if code == "awaiting_approval" || code.is_empty() => AgentError::AwaitingApproval,
             s if s >= 500 => AgentError::Unreachable(format!("the server answered HTTP {s}")),
             s => AgentError::Refused(format!("HTTP {s}: {detail}")),
         })

@@ -204,23 +204,31 @@ struct Workstation {
     owner: Option<String>,
 }
 
-/// Derives the site key, opens the sealed store and starts the local queue and the
+/// The site key from the site password and the server's salt.
+async fn derive_site_key(
+    config: &Workstation,
+    salt: &str,
+) -> Result<crate::vault::MasterKey, AgentError> {
+    let password = config.password.clone();
+    let salt = salt.to_string();
+    // Argon2id takes a moment and 64 MiB: off the async threads.
+    tokio::task::spawn_blocking(move || workstation::site_key(&password, &salt))
+        .await
+        .map_err(|e| AgentError::Setup(e.to_string()))?
+}
+
+/// Opens the sealed store with the site key and starts the local queue and the
 /// order loop.
+#[allow(clippy::too_many_arguments)]
 async fn start_workstation(
     config: &Workstation,
+    key: crate::vault::MasterKey,
     failover: &Arc<std::sync::atomic::AtomicBool>,
-    salt: &str,
     channel: &Channel,
     enrolment: &Enrolment,
     state: &AgentState,
     dir: &Path,
 ) -> Result<(actix_web::dev::ServerHandle, String), AgentError> {
-    let password = config.password.clone();
-    let salt = salt.to_string();
-    // Argon2id takes a moment and 64 MiB: off the async threads.
-    let key = tokio::task::spawn_blocking(move || workstation::site_key(&password, &salt))
-        .await
-        .map_err(|e| AgentError::Setup(e.to_string()))??;
     let site_key_id = key.id();
     // The server keeps workstation jobs only from agents that hold a site key: say so
     // before the queue opens.
@@ -286,6 +294,11 @@ async fn enrolled(state: &AgentState, args: &AgentArgs) -> Result<Enrolment, Age
     let pin = channel
         .seen_fingerprint()
         .ok_or_else(|| AgentError::Protocol("no server certificate was seen".into()))?;
+    // With the salt, a workstation agent reports its site key id while it waits: the
+    // admin confirms that id when approving it.
+    if !credential.site_salt.is_empty() {
+        state.set(SITE_SALT_KEY, &credential.site_salt).await?;
+    }
     let enrolment = Enrolment {
         server,
         login: credential.login,
@@ -306,6 +319,17 @@ async fn run(
     let mut queue: Option<actix_web::dev::ServerHandle> = None;
     let failover = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut site_key_id = String::new();
+    // The site key, derived as soon as the salt is known (from the enrolment or an
+    // earlier run), so even the heartbeats before approval report its id.
+    let mut known_salt = state.get(SITE_SALT_KEY).await?.unwrap_or_default();
+    let mut site_key: Option<(String, crate::vault::MasterKey)> = None;
+    if let Some(config) = &workstation
+        && !known_salt.is_empty()
+    {
+        let key = derive_site_key(config, &known_salt).await?;
+        site_key_id = key.id();
+        site_key = Some((known_salt.clone(), key));
+    }
     let channel = Channel::new(&enrolment.server, Some(&enrolment.pin))?;
     let board = HealthBoard::default();
     let deliverer = Deliverer {
@@ -366,11 +390,22 @@ async fn run(
                     assignment.failover_copy,
                     std::sync::atomic::Ordering::Relaxed,
                 );
+                if known_salt != assignment.site_salt {
+                    let _ = state.set(SITE_SALT_KEY, &assignment.site_salt).await;
+                    known_salt = assignment.site_salt.clone();
+                }
                 if let (Some(config), None) = (&workstation, &queue) {
+                    let key = match site_key.take() {
+                        Some((salt, key)) if salt == assignment.site_salt => key,
+                        _ => match derive_site_key(config, &assignment.site_salt).await {
+                            Ok(key) => key,
+                            Err(e) => break Err(e),
+                        },
+                    };
                     match start_workstation(
                         config,
+                        key,
                         &failover,
-                        &assignment.site_salt,
                         &channel,
                         &enrolment,
                         &state,
@@ -483,6 +518,9 @@ async fn shutdown() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The state file's key for the site key's salt (not secret).
+const SITE_SALT_KEY: &str = "site_salt";
+
 /// `agent status` fails (exit 1) when the last contact is older than this.
 const STATUS_SILENT_SECS: i64 = 120;
 
@@ -517,6 +555,10 @@ async fn status(state: &AgentState) -> Result<(), AgentError> {
         .await?
         .and_then(|a| serde_json::from_str(&a).ok());
     let printers = assignment.map(|a| a.printers).unwrap_or_default();
+    if !health.site_key_id.is_empty() {
+        // The admin compares it with the id the Agents page shows before approving.
+        println!("site key id:   {}", health.site_key_id);
+    }
     println!("printers:      {}", printers.len());
     for printer in &printers {
         let h = health.printers.iter().find(|h| h.guid == printer.guid);

@@ -199,11 +199,63 @@ pub fn serve(
     Ok(server)
 }
 
+/// Is `host` (a `Host` header) this computer's loopback interface by a literal name:
+/// `127.0.0.1`, `[::1]` or `localhost`, with or without a port? A web page that
+/// rebinds its own DNS name to 127.0.0.1 still sends its own name here.
+fn is_loopback_host(host: &str) -> bool {
+    let port_ok = |port: &str| {
+        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok()
+    };
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some(("::1", "")) => true,
+            Some(("::1", port)) => port.strip_prefix(':').is_some_and(port_ok),
+            _ => false,
+        };
+    }
+    let name = match host.split_once(':') {
+        Some((name, port)) if port_ok(port) => name,
+        Some(_) => return false,
+        None => host,
+    };
+    name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+}
+
+/// Only the computer's own IPP clients may print here. Refused before the body is
+/// read: a `Host` that is not a loopback literal (DNS rebinding: a web page's own
+/// name resolved to 127.0.0.1) and any `Origin` (browsers send one on cross-origin
+/// POSTs; IPP clients never do).
+fn refuse_browsers(req: &HttpRequest) -> Option<HttpResponse> {
+    let headers = req.headers();
+    if headers.contains_key(actix_web::http::header::ORIGIN) {
+        return Some(
+            HttpResponse::Forbidden().body("this queue takes jobs from this computer's IPP clients only (a request with an Origin came from a web page)"),
+        );
+    }
+    let hosts = headers.get_all(actix_web::http::header::HOST).collect::<Vec<_>>();
+    let loopback = matches!(hosts.as_slice(), [host] if host.to_str().is_ok_and(is_loopback_host));
+    if !loopback {
+        return Some(HttpResponse::Forbidden().body(
+            "this queue answers only to Host 127.0.0.1, [::1] or localhost (with the port)",
+        ));
+    }
+    None
+}
+
 async fn ipp(
     req: HttpRequest,
     payload: web::Payload,
     queue: web::Data<LocalQueue>,
 ) -> HttpResponse {
+    if let Some(refused) = refuse_browsers(&req) {
+        tracing::warn!(
+            host = ?req.headers().get(actix_web::http::header::HOST),
+            origin = ?req.headers().get(actix_web::http::header::ORIGIN),
+            "refused a request to the workstation queue that did not come from a local IPP client"
+        );
+        return refused;
+    }
     // Only IPP clients: a web page cannot send `application/ipp` to 127.0.0.1 without
     // a CORS preflight, which this queue never answers.
     let is_ipp = req
@@ -413,6 +465,17 @@ async fn print_job(
             let mut message = response(request, status::OK, "");
             message.groups.push(job_group(queue, job_id as i32));
             message
+        }
+        Err(AgentError::Refused(reason)) => {
+            // The server will not take it (this agent may not park for that person):
+            // trying again would not help.
+            queue.store.remove(&reference).await;
+            tracing::warn!(owner = %owner, reason = %reason, "the server refused the job");
+            response(
+                request,
+                status::NOT_AUTHORIZED,
+                &format!("PrintPark refused the job: {reason}"),
+            )
         }
         Err(e) => {
             // The OS keeps the job in its queue and tries again; nothing stays here.
@@ -666,5 +729,40 @@ impl push::DocumentSource for ParkedJob<'_> {
 
     fn open(&mut self, _number: u32) -> push::OpenDocument<'_> {
         Box::pin(self.store.open(self.reference))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_literals_are_this_computer() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8631",
+            "[::1]",
+            "[::1]:8631",
+            "localhost",
+            "LocalHost:631",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:8631",
+            "evil.example",
+            "127.0.0.1.evil.example",
+            "localhost.evil.example:8631",
+            "127.0.0.2:8631",
+            "[::2]:8631",
+            "[::1]x",
+            "127.0.0.1:",
+            "127.0.0.1:99999",
+            "127.0.0.1:+80",
+            "localhost:8631:1",
+            "",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
     }
 }

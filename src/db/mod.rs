@@ -25,7 +25,7 @@ pub mod releases;
 pub mod sessions;
 pub mod users;
 
-pub use agents::{AgentOrderRow, AgentRow};
+pub use agents::{AgentOrderRow, AgentRow, AgentTrustRow};
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::SealedBlobRow;
 pub use devices::{

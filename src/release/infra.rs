@@ -27,6 +27,7 @@ pub use agents::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
     AgentPrinterHealth, AgentView, HEARTBEAT_SECS,
 };
+pub use agents::{AgentTrust, ParkScope};
 pub use workstation::{AgentOrder, AgentOrders, AgentOrdersRequest, AgentOutcome, WorkstationJob};
 
 use super::worker::conclude;

@@ -25,6 +25,7 @@ pub use infra::{
     AgentOrdersRequest, AgentOutcome, AgentPrinter, AgentPrinterHealth, AgentView, DeviceCaller,
     FetchedJob, HEARTBEAT_SECS, Infra, InfraError, NewOutputDevice, WorkstationJob,
 };
+pub use infra::{AgentTrust, ParkScope};
 pub use registry::{PrinterForm, Printers};
 
 #[derive(Debug, thiserror::Error)]

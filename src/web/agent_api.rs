@@ -28,13 +28,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+fn unauthenticated() -> ApiError {
+    ApiError(Problem::new(
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Authenticate as the agent (HTTP Basic with the credential from its enrolment).",
+    ))
+}
+
 async fn agent(req: &HttpRequest, state: &AppState) -> Result<AgentRow, ApiError> {
     let Some((login, secret)) = basic_credentials(req) else {
-        return Err(ApiError(Problem::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Authenticate as the agent (HTTP Basic with the credential from its enrolment).",
-        )));
+        return Err(unauthenticated());
     };
     Ok(state
         .services
@@ -74,20 +78,31 @@ pub async fn enrol(
 /// The agent reports its health and version and learns the printers it serves.
 #[utoipa::path(post, path = "/api/v1/agent/heartbeat", request_body = AgentHealth,
     responses((status = 200, body = AgentAssignment), (status = 401, body = super::api::ErrorBody),
-        (status = 403, description = "enrolled, waiting for an admin's approval", body = super::api::ErrorBody)),
+        (status = 403, description = "enrolled, waiting for an admin's approval (`awaiting_approval`), or reporting another site key id than the admin confirmed (`site_key_mismatch`, audited)", body = super::api::ErrorBody)),
     security(("basic" = [])))]
 pub async fn heartbeat(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<AgentHealth>,
 ) -> Result<HttpResponse, ApiError> {
-    let agent = agent(&req, &state).await?;
-    let assignment = state
-        .services
-        .release
-        .infra()
-        .heartbeat(&agent, &body)
-        .await?;
+    let Some((login, secret)) = basic_credentials(&req) else {
+        return Err(unauthenticated());
+    };
+    let infra = state.services.release.infra();
+    let client = client_info(&req);
+    // A pending agent reports too (the site key id the admin is to confirm).
+    let agent = infra.verify_agent(&login, &secret, &client).await?;
+    let assignment = infra
+        .heartbeat(&agent, &body, &client)
+        .await
+        .map_err(|e| match e {
+            crate::release::InfraError::NotPossible(message) => ApiError(Problem::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "site_key_mismatch",
+                message,
+            )),
+            other => other.into(),
+        })?;
     Ok(HttpResponse::Ok().json(assignment))
 }
 
@@ -100,6 +115,7 @@ pub struct ParkedJob {
 /// on the workstation, sealed with the site key.
 #[utoipa::path(post, path = "/api/v1/agent/jobs", request_body = WorkstationJob,
     responses((status = 200, body = ParkedJob), (status = 401, body = super::api::ErrorBody),
+        (status = 403, description = "the admin did not let this agent park for that user, or has not confirmed its site key (`not_allowed`, audited)", body = super::api::ErrorBody),
         (status = 404, description = "no such user", body = super::api::ErrorBody)),
     security(("basic" = [])))]
 pub async fn park(
@@ -113,7 +129,15 @@ pub async fn park(
         .release
         .infra()
         .park_workstation_job(&agent, &body, &client_info(&req))
-        .await?;
+        .await
+        .map_err(|e| match e {
+            crate::release::InfraError::NotPossible(message) => ApiError(Problem::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "not_allowed",
+                message,
+            )),
+            other => other.into(),
+        })?;
     Ok(HttpResponse::Ok().json(ParkedJob { job_id }))
 }
 

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod browser;
 pub mod infra_device;
 pub mod netns;

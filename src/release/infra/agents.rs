@@ -5,6 +5,11 @@
 //! credential and talks IPP INFRA like any output device: nothing in the pull path
 //! knows about agents.
 //!
+//! A workstation agent is trusted only as far as the admin said when approving it:
+//! the people it may park jobs for (nobody until chosen), the site key id it holds
+//! (the one it reported, confirmed by the admin and fixed from then on) and whether it
+//! delivers other workstations' failover copies (off unless designated).
+//!
 //! A printer's device secret for an agent is derived from the server's keyed hash
 //! (never stored): the agent can be handed it on every heartbeat, and revoking the
 //! agent or unassigning the printer revokes the device row, which kills it at once.
@@ -12,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Infra, InfraError, SECRET_PURPOSE};
-use crate::db::{AgentRow, DbError};
+use crate::db::{AgentRow, AgentTrustRow, DbError};
 use crate::identity::{ClientInfo, User};
 use crate::release::ReleaseError;
 
@@ -43,6 +48,58 @@ pub struct AgentEnrolment {
 pub struct AgentCredential {
     pub login: String,
     pub secret: String,
+    /// Hex salt of the site key (as in the heartbeat), so a workstation agent can
+    /// report its site key id while it waits for approval: the admin confirms it then.
+    #[serde(default)]
+    pub site_salt: String,
+}
+
+/// Whom a workstation agent may park jobs for (a closed set, parsed at the edge).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ParkScope {
+    /// Only the people listed (none listed: nobody).
+    #[default]
+    People,
+    /// Any user of the site: whoever controls the workstation can park as anyone.
+    Anyone,
+}
+
+impl ParkScope {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "people" => Some(Self::People),
+            "anyone" => Some(Self::Anyone),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::People => "people",
+            Self::Anyone => "anyone",
+        }
+    }
+}
+
+/// What the admin decides about an agent on the Agents page. The default trusts it
+/// with nobody and no failover.
+#[derive(Debug, Clone, Default)]
+pub struct AgentTrust {
+    pub scope: ParkScope,
+    /// Usernames or e-mail addresses it may park for (scope `People`).
+    pub people: Vec<String>,
+    /// It takes failover orders (other workstations' jobs of its confirmed site key).
+    pub failover_deliverer: bool,
+}
+
+impl AgentTrust {
+    /// Only these people, no failover.
+    pub fn people<S: AsRef<str>>(people: &[S]) -> Self {
+        Self {
+            people: people.iter().map(|p| p.as_ref().to_string()).collect(),
+            ..Self::default()
+        }
+    }
 }
 
 /// One printer as the agent serves it.
@@ -109,6 +166,8 @@ pub struct AgentHealth {
 #[derive(Debug, Clone)]
 pub struct AgentView {
     pub agent: AgentRow,
+    /// The usernames it may park for (scope `people`).
+    pub people: Vec<String>,
     /// (printer id, printer name, output device id, printer guid)
     pub printers: Vec<(i64, String, i64, String)>,
     pub health: Option<AgentHealth>,
@@ -203,7 +262,11 @@ impl Infra {
             .await
             .map_err(ReleaseError::from)?;
         match enrolled {
-            Ok(_) => Ok(AgentCredential { login, secret }),
+            Ok(_) => Ok(AgentCredential {
+                login,
+                secret,
+                site_salt: self.site_salt().await?,
+            }),
             Err(DbError::NotFound) => Err(InfraError::Unauthenticated),
             Err(e) => Err(e.into()),
         }
@@ -212,6 +275,20 @@ impl Infra {
     /// The agent behind HTTP Basic credentials. A pending agent is `AwaitingApproval`;
     /// unknown, wrong and revoked ones are refused alike, and audited.
     pub async fn authenticate_agent(
+        &self,
+        login: &str,
+        secret: &str,
+        client: &ClientInfo,
+    ) -> Result<AgentRow, InfraError> {
+        match self.verify_agent(login, secret, client).await? {
+            agent if agent.state == "active" => Ok(agent),
+            _ => Err(InfraError::AwaitingApproval),
+        }
+    }
+
+    /// Like `authenticate_agent`, but a pending agent is let through too: its
+    /// heartbeat reports (the site key id the admin is to confirm) before approval.
+    pub async fn verify_agent(
         &self,
         login: &str,
         secret: &str,
@@ -227,8 +304,9 @@ impl Infra {
             &self.agent_hash(AGENT_SECRET_PURPOSE, secret),
         );
         match expected {
-            Some(agent) if matches && agent.state == "active" => Ok(agent),
-            Some(agent) if matches && agent.state == "pending" => Err(InfraError::AwaitingApproval),
+            Some(agent) if matches && matches!(agent.state.as_str(), "active" | "pending") => {
+                Ok(agent)
+            }
             other => {
                 let why = match other {
                     Some(_) if matches => "revoked agent",
@@ -240,12 +318,16 @@ impl Infra {
         }
     }
 
-    /// The agent reports (version, health) and learns which printers it serves, with
-    /// each one's output device credential.
+    /// The agent reports (version, health, the site key id it holds) and learns which
+    /// printers it serves, with each one's output device credential. A pending agent's
+    /// report is kept (the admin confirms its site key id when approving) and it is
+    /// told to wait. Once an id is confirmed, a report of another one is refused and
+    /// audited (once per new id); the confirmed id never changes here.
     pub async fn heartbeat(
         &self,
         agent: &AgentRow,
         health: &AgentHealth,
+        client: &ClientInfo,
     ) -> Result<AgentAssignment, InfraError> {
         let report = serde_json::to_string(health).unwrap_or_default();
         self.release
@@ -255,9 +337,39 @@ impl Infra {
                 &health.hostname.chars().take(100).collect::<String>(),
                 &health.version.chars().take(40).collect::<String>(),
                 &report,
-                &health.site_key_id.chars().take(32).collect::<String>(),
             )
             .await?;
+        let reported: String = health.site_key_id.trim().chars().take(32).collect();
+        if !reported.is_empty() {
+            let changed = self.release.db.report_site_key(agent.id, &reported).await?;
+            let confirmed = &agent.site_key_id;
+            if !confirmed.is_empty() && reported != *confirmed {
+                if changed {
+                    self.release
+                        .identity
+                        .audit(
+                            None,
+                            "agent.site_key",
+                            &agent.name,
+                            "denied",
+                            client,
+                            &format!(
+                                "{} reports site key {reported}; the admin confirmed {confirmed}, which stays",
+                                agent.login
+                            ),
+                        )
+                        .await
+                        .map_err(ReleaseError::from)?;
+                }
+                return Err(InfraError::NotPossible(format!(
+                    "this agent reports site key {reported}, but the admin confirmed {confirmed} when approving it: \
+                     was the site password changed? An admin confirms the new id in Admin → Agents"
+                )));
+            }
+        }
+        if agent.state == "pending" {
+            return Err(InfraError::AwaitingApproval);
+        }
         let mut printers = Vec::new();
         for device in self.release.db.output_devices_of_agent(agent.id).await? {
             let printer = self.release.printers.by_id(device.printer_id).await?;
@@ -325,20 +437,137 @@ impl Infra {
             .await
     }
 
-    /// pending → active.
+    /// The people a trust names, as user ids (each must exist).
+    async fn trust_row(&self, trust: &AgentTrust) -> Result<AgentTrustRow, InfraError> {
+        let mut people = Vec::new();
+        if trust.scope == ParkScope::People {
+            for login in trust.people.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+                let user = self
+                    .release
+                    .identity
+                    .user_by_login(login)
+                    .await
+                    .map_err(|_| InfraError::BadRequest(format!("no PrintPark user {login:?}")))?;
+                if !people.contains(&user.id) {
+                    people.push(user.id);
+                }
+            }
+        }
+        Ok(AgentTrustRow {
+            park_scope: trust.scope.as_str().to_string(),
+            people,
+            failover_deliverer: trust.failover_deliverer,
+        })
+    }
+
+    fn describe_trust(trust: &AgentTrust) -> String {
+        let people = match trust.scope {
+            ParkScope::Anyone => "parks for any user of the site".to_string(),
+            ParkScope::People if trust.people.is_empty() => "parks for nobody".to_string(),
+            ParkScope::People => format!("parks for {}", trust.people.join(", ")),
+        };
+        let failover = if trust.failover_deliverer {
+            "failover deliverer"
+        } else {
+            "no failover"
+        };
+        format!("{people}; {failover}")
+    }
+
+    /// pending → active, with the site key id the admin saw and confirmed (`""`: the
+    /// agent reported none, as a site agent) and whom it may park for.
     pub async fn approve_agent(
         &self,
         admin: &User,
         agent_id: i64,
+        site_key_id: &str,
+        trust: &AgentTrust,
         client: &ClientInfo,
     ) -> Result<(), InfraError> {
         crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
         let agent = self.release.db.agent_by_id(agent_id).await?;
-        self.release.db.approve_agent(agent_id).await.map_err(|_| {
-            InfraError::NotPossible(format!("{} is not waiting for approval", agent.name))
-        })?;
-        self.audit_admin(admin, "agent.approve", &agent.name, client, &agent.login)
+        let row = self.trust_row(trust).await?;
+        let site_key_id = site_key_id.trim();
+        self.release
+            .db
+            .approve_agent(agent_id, site_key_id, &row)
             .await
+            .map_err(|e| match e {
+                DbError::NotFound if agent.state == "pending" => InfraError::NotPossible(format!(
+                    "{} now reports site key {:?}, not {site_key_id:?}: look at the page again",
+                    agent.name, agent.site_key_reported
+                )),
+                DbError::NotFound => {
+                    InfraError::NotPossible(format!("{} is not waiting for approval", agent.name))
+                }
+                other => other.into(),
+            })?;
+        let detail = format!(
+            "{}; site key {}; {}",
+            agent.login,
+            if site_key_id.is_empty() { "none" } else { site_key_id },
+            Self::describe_trust(trust)
+        );
+        self.audit_admin(admin, "agent.approve", &agent.name, client, &detail)
+            .await
+    }
+
+    /// Changes whom an approved agent may park for, and whether it takes failover orders.
+    pub async fn set_agent_trust(
+        &self,
+        admin: &User,
+        agent_id: i64,
+        trust: &AgentTrust,
+        client: &ClientInfo,
+    ) -> Result<(), InfraError> {
+        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        let agent = self.release.db.agent_by_id(agent_id).await?;
+        if agent.state == "revoked" {
+            return Err(InfraError::NotPossible("the agent is revoked".into()));
+        }
+        let row = self.trust_row(trust).await?;
+        self.release.db.set_agent_trust(agent_id, &row).await?;
+        self.audit_admin(
+            admin,
+            "agent.trust",
+            &agent.name,
+            client,
+            &Self::describe_trust(trust),
+        )
+        .await
+    }
+
+    /// Fixes an approved agent's site key id to the one it reports now (it reported
+    /// none at approval, or the site password was changed on purpose).
+    pub async fn confirm_site_key(
+        &self,
+        admin: &User,
+        agent_id: i64,
+        site_key_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), InfraError> {
+        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        let agent = self.release.db.agent_by_id(agent_id).await?;
+        let site_key_id = site_key_id.trim();
+        if !self.release.db.confirm_site_key(agent_id, site_key_id).await? {
+            return Err(InfraError::NotPossible(format!(
+                "{} reports site key {:?}, not {site_key_id:?}: look at the page again",
+                agent.name, agent.site_key_reported
+            )));
+        }
+        let was = if agent.site_key_id.is_empty() {
+            "none"
+        } else {
+            &agent.site_key_id
+        };
+        self.audit_admin(
+            admin,
+            "agent.site_key",
+            &agent.name,
+            client,
+            &format!("confirmed site key {site_key_id} (was {was})"),
+        )
+        .await
     }
 
     /// Revokes the agent: its credential and every printer's device credential stop
@@ -371,8 +600,17 @@ impl Infra {
                 printers.push((printer.id, printer.name, device.id, printer.guid));
             }
             let health = serde_json::from_str(&agent.health).ok();
+            let people = self
+                .release
+                .db
+                .agent_people(agent.id)
+                .await?
+                .into_iter()
+                .map(|(_, name)| name)
+                .collect();
             views.push(AgentView {
                 agent,
+                people,
                 printers,
                 health,
             });

@@ -96,6 +96,17 @@ fn agent_owner(agent: &AgentRow) -> String {
     format!("agent:{}", agent.id)
 }
 
+/// The site key id under which this agent takes failover orders: its confirmed one if
+/// the admin designated it a failover deliverer, else none ('' turns failover off in
+/// the queries).
+fn failover_key(agent: &AgentRow) -> &str {
+    if agent.failover_deliverer {
+        &agent.site_key_id
+    } else {
+        ""
+    }
+}
+
 impl Infra {
     /// The salt every agent derives the site key with (random, made once; not secret).
     pub async fn site_salt(&self) -> Result<String, InfraError> {
@@ -115,16 +126,44 @@ impl Infra {
         job: &WorkstationJob,
         client: &ClientInfo,
     ) -> Result<i64, InfraError> {
+        if agent.site_key_id.is_empty() {
+            return Err(InfraError::NotPossible(
+                "only a workstation agent (printpark agent --workstation) whose site key an admin confirmed keeps jobs: confirm it in Admin → Agents".into(),
+            ));
+        }
         let owner = self
             .release
             .identity
             .user_by_login(job.owner.trim())
             .await
             .map_err(|_| InfraError::NotFound(format!("no PrintPark user {:?}", job.owner)))?;
-        if agent.site_key_id.is_empty() {
-            return Err(InfraError::NotPossible(
-                "only a workstation agent (printpark agent --workstation) keeps jobs".into(),
-            ));
+        // The computer says whose job it is; the admin said whom this agent may park
+        // for. Anyone else is refused, and the attempt is audited.
+        if !self
+            .release
+            .db
+            .agent_may_park_for(agent.id, owner.id)
+            .await?
+        {
+            self.release
+                .identity
+                .audit(
+                    None,
+                    "job.park",
+                    &owner.username,
+                    "denied",
+                    client,
+                    &format!(
+                        "agent {} ({}) may not park jobs for {}",
+                        agent.name, agent.login, owner.username
+                    ),
+                )
+                .await
+                .map_err(ReleaseError::from)?;
+            return Err(InfraError::NotPossible(format!(
+                "this agent may not park jobs for {}: an admin chooses whom it parks for in Admin → Agents",
+                owner.username
+            )));
         }
         let reference = job.agent_ref.trim();
         if reference.len() != 32 || !reference.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -219,7 +258,7 @@ impl Infra {
             let orders = self
                 .release
                 .db
-                .agent_orders(agent.id, &agent.site_key_id, self.away_before())
+                .agent_orders(agent.id, failover_key(agent), self.away_before())
                 .await?;
             if !orders.is_empty() || !discard.is_empty() || tokio::time::Instant::now() >= deadline
             {
@@ -256,7 +295,7 @@ impl Infra {
                 agent.id,
                 &agent_owner(agent),
                 self.lease_until(),
-                &agent.site_key_id,
+                failover_key(agent),
                 self.away_before(),
             )
             .await?

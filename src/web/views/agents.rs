@@ -1,5 +1,7 @@
-//! Admin: on-site agents — make a one-time enrolment code, approve an enrolled agent,
-//! assign printers to it, see its health, version and last contact, revoke it.
+//! Admin: on-site agents — make a one-time enrolment code, approve an enrolled agent
+//! (confirming the site key id it reports, choosing whom it may park jobs for and
+//! whether it delivers failover copies), assign printers to it, see its health,
+//! version and last contact, revoke it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -8,7 +10,7 @@ use serde::Deserialize;
 use super::printers::public_base;
 use super::session::CsrfOnly;
 use super::{Page, redirect, render, when};
-use crate::release::AgentView;
+use crate::release::{AgentTrust, AgentView, ParkScope};
 use crate::web::AppState;
 use crate::web::auth::{Admin, check_form, client_info};
 use crate::web::error::{PageError, Problem};
@@ -28,9 +30,24 @@ pub struct AgentLine {
     pub unreported: u64,
     /// Pulled printers it does not serve yet.
     pub assignable: Vec<Assignable>,
-    /// The public id of its site key (a workstation agent); agents with the same id
-    /// share a site password and deliver each other's failover copies.
+    /// The public id of its site key the admin confirmed (a workstation agent);
+    /// agents with the same id share a site password.
     pub site_key: String,
+    /// The id the agent reports now (to confirm; a difference is flagged).
+    pub site_key_reported: String,
+    /// It may park jobs for any user of the site.
+    pub park_anyone: bool,
+    /// The people it may park for, comma-separated.
+    pub people: String,
+    /// It delivers other workstations' failover copies.
+    pub failover: bool,
+}
+
+impl AgentLine {
+    /// The agent reports a site key id other than the confirmed one.
+    pub fn key_differs(&self) -> bool {
+        !self.site_key_reported.is_empty() && self.site_key_reported != self.site_key
+    }
 }
 
 impl From<AgentView> for AgentLine {
@@ -66,6 +83,10 @@ impl From<AgentView> for AgentLine {
             unreported: health.unreported,
             assignable: Vec::new(),
             site_key: v.agent.site_key_id.clone(),
+            site_key_reported: v.agent.site_key_reported.clone(),
+            park_anyone: ParkScope::parse(&v.agent.park_scope) == Some(ParkScope::Anyone),
+            people: v.people.join(", "),
+            failover: v.agent.failover_deliverer,
         }
     }
 }
@@ -165,6 +186,8 @@ pub async fn agents(
         "done=assigned" => page
             .with_notice("Printer assigned: the agent picks it up at its next heartbeat (15 s)."),
         "done=unassigned" => page.with_notice("Printer taken from the agent."),
+        "done=trusted" => page.with_notice("Saved: whom the agent parks for, and failover."),
+        "done=key_confirmed" => page.with_notice("Site key id confirmed."),
         _ => page,
     };
     agents_page(&req, &state, &who, page, None).await
@@ -198,6 +221,38 @@ pub struct AgentAction {
     printer_id: Option<i64>,
     #[serde(default)]
     device_id: Option<i64>,
+    /// The site key id the page showed (approve, confirm_key).
+    #[serde(default)]
+    site_key_id: String,
+    /// `people` | `anyone`
+    #[serde(default)]
+    scope: String,
+    /// Usernames or e-mail addresses, separated by commas, spaces or lines.
+    #[serde(default)]
+    people: String,
+    /// The failover checkbox.
+    #[serde(default)]
+    failover: Option<String>,
+}
+
+impl AgentAction {
+    fn trust(&self) -> Result<AgentTrust, PageError> {
+        let scope = match self.scope.as_str() {
+            "" => ParkScope::People,
+            other => ParkScope::parse(other)
+                .ok_or_else(|| PageError(Problem::bad_request("choose whom the agent parks for")))?,
+        };
+        Ok(AgentTrust {
+            scope,
+            people: self
+                .people
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+            failover_deliverer: self.failover.is_some(),
+        })
+    }
 }
 
 pub async fn action(
@@ -213,9 +268,17 @@ pub async fn action(
     let (admin, client) = (&who.0.principal.user, client_info(&req));
     let done = match action.as_str() {
         "approve" => infra
-            .approve_agent(admin, id, &client)
+            .approve_agent(admin, id, &form.site_key_id, &form.trust()?, &client)
             .await
             .map(|()| "approved"),
+        "trust" => infra
+            .set_agent_trust(admin, id, &form.trust()?, &client)
+            .await
+            .map(|()| "trusted"),
+        "confirm_key" => infra
+            .confirm_site_key(admin, id, &form.site_key_id, &client)
+            .await
+            .map(|()| "key_confirmed"),
         "revoke" => infra
             .revoke_agent(admin, id, &client)
             .await
