@@ -1622,7 +1622,7 @@ async fn run(opts: Options) -> bool {
     // What the agent's heartbeat hands it: each printer's output-device credential.
     let agent_row = services.db.agent_by_id(agent_id).await.expect("agent row");
     let assignment = infra
-        .heartbeat(&agent_row, &Default::default())
+        .heartbeat(&agent_row, &Default::default(), &client)
         .await
         .expect("assignment");
     let credentials: HashMap<String, (String, String)> = assignment

@@ -556,7 +556,7 @@ async fn a_site_agent_delivers_a_released_job_byte_identical_to_a_printer_only_i
     // nor is the document.
     let agent_row = w.server().services.db.agent_by_id(id).await.unwrap();
     let assignment = infra
-        .heartbeat(&agent_row, &Default::default())
+        .heartbeat(&agent_row, &Default::default(), &ClientInfo::default())
         .await
         .unwrap();
     let secret = assignment.printers[0].device_secret.clone();
@@ -668,7 +668,7 @@ async fn a_revoked_agent_stops_and_its_printer_credentials_no_longer_work() {
     // The credential the agent uses for the printer (what its heartbeat hands it).
     let agent_row = w.server().services.db.agent_by_id(id).await.unwrap();
     let assignment = infra
-        .heartbeat(&agent_row, &Default::default())
+        .heartbeat(&agent_row, &Default::default(), &ClientInfo::default())
         .await
         .unwrap();
     let device = assignment.printers[0].clone();

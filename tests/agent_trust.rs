@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use printpark::identity::{ClientInfo, User};
 use printpark::release::{PrinterForm, ReleaseVia};
 use support::agent::{ApiAgent, WorkstationProcess, approve, print_job_request, raw_post};
+use support::printer::{PrinterOptions, TestPrinter};
 use support::{Backend, TestServer};
 
 /// Two site key ids (16 hex digits, as `MasterKey::id` makes them).
@@ -55,11 +56,25 @@ impl World {
 
     /// An agent that enrolled and reported `site_key` while pending, then was approved
     /// with it confirmed, for `people`, failover deliverer or not.
-    async fn approved(&self, name: &str, site_key: &str, people: &[&str], failover: bool) -> ApiAgent {
+    async fn approved(
+        &self,
+        name: &str,
+        site_key: &str,
+        people: &[&str],
+        failover: bool,
+    ) -> ApiAgent {
         let agent = ApiAgent::enrol(&self.server, &self.admin, name).await;
         let pending = agent.heartbeat(site_key).await;
         assert_eq!(pending.status(), 403, "a pending agent waits");
-        approve(&self.server, &self.admin, agent.id, site_key, people, failover).await;
+        approve(
+            &self.server,
+            &self.admin,
+            agent.id,
+            site_key,
+            people,
+            failover,
+        )
+        .await;
         assert_eq!(agent.heartbeat(site_key).await.status(), 200);
         agent
     }
@@ -77,16 +92,27 @@ impl World {
 #[tokio::test]
 async fn a_workstation_agent_parks_only_for_the_people_the_admin_bound_it_to() {
     let w = World::start(Backend::Sqlite, |_| {}).await;
-    let laptop = w.approved("alice laptop", SITE_KEY, &["alice"], false).await;
+    let laptop = w
+        .approved("alice laptop", SITE_KEY, &["alice"], false)
+        .await;
 
     // The computer says the job is Bob's: refused, with a clear error, and audited.
     let refused = laptop.park("bob").await;
     let status = refused.status();
     let body = refused.text().await.unwrap();
-    assert_eq!(status, 403, "parking for bob through alice's laptop: {body}");
+    assert_eq!(
+        status, 403,
+        "parking for bob through alice's laptop: {body}"
+    );
     assert!(body.contains("may not park jobs for bob"), "{body}");
     assert!(
-        w.server.services.jobs.held_jobs_of(&w.bob).await.unwrap().is_empty(),
+        w.server
+            .services
+            .jobs
+            .held_jobs_of(&w.bob)
+            .await
+            .unwrap()
+            .is_empty(),
         "no job in bob's list"
     );
     let denied = w.audit("job.park").await;
@@ -106,7 +132,13 @@ async fn a_workstation_agent_parks_only_for_the_people_the_admin_bound_it_to() {
     let unbound = w.approved("front desk", SITE_KEY, &[], false).await;
     assert_eq!(unbound.park("alice").await.status(), 403);
     assert_eq!(
-        w.server.services.jobs.held_jobs_of(&w.alice).await.unwrap().len(),
+        w.server
+            .services
+            .jobs
+            .held_jobs_of(&w.alice)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -173,6 +205,9 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
         s.release.agent_offline_secs = 1;
     })
     .await;
+    // An ordinary printer that answers (a release checks that it does); the server
+    // never pushes a workstation job to it.
+    let office = TestPrinter::start(PrinterOptions::named("office")).await;
     let printer = w
         .server
         .services
@@ -181,14 +216,16 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
             &w.admin,
             &PrinterForm {
                 name: "Office".into(),
-                uri: format!("ipp://127.0.0.1:{}/ipp/print", support::free_port()),
+                uri: office.uri(),
                 ..Default::default()
             },
             &ClientInfo::default(),
         )
         .await
         .unwrap();
-    let laptop = w.approved("alice laptop", SITE_KEY, &["alice"], false).await;
+    let laptop = w
+        .approved("alice laptop", SITE_KEY, &["alice"], false)
+        .await;
     // Same site key, not designated.
     let plain = w.approved("meeting room", SITE_KEY, &[], false).await;
     // Designated, but another site's key.
@@ -202,7 +239,12 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
         .server
         .services
         .release
-        .release_all(&w.alice, &printer.guid, ReleaseVia::Station, &ClientInfo::default())
+        .release_all(
+            &w.alice,
+            &printer.guid,
+            ReleaseVia::Station,
+            &ClientInfo::default(),
+        )
         .await
         .unwrap()[0];
     // The laptop goes away (no contact for longer than agent_offline_secs).
@@ -225,7 +267,13 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
     assert_ne!(taken, 204);
     assert_ne!(elsewhere.claim(release).await.status(), 204);
     assert_eq!(
-        w.server.services.db.release_by_id(release).await.unwrap().state,
+        w.server
+            .services
+            .db
+            .release_by_id(release)
+            .await
+            .unwrap()
+            .state,
         "queued"
     );
 
@@ -243,7 +291,10 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
     let taken = w.server.services.db.release_by_id(release).await.unwrap();
     assert_eq!(
         (taken.state.as_str(), taken.lease_owner.as_deref()),
-        ("releasing", Some(format!("agent:{}", deliverer.id).as_str()))
+        (
+            "releasing",
+            Some(format!("agent:{}", deliverer.id).as_str())
+        )
     );
 }
 
@@ -306,10 +357,20 @@ async fn the_workstation_queue_takes_jobs_only_from_this_computers_ipp_clients()
     .await;
     assert_eq!(status, 403, "a request with an Origin was served");
     assert!(
-        w.server.services.jobs.held_jobs_of(&w.alice).await.unwrap().is_empty(),
+        w.server
+            .services
+            .jobs
+            .held_jobs_of(&w.alice)
+            .await
+            .unwrap()
+            .is_empty(),
         "a refused request parked a job"
     );
-    assert!(parked().is_empty(), "a refused request left a file: {:?}", parked());
+    assert!(
+        parked().is_empty(),
+        "a refused request left a file: {:?}",
+        parked()
+    );
 
     // The computer's own IPP client (Host 127.0.0.1:port): the job is parked.
     let (status, answer) = raw_post(
@@ -323,7 +384,13 @@ async fn the_workstation_queue_takes_jobs_only_from_this_computers_ipp_clients()
     // IPP status successful-ok (bytes 2..4 of the answer).
     assert_eq!(&answer[2..4], &[0, 0], "{}", agent.log_text());
     assert_eq!(
-        w.server.services.jobs.held_jobs_of(&w.alice).await.unwrap().len(),
+        w.server
+            .services
+            .jobs
+            .held_jobs_of(&w.alice)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     let (status, _) = raw_post(

@@ -403,13 +403,7 @@ async fn run(
                         },
                     };
                     match start_workstation(
-                        config,
-                        key,
-                        &failover,
-                        &channel,
-                        &enrolment,
-                        &state,
-                        dir,
+                        config, key, &failover, &channel, &enrolment, &state, dir,
                     )
                     .await
                     {

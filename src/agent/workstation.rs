@@ -233,7 +233,9 @@ fn refuse_browsers(req: &HttpRequest) -> Option<HttpResponse> {
             HttpResponse::Forbidden().body("this queue takes jobs from this computer's IPP clients only (a request with an Origin came from a web page)"),
         );
     }
-    let hosts = headers.get_all(actix_web::http::header::HOST).collect::<Vec<_>>();
+    let hosts = headers
+        .get_all(actix_web::http::header::HOST)
+        .collect::<Vec<_>>();
     let loopback = matches!(hosts.as_slice(), [host] if host.to_str().is_ok_and(is_loopback_host));
     if !loopback {
         return Some(HttpResponse::Forbidden().body(

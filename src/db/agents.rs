@@ -175,7 +175,12 @@ impl Db {
     /// pending → active, with the site key id the admin confirmed (it must be the one
     /// the agent reported, or '' for none) and the people it may park for, in one
     /// transaction. `NotFound` when the agent is not pending or reports another id.
-    pub async fn approve_agent(&self, id: i64, site_key_id: &str, trust: &AgentTrustRow) -> DbResult<()> {
+    pub async fn approve_agent(
+        &self,
+        id: i64,
+        site_key_id: &str,
+        trust: &AgentTrustRow,
+    ) -> DbResult<()> {
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(

@@ -237,7 +237,12 @@ impl WorkstationProcess {
 
 /// A raw HTTP/1.1 POST to `addr` with exactly these extra headers (a browser's, say):
 /// the status code and the body.
-pub async fn raw_post(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+pub async fn raw_post(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut head = format!("POST {path} HTTP/1.1\r\n");

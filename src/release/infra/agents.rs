@@ -441,7 +441,12 @@ impl Infra {
     async fn trust_row(&self, trust: &AgentTrust) -> Result<AgentTrustRow, InfraError> {
         let mut people = Vec::new();
         if trust.scope == ParkScope::People {
-            for login in trust.people.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            for login in trust
+                .people
+                .iter()
+                .map(|p| p.trim())
+                .filter(|p| !p.is_empty())
+            {
                 let user = self
                     .release
                     .identity
@@ -505,7 +510,11 @@ impl Infra {
         let detail = format!(
             "{}; site key {}; {}",
             agent.login,
-            if site_key_id.is_empty() { "none" } else { site_key_id },
+            if site_key_id.is_empty() {
+                "none"
+            } else {
+                site_key_id
+            },
             Self::describe_trust(trust)
         );
         self.audit_admin(admin, "agent.approve", &agent.name, client, &detail)
@@ -549,7 +558,12 @@ impl Infra {
         crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
         let agent = self.release.db.agent_by_id(agent_id).await?;
         let site_key_id = site_key_id.trim();
-        if !self.release.db.confirm_site_key(agent_id, site_key_id).await? {
+        if !self
+            .release
+            .db
+            .confirm_site_key(agent_id, site_key_id)
+            .await?
+        {
             return Err(InfraError::NotPossible(format!(
                 "{} reports site key {:?}, not {site_key_id:?}: look at the page again",
                 agent.name, agent.site_key_reported

@@ -239,8 +239,9 @@ impl AgentAction {
     fn trust(&self) -> Result<AgentTrust, PageError> {
         let scope = match self.scope.as_str() {
             "" => ParkScope::People,
-            other => ParkScope::parse(other)
-                .ok_or_else(|| PageError(Problem::bad_request("choose whom the agent parks for")))?,
+            other => ParkScope::parse(other).ok_or_else(|| {
+                PageError(Problem::bad_request("choose whom the agent parks for"))
+            })?,
         };
         Ok(AgentTrust {
             scope,
