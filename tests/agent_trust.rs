@@ -406,3 +406,94 @@ async fn the_workstation_queue_takes_jobs_only_from_this_computers_ipp_clients()
     assert_eq!(status, 200);
     let _ = agent.child.kill().await;
 }
+
+#[tokio::test]
+async fn the_agents_page_approves_with_the_reported_site_key_people_and_failover() {
+    let w = World::start(Backend::Sqlite, |_| {}).await;
+    let agent = ApiAgent::enrol(&w.server, &w.admin, "alice laptop").await;
+    assert_eq!(agent.heartbeat(SITE_KEY).await.status(), 403);
+    let client = w.server.client();
+    let signed_in = support::login(&w.server, &client, "boss", "correct horse battery").await;
+    assert_eq!(signed_in.status(), 303);
+    let page = support::get_text(&client, w.server.url("/admin/agents")).await;
+    assert!(
+        page.contains(&format!("id=\"approve-{}\"", agent.id)) && page.contains(SITE_KEY),
+        "the page shows the reported id to confirm: {page}"
+    );
+    assert!(page.contains("can then put jobs in anyone") || page.contains("anyone's name"));
+    let csrf = support::csrf_of(&page);
+    let post = |action: &'static str, form: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = w
+            .server
+            .url(&format!("/admin/agents/{}/{action}", agent.id));
+        async move { client.post(url).form(&form).send().await.unwrap() }
+    };
+
+    let approved = post(
+        "approve",
+        vec![
+            ("csrf", csrf.clone()),
+            ("site_key_id", SITE_KEY.into()),
+            ("scope", "people".into()),
+            ("people", "alice, bob@example.org".into()),
+            ("failover", "on".into()),
+        ],
+    )
+    .await;
+    assert_eq!(approved.status(), 303);
+    let row = agent.row(&w.server).await;
+    assert_eq!(
+        (
+            row.state.as_str(),
+            row.site_key_id.as_str(),
+            row.failover_deliverer
+        ),
+        ("active", SITE_KEY, true)
+    );
+    let people = w.server.services.db.agent_people(agent.id).await.unwrap();
+    assert_eq!(
+        people.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
+    assert_eq!(agent.park("bob").await.status(), 200);
+
+    // Any user of the site, no failover.
+    let saved = post(
+        "trust",
+        vec![
+            ("csrf", csrf.clone()),
+            ("scope", "anyone".into()),
+            ("people", String::new()),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), 303);
+    let row = agent.row(&w.server).await;
+    assert_eq!(
+        (row.park_scope.as_str(), row.failover_deliverer),
+        ("anyone", false)
+    );
+
+    // The site password was changed on purpose: the new id is flagged, then confirmed.
+    assert_eq!(agent.heartbeat(OTHER_KEY).await.status(), 403);
+    let page = support::get_text(&client, w.server.url("/admin/agents")).await;
+    assert!(page.contains("reports another site key"), "{page}");
+    let confirmed = post(
+        "confirm_key",
+        vec![("csrf", csrf.clone()), ("site_key_id", OTHER_KEY.into())],
+    )
+    .await;
+    assert_eq!(confirmed.status(), 303);
+    assert_eq!(agent.row(&w.server).await.site_key_id, OTHER_KEY);
+    assert_eq!(agent.heartbeat(OTHER_KEY).await.status(), 200);
+    let audit = w.audit("agent.").await;
+    for action in ["agent.approve", "agent.trust", "agent.site_key"] {
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.action == action && a.outcome == "success"),
+            "{action}: {audit:?}"
+        );
+    }
+}
