@@ -285,11 +285,10 @@ impl OperationsSettings {
             }
             (Some(token), None) => ("operations.token", token.expose().trim().to_owned()),
             (None, Some(path)) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|e| ConfigError::Setting {
-                        key: "operations.token_file",
-                        reason: format!("{}: {e}", path.display()),
-                    })?;
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Setting {
+                    key: "operations.token_file",
+                    reason: format!("{}: {e}", path.display()),
+                })?;
                 let line = text.lines().next().unwrap_or("").trim().to_owned();
                 ("operations.token_file", line)
             }

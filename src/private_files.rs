@@ -131,7 +131,11 @@ pub fn warn_if_loose(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut warned = Vec::new();
     for path in paths {
         if let Some(mode) = loose_mode(path) {
-            let fix = if path.is_dir() { "chmod 700" } else { "chmod 600" };
+            let fix = if path.is_dir() {
+                "chmod 700"
+            } else {
+                "chmod 600"
+            };
             tracing::warn!(
                 path = %path.display(),
                 mode = %format!("{mode:o}"),

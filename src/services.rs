@@ -144,8 +144,11 @@ async fn first_run_code(identity: &Identity, settings: &Settings) -> Result<(), 
         .map_err(|e| StartError::FirstRun(e.to_string()))?;
     match code {
         Some(code) => {
-            crate::private_files::write_private_file(&path, format!("{}\n", code.as_str()).as_bytes())
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            crate::private_files::write_private_file(
+                &path,
+                format!("{}\n", code.as_str()).as_bytes(),
+            )
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             tracing::warn!(
                 file = %path.display(),
                 "FIRST RUN: open /setup and enter the setup code {} to create the first administrator (the code is also in the file named here, readable by this account only)",

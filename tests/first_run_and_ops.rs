@@ -132,7 +132,10 @@ async fn six_racing_first_runs_make_one_admin_and_the_page_never_reopens() {
     // Nor after a restart over the same data: no new code, the page stays gone.
     let dir = server.stop_keeping_data().await;
     let server = TestServer::start_with(dir, |d| support::settings(d, &url)).await;
-    assert!(!code_file.exists(), "no setup code once the first run is done");
+    assert!(
+        !code_file.exists(),
+        "no setup code once the first run is done"
+    );
     assert_eq!(
         location_of(&server.client(), server.url("/setup")).await,
         "/login"
@@ -146,7 +149,11 @@ async fn setup_without_the_code_or_with_a_wrong_one_is_refused_audited_and_limit
     let code_file = server.services.settings.data_dir.join("setup-code");
     assert!(code_file.exists(), "the code is written to the data folder");
     #[cfg(unix)]
-    assert_eq!(mode_of(&code_file), 0o600, "the code file is the server's own");
+    assert_eq!(
+        mode_of(&code_file),
+        0o600,
+        "the code file is the server's own"
+    );
     let code = setup_code(&server);
     assert!(code.len() >= 20, "a long code: {code}");
 
@@ -248,7 +255,10 @@ async fn a_pre_sign_in_token_opens_only_anonymous_forms() {
     let page = fresh.get(server.url("/login")).send().await.unwrap();
     let pre = page.headers()["set-cookie"].to_str().unwrap().to_owned();
     let signed_in = login(&server, &fresh, "admin", "correct horse battery").await;
-    let session = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     for cookie in [pre, session] {
         assert!(cookie.starts_with("__Host-"), "{cookie}");
         assert!(
@@ -363,7 +373,10 @@ async fn the_server_makes_its_folders_and_files_private_and_warns_about_loose_on
         .filter(|l| l.contains("WARN") && l.contains("other local users"))
         .collect();
     assert_eq!(warnings.len(), 1, "one line for the data folder: {logged}");
-    assert!(warnings[0].contains(&data.display().to_string()), "{logged}");
+    assert!(
+        warnings[0].contains(&data.display().to_string()),
+        "{logged}"
+    );
     assert!(warnings[0].contains("755"), "{logged}");
     assert_eq!(mode_of(&data), 0o755, "an existing folder is not changed");
     server.stop().await;

@@ -112,12 +112,11 @@ impl Db {
         );
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let claimed = sqlx::query(
-                "UPDATE first_run SET done_at = $1 WHERE id = 1 AND done_at IS NULL",
-            )
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            let claimed =
+                sqlx::query("UPDATE first_run SET done_at = $1 WHERE id = 1 AND done_at IS NULL")
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
             if claimed.rows_affected() != 1 {
                 return Err(DbError::NotFound);
             }

@@ -55,11 +55,9 @@ impl Identity {
     async fn setup_code_valid(&self, code: &str) -> IdentityResult<bool> {
         let wanted = self.setup_code_hash(code);
         let stored = self.db.setup_code_hashes().await?;
-        let found = stored
-            .iter()
-            .fold(subtle::Choice::from(0), |found, hash| {
-                found | hash.as_slice().ct_eq(wanted.as_slice())
-            });
+        let found = stored.iter().fold(subtle::Choice::from(0), |found, hash| {
+            found | hash.as_slice().ct_eq(wanted.as_slice())
+        });
         Ok(!normalize_code(code).is_empty() && bool::from(found))
     }
 
@@ -95,22 +93,30 @@ impl Identity {
     /// before the check (a right one is given back), so concurrent guesses cannot
     /// slip past the limit; wrong and refused ones are audited.
     pub async fn check_setup_code(&self, code: &str, client: &ClientInfo) -> IdentityResult<()> {
-        let (attempts, window_start) = self
-            .db
-            .count_setup_code_attempt(SETUP_WINDOW_SECS)
-            .await?;
+        let (attempts, window_start) = self.db.count_setup_code_attempt(SETUP_WINDOW_SECS).await?;
         if attempts > SETUP_ATTEMPTS {
             let retry_after_secs =
                 (window_start + SETUP_WINDOW_SECS - crate::db::now()).clamp(1, SETUP_WINDOW_SECS);
-            self.audit(None, "setup.code", "first run", "denied", client, "too many wrong setup codes")
-                .await?;
+            self.audit(
+                None,
+                "setup.code",
+                "first run",
+                "denied",
+                client,
+                "too many wrong setup codes",
+            )
+            .await?;
             return Err(IdentityError::Locked { retry_after_secs });
         }
         if self.setup_code_valid(code).await? {
             self.db.refund_setup_code_attempt().await?;
             return Ok(());
         }
-        let detail = if code.trim().is_empty() { "no setup code" } else { "wrong setup code" };
+        let detail = if code.trim().is_empty() {
+            "no setup code"
+        } else {
+            "wrong setup code"
+        };
         self.audit(None, "setup.code", "first run", "failure", client, detail)
             .await?;
         Err(IdentityError::Invalid {
