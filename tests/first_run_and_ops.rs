@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use printpark::config::Settings;
-use support::doors::{mode_of, setup_code};
+use support::doors::{Serving, mode_of, setup_code};
 use support::{Backend, TestServer, csrf_of, first_admin, get_text, login};
 
 /// A first-run form as a browser would post it (its own pre-session cookie and token).
@@ -66,6 +66,16 @@ async fn location_of(client: &reqwest::Client, url: String) -> String {
 async fn six_racing_first_runs_make_one_admin_and_the_page_never_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let url = support::sqlite_url(dir.path());
+    racing_first_runs(dir, url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn six_racing_first_runs_make_one_admin_on_postgres_too() {
+    let url = support::fresh_postgres_url().await;
+    racing_first_runs(tempfile::tempdir().unwrap(), url).await;
+}
+
+async fn racing_first_runs(dir: tempfile::TempDir, url: String) {
     let server = TestServer::start_with(dir, |d| support::settings(d, &url)).await;
     let code_file = server.services.settings.data_dir.join("setup-code");
     // Read tolerantly: without a code file every submission below is a wrong code.
@@ -309,75 +319,75 @@ async fn with_an_operations_token_metrics_and_readiness_need_it_and_health_does_
     server.stop().await;
 }
 
-/// A `tracing` writer into a shared buffer (the warnings a start logs).
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// The server's log lines of one start (up to "storage ready", logged after the
+/// first-run code and the permission check).
+fn one_start(data: &Path) -> Vec<String> {
+    Serving::start(data).log_until("storage ready")
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+#[test]
+fn the_setup_code_is_logged_once_per_start_as_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for start in ["first", "second"] {
+        let log = one_start(&data);
+        let code = std::fs::read_to_string(data.join("setup-code")).unwrap();
+        let lines: Vec<&String> = log.iter().filter(|l| l.contains("FIRST RUN")).collect();
+        assert_eq!(lines.len(), 1, "{start} start: {log:#?}");
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains(code.trim()),
+            "{start} start: {log:#?}"
+        );
     }
-}
-
-fn data_settings(data: &Path) -> Settings {
-    support::settings(data, &support::sqlite_url(data))
 }
 
 #[cfg(unix)]
-#[tokio::test]
-async fn the_server_makes_its_folders_and_files_private_and_warns_about_loose_ones() {
+#[test]
+fn the_server_makes_its_folders_and_files_private_and_warns_about_loose_ones() {
     use std::os::unix::fs::PermissionsExt;
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = TestServer::start_with(dir, |d| data_settings(&d.join("data"))).await;
-    let settings = server.services.settings.clone();
-    assert_eq!(mode_of(&data), 0o700, "data folder");
-    assert_eq!(mode_of(&data.join("test.db")), 0o600, "SQLite database");
-    for file in ["test.db-wal", "test.db-shm"] {
+    let log = one_start(&data);
+    let loose = |log: &[String]| -> Vec<String> {
+        log.iter()
+            .filter(|l| l.contains("WARN") && l.contains("other local users"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        loose(&log),
+        Vec::<String>::new(),
+        "a fresh start warns of nothing"
+    );
+    assert_eq!(format!("{:o}", mode_of(&data)), "700", "data folder");
+    let db = data.join("printpark.db");
+    assert_eq!(format!("{:o}", mode_of(&db)), "600", "SQLite database");
+    for file in ["printpark.db-wal", "printpark.db-shm"] {
         if data.join(file).exists() {
-            assert_eq!(mode_of(&data.join(file)), 0o600, "{file}");
+            assert_eq!(format!("{:o}", mode_of(&data.join(file))), "600", "{file}");
         }
     }
-    assert_eq!(mode_of(&settings.blob_dir()), 0o700, "blob folder");
-    assert_eq!(mode_of(&settings.tls_dir()), 0o700, "TLS folder");
-    assert_eq!(mode_of(&settings.master_key_path()), 0o600, "master key");
-    let dir = server.stop_keeping_data().await;
+    for folder in ["blobs", "tls"] {
+        assert_eq!(
+            format!("{:o}", mode_of(&data.join(folder))),
+            "700",
+            "{folder}"
+        );
+    }
+    assert_eq!(format!("{:o}", mode_of(&data.join("master.key"))), "600");
 
-    // A start over a folder others can read says so, once per loose path.
+    // A start over a folder others can read says so, once, naming it.
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    let server = {
-        let _scope = tracing::subscriber::set_default(subscriber);
-        TestServer::start_with(dir, |d| data_settings(&d.join("data"))).await
-    };
-    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let warnings: Vec<&str> = logged
-        .lines()
-        .filter(|l| l.contains("WARN") && l.contains("other local users"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "one line for the data folder: {logged}");
-    assert!(
-        warnings[0].contains(&data.display().to_string()),
-        "{logged}"
+    let warnings = loose(&one_start(&data));
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one line for the data folder: {warnings:#?}"
     );
-    assert!(warnings[0].contains("755"), "{logged}");
+    assert!(
+        warnings[0].contains(&data.display().to_string()) && warnings[0].contains("755"),
+        "{warnings:#?}"
+    );
     assert_eq!(mode_of(&data), 0o755, "an existing folder is not changed");
-    server.stop().await;
 }
