@@ -55,6 +55,7 @@ pub struct Settings {
     pub dnssd: DnsSdSettings,
     pub release: ReleaseSettings,
     pub log: LogSettings,
+    pub operations: OperationsSettings,
 }
 
 /// Delivering released jobs to printers.
@@ -258,6 +259,51 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// The operations endpoints. `/healthz` always answers (container health checks);
+/// with a token, `/metrics` and `/readyz` answer only `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperationsSettings {
+    /// The bearer token for `/metrics` and `/readyz` (at least 16 characters).
+    pub token: Option<Secret>,
+    /// A file whose first line is the token (a container secret); instead of `token`.
+    pub token_file: Option<PathBuf>,
+}
+
+/// Shortest operations token accepted: it guards live sign-in failure counts.
+const MIN_OPERATIONS_TOKEN: usize = 16;
+
+impl OperationsSettings {
+    /// The token in force: `token`, or the first line of `token_file` (read now).
+    pub fn bearer_token(&self) -> Result<Option<Secret>, ConfigError> {
+        let (key, token) = match (&self.token, &self.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Setting {
+                    key: "operations.token",
+                    reason: "set operations.token or operations.token_file, not both".into(),
+                });
+            }
+            (Some(token), None) => ("operations.token", token.expose().trim().to_owned()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Setting {
+                    key: "operations.token_file",
+                    reason: format!("{}: {e}", path.display()),
+                })?;
+                let line = text.lines().next().unwrap_or("").trim().to_owned();
+                ("operations.token_file", line)
+            }
+            (None, None) => return Ok(None),
+        };
+        if token.chars().count() < MIN_OPERATIONS_TOKEN {
+            return Err(ConfigError::Setting {
+                key,
+                reason: format!("the token must be at least {MIN_OPERATIONS_TOKEN} characters"),
+            });
+        }
+        Ok(Some(Secret::new(token)))
+    }
+}
+
 /// Dot-separated labels of letters, digits and hyphens (RFC 1123), as DNS-SD needs.
 fn is_host_name(host: &str) -> bool {
     let labels = host.trim_end_matches('.');
@@ -282,6 +328,7 @@ impl Default for Settings {
             dnssd: DnsSdSettings::default(),
             release: ReleaseSettings::default(),
             log: LogSettings::default(),
+            operations: OperationsSettings::default(),
         }
     }
 }
@@ -515,6 +562,7 @@ impl Settings {
                 reason: "must be at least 8192 (8 MiB)".into(),
             });
         }
+        self.operations.bearer_token()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             ConfigError::Setting {
                 key: "log.level",
@@ -636,6 +684,26 @@ mod tests {
         s.storage.backend = StorageBackend::S3;
         let msg = s.validate().unwrap_err().to_string();
         assert!(msg.contains("storage.s3.bucket"), "{msg}");
+    }
+
+    #[test]
+    fn the_operations_token_is_checked_and_read_from_its_file() {
+        let mut s = Settings::default();
+        s.operations.token = Some(Secret::new("short"));
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("operations.token"), "{msg}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ops-token");
+        std::fs::write(&file, "0123456789abcdef-from-file\n").unwrap();
+        s.operations.token_file = Some(file.clone());
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("not both"), "{msg}");
+        s.operations.token = None;
+        let token = s.operations.bearer_token().unwrap().unwrap();
+        assert_eq!(token.expose(), "0123456789abcdef-from-file");
+        s.operations.token_file = Some(dir.path().join("missing"));
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("operations.token_file"), "{msg}");
     }
 
     #[test]

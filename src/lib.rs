@@ -14,6 +14,7 @@ pub mod dnssd;
 pub mod identity;
 pub mod ipp;
 pub mod jobs;
+pub mod private_files;
 pub mod release;
 pub mod services;
 pub mod telemetry;

@@ -1,12 +1,16 @@
 //! Start-up wiring shared by `serve` and the operator commands: settings → database
 //! (with retry and migrations) → master key → vault → identity → jobs → release.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::Settings;
+use zeroize::Zeroizing;
+
+use crate::config::{Settings, StorageBackend};
 use crate::db::{Db, DbError};
 use crate::devices::Devices;
 use crate::identity::Identity;
+use crate::identity::first_run::SETUP_CODE_FILE;
 use crate::jobs::Jobs;
 use crate::release::{Printers, Release};
 use crate::vault::{self, BlobStore, ResolvedMasterKey, Vault, VaultError};
@@ -25,6 +29,8 @@ pub enum StartError {
     Listen { addr: String, reason: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("first run: {0}")]
+    FirstRun(String),
 }
 
 /// Everything a running server (or an operator command) works with. Cheap to clone.
@@ -42,13 +48,19 @@ pub struct Services {
 }
 
 impl Services {
-    pub async fn start(settings: Settings) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("data_dir {}: {e}", settings.data_dir.display()),
-            )
-        })?;
+    pub async fn start(mut settings: Settings) -> Result<Self, StartError> {
+        // The token file is read once, here; the web layer sees only the token.
+        settings.operations.token = settings.operations.bearer_token()?;
+        settings.operations.token_file = None;
+        let private_dir = |dir: &std::path::Path, key: &str| {
+            crate::private_files::create_private_dir(dir)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{key} {}: {e}", dir.display())))
+        };
+        private_dir(&settings.data_dir, "data_dir")?;
+        if settings.server.tls_cert.is_none() {
+            // Made private before the certificate code fills it on first start.
+            private_dir(&settings.tls_dir(), "data_dir")?;
+        }
         let db = Db::connect_with_retry(
             &settings.database_url(),
             settings.database.max_connections,
@@ -93,6 +105,8 @@ impl Services {
                 "documents are wrapped under another master key (was the key rotated while a server ran?); they cannot be opened"
             );
         }
+        first_run_code(&identity, &settings).await?;
+        crate::private_files::warn_if_loose(&private_paths(&settings));
         tracing::info!(
             database = db.backend_name(),
             store = vault.store().description(),
@@ -111,6 +125,74 @@ impl Services {
             master_source: source,
         })
     }
+}
+
+/// Where this server keeps its setup code while the first run is open.
+pub fn setup_code_path(settings: &Settings) -> PathBuf {
+    settings.data_dir.join(SETUP_CODE_FILE)
+}
+
+/// While the first run is open: the setup code (kept from the last start when still
+/// valid) goes to a 0600 file in the data folder and, once per start, to the log.
+/// Once it is done, a code file left behind is removed.
+async fn first_run_code(identity: &Identity, settings: &Settings) -> Result<(), StartError> {
+    let path = setup_code_path(settings);
+    let kept = std::fs::read_to_string(&path).ok().map(Zeroizing::new);
+    let code = identity
+        .issue_setup_code(kept.as_deref().map(String::as_str))
+        .await
+        .map_err(|e| StartError::FirstRun(e.to_string()))?;
+    match code {
+        Some(code) => {
+            crate::private_files::write_private_file(
+                &path,
+                format!("{}\n", code.as_str()).as_bytes(),
+            )
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            tracing::warn!(
+                file = %path.display(),
+                "FIRST RUN: open /setup and enter the setup code {} to create the first administrator (the code is also in the file named here, readable by this account only)",
+                code.as_str()
+            );
+        }
+        None => {
+            if path.exists() {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes this server's setup-code file once the first run is done (other servers
+/// on the same database remove theirs at their next start).
+pub fn forget_setup_code(settings: &Settings) {
+    let path = setup_code_path(settings);
+    if let Err(e) = std::fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(file = %path.display(), error = %e, "cannot remove the used setup code file");
+    }
+}
+
+/// Paths that must stay private to the server's account, as far as this server's
+/// settings say where they are (paths that do not exist are skipped by the check).
+pub fn private_paths(settings: &Settings) -> Vec<PathBuf> {
+    let mut paths = vec![settings.data_dir.clone()];
+    if settings.storage.backend == StorageBackend::Local {
+        paths.push(settings.blob_dir());
+    }
+    paths.extend(crate::db::sqlite_files(&settings.database_url()));
+    paths.push(settings.master_key_path());
+    match &settings.server.tls_key {
+        Some(key) => paths.push(key.clone()),
+        None => {
+            paths.push(settings.tls_dir());
+            paths.push(settings.tls_dir().join("key.pem"));
+        }
+    }
+    paths.push(setup_code_path(settings));
+    paths
 }
 
 impl Services {

@@ -27,6 +27,12 @@ async fn a_new_admin_sets_up_the_server_and_a_user_signs_in_on_a_phone() {
             .trim()
     );
     desktop.screenshot("first-run").await;
+    desktop
+        .fill(
+            "input[name=setup_code]",
+            &support::doors::setup_code(&server),
+        )
+        .await;
     desktop.fill("input[name=name]", "Ada Admin").await;
     desktop.fill("input[name=username]", "ada").await;
     desktop.fill("input[name=email]", "ada@example.org").await;

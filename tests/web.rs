@@ -20,11 +20,13 @@ async fn first_run_creates_the_admin_shows_the_master_key_once_then_closes() {
 
     // Without ticking "I stored the key" nothing is created.
     let csrf = csrf_of(&page);
+    let code = support::doors::setup_code(&server);
     let refused = support::post_text(
         &client,
         server.url("/setup"),
         &[
             ("csrf", csrf.as_str()),
+            ("setup_code", code.as_str()),
             ("username", "admin"),
             ("email", "admin@example.org"),
             ("password", "correct horse battery"),
@@ -868,7 +870,7 @@ async fn sessions_work_across_two_servers_sharing_one_postgres() {
     let response = two
         .client()
         .get(two.url("/api/v1/me"))
-        .header("cookie", format!("pp_session={}", cookie.0))
+        .header("cookie", format!("__Host-pp_session={}", cookie.0))
         .send()
         .await
         .unwrap();

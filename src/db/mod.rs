@@ -18,6 +18,7 @@ pub mod audit;
 pub mod badges;
 pub mod blobs;
 pub mod devices;
+pub mod first_run;
 pub mod infra;
 pub mod jobs;
 pub mod printers;
@@ -97,11 +98,15 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            if let Some(parent) = options.get_filename().parent()
-                && !parent.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| DbError::Unreachable(format!("{}: {e}", parent.display())))?;
+            if let Some(file) = sqlite_file_to_create(url, options.get_filename()) {
+                // Made here, 0700 folder and 0600 file, before SQLite makes them with
+                // the umask's mode; its -wal and -shm files take the database's mode.
+                if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    crate::private_files::create_private_dir(parent)
+                        .map_err(|e| DbError::Unreachable(format!("{}: {e}", parent.display())))?;
+                }
+                crate::private_files::create_private_file(file)
+                    .map_err(|e| DbError::Unreachable(format!("{}: {e}", file.display())))?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
@@ -184,6 +189,43 @@ impl Db {
     pub async fn close(&self) {
         on_backend!(self, |pool| pool.close().await)
     }
+}
+
+/// True for a SQLite URL that never touches a file.
+fn sqlite_in_memory(url: &str, file: &std::path::Path) -> bool {
+    url.contains(":memory:")
+        || url.contains("mode=memory")
+        || file.as_os_str().is_empty()
+        || file.to_string_lossy().starts_with("file:")
+}
+
+/// The database file of a SQLite URL that may create it (not in memory, not read-only).
+fn sqlite_file_to_create<'a>(url: &str, file: &'a std::path::Path) -> Option<&'a std::path::Path> {
+    (!sqlite_in_memory(url, file) && !url.contains("mode=ro")).then_some(file)
+}
+
+/// The files of a SQLite database (with its `-wal` and `-shm`); empty for Postgres
+/// and in-memory databases.
+pub fn sqlite_files(url: &str) -> Vec<std::path::PathBuf> {
+    let Some(options) = url
+        .starts_with("sqlite:")
+        .then(|| SqliteConnectOptions::from_str(url).ok())
+        .flatten()
+    else {
+        return Vec::new();
+    };
+    let file = options.get_filename();
+    if sqlite_in_memory(url, file) {
+        return Vec::new();
+    }
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| {
+            let mut name = file.as_os_str().to_owned();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        })
+        .collect()
 }
 
 /// An update or delete that must have touched its row: none means "not found".

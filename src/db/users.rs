@@ -45,7 +45,7 @@ pub struct LoginFailureRow {
     pub locked_until: i64,
 }
 
-const USER_COLUMNS: &str = "id, username, email, name, department, role, password_hash, pin_hash, disabled, hold_hours, created_at, updated_at";
+pub(super) const USER_COLUMNS: &str = "id, username, email, name, department, role, password_hash, pin_hash, disabled, hold_hours, created_at, updated_at";
 
 impl Db {
     pub async fn insert_user(&self, user: &NewUser<'_>) -> DbResult<UserRow> {

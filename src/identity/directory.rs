@@ -35,7 +35,7 @@ pub enum UserUpdate {
     Enable,
 }
 
-fn validate_username(username: &str) -> IdentityResult<()> {
+pub(super) fn validate_username(username: &str) -> IdentityResult<()> {
     let ok = (1..=64).contains(&username.len())
         && username
             .chars()
@@ -51,7 +51,7 @@ fn validate_username(username: &str) -> IdentityResult<()> {
     }
 }
 
-fn validate_email(email: &str) -> IdentityResult<()> {
+pub(super) fn validate_email(email: &str) -> IdentityResult<()> {
     let mut parts = email.split('@');
     let ok = matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
         && email.len() <= 254
@@ -148,28 +148,6 @@ impl Identity {
         )
         .await?;
         Ok(user)
-    }
-
-    /// The first-run page's one job: make the first admin, only while there is none.
-    pub async fn create_first_admin(
-        &self,
-        request: &NewUserRequest,
-        client: &ClientInfo,
-    ) -> IdentityResult<User> {
-        if !self.needs_first_admin().await? {
-            return Err(IdentityError::Forbidden);
-        }
-        if request.password.is_none() {
-            return Err(IdentityError::Invalid {
-                field: "password",
-                reason: "is required".into(),
-            });
-        }
-        let request = NewUserRequest {
-            admin: true,
-            ..request.clone()
-        };
-        self.create_user(None, &request, client).await
     }
 
     pub async fn list_users(&self) -> IdentityResult<Vec<User>> {

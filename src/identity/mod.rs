@@ -10,6 +10,7 @@ use crate::vault::{Vault, VaultError};
 
 pub mod app_passwords;
 pub mod directory;
+pub mod first_run;
 pub mod login;
 pub mod secrets;
 pub mod station;
@@ -184,9 +185,10 @@ impl Identity {
         Ok(())
     }
 
-    /// True until the first admin exists: the first-run page is open only then.
+    /// True until the first admin exists: the first-run page is open only then, and
+    /// never again once it closed (see `first_run`).
     pub async fn needs_first_admin(&self) -> IdentityResult<bool> {
-        Ok(self.db.count_admins().await? == 0)
+        self.setup_open().await
     }
 
     pub async fn user(&self, id: i64) -> IdentityResult<User> {

@@ -65,7 +65,7 @@ impl BlobStore {
     }
 
     pub fn local(root: &Path) -> Result<Self, VaultError> {
-        std::fs::create_dir_all(root)
+        crate::private_files::create_private_dir(root)
             .map_err(|e| VaultError::StoreConfig(format!("{}: {e}", root.display())))?;
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(|e| VaultError::StoreConfig(e.to_string()))?;

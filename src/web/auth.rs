@@ -13,8 +13,10 @@ use super::AppState;
 use super::error::{ApiError, PageError, Problem};
 use crate::identity::{ClientInfo, CsrfBinding, IdentityError, Principal, SessionToken};
 
-pub const SESSION_COOKIE: &str = "pp_session";
-pub const PRESESSION_COOKIE: &str = "pp_pre";
+// `__Host-`: browsers take these only over HTTPS, for path `/`, from this exact host,
+// so a sibling subdomain cannot plant a session or a pre-session of its choosing.
+pub const SESSION_COOKIE: &str = "__Host-pp_session";
+pub const PRESESSION_COOKIE: &str = "__Host-pp_pre";
 
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
@@ -172,9 +174,9 @@ impl FromRequest for ApiCaller {
     }
 }
 
-/// Refuses a form post that came from another site, or whose token does not match
-/// the session (or pre-session cookie) it was rendered for.
-pub fn check_form(req: &HttpRequest, state: &AppState, submitted: &str) -> Result<(), PageError> {
+/// Refuses a post that a browser says came from another site, or whose `Origin`
+/// names another host.
+fn check_same_site(req: &HttpRequest) -> Result<(), PageError> {
     if let Some(site) = req
         .headers()
         .get("sec-fetch-site")
@@ -199,14 +201,41 @@ pub fn check_form(req: &HttpRequest, state: &AppState, submitted: &str) -> Resul
             return Err(PageError(Problem::csrf()));
         }
     }
-    let identity = &state.services.identity;
-    let valid = if let Some(session) = req.cookie(SESSION_COOKIE) {
-        identity.csrf_valid(CsrfBinding::Session(session.value()), submitted)
+    Ok(())
+}
+
+/// Checks the form of a signed-in page (portal, account, admin): the token must be
+/// the one bound to this browser's session. A token bound to the pre-sign-in cookie
+/// is refused here, whoever planted that cookie.
+pub fn check_form(req: &HttpRequest, state: &AppState, submitted: &str) -> Result<(), PageError> {
+    check_same_site(req)?;
+    let valid = req.cookie(SESSION_COOKIE).is_some_and(|session| {
+        state
+            .services
+            .identity
+            .csrf_valid(CsrfBinding::Session(session.value()), submitted)
+    });
+    if valid {
+        Ok(())
     } else {
-        false
-    } || req
-        .cookie(PRESESSION_COOKIE)
-        .is_some_and(|pre| identity.csrf_valid(CsrfBinding::PreSession(pre.value()), submitted));
+        Err(PageError(Problem::csrf()))
+    }
+}
+
+/// Checks the form of a page shown before sign-in (sign-in, first run, station,
+/// phone): the token must be the one bound to the pre-session cookie.
+pub fn check_anonymous_form(
+    req: &HttpRequest,
+    state: &AppState,
+    submitted: &str,
+) -> Result<(), PageError> {
+    check_same_site(req)?;
+    let valid = req.cookie(PRESESSION_COOKIE).is_some_and(|pre| {
+        state
+            .services
+            .identity
+            .csrf_valid(CsrfBinding::PreSession(pre.value()), submitted)
+    });
     if valid {
         Ok(())
     } else {

@@ -15,7 +15,7 @@ use crate::identity::station::DEVICE_SESSION_SECS;
 use crate::identity::{SessionToken, User};
 use crate::release::{ReleaseVia, printer_state_label};
 use crate::web::AppState;
-use crate::web::auth::{check_form, client_info};
+use crate::web::auth::{check_anonymous_form, client_info};
 use crate::web::error::{PageError, Problem};
 
 const DEVICE_COOKIE: &str = "pp_device";
@@ -132,7 +132,7 @@ pub async fn submit(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let (guid, step) = path.into_inner();
-    check_form(&req, &state, field(&form, "csrf").unwrap_or(""))?;
+    check_anonymous_form(&req, &state, field(&form, "csrf").unwrap_or(""))?;
     let printer = state.services.printers.by_guid(&guid).await?;
     let client = client_info(&req);
     let identity = &state.services.identity;

@@ -9,7 +9,8 @@ use super::{Page, redirect, render};
 use crate::identity::CsrfBinding;
 use crate::web::AppState;
 use crate::web::auth::{
-    SignedIn, check_form, client_info, expired_session_cookie, presession_cookie, session_cookie,
+    SignedIn, check_anonymous_form, check_form, client_info, expired_session_cookie,
+    presession_cookie, session_cookie,
 };
 use crate::web::error::{PageError, Problem};
 
@@ -38,7 +39,7 @@ pub struct CsrfOnly {
 
 /// `/`: first run, portal, or sign-in.
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    if state.services.identity.needs_first_admin().await? {
+    if state.services.identity.setup_open().await? {
         return Ok(redirect("/setup"));
     }
     if req.cookie(crate::web::auth::SESSION_COOKIE).is_some() {
@@ -73,7 +74,7 @@ pub async fn login_form(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    if state.services.identity.needs_first_admin().await? {
+    if state.services.identity.setup_open().await? {
         return Ok(redirect("/setup"));
     }
     login_page(
@@ -90,7 +91,7 @@ pub async fn login_submit(
     state: web::Data<AppState>,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
+    check_anonymous_form(&req, &state, &form.csrf)?;
     let client = client_info(&req);
     match state
         .services

@@ -1,19 +1,21 @@
-//! First run: the page that creates the first admin and shows the generated master
-//! key once, with the warning to back it up.
+//! First run: the page that creates the first admin — only with the setup code the
+//! server printed at start, and only once — and shows the generated master key once,
+//! with the warning to back it up.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::{Page, redirect, render};
-use crate::identity::{CsrfBinding, NewUserRequest};
+use crate::identity::{CsrfBinding, IdentityError, NewUserRequest};
 use crate::vault::master;
 use crate::web::AppState;
 use crate::web::auth::{
-    PRESESSION_COOKIE, check_form, client_info, presession_cookie, session_cookie,
+    PRESESSION_COOKIE, check_anonymous_form, client_info, presession_cookie, session_cookie,
 };
-use crate::web::error::PageError;
+use crate::web::error::{PageError, Problem};
 
 #[derive(Template)]
 #[template(path = "setup.html")]
@@ -27,6 +29,9 @@ struct SetupPage {
 pub struct SetupForm {
     #[serde(default)]
     csrf: String,
+    /// The code from the server's log or `<data_dir>/setup-code`; never shown back.
+    #[serde(default)]
+    setup_code: String,
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -53,7 +58,7 @@ async fn show(
     req: &HttpRequest,
     state: &AppState,
     form: SetupForm,
-    error: Option<String>,
+    problem: Option<Problem>,
 ) -> Result<HttpResponse, PageError> {
     let (pre, fresh) = presession(req);
     let mut page = Page::bare("Set up PrintPark");
@@ -61,25 +66,43 @@ async fn show(
         .services
         .identity
         .csrf_token(CsrfBinding::PreSession(&pre));
-    page.error = error;
+    page.error = problem.as_ref().map(|p| p.message.clone());
     let master_key =
         master::key_pending_backup(&state.services.db, &state.services.settings).await?;
     let mut response = render(&SetupPage {
         page,
         master_key,
-        form,
+        form: SetupForm {
+            setup_code: String::new(),
+            password: String::new(),
+            password_again: String::new(),
+            ..form
+        },
     })?;
+    if let Some(problem) = &problem {
+        *response.status_mut() = problem.status;
+        if let Some(secs) = problem.retry_after {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, secs.into());
+        }
+    }
     if fresh {
         response.add_cookie(&presession_cookie(&pre)).ok();
     }
     Ok(response)
 }
 
+/// A mistake in the form: shown on the page with the form's status.
+fn form_problem(status: StatusCode, message: impl Into<String>) -> Option<Problem> {
+    Some(Problem::new(status, "invalid", message))
+}
+
 pub async fn setup_page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    if !state.services.identity.needs_first_admin().await? {
+    if !state.services.identity.setup_open().await? {
         return Ok(redirect("/login"));
     }
     show(&req, &state, SetupForm::default(), None).await
@@ -90,27 +113,43 @@ pub async fn setup_submit(
     state: web::Data<AppState>,
     form: web::Form<SetupForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
+    check_anonymous_form(&req, &state, &form.csrf)?;
     let identity = &state.services.identity;
-    if !identity.needs_first_admin().await? {
+    if !identity.setup_open().await? {
         return Ok(redirect("/login"));
     }
     let form = form.into_inner();
+    let client = client_info(&req);
+    // The code first: without it, nothing else about the form is looked at.
+    if let Err(e) = identity.check_setup_code(&form.setup_code, &client).await {
+        let problem = match e {
+            IdentityError::Invalid { .. } => Problem {
+                status: StatusCode::FORBIDDEN,
+                ..Problem::from(e)
+            },
+            other => Problem::from(other),
+        };
+        if problem.status.is_server_error() {
+            return Err(PageError(problem));
+        }
+        return show(&req, &state, form, Some(problem)).await;
+    }
     let pending_key =
         master::key_pending_backup(&state.services.db, &state.services.settings).await?;
     if pending_key.is_some() && form.key_saved.is_none() {
-        return show(
-            &req,
-            &state,
-            form,
-            Some("Confirm that you stored the master key somewhere safe.".into()),
-        )
-        .await;
+        let problem = form_problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Confirm that you stored the master key somewhere safe.",
+        );
+        return show(&req, &state, form, problem).await;
     }
     if form.password != form.password_again {
-        return show(&req, &state, form, Some("The two passwords differ.".into())).await;
+        let problem = form_problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The two passwords differ.",
+        );
+        return show(&req, &state, form, problem).await;
     }
-    let client = client_info(&req);
     let request = NewUserRequest {
         username: form.username.clone(),
         email: form.email.clone(),
@@ -119,10 +158,22 @@ pub async fn setup_submit(
         admin: true,
         password: Some(form.password.clone()),
     };
-    if let Err(e) = identity.create_first_admin(&request, &client).await {
-        let problem = crate::web::error::Problem::from(e);
-        return show(&req, &state, form, Some(problem.message)).await;
+    match identity
+        .complete_first_run(&request, &form.setup_code, &client)
+        .await
+    {
+        Ok(_) => {}
+        // Someone else completed it a moment ago: the page is gone.
+        Err(IdentityError::Forbidden) => return Ok(redirect("/login")),
+        Err(e) => {
+            let problem = Problem::from(e);
+            if problem.status.is_server_error() {
+                return Err(PageError(problem));
+            }
+            return show(&req, &state, form, Some(problem)).await;
+        }
     }
+    crate::services::forget_setup_code(&state.services.settings);
     if pending_key.is_some() {
         master::confirm_backup(&state.services.db).await?;
     }

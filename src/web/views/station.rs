@@ -16,7 +16,7 @@ use crate::jobs::HeldJob;
 use crate::release::{JobChoice, ReleaseVia, printer_state_label};
 use crate::web::AppState;
 use crate::web::assets;
-use crate::web::auth::{check_form, client_info};
+use crate::web::auth::{check_anonymous_form, client_info};
 use crate::web::error::{PageError, Problem};
 
 const STATION_COOKIE: &str = "pp_station";
@@ -212,7 +212,7 @@ pub async fn submit(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let (guid, step) = path.into_inner();
-    check_form(&req, &state, field(&form, "csrf").unwrap_or(""))?;
+    check_anonymous_form(&req, &state, field(&form, "csrf").unwrap_or(""))?;
     let printer = state.services.printers.by_guid(&guid).await?;
     let client = client_info(&req);
     let identity = &state.services.identity;
