@@ -566,7 +566,7 @@ fn malformed(w: &World) -> Vec<Case> {
                     &[0, 0, 0, 5, 0, 0, 0, 2],
                 )
             },
-            bad,
+            unsupported,
         ),
         p(
             "resolution of 8 octets",

@@ -763,3 +763,95 @@ fn job_attributes(ctx: &Context<'_>, job: &HeldJob) -> Vec<Attribute> {
     }
     attributes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(target: (&str, &str)) -> Message {
+        let mut operation = Group::new(group::OPERATION);
+        operation.push(Attribute::new(
+            "attributes-charset",
+            Value::String(tag::CHARSET, "utf-8".into()),
+        ));
+        operation.push(Attribute::new(
+            "attributes-natural-language",
+            Value::String(tag::LANGUAGE, "en".into()),
+        ));
+        operation.push(Attribute::new(target.0, Value::uri(target.1)));
+        Message {
+            version: (2, 0),
+            code: op::GET_PRINTER_ATTRIBUTES,
+            request_id: 1,
+            groups: vec![operation],
+        }
+    }
+
+    #[test]
+    fn uri_hosts_are_read_without_user_port_brackets_case_or_trailing_dot() {
+        for (uri, host) in [
+            ("ipps://Print.Example.:631/ipp/print", Some("print.example")),
+            ("ipps://[::1]:8631/ipp/print", Some("::1")),
+            (
+                "ipps://127.0.0.1:8631@evil.example/ipp/print",
+                Some("evil.example"),
+            ),
+            ("ipp://h?x", Some("h")),
+            ("https://print.example.org", Some("print.example.org")),
+            ("mailto:someone@example.org", None),
+            ("ipps:///ipp/print", None),
+        ] {
+            assert_eq!(uri_host(uri).as_deref(), host, "{uri}");
+        }
+    }
+
+    #[test]
+    fn a_target_uri_must_name_the_host_the_request_came_to_or_the_public_one() {
+        let own = [
+            "ipps://127.0.0.1:8631/ipp/print",
+            "https://print.example.org",
+        ];
+        for (name, uri, ok) in [
+            ("printer-uri", "ipps://127.0.0.1:8631/ipp/print", true),
+            ("printer-uri", "ipps://localhost/ipp/print", true),
+            ("printer-uri", "ipps://[::1]:8631/ipp/print", true),
+            ("printer-uri", "ipps://PRINT.example.org/ipp/print", true),
+            ("printer-uri", "ipps://evil.example/ipp/print", false),
+            ("printer-uri", "ipps://10.0.0.1:8631/ipp/print", false),
+            ("job-uri", "ipps://evil.example/ipp/print/3", false),
+            (
+                "system-uri",
+                "ipps://print.example.org.evil.example/ipp/system",
+                false,
+            ),
+        ] {
+            let result = check_request(&request((name, uri)), &own);
+            assert_eq!(result.is_ok(), ok, "{name} {uri}: {result:?}");
+            if let Err((code, _)) = result {
+                assert_eq!(code, status::BAD_REQUEST);
+            }
+        }
+        // Without a public URL, only the host the request came to.
+        assert!(
+            check_request(
+                &request(("printer-uri", "ipps://print.example.org/ipp/print")),
+                &["ipps://127.0.0.1:8631/ipp/print", ""]
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn refusals_echo_a_possible_request_id_and_the_charset() {
+        let mut bad = request(("printer-uri", "ipps://evil.example/"));
+        bad.request_id = 0x8000_0001;
+        let answer = response(&bad, status::BAD_REQUEST, "no");
+        assert_eq!(answer.request_id, 0);
+        assert_eq!(
+            answer.groups[0].attributes[0].first(),
+            Some(&Value::String(tag::CHARSET, "utf-8".into()))
+        );
+        bad.request_id = 9;
+        assert_eq!(response(&bad, status::BAD_REQUEST, "no").request_id, 9);
+    }
+}

@@ -725,10 +725,15 @@ fn check_value(name: &str, value: &Value) -> Result<(), WireError> {
             }
         }
         Value::Range(low, high) => {
+            // RFC 8011 §5.1.14: lower ≤ upper. Answered as an unsupported value, as
+            // `page-ranges` refusals are (`operations::page_ranges`).
             if low > high {
-                return Err(WireError::bad(format!(
-                    "{name}: range {low}-{high} has its lower bound above its upper"
-                )));
+                return Err(WireError::Refused {
+                    status: crate::ipp::status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                    message: format!(
+                        "{name}: range {low}-{high} has its lower bound above its upper"
+                    ),
+                });
             }
             Ok(())
         }
@@ -1289,7 +1294,7 @@ mod tests {
             (
                 "range 5-2",
                 attr(tag::RANGE, "r", &[0, 0, 0, 5, 0, 0, 0, 2]),
-                Refused(BAD),
+                Refused(UNSUPPORTED),
             ),
             (
                 "resolution units 5",
