@@ -38,6 +38,8 @@ pub struct InfraContext<'a> {
     pub system_uri: String,
     /// The request came to the system URI.
     pub on_system: bool,
+    /// `server.public_url`: a target URI may name its host too.
+    pub public_url: Option<String>,
 }
 
 /// A response, and for Fetch-Document the document that follows it.
@@ -83,7 +85,12 @@ fn refused(error: InfraError) -> (u16, String) {
 
 /// Runs one request of an output device.
 pub async fn handle(ctx: &InfraContext<'_>, request: &Message) -> Answer {
-    if let Err((code, message)) = check_request(request) {
+    let own = [
+        ctx.queue.uri.as_str(),
+        ctx.system_uri.as_str(),
+        ctx.public_url.as_deref().unwrap_or(""),
+    ];
+    if let Err((code, message)) = check_request(request, &own) {
         return Answer::plain(response(request, code, &message));
     }
     let result = if ctx.on_system {

@@ -1,6 +1,19 @@
 //! The IPP/1.1–2.0 binary encoding (RFC 8010): our own small codec, so that request
 //! attributes are read with hard limits from a stream and the document that follows
 //! them is left unread for intake to stream.
+//!
+//! Two levels of strictness. `read_message` refuses what cannot be read as IPP at all,
+//! in requests and in printers' replies alike, and no more than CUPS's own reader
+//! refuses (so a reply any CUPS client reads, we read): fixed-size values of the wrong
+//! length, a broken textWithLanguage, collections framed wrongly (a member or an
+//! end-collection outside a collection, a begin without an end, names where none
+//! belong). `validate_request` then applies what RFC 8010/8011 ask of a printer
+//! reading a request: no attribute twice in a group, strings within their syntax's
+//! length and form, booleans 0 or 1, dates, ranges, resolutions and enums in range,
+//! no reserved tags. The server runs it on every request before any operation; the
+//! client never does, because real printers' replies break these rules (duplicate
+//! attributes, over-long text, vendor enums) and a reply is not an attack surface for
+//! anything we store.
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -94,9 +107,12 @@ impl Value {
         }
     }
 
+    /// A boolean; one that came as neither 0 nor 1 (kept raw for `validate_request`
+    /// to refuse in a request) reads as true in a printer's reply, as CUPS reads it.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Boolean(b) => Some(*b),
+            Value::Other(tag::BOOLEAN, data) => data.first().map(|b| *b != 0),
             _ => None,
         }
     }
@@ -227,6 +243,18 @@ pub enum WireError {
     TooLarge(String),
     #[error("reading the request failed: {0}")]
     Io(#[from] std::io::Error),
+    /// A request RFC 8010/8011 tell a printer to refuse, with the status to answer.
+    #[error("{message}")]
+    Refused { status: u16, message: String },
+}
+
+impl WireError {
+    fn bad(message: String) -> Self {
+        WireError::Refused {
+            status: crate::ipp::status::BAD_REQUEST,
+            message,
+        }
+    }
 }
 
 /// Reads exactly what the attribute section needs, counting bytes against the limit.
@@ -306,7 +334,34 @@ fn decode_value(value_tag: u8, data: Vec<u8>) -> Result<Value, WireError> {
         }
         tag::BOOLEAN => {
             need(1)?;
-            Value::Boolean(data[0] != 0)
+            // Anything but 0 and 1 is kept as it came, for `validate_request` to refuse.
+            match data[0] {
+                0 => Value::Boolean(false),
+                1 => Value::Boolean(true),
+                _ => Value::Other(tag::BOOLEAN, data),
+            }
+        }
+        tag::DATE_TIME => {
+            need(11)?;
+            Value::Other(tag::DATE_TIME, data)
+        }
+        tag::TEXT_WITH_LANGUAGE | tag::NAME_WITH_LANGUAGE => {
+            if with_language(&data).is_none() {
+                return Err(WireError::Malformed(format!(
+                    "value tag 0x{value_tag:02x}: the language and text lengths do not add up"
+                )));
+            }
+            Value::Other(value_tag, data)
+        }
+        tag::MEMBER_NAME => {
+            return Err(WireError::Malformed(
+                "a member attribute outside a collection".into(),
+            ));
+        }
+        tag::END_COLLECTION => {
+            return Err(WireError::Malformed(
+                "an end-collection without a begin-collection".into(),
+            ));
         }
         tag::RESOLUTION => {
             need(9)?;
@@ -408,6 +463,11 @@ async fn read_attribute<R: AsyncRead + Unpin>(
     let value_len = r.u16().await? as usize;
     let data = r.bytes(value_len).await?;
     if value_tag == tag::BEGIN_COLLECTION {
+        if !data.is_empty() {
+            return Err(WireError::Malformed(
+                "a begin-collection value must be empty".into(),
+            ));
+        }
         let members = Box::pin(read_collection(r, 1)).await?;
         return Ok((name, Value::Collection(members)));
     }
@@ -435,23 +495,46 @@ async fn read_collection<R: AsyncRead + Unpin>(
             ));
         }
         let name_len = r.u16().await? as usize;
-        let _ = r.bytes(name_len).await?;
+        let name = r.bytes(name_len).await?;
         let value_len = r.u16().await? as usize;
         let data = r.bytes(value_len).await?;
+        // Inside a collection only the memberAttrName carries a name, as its value
+        // (RFC 8010 §3.1.6–3.1.7); every other name field is empty.
+        if !name.is_empty() {
+            return Err(WireError::Malformed(
+                "a name inside a collection (members are named by memberAttrName)".into(),
+            ));
+        }
         match value_tag {
             tag::END_COLLECTION => {
                 if pending_name.is_some() {
                     return Err(WireError::Malformed("member name without a value".into()));
                 }
+                if !data.is_empty() {
+                    return Err(WireError::Malformed(
+                        "an end-collection value must be empty".into(),
+                    ));
+                }
                 return Ok(members);
             }
             tag::MEMBER_NAME => {
+                if pending_name.is_some() {
+                    return Err(WireError::Malformed("member name without a value".into()));
+                }
+                if data.is_empty() {
+                    return Err(WireError::Malformed("an empty member name".into()));
+                }
                 r.count_attribute()?;
                 let name = String::from_utf8(data)
                     .map_err(|_| WireError::Malformed("member name is not UTF-8".into()))?;
                 pending_name = Some(name);
             }
             tag::BEGIN_COLLECTION => {
+                if !data.is_empty() {
+                    return Err(WireError::Malformed(
+                        "a begin-collection value must be empty".into(),
+                    ));
+                }
                 let inner = Box::pin(read_collection(r, depth + 1)).await?;
                 push_member(&mut members, &mut pending_name, Value::Collection(inner))?;
             }
@@ -479,6 +562,349 @@ fn push_member(
             .push(value),
     }
     Ok(())
+}
+
+/// Splits a textWithLanguage or nameWithLanguage value (RFC 8010 §3.9) into its
+/// language and text octets; `None` when the lengths inside do not add up.
+pub fn with_language(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let language_len = usize::from(u16::from_be_bytes([*data.first()?, *data.get(1)?]));
+    let rest = data.get(2..)?;
+    let language = rest.get(..language_len)?;
+    let rest = rest.get(language_len..)?;
+    let text_len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    let text = rest.get(2..)?;
+    (text.len() == text_len).then_some((language, text))
+}
+
+/// The most octets a value of a string syntax may have (RFC 8011 §5.1); for the
+/// with-language syntaxes, the limit of their text.
+pub fn max_octets(value_tag: u8) -> Option<usize> {
+    match value_tag {
+        tag::TEXT | tag::TEXT_WITH_LANGUAGE | tag::URI | tag::OCTET_STRING => Some(1023),
+        tag::NAME | tag::NAME_WITH_LANGUAGE | tag::KEYWORD | tag::MIME_TYPE | tag::MEMBER_NAME => {
+            Some(255)
+        }
+        tag::URI_SCHEME | tag::CHARSET | tag::LANGUAGE => Some(63),
+        _ => None,
+    }
+}
+
+/// Enums whose values the server knows, with the range it accepts; any other enum
+/// takes 1 to 2^31-1 (RFC 8011 §5.1.5).
+const ENUM_RANGES: &[(&str, i32, i32)] = &[
+    ("orientation-requested", 3, 7),
+    ("print-quality", 3, 5),
+    ("job-state", 3, 9),
+    ("printer-state", 3, 5),
+    ("document-state", 3, 9),
+    ("finishings", 3, i32::MAX),
+];
+
+/// Checks a decoded request as RFC 8010/8011 ask a printer to: refuses an attribute
+/// given twice in one group (or collection), reserved or response-only group tags,
+/// reserved value tags and extension tags, strings past their syntax's length or not
+/// of its form, booleans other than 0 and 1, impossible dates, ranges whose lower
+/// bound exceeds the upper, resolutions in unknown units, enums out of range, and
+/// 1setOf values of incompatible syntaxes. The header and the operation group's
+/// order are the operations' to check (`ipp::operations::check_request`).
+pub fn validate_request(message: &Message) -> Result<(), WireError> {
+    for group in &message.groups {
+        match group.tag {
+            group::OPERATION
+            | group::JOB
+            | group::PRINTER
+            | group::SUBSCRIPTION
+            | RESOURCE_GROUP
+            | group::DOCUMENT
+            | group::SYSTEM => {}
+            group::UNSUPPORTED | group::EVENT_NOTIFICATION => {
+                return Err(WireError::bad(format!(
+                    "attribute group 0x{:02x} belongs in responses only",
+                    group.tag
+                )));
+            }
+            other => {
+                return Err(WireError::bad(format!(
+                    "reserved delimiter tag 0x{other:02x}"
+                )));
+            }
+        }
+        check_attributes(&group.attributes, false)?;
+    }
+    Ok(())
+}
+
+/// Resource attributes (PWG 5100.22), which a request may carry.
+const RESOURCE_GROUP: u8 = 0x08;
+
+fn check_attributes(attributes: &[Attribute], members: bool) -> Result<(), WireError> {
+    let mut seen = std::collections::HashSet::new();
+    for attribute in attributes {
+        let name = attribute.name.as_str();
+        if members {
+            if name.len() > 255 {
+                return Err(too_long("a memberAttrName", 255));
+            }
+        } else if name.len() > 255 {
+            return Err(WireError::bad(
+                "an attribute name is longer than 255 octets".into(),
+            ));
+        }
+        if !is_keyword(name) {
+            return Err(WireError::bad(format!(
+                "attribute name {:?} is not a keyword",
+                shorten(name)
+            )));
+        }
+        if !seen.insert(name) {
+            return Err(WireError::bad(format!(
+                "attribute {name} is given more than once in one {}",
+                if members { "collection" } else { "group" }
+            )));
+        }
+        let Some(first) = attribute.values.first() else {
+            return Err(WireError::bad(format!("attribute {name} has no value")));
+        };
+        for value in &attribute.values {
+            if !compatible(first.tag(), value.tag()) {
+                return Err(WireError::bad(format!(
+                    "attribute {name} mixes value tags 0x{:02x} and 0x{:02x}",
+                    first.tag(),
+                    value.tag()
+                )));
+            }
+            check_value(name, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Values one 1setOf may mix (as CUPS's reader allows): the string syntaxes (with
+/// and without language), integer with rangeOfInteger, and out-of-band values.
+fn compatible(a: u8, b: u8) -> bool {
+    let string = |t: u8| {
+        matches!(t, tag::TEXT_WITH_LANGUAGE | tag::NAME_WITH_LANGUAGE)
+            || (tag::TEXT..=tag::MIME_TYPE).contains(&t)
+    };
+    let number = |t: u8| matches!(t, tag::INTEGER | tag::RANGE);
+    let out_of_band = |t: u8| (0x10..=0x1f).contains(&t);
+    a == b
+        || (string(a) && string(b))
+        || (number(a) && number(b))
+        || out_of_band(a)
+        || out_of_band(b)
+}
+
+fn too_long(what: &str, max: usize) -> WireError {
+    WireError::Refused {
+        status: crate::ipp::status::REQUEST_VALUE_TOO_LONG,
+        message: format!("{what} value is longer than {max} octets"),
+    }
+}
+
+/// The start of a peer's string, for a message.
+fn shorten(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+fn check_value(name: &str, value: &Value) -> Result<(), WireError> {
+    match value {
+        Value::Integer(_) | Value::Boolean(_) => Ok(()),
+        Value::Enum(n) => {
+            if *n < 1 {
+                return Err(WireError::bad(format!(
+                    "{name}: enum value {n} is outside 1 to 2147483647"
+                )));
+            }
+            match ENUM_RANGES.iter().find(|(known, _, _)| *known == name) {
+                Some((_, low, high)) if !(*low..=*high).contains(n) => Err(WireError::Refused {
+                    status: crate::ipp::status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                    message: format!("{name}: {n} is not one of its values ({low} to {high})"),
+                }),
+                _ => Ok(()),
+            }
+        }
+        Value::Range(low, high) => {
+            // RFC 8011 §5.1.14: lower ≤ upper. Answered as an unsupported value, as
+            // `page-ranges` refusals are (`operations::page_ranges`).
+            if low > high {
+                return Err(WireError::Refused {
+                    status: crate::ipp::status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                    message: format!(
+                        "{name}: range {low}-{high} has its lower bound above its upper"
+                    ),
+                });
+            }
+            Ok(())
+        }
+        Value::Resolution { x, y, units } => {
+            if *x <= 0 || *y <= 0 || !matches!(units, 3 | 4) {
+                return Err(WireError::bad(format!(
+                    "{name}: resolution {x}x{y} in units {units} (3 = per inch, 4 = per cm)"
+                )));
+            }
+            Ok(())
+        }
+        Value::Collection(members) => check_attributes(members, true),
+        Value::String(t, s) => check_string(name, *t, s),
+        Value::Other(t, data) => check_other(name, *t, data),
+    }
+}
+
+fn check_string(name: &str, value_tag: u8, s: &str) -> Result<(), WireError> {
+    if let Some(max) = max_octets(value_tag)
+        && s.len() > max
+    {
+        return Err(too_long(name, max));
+    }
+    let ok = match value_tag {
+        tag::KEYWORD => is_keyword(s),
+        tag::URI => is_uri(s),
+        tag::URI_SCHEME => is_scheme(s),
+        tag::CHARSET => !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()),
+        tag::LANGUAGE => is_language(s),
+        tag::MIME_TYPE => is_mime_type(s),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(WireError::bad(format!(
+            "{name}: {:?} is not a valid value of its syntax (tag 0x{value_tag:02x})",
+            shorten(s)
+        )))
+    }
+}
+
+fn check_other(name: &str, value_tag: u8, data: &[u8]) -> Result<(), WireError> {
+    match value_tag {
+        // Out-of-band values registered with IANA (RFC 8010 §3.5.2, RFC 3380).
+        tag::UNSUPPORTED | tag::UNKNOWN | tag::NO_VALUE | 0x15..=0x17 => Ok(()),
+        tag::BOOLEAN => Err(WireError::bad(format!("{name}: a boolean must be 0 or 1"))),
+        tag::OCTET_STRING if data.len() > 1023 => Err(too_long(name, 1023)),
+        tag::OCTET_STRING => Ok(()),
+        tag::DATE_TIME => {
+            // RFC 2579 DateAndTime: month, day, hour, minutes, seconds, deci-seconds,
+            // direction from UTC, hours and minutes from UTC.
+            let d = data;
+            let valid = d.len() == 11
+                && (1..=12).contains(&d[2])
+                && (1..=31).contains(&d[3])
+                && d[4] <= 23
+                && d[5] <= 59
+                && d[6] <= 60
+                && d[7] <= 9
+                && matches!(d[8], b'+' | b'-')
+                && d[9] <= 14
+                && d[10] <= 59;
+            if valid {
+                Ok(())
+            } else {
+                Err(WireError::bad(format!("{name}: not a valid dateTime")))
+            }
+        }
+        tag::TEXT_WITH_LANGUAGE | tag::NAME_WITH_LANGUAGE => {
+            let Some((language, text)) = with_language(data) else {
+                return Err(WireError::bad(format!(
+                    "{name}: a malformed value with language"
+                )));
+            };
+            let language = std::str::from_utf8(language).ok();
+            let text = std::str::from_utf8(text)
+                .map_err(|_| WireError::bad(format!("{name}: the text is not UTF-8")))?;
+            let Some(language) = language else {
+                return Err(WireError::bad(format!("{name}: the language is not UTF-8")));
+            };
+            if language.len() > 63 {
+                return Err(too_long(&format!("{name} (its language)"), 63));
+            }
+            if !is_language(language) {
+                return Err(WireError::bad(format!(
+                    "{name}: {:?} is not a natural language",
+                    shorten(language)
+                )));
+            }
+            let max = max_octets(value_tag).unwrap_or(1023);
+            if text.len() > max {
+                return Err(too_long(name, max));
+            }
+            Ok(())
+        }
+        0x7f => {
+            // RFC 8010 §3.5.2: the first four octets are the type tag; types 0x00 to
+            // 0xff have one-octet tags, and the sign bit is not part of the range.
+            let Some(extended) = data.get(..4) else {
+                return Err(WireError::bad(format!(
+                    "{name}: an extension tag needs at least 4 octets"
+                )));
+            };
+            let extended = u32::from_be_bytes([extended[0], extended[1], extended[2], extended[3]]);
+            if extended > 0x7fff_ffff || extended <= 0xff {
+                return Err(WireError::bad(format!(
+                    "{name}: extended value tag 0x{extended:08x} is outside 0x100 to 0x7fffffff"
+                )));
+            }
+            Err(WireError::Refused {
+                status: crate::ipp::status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                message: format!("{name}: extended value tag 0x{extended:08x} is not supported"),
+            })
+        }
+        other => Err(WireError::bad(format!(
+            "{name}: reserved value tag 0x{other:02x}"
+        ))),
+    }
+}
+
+/// Keywords and attribute names, as CUPS checks them: letters, digits, `-`, `.`, `_`.
+fn is_keyword(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
+fn is_scheme(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// A URI (RFC 3986): a scheme, a colon, then printable ASCII without spaces.
+fn is_uri(s: &str) -> bool {
+    match s.split_once(':') {
+        Some((scheme, rest)) => {
+            is_scheme(scheme) && !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic())
+        }
+        None => false,
+    }
+}
+
+/// A language tag (RFC 5646): 1–8 letters, then `-` and 1–8 letters or digits.
+fn is_language(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first = parts.next().unwrap_or("");
+    (1..=8).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// `type/subtype` with optional `;parameter=value` (RFC 2045 tokens).
+fn is_mime_type(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let mut parts = s.split(';');
+    let Some((kind, subtype)) = parts.next().and_then(|t| t.trim().split_once('/')) else {
+        return false;
+    };
+    token(kind)
+        && token(subtype)
+        && parts.all(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                token(k.trim()) && !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic())
+            })
+        })
 }
 
 fn put_str(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -589,6 +1015,526 @@ mod tests {
             request_id: 7,
             groups: vec![op, job],
         }
+    }
+
+    fn attr(value_tag: u8, name: &str, value: &[u8]) -> Vec<u8> {
+        let mut b = vec![value_tag];
+        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        b.extend_from_slice(name.as_bytes());
+        b.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        b.extend_from_slice(value);
+        b
+    }
+
+    /// A request: header, the operation group's charset and language, `body`, end.
+    fn request(body: &[u8]) -> Vec<u8> {
+        let mut b = vec![2, 0, 0, 2, 0, 0, 0, 1, group::OPERATION];
+        b.extend(attr(tag::CHARSET, "attributes-charset", b"utf-8"));
+        b.extend(attr(tag::LANGUAGE, "attributes-natural-language", b"en"));
+        b.extend_from_slice(body);
+        b.push(group::END);
+        b
+    }
+
+    fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Accepted,
+        Malformed,
+        Refused(u16),
+    }
+
+    async fn strict(body: &[u8]) -> Outcome {
+        match read_message(&mut request(body).as_slice(), Limits::default()).await {
+            Err(WireError::Malformed(_)) => Outcome::Malformed,
+            Err(e) => panic!("unexpected {e}"),
+            Ok(message) => match validate_request(&message) {
+                Ok(()) => Outcome::Accepted,
+                Err(WireError::Refused { status, .. }) => Outcome::Refused(status),
+                Err(e) => panic!("unexpected {e}"),
+            },
+        }
+    }
+
+    fn with_lang(language: &[u8], text: &[u8]) -> Vec<u8> {
+        let mut v = (language.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(language);
+        v.extend_from_slice(&(text.len() as u16).to_be_bytes());
+        v.extend_from_slice(text);
+        v
+    }
+
+    fn collection(members: &[Vec<u8>]) -> Vec<u8> {
+        let mut b = attr(tag::BEGIN_COLLECTION, "media-col", b"");
+        for m in members {
+            b.extend_from_slice(m);
+        }
+        b.extend(attr(tag::END_COLLECTION, "", b""));
+        b
+    }
+
+    #[tokio::test]
+    async fn the_decoder_refuses_what_cannot_be_read_as_ipp_in_requests_and_replies() {
+        use Outcome::Malformed;
+        let member = |name: &[u8]| attr(tag::MEMBER_NAME, "", name);
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("boolean of 2 octets", attr(tag::BOOLEAN, "b", &[0, 1])),
+            ("integer of 3 octets", attr(tag::INTEGER, "i", &[0, 0, 1])),
+            ("enum of 5 octets", attr(tag::ENUM, "e", &[0, 0, 0, 0, 3])),
+            ("rangeOfInteger of 7", attr(tag::RANGE, "r", &[0; 7])),
+            ("resolution of 8", attr(tag::RESOLUTION, "r", &[0; 8])),
+            ("dateTime of 10", attr(tag::DATE_TIME, "d", &[0; 10])),
+            ("dateTime of 12", attr(tag::DATE_TIME, "d", &[0; 12])),
+            (
+                "textWithLanguage of 3",
+                attr(tag::TEXT_WITH_LANGUAGE, "t", &[0, 0, 0]),
+            ),
+            (
+                "textWithLanguage lengths",
+                attr(
+                    tag::TEXT_WITH_LANGUAGE,
+                    "t",
+                    &[0, 2, b'e', b'n', 0, 5, b'x'],
+                ),
+            ),
+            (
+                "member outside a collection",
+                cat(&[attr(tag::KEYWORD, "k", b"v"), member(b"m")]),
+            ),
+            (
+                "end-collection without a begin",
+                attr(tag::END_COLLECTION, "", b""),
+            ),
+            (
+                "begin-collection with a value",
+                attr(tag::BEGIN_COLLECTION, "c", b"x"),
+            ),
+            (
+                "begin without an end",
+                cat(&[
+                    attr(tag::BEGIN_COLLECTION, "c", b""),
+                    member(b"m"),
+                    attr(tag::KEYWORD, "", b"v"),
+                ]),
+            ),
+            (
+                "member value with a name",
+                collection(&[member(b"m"), attr(tag::KEYWORD, "m", b"v")]),
+            ),
+            (
+                "memberAttrName with a name",
+                collection(&[
+                    attr(tag::MEMBER_NAME, "m", b"m"),
+                    attr(tag::KEYWORD, "", b"v"),
+                ]),
+            ),
+            (
+                "empty memberAttrName",
+                collection(&[member(b""), attr(tag::KEYWORD, "", b"v")]),
+            ),
+            (
+                "two member names in a row",
+                collection(&[member(b"a"), member(b"b"), attr(tag::KEYWORD, "", b"v")]),
+            ),
+            (
+                "end-collection with a value",
+                cat(&[
+                    attr(tag::BEGIN_COLLECTION, "c", b""),
+                    member(b"m"),
+                    attr(tag::KEYWORD, "", b"v"),
+                    attr(tag::END_COLLECTION, "", b"x"),
+                ]),
+            ),
+            (
+                "value without a member name",
+                collection(&[attr(tag::KEYWORD, "", b"v")]),
+            ),
+            ("text not UTF-8", attr(tag::TEXT, "t", &[0xff])),
+            (
+                "additional value first",
+                cat(&[vec![group::JOB], attr(tag::KEYWORD, "", b"v")]),
+            ),
+        ];
+        for (name, body) in cases {
+            assert_eq!(strict(&body).await, Malformed, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_refused_as_rfc_8010_and_8011_say() {
+        use crate::ipp::status::{
+            ATTRIBUTES_OR_VALUES_NOT_SUPPORTED as UNSUPPORTED, BAD_REQUEST as BAD,
+            REQUEST_VALUE_TOO_LONG as LONG,
+        };
+        use Outcome::Refused;
+        let long = |n: usize| vec![b'a'; n];
+        let member = |name: &[u8]| attr(tag::MEMBER_NAME, "", name);
+        let date = |month: u8| [7, 234, month, 7, 13, 0, 0, 0, b'+', 0, 0];
+        let cases: Vec<(&str, Vec<u8>, Outcome)> = vec![
+            (
+                "duplicate attribute",
+                cat(&[
+                    attr(tag::NAME, "job-name", b"a"),
+                    attr(tag::NAME, "job-name", b"b"),
+                ]),
+                Refused(BAD),
+            ),
+            (
+                "duplicate in the job group",
+                cat(&[
+                    vec![group::JOB],
+                    attr(tag::INTEGER, "copies", &1i32.to_be_bytes()),
+                    attr(tag::INTEGER, "copies", &2i32.to_be_bytes()),
+                ]),
+                Refused(BAD),
+            ),
+            (
+                "duplicate member",
+                collection(&[
+                    member(b"m"),
+                    attr(tag::KEYWORD, "", b"v"),
+                    member(b"m"),
+                    attr(tag::KEYWORD, "", b"w"),
+                ]),
+                Refused(BAD),
+            ),
+            (
+                "text 1024",
+                attr(tag::TEXT, "t", &long(1024)),
+                Refused(LONG),
+            ),
+            ("name 256", attr(tag::NAME, "n", &long(256)), Refused(LONG)),
+            (
+                "keyword 256",
+                attr(tag::KEYWORD, "k", &long(256)),
+                Refused(LONG),
+            ),
+            (
+                "uri 1024",
+                attr(
+                    tag::URI,
+                    "u",
+                    &[b"https://h/".as_slice(), &long(1014)].concat(),
+                ),
+                Refused(LONG),
+            ),
+            (
+                "uriScheme 64",
+                attr(tag::URI_SCHEME, "s", &long(64)),
+                Refused(LONG),
+            ),
+            (
+                "charset 64",
+                attr(tag::CHARSET, "c", &long(64)),
+                Refused(LONG),
+            ),
+            (
+                "naturalLanguage 64",
+                attr(tag::LANGUAGE, "l", &long(64)),
+                Refused(LONG),
+            ),
+            (
+                "mimeMediaType 256",
+                attr(
+                    tag::MIME_TYPE,
+                    "m",
+                    &[b"a/".as_slice(), &long(254)].concat(),
+                ),
+                Refused(LONG),
+            ),
+            (
+                "octetString 1024",
+                attr(tag::OCTET_STRING, "o", &long(1024)),
+                Refused(LONG),
+            ),
+            (
+                "memberAttrName 256",
+                collection(&[member(&long(256)), attr(tag::KEYWORD, "", b"v")]),
+                Refused(LONG),
+            ),
+            (
+                "textWithLanguage text 1024",
+                attr(tag::TEXT_WITH_LANGUAGE, "t", &with_lang(b"en", &long(1024))),
+                Refused(LONG),
+            ),
+            (
+                "nameWithLanguage name 256",
+                attr(tag::NAME_WITH_LANGUAGE, "n", &with_lang(b"en", &long(256))),
+                Refused(LONG),
+            ),
+            (
+                "nameWithLanguage language 64",
+                attr(tag::NAME_WITH_LANGUAGE, "n", &with_lang(&long(64), b"x")),
+                Refused(LONG),
+            ),
+            (
+                "attribute name 256",
+                attr(tag::KEYWORD, &"a".repeat(256), b"v"),
+                Refused(BAD),
+            ),
+            (
+                "attribute name with a space",
+                attr(tag::KEYWORD, "job name", b"v"),
+                Refused(BAD),
+            ),
+            ("boolean 2", attr(tag::BOOLEAN, "b", &[2]), Refused(BAD)),
+            (
+                "dateTime month 13",
+                attr(tag::DATE_TIME, "d", &date(13)),
+                Refused(BAD),
+            ),
+            (
+                "dateTime month 0",
+                attr(tag::DATE_TIME, "d", &date(0)),
+                Refused(BAD),
+            ),
+            (
+                "range 5-2",
+                attr(tag::RANGE, "r", &[0, 0, 0, 5, 0, 0, 0, 2]),
+                Refused(UNSUPPORTED),
+            ),
+            (
+                "resolution units 5",
+                attr(tag::RESOLUTION, "r", &[0, 0, 1, 44, 0, 0, 1, 44, 5]),
+                Refused(BAD),
+            ),
+            (
+                "resolution 0 dpi",
+                attr(tag::RESOLUTION, "r", &[0, 0, 0, 0, 0, 0, 1, 44, 3]),
+                Refused(BAD),
+            ),
+            (
+                "enum 0",
+                attr(tag::ENUM, "finishings", &0i32.to_be_bytes()),
+                Refused(BAD),
+            ),
+            (
+                "enum -1",
+                attr(tag::ENUM, "x-enum", &(-1i32).to_be_bytes()),
+                Refused(BAD),
+            ),
+            (
+                "orientation-requested 99",
+                attr(tag::ENUM, "orientation-requested", &99i32.to_be_bytes()),
+                Refused(UNSUPPORTED),
+            ),
+            (
+                "printer-state 6",
+                attr(tag::ENUM, "printer-state", &6i32.to_be_bytes()),
+                Refused(UNSUPPORTED),
+            ),
+            (
+                "delimiter 0x00",
+                cat(&[vec![0x00], attr(tag::KEYWORD, "k", b"v")]),
+                Refused(BAD),
+            ),
+            (
+                "delimiter 0x0b",
+                cat(&[vec![0x0b], attr(tag::KEYWORD, "k", b"v")]),
+                Refused(BAD),
+            ),
+            (
+                "delimiter 0x0f",
+                cat(&[vec![0x0f], attr(tag::KEYWORD, "k", b"v")]),
+                Refused(BAD),
+            ),
+            (
+                "unsupported group in a request",
+                cat(&[vec![group::UNSUPPORTED], attr(tag::KEYWORD, "k", b"v")]),
+                Refused(BAD),
+            ),
+            (
+                "event group in a request",
+                cat(&[
+                    vec![group::EVENT_NOTIFICATION],
+                    attr(tag::KEYWORD, "k", b"v"),
+                ]),
+                Refused(BAD),
+            ),
+            ("value tag 0x11", attr(0x11, "v", b""), Refused(BAD)),
+            ("value tag 0x20", attr(0x20, "v", &[0; 4]), Refused(BAD)),
+            ("value tag 0x2f", attr(0x2f, "v", &[0; 4]), Refused(BAD)),
+            ("value tag 0x38", attr(0x38, "v", b"x"), Refused(BAD)),
+            ("value tag 0x40", attr(0x40, "v", b"x"), Refused(BAD)),
+            ("value tag 0x43", attr(0x43, "v", b"x"), Refused(BAD)),
+            ("value tag 0x4b", attr(0x4b, "v", b"x"), Refused(BAD)),
+            ("value tag 0x7e", attr(0x7e, "v", b"x"), Refused(BAD)),
+            ("value tag 0xff", attr(0xff, "v", b"x"), Refused(BAD)),
+            (
+                "extension of 3 octets",
+                attr(0x7f, "v", &[0, 0, 1]),
+                Refused(BAD),
+            ),
+            (
+                "extension naming tag 0x21",
+                attr(0x7f, "v", &[0, 0, 0, 0x21, 0, 0, 0, 1]),
+                Refused(BAD),
+            ),
+            (
+                "extension 0x80000000",
+                attr(0x7f, "v", &[0x80, 0, 0, 0]),
+                Refused(BAD),
+            ),
+            (
+                "extension 0x40000001",
+                attr(0x7f, "v", &[0x40, 0, 0, 1, 9]),
+                Refused(UNSUPPORTED),
+            ),
+            (
+                "keyword with a space",
+                attr(tag::KEYWORD, "k", b"two words"),
+                Refused(BAD),
+            ),
+            ("empty keyword", attr(tag::KEYWORD, "k", b""), Refused(BAD)),
+            (
+                "uri without a scheme",
+                attr(tag::URI, "u", b"no-scheme"),
+                Refused(BAD),
+            ),
+            (
+                "uri with a space",
+                attr(tag::URI, "u", b"ipp://h/a b"),
+                Refused(BAD),
+            ),
+            (
+                "uriScheme with a slash",
+                attr(tag::URI_SCHEME, "s", b"ip/p"),
+                Refused(BAD),
+            ),
+            (
+                "charset with a space",
+                attr(tag::CHARSET, "c", b"utf 8"),
+                Refused(BAD),
+            ),
+            (
+                "naturalLanguage with a space",
+                attr(tag::LANGUAGE, "l", b"en us"),
+                Refused(BAD),
+            ),
+            (
+                "mimeMediaType without a slash",
+                attr(tag::MIME_TYPE, "m", b"pdf"),
+                Refused(BAD),
+            ),
+            (
+                "1setOf integer and keyword",
+                cat(&[
+                    attr(tag::INTEGER, "copies", &1i32.to_be_bytes()),
+                    attr(tag::KEYWORD, "", b"v"),
+                ]),
+                Refused(BAD),
+            ),
+        ];
+        for (name, body, want) in cases {
+            assert_eq!(strict(&body).await, want, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn valid_requests_pass_the_strict_checks() {
+        let long = |n: usize| vec![b'a'; n];
+        let member = |name: &[u8]| attr(tag::MEMBER_NAME, "", name);
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("text 1023", attr(tag::TEXT, "t", &long(1023))),
+            ("name 255", attr(tag::NAME, "n", &long(255))),
+            (
+                "the same name in two groups",
+                cat(&[
+                    attr(tag::KEYWORD, "k", b"v"),
+                    vec![group::JOB],
+                    attr(tag::KEYWORD, "k", b"v"),
+                ]),
+            ),
+            (
+                "the same member name in two collections",
+                cat(&[
+                    collection(&[member(b"m"), attr(tag::KEYWORD, "", b"v")]),
+                    attr(tag::BEGIN_COLLECTION, "", b""),
+                    member(b"m"),
+                    attr(tag::KEYWORD, "", b"v"),
+                    attr(tag::END_COLLECTION, "", b""),
+                ]),
+            ),
+            (
+                "name and nameWithLanguage in one 1setOf",
+                cat(&[
+                    attr(tag::NAME, "n", b"a"),
+                    attr(
+                        tag::NAME_WITH_LANGUAGE,
+                        "",
+                        &with_lang(b"de-CH", "Zürich".as_bytes()),
+                    ),
+                ]),
+            ),
+            (
+                "integer and range in one 1setOf",
+                cat(&[
+                    attr(tag::INTEGER, "i", &1i32.to_be_bytes()),
+                    attr(tag::RANGE, "", &[0, 0, 0, 1, 0, 0, 0, 3]),
+                ]),
+            ),
+            ("no-value", attr(tag::NO_VALUE, "document-format", b"")),
+            (
+                "dateTime",
+                attr(
+                    tag::DATE_TIME,
+                    "d",
+                    &[7, 234, 12, 7, 13, 0, 0, 0, b'-', 5, 0],
+                ),
+            ),
+            (
+                "mime with a parameter",
+                attr(tag::MIME_TYPE, "m", b"text/plain;charset=utf-8"),
+            ),
+            (
+                "vendor attribute name",
+                attr(tag::TEXT, "com.apple.print.JobInfo.PMJobName", b"x"),
+            ),
+            (
+                "subscription group",
+                cat(&[
+                    vec![group::SUBSCRIPTION],
+                    attr(tag::KEYWORD, "notify-pull-method", b"ippget"),
+                ]),
+            ),
+            (
+                "finishings vendor value",
+                attr(tag::ENUM, "finishings", &0x4000_0001i32.to_be_bytes()),
+            ),
+        ];
+        for (name, body) in cases {
+            assert_eq!(strict(&body).await, Outcome::Accepted, "{name}");
+        }
+        assert_eq!(validate_request(&sample()).ok(), Some(()));
+    }
+
+    /// Printers' replies are read without the request rules: duplicates (CUPS itself
+    /// sends them), over-long text, odd booleans and reserved tags do not stop a
+    /// delivery.
+    #[tokio::test]
+    async fn replies_that_break_request_rules_still_decode() {
+        let body = cat(&[
+            vec![group::PRINTER],
+            attr(tag::KEYWORD, "printer-state-reasons", b"none"),
+            attr(tag::KEYWORD, "printer-state-reasons", b"none"),
+            attr(tag::TEXT, "printer-state-message", &vec![b'a'; 4000]),
+            attr(tag::BOOLEAN, "color-supported", &[2]),
+            attr(0x4b, "vendor-thing", b"x"),
+            attr(tag::ENUM, "printer-state", &0i32.to_be_bytes()),
+        ]);
+        let message = read_message(&mut request(&body).as_slice(), Limits::default())
+            .await
+            .unwrap();
+        let printer = message.group(group::PRINTER).unwrap();
+        assert_eq!(printer.attributes.len(), 6);
+        assert_eq!(
+            printer.attributes[3].first().and_then(Value::as_bool),
+            Some(true)
+        );
+        assert!(validate_request(&message).is_err());
     }
 
     #[tokio::test]

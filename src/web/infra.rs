@@ -119,6 +119,7 @@ async fn serve(
                 queue,
                 system_uri,
                 on_system: guid.is_none(),
+                public_url: state.services.settings.server.public_url.clone(),
             };
             infra::handle(&ctx, &request).await
         }

@@ -180,6 +180,7 @@ pub async fn print(
         queue: describe_queue(&req, &state).await,
         client: client_info(&req),
         user,
+        public_url: state.services.settings.server.public_url.clone(),
     };
     let answer = operations::handle(&ctx, &request, &mut body).await;
     metrics::counter!("printpark_ipp_requests_total", "operation" => format!("0x{:04x}", request.code), "status" => format!("0x{:04x}", answer.code)).increment(1);
