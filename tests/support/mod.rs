@@ -10,6 +10,7 @@ pub mod browser;
 pub mod infra_device;
 pub mod netns;
 pub mod printer;
+pub mod sign_in;
 pub mod snmp;
 
 use std::net::TcpListener;
