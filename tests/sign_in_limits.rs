@@ -14,7 +14,7 @@ use support::sign_in::{
 use support::{Backend, TestServer, csrf_of, get_text, login};
 
 const ANN_PASSWORD: &str = "ann's long password";
-const PIN: &str = "482916";
+const PIN: &str = "48291637";
 const KIOSK: &str = "127.0.0.1";
 const STRANGER: &str = "127.0.0.2";
 
@@ -24,7 +24,10 @@ struct World {
     ann: User,
 }
 
-async fn world_with(backend: Backend, tune: impl FnOnce(&mut printpark::config::Settings)) -> World {
+async fn world_with(
+    backend: Backend,
+    tune: impl FnOnce(&mut printpark::config::Settings),
+) -> World {
     let dir = tempfile::tempdir().unwrap();
     let url = match backend {
         Backend::Sqlite => support::sqlite_url(dir.path()),
@@ -171,7 +174,10 @@ async fn a_burst_of_wrong_passwords_is_evaluated_at_most_threshold_times(backend
         }
     });
     let statuses = futures_util::future::join_all(attempts).await;
-    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
     let right = login(&w.server, &client, "ann", ANN_PASSWORD).await;
     assert_eq!(right.status(), 429, "locked after the burst");
     let rows = audit(&w.server, "login").await;
@@ -211,7 +217,10 @@ mod postgres {
 /// Finding 2: many accounts from one address (password spraying) lock the address.
 #[tokio::test]
 async fn spraying_one_password_over_many_accounts_locks_the_address() {
-    let w = world_with(Backend::Sqlite, |s| s.security.lockout_threshold_per_address = 6).await;
+    let w = world_with(Backend::Sqlite, |s| {
+        s.security.lockout_threshold_per_address = 6
+    })
+    .await;
     for i in 0..8 {
         support::create_user(&w.server, &format!("user{i}"), "some long password").await;
     }
@@ -240,11 +249,15 @@ async fn spraying_one_password_over_many_accounts_locks_the_address() {
 /// person at it; wrong PINs lock neither the password nor IPP printing.
 #[tokio::test]
 async fn a_stranger_locks_neither_the_station_nor_the_persons_other_ways_in() {
-    let w = world_with(Backend::Sqlite, |s| s.security.lockout_threshold_per_station = 8).await;
+    let w = world_with(Backend::Sqlite, |s| {
+        s.security.lockout_threshold_per_station = 8
+    })
+    .await;
     let printer = station_printer(&w.server, &w.admin, "Lobby").await;
     let identity = &w.server.services.identity;
     let passcode = identity.new_passcode(&w.ann, &from(KIOSK)).await.unwrap();
-    w.link_badge(&printer.guid, &printer.name, "0099887766").await;
+    w.link_badge(&printer.guid, &printer.name, "0099887766")
+        .await;
     let wrong = if passcode == "00000000" {
         "11111111"
     } else {
@@ -321,7 +334,11 @@ async fn a_stranger_locks_neither_the_station_nor_the_persons_other_ways_in() {
         &[("passcode", &passcode)],
     )
     .await;
-    assert_eq!(ok.status(), 303, "the kiosk is not held back by the ceiling");
+    assert_eq!(
+        ok.status(),
+        303,
+        "the kiosk is not held back by the ceiling"
+    );
 
     // Wrong PINs for ann from a stranger's address (at another printer, whose ceiling
     // is not reached): her PIN locks, her password and IPP printing do not.
@@ -332,12 +349,19 @@ async fn a_stranger_locks_neither_the_station_nor_the_persons_other_ways_in() {
         name: &second.name,
     };
     for _ in 0..threshold {
-        let wrong_pin = identity.pin_login("ann", "000000", at, &from("127.0.0.20")).await;
+        let wrong_pin = identity
+            .pin_login("ann", "000000", at, &from("127.0.0.20"))
+            .await;
         assert!(wrong_pin.is_err());
     }
-    let pin_locked = identity.pin_login("ann", PIN, at, &from("127.0.0.22")).await;
+    let pin_locked = identity
+        .pin_login("ann", PIN, at, &from("127.0.0.22"))
+        .await;
     assert!(
-        matches!(pin_locked, Err(printpark::identity::IdentityError::Locked { .. })),
+        matches!(
+            pin_locked,
+            Err(printpark::identity::IdentityError::Locked { .. })
+        ),
         "{pin_locked:?}"
     );
     assert_eq!(
@@ -354,7 +378,13 @@ async fn a_stranger_locks_neither_the_station_nor_the_persons_other_ways_in() {
     );
     // Wrong passwords lock the password (and so IPP Basic), by their own counter.
     for _ in 0..threshold {
-        login(&w.server, &client_from("127.0.0.21"), "ann", "wrong password!!").await;
+        login(
+            &w.server,
+            &client_from("127.0.0.21"),
+            "ann",
+            "wrong password!!",
+        )
+        .await;
     }
     assert_eq!(
         ipp_basic_status(&w.server, "ann", ANN_PASSWORD).await,
@@ -373,16 +403,44 @@ async fn with_badge_requires_pin_a_known_badge_asks_for_the_pin() {
     let badge = "0012345678";
     w.link_badge(&printer.guid, &printer.name, badge).await;
     let kiosk = client_from(KIOSK);
-    let swiped = station_post(&w.server, &kiosk, &printer.guid, "badge", &[("badge", badge)]).await;
+    let swiped = station_post(
+        &w.server,
+        &kiosk,
+        &printer.guid,
+        "badge",
+        &[("badge", badge)],
+    )
+    .await;
     assert_eq!(swiped.status(), 200, "not signed in by the badge alone");
     let page = swiped.text().await.unwrap();
     assert!(page.contains("Enter your PIN"), "{page}");
     assert!(!page.contains("Hello"), "{page}");
-    let wrong = station_post(&w.server, &kiosk, &printer.guid, "badge-pin", &[("pin", "000000")]).await;
+    let wrong = station_post(
+        &w.server,
+        &kiosk,
+        &printer.guid,
+        "badge-pin",
+        &[("pin", "000000")],
+    )
+    .await;
     assert!(wrong.text().await.unwrap().contains("class=\"error\""));
-    let swiped = station_post(&w.server, &kiosk, &printer.guid, "badge", &[("badge", badge)]).await;
+    let swiped = station_post(
+        &w.server,
+        &kiosk,
+        &printer.guid,
+        "badge",
+        &[("badge", badge)],
+    )
+    .await;
     assert_eq!(swiped.status(), 200);
-    let ok = station_post(&w.server, &kiosk, &printer.guid, "badge-pin", &[("pin", PIN)]).await;
+    let ok = station_post(
+        &w.server,
+        &kiosk,
+        &printer.guid,
+        "badge-pin",
+        &[("pin", PIN)],
+    )
+    .await;
     assert_eq!(ok.status(), 303);
     let page = get_text(&kiosk, w.server.url(&format!("/station/{}", printer.guid))).await;
     assert!(page.contains("Hello ann"), "{page}");
@@ -409,7 +467,9 @@ async fn with_badge_requires_pin_a_known_badge_asks_for_the_pin() {
     assert_eq!(alone.status(), 401);
     let body: serde_json::Value = alone.json().await.unwrap();
     assert_eq!(body["error"]["code"], "pin_required", "{body}");
-    let both = send(serde_json::json!({ "badge": badge, "pin": PIN })).await.unwrap();
+    let both = send(serde_json::json!({ "badge": badge, "pin": PIN }))
+        .await
+        .unwrap();
     assert_eq!(both.status(), 200);
     w.server.stop().await;
 }
@@ -421,15 +481,22 @@ async fn short_or_trivial_pins_are_refused_and_generated_pins_honour_the_minimum
     let w = world_with(Backend::Sqlite, |s| s.security.pin_min_digits = 8).await;
     let identity = &w.server.services.identity;
     let client = ClientInfo::default();
-    for pin in ["4829", "482916", "00000000", "12345678", "87654321", "55555555", "34567890"] {
-        let result = identity.set_own_pin(&w.ann, ANN_PASSWORD, pin, &client).await;
+    for pin in [
+        "4829", "482916", "00000000", "12345678", "87654321", "55555555", "34567890",
+    ] {
+        let result = identity
+            .set_own_pin(&w.ann, ANN_PASSWORD, pin, &client)
+            .await;
         assert!(result.is_err(), "{pin} was accepted");
     }
     identity
-        .set_own_pin(&w.ann, ANN_PASSWORD, "48291637", &client)
+        .set_own_pin(&w.ann, ANN_PASSWORD, "59302748", &client)
         .await
         .unwrap();
-    let generated = identity.reset_pin(&w.admin, w.ann.id, &client).await.unwrap();
+    let generated = identity
+        .reset_pin(&w.admin, w.ann.id, &client)
+        .await
+        .unwrap();
     assert!(generated.len() >= 8, "{generated}");
     // A 4-digit PIN set before the rule keeps working until changed.
     let old = printpark::identity::secrets::hash_secret(
@@ -467,8 +534,14 @@ async fn changing_the_password_ends_other_sessions_and_sessions_have_an_absolute
     let printer = station_printer(&w.server, &w.admin, "Phone desk").await;
     let here = w.server.client();
     let other = w.server.client();
-    assert_eq!(login(&w.server, &here, "ann", ANN_PASSWORD).await.status(), 303);
-    assert_eq!(login(&w.server, &other, "ann", ANN_PASSWORD).await.status(), 303);
+    assert_eq!(
+        login(&w.server, &here, "ann", ANN_PASSWORD).await.status(),
+        303
+    );
+    assert_eq!(
+        login(&w.server, &other, "ann", ANN_PASSWORD).await.status(),
+        303
+    );
     // A phone signs in for QR release.
     let phone = w.server.client();
     let qr = w.server.url(&format!("/r/{}", printer.guid));
@@ -518,17 +591,31 @@ async fn changing_the_password_ends_other_sessions_and_sessions_have_an_absolute
     }
     let locked = change(ANN_PASSWORD).await.text().await.unwrap();
     assert!(locked.contains("Too many failed attempts"), "{locked}");
-    w.server.services.db.clear_login_failures("password:ann").await.unwrap();
+    w.server
+        .services
+        .db
+        .clear_login_failures("password:ann")
+        .await
+        .unwrap();
 
     let changed = change(ANN_PASSWORD).await.text().await.unwrap();
     assert!(changed.contains("Password changed."), "{changed}");
     // This browser stays signed in; the other one, the phone and the station do not.
     assert_eq!(
-        here.get(w.server.url("/portal")).send().await.unwrap().status(),
+        here.get(w.server.url("/portal"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
     assert_eq!(
-        other.get(w.server.url("/portal")).send().await.unwrap().status(),
+        other
+            .get(w.server.url("/portal"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         303
     );
     assert!(!get_text(&phone, qr.clone()).await.contains("Hello"));
@@ -560,7 +647,11 @@ async fn changing_the_password_ends_other_sessions_and_sessions_have_an_absolute
     .await
     .unwrap();
     assert_eq!(
-        here.get(w.server.url("/portal")).send().await.unwrap().status(),
+        here.get(w.server.url("/portal"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         303,
         "past its absolute end"
     );

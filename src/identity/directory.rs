@@ -109,14 +109,17 @@ pub fn validate_pin(pin: &str, min_digits: u32) -> IdentityResult<()> {
 /// One digit repeated (000000, 777777) or a run up or down, wrapping (123456, 890123,
 /// 654321): what a guesser tries first.
 pub fn is_trivial_pin(pin: &str) -> bool {
-    let digits: Vec<i16> = pin.bytes().map(|b| i16::from(b) - i16::from(b'0')).collect();
+    let digits: Vec<i16> = pin
+        .bytes()
+        .map(|b| i16::from(b) - i16::from(b'0'))
+        .collect();
     let steps: Vec<i16> = digits
         .windows(2)
         .map(|w| (w[1] - w[0]).rem_euclid(10))
         .collect();
-    steps.first().is_none_or(|first| {
-        matches!(first, 0 | 1 | 9) && steps.iter().all(|step| step == first)
-    })
+    steps
+        .first()
+        .is_none_or(|first| matches!(first, 0 | 1 | 9) && steps.iter().all(|step| step == first))
 }
 
 impl Identity {
@@ -465,12 +468,17 @@ mod tests {
         assert!(validate_pin("4829", 6).is_err());
         assert!(validate_pin("48a916", 6).is_err());
         assert!(validate_pin("482916", 6).is_ok());
-        assert!(validate_pin("4829164829164", 6).is_err(), "more than 12 digits");
+        assert!(
+            validate_pin("4829164829164", 6).is_err(),
+            "more than 12 digits"
+        );
     }
 
     #[test]
     fn trivial_pins_are_the_repeated_and_the_runs() {
-        for pin in ["000000", "777777", "123456", "654321", "890123", "210987", "1234"] {
+        for pin in [
+            "000000", "777777", "123456", "654321", "890123", "210987", "1234",
+        ] {
             assert!(is_trivial_pin(pin), "{pin}");
             assert!(validate_pin(pin, 4).is_err(), "{pin}");
         }

@@ -164,11 +164,7 @@ impl Identity {
         };
         for limit in limits {
             let rule = self.rule_for(&limit);
-            match self
-                .db
-                .reserve_sign_in_attempt(&limit.key(), rule)
-                .await?
-            {
+            match self.db.reserve_sign_in_attempt(&limit.key(), rule).await? {
                 Reservation::Allowed {
                     count,
                     locked_until,

@@ -271,7 +271,9 @@ impl Identity {
         client: &ClientInfo,
     ) -> IdentityResult<()> {
         self.succeed_attempt(attempt).await?;
-        self.db.record_station_sign_in(at.guid, &client.addr).await?;
+        self.db
+            .record_station_sign_in(at.guid, &client.addr)
+            .await?;
         Ok(())
     }
 

@@ -155,7 +155,10 @@ async fn sign_in(
             BadgeOutcome::Unknown(_) => return Err(unknown_badge()),
         },
         (Some(badge), None, Some(pin), None) => {
-            match identity.badge_with_pin_login(badge, pin, at, &client).await? {
+            match identity
+                .badge_with_pin_login(badge, pin, at, &client)
+                .await?
+            {
                 BadgeOutcome::Known(user) => user,
                 _ => return Err(unknown_badge()),
             }

@@ -101,7 +101,10 @@ pub async fn ipp_basic_status(server: &TestServer, login: &str, password: &str) 
     ));
     operation.push(Attribute::new(
         "printer-uri",
-        Value::uri(&format!("{}/ipp/print", server.base.replace("https", "ipps"))),
+        Value::uri(&format!(
+            "{}/ipp/print",
+            server.base.replace("https", "ipps")
+        )),
     ));
     let message = Message {
         version: (2, 0),
