@@ -194,6 +194,19 @@ async fn a_burst_of_wrong_passwords_is_evaluated_at_most_threshold_times(backend
     w.server.stop().await;
 }
 
+/// Counting before the check must not refuse a burst of *right* passwords (CUPS sends
+/// credentials with every request): attempts beyond those in flight wait, then pass.
+#[tokio::test]
+async fn a_burst_of_right_passwords_all_signs_in() {
+    let w = world(Backend::Sqlite).await;
+    let statuses = futures_util::future::join_all(
+        (0..12).map(|_| ipp_basic_status(&w.server, "ann", ANN_PASSWORD)),
+    )
+    .await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    w.server.stop().await;
+}
+
 mod sqlite {
     use super::*;
 

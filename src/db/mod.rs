@@ -37,7 +37,7 @@ pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};
 pub use sessions::{DeviceSessionRow, SessionRow};
-pub use sign_in_limits::{LockRule, Reservation};
+pub use sign_in_limits::{Failure, LockRule, Reservation};
 pub use users::{AppPasswordRow, NewUser, UserRow};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.

@@ -3,16 +3,17 @@
 //! station as a whole), kept in `login_failures`, and the addresses that signed
 //! someone in at a printer (`station_sign_ins`).
 //!
-//! An attempt is counted *before* its secret is checked, in one statement that also
-//! says whether it may go ahead, so a burst of concurrent attempts can never get more
-//! than the threshold evaluated: the attempt that reaches the threshold locks the key
-//! at once, for as long as its failure would (`base × 2^(count − threshold)`, capped);
-//! a success then clears (or releases) what it reserved.
+//! An attempt is reserved (`pending`) *before* its secret is checked, in one statement
+//! that also says whether it may go ahead: failures plus attempts in flight never pass
+//! the threshold, so however many arrive at once no more than the threshold are
+//! evaluated. Its outcome then turns the reservation into a failure (which locks the
+//! key from the threshold on, for `base × 2^(failures − threshold)`, capped), clears
+//! the failures (a success on the prover's own counter), or just gives it back.
 
 use super::{Db, DbResult, now, on_backend};
 
-/// How a limit locks: after `threshold` counted attempts, for `base_secs` doubling
-/// with each further one, at most `max_secs`.
+/// How a limit locks: after `threshold` failures, for `base_secs` doubling with each
+/// further one, at most `max_secs`.
 #[derive(Debug, Clone, Copy)]
 pub struct LockRule {
     pub threshold: i64,
@@ -21,12 +22,12 @@ pub struct LockRule {
 }
 
 impl LockRule {
-    /// The lock a counter of `count` attempts carries (0: none), as the SQL computes it.
-    pub fn lock_secs(&self, count: i64) -> i64 {
-        if count < self.threshold {
+    /// The lock `failures` failures carry (0: none), as the SQL computes it.
+    pub fn lock_secs(&self, failures: i64) -> i64 {
+        if failures < self.threshold {
             return 0;
         }
-        let doublings = (count - self.threshold).min(20) as u32;
+        let doublings = (failures - self.threshold).min(20) as u32;
         self.base_secs
             .saturating_mul(1 << doublings)
             .min(self.max_secs)
@@ -36,86 +37,116 @@ impl LockRule {
 /// The outcome of reserving an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
-    /// Go ahead; this is attempt `count` since the last success. `locked_until` is set
-    /// (in the future) when this attempt reached the threshold and locked the key.
-    Allowed { count: i64, locked_until: i64 },
-    /// Locked until this time; nothing was counted.
-    Refused { locked_until: i64 },
+    /// Go ahead; the attempt is pending until its outcome is recorded.
+    Allowed,
+    /// Locked until this time by failures; nothing was reserved.
+    Locked { locked_until: i64 },
+    /// As many attempts as may still fail are being checked right now; nothing was
+    /// reserved. Ask again shortly.
+    Busy,
 }
 
-/// `base << min(n, 20)` capped at `max`, in SQL both dialects run (`n` = attempts past
-/// the threshold, after this one).
-const LOCK_SECS_SQL: &str = "(CASE WHEN (CAST($5 AS BIGINT) << CAST((CASE WHEN login_failures.failures + 1 - $4 > 20 THEN 20 ELSE login_failures.failures + 1 - $4 END) AS INTEGER)) > $6 \
-     THEN $6 ELSE (CAST($5 AS BIGINT) << CAST((CASE WHEN login_failures.failures + 1 - $4 > 20 THEN 20 ELSE login_failures.failures + 1 - $4 END) AS INTEGER)) END)";
+/// A failure as recorded: the count since the last success, and the lock (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub failures: i64,
+    pub locked_until: i64,
+}
+
+/// A reservation older than this is a crashed attempt's and no longer counts.
+const PENDING_STALE_SECS: i64 = 60;
+
+/// `base << min(failures − threshold, 20)` capped at `max`, with `failures` the count
+/// after this failure; both dialects run it ($3 base, $4 max, $5 threshold).
+const LOCK_SECS_SQL: &str = "(CASE WHEN (CAST($3 AS BIGINT) << CAST((CASE WHEN login_failures.failures + 1 - $5 > 20 THEN 20 ELSE login_failures.failures + 1 - $5 END) AS INTEGER)) > $4 \
+     THEN $4 ELSE (CAST($3 AS BIGINT) << CAST((CASE WHEN login_failures.failures + 1 - $5 > 20 THEN 20 ELSE login_failures.failures + 1 - $5 END) AS INTEGER)) END)";
 
 impl Db {
-    /// Counts one attempt against `key` unless it is locked; locks it at once when
-    /// this attempt reaches the threshold. Atomic: concurrent callers are serialised
-    /// on the row, each sees the others' counts.
+    /// Reserves one attempt against `key` unless it is locked or as many attempts as
+    /// may still fail are in flight. Atomic: concurrent callers serialise on the row.
     pub async fn reserve_sign_in_attempt(
         &self,
         key: &str,
         rule: LockRule,
     ) -> DbResult<Reservation> {
         let at = now();
+        // Reservations of attempts that never finished (a crash) stop counting.
+        let pending = format!(
+            "(CASE WHEN login_failures.last_failure < $2 - {PENDING_STALE_SECS} THEN 0 ELSE login_failures.pending END)"
+        );
+        let sql = format!(
+            "INSERT INTO login_failures (login, failures, pending, locked_until, last_failure) VALUES ($1, 0, 1, 0, $2) \
+             ON CONFLICT (login) DO UPDATE SET pending = {pending} + 1, last_failure = $2 \
+             WHERE login_failures.locked_until <= $2 \
+             AND (login_failures.failures + {pending} < $3 OR (login_failures.failures >= $3 AND {pending} = 0)) \
+             RETURNING pending"
+        );
+        let row: Option<i64> = on_backend!(self, |pool| {
+            sqlx::query_scalar(&sql)
+                .bind(key)
+                .bind(at)
+                .bind(rule.threshold)
+                .fetch_optional(pool)
+                .await?
+        });
+        if row.is_some() {
+            return Ok(Reservation::Allowed);
+        }
+        match self.login_failure(key).await? {
+            Some(r) if r.locked_until > at => Ok(Reservation::Locked {
+                locked_until: r.locked_until,
+            }),
+            _ => Ok(Reservation::Busy),
+        }
+    }
+
+    /// A reserved attempt failed: it becomes a failure, and from the threshold on the
+    /// key is locked in the same statement.
+    pub async fn fail_sign_in_attempt(&self, key: &str, rule: LockRule) -> DbResult<Failure> {
+        let at = now();
         let first_lock = match rule.lock_secs(1) {
             0 => 0,
             secs => at + secs,
         };
         let sql = format!(
-            "INSERT INTO login_failures (login, failures, locked_until, last_failure) VALUES ($1, 1, $2, $3) \
-             ON CONFLICT (login) DO UPDATE SET failures = login_failures.failures + 1, last_failure = $3, \
-             locked_until = CASE WHEN login_failures.failures + 1 >= $4 THEN $3 + {LOCK_SECS_SQL} ELSE login_failures.locked_until END \
-             WHERE login_failures.locked_until <= $3 \
+            "INSERT INTO login_failures (login, failures, pending, locked_until, last_failure) VALUES ($1, 1, 0, $6, $2) \
+             ON CONFLICT (login) DO UPDATE SET failures = login_failures.failures + 1, \
+             pending = CASE WHEN login_failures.pending > 0 THEN login_failures.pending - 1 ELSE 0 END, \
+             last_failure = $2, \
+             locked_until = CASE WHEN login_failures.failures + 1 >= $5 THEN $2 + {LOCK_SECS_SQL} ELSE login_failures.locked_until END \
              RETURNING failures, locked_until"
         );
-        let row: Option<(i64, i64)> = on_backend!(self, |pool| {
+        let (failures, locked_until): (i64, i64) = on_backend!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(key)
-                .bind(first_lock)
                 .bind(at)
-                .bind(rule.threshold)
                 .bind(rule.base_secs)
                 .bind(rule.max_secs)
-                .fetch_optional(pool)
+                .bind(rule.threshold)
+                .bind(first_lock)
+                .fetch_one(pool)
                 .await?
         });
-        if let Some((count, locked_until)) = row {
-            return Ok(Reservation::Allowed {
-                count,
-                locked_until: if locked_until > at { locked_until } else { 0 },
-            });
-        }
-        // Refused: the row exists and is locked. Reading when is only for the answer.
-        let locked_until = self
-            .login_failure(key)
-            .await?
-            .map(|r| r.locked_until)
-            .unwrap_or(at + 1);
-        Ok(Reservation::Refused {
-            locked_until: locked_until.max(at + 1),
+        Ok(Failure {
+            failures,
+            locked_until: if locked_until > at { locked_until } else { 0 },
         })
     }
 
-    /// Takes back one reserved attempt (a success on a shared counter, or an attempt
-    /// refused by another limit). Below the threshold the key is unlocked; at or above
-    /// it, only the lock this attempt itself set (`own_lock`) is lifted.
-    pub async fn release_sign_in_attempt(
-        &self,
-        key: &str,
-        threshold: i64,
-        own_lock: i64,
-    ) -> DbResult<()> {
+    /// A reserved attempt ends without failing. `clear`: it proved the secret this
+    /// counter belongs to, so the failures go too (and any lock); otherwise (a shared
+    /// counter, or an attempt refused elsewhere) only the reservation is given back.
+    pub async fn end_sign_in_attempt(&self, key: &str, clear: bool) -> DbResult<()> {
         on_backend!(self, |pool| {
             sqlx::query(
-                "UPDATE login_failures SET failures = failures - 1, \
-                 locked_until = CASE WHEN failures - 1 < $2 THEN 0 \
-                 WHEN $3 > 0 AND locked_until = $3 THEN 0 ELSE locked_until END \
-                 WHERE login = $1 AND failures > 0",
+                "UPDATE login_failures SET \
+                 pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END, \
+                 failures = CASE WHEN $2 THEN 0 ELSE failures END, \
+                 locked_until = CASE WHEN $2 THEN 0 ELSE locked_until END \
+                 WHERE login = $1",
             )
             .bind(key)
-            .bind(threshold)
-            .bind(own_lock)
+            .bind(clear)
             .execute(pool)
             .await?;
         });

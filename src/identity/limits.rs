@@ -12,9 +12,11 @@
 //!   have not signed anyone in there lately, which the station's own tablet or device
 //!   app, once it has, does not feel.
 //!
-//! A success clears the counters that are the prover's own (account, printer from
-//! this address) and takes its one attempt back from the shared ones (address,
-//! printer-wide), so a person with a valid account cannot wipe a sprayer's count.
+//! Attempts are reserved before the check and failures plus attempts in flight never
+//! pass a threshold (a burst waits for the outcome of those in flight). A success
+//! clears the counters that are the prover's own (account, printer from this address)
+//! and only gives its reservation back to the shared ones (address, printer-wide), so a
+//! person with a valid account cannot wipe a sprayer's count.
 
 use super::{ClientInfo, Identity, IdentityError, IdentityResult};
 use crate::db::{AuditRecord, LockRule, Reservation, now};
@@ -100,16 +102,13 @@ pub(super) struct AttemptAudit<'a> {
 /// The attempts reserved for one sign-in, most specific limit last.
 #[must_use = "an attempt ends as failed, succeeded or abandoned"]
 pub(super) struct Attempt {
-    reserved: Vec<Reserved>,
+    reserved: Vec<(Limit, LockRule)>,
 }
 
-struct Reserved {
-    limit: Limit,
-    rule: LockRule,
-    count: i64,
-    /// The lock this attempt set by reaching the threshold (0: none).
-    own_lock: i64,
-}
+/// While as many attempts as may still fail are being checked, a new one waits for
+/// them this long at most (doubling pauses from the first), then is refused.
+const BUSY_FIRST_PAUSE_MS: u64 = 20;
+const BUSY_WAIT_MS: u64 = 3000;
 
 impl Identity {
     fn rule_for(&self, limit: &Limit) -> LockRule {
@@ -152,8 +151,10 @@ impl Identity {
         Ok(limits)
     }
 
-    /// Counts the attempt against every limit, or refuses it (audited, nothing left
-    /// counted) when one is locked.
+    /// Reserves the attempt against every limit, or refuses it (audited, nothing left
+    /// reserved) when one is locked. While a limit has as many attempts in flight as
+    /// may still fail, this one waits for their outcome (a burst queues; it does not
+    /// get evaluated beside them).
     pub(super) async fn begin_attempt(
         &self,
         limits: Vec<Limit>,
@@ -164,23 +165,30 @@ impl Identity {
         };
         for limit in limits {
             let rule = self.rule_for(&limit);
-            match self.db.reserve_sign_in_attempt(&limit.key(), rule).await? {
-                Reservation::Allowed {
-                    count,
-                    locked_until,
-                } => attempt.reserved.push(Reserved {
-                    limit,
-                    rule,
-                    count,
-                    own_lock: locked_until,
-                }),
-                Reservation::Refused { locked_until } => {
+            let key = limit.key();
+            let mut pause = BUSY_FIRST_PAUSE_MS;
+            let mut waited = 0;
+            let refusal = loop {
+                match self.db.reserve_sign_in_attempt(&key, rule).await? {
+                    Reservation::Allowed => break None,
+                    Reservation::Locked { locked_until } => break Some(locked_until - now()),
+                    Reservation::Busy if waited >= BUSY_WAIT_MS => break Some(1),
+                    Reservation::Busy => {
+                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                        waited += pause;
+                        pause = (pause * 2).min(400);
+                    }
+                }
+            };
+            match refusal {
+                None => attempt.reserved.push((limit, rule)),
+                Some(left) => {
                     self.abandon_attempt(attempt).await?;
                     self.audit_attempt(audit, "denied", &limit.refusal())
                         .await?;
                     metrics::counter!("printpark_sign_in_refused_total").increment(1);
                     return Err(IdentityError::Locked {
-                        retry_after_secs: (locked_until - now()).max(1),
+                        retry_after_secs: left.max(1),
                     });
                 }
             }
@@ -188,57 +196,54 @@ impl Identity {
         Ok(attempt)
     }
 
-    /// The secret was wrong: the attempt stays counted. Audits it with the count of the
-    /// most specific limit and any lock it set.
+    /// The secret was wrong: every reservation becomes a failure (locking from the
+    /// threshold on). Audits it with the count of the most specific limit and any lock.
     pub(super) async fn fail_attempt(
         &self,
         attempt: Attempt,
         audit: &AttemptAudit<'_>,
         reason: &str,
     ) -> IdentityResult<()> {
-        let count = attempt.reserved.last().map(|r| r.count).unwrap_or(0);
-        let mut detail = format!("{reason} (failure {count})");
         let last = attempt.reserved.len().saturating_sub(1);
-        for (i, reserved) in attempt.reserved.iter().enumerate() {
-            if reserved.own_lock > 0 {
-                let secs = reserved.rule.lock_secs(reserved.count);
-                if i == last {
-                    detail.push_str(&format!("; locked for {secs} s"));
-                } else {
-                    detail.push_str(&format!("; {} locked for {secs} s", reserved.limit.label()));
+        let mut count = 0;
+        let mut locks = String::new();
+        for (i, (limit, rule)) in attempt.reserved.iter().enumerate() {
+            let failure = self.db.fail_sign_in_attempt(&limit.key(), *rule).await?;
+            let locked = failure.locked_until > 0;
+            let secs = rule.lock_secs(failure.failures);
+            if i == last {
+                count = failure.failures;
+                if locked {
+                    locks.insert_str(0, &format!("; locked for {secs} s"));
                 }
+            } else if locked {
+                locks.push_str(&format!("; {} locked for {secs} s", limit.label()));
             }
         }
-        self.audit_attempt(audit, "failure", &detail).await
+        self.audit_attempt(
+            audit,
+            "failure",
+            &format!("{reason} (failure {count}){locks}"),
+        )
+        .await
     }
 
     /// The secret was right: the prover's own counters are cleared, the shared ones
-    /// get this attempt back.
+    /// only get the reservation back.
     pub(super) async fn succeed_attempt(&self, attempt: Attempt) -> IdentityResult<()> {
-        for reserved in attempt.reserved.iter().rev() {
-            let key = reserved.limit.key();
-            if reserved.limit.personal() {
-                self.db.clear_login_failures(&key).await?;
-            } else {
-                self.db
-                    .release_sign_in_attempt(&key, reserved.rule.threshold, reserved.own_lock)
-                    .await?;
-            }
+        for (limit, _) in attempt.reserved.iter().rev() {
+            self.db
+                .end_sign_in_attempt(&limit.key(), limit.personal())
+                .await?;
         }
         Ok(())
     }
 
     /// Neither success nor failure (refused by another limit, or a known badge that
-    /// still needs its PIN): every counter gets the attempt back.
+    /// still needs its PIN): every counter gets the reservation back.
     pub(super) async fn abandon_attempt(&self, attempt: Attempt) -> IdentityResult<()> {
-        for reserved in attempt.reserved.iter().rev() {
-            self.db
-                .release_sign_in_attempt(
-                    &reserved.limit.key(),
-                    reserved.rule.threshold,
-                    reserved.own_lock,
-                )
-                .await?;
+        for (limit, _) in attempt.reserved.iter().rev() {
+            self.db.end_sign_in_attempt(&limit.key(), false).await?;
         }
         Ok(())
     }
