@@ -14,9 +14,11 @@ UPDATE sessions SET expires_at = absolute_expires_at WHERE expires_at > absolute
 -- db/sign_in_limits.rs): "password:<account>", "pin:<account>", "address:<ip>",
 -- "station:<guid>:<ip>" and "station:<guid>". An attempt is reserved (pending) before
 -- its secret is checked, and failures + pending never pass the threshold, so
--- concurrent attempts cannot get more evaluated. last_failure is the last activity.
--- The old per-login rows are left to the stale sweep.
+-- concurrent attempts cannot get more evaluated; last_attempt dates the reservations
+-- (a crashed attempt's stop counting). Failures older than a counter's window
+-- (last_failure) are forgotten. The old per-login rows are left to the stale sweep.
 ALTER TABLE login_failures ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE login_failures ADD COLUMN last_attempt INTEGER NOT NULL DEFAULT 0;
 
 -- Addresses that signed someone in at a printer: the station's own tablet (or the
 -- device app) is not held back by the station-wide ceiling that strangers reach.

@@ -13,12 +13,14 @@
 use super::{Db, DbResult, now, on_backend};
 
 /// How a limit locks: after `threshold` failures, for `base_secs` doubling with each
-/// further one, at most `max_secs`.
+/// further one, at most `max_secs`. Failures whose last one is older than
+/// `window_secs` are forgotten.
 #[derive(Debug, Clone, Copy)]
 pub struct LockRule {
     pub threshold: i64,
     pub base_secs: i64,
     pub max_secs: i64,
+    pub window_secs: i64,
 }
 
 impl LockRule {
@@ -56,10 +58,21 @@ pub struct Failure {
 /// A reservation older than this is a crashed attempt's and no longer counts.
 const PENDING_STALE_SECS: i64 = 60;
 
-/// `base << min(failures − threshold, 20)` capped at `max`, with `failures` the count
-/// after this failure; both dialects run it ($3 base, $4 max, $5 threshold).
-const LOCK_SECS_SQL: &str = "(CASE WHEN (CAST($3 AS BIGINT) << CAST((CASE WHEN login_failures.failures + 1 - $5 > 20 THEN 20 ELSE login_failures.failures + 1 - $5 END) AS INTEGER)) > $4 \
-     THEN $4 ELSE (CAST($3 AS BIGINT) << CAST((CASE WHEN login_failures.failures + 1 - $5 > 20 THEN 20 ELSE login_failures.failures + 1 - $5 END) AS INTEGER)) END)";
+/// `base << min(f − threshold, 20)` capped at `max`, with `f` the count after this
+/// failure ($3 base, $4 max, $5 threshold); both dialects run it.
+fn lock_secs_sql(f: &str) -> String {
+    let shifted = format!(
+        "(CAST($3 AS BIGINT) << CAST((CASE WHEN {f} - $5 > 20 THEN 20 ELSE {f} - $5 END) AS INTEGER))"
+    );
+    format!("(CASE WHEN {shifted} > $4 THEN $4 ELSE {shifted} END)")
+}
+
+/// The failures still counted: none once the last is older than the window ($w).
+fn live_failures_sql(w: &str) -> String {
+    format!(
+        "(CASE WHEN login_failures.last_failure < $2 - {w} THEN 0 ELSE login_failures.failures END)"
+    )
+}
 
 impl Db {
     /// Reserves one attempt against `key` unless it is locked or as many attempts as
@@ -72,13 +85,14 @@ impl Db {
         let at = now();
         // Reservations of attempts that never finished (a crash) stop counting.
         let pending = format!(
-            "(CASE WHEN login_failures.last_failure < $2 - {PENDING_STALE_SECS} THEN 0 ELSE login_failures.pending END)"
+            "(CASE WHEN login_failures.last_attempt < $2 - {PENDING_STALE_SECS} THEN 0 ELSE login_failures.pending END)"
         );
+        let failures = live_failures_sql("$4");
         let sql = format!(
-            "INSERT INTO login_failures (login, failures, pending, locked_until, last_failure) VALUES ($1, 0, 1, 0, $2) \
-             ON CONFLICT (login) DO UPDATE SET pending = {pending} + 1, last_failure = $2 \
+            "INSERT INTO login_failures (login, failures, pending, locked_until, last_failure, last_attempt) VALUES ($1, 0, 1, 0, 0, $2) \
+             ON CONFLICT (login) DO UPDATE SET pending = {pending} + 1, last_attempt = $2, failures = {failures} \
              WHERE login_failures.locked_until <= $2 \
-             AND (login_failures.failures + {pending} < $3 OR (login_failures.failures >= $3 AND {pending} = 0)) \
+             AND ({failures} + {pending} < $3 OR ({failures} >= $3 AND {pending} = 0)) \
              RETURNING pending"
         );
         let row: Option<i64> = on_backend!(self, |pool| {
@@ -86,6 +100,7 @@ impl Db {
                 .bind(key)
                 .bind(at)
                 .bind(rule.threshold)
+                .bind(rule.window_secs)
                 .fetch_optional(pool)
                 .await?
         });
@@ -108,12 +123,14 @@ impl Db {
             0 => 0,
             secs => at + secs,
         };
+        let after = format!("({} + 1)", live_failures_sql("$7"));
+        let lock = lock_secs_sql(&after);
         let sql = format!(
-            "INSERT INTO login_failures (login, failures, pending, locked_until, last_failure) VALUES ($1, 1, 0, $6, $2) \
-             ON CONFLICT (login) DO UPDATE SET failures = login_failures.failures + 1, \
+            "INSERT INTO login_failures (login, failures, pending, locked_until, last_failure, last_attempt) VALUES ($1, 1, 0, $6, $2, $2) \
+             ON CONFLICT (login) DO UPDATE SET failures = {after}, \
              pending = CASE WHEN login_failures.pending > 0 THEN login_failures.pending - 1 ELSE 0 END, \
              last_failure = $2, \
-             locked_until = CASE WHEN login_failures.failures + 1 >= $5 THEN $2 + {LOCK_SECS_SQL} ELSE login_failures.locked_until END \
+             locked_until = CASE WHEN {after} >= $5 THEN $2 + {lock} ELSE login_failures.locked_until END \
              RETURNING failures, locked_until"
         );
         let (failures, locked_until): (i64, i64) = on_backend!(self, |pool| {
@@ -124,6 +141,7 @@ impl Db {
                 .bind(rule.max_secs)
                 .bind(rule.threshold)
                 .bind(first_lock)
+                .bind(rule.window_secs)
                 .fetch_one(pool)
                 .await?
         });
@@ -212,6 +230,7 @@ mod tests {
             threshold: 5,
             base_secs: 60,
             max_secs: 3600,
+            window_secs: 900,
         };
         assert_eq!(rule.lock_secs(4), 0);
         assert_eq!(rule.lock_secs(5), 60);

@@ -105,6 +105,11 @@ pub(super) struct Attempt {
     reserved: Vec<(Limit, LockRule)>,
 }
 
+/// A person's own counters forget failures a day after the last (as the stale sweep).
+const PERSONAL_WINDOW_SECS: i64 = 24 * 3600;
+/// Shared counters (address, printer-wide) forget them after a quiet quarter hour.
+const SHARED_WINDOW_SECS: i64 = 15 * 60;
+
 /// While as many attempts as may still fail are being checked, a new one waits for
 /// them this long at most (doubling pauses from the first), then is refused.
 const BUSY_FIRST_PAUSE_MS: u64 = 20;
@@ -117,10 +122,19 @@ impl Identity {
             Limit::Station { .. } => self.security.lockout_threshold_per_station,
             _ => self.security.lockout_threshold,
         };
+        // Shared counters (an office behind one address, a busy printer) forget their
+        // failures after a quiet quarter of an hour, or typos would add up over a day
+        // into a lock; a person's own counters count failures in a row.
+        let window_secs = if limit.personal() {
+            PERSONAL_WINDOW_SECS
+        } else {
+            SHARED_WINDOW_SECS
+        };
         LockRule {
             threshold: i64::from(threshold),
             base_secs: i64::try_from(self.security.lockout_base_seconds).unwrap_or(i64::MAX),
             max_secs: i64::try_from(self.security.lockout_max_seconds).unwrap_or(i64::MAX),
+            window_secs,
         }
     }
 
