@@ -242,6 +242,22 @@ pub struct SecuritySettings {
     /// Argon2id memory cost in KiB for passwords and PINs.
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// Failed sign-ins from one source address (any account, any way in) before that
+    /// address is locked: stops password spraying over many accounts and badge
+    /// guessing over many stations.
+    pub lockout_threshold_per_address: u32,
+    /// Failed sign-ins at one printer from addresses that have not signed anyone in
+    /// there lately, before the printer refuses such addresses; the station's own
+    /// tablet (an address that recently signed someone in there) is not held back.
+    pub lockout_threshold_per_station: u32,
+    /// A known badge also asks for the person's PIN (for sites whose card numbers are
+    /// guessable, such as 26-bit cards).
+    pub badge_requires_pin: bool,
+    /// Fewest digits of a PIN a person sets (4 to 12). Shorter PINs set earlier keep
+    /// working until changed.
+    pub pin_min_digits: u32,
+    /// A browser session ends this many hours after sign-in however much it is used.
+    pub session_max_hours: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -391,6 +407,11 @@ impl Default for SecuritySettings {
             lockout_max_seconds: 3600,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
+            lockout_threshold_per_address: 20,
+            lockout_threshold_per_station: 20,
+            badge_requires_pin: false,
+            pin_min_digits: 6,
+            session_max_hours: 12,
         }
     }
 }
@@ -554,6 +575,39 @@ impl Settings {
             return Err(ConfigError::Setting {
                 key: "security.lockout_threshold",
                 reason: "must be at least 1".into(),
+            });
+        }
+        if self.security.lockout_threshold_per_address == 0 {
+            return Err(ConfigError::Setting {
+                key: "security.lockout_threshold_per_address",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.security.lockout_threshold_per_station == 0 {
+            return Err(ConfigError::Setting {
+                key: "security.lockout_threshold_per_station",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if !(1..=86_400).contains(&self.security.lockout_base_seconds)
+            || self.security.lockout_max_seconds < self.security.lockout_base_seconds
+            || self.security.lockout_max_seconds > 30 * 86_400
+        {
+            return Err(ConfigError::Setting {
+                key: "security.lockout_base_seconds",
+                reason: "use 1 to 86400 seconds, and security.lockout_max_seconds between it and 2592000 (30 days)".into(),
+            });
+        }
+        if !(4..=12).contains(&self.security.pin_min_digits) {
+            return Err(ConfigError::Setting {
+                key: "security.pin_min_digits",
+                reason: "use 4 to 12 digits".into(),
+            });
+        }
+        if !(1..=24 * 30).contains(&self.security.session_max_hours) {
+            return Err(ConfigError::Setting {
+                key: "security.session_max_hours",
+                reason: "use 1 to 720 hours".into(),
             });
         }
         if self.security.argon2_memory_kib < 8 * 1024 {

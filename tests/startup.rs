@@ -534,7 +534,7 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
             .await
             .unwrap();
         identity
-            .set_own_pin(&ann, "ann password 1", "2468", &client)
+            .set_own_pin(&ann, "ann password 1", "246813", &client)
             .await
             .unwrap();
         let mut document = b"%PDF-1.4\n".to_vec();
@@ -606,7 +606,7 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
         .form(&[
             ("csrf", support::csrf_of(&page).as_str()),
             ("login", "ann"),
-            ("pin", "2468"),
+            ("pin", "246813"),
         ])
         .send()
         .await

@@ -606,14 +606,14 @@ async fn users_change_their_password_and_set_a_pin_after_proving_their_password(
         ],
     )
     .await;
-    assert!(bad_pin.contains("use 4 to 8 digits"));
+    assert!(bad_pin.contains("use 6 to 12 digits"));
     let ok = support::post_text(
         &client,
         server.url("/portal/account/pin"),
         &[
             ("csrf", csrf.as_str()),
             ("password", "correct horse battery"),
-            ("pin", "4321"),
+            ("pin", "482916"),
         ],
     )
     .await;

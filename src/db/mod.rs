@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod printers;
 pub mod releases;
 pub mod sessions;
+pub mod sign_in_limits;
 pub mod users;
 
 pub use agents::{AgentOrderRow, AgentRow, AgentTrustRow};
@@ -37,6 +38,7 @@ pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};
 pub use sessions::{DeviceSessionRow, SessionRow};
+pub use sign_in_limits::{Failure, LockRule, Reservation};
 pub use users::{AppPasswordRow, NewUser, UserRow};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.

@@ -1,7 +1,8 @@
 //! The user directory: creating people, changing their credentials, disabling and
 //! deleting them. Every change is audited with the admin who made it.
 
-use super::secrets::{hash_secret, new_pin, verify_secret};
+use super::login::SessionToken;
+use super::secrets::{hash_secret, new_pin};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, Role, User, normalize_login};
 use crate::db::{DbError, NewUser};
 
@@ -82,15 +83,43 @@ pub fn validate_password(password: &str) -> IdentityResult<()> {
     Ok(())
 }
 
-pub fn validate_pin(pin: &str) -> IdentityResult<()> {
-    if (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(IdentityError::Invalid {
+/// The longest PIN a person may set.
+pub const MAX_PIN_DIGITS: usize = 12;
+
+/// A PIN a person sets: digits only, `min_digits` (`security.pin_min_digits`) to 12 of
+/// them, and not one a guesser tries first. Older, shorter PINs still verify; only
+/// setting one is refused.
+pub fn validate_pin(pin: &str, min_digits: u32) -> IdentityResult<()> {
+    let min = min_digits as usize;
+    if !(min..=MAX_PIN_DIGITS).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
+        return Err(IdentityError::Invalid {
             field: "pin",
-            reason: "use 4 to 8 digits".into(),
-        })
+            reason: format!("use {min} to {MAX_PIN_DIGITS} digits"),
+        });
     }
+    if is_trivial_pin(pin) {
+        return Err(IdentityError::Invalid {
+            field: "pin",
+            reason: "too easy to guess (one digit repeated, or a run such as 123456 or 654321); choose another".into(),
+        });
+    }
+    Ok(())
+}
+
+/// One digit repeated (000000, 777777) or a run up or down, wrapping (123456, 890123,
+/// 654321): what a guesser tries first.
+pub fn is_trivial_pin(pin: &str) -> bool {
+    let digits: Vec<i16> = pin
+        .bytes()
+        .map(|b| i16::from(b) - i16::from(b'0'))
+        .collect();
+    let steps: Vec<i16> = digits
+        .windows(2)
+        .map(|w| (w[1] - w[0]).rem_euclid(10))
+        .collect();
+    steps
+        .first()
+        .is_none_or(|first| matches!(first, 0 | 1 | 9) && steps.iter().all(|step| step == first))
 }
 
 impl Identity {
@@ -222,7 +251,8 @@ impl Identity {
         self.user(user_id).await
     }
 
-    /// Sets a fresh random 6-digit PIN and returns it once, for the admin to hand over.
+    /// Sets a fresh random PIN (at least `security.pin_min_digits` digits, never a
+    /// trivial one) and returns it once, for the admin to hand over.
     pub async fn reset_pin(
         &self,
         actor: &User,
@@ -231,7 +261,13 @@ impl Identity {
     ) -> IdentityResult<String> {
         require_admin(actor)?;
         let target = self.user(user_id).await?;
-        let pin = new_pin(6);
+        let digits = self.security.pin_min_digits.max(6);
+        let pin = loop {
+            let pin = new_pin(digits);
+            if !is_trivial_pin(&pin) {
+                break pin;
+            }
+        };
         let hash = hash_secret(self.cost(), &pin).await?;
         self.db.set_pin_hash(user_id, Some(&hash)).await?;
         self.audit(
@@ -246,39 +282,45 @@ impl Identity {
         Ok(pin)
     }
 
-    /// A user changes their own password, proving the current one.
+    /// A user changes their own password, proving the current one under the same
+    /// sign-in limits as the login form. Every other session of theirs ends (other
+    /// browsers, phones, stations); `keep` is the browser session that asked.
     pub async fn change_password(
         &self,
         user: &User,
         current: &str,
         new: &str,
         client: &ClientInfo,
+        keep: Option<&SessionToken>,
     ) -> IdentityResult<()> {
-        let row = self.db.user_by_id(user.id).await?;
-        if !verify_secret(self.cost(), row.password_hash, current).await {
-            self.audit(
-                Some(user),
-                "user.change_password",
-                &user.username,
-                "failure",
-                client,
-                "wrong current password",
-            )
+        self.check_password(&user.username, current, client, "user.change_password")
             .await?;
-            return Err(IdentityError::InvalidCredentials);
-        }
         validate_password(new)?;
         let hash = hash_secret(self.cost(), new).await?;
         self.db.set_password_hash(user.id, &hash).await?;
+        let ended = self.end_other_sessions(user, keep).await?;
         self.audit(
             Some(user),
             "user.change_password",
             &user.username,
             "success",
             client,
-            "",
+            &format!("{ended} other session(s) ended"),
         )
         .await
+    }
+
+    /// Ends every session of the user but `keep`; returns how many ended.
+    async fn end_other_sessions(
+        &self,
+        user: &User,
+        keep: Option<&SessionToken>,
+    ) -> IdentityResult<u64> {
+        let keep = keep.map(|token| self.session_hash(&token.0));
+        Ok(self
+            .db
+            .delete_other_sessions_of(user.id, keep.as_deref())
+            .await?)
     }
 
     /// An admin sets someone's password (e.g. from the CLI).
@@ -304,7 +346,8 @@ impl Identity {
         .await
     }
 
-    /// A user sets their own PIN (for release at the printer), proving their password.
+    /// A user sets their own PIN (for release at the printer), proving their password;
+    /// see [`Identity::set_own_pin_from`].
     pub async fn set_own_pin(
         &self,
         user: &User,
@@ -312,29 +355,33 @@ impl Identity {
         pin: &str,
         client: &ClientInfo,
     ) -> IdentityResult<()> {
-        let row = self.db.user_by_id(user.id).await?;
-        if !verify_secret(self.cost(), row.password_hash, password).await {
-            self.audit(
-                Some(user),
-                "user.set_pin",
-                &user.username,
-                "failure",
-                client,
-                "wrong password",
-            )
+        self.set_own_pin_from(user, password, pin, client, None)
+            .await
+    }
+
+    /// A user sets their own PIN, proving their password under the sign-in limits.
+    /// Every other session of theirs ends; `keep` is the browser session that asked.
+    pub async fn set_own_pin_from(
+        &self,
+        user: &User,
+        password: &str,
+        pin: &str,
+        client: &ClientInfo,
+        keep: Option<&SessionToken>,
+    ) -> IdentityResult<()> {
+        self.check_password(&user.username, password, client, "user.set_pin")
             .await?;
-            return Err(IdentityError::InvalidCredentials);
-        }
-        validate_pin(pin)?;
+        validate_pin(pin, self.security.pin_min_digits)?;
         let hash = hash_secret(self.cost(), pin).await?;
         self.db.set_pin_hash(user.id, Some(&hash)).await?;
+        let ended = self.end_other_sessions(user, keep).await?;
         self.audit(
             Some(user),
             "user.set_pin",
             &user.username,
             "success",
             client,
-            "",
+            &format!("{ended} other session(s) ended"),
         )
         .await
     }
@@ -395,8 +442,26 @@ mod tests {
         assert!(validate_email("a@b@c.org").is_err());
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough!").is_ok());
-        assert!(validate_pin("1234").is_ok());
-        assert!(validate_pin("12a4").is_err());
-        assert!(validate_pin("123").is_err());
+        assert!(validate_pin("4829", 4).is_ok());
+        assert!(validate_pin("4829", 6).is_err());
+        assert!(validate_pin("48a916", 6).is_err());
+        assert!(validate_pin("482916", 6).is_ok());
+        assert!(
+            validate_pin("4829164829164", 6).is_err(),
+            "more than 12 digits"
+        );
+    }
+
+    #[test]
+    fn trivial_pins_are_the_repeated_and_the_runs() {
+        for pin in [
+            "000000", "777777", "123456", "654321", "890123", "210987", "1234",
+        ] {
+            assert!(is_trivial_pin(pin), "{pin}");
+            assert!(validate_pin(pin, 4).is_err(), "{pin}");
+        }
+        for pin in ["482916", "135791", "112233", "121212"] {
+            assert!(!is_trivial_pin(pin), "{pin}");
+        }
     }
 }

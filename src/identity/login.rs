@@ -1,10 +1,12 @@
-//! Signing in: password checks with lockout and backoff, database-backed sessions,
-//! HTTP Basic and bearer credentials, and CSRF tokens bound to the browser.
+//! Signing in: password checks under the sign-in limits (`limits.rs`), database-backed
+//! sessions with an idle and an absolute end, HTTP Basic and bearer credentials, and
+//! CSRF tokens bound to the browser.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
+use super::limits::{AttemptAudit, Limit};
 use super::secrets::{self, looks_like_app_password, new_token, verify_secret};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
 use crate::db::{DbError, now};
@@ -55,13 +57,13 @@ impl Identity {
             .check_password(login, password, client, "login")
             .await?;
         let token = new_token();
-        let expires = now() + self.idle_secs();
+        let at = now();
         self.db
-            .insert_session(
+            .insert_session_until(
                 &self.session_hash(&token),
                 user.id,
                 "browser",
-                expires,
+                (at + self.idle_secs(), at + self.max_browser_secs()),
                 &client.addr,
                 &client.user_agent,
             )
@@ -101,8 +103,11 @@ impl Identity {
         Ok(user)
     }
 
-    /// Password check with lockout, shared by the login form and HTTP Basic.
-    async fn check_password(
+    /// Password check with sign-in limits, shared by the login form, the phone, HTTP
+    /// Basic and changing a credential. The attempt is counted (per account password
+    /// and per address) before Argon2 runs, so a burst cannot get more than the
+    /// threshold evaluated.
+    pub(super) async fn check_password(
         &self,
         login: &str,
         password: &str,
@@ -115,88 +120,38 @@ impl Identity {
             Err(DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        // Count failures per account (username and e-mail share one counter), or per
-        // typed login when no account matches.
+        // Count per account (username and e-mail share one counter), or per typed
+        // login when no account matches.
         let login = row.as_ref().map(|r| r.username.clone()).unwrap_or(typed);
-        self.refuse_if_locked(&login, client, action).await?;
-        let stored = row.as_ref().and_then(|r| r.password_hash.clone());
-        if !verify_secret(self.cost(), stored, password).await {
-            self.record_failure(&login, client, action, "wrong login or password")
-                .await?;
-            return Err(IdentityError::InvalidCredentials);
-        }
-        let user: User = row.ok_or(IdentityError::InvalidCredentials)?.into();
-        self.refuse_disabled(&user, action, client).await?;
-        self.db.clear_login_failures(&login).await?;
-        Ok(user)
-    }
-
-    pub(super) async fn refuse_if_locked(
-        &self,
-        login: &str,
-        client: &ClientInfo,
-        action: &str,
-    ) -> IdentityResult<()> {
-        if let Some(row) = self.db.login_failure(login).await? {
-            let left = row.locked_until - now();
-            if left > 0 {
-                self.audit_login(login, action, "denied", client, "locked out")
-                    .await?;
-                return Err(IdentityError::Locked {
-                    retry_after_secs: left,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Counts a failure; from the threshold on, each failure locks the login for twice
-    /// as long as the previous one (capped).
-    pub(super) async fn record_failure(
-        &self,
-        login: &str,
-        client: &ClientInfo,
-        action: &str,
-        reason: &str,
-    ) -> IdentityResult<()> {
-        let failures = self.db.record_login_failure(login).await?;
-        let threshold = i64::from(self.security.lockout_threshold);
-        let mut detail = format!("{reason} (failure {failures})");
-        if failures >= threshold {
-            let doublings = (failures - threshold).min(20) as u32;
-            let secs = (self
-                .security
-                .lockout_base_seconds
-                .saturating_mul(1 << doublings))
-            .min(self.security.lockout_max_seconds);
-            self.db.lock_login_until(login, now() + secs as i64).await?;
-            detail.push_str(&format!("; locked for {secs} s"));
-        }
-        self.audit_login(login, action, "failure", client, &detail)
-            .await
-    }
-
-    /// Audits an attempt that names a login but no proven user.
-    async fn audit_login(
-        &self,
-        login: &str,
-        action: &str,
-        outcome: &str,
-        client: &ClientInfo,
-        detail: &str,
-    ) -> IdentityResult<()> {
-        self.db
-            .append_audit(&crate::db::AuditRecord {
-                actor: login,
-                action,
-                target: login,
-                outcome,
-                client_addr: &client.addr,
-                detail,
-                ..Default::default()
-            })
+        let audit = AttemptAudit {
+            actor: &login,
+            target: &login,
+            action,
+            client,
+        };
+        let attempt = self
+            .begin_attempt(
+                vec![
+                    Limit::Address(client.addr.clone()),
+                    Limit::Password(login.clone()),
+                ],
+                &audit,
+            )
             .await?;
-        Ok(())
+        let stored = row.as_ref().and_then(|r| r.password_hash.clone());
+        // Unknown logins spend the same work on a dummy hash (timing reveals nothing).
+        let verified = verify_secret(self.cost(), stored, password).await;
+        let user: User = match row {
+            Some(row) if verified => row.into(),
+            _ => {
+                self.fail_attempt(attempt, &audit, "wrong login or password")
+                    .await?;
+                return Err(IdentityError::InvalidCredentials);
+            }
+        };
+        self.succeed_attempt(attempt).await?;
+        self.refuse_disabled(&user, action, client).await?;
+        Ok(user)
     }
 
     /// Refuses (and audits) a disabled account that proved its credentials.
@@ -222,7 +177,12 @@ impl Identity {
     }
 
     fn idle_secs(&self) -> i64 {
-        (self.security.session_idle_minutes * 60) as i64
+        i64::try_from(self.security.session_idle_minutes.saturating_mul(60)).unwrap_or(i64::MAX)
+    }
+
+    /// A browser session's absolute lifetime (`security.session_max_hours`).
+    pub(super) fn max_browser_secs(&self) -> i64 {
+        i64::try_from(self.security.session_max_hours.saturating_mul(3600)).unwrap_or(i64::MAX)
     }
 
     pub(super) fn session_hash(&self, token: &str) -> Vec<u8> {
@@ -236,7 +196,8 @@ impl Identity {
     }
 
     /// The user of a session of this kind (`browser`, `device` for a signed-in phone,
-    /// `station` for a person at a release station), sliding its expiry by `slide_secs`.
+    /// `station` for a person at a release station), sliding its expiry by `slide_secs`
+    /// but never past the session's absolute end.
     /// A token of another kind is refused, so a station or phone cookie never opens
     /// the portal.
     pub async fn session_user_of_kind(
@@ -295,8 +256,22 @@ impl Identity {
                         Ok(row) => row.username,
                         Err(_) => login,
                     };
-                    self.refuse_if_locked(&login, client, "auth.basic").await?;
-                    self.record_failure(&login, client, "auth.basic", "wrong app password")
+                    let audit = AttemptAudit {
+                        actor: &login,
+                        target: &login,
+                        action: "auth.basic",
+                        client,
+                    };
+                    let attempt = self
+                        .begin_attempt(
+                            vec![
+                                Limit::Address(client.addr.clone()),
+                                Limit::Password(login.clone()),
+                            ],
+                            &audit,
+                        )
+                        .await?;
+                    self.fail_attempt(attempt, &audit, "wrong app password")
                         .await?;
                     return Err(IdentityError::InvalidCredentials);
                 }

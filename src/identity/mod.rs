@@ -1,5 +1,5 @@
 //! Who is who: users, their credentials (password, PIN, app passwords), sessions,
-//! lockout after repeated failures, and the audit trail of all of it.
+//! sign-in limits (counted before any secret is checked), and the audit trail of it all.
 //!
 //! Secrets never leave this module in clear except the once-shown values it makes
 //! (a new app password, an admin-reset PIN), which the caller shows and forgets.
@@ -11,6 +11,7 @@ use crate::vault::{Vault, VaultError};
 pub mod app_passwords;
 pub mod directory;
 pub mod first_run;
+pub mod limits;
 pub mod login;
 pub mod secrets;
 pub mod station;

@@ -3,8 +3,10 @@
 //!
 //! Badge numbers and passcodes are stored only as keyed hashes (HMAC-SHA-256 with the
 //! server's lookup secret): they can be looked up, never read back. Every attempt is
-//! audited with the printer it came from; wrong PINs and passcodes count toward lockout.
+//! audited with the printer it came from and counted, before any check, against the
+//! sign-in limits (`limits.rs`): unknown badges, wrong PINs and passcodes all count.
 
+use super::limits::{Attempt, AttemptAudit, Limit};
 use super::login::{Principal, SessionToken};
 use super::secrets::{new_pin, new_token, verify_secret};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
@@ -14,7 +16,10 @@ const BADGE_PURPOSE: &str = "badge";
 const PASSCODE_PURPOSE: &str = "passcode";
 /// A station forgets its user this long after the last touch.
 pub const STATION_IDLE_SECS: i64 = 90;
-/// A phone stays signed in this long after its last use (revocable any time).
+/// A station (or device-app) session ends this long after sign-in however it is used.
+pub const STATION_MAX_SECS: i64 = 30 * 60;
+/// A phone stays signed in at most this long from sign-in, however much it is used
+/// (revocable any time; a password or PIN change ends it).
 pub const DEVICE_SESSION_SECS: i64 = 90 * 24 * 3600;
 /// Digits of a personal release passcode.
 pub const PASSCODE_DIGITS: u32 = 8;
@@ -30,6 +35,9 @@ pub struct AtPrinter<'a> {
 #[derive(Debug)]
 pub enum BadgeOutcome {
     Known(User),
+    /// Known, and the site wants the PIN too (`security.badge_requires_pin`). Carries
+    /// the badge's keyed hash (hex) for the PIN step, never the number.
+    NeedsPin(String),
     /// Not linked to anyone yet: the station offers to link it with login + PIN.
     /// Carries the badge's keyed hash (hex) for the link step, never the number.
     Unknown(String),
@@ -46,12 +54,26 @@ impl Identity {
             .keyed_hash(PASSCODE_PURPOSE, passcode.trim().as_bytes())
     }
 
-    /// A badge swipe at a station.
+    /// A badge swipe at a station. Every swipe counts against the station's limits
+    /// before the badge is looked up; an unknown badge stays counted as a failure (card
+    /// numbers come from small spaces), a known one is taken back. With
+    /// `security.badge_requires_pin` a known badge asks for the PIN next.
     pub async fn badge_login(
         &self,
         badge: &str,
         at: AtPrinter<'_>,
         client: &ClientInfo,
+    ) -> IdentityResult<BadgeOutcome> {
+        self.badge_swipe(badge, at, client, self.security.badge_requires_pin)
+            .await
+    }
+
+    async fn badge_swipe(
+        &self,
+        badge: &str,
+        at: AtPrinter<'_>,
+        client: &ClientInfo,
+        pin_required: bool,
     ) -> IdentityResult<BadgeOutcome> {
         if normalize_badge(badge).is_empty() {
             return Err(IdentityError::Invalid {
@@ -59,14 +81,33 @@ impl Identity {
                 reason: "no badge number was read".into(),
             });
         }
-        // Unknown badges are throttled like a wrong secret per station, so typing
-        // badge numbers at a station cannot enumerate them.
-        let station_key = format!("station:{}", at.guid);
-        self.refuse_if_locked(&station_key, client, "station.badge")
-            .await?;
-        match self.db.user_by_badge(&self.badge_hash(badge)).await {
+        let audit = AttemptAudit {
+            actor: "anonymous",
+            target: at.name,
+            action: "station.badge",
+            client,
+        };
+        let limits = self.station_limits(at.guid, at.name, client).await?;
+        let attempt = self.begin_attempt(limits, &audit).await?;
+        let hash = self.badge_hash(badge);
+        match self.db.user_by_badge(&hash).await {
             Ok(row) => {
                 let user: User = row.into();
+                if pin_required {
+                    // Not yet a sign-in: the PIN decides, under its own limits.
+                    self.abandon_attempt(attempt).await?;
+                    self.audit(
+                        Some(&user),
+                        "station.badge",
+                        at.name,
+                        "pin_required",
+                        client,
+                        &format!("printer {}; PIN asked", at.name),
+                    )
+                    .await?;
+                    return Ok(BadgeOutcome::NeedsPin(hex::encode(hash)));
+                }
+                self.succeed_at_station(attempt, at, client).await?;
                 self.refuse_disabled(&user, "station.badge", client).await?;
                 self.audit(
                     Some(&user),
@@ -80,23 +121,66 @@ impl Identity {
                 Ok(BadgeOutcome::Known(user))
             }
             Err(DbError::NotFound) => {
-                self.audit(
-                    None,
-                    "station.badge",
-                    at.name,
-                    "unknown",
-                    client,
+                self.fail_attempt(
+                    attempt,
+                    &audit,
                     &format!("unknown badge at printer {}", at.name),
                 )
                 .await?;
-                Ok(BadgeOutcome::Unknown(hex::encode(self.badge_hash(badge))))
+                Ok(BadgeOutcome::Unknown(hex::encode(hash)))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.abandon_attempt(attempt).await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The PIN after a known badge (`BadgeOutcome::NeedsPin` gave `pending`, the
+    /// badge's keyed hash), under the station's limits and the person's PIN limit.
+    pub async fn badge_pin_login(
+        &self,
+        pending: &str,
+        pin: &str,
+        at: AtPrinter<'_>,
+        client: &ClientInfo,
+    ) -> IdentityResult<User> {
+        let swipe_again = || IdentityError::Invalid {
+            field: "badge",
+            reason: "swipe the badge again".into(),
+        };
+        let hash = hex::decode(pending)
+            .ok()
+            .filter(|h| h.len() == 32)
+            .ok_or_else(swipe_again)?;
+        let row = match self.db.user_by_badge(&hash).await {
+            Ok(row) => row,
+            Err(DbError::NotFound) => return Err(swipe_again()),
+            Err(e) => return Err(e.into()),
+        };
+        self.pin_check(row, pin, at, client, "badge + PIN").await
+    }
+
+    /// A badge and PIN sent together (the device-app API): the PIN is checked whatever
+    /// `security.badge_requires_pin` says. An unknown badge is `Unknown`, counted.
+    pub async fn badge_with_pin_login(
+        &self,
+        badge: &str,
+        pin: &str,
+        at: AtPrinter<'_>,
+        client: &ClientInfo,
+    ) -> IdentityResult<BadgeOutcome> {
+        match self.badge_swipe(badge, at, client, true).await? {
+            BadgeOutcome::NeedsPin(pending) => Ok(BadgeOutcome::Known(
+                self.badge_pin_login(&pending, pin, at, client).await?,
+            )),
+            other => Ok(other),
         }
     }
 
     /// Login (username or e-mail) + PIN at a station. A wrong PIN counts toward the
-    /// account's lockout and is audited with the printer.
+    /// account's PIN limit (never its password) and the station's limits, and is
+    /// audited with the printer.
     pub async fn pin_login(
         &self,
         login: &str,
@@ -106,36 +190,91 @@ impl Identity {
     ) -> IdentityResult<User> {
         let typed = normalize_login(login);
         let row = match self.db.user_by_login(&typed).await {
-            Ok(row) => Some(row),
-            Err(DbError::NotFound) => None,
+            Ok(row) => Ok(row),
+            Err(DbError::NotFound) => Err(typed),
             Err(e) => return Err(e.into()),
         };
-        let key = row.as_ref().map(|r| r.username.clone()).unwrap_or(typed);
-        self.refuse_if_locked(&key, client, "station.pin").await?;
-        let stored = row.as_ref().and_then(|r| r.pin_hash.clone());
-        if !verify_secret(self.cost(), stored, pin).await {
-            self.record_failure(
-                &key,
-                client,
-                "station.pin",
-                &format!("wrong login or PIN at printer {}", at.name),
+        match row {
+            Ok(row) => self.pin_check(row, pin, at, client, "login + PIN").await,
+            Err(typed) => {
+                // No such account: the same limits and work, then no.
+                let audit = AttemptAudit {
+                    actor: &typed,
+                    target: at.name,
+                    action: "station.pin",
+                    client,
+                };
+                let mut limits = self.station_limits(at.guid, at.name, client).await?;
+                limits.push(Limit::Pin(typed.clone()));
+                let attempt = self.begin_attempt(limits, &audit).await?;
+                let _ = verify_secret(self.cost(), None, pin).await;
+                self.fail_attempt(
+                    attempt,
+                    &audit,
+                    &format!("wrong login or PIN at printer {}", at.name),
+                )
+                .await?;
+                Err(IdentityError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Checks `row`'s PIN under the station's limits and the account's PIN limit.
+    async fn pin_check(
+        &self,
+        row: crate::db::UserRow,
+        pin: &str,
+        at: AtPrinter<'_>,
+        client: &ClientInfo,
+        how: &str,
+    ) -> IdentityResult<User> {
+        let username = row.username.clone();
+        let audit = AttemptAudit {
+            actor: &username,
+            target: at.name,
+            action: "station.pin",
+            client,
+        };
+        let mut limits = self.station_limits(at.guid, at.name, client).await?;
+        limits.push(Limit::Pin(username.clone()));
+        let attempt = self.begin_attempt(limits, &audit).await?;
+        if !verify_secret(self.cost(), row.pin_hash.clone(), pin).await {
+            self.fail_attempt(
+                attempt,
+                &audit,
+                &format!("wrong {how} at printer {}", at.name),
             )
             .await?;
             return Err(IdentityError::InvalidCredentials);
         }
-        let user: User = row.ok_or(IdentityError::InvalidCredentials)?.into();
+        let user: User = row.into();
+        self.succeed_at_station(attempt, at, client).await?;
         self.refuse_disabled(&user, "station.pin", client).await?;
-        self.db.clear_login_failures(&key).await?;
         self.audit(
             Some(&user),
             "station.pin",
             at.name,
             "success",
             client,
-            &format!("printer {}", at.name),
+            &format!("{how} at printer {}", at.name),
         )
         .await?;
         Ok(user)
+    }
+
+    /// A success at a printer: the counters are settled and this address becomes
+    /// familiar there (the printer-wide ceiling no longer holds it back).
+    async fn succeed_at_station(
+        &self,
+        attempt: Attempt,
+        at: AtPrinter<'_>,
+        client: &ClientInfo,
+    ) -> IdentityResult<()> {
+        self.succeed_attempt(attempt).await?;
+        self.db
+            .record_station_sign_in(at.guid, &client.addr)
+            .await?;
+        Ok(())
     }
 
     /// Links an unknown badge (by the hash `badge_login` gave) to the account that
@@ -174,17 +313,23 @@ impl Identity {
         Ok(user)
     }
 
-    /// A personal passcode alone at a station. Wrong ones count toward the station's
-    /// lockout (the passcode names no account).
+    /// A personal passcode alone at a station. The passcode names no account, so
+    /// wrong ones count against the station's limits (this address at this printer,
+    /// the printer-wide ceiling for unfamiliar addresses, the address).
     pub async fn passcode_login(
         &self,
         passcode: &str,
         at: AtPrinter<'_>,
         client: &ClientInfo,
     ) -> IdentityResult<User> {
-        let station_key = format!("station:{}", at.guid);
-        self.refuse_if_locked(&station_key, client, "station.passcode")
-            .await?;
+        let audit = AttemptAudit {
+            actor: "anonymous",
+            target: at.name,
+            action: "station.passcode",
+            client,
+        };
+        let limits = self.station_limits(at.guid, at.name, client).await?;
+        let attempt = self.begin_attempt(limits, &audit).await?;
         match self
             .db
             .user_by_passcode(&self.passcode_hash(passcode))
@@ -192,6 +337,7 @@ impl Identity {
         {
             Ok(row) => {
                 let user: User = row.into();
+                self.succeed_at_station(attempt, at, client).await?;
                 self.refuse_disabled(&user, "station.passcode", client)
                     .await?;
                 self.audit(
@@ -206,16 +352,18 @@ impl Identity {
                 Ok(user)
             }
             Err(DbError::NotFound) => {
-                self.record_failure(
-                    &station_key,
-                    client,
-                    "station.passcode",
+                self.fail_attempt(
+                    attempt,
+                    &audit,
                     &format!("wrong passcode at printer {}", at.name),
                 )
                 .await?;
                 Err(IdentityError::InvalidCredentials)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.abandon_attempt(attempt).await?;
+                Err(e.into())
+            }
         }
     }
 
@@ -282,13 +430,18 @@ impl Identity {
         client: &ClientInfo,
     ) -> IdentityResult<SessionToken> {
         let token = new_token();
-        let secs = session_secs(kind);
+        let at = now();
+        let absolute = match kind {
+            "device" => DEVICE_SESSION_SECS,
+            "browser" => self.max_browser_secs(),
+            _ => STATION_MAX_SECS,
+        };
         self.db
-            .insert_session(
+            .insert_session_until(
                 &self.session_hash(&token),
                 user.id,
                 kind,
-                now() + secs,
+                (at + session_secs(kind), at + absolute),
                 &client.addr,
                 &client.user_agent,
             )

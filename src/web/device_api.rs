@@ -2,9 +2,10 @@
 //! reader identifies the person (`/api/v1/output-device/…`). The app authenticates as
 //! its output device (HTTP Basic, the enrolment's login and secret — the same as for
 //! IPP INFRA); the person signs in with a badge, login + PIN, or a passcode and gets a
-//! short-lived user session (`X-User-Session`, 90 s idle). Releasing makes the jobs
-//! fetchable by this device's printer only. Lockouts, audit and "never costlier"
-//! are those of the release station.
+//! short-lived user session (`X-User-Session`, 90 s idle, 30 min at most). Releasing
+//! makes the jobs fetchable by this device's printer only. Sign-in limits (per printer
+//! and source address, 429 with Retry-After), audit and "never costlier" are those of
+//! the release station.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -28,7 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/output-device/release", web::post().to(release));
 }
 
-/// How the person proves who they are at the device: exactly one of `badge`,
+/// How the person proves who they are at the device: exactly one of `badge` (with
+/// `pin` where `security.badge_requires_pin` is on, or always when the app has it),
 /// `login` + `pin`, or `passcode`.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeviceSignIn {
@@ -116,9 +118,10 @@ async fn person(req: &HttpRequest, state: &AppState) -> Result<User, ApiError> {
 
 /// Sign a person in at the device.
 #[utoipa::path(post, path = "/api/v1/output-device/session", request_body = DeviceSignIn,
-    responses((status = 200, body = DeviceSession), (status = 401, body = super::api::ErrorBody),
+    responses((status = 200, body = DeviceSession),
+        (status = 401, description = "wrong credentials, or `pin_required`: this site wants the PIN with the badge", body = super::api::ErrorBody),
         (status = 404, description = "badge not linked to anyone (the person links it once at a release station)", body = super::api::ErrorBody),
-        (status = 429, body = super::api::ErrorBody)),
+        (status = 429, description = "too many failed sign-ins at this printer or from this address; see Retry-After", body = super::api::ErrorBody)),
     security(("basic" = [])))]
 async fn sign_in(
     req: HttpRequest,
@@ -132,24 +135,41 @@ async fn sign_in(
         guid: &caller.printer.guid,
         name: &caller.printer.name,
     };
+    let unknown_badge = || {
+        ApiError(Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown_badge",
+            "This badge is not linked to anyone yet: link it once at a release station.",
+        ))
+    };
     let user = match (&body.badge, &body.login, &body.pin, &body.passcode) {
         (Some(badge), None, None, None) => match identity.badge_login(badge, at, &client).await? {
             BadgeOutcome::Known(user) => user,
-            BadgeOutcome::Unknown(_) => {
+            BadgeOutcome::NeedsPin(_) => {
                 return Err(ApiError(Problem::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown_badge",
-                    "This badge is not linked to anyone yet: link it once at a release station.",
+                    StatusCode::UNAUTHORIZED,
+                    "pin_required",
+                    "This site asks for the PIN with the badge: send badge and pin together.",
                 )));
             }
+            BadgeOutcome::Unknown(_) => return Err(unknown_badge()),
         },
+        (Some(badge), None, Some(pin), None) => {
+            match identity
+                .badge_with_pin_login(badge, pin, at, &client)
+                .await?
+            {
+                BadgeOutcome::Known(user) => user,
+                _ => return Err(unknown_badge()),
+            }
+        }
         (None, Some(login), Some(pin), None) => identity.pin_login(login, pin, at, &client).await?,
         (None, None, None, Some(passcode)) => {
             identity.passcode_login(passcode, at, &client).await?
         }
         _ => {
             return Err(ApiError(Problem::bad_request(
-                "send exactly one of: badge; login and pin; passcode",
+                "send exactly one of: badge (with pin where the site asks for it); login and pin; passcode",
             )));
         }
     };

@@ -71,7 +71,10 @@ impl From<IdentityError> for Problem {
                 ..Problem::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "locked",
-                    format!("Too many failed attempts. Try again in {retry_after_secs} seconds."),
+                    format!(
+                        "Too many failed attempts. Try again in {}.",
+                        wait_text(retry_after_secs)
+                    ),
                 )
             },
             E::Disabled => Problem::new(
@@ -102,6 +105,15 @@ impl From<IdentityError> for Problem {
             ),
             other => Problem::internal("identity error", &other),
         }
+    }
+}
+
+/// A wait as a person reads it: seconds under two minutes, else minutes.
+fn wait_text(secs: i64) -> String {
+    if secs < 120 {
+        format!("{secs} seconds")
+    } else {
+        format!("{} minutes", (secs + 59) / 60)
     }
 }
 
@@ -240,6 +252,16 @@ struct ErrorPage<'a> {
     page: super::views::Page,
     status: u16,
     message: &'a str,
+}
+
+/// A sign-in refused in place (a station's or phone's own page shown again with the
+/// error): a lock-out keeps its 429 and `Retry-After`, anything else stays a page.
+pub fn refused_in_place(mut response: HttpResponse, problem: &Problem) -> HttpResponse {
+    if problem.status == StatusCode::TOO_MANY_REQUESTS {
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return with_retry_after(response, problem);
+    }
+    response
 }
 
 fn with_retry_after(mut response: HttpResponse, problem: &Problem) -> HttpResponse {

@@ -12,6 +12,7 @@ pub mod doors;
 pub mod infra_device;
 pub mod netns;
 pub mod printer;
+pub mod sign_in;
 pub mod snmp;
 
 use std::net::TcpListener;

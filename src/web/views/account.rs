@@ -1,4 +1,6 @@
-//! My account: password, release PIN, app passwords for devices.
+//! My account: password, release PIN, app passwords for devices. Changing the
+//! password or PIN proves the current password under the sign-in limits and ends
+//! every other session of the person.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -8,7 +10,7 @@ use super::session::CsrfOnly;
 use super::{Page, render, when};
 use crate::web::AppState;
 use crate::web::auth::{SignedIn, check_form, client_info};
-use crate::web::error::{PageError, Problem};
+use crate::web::error::{PageError, Problem, refused_in_place};
 
 pub struct AppPasswordLine {
     pub id: i64,
@@ -183,8 +185,13 @@ async fn outcome(
     who: &SignedIn,
     result: Result<&str, Problem>,
 ) -> Result<HttpResponse, PageError> {
+    let refusal = result.as_ref().err().cloned();
     let page = page(state, who).with_outcome(result)?;
-    show(state, who, page, None).await
+    let response = show(state, who, page, None).await?;
+    Ok(match refusal {
+        Some(problem) => refused_in_place(response, &problem),
+        None => response,
+    })
 }
 
 #[derive(Deserialize)]
@@ -212,12 +219,15 @@ pub async fn change_password(
             &form.current,
             &form.new,
             &client_info(&req),
+            Some(&who.token),
         )
         .await;
     outcome(
         &state,
         &who,
-        result.map(|()| "Password changed.").map_err(Problem::from),
+        result
+            .map(|()| "Password changed. You are signed out everywhere else (other browsers, phones, printers).")
+            .map_err(Problem::from),
     )
     .await
 }
@@ -242,18 +252,19 @@ pub async fn set_pin(
     let result = state
         .services
         .identity
-        .set_own_pin(
+        .set_own_pin_from(
             &who.principal.user,
             &form.password,
             &form.pin,
             &client_info(&req),
+            Some(&who.token),
         )
         .await;
     outcome(
         &state,
         &who,
         result
-            .map(|()| "PIN saved. Use it with your e-mail or username at a printer.")
+            .map(|()| "PIN saved. Use it with your e-mail or username at a printer. You are signed out everywhere else.")
             .map_err(Problem::from),
     )
     .await

@@ -1,7 +1,8 @@
 //! Phone release by QR code: the label on a printer carries `/r/{guid}`; a phone's
-//! camera opens it. The owner signs in once (the phone keeps a long-lived, revocable
-//! session, scoped to these pages), then releases all held jobs here in one tap and
-//! watches them print. No app to install.
+//! camera opens it. The owner signs in once (the phone keeps a revocable session of at
+//! most 90 days from sign-in, scoped to these pages, under the same sign-in limits as
+//! the login form), then releases all held jobs here in one tap and watches them
+//! print. No app to install.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -16,7 +17,7 @@ use crate::identity::{SessionToken, User};
 use crate::release::{ReleaseVia, printer_state_label};
 use crate::web::AppState;
 use crate::web::auth::{check_anonymous_form, client_info};
-use crate::web::error::{PageError, Problem};
+use crate::web::error::{PageError, Problem, refused_in_place};
 
 const DEVICE_COOKIE: &str = "pp_device";
 /// The phone's cookie covers every printer's QR page, not one printer.
@@ -158,16 +159,20 @@ pub async fn submit(
             }
             Err(e) => {
                 let problem = Problem::from(e);
-                show(
+                if problem.status.is_server_error() {
+                    return Err(PageError(problem));
+                }
+                let response = show(
                     &req,
                     &state,
                     &printer,
                     None,
                     None,
-                    Some(problem.message),
+                    Some(problem.message.clone()),
                     text("login"),
                 )
-                .await
+                .await?;
+                Ok(refused_in_place(response, &problem))
             }
         },
         "print-all" => {

@@ -17,7 +17,7 @@ use crate::release::{JobChoice, ReleaseVia, printer_state_label};
 use crate::web::AppState;
 use crate::web::assets;
 use crate::web::auth::{check_anonymous_form, client_info};
-use crate::web::error::{PageError, Problem};
+use crate::web::error::{PageError, Problem, refused_in_place};
 
 const STATION_COOKIE: &str = "pp_station";
 const BADGE_COOKIE: &str = "pp_badge";
@@ -57,7 +57,7 @@ struct StationPage {
     guid: String,
     location: String,
     printer_state: &'static str,
-    /// `signin`, `link`, `jobs` or `review`.
+    /// `signin`, `link`, `badge-pin`, `jobs` or `review`.
     mode: &'static str,
     person: String,
     jobs: Vec<StationJob>,
@@ -204,7 +204,8 @@ pub async fn home(
     show(&req, &state, view).await
 }
 
-/// `POST /station/{guid}/{step}`: badge, link, pin, passcode, print-all, release, logout.
+/// `POST /station/{guid}/{step}`: badge, badge-pin, link, pin, passcode, print-all,
+/// release, logout.
 pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -270,15 +271,48 @@ pub async fn submit(
                     .ok();
                 Ok(response)
             }
-            Err(e) => {
-                show(
+            Ok(BadgeOutcome::NeedsPin(pending)) => {
+                let mut response = show(
                     &req,
                     &state,
-                    signin_error(Problem::from(e).message, String::new()),
+                    View {
+                        printer: &printer,
+                        mode: "badge-pin",
+                        user: None,
+                        notice: None,
+                        error: None,
+                        login: String::new(),
+                    },
                 )
-                .await
+                .await?;
+                response
+                    .add_cookie(&scoped_cookie(
+                        BADGE_COOKIE,
+                        &pending,
+                        here.clone(),
+                        Some(300),
+                    ))
+                    .ok();
+                Ok(response)
             }
+            Err(e) => refused(&req, &state, signin_error, e, String::new()).await,
         },
+        "badge-pin" => {
+            let pending = req
+                .cookie(BADGE_COOKIE)
+                .map(|c| c.value().to_owned())
+                .unwrap_or_default();
+            match identity
+                .badge_pin_login(&pending, &text("pin"), at, &client)
+                .await
+            {
+                Ok(user) => {
+                    let token = identity.open_session(&user, "station", &client).await?;
+                    Ok(signed_in(token))
+                }
+                Err(e) => refused(&req, &state, signin_error, e, String::new()).await,
+            }
+        }
         "link" => {
             let pending = req
                 .cookie(BADGE_COOKIE)
@@ -293,9 +327,10 @@ pub async fn submit(
                     Ok(signed_in(token))
                 }
                 Err(e) => {
-                    let mut view = signin_error(Problem::from(e).message, text("login"));
+                    let problem = Problem::from(e);
+                    let mut view = signin_error(problem.message.clone(), text("login"));
                     view.mode = if pending.is_empty() { "signin" } else { "link" };
-                    show(&req, &state, view).await
+                    Ok(refused_in_place(show(&req, &state, view).await?, &problem))
                 }
             }
         }
@@ -307,14 +342,7 @@ pub async fn submit(
                 let token = identity.open_session(&user, "station", &client).await?;
                 Ok(signed_in(token))
             }
-            Err(e) => {
-                show(
-                    &req,
-                    &state,
-                    signin_error(Problem::from(e).message, text("login")),
-                )
-                .await
-            }
+            Err(e) => refused(&req, &state, signin_error, e, text("login")).await,
         },
         "passcode" => match identity
             .passcode_login(&text("passcode"), at, &client)
@@ -324,14 +352,7 @@ pub async fn submit(
                 let token = identity.open_session(&user, "station", &client).await?;
                 Ok(signed_in(token))
             }
-            Err(e) => {
-                show(
-                    &req,
-                    &state,
-                    signin_error(Problem::from(e).message, String::new()),
-                )
-                .await
-            }
+            Err(e) => refused(&req, &state, signin_error, e, String::new()).await,
         },
         "logout" => {
             if let Some((_, token)) = person(&req, &state).await {
@@ -425,6 +446,23 @@ pub async fn submit(
         }
         _ => Err(PageError(Problem::not_found())),
     }
+}
+
+/// The sign-in screen again with why the attempt was refused (429 and `Retry-After`
+/// when the station's limits hold this address back).
+async fn refused<'a>(
+    req: &HttpRequest,
+    state: &AppState,
+    signin_error: impl Fn(String, String) -> View<'a>,
+    error: crate::identity::IdentityError,
+    login: String,
+) -> Result<HttpResponse, PageError> {
+    let problem = Problem::from(error);
+    if problem.status.is_server_error() {
+        return Err(PageError(problem));
+    }
+    let response = show(req, state, signin_error(problem.message.clone(), login)).await?;
+    Ok(refused_in_place(response, &problem))
 }
 
 /// The job ids ticked on the review form.
