@@ -202,6 +202,15 @@ impl Services {
         let now = crate::db::now();
         let sessions = self.db.delete_expired_sessions().await;
         let failures = self.db.delete_stale_login_failures(now - 24 * 3600).await;
+        // Addresses that signed someone in at a station are "familiar" (exempt from the
+        // printer-wide ceiling) for a while; older ones are forgotten.
+        if let Err(e) = self
+            .db
+            .delete_stale_station_sign_ins(now - crate::identity::limits::STATION_FAMILIAR_SECS)
+            .await
+        {
+            tracing::warn!(error = %e, "forgetting old station sign-ins failed; will retry");
+        }
         let expired = self.jobs.expire_due(now).await;
         if let Err(e) = &expired {
             tracing::warn!(error = %e, "expiring held jobs failed; will retry");

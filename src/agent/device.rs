@@ -413,28 +413,59 @@ fn printer_group(report: Option<&PrinterReport>) -> Group {
     let reasons = if report.reasons.is_empty() {
         vec![Value::keyword("none")]
     } else {
-        report.reasons.iter().map(|r| Value::keyword(r)).collect()
+        report
+            .reasons
+            .iter()
+            .filter(|r| is_keyword(r))
+            .map(|r| Value::keyword(r))
+            .collect()
     };
     printer.push(Attribute::many("printer-state-reasons", reasons));
     printer.push(Attribute::new(
         "printer-state-message",
-        Value::text(&report.message),
+        Value::text(clip(&report.message, TEXT_MAX)),
     ));
     printer.push(Attribute::new(
         "printer-make-and-model",
-        Value::text(&report.make_model),
+        Value::text(clip(&report.make_model, TEXT_MAX)),
     ));
-    if !report.formats.is_empty() {
-        printer.push(Attribute::many(
-            "document-format-supported",
-            report.formats.iter().map(|f| Value::mime(f)).collect(),
-        ));
+    let formats: Vec<Value> = report
+        .formats
+        .iter()
+        .filter(|f| f.len() <= NAME_MAX)
+        .map(|f| Value::mime(f))
+        .collect();
+    if !formats.is_empty() {
+        printer.push(Attribute::many("document-format-supported", formats));
     }
     printer.push(Attribute::new(
         "color-supported",
         Value::Boolean(report.color_supported),
     ));
     printer
+}
+
+/// RFC 8010 §3.9 limits: the server refuses longer text (1023 octets) and keywords,
+/// names or MIME types (255); a printer's own words are passed up cut to fit, so one
+/// chatty printer cannot make its agent's status updates fail.
+const TEXT_MAX: usize = 1023;
+const NAME_MAX: usize = 255;
+
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn is_keyword(s: &str) -> bool {
+    (1..=NAME_MAX).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
 }
 
 pub(super) fn find_int(message: &Message, name: &str) -> Option<i32> {
@@ -444,4 +475,20 @@ pub(super) fn find_int(message: &Message, name: &str) -> Option<i32> {
         .find_map(|g| g.get(name))
         .and_then(|a| a.first())
         .and_then(Value::as_int)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{clip, is_keyword};
+
+    #[test]
+    fn a_printers_words_are_cut_to_what_the_server_accepts() {
+        let long = "é".repeat(600); // 1200 octets
+        let cut = clip(&long, 1023);
+        assert!(cut.len() <= 1023 && cut.len() >= 1022);
+        assert_eq!(clip("ready", 1023), "ready");
+        assert!(is_keyword("media-empty-warning"));
+        assert!(!is_keyword("Media Empty"));
+        assert!(!is_keyword(&"a".repeat(256)));
+    }
 }

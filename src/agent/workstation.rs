@@ -18,7 +18,7 @@ use tokio_util::io::StreamReader;
 use super::AgentError;
 use super::channel::Channel;
 use super::state::AgentState;
-use crate::ipp::operations::response;
+use crate::ipp::operations::{check_request, response};
 use crate::ipp::printer::{QueueDescription, all_attributes, select};
 use crate::ipp::wire::{Attribute, Group, Limits, Message, Value, encode, group, read_message};
 use crate::ipp::{op, status};
@@ -271,7 +271,12 @@ async fn ipp(
     }
     let mut body = StreamReader::new(payload.map_err(|e| std::io::Error::other(e.to_string())));
     let answer = match read_message(&mut body, Limits::default()).await {
-        Ok(request) => handle(&queue, &request, &mut body).await,
+        // The same request rules as the server's queue (RFC 8011 §4.1: versions,
+        // request-id, group order, charset, value syntaxes, a target on this host).
+        Ok(request) => match check_request(&request, &[queue.uri.as_str()]) {
+            Ok(()) => handle(&queue, &request, &mut body).await,
+            Err((code, message)) => response(&request, code, &message),
+        },
         Err(e) => return HttpResponse::BadRequest().body(format!("malformed IPP request: {e}")),
     };
     HttpResponse::Ok()
