@@ -4,7 +4,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::TryStreamExt;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::StreamReader;
 
@@ -88,17 +87,67 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
     }
 }
 
-/// The request body as a reader (the document stays on it after the attributes).
-pub(super) type Body = StreamReader<
-    futures_util::stream::MapErr<
-        web::Payload,
-        fn(actix_web::error::PayloadError) -> std::io::Error,
-    >,
-    bytes::Bytes,
->;
+/// The request body as a reader (the document stays on it after the attributes). A
+/// client that pauses longer than `server.body_idle_timeout_secs` ends it with an error.
+pub(super) type Body = StreamReader<super::connections::IdleTimeout<web::Payload>, bytes::Bytes>;
 
-fn payload_error(e: actix_web::error::PayloadError) -> std::io::Error {
-    std::io::Error::other(e.to_string())
+/// The body of a request, timed by the idle time-out of the settings.
+fn body_of(req: &HttpRequest, payload: web::Payload) -> Body {
+    let idle = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.services.settings.server.body_idle_timeout_secs)
+        .unwrap_or(30);
+    StreamReader::new(super::connections::IdleTimeout::new(
+        payload,
+        std::time::Duration::from_secs(idle),
+    ))
+}
+
+/// What a client without credentials may send as attributes: enough for a
+/// Get-Printer-Attributes with its requested-attributes, not more.
+const ANONYMOUS_LIMITS: Limits = Limits {
+    max_bytes: 16 * 1024,
+    max_attributes: 100,
+    max_depth: 2,
+};
+
+/// A refusal when the request is not `application/ipp`.
+fn content_type_refusal(req: &HttpRequest) -> Option<HttpResponse> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/ipp")
+    {
+        None
+    } else {
+        Some(
+            HttpResponse::BadRequest()
+                .content_type("text/plain")
+                .body("Content-Type must be application/ipp\n"),
+        )
+    }
+}
+
+/// The HTTP answer to attributes that could not be read.
+fn wire_refusal(error: WireError) -> HttpResponse {
+    match error {
+        WireError::TooLarge(what) => HttpResponse::PayloadTooLarge()
+            .content_type("text/plain")
+            .body(format!("IPP request attributes exceed {what}\n")),
+        e => {
+            tracing::info!(error = %e, "malformed IPP request");
+            HttpResponse::BadRequest()
+                .content_type("text/plain")
+                .body(format!("{e}\n"))
+        }
+    }
 }
 
 /// Checks the content type and reads the IPP attributes (with limits); a refusal is
@@ -107,36 +156,66 @@ pub(super) async fn read_request(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<(wire::Message, Body), HttpResponse> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case("application/ipp")
-    {
-        return Err(HttpResponse::BadRequest()
-            .content_type("text/plain")
-            .body("Content-Type must be application/ipp\n"));
+    if let Some(refusal) = content_type_refusal(req) {
+        return Err(refusal);
     }
-    let stream = payload.map_err(payload_error as fn(_) -> _);
-    let mut body = StreamReader::new(stream);
+    let mut body = body_of(req, payload);
     match wire::read_message(&mut body, Limits::default()).await {
         Ok(request) => Ok((request, body)),
-        Err(WireError::TooLarge(what)) => Err(HttpResponse::PayloadTooLarge()
-            .content_type("text/plain")
-            .body(format!("IPP request attributes exceed {what}\n"))),
-        Err(e) => {
-            tracing::info!(error = %e, "malformed IPP request");
-            Err(HttpResponse::BadRequest()
-                .content_type("text/plain")
-                .body(format!("{e}\n")))
-        }
+        Err(e) => Err(wire_refusal(e)),
     }
+}
+
+/// The answer to a client whose credentials were refused: given from the request head
+/// alone, before a byte of the body is read (the connection is closed after it).
+fn refused(error: IdentityError) -> HttpResponse {
+    let mut response = match error {
+        IdentityError::Locked { retry_after_secs } => HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
+            .content_type("text/plain")
+            .body("Too many failed attempts.\n"),
+        IdentityError::Disabled => HttpResponse::Forbidden()
+            .content_type("text/plain")
+            .body("This account is disabled.\n"),
+        IdentityError::InvalidCredentials => challenge("Wrong username or password."),
+        e => {
+            tracing::error!(error = %e, "authentication failed");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    };
+    response
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    response
+}
+
+/// The answer to an operation that needs credentials when none came (the rest of the
+/// body is never read; the connection is closed after it).
+fn sign_in_first() -> HttpResponse {
+    let mut response =
+        challenge("Sign in with your PrintPark username (or e-mail) and password or app password.");
+    response
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    response
+}
+
+/// Reads the attributes of a request that came without credentials: the operation is
+/// known from the first 8 bytes, and only an anonymous one is read further (with small
+/// limits).
+async fn read_anonymous(body: &mut Body) -> Result<wire::Message, HttpResponse> {
+    let mut head = [0u8; 8];
+    if let Err(e) = body.read_exact(&mut head).await {
+        return Err(wire_refusal(WireError::Io(e)));
+    }
+    let code = u16::from_be_bytes([head[2], head[3]]);
+    if !operations::is_anonymous(code) {
+        return Err(sign_in_first());
+    }
+    let mut rest = (&head[..]).chain(&mut *body);
+    wire::read_message(&mut rest, ANONYMOUS_LIMITS)
+        .await
+        .map_err(wire_refusal)
 }
 
 pub async fn print(
@@ -144,36 +223,26 @@ pub async fn print(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (request, mut body) = match read_request(&req, payload).await {
-        Ok(read) => read,
-        Err(refusal) => return refusal,
-    };
+    if let Some(refusal) = content_type_refusal(&req) {
+        return refusal;
+    }
+    // Credentials travel in the head: they are decided before the body is read, so a
+    // stranger never gets the server to read (or store) a document.
     let user = match credentials(&req, &state).await {
         Credentials::Valid(user) => Some(user),
-        Credentials::None if operations::is_anonymous(request.code) => None,
-        Credentials::None => {
-            return challenge(
-                "Sign in with your PrintPark username (or e-mail) and password or app password.",
-            );
-        }
-        Credentials::Refused(IdentityError::Locked { retry_after_secs }) => {
-            return HttpResponse::TooManyRequests()
-                .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
-                .content_type("text/plain")
-                .body("Too many failed attempts.\n");
-        }
-        Credentials::Refused(IdentityError::Disabled) => {
-            return HttpResponse::Forbidden()
-                .content_type("text/plain")
-                .body("This account is disabled.\n");
-        }
-        Credentials::Refused(IdentityError::InvalidCredentials) => {
-            return challenge("Wrong username or password.");
-        }
-        Credentials::Refused(e) => {
-            tracing::error!(error = %e, "authentication failed");
-            return HttpResponse::ServiceUnavailable().finish();
-        }
+        Credentials::None => None,
+        Credentials::Refused(e) => return refused(e),
+    };
+    let mut body = body_of(&req, payload);
+    let read = match &user {
+        Some(_) => wire::read_message(&mut body, Limits::default())
+            .await
+            .map_err(wire_refusal),
+        None => read_anonymous(&mut body).await,
+    };
+    let request = match read {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
     };
     let ctx = Context {
         jobs: &state.services.jobs,
