@@ -365,7 +365,12 @@ async fn a_thousand_connections_from_one_address_are_served_or_refused_cleanly()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_caps_are_closed_at_accept_and_their_places_come_back() {
-    let server = quick(5, 8).await;
+    let server = start(Backend::Sqlite, |s| {
+        hostile::quick_limits(s, 5, 8);
+        // Idle connections must stay open for the whole test.
+        s.server.request_head_timeout_secs = 60;
+    })
+    .await;
     let connector = hostile::connector(&server);
     let a = Ipv4Addr::new(127, 0, 0, 2);
     let b = Ipv4Addr::new(127, 0, 0, 3);
@@ -658,9 +663,11 @@ async fn pending_jobs_and_documents_per_job_are_capped_postgres() {
 #[tokio::test]
 async fn a_portal_upload_over_the_byte_cap_is_refused_with_a_clear_message() {
     let server = start(Backend::Sqlite, |s| hostile::quota(s, 1, 50, 100)).await;
+    support::first_admin(&server, &server.client()).await;
     let ann = user(&server, "ann").await;
     let client = server.client();
-    support::login(&server, &client, "ann", "ann password 1").await;
+    let signed_in = support::login(&server, &client, "ann", "ann password 1").await;
+    assert_eq!(signed_in.status(), 303);
     let page = support::get_text(&client, server.url("/portal")).await;
     let csrf = support::csrf_of(&page);
     let mut pdf = b"%PDF-1.4\n".to_vec();

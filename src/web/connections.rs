@@ -14,7 +14,7 @@ use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -139,6 +139,8 @@ impl ConnectionLimits {
 #[derive(Debug, Default)]
 pub struct RequestClock {
     in_request: AtomicBool,
+    /// Requests the app has begun on this connection.
+    begun: AtomicU64,
 }
 
 /// Marks the connection as inside a request while the app handles it: from then on,
@@ -150,6 +152,7 @@ pub async fn track_request(
     let clock = req.request().conn_data::<Arc<RequestClock>>().cloned();
     if let Some(clock) = &clock {
         clock.in_request.store(true, Ordering::Release);
+        clock.begun.fetch_add(1, Ordering::AcqRel);
     }
     let response = next.call(req).await;
     if let Some(clock) = clock {
@@ -158,14 +161,67 @@ pub async fn track_request(
     response
 }
 
-/// A connection's byte stream with its permit and the request-head deadline: once a
-/// byte of a new request arrives, its head must be complete within `head_timeout`.
+/// The largest request head taken (actix-http alone allows 128 KiB): ample for cookies
+/// and IPP clients, small enough that a head is never a memory lever.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// Sent for a head over [`MAX_HEAD_BYTES`], before the connection is closed.
+const HEAD_TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: 39\r\nconnection: close\r\n\r\nThe request head is larger than 32 KiB\n";
+
+/// How long a refused connection's further bytes are read and dropped before it is
+/// closed (closing with unread bytes would reset it and could lose the refusal).
+const LINGER: Duration = Duration::from_secs(1);
+
+/// A connection's byte stream with its permit, the request-head deadline and size
+/// cap: once a byte of a new request arrives, its head must be complete within
+/// `head_timeout` and [`MAX_HEAD_BYTES`].
 pub struct PacedIo<T> {
     io: T,
     clock: Arc<RequestClock>,
     head_timeout: Duration,
-    head_deadline: Option<Pin<Box<Sleep>>>,
+    /// Where the connection is between requests.
+    phase: Phase,
+    /// Set once the head was refused as too large: the refusal's unsent rest, and
+    /// when to stop lingering.
+    refusing: Option<(&'static [u8], Pin<Box<Sleep>>)>,
     _permit: Permit,
+}
+
+enum Phase {
+    /// No byte of a next request yet.
+    Idle,
+    /// A head is arriving.
+    Head(HeadProgress),
+    /// The head ended (`CRLF CRLF` passed); what follows is its body, until the app
+    /// has begun and finished request number `begun + 1`.
+    Request { begun: u64 },
+}
+
+struct HeadProgress {
+    deadline: Pin<Box<Sleep>>,
+    bytes: usize,
+    /// The last bytes seen, for an end of head split between reads.
+    tail: [u8; 3],
+    /// The server wrote since the head began: the connection is not only reading a
+    /// head (a response is still going out), so no refusal is written into it.
+    wrote: bool,
+}
+
+impl HeadProgress {
+    /// Takes the next bytes of the head; the offset just past its end, if they hold it.
+    fn take(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut window = self.tail;
+        for (i, b) in bytes.iter().enumerate() {
+            if window == *b"\r\n\r" && *b == b'\n' {
+                self.bytes = self.bytes.saturating_add(i + 1);
+                return Some(i + 1);
+            }
+            window = [window[1], window[2], *b];
+        }
+        self.tail = window;
+        self.bytes = self.bytes.saturating_add(bytes.len());
+        None
+    }
 }
 
 impl<T> PacedIo<T> {
@@ -174,7 +230,8 @@ impl<T> PacedIo<T> {
             io,
             clock: Arc::default(),
             head_timeout,
-            head_deadline: None,
+            phase: Phase::Idle,
+            refusing: None,
             _permit: permit,
         }
     }
@@ -185,33 +242,92 @@ impl<T> PacedIo<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for PacedIo<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> PacedIo<T> {
+    /// Writes the 431 refusal, then reads and drops what the client still sends until
+    /// it stops or [`LINGER`] passes; then the connection ends (with an error, so the
+    /// HTTP dispatcher drops it).
+    fn poll_refusal(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let refused = || io::Error::new(io::ErrorKind::InvalidData, "request head too large");
+        let Some((unsent, linger)) = self.refusing.as_mut() else {
+            return Poll::Ready(Err(refused()));
+        };
+        while !unsent.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, unsent) {
+                Poll::Ready(Ok(n)) if n > 0 => *unsent = &unsent[n..],
+                Poll::Pending => return Poll::Pending,
+                _ => return Poll::Ready(Err(refused())),
+            }
+        }
+        if Pin::new(&mut self.io).poll_flush(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut scratch = [0u8; 8192];
+        loop {
+            if linger.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(refused()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
+                Poll::Pending => return Poll::Pending,
+                _ => return Poll::Ready(Err(refused())),
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for PacedIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.clock.in_request.load(Ordering::Acquire) {
-            this.head_deadline = None;
+        if this.refusing.is_some() {
+            return this.poll_refusal(cx);
+        }
+        if let Phase::Request { begun } = this.phase
+            && this.clock.begun.load(Ordering::Acquire) > begun
+            && !this.clock.in_request.load(Ordering::Acquire)
+        {
+            this.phase = Phase::Idle;
         }
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                let got = buf.filled().len() > before;
-                if got
-                    && this.head_deadline.is_none()
-                    && !this.clock.in_request.load(Ordering::Acquire)
-                {
-                    this.head_deadline = Some(Box::pin(tokio::time::sleep_until(
-                        Instant::now() + this.head_timeout,
-                    )));
+                let fresh = &buf.filled()[before..];
+                if fresh.is_empty() || matches!(this.phase, Phase::Request { .. }) {
+                    return Poll::Ready(Ok(()));
+                }
+                if matches!(this.phase, Phase::Idle) {
+                    this.phase = Phase::Head(HeadProgress {
+                        deadline: Box::pin(tokio::time::sleep_until(
+                            Instant::now() + this.head_timeout,
+                        )),
+                        bytes: 0,
+                        tail: [0; 3],
+                        wrote: false,
+                    });
+                }
+                if let Phase::Head(head) = &mut this.phase {
+                    let ended = head.take(fresh).is_some();
+                    if head.bytes > MAX_HEAD_BYTES && !head.wrote {
+                        this.refusing =
+                            Some((HEAD_TOO_LARGE, Box::pin(tokio::time::sleep(LINGER))));
+                        metrics::counter!("printpark_requests_refused_total", "reason" => "head_too_large").increment(1);
+                        return this.poll_refusal(cx);
+                    }
+                    if ended {
+                        this.phase = Phase::Request {
+                            begun: this.clock.begun.load(Ordering::Acquire),
+                        };
+                    }
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
-                if let Some(deadline) = this.head_deadline.as_mut()
-                    && deadline.as_mut().poll(cx).is_ready()
+                if let Phase::Head(head) = &mut this.phase
+                    && head.deadline.as_mut().poll(cx).is_ready()
                 {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -231,7 +347,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PacedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        if let Phase::Head(head) = &mut this.phase {
+            head.wrote = true;
+        }
+        Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -247,7 +367,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PacedIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        if let Phase::Head(head) = &mut this.phase {
+            head.wrote = true;
+        }
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -257,8 +257,9 @@ pub fn serve_on(
     let shutdown = builder.graceful_shutdown_signal();
     let server = builder
         .workers(workers)
-        // Backstop only: the shared cap in `limits` refuses first.
-        .max_concurrent_connections(server_settings.max_connections as usize)
+        // A backstop only, above the shared cap in `limits` (which refuses first): at
+        // this many a worker stops accepting, and new connections would wait unrefused.
+        .max_concurrent_connections((server_settings.max_connections as usize).saturating_mul(2))
         .shutdown_timeout(30)
         .listen("printpark-tls", listener, move || {
             let state = state.clone();
