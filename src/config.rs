@@ -181,8 +181,9 @@ pub struct ServerSettings {
     /// A second listener for IPP without TLS (e.g. `0.0.0.0:631`), for old clients
     /// on a trusted network. Off unless set: passwords cross it in clear.
     pub plain_ipp_listen: Option<String>,
-    /// How long a client may take to send a request head (and, on a new connection,
-    /// to finish the TLS handshake) before it is answered 408 and closed.
+    /// How long a client may take to send a request head, from its first byte to its
+    /// end (and, on a new connection, to finish the TLS handshake) before it is
+    /// answered 408 and closed. A silent connection waits `keep_alive_secs`.
     pub request_head_timeout_secs: u64,
     /// A client that sends nothing for this long in the middle of a request body is
     /// cut off; a document half-received is discarded.

@@ -168,6 +168,9 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Sent for a head over [`MAX_HEAD_BYTES`], before the connection is closed.
 const HEAD_TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: 39\r\nconnection: close\r\n\r\nThe request head is larger than 32 KiB\n";
 
+/// Sent when a head did not arrive in time, before the connection is closed.
+const HEAD_TOO_SLOW: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 40\r\nconnection: close\r\n\r\nThe request head did not arrive in time\n";
+
 /// How long a refused connection's further bytes are read and dropped before it is
 /// closed (closing with unread bytes would reset it and could lose the refusal).
 const LINGER: Duration = Duration::from_secs(1);
@@ -243,11 +246,11 @@ impl<T> PacedIo<T> {
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> PacedIo<T> {
-    /// Writes the 431 refusal, then reads and drops what the client still sends until
+    /// Writes the refusal (431 or 408), then reads and drops what the client still sends until
     /// it stops or [`LINGER`] passes; then the connection ends (with an error, so the
     /// HTTP dispatcher drops it).
     fn poll_refusal(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let refused = || io::Error::new(io::ErrorKind::InvalidData, "request head too large");
+        let refused = || io::Error::new(io::ErrorKind::InvalidData, "request head refused");
         let Some((unsent, linger)) = self.refusing.as_mut() else {
             return Poll::Ready(Err(refused()));
         };
@@ -329,10 +332,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for PacedIo<T> {
                 if let Phase::Head(head) = &mut this.phase
                     && head.deadline.as_mut().poll(cx).is_ready()
                 {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request head not complete in time",
-                    )));
+                    // Answered only when nothing else is being written on the connection.
+                    let answer: &'static [u8] = if head.wrote { b"" } else { HEAD_TOO_SLOW };
+                    this.refusing = Some((answer, Box::pin(tokio::time::sleep(LINGER))));
+                    metrics::counter!("printpark_requests_refused_total", "reason" => "head_too_slow").increment(1);
+                    return this.poll_refusal(cx);
                 }
                 Poll::Pending
             }

@@ -278,9 +278,13 @@ pub fn serve_on(
                     async move { signal.notified().await }
                 })
                 .keep_alive(std::time::Duration::from_secs(keep_alive))
-                // A new connection's first request head; later heads are timed by
-                // `connections::PacedIo`.
-                .client_request_timeout(head_timeout)
+                // How long a new connection may stay silent before its first request
+                // (actix's timer runs from the handshake, not from the first byte).
+                // Printing clients (ipptool, CUPS) open a connection and may use it
+                // only minutes later, so this is the keep-alive time; a stranger's
+                // silent connections are bounded by the connection caps instead, and
+                // once a head begins `connections::PacedIo` times it.
+                .client_request_timeout(std::time::Duration::from_secs(keep_alive))
                 .client_disconnect_timeout(std::time::Duration::from_secs(1))
                 .secure()
                 .local_addr(addr)
@@ -359,11 +363,7 @@ async fn accept_connection<S>(
         // A failed or slow handshake: nothing to answer.
         _ => return,
     };
-    let io = connections::PacedIo::new(
-        tls,
-        permit,
-        head_timeout + std::time::Duration::from_secs(1),
-    );
+    let io = connections::PacedIo::new(tls, permit, head_timeout);
     let _ = http
         .call((io, actix_http::Protocol::Http1, Some(peer)))
         .await;
@@ -377,7 +377,6 @@ pub fn serve_plain_ipp_on(
 ) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
     let addr = listener.local_addr()?;
     no_delay(&listener);
-    let head_timeout = services.settings.server.request_head_timeout_secs;
     let (state, workers, keep_alive) = app_state(services);
     let server = HttpServer::new(move || {
         App::new()
@@ -388,7 +387,7 @@ pub fn serve_plain_ipp_on(
     })
     .workers(workers.min(2))
     .keep_alive(std::time::Duration::from_secs(keep_alive))
-    .client_request_timeout(std::time::Duration::from_secs(head_timeout))
+    .client_request_timeout(std::time::Duration::from_secs(keep_alive))
     .shutdown_timeout(30)
     .listen(listener)
     .map_err(|e| StartError::Listen {
