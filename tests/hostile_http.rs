@@ -182,10 +182,15 @@ async fn the_next_request_head_on_a_kept_alive_connection_is_timed_too() {
     });
     let rest = hostile::read_to_close(&mut reader, Duration::from_secs(8)).await;
     let rest = rest.unwrap_or_else(|| panic!("still open after {:?}", started.elapsed()));
-    assert_eq!(
-        hostile::responses_in(&rest),
-        0,
-        "the trickled request was not answered"
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        !rest.contains("HTTP/1.1 200") && rest.matches("HTTP/1.1 ").count() <= 1,
+        "the trickled request was not served: {rest}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
     );
     trickler.abort();
     server.stop().await;
