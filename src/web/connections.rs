@@ -143,22 +143,56 @@ pub struct RequestClock {
     begun: AtomicU64,
 }
 
-/// Marks the connection as inside a request while the app handles it: from then on,
-/// bytes read are the request's body, not the next request's head.
+/// Marks the connection as inside a request from the moment the app takes it until
+/// its response has been sent (the response body may still read the request's body,
+/// e.g. to discard a refused document): bytes read meanwhile are not a next head.
 pub async fn track_request(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<ClockedBody>, actix_web::Error> {
     let clock = req.request().conn_data::<Arc<RequestClock>>().cloned();
     if let Some(clock) = &clock {
         clock.in_request.store(true, Ordering::Release);
         clock.begun.fetch_add(1, Ordering::AcqRel);
     }
-    let response = next.call(req).await;
-    if let Some(clock) = clock {
-        clock.in_request.store(false, Ordering::Release);
+    let guard = RequestGuard(clock);
+    let response = next.call(req).await?;
+    Ok(response.map_body(move |_, body| ClockedBody {
+        body: actix_web::body::BoxBody::new(body),
+        _guard: guard,
+    }))
+}
+
+/// Ends the request (for [`PacedIo`]) when dropped.
+struct RequestGuard(Option<Arc<RequestClock>>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        if let Some(clock) = &self.0 {
+            clock.in_request.store(false, Ordering::Release);
+        }
     }
-    response
+}
+
+/// A response body that keeps its request open until it is sent (or dropped).
+pub struct ClockedBody {
+    body: actix_web::body::BoxBody,
+    _guard: RequestGuard,
+}
+
+impl MessageBody for ClockedBody {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<bytes::Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
 }
 
 /// The largest request head taken (actix-http alone allows 128 KiB): ample for cookies

@@ -4,6 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt as _;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::StreamReader;
 
@@ -166,56 +167,99 @@ pub(super) async fn read_request(
     }
 }
 
-/// The answer to a client whose credentials were refused: given from the request head
-/// alone, before a byte of the body is read (the connection is closed after it).
-fn refused(error: IdentityError) -> HttpResponse {
-    let mut response = match error {
-        IdentityError::Locked { retry_after_secs } => HttpResponse::TooManyRequests()
-            .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
-            .content_type("text/plain")
-            .body("Too many failed attempts.\n"),
-        IdentityError::Disabled => HttpResponse::Forbidden()
-            .content_type("text/plain")
-            .body("This account is disabled.\n"),
-        IdentityError::InvalidCredentials => challenge("Wrong username or password."),
-        e => {
-            tracing::error!(error = %e, "authentication failed");
-            HttpResponse::ServiceUnavailable().finish()
+/// A refusal given before the request's body is read: the answer (status and text)
+/// goes out at once, then its body's end waits while the rest of the request is read
+/// and dropped — never parsed, never stored — so the connection can carry the client's
+/// signed-in retry (CUPS and ipptool send their whole document before they read the
+/// answer, then retry on the same connection). Past the largest document the queue
+/// takes, the connection is cut instead.
+fn refuse_unread(
+    mut response: actix_web::HttpResponseBuilder,
+    text: &str,
+    mut body: Body,
+    limit: u64,
+) -> HttpResponse {
+    let text = bytes::Bytes::from(format!("{text}\n"));
+    let answer = futures_util::stream::once(async move { Ok::<_, std::io::Error>(text) });
+    let discard = futures_util::stream::once(async move {
+        let dropped = tokio::io::copy(
+            &mut (&mut body).take(limit.saturating_add(1)),
+            &mut tokio::io::sink(),
+        )
+        .await?;
+        if dropped > limit {
+            return Err(std::io::Error::other(
+                "a refused request's body is too large",
+            ));
         }
-    };
+        Ok(())
+    })
+    .filter_map(|done| async move { done.err().map(Err) });
     response
-        .head_mut()
-        .set_connection_type(actix_web::http::ConnectionType::Close);
-    response
+        .content_type("text/plain")
+        .streaming(futures_util::StreamExt::chain(answer, discard))
 }
 
-/// The answer to an operation that needs credentials when none came (the rest of the
-/// body is never read; the connection is closed after it).
-fn sign_in_first() -> HttpResponse {
-    let mut response =
-        challenge("Sign in with your PrintPark username (or e-mail) and password or app password.");
-    response
-        .head_mut()
-        .set_connection_type(actix_web::http::ConnectionType::Close);
-    response
+/// The answer to a client whose credentials were refused (decided from the head
+/// alone, before a byte of the body is read).
+fn refused(error: IdentityError, body: Body, limit: u64) -> HttpResponse {
+    match error {
+        IdentityError::Locked { retry_after_secs } => {
+            let mut response = HttpResponse::TooManyRequests();
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            refuse_unread(response, "Too many failed attempts.", body, limit)
+        }
+        IdentityError::Disabled => refuse_unread(
+            HttpResponse::Forbidden(),
+            "This account is disabled.",
+            body,
+            limit,
+        ),
+        IdentityError::InvalidCredentials => {
+            let mut response = HttpResponse::Unauthorized();
+            response.insert_header((header::WWW_AUTHENTICATE, REALM));
+            refuse_unread(response, "Wrong username or password.", body, limit)
+        }
+        e => {
+            tracing::error!(error = %e, "authentication failed");
+            let mut response = HttpResponse::ServiceUnavailable().finish();
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+            response
+        }
+    }
+}
+
+/// The answer to an operation that needs credentials when none came.
+fn sign_in_first(body: Body, limit: u64) -> HttpResponse {
+    let mut response = HttpResponse::Unauthorized();
+    response.insert_header((header::WWW_AUTHENTICATE, REALM));
+    refuse_unread(
+        response,
+        "Sign in with your PrintPark username (or e-mail) and password or app password.",
+        body,
+        limit,
+    )
 }
 
 /// Reads the attributes of a request that came without credentials: the operation is
 /// known from the first 8 bytes, and only an anonymous one is read further (with small
 /// limits).
-async fn read_anonymous(body: &mut Body) -> Result<wire::Message, HttpResponse> {
+/// `Err(None)`: the operation needs sign-in (nothing more was read).
+async fn read_anonymous(body: &mut Body) -> Result<wire::Message, Option<HttpResponse>> {
     let mut head = [0u8; 8];
     if let Err(e) = body.read_exact(&mut head).await {
-        return Err(wire_refusal(WireError::Io(e)));
+        return Err(Some(wire_refusal(WireError::Io(e))));
     }
     let code = u16::from_be_bytes([head[2], head[3]]);
     if !operations::is_anonymous(code) {
-        return Err(sign_in_first());
+        return Err(None);
     }
     let mut rest = (&head[..]).chain(&mut *body);
     wire::read_message(&mut rest, ANONYMOUS_LIMITS)
         .await
-        .map_err(wire_refusal)
+        .map_err(|e| Some(wire_refusal(e)))
 }
 
 pub async fn print(
@@ -228,21 +272,23 @@ pub async fn print(
     }
     // Credentials travel in the head: they are decided before the body is read, so a
     // stranger never gets the server to read (or store) a document.
+    let mut body = body_of(&req, payload);
+    let limit = state.services.jobs.max_bytes();
     let user = match credentials(&req, &state).await {
         Credentials::Valid(user) => Some(user),
         Credentials::None => None,
-        Credentials::Refused(e) => return refused(e),
+        Credentials::Refused(e) => return refused(e, body, limit),
     };
-    let mut body = body_of(&req, payload);
     let read = match &user {
         Some(_) => wire::read_message(&mut body, Limits::default())
             .await
-            .map_err(wire_refusal),
+            .map_err(|e| Some(wire_refusal(e))),
         None => read_anonymous(&mut body).await,
     };
     let request = match read {
         Ok(request) => request,
-        Err(refusal) => return refusal,
+        Err(Some(refusal)) => return refusal,
+        Err(None) => return sign_in_first(body, limit),
     };
     let ctx = Context {
         jobs: &state.services.jobs,
