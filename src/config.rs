@@ -128,6 +128,15 @@ pub struct QueueSettings {
     pub max_job_mib: u64,
     /// Held jobs a user may have at once.
     pub max_held_per_user: u32,
+    /// Bytes (MiB, after decompression) one user may have stored at once: documents of
+    /// unfinished jobs plus documents still arriving. Reserved in the database as the
+    /// bytes arrive, so parallel uploads cannot overshoot it.
+    pub max_user_mib: u64,
+    /// Unfinished jobs (being received, held, being released) one user may have at once,
+    /// counted atomically with the jobs still arriving.
+    pub max_pending_per_user: u32,
+    /// Documents one IPP job may carry (Send-Document).
+    pub max_documents_per_job: u32,
     /// How long a job waits for release before it is purged.
     pub hold_hours: u64,
     /// The printpark binary that runs the sandboxed PDF analyser; this program when
@@ -144,6 +153,9 @@ impl Default for QueueSettings {
             location: String::new(),
             max_job_mib: 512,
             max_held_per_user: 200,
+            max_user_mib: 1024,
+            max_pending_per_user: 200,
+            max_documents_per_job: 100,
             hold_hours: 24,
             analyser_exe: None,
         }
@@ -170,6 +182,17 @@ pub struct ServerSettings {
     /// A second listener for IPP without TLS (e.g. `0.0.0.0:631`), for old clients
     /// on a trusted network. Off unless set: passwords cross it in clear.
     pub plain_ipp_listen: Option<String>,
+    /// How long a client may take to send a request head, from its first byte to its
+    /// end (and, on a new connection, to finish the TLS handshake) before it is
+    /// answered 408 and closed. A silent connection waits `keep_alive_secs`.
+    pub request_head_timeout_secs: u64,
+    /// A client that sends nothing for this long in the middle of a request body is
+    /// cut off; a document half-received is discarded.
+    pub body_idle_timeout_secs: u64,
+    /// Open connections one source address may hold; more are closed at accept.
+    pub max_connections_per_address: u32,
+    /// Open connections in total; more are closed at accept.
+    pub max_connections: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -359,6 +382,10 @@ impl Default for ServerSettings {
             workers: 0,
             keep_alive_secs: 300,
             plain_ipp_listen: None,
+            request_head_timeout_secs: 10,
+            body_idle_timeout_secs: 30,
+            max_connections_per_address: 64,
+            max_connections: 1024,
         }
     }
 }
@@ -463,6 +490,56 @@ impl Settings {
     }
 
     /// Checks that cannot be expressed by types alone.
+    /// The connection and storage limits: each must allow something.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let at_least_one = |key: &'static str, value: u64| {
+            if value == 0 {
+                Err(ConfigError::Setting {
+                    key,
+                    reason: "must be at least 1".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        let server = &self.server;
+        at_least_one(
+            "server.request_head_timeout_secs",
+            server.request_head_timeout_secs,
+        )?;
+        at_least_one(
+            "server.body_idle_timeout_secs",
+            server.body_idle_timeout_secs,
+        )?;
+        at_least_one(
+            "server.max_connections_per_address",
+            server.max_connections_per_address.into(),
+        )?;
+        at_least_one("server.max_connections", server.max_connections.into())?;
+        if server.max_connections_per_address > server.max_connections {
+            return Err(ConfigError::Setting {
+                key: "server.max_connections_per_address",
+                reason: "must not be larger than server.max_connections".into(),
+            });
+        }
+        let queue = &self.queue;
+        at_least_one("queue.max_user_mib", queue.max_user_mib)?;
+        if queue.max_user_mib > u64::MAX / (2 * 1024 * 1024) {
+            return Err(ConfigError::Setting {
+                key: "queue.max_user_mib",
+                reason: "is too large".into(),
+            });
+        }
+        at_least_one(
+            "queue.max_pending_per_user",
+            queue.max_pending_per_user.into(),
+        )?;
+        at_least_one(
+            "queue.max_documents_per_job",
+            queue.max_documents_per_job.into(),
+        )
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
         if self.release.workers == 0 || self.release.check_timeout_secs == 0 {
@@ -478,6 +555,7 @@ impl Settings {
             });
         }
         self.plain_ipp_addr()?;
+        self.validate_limits()?;
         if let Some(host) = &self.dnssd.host_name
             && !is_host_name(host)
         {

@@ -83,12 +83,23 @@ pub struct DocumentRow {
 
 impl Db {
     pub async fn insert_job(&self, job: &NewJob<'_>) -> DbResult<JobRow> {
+        self.insert_job_claiming(job, None).await
+    }
+
+    /// Inserts a job and, in the same transaction, deletes the intake reservation that
+    /// held its place and bytes (so the user's usage never counts both or neither).
+    pub async fn insert_job_claiming(
+        &self,
+        job: &NewJob<'_>,
+        reservation: Option<i64>,
+    ) -> DbResult<JobRow> {
         let sql = format!(
             "INSERT INTO jobs (uuid, owner_id, name, format, pages, color, copies, sides, size_bytes, source, client_addr, state, blob_id, submitted_at, expires_at, color_mode, documents, analysis_note, page_ranges) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING {JOB_COLUMNS}"
         );
         let row = on_backend!(self, |pool| {
-            sqlx::query_as::<_, JobRow>(&sql)
+            let mut tx = pool.begin().await?;
+            let row = sqlx::query_as::<_, JobRow>(&sql)
                 .bind(job.uuid)
                 .bind(job.owner_id)
                 .bind(job.name)
@@ -108,8 +119,16 @@ impl Db {
                 .bind(i64::from(job.blob_id.is_some()))
                 .bind(job.analysis_note)
                 .bind(job.page_ranges)
-                .fetch_one(pool)
-                .await?
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(id) = reservation {
+                sqlx::query("DELETE FROM intake_reservations WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            row
         });
         Ok(row)
     }
@@ -143,11 +162,16 @@ impl Db {
     /// others to `job_documents`) and adds its pages, colour and size to the job's
     /// totals; the job becomes held with the last document. `NotFound` when the job is
     /// no longer incoming or another document took this number first.
+    ///
+    /// A job takes at most `max_documents`; the reservation `claim` that held the
+    /// document's bytes is deleted in the same transaction.
     pub async fn attach_document(
         &self,
         id: i64,
         document: &NewDocument<'_>,
         at: i64,
+        max_documents: i64,
+        claim: Option<i64>,
     ) -> DbResult<JobRow> {
         let first = document.number == 1;
         let update = format!(
@@ -159,7 +183,7 @@ impl Db {
                size_bytes = size_bytes + $6, documents = documents + 1, activity_at = $7, \
                state = CASE WHEN $8 THEN 'held' ELSE 'incoming' END, \
                analysis_note = COALESCE(analysis_note, $11) \
-             WHERE id = $9 AND state = 'incoming' AND documents = $10 RETURNING {JOB_COLUMNS}"
+             WHERE id = $9 AND state = 'incoming' AND documents = $10 AND documents < $12 RETURNING {JOB_COLUMNS}"
         );
         let row = on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -175,8 +199,15 @@ impl Db {
                 .bind(id)
                 .bind(document.number - 1)
                 .bind(document.analysis_note)
+                .bind(max_documents)
                 .fetch_one(&mut *tx)
                 .await?;
+            if let Some(claim) = claim {
+                sqlx::query("DELETE FROM intake_reservations WHERE id = $1")
+                    .bind(claim)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if !first {
                 sqlx::query(
                     "INSERT INTO job_documents (job_id, number, blob_id, format, pages, color, size_bytes) \
@@ -303,4 +334,182 @@ impl Db {
         });
         touched(done)
     }
+
+    // --- storage quota: reservations of uploads in flight -------------------------------
+
+    /// Opens an intake reservation for `owner` taking `jobs` job places (0 or 1) and no
+    /// bytes yet, unless the owner's unfinished jobs plus live reservations would then
+    /// pass `caps.jobs`. `None` = refused. One conditional statement; on Postgres under
+    /// the owner's row lock so two uploads cannot both take the last place.
+    pub async fn open_reservation(
+        &self,
+        owner: i64,
+        jobs: i64,
+        caps: &UsageCaps,
+        at: i64,
+    ) -> DbResult<Option<i64>> {
+        let sql = format!(
+            "INSERT INTO intake_reservations (user_id, bytes, jobs, updated_at) \
+             SELECT $1, 0, $2, $3 WHERE $2 = 0 OR {used} + $2 <= $4 RETURNING id",
+            used = jobs_used("$1", "$5")
+        );
+        let stale = at - RESERVATION_STALE_SECS;
+        Ok(match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar::<_, i64>(&sql)
+                    .bind(owner)
+                    .bind(jobs)
+                    .bind(at)
+                    .bind(caps.jobs)
+                    .bind(stale)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                lock_owner_pg(&mut tx, owner).await?;
+                let id = sqlx::query_scalar::<_, i64>(&sql)
+                    .bind(owner)
+                    .bind(jobs)
+                    .bind(at)
+                    .bind(caps.jobs)
+                    .bind(stale)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                id
+            }
+        })
+    }
+
+    /// Grows reservation `id` of `owner` by up to `want` bytes: all of them while the
+    /// owner's usage stays within `caps.bytes`, else what is left. Returns the
+    /// reservation's bytes after, or `None` when nothing is left.
+    pub async fn grow_reservation(
+        &self,
+        id: i64,
+        owner: i64,
+        want: i64,
+        caps: &UsageCaps,
+        at: i64,
+    ) -> DbResult<Option<i64>> {
+        let sql = format!(
+            "UPDATE intake_reservations SET \
+               bytes = bytes + CASE WHEN {used} + $2 <= $3 THEN $2 ELSE $3 - {used} END, \
+               updated_at = $4 \
+             WHERE id = $1 AND {used} < $3 RETURNING bytes",
+            used = bytes_used("$5", "$6")
+        );
+        let stale = at - RESERVATION_STALE_SECS;
+        Ok(match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar::<_, i64>(&sql)
+                    .bind(id)
+                    .bind(want)
+                    .bind(caps.bytes)
+                    .bind(at)
+                    .bind(owner)
+                    .bind(stale)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                lock_owner_pg(&mut tx, owner).await?;
+                let bytes = sqlx::query_scalar::<_, i64>(&sql)
+                    .bind(id)
+                    .bind(want)
+                    .bind(caps.bytes)
+                    .bind(at)
+                    .bind(owner)
+                    .bind(stale)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                bytes
+            }
+        })
+    }
+
+    /// Ends a reservation whose upload failed (nothing was indexed).
+    pub async fn drop_reservation(&self, id: i64) -> DbResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query("DELETE FROM intake_reservations WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes reservations a crash left behind (stale ones no longer count anyway).
+    pub async fn sweep_stale_reservations(&self, at: i64) -> DbResult<u64> {
+        let n = on_backend!(self, |pool| {
+            sqlx::query("DELETE FROM intake_reservations WHERE updated_at <= $1")
+                .bind(at - RESERVATION_STALE_SECS)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n)
+    }
+
+    /// (bytes, jobs) a user holds now: unfinished jobs plus live reservations.
+    pub async fn usage_of(&self, owner: i64, at: i64) -> DbResult<(i64, i64)> {
+        let sql = format!(
+            "SELECT {}, {}",
+            bytes_used("$1", "$2"),
+            jobs_used("$1", "$2")
+        );
+        let row: (i64, i64) = on_backend!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(owner)
+                .bind(at - RESERVATION_STALE_SECS)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(row)
+    }
+}
+
+/// The per-user caps of the storage quota.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageCaps {
+    pub bytes: i64,
+    pub jobs: i64,
+}
+
+/// A reservation not touched for this long is a crash's leftover: it stops counting.
+pub const RESERVATION_STALE_SECS: i64 = 3600;
+
+/// Bytes the user in placeholder `owner` stores: documents of unfinished jobs the
+/// server keeps, plus reservations updated after placeholder `fresh_after`.
+fn bytes_used(owner: &str, fresh_after: &str) -> String {
+    format!(
+        "(CAST((SELECT COALESCE(SUM(j.size_bytes), 0) FROM jobs j WHERE j.owner_id = {owner} \
+           AND j.state IN ('incoming', 'held', 'releasing', 'needs-attention') AND j.held_by_agent IS NULL) AS BIGINT) \
+         + CAST((SELECT COALESCE(SUM(r.bytes), 0) FROM intake_reservations r \
+           WHERE r.user_id = {owner} AND r.updated_at > {fresh_after}) AS BIGINT))"
+    )
+}
+
+/// Unfinished jobs of the user in placeholder `owner`, plus job places of
+/// reservations updated after placeholder `fresh_after`.
+fn jobs_used(owner: &str, fresh_after: &str) -> String {
+    format!(
+        "(CAST((SELECT COUNT(*) FROM jobs j WHERE j.owner_id = {owner} \
+           AND j.state IN ('incoming', 'held', 'releasing', 'needs-attention')) AS BIGINT) \
+         + CAST((SELECT COALESCE(SUM(r.jobs), 0) FROM intake_reservations r \
+           WHERE r.user_id = {owner} AND r.updated_at > {fresh_after}) AS BIGINT))"
+    )
+}
+
+/// Serialises quota decisions of one user on Postgres (SQLite runs one writer at a
+/// time already). `NO KEY UPDATE` leaves inserts that reference the user unblocked.
+async fn lock_owner_pg(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, owner: i64) -> DbResult<()> {
+    sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(owner)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -365,6 +365,12 @@ fn job_error(error: JobError) -> (u16, String) {
         JobError::NotFound => status::NOT_FOUND,
         JobError::TooLarge(_) => status::REQUEST_ENTITY_TOO_LARGE,
         JobError::TooManyHeld(_) => status::TOO_MANY_JOBS,
+        JobError::TooManyPending(_) => status::TOO_MANY_JOBS,
+        JobError::OverQuota(_) => status::REQUEST_ENTITY_TOO_LARGE,
+        // server-error-too-many-documents (PWG 5100.7).
+        JobError::TooManyDocuments(_) => 0x050C,
+        // server-error-job-canceled: the client's document stopped arriving.
+        JobError::Interrupted(_) => 0x0508,
         JobError::Compression(_) => status::COMPRESSION_ERROR,
         JobError::NotPossible(_) => status::NOT_POSSIBLE,
         JobError::FormatNotAccepted(_) => status::DOCUMENT_FORMAT_NOT_SUPPORTED,

@@ -6,6 +6,7 @@ use async_compression::tokio::bufread::{DeflateDecoder, GzipDecoder};
 use tokio::io::{AsyncRead, BufReader};
 
 use super::analyse::{Analysis, AnalyzingReader, TooLarge};
+use super::quota::{OverQuota, QuotaReader};
 use super::{HeldJob, JobError, JobState, Jobs};
 use crate::db::{NewDocument, NewJob, now};
 use crate::identity::{ClientInfo, User};
@@ -93,12 +94,15 @@ impl Jobs {
         Ok(())
     }
 
-    /// Decompresses, analyses and seals one document.
+    /// Decompresses, analyses and seals one document; its bytes are reserved as they
+    /// pass (reservation `reservation` of `owner`).
     async fn seal_document<R: AsyncRead + Unpin>(
         &self,
         blob: &BlobId,
         document: &mut R,
         compression: Compression,
+        owner: &User,
+        reservation: i64,
     ) -> Result<(SealedBlob, Analysis), JobError> {
         let limit = self.max_bytes();
         // Errors of the client's stream are marked, so a decoder's own errors (corrupt
@@ -107,19 +111,37 @@ impl Jobs {
         let result = match compression {
             Compression::None => {
                 let mut reader = AnalyzingReader::new(document, limit);
-                let sealed = self.vault.seal(blob, &mut reader).await;
+                let sealed = self
+                    .vault
+                    .seal(
+                        blob,
+                        &mut QuotaReader::new(&mut reader, self, reservation, owner),
+                    )
+                    .await;
                 sealed.map(|s| (s, reader.analyzer.finish()))
             }
             Compression::Gzip => {
                 let mut reader =
                     AnalyzingReader::new(GzipDecoder::new(BufReader::new(document)), limit);
-                let sealed = self.vault.seal(blob, &mut reader).await;
+                let sealed = self
+                    .vault
+                    .seal(
+                        blob,
+                        &mut QuotaReader::new(&mut reader, self, reservation, owner),
+                    )
+                    .await;
                 sealed.map(|s| (s, reader.analyzer.finish()))
             }
             Compression::Deflate => {
                 let mut reader =
                     AnalyzingReader::new(DeflateDecoder::new(BufReader::new(document)), limit);
-                let sealed = self.vault.seal(blob, &mut reader).await;
+                let sealed = self
+                    .vault
+                    .seal(
+                        blob,
+                        &mut QuotaReader::new(&mut reader, self, reservation, owner),
+                    )
+                    .await;
                 sealed.map(|s| (s, reader.analyzer.finish()))
             }
         };
@@ -127,10 +149,15 @@ impl Jobs {
             VaultError::Source(io) if io.get_ref().is_some_and(|inner| inner.is::<TooLarge>()) => {
                 JobError::TooLarge(self.queue.max_job_mib)
             }
+            VaultError::Source(io) if io.get_ref().is_some_and(|inner| inner.is::<OverQuota>()) => {
+                JobError::OverQuota(self.queue.max_user_mib)
+            }
             VaultError::Source(io)
-                if compression != Compression::None
-                    && !io.get_ref().is_some_and(|inner| inner.is::<ClientGone>()) =>
+                if io.get_ref().is_some_and(|inner| inner.is::<ClientGone>()) =>
             {
+                JobError::Interrupted(io.to_string())
+            }
+            VaultError::Source(io) if compression != Compression::None => {
                 JobError::Compression(io.to_string())
             }
             other => other.into(),
@@ -217,7 +244,8 @@ impl Jobs {
     }
 
     /// Parks a document for its owner: analyse and seal first, then index. The job row
-    /// exists only once the blob is durable.
+    /// exists only once the blob is durable; its place and bytes are reserved in the
+    /// database before they are stored, and nothing stays behind when it fails.
     pub async fn park<R: AsyncRead + Unpin>(
         &self,
         owner: &User,
@@ -226,9 +254,27 @@ impl Jobs {
         client: &ClientInfo,
     ) -> Result<HeldJob, JobError> {
         self.refuse_if_too_many(owner).await?;
+        let reservation = self.reserve(owner, true).await?;
+        let parked = self
+            .park_reserved(owner, submission, document, client, reservation)
+            .await;
+        if parked.is_err() {
+            self.unreserve(reservation).await;
+        }
+        parked
+    }
+
+    async fn park_reserved<R: AsyncRead + Unpin>(
+        &self,
+        owner: &User,
+        submission: &Submission<'_>,
+        document: &mut R,
+        client: &ClientInfo,
+        reservation: i64,
+    ) -> Result<HeldJob, JobError> {
         let blob = BlobId::random();
         let (sealed, analysis) = self
-            .seal_document(&blob, document, submission.compression)
+            .seal_document(&blob, document, submission.compression, owner, reservation)
             .await?;
         if let Some(accept) = submission.accept
             && !accept.contains(&analysis.format)
@@ -239,26 +285,29 @@ impl Jobs {
         let at = now();
         let row = self
             .db
-            .insert_job(&NewJob {
-                uuid: blob.as_str(),
-                owner_id: owner.id,
-                name: submission.name,
-                format: analysis.format,
-                pages: analysis.pages,
-                color: analysis.color,
-                color_mode: submission.color_mode,
-                copies: submission.copies.max(1),
-                sides: submission.sides,
-                size_bytes: sealed.plain_size as i64,
-                source: submission.source,
-                client_addr: &client.addr,
-                state: JobState::Held.as_str(),
-                blob_id: Some(blob.as_str()),
-                submitted_at: at,
-                expires_at: at + self.hold_secs(owner),
-                analysis_note: analysis.warning.as_deref(),
-                page_ranges: submission.page_ranges.as_deref(),
-            })
+            .insert_job_claiming(
+                &NewJob {
+                    uuid: blob.as_str(),
+                    owner_id: owner.id,
+                    name: submission.name,
+                    format: analysis.format,
+                    pages: analysis.pages,
+                    color: analysis.color,
+                    color_mode: submission.color_mode,
+                    copies: submission.copies.max(1),
+                    sides: submission.sides,
+                    size_bytes: sealed.plain_size as i64,
+                    source: submission.source,
+                    client_addr: &client.addr,
+                    state: JobState::Held.as_str(),
+                    blob_id: Some(blob.as_str()),
+                    submitted_at: at,
+                    expires_at: at + self.hold_secs(owner),
+                    analysis_note: analysis.warning.as_deref(),
+                    page_ranges: submission.page_ranges.as_deref(),
+                },
+                Some(reservation),
+            )
             .await;
         let job: HeldJob = match row {
             Ok(row) => row.into(),
@@ -285,31 +334,42 @@ impl Jobs {
         client: &ClientInfo,
     ) -> Result<HeldJob, JobError> {
         self.refuse_if_too_many(owner).await?;
+        let reservation = self.reserve(owner, true).await?;
         let at = now();
         let uuid = uuid::Uuid::new_v4().to_string();
         let row = self
             .db
-            .insert_job(&NewJob {
-                uuid: &uuid,
-                owner_id: owner.id,
-                name: submission.name,
-                format: submission.format,
-                pages: None,
-                color: None,
-                color_mode: submission.color_mode,
-                copies: submission.copies.max(1),
-                sides: submission.sides,
-                size_bytes: 0,
-                source: submission.source,
-                client_addr: &client.addr,
-                state: JobState::Incoming.as_str(),
-                blob_id: None,
-                submitted_at: at,
-                expires_at: at + self.hold_secs(owner),
-                analysis_note: None,
-                page_ranges: submission.page_ranges.as_deref(),
-            })
-            .await?;
+            .insert_job_claiming(
+                &NewJob {
+                    uuid: &uuid,
+                    owner_id: owner.id,
+                    name: submission.name,
+                    format: submission.format,
+                    pages: None,
+                    color: None,
+                    color_mode: submission.color_mode,
+                    copies: submission.copies.max(1),
+                    sides: submission.sides,
+                    size_bytes: 0,
+                    source: submission.source,
+                    client_addr: &client.addr,
+                    state: JobState::Incoming.as_str(),
+                    blob_id: None,
+                    submitted_at: at,
+                    expires_at: at + self.hold_secs(owner),
+                    analysis_note: None,
+                    page_ranges: submission.page_ranges.as_deref(),
+                },
+                Some(reservation),
+            )
+            .await;
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                self.unreserve(reservation).await;
+                return Err(e.into());
+            }
+        };
         self.identity
             .audit(
                 Some(owner),
@@ -338,12 +398,47 @@ impl Jobs {
         if job.state != JobState::Incoming {
             return Err(JobError::NotPossible("it is complete"));
         }
+        // Checked again (atomically) when the document is attached.
+        if job.documents >= i64::from(self.queue.max_documents_per_job) {
+            return Err(JobError::TooManyDocuments(self.queue.max_documents_per_job));
+        }
+        let reservation = self.reserve(owner, false).await?;
+        let attached = self
+            .attach_reserved(
+                owner,
+                &job,
+                compression,
+                last,
+                document,
+                client,
+                reservation,
+            )
+            .await;
+        if attached.is_err() {
+            self.unreserve(reservation).await;
+        }
+        attached
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn attach_reserved<R: AsyncRead + Unpin>(
+        &self,
+        owner: &User,
+        job: &HeldJob,
+        compression: Compression,
+        last: bool,
+        document: &mut R,
+        client: &ClientInfo,
+        reservation: i64,
+    ) -> Result<HeldJob, JobError> {
         let blob = BlobId::random();
-        let (sealed, analysis) = self.seal_document(&blob, document, compression).await?;
+        let (sealed, analysis) = self
+            .seal_document(&blob, document, compression, owner, reservation)
+            .await?;
         let row = self
             .db
             .attach_document(
-                job_id,
+                job.id,
                 &NewDocument {
                     number: job.documents + 1,
                     last,
@@ -355,6 +450,8 @@ impl Jobs {
                     analysis_note: analysis.warning.as_deref(),
                 },
                 now(),
+                i64::from(self.queue.max_documents_per_job),
+                Some(reservation),
             )
             .await;
         let job: HeldJob = match row {

@@ -6,6 +6,7 @@ pub mod analyse;
 pub mod intake;
 mod pcl;
 pub mod pdf;
+mod quota;
 
 pub use intake::{Compression, Submission};
 
@@ -24,6 +25,20 @@ pub enum JobError {
     TooLarge(u64),
     #[error("you already have {0} documents waiting; release or delete some first")]
     TooManyHeld(u32),
+    #[error(
+        "you already have {0} print jobs waiting or arriving (the most one person may have); release or delete some first"
+    )]
+    TooManyPending(u32),
+    #[error(
+        "your documents waiting to print take up your whole storage allowance of {0} MiB; release or delete some first"
+    )]
+    OverQuota(u64),
+    #[error("a print job may have at most {0} documents; send the rest as a new job")]
+    TooManyDocuments(u32),
+    /// The client stopped sending (hung up, or paused past the idle time-out): the
+    /// half-received document was discarded.
+    #[error("the document stopped arriving and was discarded ({0})")]
+    Interrupted(String),
     #[error("the document could not be decompressed: {0}")]
     Compression(String),
     #[error("{0} documents are not accepted here")]
@@ -341,6 +356,8 @@ impl Jobs {
     /// (so intake in flight is spared): what a crash between sealing and indexing leaves
     /// behind. Returns how many were purged.
     pub async fn sweep_unindexed_blobs(&self, min_age_secs: i64) -> Result<usize, JobError> {
+        // Reservations of uploads a crash cut off (they stopped counting already).
+        self.db.sweep_stale_reservations(now()).await?;
         let ids = self
             .db
             .unreferenced_sealed_blobs(now() - min_age_secs)

@@ -129,6 +129,24 @@ impl From<JobError> for Problem {
             JobError::TooManyHeld(_) => {
                 Problem::new(StatusCode::CONFLICT, "too_many_held", error.to_string())
             }
+            JobError::TooManyPending(_) => {
+                Problem::new(StatusCode::CONFLICT, "too_many_jobs", error.to_string())
+            }
+            JobError::OverQuota(_) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "over_quota",
+                error.to_string(),
+            ),
+            JobError::TooManyDocuments(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "too_many_documents",
+                error.to_string(),
+            ),
+            JobError::Interrupted(_) => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "interrupted",
+                error.to_string(),
+            ),
             JobError::FormatNotAccepted(_) => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "format_not_accepted",

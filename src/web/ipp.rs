@@ -4,7 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::TryStreamExt;
+use futures_util::StreamExt as _;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::StreamReader;
 
@@ -88,17 +88,67 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
     }
 }
 
-/// The request body as a reader (the document stays on it after the attributes).
-pub(super) type Body = StreamReader<
-    futures_util::stream::MapErr<
-        web::Payload,
-        fn(actix_web::error::PayloadError) -> std::io::Error,
-    >,
-    bytes::Bytes,
->;
+/// The request body as a reader (the document stays on it after the attributes). A
+/// client that pauses longer than `server.body_idle_timeout_secs` ends it with an error.
+pub(super) type Body = StreamReader<super::connections::IdleTimeout<web::Payload>, bytes::Bytes>;
 
-fn payload_error(e: actix_web::error::PayloadError) -> std::io::Error {
-    std::io::Error::other(e.to_string())
+/// The body of a request, timed by the idle time-out of the settings.
+fn body_of(req: &HttpRequest, payload: web::Payload) -> Body {
+    let idle = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.services.settings.server.body_idle_timeout_secs)
+        .unwrap_or(30);
+    StreamReader::new(super::connections::IdleTimeout::new(
+        payload,
+        std::time::Duration::from_secs(idle),
+    ))
+}
+
+/// What a client without credentials may send as attributes: enough for a
+/// Get-Printer-Attributes with its requested-attributes, not more.
+const ANONYMOUS_LIMITS: Limits = Limits {
+    max_bytes: 16 * 1024,
+    max_attributes: 100,
+    max_depth: 2,
+};
+
+/// A refusal when the request is not `application/ipp`.
+fn content_type_refusal(req: &HttpRequest) -> Option<HttpResponse> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/ipp")
+    {
+        None
+    } else {
+        Some(
+            HttpResponse::BadRequest()
+                .content_type("text/plain")
+                .body("Content-Type must be application/ipp\n"),
+        )
+    }
+}
+
+/// The HTTP answer to attributes that could not be read.
+fn wire_refusal(error: WireError) -> HttpResponse {
+    match error {
+        WireError::TooLarge(what) => HttpResponse::PayloadTooLarge()
+            .content_type("text/plain")
+            .body(format!("IPP request attributes exceed {what}\n")),
+        e => {
+            tracing::info!(error = %e, "malformed IPP request");
+            HttpResponse::BadRequest()
+                .content_type("text/plain")
+                .body(format!("{e}\n"))
+        }
+    }
 }
 
 /// Checks the content type and reads the IPP attributes (with limits); a refusal is
@@ -107,36 +157,109 @@ pub(super) async fn read_request(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<(wire::Message, Body), HttpResponse> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case("application/ipp")
-    {
-        return Err(HttpResponse::BadRequest()
-            .content_type("text/plain")
-            .body("Content-Type must be application/ipp\n"));
+    if let Some(refusal) = content_type_refusal(req) {
+        return Err(refusal);
     }
-    let stream = payload.map_err(payload_error as fn(_) -> _);
-    let mut body = StreamReader::new(stream);
+    let mut body = body_of(req, payload);
     match wire::read_message(&mut body, Limits::default()).await {
         Ok(request) => Ok((request, body)),
-        Err(WireError::TooLarge(what)) => Err(HttpResponse::PayloadTooLarge()
-            .content_type("text/plain")
-            .body(format!("IPP request attributes exceed {what}\n"))),
-        Err(e) => {
-            tracing::info!(error = %e, "malformed IPP request");
-            Err(HttpResponse::BadRequest()
-                .content_type("text/plain")
-                .body(format!("{e}\n")))
+        Err(e) => Err(wire_refusal(e)),
+    }
+}
+
+/// A refusal given before the request's body is read: the answer (status and text)
+/// goes out at once, then its body's end waits while the rest of the request is read
+/// and dropped — never parsed, never stored — so the connection can carry the client's
+/// signed-in retry (CUPS and ipptool send their whole document before they read the
+/// answer, then retry on the same connection). Past the largest document the queue
+/// takes, the connection is cut instead.
+fn refuse_unread(
+    mut response: actix_web::HttpResponseBuilder,
+    text: &str,
+    mut body: Body,
+    limit: u64,
+) -> HttpResponse {
+    let text = bytes::Bytes::from(format!("{text}\n"));
+    let answer = futures_util::stream::once(async move { Ok::<_, std::io::Error>(text) });
+    let discard = futures_util::stream::once(async move {
+        let dropped = tokio::io::copy(
+            &mut (&mut body).take(limit.saturating_add(1)),
+            &mut tokio::io::sink(),
+        )
+        .await?;
+        if dropped > limit {
+            return Err(std::io::Error::other(
+                "a refused request's body is too large",
+            ));
+        }
+        Ok(())
+    })
+    .filter_map(|done| async move { done.err().map(Err) });
+    response
+        .content_type("text/plain")
+        .streaming(futures_util::StreamExt::chain(answer, discard))
+}
+
+/// The answer to a client whose credentials were refused (decided from the head
+/// alone, before a byte of the body is read).
+fn refused(error: IdentityError, body: Body, limit: u64) -> HttpResponse {
+    match error {
+        IdentityError::Locked { retry_after_secs } => {
+            let mut response = HttpResponse::TooManyRequests();
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            refuse_unread(response, "Too many failed attempts.", body, limit)
+        }
+        IdentityError::Disabled => refuse_unread(
+            HttpResponse::Forbidden(),
+            "This account is disabled.",
+            body,
+            limit,
+        ),
+        IdentityError::InvalidCredentials => {
+            let mut response = HttpResponse::Unauthorized();
+            response.insert_header((header::WWW_AUTHENTICATE, REALM));
+            refuse_unread(response, "Wrong username or password.", body, limit)
+        }
+        e => {
+            tracing::error!(error = %e, "authentication failed");
+            let mut response = HttpResponse::ServiceUnavailable().finish();
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+            response
         }
     }
+}
+
+/// The answer to an operation that needs credentials when none came.
+fn sign_in_first(body: Body, limit: u64) -> HttpResponse {
+    let mut response = HttpResponse::Unauthorized();
+    response.insert_header((header::WWW_AUTHENTICATE, REALM));
+    refuse_unread(
+        response,
+        "Sign in with your PrintPark username (or e-mail) and password or app password.",
+        body,
+        limit,
+    )
+}
+
+/// Reads the attributes of a request that came without credentials: the operation is
+/// known from the first 8 bytes, and only an anonymous one is read further (with small
+/// limits).
+/// `Err(None)`: the operation needs sign-in (nothing more was read).
+async fn read_anonymous(body: &mut Body) -> Result<wire::Message, Option<HttpResponse>> {
+    let mut head = [0u8; 8];
+    if let Err(e) = body.read_exact(&mut head).await {
+        return Err(Some(wire_refusal(WireError::Io(e))));
+    }
+    let code = u16::from_be_bytes([head[2], head[3]]);
+    if !operations::is_anonymous(code) {
+        return Err(None);
+    }
+    let mut rest = (&head[..]).chain(&mut *body);
+    wire::read_message(&mut rest, ANONYMOUS_LIMITS)
+        .await
+        .map_err(|e| Some(wire_refusal(e)))
 }
 
 pub async fn print(
@@ -144,36 +267,28 @@ pub async fn print(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (request, mut body) = match read_request(&req, payload).await {
-        Ok(read) => read,
-        Err(refusal) => return refusal,
-    };
+    if let Some(refusal) = content_type_refusal(&req) {
+        return refusal;
+    }
+    // Credentials travel in the head: they are decided before the body is read, so a
+    // stranger never gets the server to read (or store) a document.
+    let mut body = body_of(&req, payload);
+    let limit = state.services.jobs.max_bytes();
     let user = match credentials(&req, &state).await {
         Credentials::Valid(user) => Some(user),
-        Credentials::None if operations::is_anonymous(request.code) => None,
-        Credentials::None => {
-            return challenge(
-                "Sign in with your PrintPark username (or e-mail) and password or app password.",
-            );
-        }
-        Credentials::Refused(IdentityError::Locked { retry_after_secs }) => {
-            return HttpResponse::TooManyRequests()
-                .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
-                .content_type("text/plain")
-                .body("Too many failed attempts.\n");
-        }
-        Credentials::Refused(IdentityError::Disabled) => {
-            return HttpResponse::Forbidden()
-                .content_type("text/plain")
-                .body("This account is disabled.\n");
-        }
-        Credentials::Refused(IdentityError::InvalidCredentials) => {
-            return challenge("Wrong username or password.");
-        }
-        Credentials::Refused(e) => {
-            tracing::error!(error = %e, "authentication failed");
-            return HttpResponse::ServiceUnavailable().finish();
-        }
+        Credentials::None => None,
+        Credentials::Refused(e) => return refused(e, body, limit),
+    };
+    let read = match &user {
+        Some(_) => wire::read_message(&mut body, Limits::default())
+            .await
+            .map_err(|e| Some(wire_refusal(e))),
+        None => read_anonymous(&mut body).await,
+    };
+    let request = match read {
+        Ok(request) => request,
+        Err(Some(refusal)) => return refusal,
+        Err(None) => return sign_in_first(body, limit),
     };
     let ctx = Context {
         jobs: &state.services.jobs,

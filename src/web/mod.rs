@@ -3,6 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 
+use actix_service::ServiceFactoryExt as _;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -15,6 +16,7 @@ pub mod agent_api;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod connections;
 pub mod device_api;
 pub mod error;
 pub mod headers;
@@ -231,35 +233,140 @@ fn no_delay(listener: &TcpListener) {
 
 /// Builds the server on an already-bound listener (tests pass `127.0.0.1:0`).
 /// The returned server handles SIGINT/SIGTERM by finishing in-flight requests.
+///
+/// Assembled from actix-server and actix-http rather than `HttpServer`, so that each
+/// accepted connection passes the caps of [`connections::ConnectionLimits`] (per source
+/// address and in total) before anything else, the TLS handshake gets its own time-out,
+/// and every request head (not only a connection's first) must arrive in time.
 pub fn serve_on(
     services: Services,
     listener: TcpListener,
 ) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
     let addr = listener.local_addr()?;
     no_delay(&listener);
-    let tls = tls::server_config(&services.settings)?;
+    let tls = std::sync::Arc::new(tls::server_config(&services.settings)?);
+    let server_settings = services.settings.server.clone();
     let (state, workers, keep_alive) = app_state(services);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(Compress::default())
-            .wrap(from_fn(headers::security_and_telemetry))
-            .configure(configure)
-            .default_service(web::to(not_found))
-    })
-    .workers(workers)
-    .keep_alive(std::time::Duration::from_secs(keep_alive))
-    // The same for a new connection's first request: clients open one and may use it
-    // only minutes later (actix closes it after 5 s by default).
-    .client_request_timeout(std::time::Duration::from_secs(keep_alive))
-    .shutdown_timeout(30)
-    .listen_rustls_0_23(listener, tls)
-    .map_err(|e| StartError::Listen {
-        addr: addr.to_string(),
-        reason: e.to_string(),
-    })?
-    .run();
+    let head_timeout = std::time::Duration::from_secs(server_settings.request_head_timeout_secs);
+    let limits = connections::ConnectionLimits::new(
+        server_settings.max_connections,
+        server_settings.max_connections_per_address,
+    );
+    let host = addr.to_string();
+    let builder = actix_server::Server::build();
+    let shutdown = builder.graceful_shutdown_signal();
+    let server = builder
+        .workers(workers)
+        // A backstop only, above the shared cap in `limits` (which refuses first): at
+        // this many a worker stops accepting, and new connections would wait unrefused.
+        .max_concurrent_connections((server_settings.max_connections as usize).saturating_mul(2))
+        .shutdown_timeout(30)
+        .listen("printpark-tls", listener, move || {
+            let state = state.clone();
+            let app = App::new()
+                .app_data(state)
+                .wrap(Compress::default())
+                .wrap(from_fn(headers::security_and_telemetry))
+                .wrap(from_fn(connections::track_request))
+                .configure(configure)
+                .default_service(web::to(not_found));
+            let host = host.clone();
+            let shutdown = shutdown.clone();
+            let http = actix_http::HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let signal = shutdown.clone();
+                    async move { signal.notified().await }
+                })
+                .keep_alive(std::time::Duration::from_secs(keep_alive))
+                // How long a new connection may stay silent before its first request
+                // (actix's timer runs from the handshake, not from the first byte).
+                // Printing clients (ipptool, CUPS) open a connection and may use it
+                // only minutes later, so this is the keep-alive time; a stranger's
+                // silent connections are bounded by the connection caps instead, and
+                // once a head begins `connections::PacedIo` times it.
+                .client_request_timeout(std::time::Duration::from_secs(keep_alive))
+                .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                .secure()
+                .local_addr(addr)
+                .on_connect_ext(
+                    |io: &connections::PacedIo<
+                        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+                    >,
+                     ext: &mut actix_http::Extensions| {
+                        ext.insert(io.clock());
+                    },
+                )
+                .finish(actix_service::map_config(
+                    actix_service::IntoServiceFactory::into_factory(app)
+                        .map_err(|err: actix_web::Error| err.error_response()),
+                    move |_| actix_web::dev::AppConfig::__priv_test_new(true, host.clone(), addr),
+                ));
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
+            let limits = limits.clone();
+            actix_service::fn_factory(move || {
+                let http = actix_service::ServiceFactory::new_service(&http, ());
+                let acceptor = acceptor.clone();
+                let limits = limits.clone();
+                async move {
+                    let http = std::rc::Rc::new(http.await?);
+                    Ok::<_, ()>(actix_service::fn_service(
+                        move |tcp: tokio::net::TcpStream| {
+                            let http = http.clone();
+                            let acceptor = acceptor.clone();
+                            let limits = limits.clone();
+                            async move {
+                                accept_connection(tcp, &limits, &acceptor, head_timeout, &*http)
+                                    .await;
+                                Ok::<_, ()>(())
+                            }
+                        },
+                    ))
+                }
+            })
+        })
+        .map_err(|e| StartError::Listen {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?
+        .run();
     Ok((server, addr))
+}
+
+/// One accepted connection: admitted by the caps (else closed at once), TLS within the
+/// head time-out, then HTTP/1.1.
+async fn accept_connection<S>(
+    tcp: tokio::net::TcpStream,
+    limits: &connections::ConnectionLimits,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    head_timeout: std::time::Duration,
+    http: &S,
+) where
+    S: actix_service::Service<(
+            connections::PacedIo<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
+            actix_http::Protocol,
+            Option<SocketAddr>,
+        )>,
+{
+    let Ok(peer) = tcp.peer_addr() else {
+        return;
+    };
+    let permit = match limits.admit(peer.ip()) {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            // Dropping the socket closes it: nothing is read, no handshake is made.
+            limits.note_refusal(refusal, peer.ip());
+            return;
+        }
+    };
+    let tls = match tokio::time::timeout(head_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        // A failed or slow handshake: nothing to answer.
+        _ => return,
+    };
+    let io = connections::PacedIo::new(tls, permit, head_timeout);
+    let _ = http
+        .call((io, actix_http::Protocol::Http1, Some(peer)))
+        .await;
 }
 
 /// The optional plain-IPP listener (`server.plain_ipp_listen`): the IPP queue only,

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod browser;
 pub mod doors;
+pub mod hostile;
 pub mod infra_device;
 pub mod netns;
 pub mod printer;

@@ -125,8 +125,17 @@ pub async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: SignedIn,
-    mut form: actix_multipart::Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
+    // A browser that stops sending mid-file is cut off after the idle time-out; the
+    // file it was sending is not parked.
+    let idle =
+        std::time::Duration::from_secs(state.services.settings.server.body_idle_timeout_secs);
+    let mut form = actix_multipart::Multipart::new(
+        req.headers(),
+        crate::web::connections::IdleTimeout::new(payload, idle)
+            .map_err(actix_web::error::PayloadError::Io),
+    );
     let mut csrf_ok = false;
     let (mut copies, mut sides, mut color_mode) =
         (1i64, "one-sided".to_string(), "auto".to_string());
