@@ -163,6 +163,26 @@ async fn a_request_head_trickled_a_byte_a_second_is_cut_by_the_head_time_out() {
 }
 
 #[tokio::test]
+async fn a_connection_that_says_nothing_after_tls_is_closed_by_the_head_time_out() {
+    let server = quick(64, 1024).await;
+    let connector = hostile::connector(&server);
+    let mut tls = hostile::tls_from(&server, &connector, LOCAL).await.unwrap();
+    let started = Instant::now();
+    let rest = hostile::read_to_close(&mut tls, Duration::from_secs(8)).await;
+    assert!(
+        rest.is_some_and(|r| r.is_empty()),
+        "a silent connection was still open (or answered) after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_next_request_head_on_a_kept_alive_connection_is_timed_too() {
     let server = quick(64, 1024).await;
     let connector = hostile::connector(&server);

@@ -218,6 +218,11 @@ pub struct PacedIo<T> {
     head_timeout: Duration,
     /// Where the connection is between requests.
     phase: Phase,
+    /// Until the first byte of the first request: a connection that completes TLS and
+    /// then says nothing holds a place only this long (`head_timeout`). Between
+    /// requests of a kept-alive connection the idle limit is `keep_alive_secs`
+    /// instead: ipptool and CUPS keep a connection open for minutes between requests.
+    first_byte: Option<Pin<Box<Sleep>>>,
     /// Set once the head was refused as too large: the refusal's unsent rest, and
     /// when to stop lingering.
     refusing: Option<(&'static [u8], Pin<Box<Sleep>>)>,
@@ -268,6 +273,7 @@ impl<T> PacedIo<T> {
             clock: Arc::default(),
             head_timeout,
             phase: Phase::Idle,
+            first_byte: Some(Box::pin(tokio::time::sleep(head_timeout))),
             refusing: None,
             _permit: permit,
         }
@@ -333,6 +339,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for PacedIo<T> {
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 let fresh = &buf.filled()[before..];
+                if !fresh.is_empty() {
+                    this.first_byte = None;
+                }
                 if fresh.is_empty() || matches!(this.phase, Phase::Request { .. }) {
                     return Poll::Ready(Ok(()));
                 }
@@ -363,6 +372,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for PacedIo<T> {
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
+                if let Some(first) = this.first_byte.as_mut()
+                    && first.as_mut().poll(cx).is_ready()
+                {
+                    // Nothing was asked: close without an answer.
+                    this.refusing = Some((b"", Box::pin(tokio::time::sleep(LINGER))));
+                    metrics::counter!("printpark_requests_refused_total", "reason" => "silent_connection").increment(1);
+                    return this.poll_refusal(cx);
+                }
                 if let Phase::Head(head) = &mut this.phase
                     && head.deadline.as_mut().poll(cx).is_ready()
                 {
