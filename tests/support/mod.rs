@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod hostile_printer;
 pub mod infra_device;
 pub mod netns;
 pub mod printer;
