@@ -25,8 +25,8 @@ struct World {
     ann: User,
 }
 
-async fn world() -> World {
-    let server = TestServer::start(Backend::Sqlite).await;
+async fn world(backend: Backend) -> World {
+    let server = TestServer::start(backend).await;
     let admin = support::create_admin(&server.services.identity).await;
     let ann = support::create_user(&server, "ann", "ann's long password").await;
     World { server, admin, ann }
@@ -139,7 +139,7 @@ async fn dropped(printer: &HostilePrinter) {
 /// after a bounded number of bytes, memory stayed put, and the delivery worker is
 /// still alive for the next release.
 async fn crafted_answer_is_refused(reply: JobReply, name: &str) {
-    let w = world().await;
+    let w = world(Backend::Sqlite).await;
     let printer = HostilePrinter::start("127.0.0.1", reply, &[]);
     let row = w.printer(name, &printer.uri()).await;
     assert_eq!(row.state, "idle", "{row:?}");
@@ -185,7 +185,18 @@ async fn endless_chunks_fail_the_release_cleanly_after_a_bounded_read() {
 
 #[tokio::test]
 async fn a_printer_advertising_another_host_never_gets_deliveries_sent_there() {
-    let w = world().await;
+    advertised_elsewhere(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_printer_advertising_another_host_never_gets_deliveries_sent_there_postgres() {
+    advertised_elsewhere(Backend::Postgres).await;
+}
+
+/// Another host in printer-uri-supported: never connected to; shown to the admin,
+/// who may confirm it (CSRF-checked, audited), after which releases go there.
+async fn advertised_elsewhere(backend: Backend) {
+    let w = world(backend).await;
     // The host the printer points at: it would take the job (over IPPS, so it would
     // also become the pinned certificate) and counts every connection.
     let elsewhere = HostilePrinter::start_tls("127.0.0.2", JobReply::Accept, &[]);
