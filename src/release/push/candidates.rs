@@ -136,10 +136,15 @@ pub fn same_host(a: &str, b: &str) -> bool {
 }
 
 /// The IPP(S) URIs a printer advertised that are on another host than its
-/// configured `uri`: never tried, shown to the admin to confirm or ignore.
+/// configured `uri`: never tried, shown to the admin to confirm or ignore. At most
+/// `MAX_FOREIGN` (a printer has a few URIs; a hostile one could list thousands).
 pub fn foreign_uris(uri: &str, advertised: &[String]) -> Vec<String> {
+    const MAX_FOREIGN: usize = 8;
     let mut out: Vec<String> = Vec::new();
     for candidate in advertised {
+        if out.len() == MAX_FOREIGN {
+            break;
+        }
         let lower = candidate.to_ascii_lowercase();
         if (lower.starts_with("ipps://") || lower.starts_with("ipp://"))
             && !same_host(candidate, uri)
