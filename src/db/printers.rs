@@ -110,6 +110,25 @@ impl Db {
         touched(done)
     }
 
+    /// Moves the printer to `new_uri` if it is still at `old_uri` (what the admin saw
+    /// when they confirmed); the pinned certificate was the old host's.
+    pub async fn move_printer_uri(&self, id: i64, old_uri: &str, new_uri: &str) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE printers SET uri = $1, tls_pin = NULL, updated_at = $2 \
+                 WHERE id = $3 AND uri = $4",
+            )
+            .bind(new_uri)
+            .bind(now())
+            .bind(id)
+            .bind(old_uri)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        touched(done)
+    }
+
     pub async fn record_printer_check(
         &self,
         id: i64,

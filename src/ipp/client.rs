@@ -7,7 +7,8 @@
 
 #![warn(missing_docs)]
 
-mod http;
+/// Reachable crate-wide so the fuzz target can drive the response reader.
+pub(crate) mod http;
 mod report;
 mod tls;
 

@@ -26,6 +26,7 @@ use tokio::io::AsyncRead;
 
 use crate::ipp::client::{ClientError, Connection, Timeouts};
 use candidates::{Candidate, candidates};
+pub use candidates::{foreign_uris, host_key, same_host};
 
 /// How to reach a printer. `Auto` prefers encryption: IPPS, then IPP, then raw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,7 +84,8 @@ pub struct PushTarget {
     pub protocol: Protocol,
     /// SHA-256 (hex) of the printer's TLS certificate, once seen: it must not change.
     pub tls_pin: Option<String>,
-    /// printer-uri-supported from the last report (where IPPS may be offered).
+    /// printer-uri-supported from the last report (where IPPS may be offered). Only
+    /// those on the host of `uri` are ever tried.
     pub uris_supported: Vec<String>,
     /// document-format-supported from the last report; empty when unknown.
     pub formats: Vec<String>,

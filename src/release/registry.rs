@@ -8,7 +8,7 @@ use crate::identity::{ClientInfo, Identity, User};
 use crate::ipp::client::{self, ClientError, PrinterReport, PrinterState, Timeouts};
 
 use super::ReleaseError;
-use super::push::Protocol;
+use super::push::{Protocol, foreign_uris};
 
 /// The printer registry. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -189,6 +189,57 @@ impl Printers {
         Ok(())
     }
 
+    /// Points the printer at an address it advertised on another host than its
+    /// configured one. Delivery never tries such an address by itself (a printer, or
+    /// whoever answered in its place, could send jobs anywhere that way): an admin
+    /// confirms it here, for the URI they saw on the page (`seen_uri`), and it is
+    /// audited. The pinned certificate belonged to the old host and is forgotten.
+    pub async fn use_advertised_uri(
+        &self,
+        admin: &User,
+        id: i64,
+        seen_uri: &str,
+        new_uri: &str,
+        client: &ClientInfo,
+    ) -> Result<(), ReleaseError> {
+        crate::identity::directory::require_admin(admin)?;
+        let printer = self.by_id(id).await?;
+        let advertised: Vec<String> = printer
+            .uris_supported
+            .split(',')
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if printer.protocol == "infra"
+            || !foreign_uris(&printer.uri, &advertised)
+                .iter()
+                .any(|u| u == new_uri)
+        {
+            return Err(ReleaseError::NotAllowed(
+                "the printer does not advertise that address (any more): check it again".into(),
+            ));
+        }
+        match self.db.move_printer_uri(id, seen_uri, new_uri).await {
+            Err(DbError::NotFound) => {
+                return Err(ReleaseError::NotAllowed(
+                    "the printer's address changed meanwhile: look at it again".into(),
+                ));
+            }
+            other => other?,
+        }
+        self.identity
+            .audit(
+                Some(admin),
+                "printer.use-advertised-uri",
+                &printer.name,
+                "success",
+                client,
+                &format!("{} → {new_uri}", printer.uri),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Asks the printer for its capabilities and state and records them. With
     /// `accept_new_certificate`, a changed TLS certificate is pinned anew (the admin
     /// confirmed the printer was replaced or re-keyed).
@@ -211,7 +262,15 @@ impl Printers {
                 printer.tls_pin.as_deref()
             };
             match client::get_printer_attributes(&printer.uri, pin, &timeouts).await {
-                Ok(report) => (check_of(&report), Some(report)),
+                Ok(report) => {
+                    let elsewhere = foreign_uris(&printer.uri, &report.uris_supported);
+                    if !elsewhere.is_empty() {
+                        // Kept in uris_supported and shown on the printer's page;
+                        // never used without the admin's confirmation.
+                        tracing::warn!(printer = %printer.name, advertised = ?elsewhere, "the printer advertises addresses on another host; they are not used unless an admin confirms one");
+                    }
+                    (check_of(&report), Some(report))
+                }
                 Err(e) => (
                     PrinterCheck {
                         state: "unreachable".into(),

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod browser;
 pub mod doors;
 pub mod hostile;
+pub mod hostile_printer;
 pub mod infra_device;
 pub mod netns;
 pub mod printer;

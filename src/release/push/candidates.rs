@@ -1,4 +1,11 @@
-//! Which ways to try to reach a printer, in order of preference.
+//! Which ways to try to reach a printer, in order of preference, and which of the
+//! addresses a printer advertises may be tried at all.
+//!
+//! A printer's `printer-uri-supported` is only a hint from whoever answered on the
+//! configured address: only URIs on that same host are ever tried. Another host
+//! there could point deliveries (and the certificate pinned on first use) at an
+//! attacker, or make the server POST to any internal host; such a URI is offered to
+//! the admin on the printer's page and used only once they confirm it.
 
 use super::{Protocol, PushTarget};
 
@@ -55,7 +62,9 @@ pub(super) fn candidates(target: &PushTarget) -> Result<Vec<Candidate>, String> 
                     uris.push(&target.uri);
                 }
                 for uri in &target.uris_supported {
-                    if uri.to_ascii_lowercase().starts_with(prefix) && !uris.contains(&uri.as_str())
+                    if uri.to_ascii_lowercase().starts_with(prefix)
+                        && !uris.contains(&uri.as_str())
+                        && same_host(uri, &target.uri)
                     {
                         uris.push(uri);
                     }
@@ -80,4 +89,141 @@ pub(super) fn candidates(target: &PushTarget) -> Result<Vec<Candidate>, String> 
             list
         }
     })
+}
+
+/// The host of a URI as a comparable key: lower case, no trailing dot, an IP address
+/// (IPv4, or IPv6 with or without brackets) in its canonical form. `None` when the
+/// URI does not parse or has no host.
+pub fn host_key(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri.trim()).ok()?;
+    let host = match url.host()? {
+        url::Host::Ipv4(a) => return Some(a.to_string()),
+        url::Host::Ipv6(a) => return Some(canonical_ip(std::net::IpAddr::V6(a))),
+        // ipp:// is not a "special" scheme: url keeps its host as written, IPv4
+        // literals included.
+        url::Host::Domain(d) => d.to_ascii_lowercase(),
+    };
+    let host = host.strip_suffix('.').unwrap_or(host.as_str());
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() {
+        return None;
+    }
+    Some(match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => canonical_ip(ip),
+        Err(_) => host.to_owned(),
+    })
+}
+
+/// An IPv4-mapped IPv6 address is the IPv4 address.
+fn canonical_ip(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        v4 => v4.to_string(),
+    }
+}
+
+/// Whether two URIs name the same host (ports and paths may differ: a printer
+/// offers IPPS and IPP on several ports). A URI whose host cannot be read is on no
+/// one's host.
+pub fn same_host(a: &str, b: &str) -> bool {
+    matches!((host_key(a), host_key(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The IPP(S) URIs a printer advertised that are on another host than its
+/// configured `uri`: never tried, shown to the admin to confirm or ignore. At most
+/// `MAX_FOREIGN` (a printer has a few URIs; a hostile one could list thousands).
+pub fn foreign_uris(uri: &str, advertised: &[String]) -> Vec<String> {
+    const MAX_FOREIGN: usize = 8;
+    let mut out: Vec<String> = Vec::new();
+    for candidate in advertised {
+        if out.len() == MAX_FOREIGN {
+            break;
+        }
+        let lower = candidate.to_ascii_lowercase();
+        if (lower.starts_with("ipps://") || lower.starts_with("ipp://"))
+            && !same_host(candidate, uri)
+            && !out.contains(candidate)
+        {
+            out.push(candidate.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto(uri: &str, advertised: &[&str]) -> Vec<String> {
+        let target = PushTarget {
+            uri: uri.into(),
+            uris_supported: advertised.iter().map(|u| u.to_string()).collect(),
+            ..PushTarget::default()
+        };
+        candidates(&target)
+            .unwrap()
+            .into_iter()
+            .map(|c| match c {
+                Candidate::Ipp(u, _) => u,
+                Candidate::Raw(h, p) => format!("raw {h}:{p}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hosts_compare_without_case_brackets_trailing_dots_or_mapping() {
+        assert!(same_host(
+            "ipp://Printer.Example.ORG./ipp/print",
+            "ipps://printer.example.org:443/x"
+        ));
+        assert!(same_host(
+            "ipp://[::1]:631/ipp/print",
+            "ipps://[0:0:0:0:0:0:0:1]/ipp/print"
+        ));
+        assert!(same_host("ipp://127.0.0.1:631/", "socket://127.0.0.1:9100"));
+        assert!(same_host("ipp://[::ffff:10.0.0.5]/", "ipp://10.0.0.5/"));
+        assert!(!same_host("ipp://127.0.0.2/", "ipp://127.0.0.1/"));
+        assert!(!same_host("ipp://printer.evil/", "ipp://printer/"));
+        // Spellings a resolver might take for 127.0.0.1 are not the configured host.
+        assert!(!same_host("ipp://2130706433/", "ipp://127.0.0.1/"));
+        assert!(!same_host("not a uri", "not a uri"));
+    }
+
+    #[test]
+    fn only_advertised_uris_on_the_configured_host_are_tried() {
+        let tried = auto(
+            "ipp://10.0.0.5:631/ipp/print",
+            &[
+                "ipps://evil.example:443/ipp/print",
+                "ipps://10.0.0.5:443/ipp/print",
+                "ipp://192.168.1.9/ipp/print",
+                "ipp://10.0.0.5./ipp/other",
+            ],
+        );
+        assert_eq!(
+            tried,
+            [
+                "ipps://10.0.0.5:443/ipp/print",
+                "ipp://10.0.0.5:631/ipp/print",
+                "ipp://10.0.0.5./ipp/other"
+            ]
+        );
+        assert_eq!(
+            foreign_uris(
+                "ipp://10.0.0.5:631/ipp/print",
+                &[
+                    "ipps://evil.example:443/ipp/print".into(),
+                    "ipps://10.0.0.5:443/ipp/print".into(),
+                    "http://elsewhere/".into(),
+                ]
+            ),
+            ["ipps://evil.example:443/ipp/print"]
+        );
+    }
 }

@@ -192,9 +192,12 @@ impl Progress<'_> {
                 ),
             },
             // An answer that cannot be read says nothing about what was taken.
+            // (A hostile printer's endless or oversized answer ends here too.)
             ClientError::Protocol(why) => PushError::Interrupted {
                 bytes_sent: self.bytes,
-                reason: format!("{why} after {}", human_bytes(self.bytes)),
+                reason: format!(
+                    "the printer's answer is malformed ({why}) after the job went out: it may print"
+                ),
             },
         };
         match err {
@@ -220,7 +223,7 @@ impl Progress<'_> {
         };
         match connection.send(request, document).await {
             Ok(answer) => {
-                self.bytes += answer.bytes_sent;
+                self.bytes = self.bytes.saturating_add(answer.bytes_sent);
                 let code = answer.response.code;
                 self.busy = matches!(
                     code,
@@ -237,7 +240,7 @@ impl Progress<'_> {
             }
             Err(e) => {
                 if let ClientError::Interrupted { bytes_sent, .. } = &e {
-                    self.bytes += bytes_sent;
+                    self.bytes = self.bytes.saturating_add(*bytes_sent);
                 }
                 Err(self.failed(e))
             }

@@ -1,13 +1,14 @@
-//! Admin pages for printers: list, add, edit, check, disable, delete. QR labels are in
-//! `labels.rs`, releases to look at in `admin_releases.rs`.
+//! Admin pages for printers: list, add, edit, check, disable, delete, and confirming
+//! an address the printer advertised on another host. QR labels are in `labels.rs`,
+//! releases to look at in `admin_releases.rs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::session::CsrfOnly;
 use super::{Page, redirect, render, when};
 use crate::db::PrinterRow;
+use crate::release::push::foreign_uris;
 use crate::release::registry::format_cost;
 use crate::release::{PrinterForm, ReleaseError, printer_state_label};
 use crate::web::AppState;
@@ -34,6 +35,9 @@ pub struct PrinterView {
     pub multi_document: &'static str,
     pub checked: String,
     pub tls_pin: Option<String>,
+    /// IPP(S) URIs the printer advertised on another host than its URI's: never used
+    /// unless the admin confirms one ("use this address").
+    pub elsewhere: Vec<String>,
     /// `{base}/station/{guid}` and `{base}/r/{guid}`.
     pub station_url: String,
     pub phone_url: String,
@@ -75,6 +79,11 @@ impl PrinterView {
             multi_document: if p.multi_document { "yes" } else { "no" },
             checked: p.checked_at.map(when).unwrap_or_else(|| "never".into()),
             tls_pin: p.tls_pin.clone(),
+            elsewhere: if p.protocol == "infra" {
+                Vec::new()
+            } else {
+                foreign_uris(&p.uri, &list(&p.uris_supported))
+            },
             station_url: format!("{base}/station/{}", p.guid),
             phone_url: format!("{base}/r/{}", p.guid),
         }
@@ -175,6 +184,7 @@ fn done_notice(done: Option<&str>, printer: Option<&PrinterRow>) -> Option<Strin
             printer.map_or("", printer_state_label)
         ),
         "certificate" => "The printer's current TLS certificate is pinned now.".into(),
+        "address" => "The printer's URI is now the address it advertised. Its pinned certificate, if any, was forgotten.".into(),
         "disabled" => {
             "Printer disabled: nobody can release here, and its label is off the labels page."
                 .into()
@@ -344,12 +354,24 @@ pub async fn update(
     }
 }
 
+/// A button form of the printer page; `use-address` also names the address it
+/// confirms and the URI the page showed when the admin pressed it.
+#[derive(Deserialize)]
+pub struct ActionInput {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    current: String,
+}
+
 pub async fn action(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Admin,
     path: web::Path<(i64, String)>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<ActionInput>,
 ) -> Result<HttpResponse, PageError> {
     check_form(&req, &state, &form.csrf)?;
     let (id, action) = path.into_inner();
@@ -361,6 +383,11 @@ pub async fn action(
         "accept-certificate" if row.tls_pin.is_some() => {
             s.printers.check(&row, true).await.map(|_| "certificate")
         }
+        "use-address" => s
+            .printers
+            .use_advertised_uri(admin, id, &form.current, &form.address, &client)
+            .await
+            .map(|()| "address"),
         "disable" => s
             .printers
             .set_disabled(admin, id, true, &client)
