@@ -7,7 +7,7 @@
 
 #![warn(missing_docs)]
 
-mod http;
+pub(crate) mod http;
 mod report;
 mod tls;
 

@@ -23,7 +23,7 @@ const MAX_HEAD: usize = 64 * 1024;
 const LATE_ANSWER: Duration = Duration::from_secs(2);
 
 /// A connected byte stream, plain or TLS.
-pub(super) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 /// Where an `ipp://` or `ipps://` URI points.
@@ -182,7 +182,7 @@ pub(super) fn request_head(endpoint: &Endpoint, content_length: Option<usize>) -
 }
 
 /// Why reading an answer failed.
-pub(super) enum ReadFailure {
+pub(crate) enum ReadFailure {
     /// The connection broke or stayed silent.
     Io(String),
     /// Bytes arrived that are not an HTTP answer.
@@ -190,7 +190,7 @@ pub(super) enum ReadFailure {
 }
 
 /// Reads the answer: skips interim 1xx heads, returns the final status and the body.
-pub(super) async fn read_response(
+pub(crate) async fn read_response(
     io: &mut (dyn Io + '_),
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), ReadFailure> {
