@@ -69,7 +69,9 @@ for f in ("document-a4.ps", "document-letter.ps"):
 put("analyse_postscript", "dsc", b"%!PS-Adobe-3.0\n%%Pages: (atend)\n%%Page: 1 1\n0 0 1 setrgbcolor\nshowpage\n%%Page: 2 2\n%%Trailer\n%%Pages: 2\n%%EOF\n")
 for f in ("document-a4-black1-300.pwg", "document-a4-srgb8-150.pwg"):
     put("analyse_raster", f, (docs / f).read_bytes()[:CAP])
-urf_page = bytes([24, 1, 0, 0]) + bytes(4) + struct.pack(">II", 8, 2) + struct.pack(">I", 300) + bytes(12) + b"\x01\xff\x00\x00" * 4
+# URF page header: bpp, colour space, duplex, quality, 8 reserved, width, height,
+# resolution, 8 reserved; then one line (repeated once) of 8 pixels in one run.
+urf_page = bytes([24, 1, 0, 0]) + bytes(8) + struct.pack(">III", 8, 2, 300) + bytes(8) + b"\x01\x07\xff\x00\x00"
 put("analyse_raster", "urf", b"UNIRAST\x00" + struct.pack(">I", 2) + urf_page + urf_page)
 
 # --- the portal's upload form ---------------------------------------------------------------

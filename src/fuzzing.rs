@@ -212,6 +212,11 @@ pub fn analyse_raster(data: &[u8]) {
 /// portal's field handling (`portal::text_field`, `portal::drain`, the file name and
 /// declared type); a file's bytes go through the intake's analysing reader.
 pub fn multipart_upload(data: &[u8]) {
+    let _ = upload_parts(data);
+}
+
+/// The parts read, by name, with a file's analysed size (tests check the seeds go deep).
+fn upload_parts(data: &[u8]) -> Vec<(String, u64)> {
     use crate::web::views::portal;
     use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
@@ -220,7 +225,7 @@ pub fn multipart_upload(data: &[u8]) {
         None => (&b"multipart/form-data; boundary=x"[..], data),
     };
     let Ok(content_type) = HeaderValue::from_bytes(content_type) else {
-        return;
+        return Vec::new();
     };
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, content_type);
@@ -230,8 +235,10 @@ pub fn multipart_upload(data: &[u8]) {
         .collect();
     let mut form = actix_multipart::Multipart::new(&headers, futures_util::stream::iter(pieces));
     block_on(async move {
+        let mut parts = Vec::new();
         while let Ok(Some(mut field)) = form.try_next().await {
             let name = field.name().unwrap_or_default().to_owned();
+            let mut size = 0;
             let outcome = match name.as_str() {
                 "csrf" | "copies" | "sides" | "color_mode" => {
                     portal::text_field(&mut field).await.map(drop)
@@ -261,6 +268,7 @@ pub fn multipart_upload(data: &[u8]) {
                         let mut sink = tokio::io::sink();
                         let copied = tokio::io::copy(&mut reader, &mut sink).await;
                         let _ = reader.analyzer.finish();
+                        size = reader.bytes;
                         match copied {
                             Ok(_) => Ok(()),
                             // Refused (too large): the portal drains the rest.
@@ -273,8 +281,11 @@ pub fn multipart_upload(data: &[u8]) {
             if outcome.is_err() {
                 break;
             }
+            parts.push((name, size));
         }
-    });
+        parts
+    })
+    .unwrap_or_default()
 }
 
 // --- SNMP answers into a device record ----------------------------------------------
@@ -388,22 +399,22 @@ fn value_of(kind: u8, raw: &[u8]) -> SnmpValue {
 /// by the SNMP crate whose variable bindings become the device's objects, or a list of
 /// objects built from the bytes (a prefix `collect` reads, index arcs, a value).
 pub fn snmp_record(data: &[u8]) {
+    if let Some(report) = snmp_report(data) {
+        // What the record is used for next: it must read back as text.
+        let _ = format!("{report:?}");
+    }
+}
+
+fn snmp_report(data: &[u8]) -> Option<collect::DeviceReport> {
     let mut input = Bytes(data);
-    let Some(mode) = input.u8() else {
-        return;
-    };
+    let mode = input.u8()?;
     let failing = u32::from(input.u8().unwrap_or(0)) << (mode % 16);
     let mut objects = Vec::new();
     if mode & 1 == 0 {
         let raw = bytes::Bytes::copy_from_slice(input.0);
-        let Ok(decoded) =
-            async_snmp::message::Message::decode(raw, async_snmp::DecodeConfig::default())
-        else {
-            return;
-        };
-        let Some(pdu) = decoded.value.into_pdu() else {
-            return;
-        };
+        let decoded =
+            async_snmp::message::Message::decode(raw, async_snmp::DecodeConfig::default()).ok()?;
+        let pdu = decoded.value.into_pdu()?;
         for binding in pdu.varbinds() {
             if let Some(value) = crate::devices::snmp::SnmpValue::from_crate(&binding.value) {
                 objects.push(VarBinding {
@@ -414,7 +425,7 @@ pub fn snmp_record(data: &[u8]) {
         }
     } else {
         while let Some(head) = input.u8() {
-            let prefix = PREFIXES[usize::from(head) % PREFIXES.len()];
+            let prefix = PREFIXES[usize::from(head & 0x1f) % PREFIXES.len()];
             let arcs = usize::from(head >> 5);
             let mut oid = prefix.to_vec();
             oid.extend(input.take(arcs).iter().map(|b| u32::from(*b)));
@@ -425,8 +436,102 @@ pub fn snmp_record(data: &[u8]) {
         }
     }
     let device = FakeDevice { objects, failing };
-    if let Some(Ok(report)) = block_on(collect::collect_from(&device)) {
-        // What the record is used for next: it must read back as text.
-        let _ = format!("{report:?}");
+    block_on(collect::collect_from(&device))?.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The seeds must reach the code under test, not stop at the first check.
+    use super::*;
+
+    fn seed(target: &str, name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(target)
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn ipp_seeds_decode_and_pass_the_request_checks() {
+        for name in [
+            "print-job",
+            "get-printer-attributes",
+            "get-jobs",
+            "cancel-job",
+        ] {
+            let data = seed("ipp_request", name);
+            let message = wire::read_message(&mut data.as_slice(), Limits::default())
+                .now_or_never()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            crate::ipp::operations::check_request(&message).unwrap();
+        }
+    }
+
+    #[test]
+    fn client_answers_are_read_whole() {
+        for name in ["sized", "chunked", "to-close"] {
+            let data = seed("ipp_client_response", name);
+            let mut io = Canned {
+                data,
+                at: 0,
+                step: 5,
+            };
+            let answer = block_on(crate::ipp::client::http::read_response(
+                &mut io,
+                Duration::from_secs(10),
+            ))
+            .unwrap();
+            let Ok((code, body)) = answer else {
+                panic!("{name}: not read");
+            };
+            assert_eq!(code, 200, "{name}");
+            assert!(
+                wire::read_message(&mut body.as_slice(), Limits::default())
+                    .now_or_never()
+                    .unwrap()
+                    .is_ok(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn upload_form_parts_are_all_read() {
+        let parts = upload_parts(&seed("multipart_upload", "form"));
+        let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "csrf",
+                "copies",
+                "sides",
+                "color_mode",
+                "other",
+                "files",
+                "files"
+            ]
+        );
+        assert_eq!(parts[5].1, 600);
+    }
+
+    #[test]
+    fn snmp_seeds_make_printer_records() {
+        let report = snmp_report(&seed("snmp_record", "mono-laser.ber")).unwrap();
+        assert!(report.is_printer);
+        assert!(!report.model.is_empty());
+        assert!(!report.supplies.is_empty());
+        let report = snmp_report(&seed("snmp_record", "structured-printer")).unwrap();
+        assert!(report.is_printer);
+        assert_eq!(report.model, "HP LaserJet");
+        assert_eq!(report.mac.as_deref(), Some("00:80:77:4a:10:01"));
+    }
+
+    #[test]
+    fn analysis_seeds_are_recognised() {
+        let mut a = Analyzer::default();
+        a.feed(&seed("analyse_raster", "urf"));
+        assert_eq!(a.finish().pages, Some(2));
     }
 }
