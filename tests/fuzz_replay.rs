@@ -108,3 +108,94 @@ fn files_and_dirs(dir: &Path) -> Vec<PathBuf> {
         })
         .unwrap_or_default()
 }
+
+/// A small deterministic generator (xorshift64*), so a failure names a reproducible input.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One to four blind mutations of `input` (flips, boundary bytes, cuts, copies, splices).
+fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(out.len() + 1);
+        match rng.below(6) {
+            0 if at < out.len() => out[at] ^= 1 << rng.below(8),
+            1 if at < out.len() => out[at] = [0x00, 0x01, 0x7f, 0x80, 0xff][rng.below(5)],
+            2 => {
+                let end = (at + rng.below(16)).min(out.len());
+                out.drain(at..end);
+            }
+            3 => {
+                let from = rng.below(out.len());
+                let end = (from + rng.below(32)).min(out.len());
+                let piece = out[from..end].to_vec();
+                out.splice(at..at, piece);
+            }
+            4 if !other.is_empty() => {
+                let from = rng.below(other.len());
+                let end = (from + rng.below(64)).min(other.len());
+                out.splice(at..at, other[from..end].iter().copied());
+            }
+            _ => out.truncate(at),
+        }
+    }
+    out
+}
+
+/// Blind mutations of the corpus on stable, from a fixed seed: no substitute for the
+/// coverage-guided runs (`bench/fuzz.sh`), but every test run tries them. Set
+/// `FUZZ_REPLAY_MUTATIONS` for more than the default 300 per target, and
+/// `FUZZ_REPLAY_TARGET` to mutate one target's corpus only.
+#[test]
+fn mutated_corpus_does_not_panic() {
+    let per_target: usize = std::env::var("FUZZ_REPLAY_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let only = std::env::var("FUZZ_REPLAY_TARGET").ok();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut failed = Vec::new();
+    for (target, entry) in TARGETS {
+        let corpus: Vec<Vec<u8>> = files(&root.join(target))
+            .iter()
+            .map(|f| std::fs::read(f).expect("a corpus file"))
+            .collect();
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ target.len() as u64);
+        for i in 0..per_target {
+            let base = &corpus[i % corpus.len()];
+            let other = &corpus[rng.below(corpus.len())];
+            let input = mutate(&mut rng, base, other);
+            if only.as_deref().is_some_and(|t| t != *target) {
+                continue;
+            }
+            // Should an input hang, this names it.
+            let current = std::env::temp_dir().join(format!("fuzz-replay-{target}-current"));
+            std::fs::write(&current, &input).expect("note the current input");
+            if std::panic::catch_unwind(|| entry(&input)).is_err() {
+                let kept = std::env::temp_dir().join(format!("fuzz-replay-{target}-{i}"));
+                std::fs::write(&kept, &input).expect("keep the failing input");
+                failed.push(format!(
+                    "{target}: mutation {i}, kept in {}",
+                    kept.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "mutated inputs panic:\n{}",
+        failed.join("\n")
+    );
+}
