@@ -8,6 +8,8 @@
 # corpus it ended with, and any crash. New inputs go to fuzz/target/corpus/<target>/
 # (the committed corpus fuzz/corpus/<target>/ is only read); crashes land in
 # fuzz/artifacts/<target>/. To keep a new corpus: cargo +nightly fuzz cmin, then prune.
+# FUZZ_KEEP_GOING=1 runs libFuzzer in fork mode and goes on past crashes (a known
+# finding, e.g. one another branch fixes, would otherwise end the run in seconds).
 set -euo pipefail
 
 SECONDS_PER_TARGET="${1:-60}"
@@ -42,14 +44,17 @@ for t in "${TARGETS[@]}"; do
   before=$(ls "artifacts/$t" | wc -l)
   start=$(date +%s.%N)
   set +e
+  keep_going=()
+  [ "${FUZZ_KEEP_GOING:-0}" = 1 ] && keep_going=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1)
   ( TIMEFORMAT='%U %S'; time nice -n 15 cargo +nightly fuzz run -s none "$t" "$work" "corpus/$t" -- \
       -max_total_time="$SECONDS_PER_TARGET" -max_len="$(max_len "$t")" -rss_limit_mb=2048 \
-      -timeout=10 -print_final_stats=1 -artifact_prefix="artifacts/$t/" ) >"$log" 2>&1
+      -timeout=10 -print_final_stats=1 -artifact_prefix="artifacts/$t/" "${keep_going[@]}" ) >"$log" 2>&1
   set -e
   wall=$(echo "$(date +%s.%N) - $start" | bc)
   cpu=$(tail -n 1 "$log" | awk '{printf "%.1f", $1 + $2}')
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+  [ -z "$execs" ] && execs=$(echo "$last" | grep -oE '^#[0-9]+' | tr -d '#')
   cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || true)
   ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || true)
   corpus=$(ls "$work" | wc -l)
