@@ -52,7 +52,7 @@ for t in "${TARGETS[@]}"; do
   set -e
   wall=$(echo "$(date +%s.%N) - $start" | bc)
   cpu=$(tail -n 1 "$log" | awk '{printf "%.1f", $1 + $2}')
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
   [ -z "$execs" ] && execs=$(echo "$last" | grep -oE '^#[0-9]+' | tr -d '#')
   cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || true)
