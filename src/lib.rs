@@ -11,6 +11,8 @@ pub mod config;
 pub mod db;
 pub mod devices;
 pub mod dnssd;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod ipp;
 pub mod jobs;

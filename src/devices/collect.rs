@@ -151,9 +151,37 @@ pub struct Meters {
 /// Rows of a conceptual table: index → column → value.
 type Table = BTreeMap<Vec<u32>, BTreeMap<u32, SnmpValue>>;
 
+/// Where a report is read from: a live SNMP session, or canned answers (the fuzz
+/// target in `crate::fuzzing` builds a device from its input).
+pub(crate) trait Source {
+    /// For the log only.
+    fn ip(&self) -> std::net::IpAddr;
+    async fn get(&self, oids: &[&[u32]]) -> Result<Vec<Option<SnmpValue>>, SnmpError>;
+    async fn walk(&self, prefix: &[u32]) -> Result<Walk, SnmpError>;
+}
+
+impl Source for Session {
+    fn ip(&self) -> std::net::IpAddr {
+        Session::ip(self)
+    }
+
+    async fn get(&self, oids: &[&[u32]]) -> Result<Vec<Option<SnmpValue>>, SnmpError> {
+        Session::get(self, oids).await
+    }
+
+    async fn walk(&self, prefix: &[u32]) -> Result<Walk, SnmpError> {
+        Session::walk(self, prefix).await
+    }
+}
+
 /// Reads everything a device reports. Fails only when the device does not answer the
 /// first request or goes silent midway.
 pub async fn collect(session: &Session) -> Result<DeviceReport, SnmpError> {
+    collect_from(session).await
+}
+
+/// [`collect`] from any [`Source`].
+pub(crate) async fn collect_from<S: Source>(session: &S) -> Result<DeviceReport, SnmpError> {
     let system = session
         .get(&[
             mib::SYS_DESCR,
@@ -318,8 +346,8 @@ fn int_at(values: &[Option<SnmpValue>], i: usize) -> Option<i64> {
 
 /// Walks one table. A walk that fails midway or is cut is noted in `incomplete`;
 /// one that fails for anything but silence counts as an empty table.
-async fn read(
-    session: &Session,
+async fn read<S: Source>(
+    session: &S,
     prefix: &[u32],
     incomplete: &mut Vec<String>,
 ) -> Result<Walk, SnmpError> {

@@ -270,7 +270,7 @@ impl SnmpValue {
     }
 
     /// `None` for the exceptions (noSuchObject, noSuchInstance, endOfMibView).
-    fn from_crate(value: &Value) -> Option<Self> {
+    pub(crate) fn from_crate(value: &Value) -> Option<Self> {
         Some(match value {
             Value::Integer(n) => SnmpValue::Integer(i64::from(*n)),
             Value::OctetString(bytes) => SnmpValue::Bytes(bytes.to_vec()),

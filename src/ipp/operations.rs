@@ -386,7 +386,7 @@ fn job_error(error: JobError) -> (u16, String) {
 }
 
 /// The job a Print-Job or Create-Job describes, once its template values are checked.
-fn submission(request: &Message) -> Result<Submission<'_>, (u16, String)> {
+pub(crate) fn submission(request: &Message) -> Result<Submission<'_>, (u16, String)> {
     validate_job(request)?;
     Ok(Submission {
         name: job_name(request),

@@ -166,6 +166,8 @@ struct PdfScan {
 impl PdfScan {
     fn feed(&mut self, data: &[u8]) {
         const KEEP: usize = 32;
+        /// `/Type`, blanks, `/ObjStm` (the longest name looked for) within KEEP.
+        const MAX_SPACE: usize = KEEP - 5 - 7 - 1;
         let mut window = std::mem::take(&mut self.carry);
         window.extend_from_slice(data);
         let scan_to = window.len().saturating_sub(KEEP);
@@ -174,8 +176,14 @@ impl PdfScan {
             if window[i] == b'/' {
                 let rest = &window[i..];
                 if rest.starts_with(b"/Type") {
+                    // At most MAX_SPACE blanks: the whole match, and the byte after it,
+                    // must lie within the KEEP bytes of look-ahead, or a count would
+                    // depend on where the network split the document (found by fuzzing).
                     let mut j = 5;
-                    while j < rest.len() && matches!(rest[j], b' ' | b'\r' | b'\n' | b'\t') {
+                    while j < rest.len()
+                        && j < 5 + MAX_SPACE
+                        && matches!(rest[j], b' ' | b'\r' | b'\n' | b'\t')
+                    {
                         j += 1;
                     }
                     let tail = &rest[j..];
@@ -588,6 +596,28 @@ mod tests {
             a.feed(piece);
         }
         a.finish()
+    }
+
+    /// Found by fuzzing (fuzz/regressions/analyse_pdf/): with many blanks between
+    /// `/Type` and `/Pages`, a split right after `/Page` counted a page.
+    #[test]
+    fn pdf_page_count_does_not_depend_on_the_split() {
+        let spaces = " ".repeat(25);
+        let doc = format!(
+            "%PDF-1.7\n1 0 obj <</Type{spaces}/Pages /Kids [2 0 R]>> endobj\n\
+             2 0 obj <</Type /Page>> endobj\n3 0 obj <</Type{}/Page>> endobj\n%%EOF\n",
+            " ".repeat(19)
+        );
+        let mut whole = Analyzer::default();
+        whole.feed(doc.as_bytes());
+        let whole = whole.finish();
+        assert_eq!(whole.pages, Some(2));
+        for at in 1..doc.len() {
+            let mut split = Analyzer::default();
+            split.feed(&doc.as_bytes()[..at]);
+            split.feed(&doc.as_bytes()[at..]);
+            assert_eq!(split.finish(), whole, "split at {at}");
+        }
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn bad_multipart(e: impl std::fmt::Display) -> PageError {
 }
 
 /// Skips the rest of a part (a multipart stream must be read through to go on).
-async fn drain<S>(part: &mut S) -> Result<(), PageError>
+pub(crate) async fn drain<S>(part: &mut S) -> Result<(), PageError>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, actix_multipart::MultipartError>> + Unpin,
 {
@@ -108,7 +108,7 @@ where
 }
 
 /// Reads a small text field of the upload form.
-async fn text_field(field: &mut actix_multipart::Field) -> Result<String, PageError> {
+pub(crate) async fn text_field(field: &mut actix_multipart::Field) -> Result<String, PageError> {
     let mut value = Vec::new();
     while let Some(chunk) = field.try_next().await.map_err(bad_multipart)? {
         if value.len() + chunk.len() > 256 {
