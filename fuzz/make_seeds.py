@@ -40,7 +40,7 @@ put("ipp_request", "print-job", ipp(0x0002, 7, [(1, OPS + [
          attr(0x33, "page-ranges", struct.pack(">ii", 1, 3)), attr(0x33, "", struct.pack(">ii", 5, 9)),
          attr(0x44, "print-color-mode", "monochrome"), attr(0x22, "some-bool", b"\x01"),
          attr(0x32, "printer-resolution", struct.pack(">iib", 600, 600, 3)),
-         attr(0x31, "when", bytes(11)), attr(0x23, "finishings", struct.pack(">i", 3)),
+         attr(0x31, "when", struct.pack(">HBBBBBBcBB", 2026, 12, 7, 12, 0, 0, 0, b"+", 0, 0)), attr(0x23, "finishings", struct.pack(">i", 3)),
          media_col])]) + b"%PDF-1.4\n")
 put("ipp_request", "get-jobs", ipp(0x000A, 3, [(1, OPS + [attr(0x44, "which-jobs", "completed"),
     attr(0x21, "limit", struct.pack(">i", 10)), attr(0x13, "my-jobs", b"")])], version=(1, 1)))
