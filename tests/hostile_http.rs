@@ -330,6 +330,38 @@ async fn a_print_job_without_credentials_is_refused_before_its_document_is_read(
     server.stop().await;
 }
 
+#[tokio::test]
+async fn an_infra_request_without_device_credentials_is_refused_before_its_body_is_read() {
+    let server = quick(64, 1024).await;
+    let connector = hostile::connector(&server);
+    for (path, auth) in [
+        ("/ipp/system", String::new()),
+        (
+            "/ipp/system",
+            format!("Authorization: {}\r\n", base64_basic("od-nobody", "wrong")),
+        ),
+        (
+            "/ipp/infra/00000000-0000-0000-0000-000000000000",
+            String::new(),
+        ),
+    ] {
+        // The head promises 1 MB of attributes and none of them is sent: the answer can
+        // only come from the head.
+        let mut tls = hostile::tls_from(&server, &connector, LOCAL).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ipp\r\n{auth}Content-Length: 1000000\r\n\r\n"
+        );
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.flush().await.unwrap();
+        assert_eq!(
+            hostile::response_head(&mut tls, Duration::from_secs(3)).await,
+            Outcome::Status(401),
+            "{path} {auth:?}: answered from the head alone"
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_connections_from_one_address_are_served_or_refused_cleanly() {
     let server = start(Backend::Sqlite, |_| {}).await;

@@ -13,7 +13,7 @@ use tokio_util::io::ReaderStream;
 
 use super::AppState;
 use super::auth::{basic_credentials, client_info};
-use super::ipp::{challenge, ipp_response, read_request};
+use super::ipp::{REALM, body_of, content_type_refusal, ipp_response, refuse_unread, wire_refusal};
 use crate::ipp::infra::{self, InfraContext};
 use crate::ipp::printer::QueueDescription;
 use crate::ipp::wire;
@@ -42,10 +42,23 @@ async fn printer(
     serve(req, payload, state, Some(guid)).await
 }
 
-async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, HttpResponse> {
-    const ASK: &str = "Sign in with this output device's login and secret (from its enrolment).";
+/// What an INFRA request without a device's valid credentials sends at most: its
+/// attributes (no INFRA request carries a document), drained unread so the device's
+/// signed-in retry can use the connection.
+const REFUSED_BODY_LIMIT: u64 = 1024 * 1024;
+
+/// Why a request was not let in.
+enum Refusal {
+    /// No or wrong device credentials: 401 with the Basic challenge.
+    SignIn,
+    /// The check itself failed (the database): 503.
+    Unavailable,
+}
+
+/// The output device signing in, decided from the request head alone.
+async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, Refusal> {
     let Some((login, secret)) = basic_credentials(req) else {
-        return Err(challenge(ASK));
+        return Err(Refusal::SignIn);
     };
     match state
         .services
@@ -55,10 +68,10 @@ async fn device(req: &HttpRequest, state: &AppState) -> Result<DeviceCaller, Htt
         .await
     {
         Ok(caller) => Ok(caller),
-        Err(InfraError::Unauthenticated) => Err(challenge(ASK)),
+        Err(InfraError::Unauthenticated) => Err(Refusal::SignIn),
         Err(e) => {
             tracing::error!(error = %e, "authenticating an output device failed");
-            Err(HttpResponse::ServiceUnavailable().finish())
+            Err(Refusal::Unavailable)
         }
     }
 }
@@ -91,13 +104,35 @@ async fn serve(
     state: web::Data<AppState>,
     guid: Option<String>,
 ) -> HttpResponse {
-    let (request, mut body) = match read_request(&req, payload).await {
-        Ok(read) => read,
-        Err(refusal) => return refusal,
-    };
+    if let Some(refusal) = content_type_refusal(&req) {
+        return refusal;
+    }
+    // Credentials travel in the head: they are decided before a byte of the body is
+    // read, so a stranger never gets the server to parse anything.
+    let mut body = body_of(&req, payload);
     let caller = match device(&req, &state).await {
         Ok(caller) => caller,
-        Err(refusal) => return refusal,
+        Err(Refusal::SignIn) => {
+            let mut response = HttpResponse::Unauthorized();
+            response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, REALM));
+            return refuse_unread(
+                response,
+                "Sign in with this output device's login and secret (from its enrolment).",
+                body,
+                REFUSED_BODY_LIMIT,
+            );
+        }
+        Err(Refusal::Unavailable) => {
+            let mut response = HttpResponse::ServiceUnavailable().finish();
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+            return response;
+        }
+    };
+    let request = match wire::read_message(&mut body, wire::Limits::default()).await {
+        Ok(request) => request,
+        Err(e) => return wire_refusal(e),
     };
     let infra = state.services.release.infra();
     let answer = match guid {

@@ -15,7 +15,7 @@ use crate::ipp::operations::{self, Context};
 use crate::ipp::printer::QueueDescription;
 use crate::ipp::wire::{self, Limits, WireError};
 
-const REALM: &str = "Basic realm=\"PrintPark\", charset=\"UTF-8\"";
+pub(super) const REALM: &str = "Basic realm=\"PrintPark\", charset=\"UTF-8\"";
 
 enum Credentials {
     None,
@@ -47,13 +47,6 @@ async fn credentials(req: &HttpRequest, state: &AppState) -> Credentials {
         Ok(principal) => Credentials::Valid(principal.user),
         Err(e) => Credentials::Refused(e),
     }
-}
-
-pub(super) fn challenge(message: &str) -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, REALM))
-        .content_type("text/plain")
-        .body(format!("{message}\n"))
 }
 
 async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription {
@@ -93,7 +86,7 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
 pub(super) type Body = StreamReader<super::connections::IdleTimeout<web::Payload>, bytes::Bytes>;
 
 /// The body of a request, timed by the idle time-out of the settings.
-fn body_of(req: &HttpRequest, payload: web::Payload) -> Body {
+pub(super) fn body_of(req: &HttpRequest, payload: web::Payload) -> Body {
     let idle = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.services.settings.server.body_idle_timeout_secs)
@@ -113,7 +106,7 @@ const ANONYMOUS_LIMITS: Limits = Limits {
 };
 
 /// A refusal when the request is not `application/ipp`.
-fn content_type_refusal(req: &HttpRequest) -> Option<HttpResponse> {
+pub(super) fn content_type_refusal(req: &HttpRequest) -> Option<HttpResponse> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -137,7 +130,7 @@ fn content_type_refusal(req: &HttpRequest) -> Option<HttpResponse> {
 }
 
 /// The HTTP answer to attributes that could not be read.
-fn wire_refusal(error: WireError) -> HttpResponse {
+pub(super) fn wire_refusal(error: WireError) -> HttpResponse {
     match error {
         WireError::TooLarge(what) => HttpResponse::PayloadTooLarge()
             .content_type("text/plain")
@@ -151,29 +144,13 @@ fn wire_refusal(error: WireError) -> HttpResponse {
     }
 }
 
-/// Checks the content type and reads the IPP attributes (with limits); a refusal is
-/// the HTTP answer to send.
-pub(super) async fn read_request(
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<(wire::Message, Body), HttpResponse> {
-    if let Some(refusal) = content_type_refusal(req) {
-        return Err(refusal);
-    }
-    let mut body = body_of(req, payload);
-    match wire::read_message(&mut body, Limits::default()).await {
-        Ok(request) => Ok((request, body)),
-        Err(e) => Err(wire_refusal(e)),
-    }
-}
-
 /// A refusal given before the request's body is read: the answer (status and text)
 /// goes out at once, then its body's end waits while the rest of the request is read
 /// and dropped — never parsed, never stored — so the connection can carry the client's
 /// signed-in retry (CUPS and ipptool send their whole document before they read the
 /// answer, then retry on the same connection). Past the largest document the queue
 /// takes, the connection is cut instead.
-fn refuse_unread(
+pub(super) fn refuse_unread(
     mut response: actix_web::HttpResponseBuilder,
     text: &str,
     mut body: Body,
