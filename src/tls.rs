@@ -1,18 +1,45 @@
-//! The one TLS listener's certificate: the admin's own (`server.tls_cert`/`tls_key`),
-//! or a self-signed one made on first start under `<data_dir>/tls` and reused after.
+//! TLS for every side of PrintPark, on rustls with the aws-lc-rs provider:
+//!
+//! - the one listener's certificate: the admin's own (`server.tls_cert`/`tls_key`),
+//!   or a self-signed one made on first start under `<data_dir>/tls` and reused after;
+//! - one certificate-pinning verifier for every client we run: the IPP client towards
+//!   printers, the agent towards the server, the health check and tests towards our
+//!   own listener. Printers and PrintPark servers show self-signed certificates that no
+//!   CA vouches for, so a CA check would refuse every one of them. Instead a
+//!   certificate is trusted by its SHA-256 fingerprint: the pinned one, or, on first
+//!   contact, the first one seen (the caller records it from the slot the verifier
+//!   fills), so a swapped peer or a machine in the middle is caught from the second
+//!   contact on.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use rustls::DigitallySignedStruct;
 use rustls::ServerConfig;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::services::StartError;
 
-fn tls_error(path: &Path, reason: impl std::fmt::Display) -> StartError {
-    StartError::Tls(format!("{}: {reason}", path.display()))
+/// Why a certificate, a key or a TLS configuration could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A certificate or key file could not be read, written or made.
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    /// rustls refused the configuration (protocol versions, certificate and key).
+    #[error("{0}")]
+    Config(String),
+}
+
+fn tls_error(path: &Path, reason: impl std::fmt::Display) -> TlsError {
+    TlsError::File {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Where the certificate and key are (or will be made).
@@ -27,7 +54,7 @@ pub fn certificate_paths(settings: &Settings) -> (PathBuf, PathBuf) {
 }
 
 /// Paths of the certificate and key in use, making a self-signed pair if needed.
-pub fn ensure_certificate(settings: &Settings) -> Result<(PathBuf, PathBuf), StartError> {
+pub fn ensure_certificate(settings: &Settings) -> Result<(PathBuf, PathBuf), TlsError> {
     let (cert, key) = certificate_paths(settings);
     if settings.server.tls_cert.is_some() || (cert.exists() && key.exists()) {
         return Ok((cert, key));
@@ -61,7 +88,7 @@ pub fn ensure_certificate(settings: &Settings) -> Result<(PathBuf, PathBuf), Sta
     Ok((cert, key))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -72,7 +99,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
 }
 
 /// A rustls server configuration (HTTP/1.1; aws-lc-rs provider) for the listener.
-pub fn server_config(settings: &Settings) -> Result<ServerConfig, StartError> {
+pub fn server_config(settings: &Settings) -> Result<ServerConfig, TlsError> {
     let (cert_path, key_path) = ensure_certificate(settings)?;
     let certs: Vec<CertificateDer<'static>> = {
         let file = std::fs::File::open(&cert_path).map_err(|e| tls_error(&cert_path, e))?;
@@ -95,10 +122,10 @@ pub fn server_config(settings: &Settings) -> Result<ServerConfig, StartError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| StartError::Tls(e.to_string()))?
+        .map_err(|e| TlsError::Config(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| StartError::Tls(format!("certificate and key do not match: {e}")))?;
+        .map_err(|e| TlsError::Config(format!("certificate and key do not match: {e}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // No TLS 1.3 session tickets: CUPS (GnuTLS) clients that read with a time-out —
     // its ipps backend, `ipptool -T` — take the post-handshake ticket record for the
@@ -108,24 +135,8 @@ pub fn server_config(settings: &Settings) -> Result<ServerConfig, StartError> {
     Ok(config)
 }
 
-/// A client configuration that trusts exactly one certificate (pinning), for talking to
-/// our own listener whose certificate is usually self-signed.
-pub fn pinned_client_config(pinned: CertificateDer<'static>) -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedCertificate {
-        pinned,
-        provider: provider.clone(),
-    });
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| unreachable!("the default provider supports the default versions"))
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth()
-}
-
 /// The first certificate of a PEM file.
-pub fn load_first_certificate(path: &Path) -> Result<CertificateDer<'static>, StartError> {
+pub fn load_first_certificate(path: &Path) -> Result<CertificateDer<'static>, TlsError> {
     let file = std::fs::File::open(path).map_err(|e| tls_error(path, e))?;
     rustls_pemfile::certs(&mut BufReader::new(file))
         .next()
@@ -133,36 +144,91 @@ pub fn load_first_certificate(path: &Path) -> Result<CertificateDer<'static>, St
         .map_err(|e| tls_error(path, e))
 }
 
-#[derive(Debug)]
-struct PinnedCertificate {
-    pinned: CertificateDer<'static>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
+/// SHA-256 of a certificate's DER, lower-case hex: the form pins are stored in.
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
 }
 
-impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
+/// Pins typed by an admin may be upper-case or colon-separated (as browsers show them).
+pub fn normalize_pin(pin: &str) -> String {
+    pin.chars()
+        .filter(|c| !matches!(c, ':' | ' '))
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Where a pinned client configuration leaves the fingerprint (SHA-256 hex) of the
+/// last certificate it was shown, for the caller to read after the handshake
+/// (succeeded or not: a mismatch must name the certificate it got).
+pub type SeenCertificate = Arc<Mutex<Option<String>>>;
+
+/// The fingerprint a pinned configuration last saw.
+pub fn read_seen(seen: &SeenCertificate) -> Option<String> {
+    seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// A client configuration that trusts exactly the certificate whose SHA-256 is `pin`,
+/// or the first one it sees when there is no pin yet, and records the fingerprint it
+/// saw in the returned slot (one configuration per connection).
+pub fn client_config(pin: Option<&str>) -> (rustls::ClientConfig, SeenCertificate) {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let seen: SeenCertificate = Arc::default();
+    let verifier = Arc::new(PinnedCertificate {
+        pin: pin.map(normalize_pin),
+        seen: seen.clone(),
+        provider: provider.clone(),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| unreachable!("the default provider supports the default versions"))
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    (config, seen)
+}
+
+/// A client configuration that trusts exactly one certificate, for talking to our own
+/// listener whose certificate is usually self-signed.
+pub fn pinned_client_config(pinned: CertificateDer<'static>) -> rustls::ClientConfig {
+    client_config(Some(&fingerprint(pinned.as_ref()))).0
+}
+
+/// The one pinning verifier: trusts a certificate by its fingerprint (see the module
+/// comment), and still checks that the peer holds the certificate's key.
+#[derive(Debug)]
+struct PinnedCertificate {
+    pin: Option<String>,
+    seen: SeenCertificate,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedCertificate {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
+        _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.pinned.as_ref() {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "server certificate does not match the pinned one".into(),
-            ))
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let seen = fingerprint(end_entity.as_ref());
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen.clone());
+        match &self.pin {
+            Some(pin) if *pin != seen => Err(rustls::Error::General(
+                "the certificate does not match the pinned one".into(),
+            )),
+            _ => Ok(ServerCertVerified::assertion()),
         }
     }
 
+    // The certificate is trusted by pin, but the handshake must still prove that the
+    // peer holds its key, or anyone could replay the peer's certificate.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(
             message,
             cert,
@@ -175,8 +241,8 @@ impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(
             message,
             cert,

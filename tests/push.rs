@@ -9,8 +9,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use printpark::ipp::client::{
-    ClientError, PrinterState, Timeouts, fingerprint, get_printer_attributes, human_bytes,
+    ClientError, PrinterState, Timeouts, get_printer_attributes, human_bytes,
 };
+use printpark::tls::fingerprint;
 use printpark::release::push::{
     Completion, DocumentSource, Protocol, PushError, PushJob, PushTarget, connect,
 };

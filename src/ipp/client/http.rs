@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::tls::{client_config, read_observed};
+use crate::tls::{client_config, normalize_pin, read_seen};
 use super::{ClientError, Timeouts};
 
 /// Document bytes are read and written in pieces of this size, whatever the document.
@@ -103,13 +103,13 @@ pub(super) async fn open(
         .map_err(|e| ClientError::Unreachable(format!("{}: {e}", endpoint.host)))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let handshake = tokio::time::timeout(timeouts.handshake, connector.connect(name, tcp)).await;
-    let seen = read_observed(&observed);
+    let seen = read_seen(&observed);
     match handshake {
         Ok(Ok(tls)) => Ok((Box::new(tls), seen)),
         Ok(Err(e)) => match (pin, seen) {
-            (Some(pin), Some(got)) if super::tls::normalize_pin(pin) != got => {
+            (Some(pin), Some(got)) if normalize_pin(pin) != got => {
                 Err(ClientError::CertificateChanged {
-                    expected: super::tls::normalize_pin(pin),
+                    expected: normalize_pin(pin),
                     got,
                 })
             }
@@ -149,9 +149,11 @@ pub(super) async fn write_all(
     }
 }
 
-/// Fills `buf` from `reader` (up to its length) unless the stream ends first; the
-/// document source may return small reads, but chunks on the wire should be full.
-pub(super) async fn fill(
+/// Fills `buf` from `reader` (up to its length) unless the stream ends first, and
+/// returns how much it holds (less than its length only at the end). Document sources
+/// may return small reads, but chunks on the wire should be full; raw 9100 delivery
+/// (`release::push`) sends its pieces the same way.
+pub async fn fill(
     reader: &mut (dyn AsyncRead + Send + Unpin + '_),
     buf: &mut [u8],
 ) -> std::io::Result<usize> {
