@@ -474,8 +474,7 @@ mod tests {
                 .now_or_never()
                 .unwrap()
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            crate::ipp::reply::check_request(&message, &["ipp://localhost:631/ipp/print"])
-                .unwrap();
+            crate::ipp::reply::check_request(&message, &["ipp://localhost:631/ipp/print"]).unwrap();
         }
     }
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 use printpark::ipp::client::{
     ClientError, PrinterState, Timeouts, get_printer_attributes, human_bytes,
 };
-use printpark::tls::fingerprint;
 use printpark::release::push::{
     Completion, DocumentSource, Protocol, PushError, PushJob, PushTarget, connect,
 };
+use printpark::tls::fingerprint;
 use support::fixture_path;
 use support::printer::{
     FakeBehaviour, FakePrinter, FakeStatus, JobBehaviour, PrinterOptions, TestPrinter,

@@ -9,12 +9,12 @@ use tokio::io::AsyncRead;
 use tokio_util::io::StreamReader;
 
 use super::AgentError;
-use crate::tls::{SeenCertificate, client_config};
 use crate::ipp::wire::{Limits, Message, encode, read_message};
 use crate::release::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrders, AgentOrdersRequest,
     AgentOutcome, WorkstationJob,
 };
+use crate::tls::{SeenCertificate, client_config};
 
 /// The longest a request waits for the next bytes; the server holds a long-poll up to
 /// 25 s, so this only trips on a dead connection (a cut cable sends no reset).

@@ -288,7 +288,8 @@ impl Poller {
         subscription.push(Attribute::new("notify-lease-duration", Value::Integer(0)));
         request.groups.push(subscription);
         let answer = self.requests.call(&request).await?;
-        let id = answer.find_int("notify-subscription-id")
+        let id = answer
+            .find_int("notify-subscription-id")
             .ok_or_else(|| AgentError::Protocol("no notify-subscription-id".into()))?;
         self.subscription = Some(id);
         self.seq = 1;

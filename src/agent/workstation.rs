@@ -18,8 +18,8 @@ use tokio_util::io::StreamReader;
 use super::AgentError;
 use super::channel::Channel;
 use super::state::AgentState;
-use crate::ipp::reply::{check_request, response};
 use crate::ipp::printer::{QueueDescription, all_attributes, select};
+use crate::ipp::reply::{check_request, response};
 use crate::ipp::wire::{Attribute, Group, Limits, Message, Value, encode, group, read_message};
 use crate::ipp::{op, status};
 use crate::jobs::analyse::AnalyzingReader;
@@ -447,10 +447,7 @@ async fn print_job(
         color: analysis.color,
         size_bytes: size as i64,
         copies: i64::from(request.job_int("copies").unwrap_or(1)),
-        sides: request
-            .job_str("sides")
-            .unwrap_or("one-sided")
-            .to_string(),
+        sides: request.job_str("sides").unwrap_or("one-sided").to_string(),
     };
     match queue
         .channel

@@ -387,7 +387,7 @@ const JOB_TEMPLATE: &[&str] = &[
 /// `all`, `printer-description`, `job-template`; `media-col-database` only when asked by name.
 pub fn select(all: Vec<Attribute>, requested: Option<&[Value]>) -> Vec<Attribute> {
     let names: Vec<&str> = match requested {
-        Some(values) => values.iter().filter_map(Value::as_str).collect(),
+        Some(values) => Value::strings(values),
         None => vec!["all"],
     };
     let everything = names.contains(&"all");

@@ -212,10 +212,17 @@ pub fn select_job_attributes(all: Vec<Attribute>, names: &[&str]) -> Vec<Attribu
         .collect()
 }
 
-impl Attribute {
+impl Value {
     /// The values that are strings (keywords, names, text, URIs…), others skipped.
+    pub fn strings(values: &[Value]) -> Vec<&str> {
+        values.iter().filter_map(Value::as_str).collect()
+    }
+}
+
+impl Attribute {
+    /// The attribute's values that are strings, others skipped.
     pub fn strings(&self) -> Vec<&str> {
-        self.values.iter().filter_map(Value::as_str).collect()
+        Value::strings(&self.values)
     }
 }
 
@@ -255,12 +262,6 @@ impl Message {
         self.job_attr(name)
             .and_then(Attribute::first)
             .and_then(Value::as_int)
-    }
-
-    /// The names in the operation attribute `requested-attributes`, if it came.
-    pub fn requested_attributes(&self) -> Option<Vec<&str>> {
-        self.operation_attr("requested-attributes")
-            .map(Attribute::strings)
     }
 }
 

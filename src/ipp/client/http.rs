@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::tls::{client_config, normalize_pin, read_seen};
 use super::{ClientError, Timeouts};
+use crate::tls::{client_config, normalize_pin, read_seen};
 
 /// Document bytes are read and written in pieces of this size, whatever the document.
 pub(super) const CHUNK: usize = 64 * 1024;

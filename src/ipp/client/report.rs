@@ -98,7 +98,11 @@ impl PrinterReport {
         let empty = Group::new(group::PRINTER);
         let printer = response.group(group::PRINTER).unwrap_or(&empty);
         let strings = |name: &str| -> Vec<String> {
-            printer.strings(name).into_iter().map(str::to_owned).collect()
+            printer
+                .strings(name)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
         };
         let first = |name: &str| printer.get(name).and_then(|a| a.first());
         let flag = |name: &str| first(name).and_then(Value::as_bool).unwrap_or(false);

@@ -209,4 +209,3 @@ pub async fn print(
     let mut response = ipp_response(&mut body).await;
     response.body(wire::encode(&answer))
 }
-

@@ -55,4 +55,3 @@ pub(super) fn infra_error(error: InfraError) -> (u16, String) {
     };
     (code, message)
 }
-

@@ -3,8 +3,8 @@
 //! INFRA and ippget need (operations, `printer-xri-supported`, notify-*).
 
 use super::context::{Answer, InfraContext};
-use crate::ipp::reply::response;
 use crate::ipp::printer;
+use crate::ipp::reply::response;
 use crate::ipp::wire::{Attribute, Group, Message, Value, group, tag};
 use crate::ipp::{op, status};
 

@@ -157,8 +157,11 @@ pub(super) async fn get_job(ctx: &InfraContext<'_>, request: &Message) -> OpResu
 
 pub(super) async fn fetch_job(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     let id = job_id(request)?;
-    let FetchedJob { release, job, .. } =
-        ctx.infra.fetch_job(ctx.caller, id).await.map_err(infra_error)?;
+    let FetchedJob { release, job, .. } = ctx
+        .infra
+        .fetch_job(ctx.caller, id)
+        .await
+        .map_err(infra_error)?;
     let mut message = response(request, status::OK, "");
     let mut g = Group::new(group::JOB);
     g.attributes = job_attributes(ctx, &release, Some(&job), true);
@@ -184,7 +187,10 @@ pub(super) async fn acknowledge_job(ctx: &InfraContext<'_>, request: &Message) -
             .map_err(infra_error)?;
     } else {
         // Only the device that fetched the job acknowledges it.
-        ctx.infra.fetch_job(ctx.caller, id).await.map_err(infra_error)?;
+        ctx.infra
+            .fetch_job(ctx.caller, id)
+            .await
+            .map_err(infra_error)?;
     }
     Ok(Answer::plain(response(request, status::OK, "")))
 }
@@ -228,9 +234,9 @@ pub(super) async fn fetch_document(ctx: &InfraContext<'_>, request: &Message) ->
 pub(super) async fn job_status(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     let id = job_id(request)?;
     let state = request.job_int("output-device-job-state").ok_or((
-            status::BAD_REQUEST,
-            "output-device-job-state is required".into(),
-        ))?;
+        status::BAD_REQUEST,
+        "output-device-job-state is required".into(),
+    ))?;
     let message = request
         .job_str("output-device-job-state-message")
         .unwrap_or("");

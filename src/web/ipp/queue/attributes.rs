@@ -1,10 +1,10 @@
 //! The secure queue's jobs as IPP sees them: their state in IPP terms, their job
 //! attributes, and the job group an answer carries.
 
+use crate::ipp::op;
 use crate::ipp::printer::QueueDescription;
 use crate::ipp::reply::{response, select_job_attributes};
 use crate::ipp::wire::{Attribute, Group, Message, Value, group, tag};
-use crate::ipp::op;
 use crate::jobs::{HeldJob, JobState};
 
 /// A response with the job's group: what was asked for on Get-Job-Attributes, the
@@ -47,9 +47,7 @@ pub(super) fn job_response(
 }
 
 pub(super) fn select_job(all: Vec<Attribute>, requested: Option<&[Value]>) -> Vec<Attribute> {
-    let names: Vec<&str> = requested
-        .map(|v| v.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_else(|| vec!["all"]);
+    let names: Vec<&str> = requested.map(Value::strings).unwrap_or_else(|| vec!["all"]);
     select_job_attributes(all, &names)
 }
 
@@ -75,16 +73,17 @@ fn ipp_state(state: JobState) -> (i32, &'static str, &'static str) {
 }
 
 /// Everything the queue says about one of `owner`'s jobs.
-pub(super) fn job_attributes(queue: &QueueDescription, owner: &str, job: &HeldJob) -> Vec<Attribute> {
+pub(super) fn job_attributes(
+    queue: &QueueDescription,
+    owner: &str,
+    job: &HeldJob,
+) -> Vec<Attribute> {
     let a = Attribute::new;
     let (state, reason, message) = ipp_state(job.state);
     let no_value = || Value::Other(tag::NO_VALUE, Vec::new());
     let mut attributes = vec![
         a("job-id", Value::Integer(job.id as i32)),
-        a(
-            "job-uri",
-            Value::uri(&format!("{}/{}", queue.uri, job.id)),
-        ),
+        a("job-uri", Value::uri(&format!("{}/{}", queue.uri, job.id))),
         a("job-printer-uri", Value::uri(&queue.uri)),
         a("job-name", Value::name(&job.name)),
         a("job-originating-user-name", Value::name(owner)),
@@ -146,4 +145,3 @@ pub(super) fn job_attributes(queue: &QueueDescription, owner: &str, job: &HeldJo
     }
     attributes
 }
-

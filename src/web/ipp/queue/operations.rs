@@ -284,4 +284,3 @@ async fn get_jobs(ctx: &Context<'_>, request: &Message) -> OpResult {
     }
     Ok(message)
 }
-

@@ -103,15 +103,11 @@ pub(crate) fn submission(request: &Message) -> Result<Submission<'_>, (u16, Stri
         format: request
             .operation_str("document-format")
             .unwrap_or("application/octet-stream"),
-        copies: request.job_int("copies")
-            .unwrap_or(1)
-            .into(),
-        sides: request.job_str("sides")
-            .unwrap_or("one-sided"),
+        copies: request.job_int("copies").unwrap_or(1).into(),
+        sides: request.job_str("sides").unwrap_or("one-sided"),
         source: "ipp",
         compression: compression(request)?,
-        color_mode: match request.job_str("print-color-mode")
-        {
+        color_mode: match request.job_str("print-color-mode") {
             Some("monochrome") => "monochrome",
             Some("color") => "color",
             _ => "auto",
@@ -128,4 +124,3 @@ fn job_name(request: &Message) -> &str {
         .filter(|n| !n.trim().is_empty())
         .unwrap_or("Untitled")
 }
-
