@@ -18,7 +18,7 @@ use crate::web::AppState;
 use crate::web::auth::{basic_credentials, client_info};
 
 mod attributes;
-pub(crate) mod operations;
+mod operations;
 pub(crate) mod template;
 
 use operations::Context;
