@@ -15,7 +15,7 @@ use super::spool::{Spool, SpooledDocument, SpooledJob};
 use super::state::AgentState;
 use super::{AgentError, HealthBoard};
 use crate::ipp::op;
-use crate::ipp::wire::{Attribute, Group, Message, Value, group};
+use crate::ipp::wire::{Attribute, Group, Value, group};
 use crate::release::infra::job_state;
 use crate::release::push::{self, Completion, PushError, PushJob, PushTarget};
 

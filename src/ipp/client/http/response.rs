@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
-use super::Io;
+use super::{Io, describe};
 
 /// An IPP answer carries attributes only; a printer's full description stays far below.
 pub(crate) const MAX_RESPONSE: usize = 8 * 1024 * 1024;
