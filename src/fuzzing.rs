@@ -56,8 +56,8 @@ pub fn ipp_request(data: &[u8]) {
         return;
     };
     // The seeds address the queue as ipp://localhost:631/ipp/print.
-    let _ = crate::ipp::operations::check_request(&message, &["ipp://localhost:631/ipp/print"]);
-    let _ = crate::ipp::operations::submission(&message);
+    let _ = crate::ipp::reply::check_request(&message, &["ipp://localhost:631/ipp/print"]);
+    let _ = crate::web::ipp::queue::template::submission(&message);
     let encoded = wire::encode(&message);
     let again = wire::read_message(&mut encoded.as_slice(), Limits::default()).now_or_never();
     match again {
@@ -474,8 +474,7 @@ mod tests {
                 .now_or_never()
                 .unwrap()
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            crate::ipp::operations::check_request(&message, &["ipp://localhost:631/ipp/print"])
-                .unwrap();
+            crate::ipp::reply::check_request(&message, &["ipp://localhost:631/ipp/print"]).unwrap();
         }
     }
 

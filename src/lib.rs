@@ -20,5 +20,6 @@ pub mod private_files;
 pub mod release;
 pub mod services;
 pub mod telemetry;
+pub mod tls;
 pub mod vault;
 pub mod web;

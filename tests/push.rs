@@ -9,11 +9,12 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use printpark::ipp::client::{
-    ClientError, PrinterState, Timeouts, fingerprint, get_printer_attributes, human_bytes,
+    ClientError, PrinterState, Timeouts, get_printer_attributes, human_bytes,
 };
 use printpark::release::push::{
     Completion, DocumentSource, Protocol, PushError, PushJob, PushTarget, connect,
 };
+use printpark::tls::fingerprint;
 use support::fixture_path;
 use support::printer::{
     FakeBehaviour, FakePrinter, FakeStatus, JobBehaviour, PrinterOptions, TestPrinter,

@@ -9,12 +9,12 @@ use tokio::io::AsyncRead;
 use tokio_util::io::StreamReader;
 
 use super::AgentError;
-use crate::ipp::client::{SeenCertificate, pinned_tls};
 use crate::ipp::wire::{Limits, Message, encode, read_message};
 use crate::release::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrders, AgentOrdersRequest,
     AgentOutcome, WorkstationJob,
 };
+use crate::tls::{SeenCertificate, client_config};
 
 /// The longest a request waits for the next bytes; the server holds a long-poll up to
 /// 25 s, so this only trips on a dead connection (a cut cable sends no reset).
@@ -42,7 +42,7 @@ impl Channel {
                     "--server must be the server's https:// address (got {server:?})"
                 ))
             })?;
-        let (tls, seen) = pinned_tls(pin);
+        let (tls, seen) = client_config(pin);
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(Duration::from_secs(10))

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::device::{Requests, find_int, ok};
+use super::device::{Requests, ok};
 use super::spool::{Spool, SpooledDocument, SpooledJob};
 use super::state::AgentState;
 use super::{AgentError, HealthBoard};
 use crate::ipp::op;
-use crate::ipp::wire::{Attribute, Group, Message, Value, group};
+use crate::ipp::wire::{Attribute, Group, Value, group};
 use crate::release::infra::job_state;
 use crate::release::push::{self, Completion, PushError, PushJob, PushTarget};
 
@@ -133,17 +133,10 @@ impl Deliverer {
         self.state.record(login, job_id, "fetched", 0, "").await?;
         let acknowledge = requests.job_request(op::ACKNOWLEDGE_JOB, job_id);
         retry(stopped, || requests.call(&acknowledge)).await?;
-        let count = find_int(
-            &Message {
-                version: (2, 0),
-                code: 0,
-                request_id: 0,
-                groups: vec![job.clone()],
-            },
-            "number-of-documents",
-        )
-        .filter(|n| *n >= 1)
-        .unwrap_or(1);
+        let count = job
+            .find_int("number-of-documents")
+            .filter(|n| *n >= 1)
+            .unwrap_or(1);
         let mut documents: Vec<SpooledDocument> = Vec::new();
         for number in 1..=count {
             let fetched = retry(stopped, || self.fetch_document(requests, job_id, number)).await;

@@ -288,7 +288,8 @@ impl Poller {
         subscription.push(Attribute::new("notify-lease-duration", Value::Integer(0)));
         request.groups.push(subscription);
         let answer = self.requests.call(&request).await?;
-        let id = find_int(&answer, "notify-subscription-id")
+        let id = answer
+            .find_int("notify-subscription-id")
             .ok_or_else(|| AgentError::Protocol("no notify-subscription-id".into()))?;
         self.subscription = Some(id);
         self.seq = 1;
@@ -466,15 +467,6 @@ fn is_keyword(s: &str) -> bool {
     (1..=NAME_MAX).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-}
-
-pub(super) fn find_int(message: &Message, name: &str) -> Option<i32> {
-    message
-        .groups
-        .iter()
-        .find_map(|g| g.get(name))
-        .and_then(|a| a.first())
-        .and_then(Value::as_int)
 }
 
 #[cfg(test)]

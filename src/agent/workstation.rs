@@ -18,8 +18,8 @@ use tokio_util::io::StreamReader;
 use super::AgentError;
 use super::channel::Channel;
 use super::state::AgentState;
-use crate::ipp::operations::{check_request, response};
 use crate::ipp::printer::{QueueDescription, all_attributes, select};
+use crate::ipp::reply::{check_request, response};
 use crate::ipp::wire::{Attribute, Group, Limits, Message, Value, encode, group, read_message};
 use crate::ipp::{op, status};
 use crate::jobs::analyse::AnalyzingReader;
@@ -304,6 +304,7 @@ async fn handle(
                 location: String::new(),
                 up_since: 0,
                 now: crate::db::now(),
+                operation_time_out: crate::jobs::INCOMING_TIMEOUT_SECS as i32,
                 queued_jobs: 0,
             };
             let requested = request
@@ -437,12 +438,6 @@ async fn print_job(
         .operation_str("job-name")
         .unwrap_or("Untitled")
         .to_string();
-    let int = |name: &str| {
-        request
-            .job_attr(name)
-            .and_then(|a| a.first())
-            .and_then(Value::as_int)
-    };
     let job = WorkstationJob {
         agent_ref: reference.clone(),
         owner: owner.clone(),
@@ -451,13 +446,8 @@ async fn print_job(
         pages: analysis.pages,
         color: analysis.color,
         size_bytes: size as i64,
-        copies: i64::from(int("copies").unwrap_or(1)),
-        sides: request
-            .job_attr("sides")
-            .and_then(|a| a.first())
-            .and_then(Value::as_str)
-            .unwrap_or("one-sided")
-            .to_string(),
+        copies: i64::from(request.job_int("copies").unwrap_or(1)),
+        sides: request.job_str("sides").unwrap_or("one-sided").to_string(),
     };
     match queue
         .channel

@@ -150,7 +150,7 @@ fn announce(services: &Services, ports: crate::dnssd::Ports) -> Option<crate::dn
     if !services.settings.dnssd.enabled {
         return None;
     }
-    let uuid = crate::ipp::printer::queue_uuid(&services.vault);
+    let uuid = crate::web::ipp::queue::queue_uuid(&services.vault);
     crate::dnssd::Announcement::start(&services.settings, &uuid, ports)
         .inspect_err(|e| tracing::warn!(error = %e, "the queue is not announced on the network"))
         .ok()
@@ -318,8 +318,9 @@ async fn rotate(settings: Settings, new_key_file: Option<PathBuf>) -> Result<(),
 
 async fn healthcheck(settings: &Settings, url: &str) -> Result<(), CliError> {
     // Trust exactly the certificate this installation serves (usually self-signed).
-    let (cert_path, _) = crate::web::tls::certificate_paths(settings);
-    let pinned = crate::web::tls::load_first_certificate(&cert_path)?;
+    let (cert_path, _) = crate::tls::certificate_paths(settings);
+    let pinned = crate::tls::load_first_certificate(&cert_path)
+        .map_err(|e| StartError::Tls(e.to_string()))?;
     let (host, port, path) = {
         let parsed = url::Url::parse(url).map_err(|e| CliError::Failed(e.to_string()))?;
         (
@@ -350,7 +351,7 @@ async fn healthcheck_tls(
     path: &str,
 ) -> Result<String, CliError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let config = crate::web::tls::pinned_client_config(pinned);
+    let config = crate::tls::pinned_client_config(pinned);
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| CliError::Failed(e.to_string()))?;

@@ -10,7 +10,6 @@
 /// Reachable crate-wide so the fuzz target can drive the response reader.
 pub(crate) mod http;
 mod report;
-mod tls;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -21,19 +20,8 @@ use super::wire::{Attribute, Group, Limits, Message, Value, encode, group, read_
 use super::{op, status};
 use http::{CHUNK, Endpoint, Io};
 
+pub use http::fill;
 pub use report::{PrinterReport, PrinterState};
-pub use tls::fingerprint;
-
-/// Where a pinned TLS configuration leaves the fingerprint (SHA-256 hex) of the last
-/// certificate it was shown.
-pub type SeenCertificate = std::sync::Arc<std::sync::Mutex<Option<String>>>;
-
-/// A rustls client configuration that trusts exactly the certificate whose SHA-256 is
-/// `pin`, or the first one it sees when there is no pin yet (the agent pins the
-/// server's certificate at enrolment the way PrintPark pins printers').
-pub fn pinned_tls(pin: Option<&str>) -> (rustls::ClientConfig, SeenCertificate) {
-    tls::client_config(pin)
-}
 
 /// Status codes the delivery logic tells apart that `ipp::status` does not name.
 pub mod more_status {

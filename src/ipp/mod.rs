@@ -1,18 +1,18 @@
-//! IPP on the server: the wire codec, the secure queue's printer description, and the
-//! operations a driverless client (IPP Everywhere, AirPrint, Mopria, CUPS) uses to
-//! print into the queue. Documents are never stored here: they stream into
-//! `jobs` intake.
+//! The IPP protocol as a library: the wire codec (`wire`), the reply builders and
+//! attribute accessors every server front answers with (`reply`), the printer
+//! description of an IPP Everywhere queue (`printer`), and the client PrintPark
+//! delivers with (`client`). The server fronts that turn requests into service calls
+//! live in `web::ipp`; nothing here knows jobs, people or releases.
 //!
-//! Not `ippper`/`ipp` on this side: `ippper` pins `ipp` 6 and `http` 1.x request types
-//! (actix-web uses 0.2) and dispatches only its 16 operations; the `ipp` crate's parser
-//! needs a `Send` reader (actix's payload is not), sets no limit on attribute count,
-//! and drops all but the first value of a multi-valued collection member. Our codec
-//! reads attributes with hard limits and leaves the document on the stream.
+//! Not `ippper`/`ipp` on the server side: `ippper` pins `ipp` 6 and `http` 1.x request
+//! types (actix-web uses 0.2) and dispatches only its 16 operations; the `ipp` crate's
+//! parser needs a `Send` reader (actix's payload is not), sets no limit on attribute
+//! count, and drops all but the first value of a multi-valued collection member. Our
+//! codec reads attributes with hard limits and leaves the document on the stream.
 
 pub mod client;
-pub mod infra;
-pub mod operations;
 pub mod printer;
+pub mod reply;
 pub mod wire;
 
 /// Operation codes (RFC 8011 §5.4.15, PWG 5100.x).

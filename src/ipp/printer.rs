@@ -21,6 +21,9 @@ pub struct QueueDescription {
     pub up_since: i64,
     pub now: i64,
     pub queued_jobs: i32,
+    /// `multiple-operation-time-out`: how long (seconds) the queue waits between a
+    /// Create-Job and its documents; the job service's rule, not the protocol's.
+    pub operation_time_out: i32,
 }
 
 /// What Apple raster (URF) the queue takes: version, copies, duplex, input slot,
@@ -37,17 +40,6 @@ pub const URF_SUPPORTED: &[&str] = &[
     "SRGB24",
     "W8",
 ];
-
-/// The stable printer UUID of this installation, derived from the lookup secret so
-/// every replica (and the DNS-SD announcement) agrees.
-pub fn queue_uuid(vault: &crate::vault::Vault) -> String {
-    let h = vault.keyed_hash("printer-uuid", b"secure-queue");
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h[..16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    uuid::Uuid::from_bytes(b).to_string()
-}
 
 /// Formats accepted; `application/octet-stream` means "sniff it".
 pub const DOCUMENT_FORMATS: &[&str] = &[
@@ -233,7 +225,10 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
             ]),
         ),
         a("multiple-document-jobs-supported", Value::Boolean(true)),
-        a("multiple-operation-time-out", Value::Integer(crate::jobs::INCOMING_TIMEOUT_SECS as i32)),
+        a(
+            "multiple-operation-time-out",
+            Value::Integer(q.operation_time_out),
+        ),
         a(
             "natural-language-configured",
             Value::String(tag::LANGUAGE, "en".into()),
@@ -392,7 +387,7 @@ const JOB_TEMPLATE: &[&str] = &[
 /// `all`, `printer-description`, `job-template`; `media-col-database` only when asked by name.
 pub fn select(all: Vec<Attribute>, requested: Option<&[Value]>) -> Vec<Attribute> {
     let names: Vec<&str> = match requested {
-        Some(values) => values.iter().filter_map(Value::as_str).collect(),
+        Some(values) => Value::strings(values),
         None => vec!["all"],
     };
     let everything = names.contains(&"all");

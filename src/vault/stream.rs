@@ -186,8 +186,10 @@ impl ChunkOpener {
     }
 }
 
-/// Reads until `buf` holds `want` bytes or the reader ends; returns whether it ended.
-async fn fill<R: AsyncRead + Unpin>(
+/// Tops `buf` up (it may already hold some bytes) until it holds `want` bytes or the
+/// reader ends; returns whether it ended. Not `ipp::client::fill`: this one grows a
+/// `Vec` into its spare capacity, so a sealed chunk is read without zeroing it first.
+async fn top_up<R: AsyncRead + Unpin>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     want: usize,
@@ -224,7 +226,7 @@ where
     let mut sealed_total = HEADER_LEN as u64;
     let mut current = Vec::with_capacity(size + TAG_LEN);
     let mut next = Vec::with_capacity(size + TAG_LEN);
-    let mut ended = fill(reader, &mut current, size)
+    let mut ended = top_up(reader, &mut current, size)
         .await
         .map_err(VaultError::Source)?;
     loop {
@@ -233,7 +235,7 @@ where
             true
         } else {
             next.clear();
-            ended = fill(reader, &mut next, size)
+            ended = top_up(reader, &mut next, size)
                 .await
                 .map_err(VaultError::Source)?;
             next.is_empty()
@@ -286,7 +288,7 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
         }
         if self.opener.is_none() {
             let mut head = Vec::with_capacity(HEADER_LEN);
-            fill(&mut self.reader, &mut head, HEADER_LEN)
+            top_up(&mut self.reader, &mut head, HEADER_LEN)
                 .await
                 .map_err(VaultError::Store)?;
             let key = self.key.take().ok_or(VaultError::Crypto)?;
@@ -298,7 +300,7 @@ impl<R: AsyncRead + Unpin> SealedReader<R> {
         let want = opener.sealed_chunk_len();
         self.buf.clear();
         self.buf.extend(self.peeked.take());
-        let ended = fill(&mut self.reader, &mut self.buf, want)
+        let ended = top_up(&mut self.reader, &mut self.buf, want)
             .await
             .map_err(VaultError::Store)?;
         let last = if ended {

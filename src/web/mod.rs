@@ -21,9 +21,7 @@ pub mod device_api;
 pub mod error;
 pub mod headers;
 pub mod health;
-pub mod infra;
 pub mod ipp;
-pub mod tls;
 pub mod views;
 
 /// Shared by every worker.
@@ -185,8 +183,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(agents::action),
     )
     .route("/admin/settings", web::get().to(admin::settings))
-    .configure(ipp_routes)
-    .configure(infra::routes)
+    .configure(ipp::queue_routes)
+    .configure(ipp::infra_routes)
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))
@@ -197,12 +195,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()),
     );
-}
-
-/// The IPP queue (also the whole of the plain-IPP listener).
-fn ipp_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ipp/print", web::post().to(ipp::print))
-        .route("/ipp/print/{job}", web::post().to(ipp::print));
 }
 
 /// A request body that could not be read: too large, or not what the form/API expects.
@@ -244,7 +236,10 @@ pub fn serve_on(
 ) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
     let addr = listener.local_addr()?;
     no_delay(&listener);
-    let tls = std::sync::Arc::new(tls::server_config(&services.settings)?);
+    let tls = std::sync::Arc::new(
+        crate::tls::server_config(&services.settings)
+            .map_err(|e| StartError::Tls(e.to_string()))?,
+    );
     let server_settings = services.settings.server.clone();
     let (state, workers, keep_alive) = app_state(services);
     let head_timeout = std::time::Duration::from_secs(server_settings.request_head_timeout_secs);
@@ -382,7 +377,7 @@ pub fn serve_plain_ipp_on(
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(headers::security_and_telemetry))
-            .configure(ipp_routes)
+            .configure(ipp::queue_routes)
             .default_service(web::to(not_found))
     })
     .workers(workers.min(2))

@@ -32,9 +32,9 @@ pub fn server_addr(server: &TestServer) -> SocketAddr {
 
 /// A TLS client that trusts exactly the server's certificate.
 pub fn connector(server: &TestServer) -> TlsConnector {
-    let (cert, _) = printpark::web::tls::certificate_paths(&server.services.settings);
-    let pinned = printpark::web::tls::load_first_certificate(&cert).unwrap();
-    TlsConnector::from(Arc::new(printpark::web::tls::pinned_client_config(pinned)))
+    let (cert, _) = printpark::tls::certificate_paths(&server.services.settings);
+    let pinned = printpark::tls::load_first_certificate(&cert).unwrap();
+    TlsConnector::from(Arc::new(printpark::tls::pinned_client_config(pinned)))
 }
 
 /// A TCP connection to the server from `source` (any 127.x.y.z).

@@ -99,15 +99,10 @@ impl PrinterReport {
         let printer = response.group(group::PRINTER).unwrap_or(&empty);
         let strings = |name: &str| -> Vec<String> {
             printer
-                .get(name)
-                .map(|a| {
-                    a.values
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
+                .strings(name)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
         };
         let first = |name: &str| printer.get(name).and_then(|a| a.first());
         let flag = |name: &str| first(name).and_then(Value::as_bool).unwrap_or(false);

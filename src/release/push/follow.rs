@@ -78,20 +78,10 @@ async fn poll(sent: &Sent, job_id: i32) -> Poll {
     let strings = |name: &str| -> Vec<String> {
         response
             .job_attr(name)
-            .map(|a| {
-                a.values
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|a| a.strings().into_iter().map(str::to_owned).collect())
             .unwrap_or_default()
     };
-    let Some(state) = response
-        .job_attr("job-state")
-        .and_then(|a| a.first())
-        .and_then(Value::as_int)
-    else {
+    let Some(state) = response.job_int("job-state") else {
         return Poll::Failed("the printer did not say the job's state".into());
     };
     Poll::State(JobState {

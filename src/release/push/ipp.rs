@@ -94,10 +94,7 @@ fn send_document_request(uri: &str, job: &PushJob, job_id: i32, last: bool) -> M
 }
 
 fn job_id_of(response: &Message) -> Option<i32> {
-    response
-        .job_attr("job-id")
-        .and_then(|a| a.first())
-        .and_then(Value::as_int)
+    response.job_int("job-id")
 }
 
 /// What happened so far, to tell "nothing printed" from "part may print".

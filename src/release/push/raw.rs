@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{DocumentSource, PushError};
-use crate::ipp::client::{Timeouts, human_bytes};
+use crate::ipp::client::{Timeouts, fill, human_bytes};
 
 const CHUNK: usize = 64 * 1024;
 
@@ -53,21 +53,6 @@ fn broke(sent: u64, reason: String) -> PushError {
             reason: format!("{reason} after {}", human_bytes(sent)),
         }
     }
-}
-
-async fn fill(
-    reader: &mut (dyn AsyncRead + Send + Unpin),
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = reader.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
 }
 
 /// Writes every document, then closes the sending side and gives the printer up to

@@ -111,9 +111,9 @@ struct AgentsPage {
 }
 
 fn server_fingerprint(state: &AppState) -> String {
-    let (cert, _) = crate::web::tls::certificate_paths(&state.services.settings);
-    crate::web::tls::load_first_certificate(&cert)
-        .map(|der| crate::ipp::client::fingerprint(der.as_ref()))
+    let (cert, _) = crate::tls::certificate_paths(&state.services.settings);
+    crate::tls::load_first_certificate(&cert)
+        .map(|der| crate::tls::fingerprint(der.as_ref()))
         .unwrap_or_default()
 }
 

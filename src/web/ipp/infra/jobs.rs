@@ -2,14 +2,15 @@
 //! Acknowledge-Job, Fetch-Document (the document follows the response), and the
 //! status a device reports (Update-Job-Status, Update-Active-Jobs).
 
-use super::{Answer, InfraContext, OpResult, integers, refused};
+use super::context::{Answer, InfraContext, OpResult, integers};
 use crate::db::ReleaseRow;
-use crate::ipp::operations::response;
+use crate::ipp::reply::{response, select_job_attributes};
 use crate::ipp::status;
 use crate::ipp::wire::{Attribute, Group, Message, Value, group};
 use crate::jobs::HeldJob;
 use crate::release::FetchedJob;
 use crate::release::infra::job_state;
+use crate::web::ipp::status::infra_error;
 
 pub(super) fn job_id(request: &Message) -> Result<i64, (u16, String)> {
     match request.operation_attr("job-id").and_then(|a| a.first()) {
@@ -102,10 +103,10 @@ pub(super) fn job_attributes(
 
 pub(super) fn select(all: Vec<Attribute>, request: &Message, default: &[&str]) -> Vec<Attribute> {
     let names: Vec<&str> = match request.operation_attr("requested-attributes") {
-        Some(a) => a.values.iter().filter_map(Value::as_str).collect(),
+        Some(a) => a.strings(),
         None => default.to_vec(),
     };
-    crate::ipp::operations::select_job_attributes(all, &names)
+    select_job_attributes(all, &names)
 }
 
 /// Get-Jobs: `which-jobs=fetchable` lists the printer's jobs waiting for a device.
@@ -114,7 +115,7 @@ pub(super) async fn get_jobs(ctx: &InfraContext<'_>, request: &Message) -> OpRes
         .operation_str("which-jobs")
         .unwrap_or("not-completed");
     let rows = match which {
-        "fetchable" => ctx.infra.fetchable(ctx.caller).await.map_err(refused)?,
+        "fetchable" => ctx.infra.fetchable(ctx.caller).await.map_err(infra_error)?,
         // A device has no other view of the printer's jobs here.
         "not-completed" | "completed" | "all" => Vec::new(),
         other => {
@@ -143,7 +144,7 @@ pub(super) async fn get_jobs(ctx: &InfraContext<'_>, request: &Message) -> OpRes
 
 pub(super) async fn get_job(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     let id = job_id(request)?;
-    let fetchable = ctx.infra.fetchable(ctx.caller).await.map_err(refused)?;
+    let fetchable = ctx.infra.fetchable(ctx.caller).await.map_err(infra_error)?;
     let Some(row) = fetchable.iter().find(|r| r.id == id) else {
         return Err((status::NOT_FOUND, format!("no fetchable job {id}")));
     };
@@ -156,8 +157,11 @@ pub(super) async fn get_job(ctx: &InfraContext<'_>, request: &Message) -> OpResu
 
 pub(super) async fn fetch_job(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     let id = job_id(request)?;
-    let FetchedJob { release, job, .. } =
-        ctx.infra.fetch_job(ctx.caller, id).await.map_err(refused)?;
+    let FetchedJob { release, job, .. } = ctx
+        .infra
+        .fetch_job(ctx.caller, id)
+        .await
+        .map_err(infra_error)?;
     let mut message = response(request, status::OK, "");
     let mut g = Group::new(group::JOB);
     g.attributes = job_attributes(ctx, &release, Some(&job), true);
@@ -180,10 +184,13 @@ pub(super) async fn acknowledge_job(ctx: &InfraContext<'_>, request: &Message) -
         ctx.infra
             .refuse_job(ctx.caller, id, &why)
             .await
-            .map_err(refused)?;
+            .map_err(infra_error)?;
     } else {
         // Only the device that fetched the job acknowledges it.
-        ctx.infra.fetch_job(ctx.caller, id).await.map_err(refused)?;
+        ctx.infra
+            .fetch_job(ctx.caller, id)
+            .await
+            .map_err(infra_error)?;
     }
     Ok(Answer::plain(response(request, status::OK, "")))
 }
@@ -196,7 +203,7 @@ pub(super) async fn fetch_document(ctx: &InfraContext<'_>, request: &Message) ->
     }
     let accepted: Vec<&str> = request
         .operation_attr("document-format-accepted")
-        .map(|a| a.values.iter().filter_map(Value::as_str).collect())
+        .map(Attribute::strings)
         .unwrap_or_default();
     let gzip = request
         .operation_attr("compression-accepted")
@@ -205,7 +212,7 @@ pub(super) async fn fetch_document(ctx: &InfraContext<'_>, request: &Message) ->
         .infra
         .open_document(ctx.caller, id, number as u32, &accepted)
         .await
-        .map_err(refused)?;
+        .map_err(infra_error)?;
     let mut message = response(request, status::OK, "");
     message.groups[0].push(Attribute::new(
         "compression",
@@ -226,23 +233,17 @@ pub(super) async fn fetch_document(ctx: &InfraContext<'_>, request: &Message) ->
 
 pub(super) async fn job_status(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     let id = job_id(request)?;
-    let state = request
-        .job_attr("output-device-job-state")
-        .and_then(|a| a.first())
-        .and_then(Value::as_int)
-        .ok_or((
-            status::BAD_REQUEST,
-            "output-device-job-state is required".into(),
-        ))?;
+    let state = request.job_int("output-device-job-state").ok_or((
+        status::BAD_REQUEST,
+        "output-device-job-state is required".into(),
+    ))?;
     let message = request
-        .job_attr("output-device-job-state-message")
-        .and_then(|a| a.first())
-        .and_then(Value::as_str)
+        .job_str("output-device-job-state-message")
         .unwrap_or("");
     ctx.infra
         .job_status(ctx.caller, id, state, message)
         .await
-        .map_err(refused)?;
+        .map_err(infra_error)?;
     Ok(Answer::plain(response(request, status::OK, "")))
 }
 
@@ -254,7 +255,7 @@ pub(super) async fn active_jobs(ctx: &InfraContext<'_>, request: &Message) -> Op
         .infra
         .active_jobs(ctx.caller, &jobs)
         .await
-        .map_err(refused)?;
+        .map_err(infra_error)?;
     let mut message = response(request, status::OK, "");
     if !gone.is_empty() {
         let mut unsupported = Group::new(group::UNSUPPORTED);

@@ -4,18 +4,24 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt as _;
 use tokio::io::AsyncReadExt;
-use tokio_util::io::StreamReader;
 
-use super::AppState;
-use super::auth::{basic_credentials, client_info};
+use super::transport::{
+    Body, REALM, body_of, content_type_refusal, ipp_response, refuse_unread, wire_refusal,
+};
 use crate::identity::{IdentityError, User};
-use crate::ipp::operations::{self, Context};
 use crate::ipp::printer::QueueDescription;
+use crate::ipp::reply::is_anonymous;
 use crate::ipp::wire::{self, Limits, WireError};
+use crate::vault::Vault;
+use crate::web::AppState;
+use crate::web::auth::{basic_credentials, client_info};
 
-pub(super) const REALM: &str = "Basic realm=\"PrintPark\", charset=\"UTF-8\"";
+mod attributes;
+mod operations;
+pub(crate) mod template;
+
+use operations::Context;
 
 enum Credentials {
     None,
@@ -49,6 +55,17 @@ async fn credentials(req: &HttpRequest, state: &AppState) -> Credentials {
     }
 }
 
+/// The stable printer UUID of this installation, derived from the lookup secret so
+/// every replica (and the DNS-SD announcement) agrees.
+pub fn queue_uuid(vault: &Vault) -> String {
+    let h = vault.keyed_hash("printer-uuid", b"secure-queue");
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b).to_string()
+}
+
 async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription {
     let (host, scheme) = {
         let info = req.connection_info();
@@ -65,12 +82,13 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
         uri: format!("{scheme}://{host}/ipp/print"),
         more_info: format!("https://{host}/portal"),
         admin_url: format!("https://{host}/admin"),
-        icon_url: format!("https://{host}{}", super::assets::url("icon.png")),
-        uuid: crate::ipp::printer::queue_uuid(&state.services.vault),
+        icon_url: format!("https://{host}{}", crate::web::assets::url("icon.png")),
+        uuid: queue_uuid(&state.services.vault),
         name: queue.name.clone(),
         location: queue.location.clone(),
         up_since: state.started_at,
         now: crate::db::now(),
+        operation_time_out: crate::jobs::INCOMING_TIMEOUT_SECS as i32,
         queued_jobs: state
             .services
             .jobs
@@ -81,22 +99,6 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
     }
 }
 
-/// The request body as a reader (the document stays on it after the attributes). A
-/// client that pauses longer than `server.body_idle_timeout_secs` ends it with an error.
-pub(super) type Body = StreamReader<super::connections::IdleTimeout<web::Payload>, bytes::Bytes>;
-
-/// The body of a request, timed by the idle time-out of the settings.
-pub(super) fn body_of(req: &HttpRequest, payload: web::Payload) -> Body {
-    let idle = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.services.settings.server.body_idle_timeout_secs)
-        .unwrap_or(30);
-    StreamReader::new(super::connections::IdleTimeout::new(
-        payload,
-        std::time::Duration::from_secs(idle),
-    ))
-}
-
 /// What a client without credentials may send as attributes: enough for a
 /// Get-Printer-Attributes with its requested-attributes, not more.
 const ANONYMOUS_LIMITS: Limits = Limits {
@@ -104,78 +106,6 @@ const ANONYMOUS_LIMITS: Limits = Limits {
     max_attributes: 100,
     max_depth: 2,
 };
-
-/// A refusal when the request is not `application/ipp`.
-pub(super) fn content_type_refusal(req: &HttpRequest) -> Option<HttpResponse> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case("application/ipp")
-    {
-        None
-    } else {
-        Some(
-            HttpResponse::BadRequest()
-                .content_type("text/plain")
-                .body("Content-Type must be application/ipp\n"),
-        )
-    }
-}
-
-/// The HTTP answer to attributes that could not be read.
-pub(super) fn wire_refusal(error: WireError) -> HttpResponse {
-    match error {
-        WireError::TooLarge(what) => HttpResponse::PayloadTooLarge()
-            .content_type("text/plain")
-            .body(format!("IPP request attributes exceed {what}\n")),
-        e => {
-            tracing::info!(error = %e, "malformed IPP request");
-            HttpResponse::BadRequest()
-                .content_type("text/plain")
-                .body(format!("{e}\n"))
-        }
-    }
-}
-
-/// A refusal given before the request's body is read: the answer (status and text)
-/// goes out at once, then its body's end waits while the rest of the request is read
-/// and dropped — never parsed, never stored — so the connection can carry the client's
-/// signed-in retry (CUPS and ipptool send their whole document before they read the
-/// answer, then retry on the same connection). Past the largest document the queue
-/// takes, the connection is cut instead.
-pub(super) fn refuse_unread(
-    mut response: actix_web::HttpResponseBuilder,
-    text: &str,
-    mut body: Body,
-    limit: u64,
-) -> HttpResponse {
-    let text = bytes::Bytes::from(format!("{text}\n"));
-    let answer = futures_util::stream::once(async move { Ok::<_, std::io::Error>(text) });
-    let discard = futures_util::stream::once(async move {
-        let dropped = tokio::io::copy(
-            &mut (&mut body).take(limit.saturating_add(1)),
-            &mut tokio::io::sink(),
-        )
-        .await?;
-        if dropped > limit {
-            return Err(std::io::Error::other(
-                "a refused request's body is too large",
-            ));
-        }
-        Ok(())
-    })
-    .filter_map(|done| async move { done.err().map(Err) });
-    response
-        .content_type("text/plain")
-        .streaming(futures_util::StreamExt::chain(answer, discard))
-}
 
 /// The answer to a client whose credentials were refused (decided from the head
 /// alone, before a byte of the body is read).
@@ -230,7 +160,7 @@ async fn read_anonymous(body: &mut Body) -> Result<wire::Message, Option<HttpRes
         return Err(Some(wire_refusal(WireError::Io(e))));
     }
     let code = u16::from_be_bytes([head[2], head[3]]);
-    if !operations::is_anonymous(code) {
+    if !is_anonymous(code) {
         return Err(None);
     }
     let mut rest = (&head[..]).chain(&mut *body);
@@ -279,24 +209,3 @@ pub async fn print(
     let mut response = ipp_response(&mut body).await;
     response.body(wire::encode(&answer))
 }
-
-/// The start of an IPP answer. A refused request may leave its document unread: a
-/// little of what is left is read so the connection can carry the client's next
-/// request; past that it is closed, so the client knows to reconnect instead of
-/// writing into a dead connection.
-pub(super) async fn ipp_response(body: &mut Body) -> actix_web::HttpResponseBuilder {
-    let drained = tokio::io::copy(&mut body.take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
-    let finished = matches!(drained, Ok(n) if n < DRAIN_LIMIT);
-    let mut response = HttpResponse::Ok();
-    response
-        .content_type("application/ipp")
-        // IPP bodies are never content-coded; `identity` also keeps Compress off them.
-        .insert_header((header::CONTENT_ENCODING, "identity"));
-    if !finished {
-        response.force_close();
-    }
-    response
-}
-
-/// Unread request bytes drained after a response before the connection is closed.
-const DRAIN_LIMIT: u64 = 4 * 1024 * 1024;

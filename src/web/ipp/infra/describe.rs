@@ -2,10 +2,9 @@
 //! queue's IPP Everywhere description with the state the device reported, and what
 //! INFRA and ippget need (operations, `printer-xri-supported`, notify-*).
 
-use super::Answer;
-use super::InfraContext;
-use crate::ipp::operations::response;
+use super::context::{Answer, InfraContext};
 use crate::ipp::printer;
+use crate::ipp::reply::response;
 use crate::ipp::wire::{Attribute, Group, Message, Value, group, tag};
 use crate::ipp::{op, status};
 

@@ -11,21 +11,24 @@ use futures_util::StreamExt;
 use tokio::io::BufReader;
 use tokio_util::io::ReaderStream;
 
-use super::AppState;
-use super::auth::{basic_credentials, client_info};
-use super::ipp::{REALM, body_of, content_type_refusal, ipp_response, refuse_unread, wire_refusal};
-use crate::ipp::infra::{self, InfraContext};
+use super::transport::{
+    REALM, body_of, content_type_refusal, ipp_response, refuse_unread, wire_refusal,
+};
 use crate::ipp::printer::QueueDescription;
-use crate::ipp::wire;
+use crate::ipp::reply::response;
+use crate::ipp::{status, wire};
 use crate::release::{DeviceCaller, InfraError};
+use crate::web::AppState;
+use crate::web::auth::{basic_credentials, client_info};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ipp/system", web::post().to(system))
-        .route("/ipp/infra/{guid}", web::post().to(printer))
-        .route("/ipp/infra/{guid}/{job}", web::post().to(printer));
-}
+mod context;
+mod describe;
+mod jobs;
+mod operations;
 
-async fn system(
+use context::{Answer, InfraContext};
+
+pub(super) async fn system(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -33,7 +36,7 @@ async fn system(
     serve(req, payload, state, None).await
 }
 
-async fn printer(
+pub(super) async fn printer(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -87,12 +90,13 @@ fn describe(
         uri: format!("ipps://{host}/ipp/infra/{}", printer.guid),
         more_info: format!("https://{host}/portal"),
         admin_url: format!("https://{host}/admin/printers/{}", printer.id),
-        icon_url: format!("https://{host}{}", super::assets::url("icon.png")),
+        icon_url: format!("https://{host}{}", crate::web::assets::url("icon.png")),
         uuid: printer.guid.clone(),
         name: printer.name.clone(),
         location: printer.location.clone(),
         up_since: state.started_at,
         now: crate::db::now(),
+        operation_time_out: crate::jobs::INCOMING_TIMEOUT_SECS as i32,
         queued_jobs: 0,
     };
     (queue, format!("ipps://{host}/ipp/system"))
@@ -137,10 +141,10 @@ async fn serve(
     let infra = state.services.release.infra();
     let answer = match guid {
         // A device reaches only its own printer: any other is "not found".
-        Some(guid) if guid != caller.printer.guid => infra::Answer {
-            message: crate::ipp::operations::response(
+        Some(guid) if guid != caller.printer.guid => Answer {
+            message: response(
                 &request,
-                crate::ipp::status::NOT_FOUND,
+                status::NOT_FOUND,
                 "no such printer for this output device",
             ),
             document: None,
@@ -156,7 +160,7 @@ async fn serve(
                 on_system: guid.is_none(),
                 public_url: state.services.settings.server.public_url.clone(),
             };
-            infra::handle(&ctx, &request).await
+            operations::handle(&ctx, &request).await
         }
     };
     metrics::counter!("printpark_infra_requests_total", "operation" => format!("0x{:04x}", request.code), "status" => format!("0x{:04x}", answer.message.code)).increment(1);

@@ -1,24 +1,18 @@
-//! The Infrastructure Printer's operations (PWG 5100.18, RFC 3995/3996 ippget): what
-//! an output device sends on `/ipp/system` and on its printer's `/ipp/infra/{guid}`.
-//! Authentication happened before (`web/infra.rs`): every request here comes from
-//! one output device, for the printer it serves. The job-id a device sees is the
-//! release id (one release = one fetchable job).
+//! The Infrastructure Printer's operations (PWG 5100.18, RFC 3995/3996 ippget) and
+//! their dispatch: what an output device sends on `/ipp/system` and on its printer's
+//! `/ipp/infra/{guid}`. Authentication happened before (`web/ipp/infra.rs`): every
+//! request here comes from one output device, for the printer it serves. The job-id a
+//! device sees is the release id (one release = one fetchable job).
 
-use tokio::io::AsyncRead;
-
-mod describe;
-mod jobs;
-
-pub use describe::PRINTER_OPERATIONS;
-use describe::{EVENTS, printer_attributes, system_attributes, xri};
-
-use super::operations::{check_request, response};
-use super::printer::QueueDescription;
-use super::wire::{Attribute, Group, Message, Value, group, tag};
-use super::{op, status};
+use super::context::{Answer, InfraContext, OpResult, integers};
+use super::describe::{EVENTS, printer_attributes, system_attributes, xri};
+use super::jobs;
 use crate::db::{DeviceReportFields, EventRow};
+use crate::ipp::reply::{check_request, response};
+use crate::ipp::wire::{Attribute, Group, Message, Value, group, tag};
+use crate::ipp::{op, status};
 use crate::release::infra::LONGEST_WAIT;
-use crate::release::{DeviceCaller, Infra, InfraError, ReleaseError};
+use crate::web::ipp::status::infra_error;
 
 /// How long a device should wait before its next Get-Notifications (seconds): 1 after
 /// a request we held (`notify-wait`: the hold was the wait; the reference proxy sleeps
@@ -26,62 +20,6 @@ use crate::release::{DeviceCaller, Infra, InfraError, ReleaseError};
 /// without waiting.
 const GET_INTERVAL_AFTER_WAIT: i32 = 1;
 const GET_INTERVAL_POLLING: i32 = 30;
-
-/// Everything one request may use.
-pub struct InfraContext<'a> {
-    pub infra: &'a Infra,
-    pub caller: &'a DeviceCaller,
-    /// The printer's description as the device reached it (its URI is the
-    /// printer's `/ipp/infra/{guid}`).
-    pub queue: QueueDescription,
-    /// `ipps://host:port/ipp/system`
-    pub system_uri: String,
-    /// The request came to the system URI.
-    pub on_system: bool,
-    /// `server.public_url`: a target URI may name its host too.
-    pub public_url: Option<String>,
-}
-
-/// A response, and for Fetch-Document the document that follows it.
-pub struct Answer {
-    pub message: Message,
-    pub document: Option<Box<dyn AsyncRead + Send + Unpin>>,
-    /// The document is sent gzip-compressed.
-    pub gzip: bool,
-}
-
-impl Answer {
-    fn plain(message: Message) -> Self {
-        Self {
-            message,
-            document: None,
-            gzip: false,
-        }
-    }
-}
-
-type OpResult = Result<Answer, (u16, String)>;
-
-fn refused(error: InfraError) -> (u16, String) {
-    let message = error.to_string();
-    let code = match error {
-        InfraError::Unauthenticated | InfraError::AwaitingApproval => status::NOT_AUTHENTICATED,
-        InfraError::NotFetchable(_) => status::NOT_FETCHABLE,
-        InfraError::FormatNotAccepted(_) => status::DOCUMENT_FORMAT_NOT_SUPPORTED,
-        InfraError::NotFound(_) => status::NOT_FOUND,
-        InfraError::NotPossible(_) => status::NOT_POSSIBLE,
-        InfraError::BadRequest(_) => status::BAD_REQUEST,
-        InfraError::Release(ReleaseError::NotFound) => status::NOT_FOUND,
-        InfraError::Release(other) => {
-            tracing::error!(error = %other, "an INFRA operation failed");
-            return (
-                status::INTERNAL_ERROR,
-                "the server could not complete the request".into(),
-            );
-        }
-    };
-    (code, message)
-}
 
 /// Runs one request of an output device.
 pub async fn handle(ctx: &InfraContext<'_>, request: &Message) -> Answer {
@@ -124,7 +62,7 @@ pub async fn handle(ctx: &InfraContext<'_>, request: &Message) -> Answer {
                 .deregister(ctx.caller)
                 .await
                 .map(|()| Answer::plain(response(request, status::OK, "")))
-                .map_err(refused),
+                .map_err(infra_error),
             other => Err((
                 status::OPERATION_NOT_SUPPORTED,
                 format!("operation 0x{other:04x} is not supported"),
@@ -149,7 +87,7 @@ async fn register(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     ctx.infra
         .register(ctx.caller, uuid)
         .await
-        .map_err(refused)?;
+        .map_err(infra_error)?;
     let mut message = response(request, status::OK, "");
     let mut printer = Group::new(group::PRINTER);
     printer.push(xri(ctx));
@@ -191,9 +129,8 @@ async fn subscribe(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
         }
         let events: Vec<&str> = match wanted.get("notify-events") {
             Some(a) => a
-                .values
-                .iter()
-                .filter_map(Value::as_str)
+                .strings()
+                .into_iter()
                 .filter(|e| EVENTS.contains(e))
                 .collect(),
             None => vec!["job-fetchable"],
@@ -202,7 +139,7 @@ async fn subscribe(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
             .infra
             .subscribe(ctx.caller, &events)
             .await
-            .map_err(refused)?;
+            .map_err(infra_error)?;
         answer.push(Attribute::new(
             "notify-subscription-id",
             Value::Integer(id.min(i64::from(i32::MAX)) as i32),
@@ -221,21 +158,8 @@ async fn unsubscribe(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
     ctx.infra
         .unsubscribe(ctx.caller, i64::from(id))
         .await
-        .map_err(refused)?;
+        .map_err(infra_error)?;
     Ok(Answer::plain(response(request, status::OK, "")))
-}
-
-fn integers(request: &Message, name: &str) -> Vec<i64> {
-    request
-        .operation_attr(name)
-        .map(|a| {
-            a.values
-                .iter()
-                .filter_map(Value::as_int)
-                .map(i64::from)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn notifications(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
@@ -262,7 +186,7 @@ async fn notifications(ctx: &InfraContext<'_>, request: &Message) -> OpResult {
         .infra
         .notifications(ctx.caller, &wanted, wait)
         .await
-        .map_err(refused)?;
+        .map_err(infra_error)?;
     let mut message = response(request, status::OK, "");
     message.groups[0].push(Attribute::new(
         "notify-get-interval",
@@ -329,18 +253,7 @@ async fn device_attributes(ctx: &InfraContext<'_>, request: &Message) -> OpResul
             "a printer attributes group is required".into(),
         ));
     };
-    let strings = |name: &str| -> Vec<String> {
-        attrs
-            .get(name)
-            .map(|a| {
-                a.values
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = |name: &str| attrs.strings(name);
     let state = match attrs.get("printer-state").and_then(|a| a.first()) {
         Some(Value::Enum(4)) => "processing",
         Some(Value::Enum(5)) => "stopped",
@@ -371,7 +284,7 @@ async fn device_attributes(ctx: &InfraContext<'_>, request: &Message) -> OpResul
         state: state.into(),
         state_reasons: strings("printer-state-reasons")
             .into_iter()
-            .filter(|r| r != "none")
+            .filter(|r| *r != "none")
             .collect::<Vec<_>>()
             .join(","),
         state_message: strings("printer-state-message").join(" "),
@@ -380,6 +293,6 @@ async fn device_attributes(ctx: &InfraContext<'_>, request: &Message) -> OpResul
     ctx.infra
         .report(ctx.caller, &report)
         .await
-        .map_err(refused)?;
+        .map_err(infra_error)?;
     Ok(Answer::plain(response(request, status::OK, "")))
 }
