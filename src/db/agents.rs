@@ -312,7 +312,7 @@ impl Db {
     pub async fn output_devices_of_agent(&self, agent_id: i64) -> DbResult<Vec<OutputDeviceRow>> {
         let sql = format!(
             "{} WHERE agent_id = $1 AND revoked_at IS NULL ORDER BY id",
-            super::infra::DEVICE_SELECT
+            super::output_devices::DEVICE_SELECT
         );
         Ok(on_backend!(self, |pool| {
             sqlx::query_as::<_, OutputDeviceRow>(&sql)

@@ -19,7 +19,7 @@ pub mod badges;
 pub mod blobs;
 pub mod devices;
 pub mod first_run;
-pub mod infra;
+pub mod output_devices;
 pub mod jobs;
 pub mod printers;
 pub mod releases;
@@ -33,7 +33,7 @@ pub use blobs::SealedBlobRow;
 pub use devices::{
     CredentialRow, DeviceFields, DeviceRow, DiscoverySettingsRow, RangeRow, ScanRow, SupplyRow,
 };
-pub use infra::{DeviceReportFields, EventRow, OutputDeviceRow};
+pub use output_devices::{DeviceReportFields, EventRow, OutputDeviceRow};
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};

@@ -2,7 +2,7 @@
 //! leases. A job row moves with its release: held → releasing → printed, back to
 //! held (nothing reached the printer), or needs-attention (outcome unknown).
 
-use super::infra::{FETCHABLE_JOB_STATE, emit_event};
+use super::output_devices::{FETCHABLE_JOB_STATE, emit_event};
 use super::{Db, DbResult, now, on_backend, touched};
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -17,7 +17,7 @@ use super::printer::QueueDescription;
 use super::wire::{Attribute, Group, Message, Value, group, tag};
 use super::{op, status};
 use crate::db::{DeviceReportFields, EventRow};
-use crate::release::infra::LONGEST_WAIT;
+use crate::release::pull::LONGEST_WAIT;
 use crate::release::{DeviceCaller, Infra, InfraError, ReleaseError};
 
 /// How long a device should wait before its next Get-Notifications (seconds): 1 after

@@ -7,9 +7,9 @@
 //! release whose bytes may have reached the printer when its outcome became unknown
 //! goes to needs-attention, never to an automatic second copy.
 
-pub mod infra;
+pub mod pull;
 pub mod push;
-pub mod registry;
+pub mod printers;
 mod worker;
 
 use std::sync::Arc;
@@ -20,13 +20,13 @@ use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::jobs::{HeldJob, JobError, JobState, Jobs};
 use crate::vault::Vault;
 
-pub use infra::{
+pub use pull::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrder, AgentOrders,
     AgentOrdersRequest, AgentOutcome, AgentPrinter, AgentPrinterHealth, AgentView, DeviceCaller,
     FetchedJob, HEARTBEAT_SECS, Infra, InfraError, NewOutputDevice, WorkstationJob,
 };
-pub use infra::{AgentTrust, ParkScope};
-pub use registry::{PrinterForm, Printers};
+pub use pull::{AgentTrust, ParkScope};
+pub use printers::{PrinterForm, Printers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -102,7 +102,7 @@ pub struct Release {
     printers: Printers,
     settings: ReleaseSettings,
     wake: Arc<tokio::sync::Notify>,
-    events: Arc<infra::EventBell>,
+    events: Arc<pull::EventBell>,
 }
 
 impl Release {
@@ -122,7 +122,7 @@ impl Release {
             printers,
             settings,
             wake: Arc::new(tokio::sync::Notify::new()),
-            events: Arc::new(infra::EventBell::default()),
+            events: Arc::new(pull::EventBell::default()),
         }
     }
 

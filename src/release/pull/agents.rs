@@ -299,7 +299,7 @@ impl Infra {
             Err(DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let matches = super::devices::secret_matches(
+        let matches = super::output_devices::secret_matches(
             expected.as_ref().map(|a| a.secret_hash.as_slice()),
             &self.agent_hash(AGENT_SECRET_PURPOSE, secret),
         );

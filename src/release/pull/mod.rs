@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::io::AsyncRead;
 
 mod agents;
-mod devices;
+mod output_devices;
 mod events;
 mod workstation;
 
