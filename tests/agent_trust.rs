@@ -251,7 +251,7 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let seen = laptop.row(&w.server).await.last_seen_at.unwrap_or(0);
-        if seen < printpark::db::now() - 1 {
+        if seen < printpark::clock::now() - 1 {
             break;
         }
         assert!(Instant::now() < deadline);

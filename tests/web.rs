@@ -1016,7 +1016,7 @@ async fn held_jobs_expire_after_the_queue_or_per_user_hold_time_and_count_as_avo
         .unwrap();
     assert_eq!(bobs.expires_at - bobs.submitted_at, 2 * 3600);
     assert_eq!(anns.expires_at - anns.submitted_at, 24 * 3600);
-    let now = printpark::db::now();
+    let now = printpark::clock::now();
     assert_eq!(jobs.expire_due(now + 3 * 3600).await.unwrap(), 1);
     assert_eq!(jobs.held_jobs_of(&bob).await.unwrap().len(), 0);
     assert_eq!(jobs.held_jobs_of(&ann).await.unwrap().len(), 1);

@@ -303,7 +303,7 @@ async fn handle(
                 name: "PrintPark (kept on this computer)".into(),
                 location: String::new(),
                 up_since: 0,
-                now: crate::db::now(),
+                now: crate::clock::now(),
                 queued_jobs: 0,
             };
             let requested = request

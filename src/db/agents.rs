@@ -2,7 +2,8 @@
 //! and what they last reported. The printers an agent serves are its output device
 //! rows (`output_devices.agent_id`).
 
-use super::{Db, DbError, DbResult, JobRow, NewJob, OutputDeviceRow, ReleaseRow, now, on_backend};
+use super::{Db, DbError, DbResult, JobRow, NewJob, OutputDeviceRow, ReleaseRow, on_backend};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AgentRow {

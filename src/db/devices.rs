@@ -1,7 +1,8 @@
 //! Devices found by SNMP discovery: the devices, their supplies and meters with
 //! history, the discovery settings, ranges, credentials and scans.
 
-use super::{Db, DbResult, now, on_backend, touched};
+use super::{Db, DbResult, on_backend, touched};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceRow {

@@ -19,8 +19,8 @@ pub mod badges;
 pub mod blobs;
 pub mod devices;
 pub mod first_run;
-pub mod output_devices;
 pub mod jobs;
+pub mod output_devices;
 pub mod printers;
 pub mod releases;
 pub mod sessions;
@@ -33,8 +33,8 @@ pub use blobs::SealedBlobRow;
 pub use devices::{
     CredentialRow, DeviceFields, DeviceRow, DiscoverySettingsRow, RangeRow, ScanRow, SupplyRow,
 };
-pub use output_devices::{DeviceReportFields, EventRow, OutputDeviceRow};
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
+pub use output_devices::{DeviceReportFields, EventRow, OutputDeviceRow};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};
 pub use sessions::{DeviceSessionRow, SessionRow};
@@ -237,9 +237,4 @@ pub(crate) fn touched(rows_affected: u64) -> DbResult<()> {
     } else {
         Ok(())
     }
-}
-
-/// Now, in Unix seconds, the unit of every time column.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }

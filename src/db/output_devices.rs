@@ -1,7 +1,8 @@
 //! Output devices of printers that pull their jobs (IPP INFRA), their ippget
 //! subscriptions and events, and the fetch side of releases.
 
-use super::{Db, DbResult, ReleaseRow, now, on_backend, touched};
+use super::{Db, DbResult, ReleaseRow, on_backend, touched};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutputDeviceRow {

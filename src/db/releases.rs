@@ -3,7 +3,8 @@
 //! held (nothing reached the printer), or needs-attention (outcome unknown).
 
 use super::output_devices::{FETCHABLE_JOB_STATE, emit_event};
-use super::{Db, DbResult, now, on_backend, touched};
+use super::{Db, DbResult, on_backend, touched};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReleaseRow {

@@ -8,7 +8,8 @@ use tokio::io::{AsyncRead, BufReader};
 use super::analyse::{Analysis, AnalyzingReader, TooLarge};
 use super::quota::{OverQuota, QuotaReader};
 use super::{HeldJob, JobError, JobState, Jobs};
-use crate::db::{NewDocument, NewJob, now};
+use crate::clock::now;
+use crate::db::{NewDocument, NewJob};
 use crate::identity::{ClientInfo, User};
 use crate::vault::{BlobId, SealedBlob, VaultError};
 

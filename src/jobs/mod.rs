@@ -12,8 +12,9 @@ pub use intake::{Compression, Submission};
 
 use tokio::io::AsyncRead;
 
+use crate::clock::now;
 use crate::config::QueueSettings;
-use crate::db::{Db, DbError, JobRow, now};
+use crate::db::{Db, DbError, JobRow};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::vault::{BlobId, Vault, VaultError};
 

@@ -7,26 +7,27 @@
 //! release whose bytes may have reached the printer when its outcome became unknown
 //! goes to needs-attention, never to an automatic second copy.
 
+pub mod printers;
 pub mod pull;
 pub mod push;
-pub mod printers;
 mod worker;
 
 use std::sync::Arc;
 
+use crate::clock::now;
 use crate::config::ReleaseSettings;
-use crate::db::{Db, DbError, PrinterRow, ReleaseItem, ReleaseRow, now};
+use crate::db::{Db, DbError, PrinterRow, ReleaseItem, ReleaseRow};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::jobs::{HeldJob, JobError, JobState, Jobs};
 use crate::vault::Vault;
 
+pub use printers::{PrinterForm, Printers};
 pub use pull::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrder, AgentOrders,
     AgentOrdersRequest, AgentOutcome, AgentPrinter, AgentPrinterHealth, AgentView, DeviceCaller,
     FetchedJob, HEARTBEAT_SECS, Infra, InfraError, NewOutputDevice, WorkstationJob,
 };
 pub use pull::{AgentTrust, ParkScope};
-pub use printers::{PrinterForm, Printers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {

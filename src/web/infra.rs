@@ -92,7 +92,7 @@ fn describe(
         name: printer.name.clone(),
         location: printer.location.clone(),
         up_since: state.started_at,
-        now: crate::db::now(),
+        now: crate::clock::now(),
         queued_jobs: 0,
     };
     (queue, format!("ipps://{host}/ipp/system"))

@@ -70,7 +70,7 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
         name: queue.name.clone(),
         location: queue.location.clone(),
         up_since: state.started_at,
-        now: crate::db::now(),
+        now: crate::clock::now(),
         queued_jobs: state
             .services
             .jobs

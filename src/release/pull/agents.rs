@@ -202,7 +202,7 @@ impl Infra {
     ) -> Result<String, InfraError> {
         crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
         let code = crate::identity::secrets::new_app_password().replacen("pp-", "enrol-", 1);
-        let expires = crate::db::now() + ENROLMENT_CODE_LIFE_SECS;
+        let expires = crate::clock::now() + ENROLMENT_CODE_LIFE_SECS;
         self.release
             .db
             .insert_enrolment_code(

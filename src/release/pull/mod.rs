@@ -19,8 +19,8 @@ use std::time::Duration;
 use tokio::io::AsyncRead;
 
 mod agents;
-mod output_devices;
 mod events;
+mod output_devices;
 mod workstation;
 
 pub use agents::{
@@ -32,7 +32,8 @@ pub use workstation::{AgentOrder, AgentOrders, AgentOrdersRequest, AgentOutcome,
 
 use super::worker::conclude;
 use super::{Release, ReleaseError};
-use crate::db::{OutputDeviceRow, PrinterRow, ReleaseEnd, ReleaseRow, now};
+use crate::clock::now;
+use crate::db::{OutputDeviceRow, PrinterRow, ReleaseEnd, ReleaseRow};
 
 use crate::jobs::HeldJob;
 use crate::vault::BlobId;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 use super::{DeviceCaller, Infra, InfraError, NewOutputDevice, SECRET_PURPOSE};
-use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd, now};
+use crate::clock::now;
+use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd};
 use crate::identity::{ClientInfo, User};
 use crate::release::ReleaseError;
 use crate::release::worker::conclude;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Infra, InfraError};
-use crate::db::{AgentRow, NewJob, ReleaseEnd, now};
+use crate::clock::now;
+use crate::db::{AgentRow, NewJob, ReleaseEnd};
 use crate::identity::ClientInfo;
 use crate::release::ReleaseError;
 use crate::release::worker::conclude;
