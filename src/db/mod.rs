@@ -19,6 +19,7 @@ pub mod badges;
 pub mod blobs;
 pub mod devices;
 pub mod first_run;
+pub mod infra_events;
 pub mod jobs;
 pub mod output_devices;
 pub mod printers;
@@ -33,8 +34,9 @@ pub use blobs::SealedBlobRow;
 pub use devices::{
     CredentialRow, DeviceFields, DeviceRow, DiscoverySettingsRow, RangeRow, ScanRow, SupplyRow,
 };
+pub use infra_events::EventRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
-pub use output_devices::{DeviceReportFields, EventRow, OutputDeviceRow};
+pub use output_devices::{DeviceReportFields, OutputDeviceRow};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};
 pub use sessions::{DeviceSessionRow, SessionRow};

@@ -2,7 +2,7 @@
 //! leases. A job row moves with its release: held → releasing → printed, back to
 //! held (nothing reached the printer), or needs-attention (outcome unknown).
 
-use super::output_devices::{FETCHABLE_JOB_STATE, emit_event};
+use super::infra_events::{FETCHABLE_JOB_STATE, emit_event};
 use super::{Db, DbResult, on_backend, touched};
 use crate::clock::now;
 
