@@ -18,6 +18,7 @@ pub mod audit;
 pub mod badges;
 pub mod blobs;
 pub mod devices;
+pub mod discovery;
 pub mod first_run;
 pub mod infra_events;
 pub mod jobs;
@@ -31,9 +32,8 @@ pub mod users;
 pub use agents::{AgentOrderRow, AgentRow, AgentTrustRow};
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::SealedBlobRow;
-pub use devices::{
-    CredentialRow, DeviceFields, DeviceRow, DiscoverySettingsRow, RangeRow, ScanRow, SupplyRow,
-};
+pub use devices::{DeviceFields, DeviceRow, SupplyRow};
+pub use discovery::{CredentialRow, DiscoverySettingsRow, RangeRow, ScanRow};
 pub use infra_events::EventRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use output_devices::{DeviceReportFields, OutputDeviceRow};

@@ -16,8 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
+use subtle::ConstantTimeEq;
 use tokio::io::AsyncRead;
 
+mod agent_trust;
 mod agents;
 mod events;
 mod output_devices;
@@ -27,7 +29,7 @@ pub use agents::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
     AgentPrinterHealth, AgentView, HEARTBEAT_SECS,
 };
-pub use agents::{AgentTrust, ParkScope};
+pub use agent_trust::{AgentTrust, ParkScope};
 pub use workstation::{AgentOrder, AgentOrders, AgentOrdersRequest, AgentOutcome, WorkstationJob};
 
 use super::worker::conclude;
@@ -35,6 +37,7 @@ use super::{Release, ReleaseError};
 use crate::clock::now;
 use crate::db::{OutputDeviceRow, PrinterRow, ReleaseEnd, ReleaseRow};
 
+use crate::identity::{ClientInfo, User};
 use crate::jobs::HeldJob;
 use crate::vault::BlobId;
 
@@ -99,6 +102,12 @@ impl DeviceCaller {
     fn owner(&self) -> String {
         lease_owner(self.device.id)
     }
+}
+
+/// Compares a stored secret hash with a given one in constant time; none stored never
+/// matches (output devices and agents sign in alike).
+fn secret_matches(stored: Option<&[u8]>, given: &[u8]) -> bool {
+    stored.is_some_and(|stored| bool::from(stored.ct_eq(given)))
 }
 
 fn lease_owner(device_id: i64) -> String {
@@ -167,6 +176,22 @@ impl Infra {
     pub(super) fn new(release: Release) -> Self {
         let events = release.events.clone();
         Self { release, events }
+    }
+
+    /// Audits an admin's successful change to agents or output devices.
+    async fn audit_admin(
+        &self,
+        admin: &User,
+        action: &str,
+        target: &str,
+        client: &ClientInfo,
+        detail: &str,
+    ) -> Result<(), InfraError> {
+        self.release
+            .identity
+            .audit(Some(admin), action, target, "success", client, detail)
+            .await
+            .map_err(|e| InfraError::from(ReleaseError::from(e)))
     }
 
     fn lease_until(&self) -> i64 {

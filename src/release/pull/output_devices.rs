@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use subtle::ConstantTimeEq;
-
 use super::{DeviceCaller, Infra, InfraError, NewOutputDevice, SECRET_PURPOSE};
 use crate::clock::now;
 use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd};
@@ -128,7 +126,7 @@ impl Infra {
             Err(crate::db::DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let matches = secret_matches(
+        let matches = super::secret_matches(
             expected.as_ref().map(|d| d.secret_hash.as_slice()),
             &self.secret_hash(secret),
         );
@@ -304,8 +302,3 @@ fn device_problem(device: &OutputDeviceRow) -> Option<String> {
     .blocking_problem()
 }
 
-/// Whether a secret's keyed hash matches the stored one, in constant time (false
-/// when nothing is stored: an unknown login costs the same hash).
-pub(super) fn secret_matches(stored: Option<&[u8]>, given: &[u8]) -> bool {
-    stored.is_some_and(|stored| bool::from(stored.ct_eq(given)))
-}
