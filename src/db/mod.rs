@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub mod agent_orders;
 pub mod agents;
 pub mod audit;
 pub mod badges;
@@ -24,12 +25,14 @@ pub mod infra_events;
 pub mod jobs;
 pub mod output_devices;
 pub mod printers;
+pub mod quota;
 pub mod releases;
 pub mod sessions;
 pub mod sign_in_limits;
 pub mod users;
 
-pub use agents::{AgentOrderRow, AgentRow, AgentTrustRow};
+pub use agent_orders::AgentOrderRow;
+pub use agents::{AgentRow, AgentTrustRow};
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::SealedBlobRow;
 pub use devices::{DeviceFields, DeviceRow, SupplyRow};

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{JobError, Jobs};
 use crate::clock::now;
-use crate::db::jobs::UsageCaps;
+use crate::db::quota::UsageCaps;
 use crate::db::{Db, DbResult};
 use crate::identity::User;
 

@@ -202,5 +202,4 @@ impl Infra {
         )
         .await
     }
-
 }

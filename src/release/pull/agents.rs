@@ -54,7 +54,6 @@ pub struct AgentCredential {
     pub site_salt: String,
 }
 
-
 /// One printer as the agent serves it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AgentPrinter {
@@ -130,7 +129,6 @@ impl Infra {
     fn agent_hash(&self, purpose: &str, value: &str) -> Vec<u8> {
         self.release.vault.keyed_hash(purpose, value.as_bytes())
     }
-
 
     /// A one-time enrolment code (works once, for 24 hours). Shown once; only its
     /// keyed hash is kept.

@@ -25,11 +25,11 @@ mod events;
 mod output_devices;
 mod workstation;
 
+pub use agent_trust::{AgentTrust, ParkScope};
 pub use agents::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
     AgentPrinterHealth, AgentView, HEARTBEAT_SECS,
 };
-pub use agent_trust::{AgentTrust, ParkScope};
 pub use workstation::{AgentOrder, AgentOrders, AgentOrdersRequest, AgentOutcome, WorkstationJob};
 
 use super::worker::conclude;

@@ -301,4 +301,3 @@ fn device_problem(device: &OutputDeviceRow) -> Option<String> {
     }
     .blocking_problem()
 }
-
