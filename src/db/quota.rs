@@ -2,7 +2,7 @@
 //! owner's unfinished jobs, so two uploads cannot both take a user's last place or
 //! last bytes (each decision is one conditional statement).
 
-use super::{Db, DbResult, on_backend, touched};
+use super::{Db, DbResult, on_backend};
 
 /// The per-user caps of the storage quota.
 #[derive(Debug, Clone, Copy)]
