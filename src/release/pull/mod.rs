@@ -22,6 +22,7 @@ use tokio::io::AsyncRead;
 mod agent_trust;
 mod agents;
 mod events;
+mod failover;
 mod output_devices;
 mod workstation;
 
@@ -108,6 +109,11 @@ impl DeviceCaller {
 /// matches (output devices and agents sign in alike).
 fn secret_matches(stored: Option<&[u8]>, given: &[u8]) -> bool {
     stored.is_some_and(|stored| bool::from(stored.ct_eq(given)))
+}
+
+/// The lease owner of releases a workstation agent delivers.
+fn agent_owner(agent: &crate::db::AgentRow) -> String {
+    format!("agent:{}", agent.id)
 }
 
 fn lease_owner(device_id: i64) -> String {
