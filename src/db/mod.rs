@@ -41,7 +41,7 @@ pub use infra_events::EventRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use output_devices::{DeviceReportFields, OutputDeviceRow};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
-pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};
+pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownReleaseState};
 pub use sessions::{DeviceSessionRow, SessionRow};
 pub use sign_in_limits::{Failure, LockRule, Reservation};
 pub use users::{AppPasswordRow, NewUser, UserRow};

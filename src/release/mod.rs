@@ -8,6 +8,7 @@
 //! goes to needs-attention, never to an automatic second copy.
 
 pub mod printers;
+pub mod state;
 pub mod pull;
 pub mod push;
 mod worker;
@@ -22,6 +23,7 @@ use crate::jobs::{HeldJob, JobError, JobState, Jobs};
 use crate::vault::Vault;
 
 pub use printers::{PrinterForm, Printers};
+pub use state::ReleaseState;
 pub use pull::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrder, AgentOrders,
     AgentOrdersRequest, AgentOutcome, AgentPrinter, AgentPrinterHealth, AgentView, DeviceCaller,
@@ -242,7 +244,7 @@ impl Release {
         crate::identity::directory::require_admin(admin)?;
         Ok(self
             .db
-            .releases_in_states(&["failed", "needs-attention"], 200)
+            .releases_in_states(&[ReleaseState::Failed, ReleaseState::NeedsAttention], 200)
             .await?)
     }
 
@@ -257,7 +259,7 @@ impl Release {
     ) -> Result<i64, ReleaseError> {
         crate::identity::directory::require_admin(admin)?;
         let old = self.db.release_by_id(release_id).await?;
-        if old.state == "needs-attention" {
+        if old.state == ReleaseState::NeedsAttention {
             self.db
                 .resolve_attention(release_id, "held", " — an administrator sent it again")
                 .await?;

@@ -37,6 +37,7 @@ use super::worker::conclude;
 use super::{Release, ReleaseError};
 use crate::clock::now;
 use crate::db::{OutputDeviceRow, PrinterRow, ReleaseEnd, ReleaseRow};
+use crate::release::ReleaseState;
 
 use crate::identity::{ClientInfo, User};
 use crate::jobs::HeldJob;
@@ -348,7 +349,7 @@ impl Infra {
         };
         let (end, reason) = match state {
             job_state::PENDING | job_state::PROCESSING | job_state::PROCESSING_STOPPED => {
-                if state == job_state::PROCESSING && row.state == "releasing" && row.transmitting {
+                if state == job_state::PROCESSING && row.state == ReleaseState::Releasing && row.transmitting {
                     self.release.db.mark_sent(row.id, &owner, None, 0).await?;
                 }
                 return Ok(());

@@ -8,7 +8,7 @@ use super::{DeviceCaller, Infra, InfraError, NewOutputDevice, SECRET_PURPOSE};
 use crate::clock::now;
 use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd};
 use crate::identity::{ClientInfo, User};
-use crate::release::ReleaseError;
+use crate::release::{ReleaseError, ReleaseState};
 use crate::release::worker::conclude;
 
 impl Infra {
@@ -189,7 +189,7 @@ impl Infra {
             .releases_held_by_device(caller.device.id)
             .await?
         {
-            if row.transmitting || row.state == "sent" {
+            if row.transmitting || row.state == ReleaseState::Sent {
                 conclude(
                     &self.release,
                     &row,
@@ -215,7 +215,7 @@ impl Infra {
             .releases_held_by_device(device.id)
             .await?
             .into_iter()
-            .filter(|r| r.state == "releasing" && !r.transmitting)
+            .filter(|r| r.state == ReleaseState::Releasing && !r.transmitting)
             .map(|r| r.id)
             .collect();
         if !ids.is_empty() {

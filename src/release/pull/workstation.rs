@@ -13,7 +13,7 @@ use super::{Infra, InfraError, agent_owner};
 use crate::clock::now;
 use crate::db::{AgentRow, NewJob, ReleaseEnd};
 use crate::identity::ClientInfo;
-use crate::release::ReleaseError;
+use crate::release::{ReleaseError, ReleaseState};
 use crate::release::worker::conclude;
 
 /// How long an orders request waits for a release.
@@ -314,7 +314,7 @@ impl Infra {
     ) -> Result<(), InfraError> {
         let owner = agent_owner(agent);
         let row = self.release.db.release_by_id(release_id).await?;
-        if row.lease_owner.as_deref() != Some(owner.as_str()) || row.state != "releasing" {
+        if row.lease_owner.as_deref() != Some(owner.as_str()) || row.state != ReleaseState::Releasing {
             return Err(InfraError::NotFetchable(format!(
                 "release {release_id} is not being delivered by this agent"
             )));
