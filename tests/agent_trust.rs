@@ -261,7 +261,8 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
     let taken = plain.claim(release).await.status();
     let state = w.server.services.db.release_by_id(release).await.unwrap();
     assert_eq!(
-        state.state, "queued",
+        state.state,
+        printpark::release::ReleaseState::Queued,
         "an agent the admin did not designate took the failover order (claim answered {taken})"
     );
     assert_ne!(taken, 204);

@@ -7,7 +7,7 @@ use super::printer::{self, DOCUMENT_FORMATS, QueueDescription};
 use super::wire::{self, Attribute, Group, Message, Value, WireError, group, tag};
 use super::{op, status};
 use crate::identity::{ClientInfo, User};
-use crate::jobs::{Compression, HeldJob, JobError, JobState, Jobs, Submission};
+use crate::jobs::{ColorMode, Compression, HeldJob, JobError, JobState, Jobs, Sides, Submission};
 
 /// Everything an operation may use.
 pub struct Context<'a> {
@@ -289,10 +289,7 @@ fn validate_job(request: &Message) -> Result<(), (u16, String)> {
         .job_attr("sides")
         .and_then(|a| a.first())
         .and_then(Value::as_str)
-        && !matches!(
-            sides,
-            "one-sided" | "two-sided-long-edge" | "two-sided-short-edge"
-        )
+        && Sides::parse(sides).is_none()
     {
         return Err((
             status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
@@ -403,18 +400,16 @@ pub(crate) fn submission(request: &Message) -> Result<Submission<'_>, (u16, Stri
             .job_attr("sides")
             .and_then(|a| a.first())
             .and_then(Value::as_str)
-            .unwrap_or("one-sided"),
+            .and_then(Sides::parse)
+            .unwrap_or_default(),
         source: "ipp",
         compression: compression(request)?,
-        color_mode: match request
+        color_mode: request
             .job_attr("print-color-mode")
             .and_then(|a| a.first())
             .and_then(Value::as_str)
-        {
-            Some("monochrome") => "monochrome",
-            Some("color") => "color",
-            _ => "auto",
-        },
+            .and_then(ColorMode::parse)
+            .unwrap_or_default(),
         accept: None,
         page_ranges: page_ranges(request)?,
     })

@@ -8,9 +8,9 @@
 //! goes to needs-attention, never to an automatic second copy.
 
 pub mod printers;
-pub mod state;
 pub mod pull;
 pub mod push;
+pub mod state;
 mod worker;
 
 use std::sync::Arc;
@@ -19,17 +19,17 @@ use crate::clock::now;
 use crate::config::ReleaseSettings;
 use crate::db::{Db, DbError, PrinterRow, ReleaseItem, ReleaseRow};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
-use crate::jobs::{HeldJob, JobError, JobState, Jobs};
+use crate::jobs::{ColorMode, HeldJob, JobError, JobState, Jobs, Sides};
 use crate::vault::Vault;
 
 pub use printers::{PrinterForm, Printers};
-pub use state::ReleaseState;
 pub use pull::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrder, AgentOrders,
     AgentOrdersRequest, AgentOutcome, AgentPrinter, AgentPrinterHealth, AgentView, DeviceCaller,
     FetchedJob, HEARTBEAT_SECS, Infra, InfraError, NewOutputDevice, WorkstationJob,
 };
 pub use pull::{AgentTrust, ParkScope};
+pub use state::ReleaseState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -357,21 +357,21 @@ fn cheaper_item(job: &HeldJob, choice: &JobChoice) -> Result<ReleaseItem, Releas
         Some(n) => n,
         None => job.copies,
     };
-    let sides = if choice.duplex && job.sides == "one-sided" {
-        "two-sided-long-edge".to_string()
+    let sides = if choice.duplex && !job.sides.is_two_sided() {
+        Sides::TwoSidedLongEdge
     } else {
-        job.sides.clone()
+        job.sides
     };
     let color_mode = if choice.mono {
-        "monochrome".to_string()
+        ColorMode::Monochrome
     } else {
-        job.color_mode.clone()
+        job.color_mode
     };
     Ok(ReleaseItem {
         job_id: job.id,
         copies,
-        sides,
-        color_mode,
+        sides: sides.as_str().to_string(),
+        color_mode: color_mode.as_str().to_string(),
     })
 }
 

@@ -78,16 +78,25 @@ mod tests {
     fn a_queued_release_is_taken_or_ended() {
         assert!(Queued.may_become(Releasing));
         assert!(Queued.may_become(Failed));
-        assert!(!Queued.may_become(Sent), "a release is taken before it is sent");
+        assert!(
+            !Queued.may_become(Sent),
+            "a release is taken before it is sent"
+        );
         assert!(!Queued.may_become(Queued));
     }
 
     #[test]
     fn a_release_under_way_goes_on_back_or_ends() {
         assert!(Releasing.may_become(Sent));
-        assert!(Releasing.may_become(Queued), "nothing sent: back to the queue");
+        assert!(
+            Releasing.may_become(Queued),
+            "nothing sent: back to the queue"
+        );
         assert!(Releasing.may_become(NeedsAttention));
-        assert!(!Sent.may_become(Queued), "bytes were sent: never sent again by itself");
+        assert!(
+            !Sent.may_become(Queued),
+            "bytes were sent: never sent again by itself"
+        );
         assert!(!Sent.may_become(Releasing));
         assert!(Sent.may_become(Printed));
     }

@@ -349,7 +349,10 @@ impl Infra {
         };
         let (end, reason) = match state {
             job_state::PENDING | job_state::PROCESSING | job_state::PROCESSING_STOPPED => {
-                if state == job_state::PROCESSING && row.state == ReleaseState::Releasing && row.transmitting {
+                if state == job_state::PROCESSING
+                    && row.state == ReleaseState::Releasing
+                    && row.transmitting
+                {
                     self.release.db.mark_sent(row.id, &owner, None, 0).await?;
                 }
                 return Ok(());

@@ -8,8 +8,8 @@ use super::{DeviceCaller, Infra, InfraError, NewOutputDevice, SECRET_PURPOSE};
 use crate::clock::now;
 use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd};
 use crate::identity::{ClientInfo, User};
-use crate::release::{ReleaseError, ReleaseState};
 use crate::release::worker::conclude;
+use crate::release::{ReleaseError, ReleaseState};
 
 impl Infra {
     // --- admin -----------------------------------------------------------------------

@@ -13,8 +13,9 @@ use super::{Infra, InfraError, agent_owner};
 use crate::clock::now;
 use crate::db::{AgentRow, NewJob, ReleaseEnd};
 use crate::identity::ClientInfo;
-use crate::release::{ReleaseError, ReleaseState};
+use crate::jobs::{ColorMode, Sides};
 use crate::release::worker::conclude;
+use crate::release::{ReleaseError, ReleaseState};
 
 /// How long an orders request waits for a release.
 const ORDERS_WAIT: Duration = Duration::from_secs(25);
@@ -45,7 +46,7 @@ fn one() -> i64 {
 }
 
 fn one_sided() -> String {
-    "one-sided".into()
+    Sides::OneSided.as_str().into()
 }
 
 /// The documents the agent keeps, so the server can say which to delete.
@@ -168,15 +169,12 @@ impl Infra {
                 "agent_ref: 32 hexadecimal characters".into(),
             ));
         }
-        if !matches!(
-            job.sides.as_str(),
-            "one-sided" | "two-sided-long-edge" | "two-sided-short-edge"
-        ) {
+        let Some(sides) = Sides::parse(&job.sides) else {
             return Err(InfraError::BadRequest(format!(
                 "sides {:?} is not a sides keyword",
                 job.sides
             )));
-        }
+        };
         if job.pages.is_some_and(|p| !(0..=1_000_000).contains(&p)) || job.format.len() > 100 {
             return Err(InfraError::BadRequest(
                 "pages or format out of range".into(),
@@ -185,8 +183,8 @@ impl Infra {
         let uuid = uuid::Uuid::new_v4().to_string();
         let at = now();
         let color_mode = match job.color {
-            Some(false) => "monochrome",
-            _ => "auto",
+            Some(false) => ColorMode::Monochrome,
+            _ => ColorMode::Auto,
         };
         let name: String = job.name.chars().take(200).collect();
         let row = self
@@ -200,9 +198,9 @@ impl Infra {
                     format: &job.format,
                     pages: job.pages,
                     color: job.color,
-                    color_mode,
+                    color_mode: color_mode.as_str(),
                     copies: job.copies.clamp(1, 999),
-                    sides: &job.sides,
+                    sides: sides.as_str(),
                     size_bytes: job.size_bytes.max(0),
                     source: "workstation",
                     client_addr: &client.addr,
@@ -314,7 +312,9 @@ impl Infra {
     ) -> Result<(), InfraError> {
         let owner = agent_owner(agent);
         let row = self.release.db.release_by_id(release_id).await?;
-        if row.lease_owner.as_deref() != Some(owner.as_str()) || row.state != ReleaseState::Releasing {
+        if row.lease_owner.as_deref() != Some(owner.as_str())
+            || row.state != ReleaseState::Releasing
+        {
             return Err(InfraError::NotFetchable(format!(
                 "release {release_id} is not being delivered by this agent"
             )));
