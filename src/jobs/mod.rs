@@ -8,6 +8,7 @@ pub mod options;
 mod pcl;
 pub mod pdf;
 mod quota;
+mod raster;
 
 pub use intake::{Compression, Submission};
 pub use options::{ColorMode, Sides};
