@@ -1,7 +1,8 @@
 //! Release: a person proved who they are at a printer and asked for their jobs; this
 //! module checks the printer, queues one release per job, and delivers them.
 //!
-//! A release moves queued → releasing → sent → printed | failed | needs-attention.
+//! A release moves queued → releasing → sent → printed | failed | needs-attention
+//! (the machine and its allowed moves: `state.rs`).
 //! Workers (in every server process) take releases under database leases
 //! (`db/releases.rs`), so a crash or a second server never delivers a job twice: a
 //! release whose bytes may have reached the printer when its outcome became unknown
