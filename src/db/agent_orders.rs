@@ -2,7 +2,7 @@
 //! workstation, the orders an agent picks up at its heartbeat (its own jobs' releases,
 //! and others' through a failover copy), and the leases of the releases it delivers.
 
-use super::{Db, DbResult, JobRow, NewJob, ReleaseRow, on_backend};
+use super::{Db, DbResult, JobRow, NewJob, ReleaseRow, ReleaseState, on_backend};
 use crate::clock::now;
 
 /// A release a workstation agent is to deliver.
@@ -211,7 +211,7 @@ impl Db {
             .rows_affected()
         });
         let row = self.release_by_id(release_id).await?;
-        let mine = row.lease_owner.as_deref() == Some(owner) && row.state == "releasing";
+        let mine = row.lease_owner.as_deref() == Some(owner) && row.state == ReleaseState::Releasing;
         Ok((taken > 0 || mine).then_some(row))
     }
 

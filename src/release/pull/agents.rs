@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Infra, InfraError, SECRET_PURPOSE};
-use crate::db::{AgentRow, AgentTrustRow, DbError};
+use crate::db::{AgentRow, DbError};
 use crate::identity::{ClientInfo, User};
 use crate::release::ReleaseError;
 
