@@ -275,7 +275,7 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
             .await
             .unwrap()
             .state,
-        "queued"
+        printpark::release::ReleaseState::Queued
     );
 
     // The designated agent of the same site gets it.
