@@ -211,7 +211,8 @@ impl Db {
             .rows_affected()
         });
         let row = self.release_by_id(release_id).await?;
-        let mine = row.lease_owner.as_deref() == Some(owner) && row.state == ReleaseState::Releasing;
+        let mine =
+            row.lease_owner.as_deref() == Some(owner) && row.state == ReleaseState::Releasing;
         Ok((taken > 0 || mine).then_some(row))
     }
 
