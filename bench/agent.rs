@@ -70,7 +70,7 @@ use printpark::config::Settings;
 use printpark::db::PrinterRow;
 use printpark::identity::{ClientInfo, NewUserRequest, User};
 use printpark::ipp::op;
-use printpark::release::infra::LONGEST_WAIT;
+use printpark::release::pull::LONGEST_WAIT;
 use printpark::release::{HEARTBEAT_SECS, PrinterForm};
 use printpark::services::Services;
 
@@ -913,7 +913,7 @@ async fn run_phase(run: PhaseRun<'_>) -> Phase {
     if !errors.is_empty() {
         return empty_phase(run.label, run.how, errors);
     }
-    let since = printpark::db::now() - 5;
+    let since = printpark::clock::now() - 5;
     let counts_before = server_counts(run.base).await;
     let hwm_reset = reset_peak(server_pid) & agent_pid.is_none_or(reset_peak);
     let machine_before = all_processes_cpu();
@@ -959,7 +959,7 @@ async fn run_phase(run: PhaseRun<'_>) -> Phase {
                     .collect();
                 for id in open {
                     if let Ok(row) = db.release_by_id(id).await
-                        && row.state == "printed"
+                        && row.state == printpark::release::ReleaseState::Printed
                     {
                         watched.lock().unwrap().insert(id, Some(Instant::now()));
                     }
@@ -1582,7 +1582,7 @@ async fn run(opts: Options) -> bool {
             .await
             .expect("assign printer");
     }
-    let approved_at = printpark::db::now();
+    let approved_at = printpark::clock::now();
     let approved = Instant::now();
     infra
         .approve_agent(
@@ -1822,7 +1822,7 @@ async fn run(opts: Options) -> bool {
     for (index, phase) in phases.iter().enumerate() {
         for r in &phase.released {
             match services.db.release_by_id(r.release_id).await {
-                Ok(row) if row.state == "printed" => {
+                Ok(row) if row.state == printpark::release::ReleaseState::Printed => {
                     db_printed[index] += 1;
                     *protocols[index].entry(row.protocol.clone()).or_default() += 1;
                 }

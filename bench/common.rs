@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use printpark::identity::{ClientInfo, NewUserRequest, User};
-use printpark::jobs::{Compression, Submission};
+use printpark::jobs::{ColorMode, Compression, Sides, Submission};
 use printpark::services::Services;
 
 // ---------------------------------------------------------------------------------
@@ -322,10 +322,10 @@ pub fn portal_pdf(name: &str) -> Submission<'_> {
         name,
         format: "application/pdf",
         copies: 1,
-        sides: "one-sided",
+        sides: Sides::OneSided,
         source: "portal",
         compression: Compression::None,
-        color_mode: "auto",
+        color_mode: ColorMode::Auto,
         accept: None,
         page_ranges: None,
     }

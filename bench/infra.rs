@@ -85,7 +85,7 @@ use common::{
     reset_peak, sockets, start_server,
 };
 
-/// Longest Get-Notifications hold of the server (`release::infra::LONGEST_WAIT`).
+/// Longest Get-Notifications hold of the server (`release::pull::LONGEST_WAIT`).
 const HOLD_SECS: f64 = 25.0;
 /// Idle CPU below this share of one core counts as "near zero".
 const NEAR_ZERO_PCT: f64 = 1.0;
@@ -1374,7 +1374,7 @@ async fn run(opts: Options) {
         let mut printed = 0;
         for id in phase.released.keys() {
             match services.db.release_by_id(*id).await {
-                Ok(row) if row.state == "printed" => printed += 1,
+                Ok(row) if row.state == printpark::release::ReleaseState::Printed => printed += 1,
                 Ok(row) => {
                     not_printed.push(format!("release {id}: {} ({})", row.state, row.reason))
                 }

@@ -1125,7 +1125,7 @@ async fn round(server: &Server, target: Target<'_>, load: Load<'_>) -> Result<Ro
             (log.checks.len(), log.jobs.len())
         })
         .unwrap_or((0, 0));
-    let since = printpark::db::now() - 5;
+    let since = printpark::clock::now() - 5;
     let rss_before = measure_rss.then(|| {
         let before = proc_status_kib(std::process::id(), "VmRSS:").unwrap_or(0);
         let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();

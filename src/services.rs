@@ -199,7 +199,7 @@ impl Services {
     /// Periodic chores, safe to run from several processes at once: expired sessions,
     /// stale failure counters, blobs left by crashes (unindexed, or unrecorded objects).
     pub async fn maintain(&self) {
-        let now = crate::db::now();
+        let now = crate::clock::now();
         let sessions = self.db.delete_expired_sessions().await;
         let failures = self.db.delete_stale_login_failures(now - 24 * 3600).await;
         // Addresses that signed someone in at a station are "familiar" (exempt from the

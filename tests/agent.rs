@@ -333,6 +333,7 @@ impl World {
             .await
             .unwrap()
             .state
+            .to_string()
     }
 
     async fn wait_release(&self, id: i64, state: &str, within: Duration, agent: &Agent) {

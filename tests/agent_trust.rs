@@ -251,7 +251,7 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let seen = laptop.row(&w.server).await.last_seen_at.unwrap_or(0);
-        if seen < printpark::db::now() - 1 {
+        if seen < printpark::clock::now() - 1 {
             break;
         }
         assert!(Instant::now() < deadline);
@@ -261,7 +261,8 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
     let taken = plain.claim(release).await.status();
     let state = w.server.services.db.release_by_id(release).await.unwrap();
     assert_eq!(
-        state.state, "queued",
+        state.state,
+        printpark::release::ReleaseState::Queued,
         "an agent the admin did not designate took the failover order (claim answered {taken})"
     );
     assert_ne!(taken, 204);
@@ -274,7 +275,7 @@ async fn failover_orders_go_only_to_agents_the_admin_designated() {
             .await
             .unwrap()
             .state,
-        "queued"
+        printpark::release::ReleaseState::Queued
     );
 
     // The designated agent of the same site gets it.

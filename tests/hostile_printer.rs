@@ -62,10 +62,10 @@ impl World {
                     name: "hostile.pdf",
                     format: "application/pdf",
                     copies: 1,
-                    sides: "one-sided",
+                    sides: printpark::jobs::Sides::OneSided,
                     source: "portal",
                     compression: Compression::None,
-                    color_mode: "auto",
+                    color_mode: printpark::jobs::ColorMode::Auto,
                     accept: None,
                     page_ranges: None,
                 },
@@ -147,7 +147,11 @@ async fn crafted_answer_is_refused(reply: JobReply, name: &str) {
     w.release(&row.guid).await;
     let releases = w.ended(1).await;
     let release = &releases[0];
-    assert_eq!(release.state, "needs-attention", "{release:?}");
+    assert_eq!(
+        release.state,
+        printpark::release::ReleaseState::NeedsAttention,
+        "{release:?}"
+    );
     assert!(
         release.reason.contains("malformed") && release.reason.contains("bytes"),
         "the reason says what was wrong: {}",
@@ -169,7 +173,12 @@ async fn crafted_answer_is_refused(reply: JobReply, name: &str) {
     printer.set_reply(JobReply::Accept);
     w.release(&row.guid).await;
     let releases = w.ended(2).await;
-    assert_eq!(releases[0].state, "printed", "{:?}", releases[0]);
+    assert_eq!(
+        releases[0].state,
+        printpark::release::ReleaseState::Printed,
+        "{:?}",
+        releases[0]
+    );
     w.server.stop().await;
 }
 
@@ -211,7 +220,12 @@ async fn advertised_elsewhere(backend: Backend) {
 
     w.release(&row.guid).await;
     let releases = w.ended(1).await;
-    assert_eq!(releases[0].state, "printed", "{:?}", releases[0]);
+    assert_eq!(
+        releases[0].state,
+        printpark::release::ReleaseState::Printed,
+        "{:?}",
+        releases[0]
+    );
     assert_eq!(
         elsewhere.connections(),
         0,
@@ -306,7 +320,12 @@ async fn advertised_elsewhere(backend: Backend) {
     // Once confirmed, releases go there.
     w.release(&row.guid).await;
     let releases = w.ended(2).await;
-    assert_eq!(releases[0].state, "printed", "{:?}", releases[0]);
+    assert_eq!(
+        releases[0].state,
+        printpark::release::ReleaseState::Printed,
+        "{:?}",
+        releases[0]
+    );
     assert!(elsewhere.operations().contains(&0x0002));
     w.server.stop().await;
 }

@@ -127,6 +127,7 @@ impl World {
             .await
             .unwrap()
             .state
+            .to_string()
     }
 
     async fn wait_release(&self, id: i64, state: &str) {

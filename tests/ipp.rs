@@ -638,7 +638,7 @@ async fn a_created_job_whose_document_never_comes_is_aborted_after_the_time_out(
     let auth = Some(("ann", "ann password 1"));
     let id = create_job(&server, auth).await;
     let jobs = &server.services.jobs;
-    let now = printpark::db::now();
+    let now = printpark::clock::now();
     assert_eq!(
         jobs.expire_due(now).await.unwrap(),
         0,

@@ -142,10 +142,10 @@ async fn cups_ipptool_everywhere_suite_passes_except_the_wait_for_printing() {
         name: "earlier",
         format: "application/pdf",
         copies: 1,
-        sides: "one-sided",
+        sides: printpark::jobs::Sides::OneSided,
         source: "portal",
         compression: Compression::None,
-        color_mode: "auto",
+        color_mode: printpark::jobs::ColorMode::Auto,
         accept: None,
         page_ranges: None,
     };

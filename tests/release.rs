@@ -64,10 +64,10 @@ impl World {
                     name,
                     format: "application/pdf",
                     copies: 1,
-                    sides: "one-sided",
+                    sides: printpark::jobs::Sides::OneSided,
                     source: "portal",
                     compression: Compression::None,
-                    color_mode: "auto",
+                    color_mode: printpark::jobs::ColorMode::Auto,
                     accept: None,
                     page_ranges: None,
                 },
@@ -184,7 +184,12 @@ async fn station_pin_release_prints_the_exact_bytes_on_an_ipp_printer_and_purges
     assert_eq!(pressed.status(), 303);
 
     let releases = w.ended_releases(&w.ann, 1).await;
-    assert_eq!(releases[0].state, "printed", "{:?}", releases[0]);
+    assert_eq!(
+        releases[0].state,
+        printpark::release::ReleaseState::Printed,
+        "{:?}",
+        releases[0]
+    );
     assert_eq!(releases[0].via, "station");
     let spooled = printer.wait_for_jobs_done(1, Duration::from_secs(30)).await;
     assert_eq!(spooled.len(), 1);
@@ -277,7 +282,12 @@ async fn phone_release_over_ipps_pins_the_certificate_and_prints_the_exact_bytes
         .unwrap();
     assert_eq!(pressed.status(), 303);
     let releases = w.ended_releases(&w.ann, 1).await;
-    assert_eq!(releases[0].state, "printed", "{:?}", releases[0]);
+    assert_eq!(
+        releases[0].state,
+        printpark::release::ReleaseState::Printed,
+        "{:?}",
+        releases[0]
+    );
     assert_eq!(releases[0].protocol, "ipps");
     printer.wait_for_jobs_done(1, Duration::from_secs(30)).await;
     assert_eq!(printer.spooled_files()[0].bytes(), doc);
@@ -321,7 +331,7 @@ async fn a_raw_9100_printer_receives_the_exact_bytes() {
     assert_eq!(got.len(), doc.len());
     assert!(got == doc, "the raw port got the very bytes");
     let releases = w.ended_releases(&w.ann, 1).await;
-    assert_eq!(releases[0].state, "printed");
+    assert_eq!(releases[0].state, printpark::release::ReleaseState::Printed);
     assert_eq!(releases[0].protocol, "raw");
     w.server.stop().await;
 }
@@ -433,7 +443,11 @@ async fn a_printer_that_hangs_up_mid_job_leaves_it_needing_attention_and_never_s
     );
     let releases = w.ended_releases(&w.ann, 1).await;
     let release = &releases[0];
-    assert_eq!(release.state, "needs-attention", "{release:?}");
+    assert_eq!(
+        release.state,
+        printpark::release::ReleaseState::NeedsAttention,
+        "{release:?}"
+    );
     assert!(
         release.reason.contains("after"),
         "the reason says how far it got: {}",
@@ -480,7 +494,7 @@ async fn a_printer_that_refuses_the_format_fails_the_release_and_holds_the_job_a
         303
     );
     let releases = w.ended_releases(&w.ann, 1).await;
-    assert_eq!(releases[0].state, "failed");
+    assert_eq!(releases[0].state, printpark::release::ReleaseState::Failed);
     assert!(
         releases[0].reason.contains("refused application/pdf"),
         "{}",
@@ -793,7 +807,9 @@ async fn two_servers_on_one_postgres_deliver_each_release_exactly_once() {
     assert_eq!(ids.len(), 4);
     let releases = w.ended_releases(&w.ann, 4).await;
     assert!(
-        releases.iter().all(|r| r.state == "printed"),
+        releases
+            .iter()
+            .all(|r| r.state == printpark::release::ReleaseState::Printed),
         "{releases:?}"
     );
     printer.wait_for_jobs_done(4, Duration::from_secs(60)).await;
@@ -898,7 +914,10 @@ async fn a_lease_that_runs_out_mid_send_needs_attention_while_one_that_sent_noth
         let unknown = db.expire_release_leases().await.unwrap();
         assert_eq!(unknown, vec![first.id]);
         let first = db.release_by_id(first.id).await.unwrap();
-        assert_eq!(first.state, "needs-attention");
+        assert_eq!(
+            first.state,
+            printpark::release::ReleaseState::NeedsAttention
+        );
         assert_eq!(
             db.job_by_id(jobs[0]).await.unwrap().state,
             "needs-attention"
@@ -907,7 +926,10 @@ async fn a_lease_that_runs_out_mid_send_needs_attention_while_one_that_sent_noth
         let second = db.claim_release("dead-too", -1).await.unwrap().unwrap();
         assert_eq!(second.job_id, jobs[1]);
         assert!(db.expire_release_leases().await.unwrap().is_empty());
-        assert_eq!(db.release_by_id(second.id).await.unwrap().state, "queued");
+        assert_eq!(
+            db.release_by_id(second.id).await.unwrap().state,
+            printpark::release::ReleaseState::Queued
+        );
         let again = db.claim_release("alive", 60).await.unwrap().unwrap();
         assert_eq!(again.id, second.id);
         db.finish_release(again.id, Some("alive"), ReleaseEnd::Printed, "")
@@ -1016,10 +1038,10 @@ async fn at_the_station_a_job_can_be_made_cheaper_but_never_costlier_before_prin
                 name: "colour-twice.pdf",
                 format: "application/pdf",
                 copies: 2,
-                sides: "one-sided",
+                sides: printpark::jobs::Sides::OneSided,
                 source: "portal",
                 compression: Compression::None,
-                color_mode: "color",
+                color_mode: printpark::jobs::ColorMode::Color,
                 accept: None,
                 page_ranges: None,
             },

@@ -2,7 +2,8 @@
 
 mod support;
 
-use printpark::db::{AuditRecord, Db, DbError, NewJob, NewUser, now};
+use printpark::clock::now;
+use printpark::db::{AuditRecord, Db, DbError, NewJob, NewUser};
 use support::Backend;
 
 macro_rules! on_both_backends {

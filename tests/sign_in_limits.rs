@@ -6,7 +6,7 @@
 
 mod support;
 
-use printpark::db::now;
+use printpark::clock::now;
 use printpark::identity::{BadgeOutcome, ClientInfo, User};
 use support::sign_in::{
     audit, client_from, from, ipp_basic_status, pulled_printer, station_post, station_printer,

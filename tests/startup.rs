@@ -547,10 +547,10 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
                     name: "big.pdf",
                     format: "application/pdf",
                     copies: 1,
-                    sides: "one-sided",
+                    sides: printpark::jobs::Sides::OneSided,
                     source: "portal",
                     compression: printpark::jobs::Compression::None,
-                    color_mode: "auto",
+                    color_mode: printpark::jobs::ColorMode::Auto,
                     accept: None,
                     page_ranges: None,
                 },
@@ -654,7 +654,7 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
     let started = Instant::now();
     let release = loop {
         let rows = db.releases_of_user(ann.id, 0).await.unwrap();
-        if rows[0].state == "needs-attention" {
+        if rows[0].state == printpark::release::ReleaseState::NeedsAttention {
             break rows[0].clone();
         }
         assert!(

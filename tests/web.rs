@@ -334,10 +334,10 @@ async fn admins_create_disable_reset_pin_and_delete_users_with_their_jobs() {
                 name: "payroll.pdf",
                 format: "application/pdf",
                 copies: 1,
-                sides: "one-sided",
+                sides: printpark::jobs::Sides::OneSided,
                 source: "portal",
                 compression: printpark::jobs::Compression::None,
-                color_mode: "auto",
+                color_mode: printpark::jobs::ColorMode::Auto,
                 accept: None,
                 page_ranges: None,
             },
@@ -695,10 +695,10 @@ async fn the_portal_lists_and_deletes_only_my_held_jobs() {
         name: "ann-contract.pdf",
         format: "application/pdf",
         copies: 2,
-        sides: "two-sided-long-edge",
+        sides: printpark::jobs::Sides::TwoSidedLongEdge,
         source: "portal",
         compression: printpark::jobs::Compression::None,
-        color_mode: "auto",
+        color_mode: printpark::jobs::ColorMode::Auto,
         accept: None,
         page_ranges: None,
     };
@@ -998,10 +998,10 @@ async fn held_jobs_expire_after_the_queue_or_per_user_hold_time_and_count_as_avo
         name: "doc.ps",
         format: "application/postscript",
         copies: 2,
-        sides: "one-sided",
+        sides: printpark::jobs::Sides::OneSided,
         source: "portal",
         compression: printpark::jobs::Compression::None,
-        color_mode: "auto",
+        color_mode: printpark::jobs::ColorMode::Auto,
         accept: None,
         page_ranges: None,
     };
@@ -1016,7 +1016,7 @@ async fn held_jobs_expire_after_the_queue_or_per_user_hold_time_and_count_as_avo
         .unwrap();
     assert_eq!(bobs.expires_at - bobs.submitted_at, 2 * 3600);
     assert_eq!(anns.expires_at - anns.submitted_at, 24 * 3600);
-    let now = printpark::db::now();
+    let now = printpark::clock::now();
     assert_eq!(jobs.expire_due(now + 3 * 3600).await.unwrap(), 1);
     assert_eq!(jobs.held_jobs_of(&bob).await.unwrap().len(), 0);
     assert_eq!(jobs.held_jobs_of(&ann).await.unwrap().len(), 1);

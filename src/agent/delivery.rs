@@ -16,7 +16,7 @@ use super::state::AgentState;
 use super::{AgentError, HealthBoard};
 use crate::ipp::op;
 use crate::ipp::wire::{Attribute, Group, Value, group};
-use crate::release::infra::job_state;
+use crate::release::pull::job_state;
 use crate::release::push::{self, Completion, PushError, PushJob, PushTarget};
 
 /// How long a printer's job is followed after it took it.

@@ -337,7 +337,7 @@ async fn run(
         spool: Arc::new(Spool::open(&dir.join("spool"))?),
         board: board.clone(),
     };
-    let started_at = crate::db::now();
+    let started_at = crate::clock::now();
     let mut printers: HashMap<String, PrinterTask> = HashMap::new();
     let mut waiting_logged = false;
     let mut interval: Duration;
@@ -370,7 +370,7 @@ async fn run(
                 waiting_logged = false;
                 interval = Duration::from_secs(assignment.heartbeat_secs.clamp(2, 300));
                 let _ = state
-                    .set("last_contact", &crate::db::now().to_string())
+                    .set("last_contact", &crate::clock::now().to_string())
                     .await;
                 // For `agent status`: names and addresses, never the device secrets
                 // (the heartbeat hands them out again each time).
@@ -532,7 +532,7 @@ async fn status(state: &AgentState) -> Result<(), AgentError> {
         .await?
         .and_then(|t| t.parse::<i64>().ok());
     match last {
-        Some(at) => println!("last contact:  {} s ago", (crate::db::now() - at).max(0)),
+        Some(at) => println!("last contact:  {} s ago", (crate::clock::now() - at).max(0)),
         None => println!("last contact:  never"),
     }
     let last_error = state.get("last_error").await?.filter(|e| !e.is_empty());
@@ -568,14 +568,14 @@ async fn status(state: &AgentState) -> Result<(), AgentError> {
         );
     }
     let jobs = state.all_deliveries().await?;
-    let silent = last.is_none_or(|at| crate::db::now() - at > STATUS_SILENT_SECS);
+    let silent = last.is_none_or(|at| crate::clock::now() - at > STATUS_SILENT_SECS);
     println!("jobs under way: {}", jobs.len());
     for job in jobs {
         println!(
             "  job {} ({}), since {} s",
             job.job_id,
             job.phase,
-            (crate::db::now() - job.updated_at).max(0)
+            (crate::clock::now() - job.updated_at).max(0)
         );
     }
     if silent {

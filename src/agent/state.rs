@@ -156,7 +156,7 @@ impl AgentState {
         .bind(phase)
         .bind(outcome)
         .bind(message)
-        .bind(crate::db::now())
+        .bind(crate::clock::now())
         .execute(&self.pool)
         .await
         .map_err(failed)?;

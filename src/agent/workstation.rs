@@ -303,7 +303,7 @@ async fn handle(
                 name: "PrintPark (kept on this computer)".into(),
                 location: String::new(),
                 up_since: 0,
-                now: crate::db::now(),
+                now: crate::clock::now(),
                 operation_time_out: crate::jobs::INCOMING_TIMEOUT_SECS as i32,
                 queued_jobs: 0,
             };

@@ -95,7 +95,7 @@ pub async fn discover(settings: Settings, args: DiscoverArgs) -> Result<(), CliE
     }
     let specs = (!args.ranges.is_empty()).then_some(args.ranges.as_slice());
     let started = Instant::now();
-    let since = crate::db::now();
+    let since = crate::clock::now();
     let bar = ProgressBar::new();
     let end = devices
         .scan_with("cli", specs, args.yes, credentials, &|p| bar.show(p))

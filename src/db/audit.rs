@@ -1,6 +1,7 @@
 //! The audit log: every authentication attempt and every admin action. Append-only.
 
-use super::{Db, DbResult, now, on_backend};
+use super::{Db, DbResult, on_backend};
+use crate::clock::now;
 
 /// What happened, as written by `identity` and the other domain modules.
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,7 @@
 //! Release credentials looked up by keyed hash: badges and personal passcodes.
 
-use super::{Db, DbResult, UserRow, now, on_backend, touched};
+use super::{Db, DbResult, UserRow, on_backend, touched};
+use crate::clock::now;
 
 impl Db {
     /// Links a badge to a user. A badge already linked to anyone is a conflict.

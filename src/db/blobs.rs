@@ -1,7 +1,8 @@
 //! The vault's records: wrapped data keys of sealed blobs, and its own metadata
 //! (key check value, salts, wrapped server secrets). Never plaintext, never a bare key.
 
-use super::{Db, DbError, DbResult, now, on_backend};
+use super::{Db, DbError, DbResult, on_backend};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SealedBlobRow {

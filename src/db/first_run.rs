@@ -3,7 +3,8 @@
 //! uses up a code, closes the first run and creates the first admin.
 
 use super::users::USER_COLUMNS;
-use super::{AuditRecord, Db, DbError, DbResult, NewUser, UserRow, now, on_backend};
+use super::{AuditRecord, Db, DbError, DbResult, NewUser, UserRow, on_backend};
+use crate::clock::now;
 
 impl Db {
     /// True while the first run is open. An admin made another way (the CLI, an older

@@ -13,30 +13,35 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub mod agent_orders;
 pub mod agents;
 pub mod audit;
 pub mod badges;
 pub mod blobs;
 pub mod devices;
+pub mod discovery;
 pub mod first_run;
-pub mod infra;
+pub mod infra_events;
 pub mod jobs;
+pub mod output_devices;
 pub mod printers;
+pub mod quota;
 pub mod releases;
 pub mod sessions;
 pub mod sign_in_limits;
 pub mod users;
 
-pub use agents::{AgentOrderRow, AgentRow, AgentTrustRow};
+pub use agent_orders::AgentOrderRow;
+pub use agents::{AgentRow, AgentTrustRow};
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::SealedBlobRow;
-pub use devices::{
-    CredentialRow, DeviceFields, DeviceRow, DiscoverySettingsRow, RangeRow, ScanRow, SupplyRow,
-};
-pub use infra::{DeviceReportFields, EventRow, OutputDeviceRow};
+pub use devices::{DeviceFields, DeviceRow, SupplyRow};
+pub use discovery::{CredentialRow, DiscoverySettingsRow, RangeRow, ScanRow};
+pub use infra_events::EventRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
+pub use output_devices::{DeviceReportFields, OutputDeviceRow};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
-pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow};
+pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownReleaseState};
 pub use sessions::{DeviceSessionRow, SessionRow};
 pub use sign_in_limits::{Failure, LockRule, Reservation};
 pub use users::{AppPasswordRow, NewUser, UserRow};
@@ -237,9 +242,4 @@ pub(crate) fn touched(rows_affected: u64) -> DbResult<()> {
     } else {
         Ok(())
     }
-}
-
-/// Now, in Unix seconds, the unit of every time column.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }

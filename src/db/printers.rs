@@ -1,7 +1,8 @@
 //! The printer registry: where released jobs go, and what each printer last said
 //! about itself.
 
-use super::{Db, DbResult, now, on_backend, touched};
+use super::{Db, DbResult, on_backend, touched};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PrinterRow {

@@ -2,8 +2,9 @@
 //! leases. A job row moves with its release: held → releasing → printed, back to
 //! held (nothing reached the printer), or needs-attention (outcome unknown).
 
-use super::infra::{FETCHABLE_JOB_STATE, emit_event};
-use super::{Db, DbResult, now, on_backend, touched};
+use super::infra_events::{FETCHABLE_JOB_STATE, emit_event};
+use super::{Db, DbResult, on_backend, touched};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReleaseRow {
@@ -12,7 +13,9 @@ pub struct ReleaseRow {
     pub printer_id: i64,
     pub user_id: i64,
     pub via: String,
-    pub state: String,
+    /// Decoded at the row edge: an unknown string is a decode error naming it.
+    #[sqlx(try_from = "String")]
+    pub state: ReleaseState,
     pub copies: i64,
     pub sides: String,
     pub color_mode: String,
@@ -37,6 +40,78 @@ pub struct ReleaseRow {
 pub(super) const RELEASE_SELECT: &str = "SELECT r.id, r.job_id, r.printer_id, r.user_id, r.via, r.state, r.copies, r.sides, r.color_mode, r.lease_owner, r.lease_until, r.transmitting, r.attempts, r.not_before, r.bytes_sent, r.protocol, r.printer_job_id, r.reason, r.created_at, r.updated_at, r.finished_at, j.name AS job_name, p.name AS printer_name, u.username AS owner \
      FROM releases r JOIN jobs j ON j.id = r.job_id JOIN printers p ON p.id = r.printer_id JOIN users u ON u.id = r.user_id";
 
+/// Where a release is in its life: the `releases.state` column. The spelling of each
+/// state lives here, where rows are read and written; the moves allowed between them
+/// (the state machine) are in `release/state.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReleaseState {
+    /// Waiting for a worker, an output device or an agent to take it.
+    Queued,
+    /// Taken under a lease; bytes may be on their way (`transmitting`).
+    Releasing,
+    /// The printer accepted it; waiting for it to say the job completed.
+    Sent,
+    Printed,
+    /// Nothing was printed; its job is held again.
+    Failed,
+    /// Bytes may have reached the printer and the outcome is unknown: an admin decides.
+    NeedsAttention,
+}
+
+impl ReleaseState {
+    /// Every state, in the order of a release's life.
+    pub const ALL: [ReleaseState; 6] = [
+        ReleaseState::Queued,
+        ReleaseState::Releasing,
+        ReleaseState::Sent,
+        ReleaseState::Printed,
+        ReleaseState::Failed,
+        ReleaseState::NeedsAttention,
+    ];
+
+    /// The column's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseState::Queued => "queued",
+            ReleaseState::Releasing => "releasing",
+            ReleaseState::Sent => "sent",
+            ReleaseState::Printed => "printed",
+            ReleaseState::Failed => "failed",
+            ReleaseState::NeedsAttention => "needs-attention",
+        }
+    }
+}
+
+impl std::fmt::Display for ReleaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `releases.state` value no [`ReleaseState`] spells.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown release state {0:?}")]
+pub struct UnknownReleaseState(pub String);
+
+impl std::str::FromStr for ReleaseState {
+    type Err = UnknownReleaseState;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ReleaseState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| UnknownReleaseState(text.to_string()))
+    }
+}
+
+impl TryFrom<String> for ReleaseState {
+    type Error = UnknownReleaseState;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
 /// One job to release, with the owner's last-minute changes (never costlier).
 #[derive(Debug, Clone)]
 pub struct ReleaseItem {
@@ -58,11 +133,21 @@ pub enum ReleaseEnd {
 }
 
 impl ReleaseEnd {
-    fn states(self) -> (&'static str, &'static str) {
+    /// The state the release ends in.
+    pub fn state(self) -> ReleaseState {
         match self {
-            ReleaseEnd::Printed => ("printed", "printed"),
-            ReleaseEnd::Failed => ("failed", "held"),
-            ReleaseEnd::NeedsAttention => ("needs-attention", "needs-attention"),
+            ReleaseEnd::Printed => ReleaseState::Printed,
+            ReleaseEnd::Failed => ReleaseState::Failed,
+            ReleaseEnd::NeedsAttention => ReleaseState::NeedsAttention,
+        }
+    }
+
+    /// The state its job moves to.
+    fn job_state(self) -> &'static str {
+        match self {
+            ReleaseEnd::Printed => "printed",
+            ReleaseEnd::Failed => "held",
+            ReleaseEnd::NeedsAttention => "needs-attention",
         }
     }
 }
@@ -257,7 +342,7 @@ impl Db {
         end: ReleaseEnd,
         reason: &str,
     ) -> DbResult<()> {
-        let (release_state, job_state) = end.states();
+        let (release_state, job_state) = (end.state().as_str(), end.job_state());
         let at = now();
         let done = on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -351,12 +436,13 @@ impl Db {
     /// Releases in these states, newest first (admin: failures and needs-attention).
     pub async fn releases_in_states(
         &self,
-        states: &[&str],
+        states: &[ReleaseState],
         limit: i64,
     ) -> DbResult<Vec<ReleaseRow>> {
+        // Spelled by the enum, never by a caller: safe to write into the statement.
         let list = states
             .iter()
-            .map(|s| format!("'{}'", s.replace('\'', "")))
+            .map(|s| format!("'{}'", s.as_str()))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("{RELEASE_SELECT} WHERE r.state IN ({list}) ORDER BY r.id DESC LIMIT $1");

@@ -2,7 +2,8 @@
 //! Only a keyed hash of the session token is stored. Each has an idle expiry that use
 //! slides and an absolute end that nothing moves.
 
-use super::{Db, DbResult, now, on_backend};
+use super::{Db, DbResult, on_backend};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {

@@ -10,7 +10,8 @@
 //! key from the threshold on, for `base × 2^(failures − threshold)`, capped), clears
 //! the failures (a success on the prover's own counter), or just gives it back.
 
-use super::{Db, DbResult, now, on_backend};
+use super::{Db, DbResult, on_backend};
+use crate::clock::now;
 
 /// How a limit locks: after `threshold` failures, for `base_secs` doubling with each
 /// further one, at most `max_secs`. Failures whose last one is older than

@@ -1,6 +1,7 @@
 //! Users and their credentials: password and PIN hashes, app passwords, failure counters.
 
-use super::{Db, DbResult, now, on_backend, touched};
+use super::{Db, DbResult, on_backend, touched};
+use crate::clock::now;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {

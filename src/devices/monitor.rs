@@ -7,7 +7,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::Devices;
-use crate::db::{DiscoverySettingsRow, now};
+use crate::clock::now;
+use crate::db::DiscoverySettingsRow;
 
 /// Polls due printers and runs due scheduled scans, until aborted.
 pub fn spawn(devices: Devices) -> tokio::task::JoinHandle<()> {

@@ -643,7 +643,7 @@ impl Devices {
             let meters_due = existing
                 .as_ref()
                 .and_then(|d| d.last_meter_at)
-                .is_none_or(|at| crate::db::now() - at >= 24 * 3600);
+                .is_none_or(|at| crate::clock::now() - at >= 24 * 3600);
             if meters_due {
                 self.db
                     .record_meters(id, r.meters.total, r.meters.mono, r.meters.color)

@@ -95,8 +95,8 @@ impl Identity {
     pub async fn check_setup_code(&self, code: &str, client: &ClientInfo) -> IdentityResult<()> {
         let (attempts, window_start) = self.db.count_setup_code_attempt(SETUP_WINDOW_SECS).await?;
         if attempts > SETUP_ATTEMPTS {
-            let retry_after_secs =
-                (window_start + SETUP_WINDOW_SECS - crate::db::now()).clamp(1, SETUP_WINDOW_SECS);
+            let retry_after_secs = (window_start + SETUP_WINDOW_SECS - crate::clock::now())
+                .clamp(1, SETUP_WINDOW_SECS);
             self.audit(
                 None,
                 "setup.code",

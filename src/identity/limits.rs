@@ -19,7 +19,8 @@
 //! person with a valid account cannot wipe a sprayer's count.
 
 use super::{ClientInfo, Identity, IdentityError, IdentityResult};
-use crate::db::{AuditRecord, LockRule, Reservation, now};
+use crate::clock::now;
+use crate::db::{AuditRecord, LockRule, Reservation};
 
 /// An address that signed someone in at a printer this recently is that printer's own
 /// (its station tablet, its device app) and is not held back by the ceiling.

@@ -9,7 +9,8 @@ use subtle::ConstantTimeEq;
 use super::limits::{AttemptAudit, Limit};
 use super::secrets::{self, looks_like_app_password, new_token, verify_secret};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
-use crate::db::{DbError, now};
+use crate::clock::now;
+use crate::db::DbError;
 
 /// A browser session token as held in the cookie. Only its keyed hash is stored.
 #[derive(Clone)]

@@ -10,7 +10,8 @@ use super::limits::{Attempt, AttemptAudit, Limit};
 use super::login::{Principal, SessionToken};
 use super::secrets::{new_pin, new_token, verify_secret};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
-use crate::db::{DbError, DeviceSessionRow, now};
+use crate::clock::now;
+use crate::db::{DbError, DeviceSessionRow};
 
 const BADGE_PURPOSE: &str = "badge";
 const PASSCODE_PURPOSE: &str = "passcode";

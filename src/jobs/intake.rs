@@ -6,9 +6,11 @@ use async_compression::tokio::bufread::{DeflateDecoder, GzipDecoder};
 use tokio::io::{AsyncRead, BufReader};
 
 use super::analyse::{Analysis, AnalyzingReader, TooLarge};
+use super::options::{ColorMode, Sides};
 use super::quota::{OverQuota, QuotaReader};
 use super::{HeldJob, JobError, JobState, Jobs};
-use crate::db::{NewDocument, NewJob, now};
+use crate::clock::now;
+use crate::db::{NewDocument, NewJob};
 use crate::identity::{ClientInfo, User};
 use crate::vault::{BlobId, SealedBlob, VaultError};
 
@@ -42,11 +44,10 @@ pub struct Submission<'a> {
     pub name: &'a str,
     pub format: &'a str,
     pub copies: i64,
-    pub sides: &'a str,
+    pub sides: Sides,
     pub source: &'a str,
     pub compression: Compression,
-    /// `auto`, `color` or `monochrome`.
-    pub color_mode: &'a str,
+    pub color_mode: ColorMode,
     /// When set, only these sniffed formats are accepted (the portal takes PDF, JPEG, PNG).
     pub accept: Option<&'a [&'a str]>,
     /// The pages to print, `first-last` ranges joined by commas (IPP page-ranges);
@@ -293,9 +294,9 @@ impl Jobs {
                     format: analysis.format,
                     pages: analysis.pages,
                     color: analysis.color,
-                    color_mode: submission.color_mode,
+                    color_mode: submission.color_mode.as_str(),
                     copies: submission.copies.max(1),
-                    sides: submission.sides,
+                    sides: submission.sides.as_str(),
                     size_bytes: sealed.plain_size as i64,
                     source: submission.source,
                     client_addr: &client.addr,
@@ -347,9 +348,9 @@ impl Jobs {
                     format: submission.format,
                     pages: None,
                     color: None,
-                    color_mode: submission.color_mode,
+                    color_mode: submission.color_mode.as_str(),
                     copies: submission.copies.max(1),
-                    sides: submission.sides,
+                    sides: submission.sides.as_str(),
                     size_bytes: 0,
                     source: submission.source,
                     client_addr: &client.addr,

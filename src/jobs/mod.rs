@@ -4,16 +4,20 @@
 
 pub mod analyse;
 pub mod intake;
+pub mod options;
 mod pcl;
 pub mod pdf;
 mod quota;
+mod raster;
 
 pub use intake::{Compression, Submission};
+pub use options::{ColorMode, Sides};
 
 use tokio::io::AsyncRead;
 
+use crate::clock::now;
 use crate::config::QueueSettings;
-use crate::db::{Db, DbError, JobRow, now};
+use crate::db::{Db, DbError, JobRow};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::vault::{BlobId, Vault, VaultError};
 
@@ -122,9 +126,11 @@ pub struct HeldJob {
     pub pages: Option<i64>,
     pub color: Option<bool>,
     /// What the owner asked for: `auto`, `color` or `monochrome`.
-    pub color_mode: String,
+    #[schema(value_type = String)]
+    pub color_mode: ColorMode,
     pub copies: i64,
-    pub sides: String,
+    #[schema(value_type = String)]
+    pub sides: Sides,
     pub size_bytes: i64,
     pub source: String,
     pub state: JobState,
@@ -151,9 +157,11 @@ impl From<JobRow> for HeldJob {
             format: row.format,
             pages: row.pages,
             color: row.color,
-            color_mode: row.color_mode,
+            // Written only from the enums: other text (none is expected) reads as
+            // the default, as an unknown job state reads as deleted.
+            color_mode: ColorMode::parse(&row.color_mode).unwrap_or_default(),
             copies: row.copies,
-            sides: row.sides,
+            sides: Sides::parse(&row.sides).unwrap_or_default(),
             size_bytes: row.size_bytes,
             source: row.source,
             state: JobState::parse(&row.state),

@@ -11,8 +11,9 @@ use futures_util::future::BoxFuture;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{JobError, Jobs};
-use crate::db::jobs::UsageCaps;
-use crate::db::{Db, DbResult, now};
+use crate::clock::now;
+use crate::db::quota::UsageCaps;
+use crate::db::{Db, DbResult};
 use crate::identity::User;
 
 /// Bytes reserved at a time while a document streams in.

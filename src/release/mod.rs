@@ -1,32 +1,36 @@
 //! Release: a person proved who they are at a printer and asked for their jobs; this
 //! module checks the printer, queues one release per job, and delivers them.
 //!
-//! A release moves queued → releasing → sent → printed | failed | needs-attention.
+//! A release moves queued → releasing → sent → printed | failed | needs-attention
+//! (the machine and its allowed moves: `state.rs`).
 //! Workers (in every server process) take releases under database leases
 //! (`db/releases.rs`), so a crash or a second server never delivers a job twice: a
 //! release whose bytes may have reached the printer when its outcome became unknown
 //! goes to needs-attention, never to an automatic second copy.
 
-pub mod infra;
+pub mod printers;
+pub mod pull;
 pub mod push;
-pub mod registry;
+pub mod state;
 mod worker;
 
 use std::sync::Arc;
 
+use crate::clock::now;
 use crate::config::ReleaseSettings;
-use crate::db::{Db, DbError, PrinterRow, ReleaseItem, ReleaseRow, now};
+use crate::db::{Db, DbError, PrinterRow, ReleaseItem, ReleaseRow};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
-use crate::jobs::{HeldJob, JobError, JobState, Jobs};
+use crate::jobs::{ColorMode, HeldJob, JobError, JobState, Jobs, Sides};
 use crate::vault::Vault;
 
-pub use infra::{
+pub use printers::{PrinterForm, Printers};
+pub use pull::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrder, AgentOrders,
     AgentOrdersRequest, AgentOutcome, AgentPrinter, AgentPrinterHealth, AgentView, DeviceCaller,
     FetchedJob, HEARTBEAT_SECS, Infra, InfraError, NewOutputDevice, WorkstationJob,
 };
-pub use infra::{AgentTrust, ParkScope};
-pub use registry::{PrinterForm, Printers};
+pub use pull::{AgentTrust, ParkScope};
+pub use state::ReleaseState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -102,7 +106,7 @@ pub struct Release {
     printers: Printers,
     settings: ReleaseSettings,
     wake: Arc<tokio::sync::Notify>,
-    events: Arc<infra::EventBell>,
+    events: Arc<pull::EventBell>,
 }
 
 impl Release {
@@ -122,7 +126,7 @@ impl Release {
             printers,
             settings,
             wake: Arc::new(tokio::sync::Notify::new()),
-            events: Arc::new(infra::EventBell::default()),
+            events: Arc::new(pull::EventBell::default()),
         }
     }
 
@@ -241,7 +245,7 @@ impl Release {
         crate::identity::directory::require_admin(admin)?;
         Ok(self
             .db
-            .releases_in_states(&["failed", "needs-attention"], 200)
+            .releases_in_states(&[ReleaseState::Failed, ReleaseState::NeedsAttention], 200)
             .await?)
     }
 
@@ -256,7 +260,7 @@ impl Release {
     ) -> Result<i64, ReleaseError> {
         crate::identity::directory::require_admin(admin)?;
         let old = self.db.release_by_id(release_id).await?;
-        if old.state == "needs-attention" {
+        if old.state == ReleaseState::NeedsAttention {
             self.db
                 .resolve_attention(release_id, "held", " — an administrator sent it again")
                 .await?;
@@ -354,21 +358,21 @@ fn cheaper_item(job: &HeldJob, choice: &JobChoice) -> Result<ReleaseItem, Releas
         Some(n) => n,
         None => job.copies,
     };
-    let sides = if choice.duplex && job.sides == "one-sided" {
-        "two-sided-long-edge".to_string()
+    let sides = if choice.duplex && !job.sides.is_two_sided() {
+        Sides::TwoSidedLongEdge
     } else {
-        job.sides.clone()
+        job.sides
     };
     let color_mode = if choice.mono {
-        "monochrome".to_string()
+        ColorMode::Monochrome
     } else {
-        job.color_mode.clone()
+        job.color_mode
     };
     Ok(ReleaseItem {
         job_id: job.id,
         copies,
-        sides,
-        color_mode,
+        sides: sides.as_str().to_string(),
+        color_mode: color_mode.as_str().to_string(),
     })
 }
 

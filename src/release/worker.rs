@@ -11,7 +11,8 @@ use tokio::io::AsyncRead;
 
 use super::Release;
 use super::push::{self, Completion, DocumentSource, Protocol, PushError, PushJob, PushTarget};
-use crate::db::{ReleaseEnd, ReleaseRow, now};
+use crate::clock::now;
+use crate::db::{ReleaseEnd, ReleaseRow};
 use crate::identity::ClientInfo;
 use crate::ipp::client::Timeouts;
 use crate::vault::{BlobId, Vault};
@@ -52,7 +53,7 @@ async fn sweep(release: Release) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     loop {
         every.tick().await;
-        let stale = crate::db::now() - release.settings.retry_for_secs as i64;
+        let stale = crate::clock::now() - release.settings.retry_for_secs as i64;
         match release.db.expire_agent_orders(stale).await {
             Ok(ids) => {
                 for id in ids {

@@ -404,7 +404,7 @@ fn app_state(services: Services) -> (web::Data<AppState>, usize, u64) {
     let state = web::Data::new(AppState {
         services,
         metrics: crate::telemetry::metrics_handle(),
-        started_at: crate::db::now(),
+        started_at: crate::clock::now(),
     });
     (state, workers, keep_alive)
 }

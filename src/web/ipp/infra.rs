@@ -95,7 +95,7 @@ fn describe(
         name: printer.name.clone(),
         location: printer.location.clone(),
         up_since: state.started_at,
-        now: crate::db::now(),
+        now: crate::clock::now(),
         operation_time_out: crate::jobs::INCOMING_TIMEOUT_SECS as i32,
         queued_jobs: 0,
     };

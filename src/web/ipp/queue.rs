@@ -87,7 +87,7 @@ async fn describe_queue(req: &HttpRequest, state: &AppState) -> QueueDescription
         name: queue.name.clone(),
         location: queue.location.clone(),
         up_since: state.started_at,
-        now: crate::db::now(),
+        now: crate::clock::now(),
         operation_time_out: crate::jobs::INCOMING_TIMEOUT_SECS as i32,
         queued_jobs: state
             .services

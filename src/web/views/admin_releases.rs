@@ -7,6 +7,7 @@ use askama::Template;
 use super::session::CsrfOnly;
 use super::{Page, render, when};
 use crate::db::ReleaseRow;
+use crate::release::ReleaseState;
 use crate::web::AppState;
 use crate::web::auth::{Admin, check_form, client_info};
 use crate::web::error::{PageError, Problem};
@@ -27,7 +28,7 @@ pub struct ReleaseLine {
 
 impl From<ReleaseRow> for ReleaseLine {
     fn from(r: ReleaseRow) -> Self {
-        let needs_attention = r.state == "needs-attention";
+        let needs_attention = r.state == ReleaseState::NeedsAttention;
         Self {
             id: r.id,
             at: when(r.finished_at.unwrap_or(r.updated_at)),

@@ -292,7 +292,7 @@ async fn device_page(
     let s = &state.services;
     let d = s.devices.device(id).await?;
     let supplies = s.devices.supplies(id).await?;
-    let now = crate::db::now();
+    let now = crate::clock::now();
     let since = now - HISTORY_DAYS * DAY;
     let meters = s.devices.meters(id, since).await?;
     let history = s.devices.supply_history(id, since).await?;

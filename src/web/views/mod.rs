@@ -114,7 +114,7 @@ pub fn when(ts: i64) -> String {
 
 /// `3 h 20 min` until `ts`, or `expired`.
 pub fn time_left(ts: i64) -> String {
-    let left = ts - crate::db::now();
+    let left = ts - crate::clock::now();
     if left <= 0 {
         return "expired".into();
     }

@@ -8,7 +8,7 @@ use tokio_util::io::StreamReader;
 
 use super::session::CsrfOnly;
 use super::{Page, redirect, render, size, time_left, when};
-use crate::jobs::{Compression, HeldJob, Submission};
+use crate::jobs::{ColorMode, Compression, HeldJob, Sides, Submission};
 use crate::web::AppState;
 use crate::web::assets;
 use crate::web::auth::{SignedIn, check_form, client_info};
@@ -184,8 +184,7 @@ pub async fn upload(
             .map_err(actix_web::error::PayloadError::Io),
     )?;
     let mut csrf_ok = false;
-    let (mut copies, mut sides, mut color_mode) =
-        (1i64, "one-sided".to_string(), "auto".to_string());
+    let (mut copies, mut sides, mut color_mode) = (1i64, Sides::OneSided, ColorMode::Auto);
     let mut parked = Vec::new();
     let mut failed = Vec::new();
     let client = client_info(&req);
@@ -206,20 +205,10 @@ pub async fn upload(
                     .clamp(1, 99)
             }
             "sides" => {
-                let v = text_field(&mut field).await?;
-                sides = if matches!(v.as_str(), "two-sided-long-edge" | "two-sided-short-edge") {
-                    v
-                } else {
-                    "one-sided".into()
-                };
+                sides = Sides::parse(&text_field(&mut field).await?).unwrap_or_default();
             }
             "color_mode" => {
-                let v = text_field(&mut field).await?;
-                color_mode = if matches!(v.as_str(), "color" | "monochrome") {
-                    v
-                } else {
-                    "auto".into()
-                };
+                color_mode = ColorMode::parse(&text_field(&mut field).await?).unwrap_or_default();
             }
             "files" => {
                 if !csrf_ok {
@@ -248,10 +237,10 @@ pub async fn upload(
                     name: &filename,
                     format: &declared,
                     copies,
-                    sides: &sides,
+                    sides,
                     source: "portal",
                     compression: Compression::None,
-                    color_mode: &color_mode,
+                    color_mode,
                     accept: Some(crate::jobs::intake::PORTAL_FORMATS),
                     page_ranges: None,
                 };

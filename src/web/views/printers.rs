@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::{Page, redirect, render, when};
 use crate::db::PrinterRow;
+use crate::release::printers::format_cost;
 use crate::release::push::foreign_uris;
-use crate::release::registry::format_cost;
 use crate::release::{PrinterForm, ReleaseError, printer_state_label};
 use crate::web::AppState;
 use crate::web::auth::{Admin, check_form, client_info};

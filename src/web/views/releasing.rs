@@ -8,6 +8,7 @@ use super::setup::presession;
 use super::{Page, when};
 use crate::db::ReleaseRow;
 use crate::identity::CsrfBinding;
+use crate::release::ReleaseState;
 use crate::web::AppState;
 
 /// One release as its owner sees it while it runs.
@@ -23,14 +24,14 @@ pub struct ReleaseLine {
 
 impl From<&ReleaseRow> for ReleaseLine {
     fn from(r: &ReleaseRow) -> Self {
-        let (state, class) = match r.state.as_str() {
-            "queued" if r.attempts > 0 => ("Waiting for the printer", "waiting"),
-            "queued" => ("Queued", "waiting"),
-            "releasing" => ("Sending to the printer", "active"),
-            "sent" => ("Printing", "active"),
-            "printed" => ("Printed", "done"),
-            "failed" => ("Not printed", "failed"),
-            _ => ("Needs attention", "failed"),
+        let (state, class) = match r.state {
+            ReleaseState::Queued if r.attempts > 0 => ("Waiting for the printer", "waiting"),
+            ReleaseState::Queued => ("Queued", "waiting"),
+            ReleaseState::Releasing => ("Sending to the printer", "active"),
+            ReleaseState::Sent => ("Printing", "active"),
+            ReleaseState::Printed => ("Printed", "done"),
+            ReleaseState::Failed => ("Not printed", "failed"),
+            ReleaseState::NeedsAttention => ("Needs attention", "failed"),
         };
         Self {
             job: r.job_name.clone(),

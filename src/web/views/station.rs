@@ -12,7 +12,7 @@ use super::releasing::{
 use super::{Page, redirect, render, when};
 use crate::db::PrinterRow;
 use crate::identity::{AtPrinter, BadgeOutcome, SessionToken, User};
-use crate::jobs::HeldJob;
+use crate::jobs::{ColorMode, HeldJob};
 use crate::release::{JobChoice, ReleaseVia, printer_state_label};
 use crate::web::AppState;
 use crate::web::assets;
@@ -43,9 +43,9 @@ impl From<&HeldJob> for StationJob {
                 .pages
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "?".into()),
-            color: job.color != Some(false) && job.color_mode != "monochrome",
+            color: job.color != Some(false) && job.color_mode != ColorMode::Monochrome,
             copies: job.copies,
-            duplex: job.sides != "one-sided",
+            duplex: job.sides.is_two_sided(),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::ipp::status;
 use crate::ipp::wire::{Attribute, Group, Message, Value, group};
 use crate::jobs::HeldJob;
 use crate::release::FetchedJob;
-use crate::release::infra::job_state;
+use crate::release::pull::job_state;
 use crate::web::ipp::status::infra_error;
 
 pub(super) fn job_id(request: &Message) -> Result<i64, (u16, String)> {

@@ -11,7 +11,7 @@ use crate::db::{DeviceReportFields, EventRow};
 use crate::ipp::reply::{check_request, response};
 use crate::ipp::wire::{Attribute, Group, Message, Value, group, tag};
 use crate::ipp::{op, status};
-use crate::release::infra::LONGEST_WAIT;
+use crate::release::pull::LONGEST_WAIT;
 use crate::web::ipp::status::infra_error;
 
 /// How long a device should wait before its next Get-Notifications (seconds): 1 after

@@ -113,8 +113,8 @@ pub(super) fn job_attributes(
         ),
         a("job-media-sheets-completed", Value::Integer(0)),
         a("copies", Value::Integer(job.copies.min(999) as i32)),
-        a("sides", Value::keyword(&job.sides)),
-        a("print-color-mode", Value::keyword(&job.color_mode)),
+        a("sides", Value::keyword(job.sides.as_str())),
+        a("print-color-mode", Value::keyword(job.color_mode.as_str())),
         a("document-format", Value::mime(&job.format)),
         a(
             "number-of-documents",

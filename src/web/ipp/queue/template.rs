@@ -5,7 +5,7 @@
 use crate::ipp::printer::DOCUMENT_FORMATS;
 use crate::ipp::status;
 use crate::ipp::wire::{Message, Value};
-use crate::jobs::{Compression, Submission};
+use crate::jobs::{ColorMode, Compression, Sides, Submission};
 
 /// Template values we can honour; anything else is refused up front.
 pub(super) fn validate_job(request: &Message) -> Result<(), (u16, String)> {
@@ -31,10 +31,7 @@ pub(super) fn validate_job(request: &Message) -> Result<(), (u16, String)> {
         ));
     }
     if let Some(sides) = request.job_str("sides")
-        && !matches!(
-            sides,
-            "one-sided" | "two-sided-long-edge" | "two-sided-short-edge"
-        )
+        && Sides::parse(sides).is_none()
     {
         return Err((
             status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
@@ -104,14 +101,16 @@ pub(crate) fn submission(request: &Message) -> Result<Submission<'_>, (u16, Stri
             .operation_str("document-format")
             .unwrap_or("application/octet-stream"),
         copies: request.job_int("copies").unwrap_or(1).into(),
-        sides: request.job_str("sides").unwrap_or("one-sided"),
+        sides: request
+            .job_str("sides")
+            .and_then(Sides::parse)
+            .unwrap_or_default(),
         source: "ipp",
         compression: compression(request)?,
-        color_mode: match request.job_str("print-color-mode") {
-            Some("monochrome") => "monochrome",
-            Some("color") => "color",
-            _ => "auto",
-        },
+        color_mode: request
+            .job_str("print-color-mode")
+            .and_then(ColorMode::parse)
+            .unwrap_or_default(),
         accept: None,
         page_ranges: page_ranges(request)?,
     })

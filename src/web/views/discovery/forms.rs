@@ -171,7 +171,7 @@ fn duration(seconds: i64) -> String {
 
 impl From<ScanRow> for ScanLine {
     fn from(s: ScanRow) -> Self {
-        let end = s.finished_at.unwrap_or_else(crate::db::now);
+        let end = s.finished_at.unwrap_or_else(crate::clock::now);
         Self {
             id: s.id,
             started: when(s.started_at),

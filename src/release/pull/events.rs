@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{DeviceCaller, EVENT_LIFE_SECS, Infra, InfraError, LONGEST_WAIT};
-use crate::db::{EventRow, now};
+use crate::clock::now;
+use crate::db::EventRow;
 
 impl Infra {
     /// Create-Printer-Subscriptions (ippget).

@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use subtle::ConstantTimeEq;
-
 use super::{DeviceCaller, Infra, InfraError, NewOutputDevice, SECRET_PURPOSE};
-use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd, now};
+use crate::clock::now;
+use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd};
 use crate::identity::{ClientInfo, User};
-use crate::release::ReleaseError;
 use crate::release::worker::conclude;
+use crate::release::{ReleaseError, ReleaseState};
 
 impl Infra {
     // --- admin -----------------------------------------------------------------------
@@ -127,7 +126,7 @@ impl Infra {
             Err(crate::db::DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let matches = secret_matches(
+        let matches = super::secret_matches(
             expected.as_ref().map(|d| d.secret_hash.as_slice()),
             &self.secret_hash(secret),
         );
@@ -190,7 +189,7 @@ impl Infra {
             .releases_held_by_device(caller.device.id)
             .await?
         {
-            if row.transmitting || row.state == "sent" {
+            if row.transmitting || row.state == ReleaseState::Sent {
                 conclude(
                     &self.release,
                     &row,
@@ -216,7 +215,7 @@ impl Infra {
             .releases_held_by_device(device.id)
             .await?
             .into_iter()
-            .filter(|r| r.state == "releasing" && !r.transmitting)
+            .filter(|r| r.state == ReleaseState::Releasing && !r.transmitting)
             .map(|r| r.id)
             .collect();
         if !ids.is_empty() {
@@ -301,10 +300,4 @@ fn device_problem(device: &OutputDeviceRow) -> Option<String> {
         cert_sha256: None,
     }
     .blocking_problem()
-}
-
-/// Whether a secret's keyed hash matches the stored one, in constant time (false
-/// when nothing is stored: an unknown login costs the same hash).
-pub(super) fn secret_matches(stored: Option<&[u8]>, given: &[u8]) -> bool {
-    stored.is_some_and(|stored| bool::from(stored.ct_eq(given)))
 }

@@ -1,4 +1,4 @@
-//! The printer registry: the printers people release at, what each said about itself
+//! The printers people release at, what each said about itself
 //! at its last check, and whether it is fit to take a job right now.
 
 use std::time::Duration;
@@ -8,26 +8,19 @@ use crate::identity::{ClientInfo, Identity, User};
 use crate::ipp::client::{self, ClientError, PrinterReport, PrinterState, Timeouts};
 
 use super::ReleaseError;
-use super::push::{Protocol, foreign_uris};
+use super::push::foreign_uris;
 
-/// The printer registry. Cheap to clone.
+mod form;
+
+use form::validate;
+pub use form::{PrinterForm, format_cost};
+
+/// The printers people release at. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Printers {
     db: Db,
     identity: Identity,
     check_timeout: Duration,
-}
-
-/// What an admin submits for a printer.
-#[derive(Debug, Clone, Default)]
-pub struct PrinterForm {
-    pub name: String,
-    pub location: String,
-    pub uri: String,
-    pub protocol: String,
-    /// Cost per page, in the currency's unit ("0.05"); empty = not charged.
-    pub cost_mono: String,
-    pub cost_color: String,
 }
 
 impl Printers {
@@ -392,82 +385,6 @@ fn check_of(report: &PrinterReport) -> PrinterCheck {
     }
 }
 
-/// Checks what an admin typed: a printer URI we can deliver to, and costs.
-/// The protocol is `infra` for a printer whose output device pulls its jobs (IPP
-/// INFRA): the server never connects to it, and its URI (optional) only says where
-/// the device prints.
-fn validate(
-    form: &PrinterForm,
-) -> Result<(String, &'static str, Option<i64>, Option<i64>), ReleaseError> {
-    let bad = |m: &str| Err(ReleaseError::NotAllowed(m.into()));
-    let name = form.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return bad("a printer needs a name (at most 100 characters)");
-    }
-    let uri = form.uri.trim().to_string();
-    let pulled = form.protocol.trim() == "infra";
-    if pulled && uri.is_empty() {
-        return Ok((
-            uri,
-            "infra",
-            cost(&form.cost_mono)?,
-            cost(&form.cost_color)?,
-        ));
-    }
-    let parsed = match url::Url::parse(&uri) {
-        Ok(u) => u,
-        Err(_) => {
-            return bad(
-                "the URI must look like ipps://host/ipp/print, ipp://host:631/ipp/print or socket://host:9100",
-            );
-        }
-    };
-    if !matches!(parsed.scheme(), "ipps" | "ipp" | "socket")
-        || parsed.host_str().is_none_or(str::is_empty)
-    {
-        return bad("the URI must start with ipps://, ipp:// or socket:// and name a host");
-    }
-    let protocol = match form.protocol.trim() {
-        "" => Protocol::Auto.as_str(),
-        "infra" => "infra",
-        other => other
-            .parse::<Protocol>()
-            .map_err(|_| {
-                ReleaseError::NotAllowed("protocol must be auto, ipps, ipp, raw or infra".into())
-            })?
-            .as_str(),
-    };
-    Ok((
-        uri,
-        protocol,
-        cost(&form.cost_mono)?,
-        cost(&form.cost_color)?,
-    ))
-}
-
-/// "0.05" → 50 thousandths; empty → not charged.
-fn cost(text: &str) -> Result<Option<i64>, ReleaseError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..1000.0).contains(&v) => {
-            Ok(Some((v * 1000.0).round() as i64))
-        }
-        _ => Err(ReleaseError::NotAllowed(format!(
-            "“{text}” is not a cost per page (like 0.05)"
-        ))),
-    }
-}
-
-/// Thousandths back to "0.050".
-pub fn format_cost(milli: Option<i64>) -> String {
-    milli
-        .map(|m| format!("{}.{:03}", m / 1000, m % 1000))
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,27 +393,5 @@ mod tests {
     fn raw_addresses_default_to_port_9100() {
         assert_eq!(raw_address("socket://10.0.0.5"), "10.0.0.5:9100");
         assert_eq!(raw_address("socket://10.0.0.5:9101/"), "10.0.0.5:9101");
-    }
-
-    #[test]
-    fn costs_are_parsed_in_thousandths_and_refused_when_nonsense() {
-        assert_eq!(cost("0.05").unwrap(), Some(50));
-        assert_eq!(cost("").unwrap(), None);
-        assert!(cost("abc").is_err());
-        assert!(cost("-1").is_err());
-        assert_eq!(format_cost(Some(50)), "0.050");
-    }
-
-    #[test]
-    fn printer_uris_must_be_ipp_ipps_or_socket() {
-        let form = |uri: &str| PrinterForm {
-            name: "Hall".into(),
-            uri: uri.into(),
-            ..Default::default()
-        };
-        assert!(validate(&form("ipps://printer.local/ipp/print")).is_ok());
-        assert!(validate(&form("socket://10.0.0.9:9100")).is_ok());
-        assert!(validate(&form("http://printer/")).is_err());
-        assert!(validate(&form("not a uri")).is_err());
     }
 }

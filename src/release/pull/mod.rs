@@ -16,24 +16,30 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
+use subtle::ConstantTimeEq;
 use tokio::io::AsyncRead;
 
+mod agent_trust;
 mod agents;
-mod devices;
 mod events;
+mod failover;
+mod output_devices;
 mod workstation;
 
+pub use agent_trust::{AgentTrust, ParkScope};
 pub use agents::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
     AgentPrinterHealth, AgentView, HEARTBEAT_SECS,
 };
-pub use agents::{AgentTrust, ParkScope};
 pub use workstation::{AgentOrder, AgentOrders, AgentOrdersRequest, AgentOutcome, WorkstationJob};
 
 use super::worker::conclude;
 use super::{Release, ReleaseError};
-use crate::db::{OutputDeviceRow, PrinterRow, ReleaseEnd, ReleaseRow, now};
+use crate::clock::now;
+use crate::db::{OutputDeviceRow, PrinterRow, ReleaseEnd, ReleaseRow};
+use crate::release::ReleaseState;
 
+use crate::identity::{ClientInfo, User};
 use crate::jobs::HeldJob;
 use crate::vault::BlobId;
 
@@ -98,6 +104,17 @@ impl DeviceCaller {
     fn owner(&self) -> String {
         lease_owner(self.device.id)
     }
+}
+
+/// Compares a stored secret hash with a given one in constant time; none stored never
+/// matches (output devices and agents sign in alike).
+fn secret_matches(stored: Option<&[u8]>, given: &[u8]) -> bool {
+    stored.is_some_and(|stored| bool::from(stored.ct_eq(given)))
+}
+
+/// The lease owner of releases a workstation agent delivers.
+fn agent_owner(agent: &crate::db::AgentRow) -> String {
+    format!("agent:{}", agent.id)
 }
 
 fn lease_owner(device_id: i64) -> String {
@@ -166,6 +183,22 @@ impl Infra {
     pub(super) fn new(release: Release) -> Self {
         let events = release.events.clone();
         Self { release, events }
+    }
+
+    /// Audits an admin's successful change to agents or output devices.
+    async fn audit_admin(
+        &self,
+        admin: &User,
+        action: &str,
+        target: &str,
+        client: &ClientInfo,
+        detail: &str,
+    ) -> Result<(), InfraError> {
+        self.release
+            .identity
+            .audit(Some(admin), action, target, "success", client, detail)
+            .await
+            .map_err(|e| InfraError::from(ReleaseError::from(e)))
     }
 
     fn lease_until(&self) -> i64 {
@@ -316,7 +349,10 @@ impl Infra {
         };
         let (end, reason) = match state {
             job_state::PENDING | job_state::PROCESSING | job_state::PROCESSING_STOPPED => {
-                if state == job_state::PROCESSING && row.state == "releasing" && row.transmitting {
+                if state == job_state::PROCESSING
+                    && row.state == ReleaseState::Releasing
+                    && row.transmitting
+                {
                     self.release.db.mark_sent(row.id, &owner, None, 0).await?;
                 }
                 return Ok(());

@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Infra, InfraError};
-use crate::db::{AgentRow, NewJob, ReleaseEnd, now};
+use super::{Infra, InfraError, agent_owner};
+use crate::clock::now;
+use crate::db::{AgentRow, NewJob, ReleaseEnd};
 use crate::identity::ClientInfo;
-use crate::release::ReleaseError;
+use crate::jobs::{ColorMode, Sides};
 use crate::release::worker::conclude;
+use crate::release::{ReleaseError, ReleaseState};
 
 /// How long an orders request waits for a release.
 const ORDERS_WAIT: Duration = Duration::from_secs(25);
@@ -44,7 +46,7 @@ fn one() -> i64 {
 }
 
 fn one_sided() -> String {
-    "one-sided".into()
+    Sides::OneSided.as_str().into()
 }
 
 /// The documents the agent keeps, so the server can say which to delete.
@@ -90,10 +92,6 @@ pub struct AgentOutcome {
     pub outcome: String,
     #[serde(default)]
     pub message: String,
-}
-
-fn agent_owner(agent: &AgentRow) -> String {
-    format!("agent:{}", agent.id)
 }
 
 /// The site key id under which this agent takes failover orders: its confirmed one if
@@ -171,15 +169,12 @@ impl Infra {
                 "agent_ref: 32 hexadecimal characters".into(),
             ));
         }
-        if !matches!(
-            job.sides.as_str(),
-            "one-sided" | "two-sided-long-edge" | "two-sided-short-edge"
-        ) {
+        let Some(sides) = Sides::parse(&job.sides) else {
             return Err(InfraError::BadRequest(format!(
                 "sides {:?} is not a sides keyword",
                 job.sides
             )));
-        }
+        };
         if job.pages.is_some_and(|p| !(0..=1_000_000).contains(&p)) || job.format.len() > 100 {
             return Err(InfraError::BadRequest(
                 "pages or format out of range".into(),
@@ -188,8 +183,8 @@ impl Infra {
         let uuid = uuid::Uuid::new_v4().to_string();
         let at = now();
         let color_mode = match job.color {
-            Some(false) => "monochrome",
-            _ => "auto",
+            Some(false) => ColorMode::Monochrome,
+            _ => ColorMode::Auto,
         };
         let name: String = job.name.chars().take(200).collect();
         let row = self
@@ -203,9 +198,9 @@ impl Infra {
                     format: &job.format,
                     pages: job.pages,
                     color: job.color,
-                    color_mode,
+                    color_mode: color_mode.as_str(),
                     copies: job.copies.clamp(1, 999),
-                    sides: &job.sides,
+                    sides: sides.as_str(),
                     size_bytes: job.size_bytes.max(0),
                     source: "workstation",
                     client_addr: &client.addr,
@@ -317,7 +312,9 @@ impl Infra {
     ) -> Result<(), InfraError> {
         let owner = agent_owner(agent);
         let row = self.release.db.release_by_id(release_id).await?;
-        if row.lease_owner.as_deref() != Some(owner.as_str()) || row.state != "releasing" {
+        if row.lease_owner.as_deref() != Some(owner.as_str())
+            || row.state != ReleaseState::Releasing
+        {
             return Err(InfraError::NotFetchable(format!(
                 "release {release_id} is not being delivered by this agent"
             )));
@@ -404,98 +401,5 @@ impl Infra {
 
     fn away_before(&self) -> i64 {
         now() - self.release.settings.agent_offline_secs as i64
-    }
-
-    /// Stores the failover copy of a job the agent keeps: bytes sealed with the site
-    /// key (the server cannot open them), sealed once more by the vault.
-    pub async fn store_failover_copy<R: tokio::io::AsyncRead + Unpin>(
-        &self,
-        agent: &AgentRow,
-        job_id: i64,
-        wrapped_key: &str,
-        reader: &mut R,
-    ) -> Result<(), InfraError> {
-        if !self.release.settings.agent_failover_copy {
-            return Err(InfraError::NotPossible(
-                "failover copies are off (release.agent_failover_copy)".into(),
-            ));
-        }
-        match self.release.db.job_holder(job_id).await? {
-            Some((holder, _)) if holder == agent.id => {}
-            _ => {
-                return Err(InfraError::NotFound(format!(
-                    "job {job_id} is not kept by this agent"
-                )));
-            }
-        }
-        if wrapped_key.is_empty() || wrapped_key.len() > 512 {
-            return Err(InfraError::BadRequest("X-Wrapped-Key is required".into()));
-        }
-        // The sealed copy is a little larger than the document (16 bytes a chunk).
-        let limit = self.release.jobs.max_bytes() + self.release.jobs.max_bytes() / 64 + 4096;
-        let id = crate::vault::BlobId::random();
-        let mut capped = tokio::io::AsyncReadExt::take(reader, limit + 1);
-        let sealed = self
-            .release
-            .vault
-            .seal(&id, &mut capped)
-            .await
-            .map_err(|e| InfraError::Release(ReleaseError::Job(e.into())))?;
-        if sealed.plain_size > limit {
-            let _ = self.release.vault.purge(&id).await;
-            return Err(InfraError::BadRequest(format!(
-                "the copy is larger than queue.max_job_mib allows ({} MiB)",
-                limit / (1024 * 1024)
-            )));
-        }
-        if !self
-            .release
-            .db
-            .set_failover_copy(job_id, agent.id, id.as_str(), wrapped_key)
-            .await?
-        {
-            let _ = self.release.vault.purge(&id).await;
-            return Err(InfraError::NotPossible(format!(
-                "job {job_id} is no longer waiting"
-            )));
-        }
-        Ok(())
-    }
-
-    /// The failover copy of a release this agent took: the wrapped key and the bytes
-    /// (still sealed with the site key).
-    pub async fn open_failover_copy(
-        &self,
-        agent: &AgentRow,
-        job_id: i64,
-    ) -> Result<(String, Box<dyn tokio::io::AsyncRead + Send + Unpin>), InfraError> {
-        let owner = agent_owner(agent);
-        let taken = self
-            .release
-            .db
-            .releases_held_by_owner(&owner)
-            .await?
-            .iter()
-            .any(|r| r.job_id == job_id);
-        if !taken {
-            return Err(InfraError::NotFetchable(format!(
-                "take a release of job {job_id} first"
-            )));
-        }
-        let (blob, key) = self
-            .release
-            .db
-            .failover_copy(job_id)
-            .await?
-            .ok_or_else(|| InfraError::NotFound(format!("job {job_id} has no failover copy")))?;
-        let id = crate::vault::BlobId::parse(&blob)
-            .ok_or_else(|| InfraError::NotFound("bad blob id".into()))?;
-        let reader = self
-            .release
-            .vault
-            .open_blob(&id)
-            .await
-            .map_err(|e| InfraError::Release(ReleaseError::Job(e.into())))?;
-        Ok((key, Box::new(reader.into_async_read())))
     }
 }
