@@ -1,6 +1,7 @@
 //! The device registry service: discovery settings, ranges and credentials (secrets
 //! sealed by the vault), scans, the devices found and what they report.
 
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -94,13 +95,20 @@ impl Devices {
     async fn audit(
         &self,
         actor: Option<&User>,
-        action: &str,
+        action: AuditAction,
         target: &str,
         client: &ClientInfo,
         detail: &str,
     ) -> Result<(), DeviceError> {
         self.identity
-            .audit(actor, action, target, "success", client, detail)
+            .audit(AuditEvent {
+                actor,
+                action,
+                target,
+                outcome: AuditOutcome::Success,
+                client,
+                detail,
+            })
             .await?;
         Ok(())
     }
@@ -137,7 +145,7 @@ impl Devices {
         self.db.save_discovery_settings(s).await?;
         self.audit(
             Some(admin),
-            "discovery.settings",
+            AuditAction::DiscoverySettings,
             "",
             client,
             &format!("schedule {} rate {}/s", s.schedule, s.rate_pps),
@@ -174,7 +182,7 @@ impl Devices {
         let what = if exclude { "exclude" } else { "include" };
         self.audit(
             Some(admin),
-            "discovery.range.add",
+            AuditAction::DiscoveryRangeAdd,
             spec.trim(),
             client,
             what,
@@ -192,7 +200,7 @@ impl Devices {
         self.db.delete_range(id).await?;
         self.audit(
             Some(admin),
-            "discovery.range.delete",
+            AuditAction::DiscoveryRangeDelete,
             &id.to_string(),
             client,
             "",
@@ -278,7 +286,7 @@ impl Devices {
         };
         self.audit(
             Some(admin),
-            "discovery.credential.add",
+            AuditAction::DiscoveryCredentialAdd,
             name,
             client,
             &format!("SNMP v{}", row.version),
@@ -297,7 +305,7 @@ impl Devices {
         self.db.delete_credential(id).await?;
         self.audit(
             Some(admin),
-            "discovery.credential.delete",
+            AuditAction::DiscoveryCredentialDelete,
             &id.to_string(),
             client,
             "",
@@ -471,7 +479,7 @@ impl Devices {
         }
         self.audit(
             Some(admin),
-            "discovery.scan",
+            AuditAction::DiscoveryScan,
             "",
             client,
             &format!("{} addresses", addresses.len()),
@@ -494,8 +502,14 @@ impl Devices {
     ) -> Result<(), DeviceError> {
         Self::admin(admin)?;
         self.db.cancel_scan(id).await?;
-        self.audit(Some(admin), "discovery.cancel", &id.to_string(), client, "")
-            .await
+        self.audit(
+            Some(admin),
+            AuditAction::DiscoveryCancel,
+            &id.to_string(),
+            client,
+            "",
+        )
+        .await
     }
 
     pub async fn recent_scans(&self, limit: i64) -> Result<Vec<ScanRow>, DeviceError> {

@@ -2,6 +2,7 @@
 //! the password of HTTP Basic (IPP printing) and as API bearer tokens.
 
 use super::secrets::new_app_password;
+use super::{AuditAction, AuditEvent, AuditOutcome};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, User};
 use crate::db::AppPasswordRow;
 
@@ -31,14 +32,14 @@ impl Identity {
             .db
             .insert_app_password(user.id, label, &self.app_password_hash(&secret))
             .await?;
-        self.audit(
-            Some(user),
-            "app_password.create",
-            label,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::AppPasswordCreate,
+            target: label,
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await?;
         Ok(NewAppPassword {
             id: row.id,
@@ -58,14 +59,14 @@ impl Identity {
         client: &ClientInfo,
     ) -> IdentityResult<()> {
         self.db.revoke_app_password(user.id, id).await?;
-        self.audit(
-            Some(user),
-            "app_password.revoke",
-            &id.to_string(),
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::AppPasswordRevoke,
+            target: &id.to_string(),
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await
     }
 }

@@ -3,6 +3,7 @@
 //! (recovery is `printpark admin create-user --admin`); wrong codes are audited and
 //! limited; only keyed hashes of codes are stored.
 
+use super::{AuditAction, AuditEvent, AuditOutcome};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -97,14 +98,14 @@ impl Identity {
         if attempts > SETUP_ATTEMPTS {
             let retry_after_secs =
                 (window_start + SETUP_WINDOW_SECS - crate::db::now()).clamp(1, SETUP_WINDOW_SECS);
-            self.audit(
-                None,
-                "setup.code",
-                "first run",
-                "denied",
+            self.audit(AuditEvent {
+                actor: None,
+                action: AuditAction::SetupCode,
+                target: "first run",
+                outcome: AuditOutcome::Denied,
                 client,
-                "too many wrong setup codes",
-            )
+                detail: "too many wrong setup codes",
+            })
             .await?;
             return Err(IdentityError::Locked { retry_after_secs });
         }
@@ -117,8 +118,15 @@ impl Identity {
         } else {
             "wrong setup code"
         };
-        self.audit(None, "setup.code", "first run", "failure", client, detail)
-            .await?;
+        self.audit(AuditEvent {
+            actor: None,
+            action: AuditAction::SetupCode,
+            target: "first run",
+            outcome: AuditOutcome::Failure,
+            client,
+            detail,
+        })
+        .await?;
         Err(IdentityError::Invalid {
             field: "setup code",
             reason: "is not the one this server printed; find it in the server's log or in the file setup-code in its data folder".into(),
@@ -149,17 +157,17 @@ impl Identity {
         let role = Role::Admin.as_str();
         let audit = [
             AuditRecord {
-                action: "user.create",
+                action: AuditAction::UserCreate.as_str(),
                 target: &username,
-                outcome: "success",
+                outcome: AuditOutcome::Success.as_str(),
                 client_addr: &client.addr,
                 detail: role,
                 ..Default::default()
             },
             AuditRecord {
-                action: "setup.complete",
+                action: AuditAction::SetupComplete.as_str(),
                 target: "first run",
-                outcome: "success",
+                outcome: AuditOutcome::Success.as_str(),
                 client_addr: &client.addr,
                 detail: "first admin created with the setup code",
                 ..Default::default()

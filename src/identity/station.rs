@@ -9,6 +9,7 @@
 use super::limits::{Attempt, AttemptAudit, Limit};
 use super::login::{Principal, SessionToken};
 use super::secrets::{new_pin, new_token, verify_secret};
+use super::{AuditAction, AuditEvent, AuditOutcome};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
 use crate::db::{DbError, DeviceSessionRow, now};
 
@@ -84,7 +85,7 @@ impl Identity {
         let audit = AttemptAudit {
             actor: "anonymous",
             target: at.name,
-            action: "station.badge",
+            action: AuditAction::StationBadge,
             client,
         };
         let limits = self.station_limits(at.guid, at.name, client).await?;
@@ -96,27 +97,28 @@ impl Identity {
                 if pin_required {
                     // Not yet a sign-in: the PIN decides, under its own limits.
                     self.abandon_attempt(attempt).await?;
-                    self.audit(
-                        Some(&user),
-                        "station.badge",
-                        at.name,
-                        "pin_required",
+                    self.audit(AuditEvent {
+                        actor: Some(&user),
+                        action: AuditAction::StationBadge,
+                        target: at.name,
+                        outcome: AuditOutcome::PinRequired,
                         client,
-                        &format!("printer {}; PIN asked", at.name),
-                    )
+                        detail: &format!("printer {}; PIN asked", at.name),
+                    })
                     .await?;
                     return Ok(BadgeOutcome::NeedsPin(hex::encode(hash)));
                 }
                 self.succeed_at_station(attempt, at, client).await?;
-                self.refuse_disabled(&user, "station.badge", client).await?;
-                self.audit(
-                    Some(&user),
-                    "station.badge",
-                    at.name,
-                    "success",
+                self.refuse_disabled(&user, AuditAction::StationBadge, client)
+                    .await?;
+                self.audit(AuditEvent {
+                    actor: Some(&user),
+                    action: AuditAction::StationBadge,
+                    target: at.name,
+                    outcome: AuditOutcome::Success,
                     client,
-                    &format!("printer {}", at.name),
-                )
+                    detail: &format!("printer {}", at.name),
+                })
                 .await?;
                 Ok(BadgeOutcome::Known(user))
             }
@@ -201,7 +203,7 @@ impl Identity {
                 let audit = AttemptAudit {
                     actor: &typed,
                     target: at.name,
-                    action: "station.pin",
+                    action: AuditAction::StationPin,
                     client,
                 };
                 let mut limits = self.station_limits(at.guid, at.name, client).await?;
@@ -232,7 +234,7 @@ impl Identity {
         let audit = AttemptAudit {
             actor: &username,
             target: at.name,
-            action: "station.pin",
+            action: AuditAction::StationPin,
             client,
         };
         let mut limits = self.station_limits(at.guid, at.name, client).await?;
@@ -249,15 +251,16 @@ impl Identity {
         }
         let user: User = row.into();
         self.succeed_at_station(attempt, at, client).await?;
-        self.refuse_disabled(&user, "station.pin", client).await?;
-        self.audit(
-            Some(&user),
-            "station.pin",
-            at.name,
-            "success",
+        self.refuse_disabled(&user, AuditAction::StationPin, client)
+            .await?;
+        self.audit(AuditEvent {
+            actor: Some(&user),
+            action: AuditAction::StationPin,
+            target: at.name,
+            outcome: AuditOutcome::Success,
             client,
-            &format!("{how} at printer {}", at.name),
-        )
+            detail: &format!("{how} at printer {}", at.name),
+        })
         .await?;
         Ok(user)
     }
@@ -301,14 +304,14 @@ impl Identity {
             Err(DbError::Conflict(_)) => return Err(IdentityError::Conflict { field: "badge" }),
             Err(e) => return Err(e.into()),
         }
-        self.audit(
-            Some(&user),
-            "badge.link",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(&user),
+            action: AuditAction::BadgeLink,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            &format!("linked at printer {}", at.name),
-        )
+            detail: &format!("linked at printer {}", at.name),
+        })
         .await?;
         Ok(user)
     }
@@ -325,7 +328,7 @@ impl Identity {
         let audit = AttemptAudit {
             actor: "anonymous",
             target: at.name,
-            action: "station.passcode",
+            action: AuditAction::StationPasscode,
             client,
         };
         let limits = self.station_limits(at.guid, at.name, client).await?;
@@ -338,16 +341,16 @@ impl Identity {
             Ok(row) => {
                 let user: User = row.into();
                 self.succeed_at_station(attempt, at, client).await?;
-                self.refuse_disabled(&user, "station.passcode", client)
+                self.refuse_disabled(&user, AuditAction::StationPasscode, client)
                     .await?;
-                self.audit(
-                    Some(&user),
-                    "station.passcode",
-                    at.name,
-                    "success",
+                self.audit(AuditEvent {
+                    actor: Some(&user),
+                    action: AuditAction::StationPasscode,
+                    target: at.name,
+                    outcome: AuditOutcome::Success,
                     client,
-                    &format!("printer {}", at.name),
-                )
+                    detail: &format!("printer {}", at.name),
+                })
                 .await?;
                 Ok(user)
             }
@@ -377,14 +380,14 @@ impl Identity {
                 .await
             {
                 Ok(()) => {
-                    self.audit(
-                        Some(user),
-                        "user.passcode",
-                        &user.username,
-                        "success",
+                    self.audit(AuditEvent {
+                        actor: Some(user),
+                        action: AuditAction::UserPasscode,
+                        target: &user.username,
+                        outcome: AuditOutcome::Success,
                         client,
-                        "",
-                    )
+                        detail: "",
+                    })
                     .await?;
                     return Ok(passcode);
                 }
@@ -409,14 +412,14 @@ impl Identity {
     /// The user forgets their badges (a lost card): it must be linked again.
     pub async fn unlink_badges(&self, user: &User, client: &ClientInfo) -> IdentityResult<u64> {
         let n = self.db.delete_badges_of(user.id).await?;
-        self.audit(
-            Some(user),
-            "badge.unlink",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::BadgeUnlink,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            &format!("{n} badge(s)"),
-        )
+            detail: &format!("{n} badge(s)"),
+        })
         .await?;
         Ok(n)
     }
@@ -474,14 +477,14 @@ impl Identity {
     ) -> IdentityResult<()> {
         let hash = hex::decode(handle).map_err(|_| IdentityError::NotFound)?;
         self.db.delete_session_of(user.id, "device", &hash).await?;
-        self.audit(
-            Some(user),
-            "device.revoke",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::PhoneRevoke,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await
     }
 }

@@ -2,6 +2,7 @@
 //! index as held. Memory stays bounded: nothing holds the document, the analyser
 //! keeps kilobytes, the vault one chunk.
 
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use async_compression::tokio::bufread::{DeflateDecoder, GzipDecoder};
 use tokio::io::{AsyncRead, BufReader};
 
@@ -231,14 +232,14 @@ impl Jobs {
             tracing::warn!(job = job.id, format = analysis.format, warning = %w, "parked with incomplete analysis");
         }
         self.identity
-            .audit(
-                Some(owner),
-                "job.park",
-                &job.id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(owner),
+                action: AuditAction::JobPark,
+                target: &job.id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                &detail,
-            )
+                detail: &detail,
+            })
             .await?;
         Ok(())
     }
@@ -371,14 +372,14 @@ impl Jobs {
             }
         };
         self.identity
-            .audit(
-                Some(owner),
-                "job.create",
-                &row.id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(owner),
+                action: AuditAction::JobCreate,
+                target: &row.id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                submission.source,
-            )
+                detail: submission.source,
+            })
             .await?;
         Ok(row.into())
     }

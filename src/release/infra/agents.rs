@@ -14,6 +14,7 @@
 //! (never stored): the agent can be handed it on every heartbeat, and revoking the
 //! agent or unassigning the printer revokes the device row, which kills it at once.
 
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use serde::{Deserialize, Serialize};
 
 use super::{Infra, InfraError, SECRET_PURPOSE};
@@ -181,14 +182,21 @@ impl Infra {
     async fn audit_admin(
         &self,
         admin: &User,
-        action: &str,
+        action: AuditAction,
         target: &str,
         client: &ClientInfo,
         detail: &str,
     ) -> Result<(), InfraError> {
         self.release
             .identity
-            .audit(Some(admin), action, target, "success", client, detail)
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action,
+                target,
+                outcome: AuditOutcome::Success,
+                client,
+                detail,
+            })
             .await
             .map_err(|e| InfraError::from(ReleaseError::from(e)))
     }
@@ -213,7 +221,7 @@ impl Infra {
             .await?;
         self.audit_admin(
             admin,
-            "agent.enrolment_code",
+            AuditAction::AgentEnrolmentCode,
             "agents",
             client,
             "valid 24 h",
@@ -252,13 +260,20 @@ impl Infra {
             )
             .await;
         let outcome = if enrolled.is_ok() {
-            "success"
+            AuditOutcome::Success
         } else {
-            "denied"
+            AuditOutcome::Denied
         };
         self.release
             .identity
-            .audit(None, "agent.enrol", &name, outcome, client, &login)
+            .audit(AuditEvent {
+                actor: None,
+                action: AuditAction::AgentEnrol,
+                target: &name,
+                outcome,
+                client,
+                detail: &login,
+            })
             .await
             .map_err(ReleaseError::from)?;
         match enrolled {
@@ -313,7 +328,9 @@ impl Infra {
                     Some(_) => "wrong secret",
                     None => "unknown agent",
                 };
-                Err(self.refuse_sign_in("agent.login", login, why, client).await)
+                Err(self
+                    .refuse_sign_in(AuditAction::AgentLogin, login, why, client)
+                    .await)
             }
         }
     }
@@ -347,17 +364,10 @@ impl Infra {
                 if changed {
                     self.release
                         .identity
-                        .audit(
-                            None,
-                            "agent.site_key",
-                            &agent.name,
-                            "denied",
-                            client,
-                            &format!(
+                        .audit(AuditEvent { actor: None, action: AuditAction::AgentSiteKey, target: &agent.name, outcome: AuditOutcome::Denied, client, detail: &format!(
                                 "{} reports site key {reported}; the admin confirmed {confirmed}, which stays",
                                 agent.login
-                            ),
-                        )
+                            ) })
                         .await
                         .map_err(ReleaseError::from)?;
                 }
@@ -433,8 +443,14 @@ impl Infra {
                 Some(agent.id),
             )
             .await?;
-        self.audit_admin(admin, "agent.assign", &printer.name, client, &agent.name)
-            .await
+        self.audit_admin(
+            admin,
+            AuditAction::AgentAssign,
+            &printer.name,
+            client,
+            &agent.name,
+        )
+        .await
     }
 
     /// The people a trust names, as user ids (each must exist).
@@ -517,8 +533,14 @@ impl Infra {
             },
             Self::describe_trust(trust)
         );
-        self.audit_admin(admin, "agent.approve", &agent.name, client, &detail)
-            .await
+        self.audit_admin(
+            admin,
+            AuditAction::AgentApprove,
+            &agent.name,
+            client,
+            &detail,
+        )
+        .await
     }
 
     /// Changes whom an approved agent may park for, and whether it takes failover orders.
@@ -538,7 +560,7 @@ impl Infra {
         self.release.db.set_agent_trust(agent_id, &row).await?;
         self.audit_admin(
             admin,
-            "agent.trust",
+            AuditAction::AgentTrust,
             &agent.name,
             client,
             &Self::describe_trust(trust),
@@ -576,7 +598,7 @@ impl Infra {
         };
         self.audit_admin(
             admin,
-            "agent.site_key",
+            AuditAction::AgentSiteKey,
             &agent.name,
             client,
             &format!("confirmed site key {site_key_id} (was {was})"),
@@ -599,8 +621,14 @@ impl Infra {
         for device in self.release.db.output_devices_of_agent(agent_id).await? {
             self.revoke_device(admin, device.id, client).await?;
         }
-        self.audit_admin(admin, "agent.revoke", &agent.name, client, &agent.login)
-            .await
+        self.audit_admin(
+            admin,
+            AuditAction::AgentRevoke,
+            &agent.name,
+            client,
+            &agent.login,
+        )
+        .await
     }
 
     /// Every agent with its printers and last health report (admin).

@@ -2,6 +2,7 @@
 //! signing in, (re)registering, leaving, what a device reports about its printer,
 //! and whether that keeps a release from being accepted.
 
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
@@ -52,14 +53,14 @@ impl Infra {
             .await?;
         self.release
             .identity
-            .audit(
-                Some(admin),
-                "output_device.add",
-                &printer.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::OutputDeviceAdd,
+                target: &printer.name,
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("{name} ({login})"),
-            )
+                detail: &format!("{name} ({login})"),
+            })
             .await
             .map_err(ReleaseError::from)?;
         Ok(NewOutputDevice { id, login, secret })
@@ -81,14 +82,14 @@ impl Infra {
         let printer = self.release.printers.by_id(device.printer_id).await?;
         self.release
             .identity
-            .audit(
-                Some(admin),
-                "output_device.revoke",
-                &printer.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::OutputDeviceRevoke,
+                target: &printer.name,
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("{} ({})", device.name, device.login),
-            )
+                detail: &format!("{} ({})", device.name, device.login),
+            })
             .await
             .map_err(ReleaseError::from)?;
         self.events.ring(device.printer_id);
@@ -140,7 +141,7 @@ impl Infra {
                     None => "unknown device",
                 };
                 return Err(self
-                    .refuse_sign_in("output_device.login", login, why, client)
+                    .refuse_sign_in(AuditAction::OutputDeviceLogin, login, why, client)
                     .await);
             }
         };
@@ -155,7 +156,7 @@ impl Infra {
     /// Audits a refused sign-in (the login, never the secret) and answers 401.
     pub(super) async fn refuse_sign_in(
         &self,
-        action: &str,
+        action: AuditAction,
         login: &str,
         why: &str,
         client: &ClientInfo,
@@ -164,7 +165,14 @@ impl Infra {
         match self
             .release
             .identity
-            .audit(None, action, &login, "denied", client, why)
+            .audit(AuditEvent {
+                actor: None,
+                action,
+                target: &login,
+                outcome: AuditOutcome::Denied,
+                client,
+                detail: why,
+            })
             .await
         {
             Ok(()) => InfraError::Unauthenticated,

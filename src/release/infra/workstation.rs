@@ -5,6 +5,7 @@
 //! orders long-poll), takes the release and delivers it to the printer itself; its
 //! report drives the same state machine as every other delivery.
 
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -147,17 +148,17 @@ impl Infra {
         {
             self.release
                 .identity
-                .audit(
-                    None,
-                    "job.park",
-                    &owner.username,
-                    "denied",
+                .audit(AuditEvent {
+                    actor: None,
+                    action: AuditAction::JobPark,
+                    target: &owner.username,
+                    outcome: AuditOutcome::Denied,
                     client,
-                    &format!(
+                    detail: &format!(
                         "agent {} ({}) may not park jobs for {}",
                         agent.name, agent.login, owner.username
                     ),
-                )
+                })
                 .await
                 .map_err(ReleaseError::from)?;
             return Err(InfraError::NotPossible(format!(
@@ -222,14 +223,14 @@ impl Infra {
             .await?;
         self.release
             .identity
-            .audit(
-                Some(&owner),
-                "job.park",
-                &row.id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(&owner),
+                action: AuditAction::JobPark,
+                target: &row.id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("kept on the workstation of agent {}", agent.name),
-            )
+                detail: &format!("kept on the workstation of agent {}", agent.name),
+            })
             .await
             .map_err(ReleaseError::from)?;
         Ok(row.id)
@@ -376,14 +377,14 @@ impl Infra {
         );
         self.release
             .identity
-            .audit(
-                None,
-                "agent.deliver",
-                &row.printer_name,
-                &outcome.outcome,
+            .audit(AuditEvent {
+                actor: None,
+                action: AuditAction::AgentDeliver,
+                target: &row.printer_name,
+                outcome: AuditOutcome::parse(&outcome.outcome).unwrap_or(AuditOutcome::Unknown),
                 client,
-                &detail,
-            )
+                detail: &detail,
+            })
             .await
             .map_err(ReleaseError::from)?;
         Ok(())
