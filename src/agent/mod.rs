@@ -8,7 +8,7 @@
 
 mod channel;
 mod delivery;
-mod device;
+mod printer;
 mod spool;
 mod state;
 mod workstation;
@@ -23,7 +23,7 @@ use clap::{Args, Subcommand};
 use crate::release::{AgentAssignment, AgentEnrolment, AgentHealth, AgentPrinterHealth};
 use channel::Channel;
 use delivery::Deliverer;
-use device::PrinterTask;
+use printer::PrinterTask;
 use spool::Spool;
 use state::{AgentState, Enrolment};
 
