@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::printer::{Requests, find_int, ok};
+use super::requests::{Requests, find_int, ok};
 use super::spool::{Spool, SpooledDocument, SpooledJob};
 use super::state::AgentState;
 use super::{AgentError, HealthBoard};

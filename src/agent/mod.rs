@@ -9,6 +9,7 @@
 mod channel;
 mod delivery;
 mod printer;
+mod requests;
 mod spool;
 mod state;
 mod workstation;
