@@ -7,10 +7,10 @@ pub mod mib;
 pub mod monitor;
 pub mod pace;
 pub mod ranges;
-pub mod registry;
+pub mod settings;
 pub mod snmp;
 
-pub use registry::{DeviceError, Devices, NewCredential};
+pub use settings::{DeviceError, Devices, NewCredential};
 
 /// Below this percentage a supply is "low" (devices list, dashboard).
 pub const LOW_SUPPLY_PERCENT: i64 = 15;
