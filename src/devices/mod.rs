@@ -58,7 +58,7 @@ impl From<DbError> for DeviceError {
     }
 }
 
-/// The device registry. Cheap to clone.
+/// The devices service (discovery, inventory, monitoring). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Devices {
     pub(super) db: Db,

@@ -147,7 +147,7 @@ async fn deliver(
     report(channel, cred, state, order.release_id, &outcome).await;
 }
 
-/// (job state as in `state.rs`: 9 printed, 0 nothing sent, 8 unknown; message)
+/// (job state as in `agent/state.rs`: 9 printed, 0 nothing sent, 8 unknown; message)
 async fn send(store: &ParkedStore, state: &AgentState, order: &AgentOrder) -> (i64, String) {
     let job = PushJob {
         name: order.job_name.clone(),
