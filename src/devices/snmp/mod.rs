@@ -1,5 +1,5 @@
 //! SNMP for discovery and polling. Everything that touches the `async-snmp` crate stays in
-//! this file (it is pre-1.0 and pinned: an upgrade should be this file only); the rest of
+//! this folder (it is pre-1.0 and pinned: an upgrade should be this folder only); the rest of
 //! `devices` sees plain OIDs (`&[u32]`), [`SnmpValue`] and [`SnmpError`].
 //!
 //! One [`Prober`] owns one UDP socket shared by every target of a scan and counts the
@@ -11,19 +11,10 @@
 //! prober, the sessions and the counting transport.
 
 use std::fmt;
-use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_snmp::{
-    Auth, AuthProtocol, Candidate, Client, ClientBuilder, EngineCache, ErrorKind, Oid,
-    PrivProtocol, ReceiveLimits, RequestRegistration, Retry, Transport, UdpHandle, UdpTransport,
-    UsmConfig, Value, WalkMethod, WalkOptions,
-};
-use bytes::Bytes;
+use async_snmp::{ErrorKind, Value};
 
 mod session;
 

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_snmp::{
-    Auth, AuthProtocol, Candidate, Client, ClientBuilder, EngineCache, ErrorKind, Oid,
-    PrivProtocol, ReceiveLimits, RequestRegistration, Retry, Transport, UdpHandle, UdpTransport,
-    UsmConfig, Value, WalkMethod, WalkOptions,
+    Auth, AuthProtocol, Candidate, Client, ClientBuilder, EngineCache, Oid, PrivProtocol,
+    ReceiveLimits, RequestRegistration, Retry, Transport, UdpHandle, UdpTransport, UsmConfig,
+    WalkMethod, WalkOptions,
 };
 use bytes::Bytes;
 
