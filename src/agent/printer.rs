@@ -19,7 +19,7 @@ use super::delivery::Deliverer;
 use super::requests::{Requests, find_int, ok};
 use super::{AgentError, HealthBoard};
 use crate::ipp::client::{PrinterReport, PrinterState, new_request};
-use crate::ipp::wire::{Attribute, Group, Message, Value, group};
+use crate::ipp::wire::{Attribute, Group, Value, group};
 use crate::ipp::{op, status};
 use crate::release::AgentPrinter;
 

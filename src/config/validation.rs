@@ -2,7 +2,7 @@
 //! something, addresses, names and files that must make sense together, and the
 //! operations token.
 
-use super::{ConfigError, OperationsSettings, Secret, Settings};
+use super::{ConfigError, OperationsSettings, Secret, Settings, StorageBackend};
 
 /// Shortest operations token accepted: it guards live sign-in failure counts.
 const MIN_OPERATIONS_TOKEN: usize = 16;

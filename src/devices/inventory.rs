@@ -9,7 +9,7 @@ use crate::identity::{ClientInfo, User};
 use crate::release::PrinterForm;
 
 use super::collect::{DeviceReport, DeviceStatus};
-use super::snmp::ProbeAnswer;
+use super::snmp::{ProbeAnswer, SnmpCredential, SnmpError, SnmpSettings};
 use super::{DeviceError, Devices};
 
 impl Devices {

@@ -1,13 +1,12 @@
 //! Scans: the addresses a scan covers (ranges or one-off targets), running one now or
 //! in the background with each credential tried, cancelling it, and the recent ones.
 
-use std::net::IpAddr;
-
 use crate::db::ScanRow;
 use crate::identity::{AuditAction, ClientInfo, User};
 
 use super::discovery::{self, ScanProgress};
 use super::ranges::{self, AddressRange};
+use super::snmp::SnmpCredential;
 use super::{DeviceError, Devices};
 
 impl Devices {

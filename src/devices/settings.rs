@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::db::{CredentialRow, DiscoverySettingsRow, RangeRow};
+use crate::db::{CredentialRow, DbError, DiscoverySettingsRow, RangeRow};
 use crate::identity::{AuditAction, ClientInfo, User};
 
-use super::ranges::{self, AddressRange};
+use super::ranges::AddressRange;
 use super::snmp::{AuthProto, PrivProto, SnmpCredential, SnmpSettings};
 use super::{DeviceError, Devices};
 

@@ -2,6 +2,7 @@
 //! here (or failover copies of another workstation's); each is claimed, its lease kept,
 //! sent to the printer with the server's push code, and its outcome reported.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::store::{ParkedJob, ParkedStore};
