@@ -2,8 +2,10 @@
 //! the password of HTTP Basic (IPP printing) and as API bearer tokens.
 
 use super::secrets::new_app_password;
-use super::{AuditAction, AuditEvent, AuditOutcome};
-use super::{ClientInfo, Identity, IdentityError, IdentityResult, User};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    User,
+};
 use crate::db::AppPasswordRow;
 
 /// A freshly made app password: `secret` is shown to its owner once and never again.

@@ -3,8 +3,10 @@
 
 use super::login::SessionToken;
 use super::secrets::{hash_secret, new_pin};
-use super::{AuditAction, AuditEvent, AuditOutcome};
-use super::{ClientInfo, Identity, IdentityError, IdentityResult, Role, User, normalize_login};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    Role, User, normalize_login,
+};
 use crate::db::{DbError, NewUser};
 
 pub const MIN_PASSWORD_LEN: usize = 10;

@@ -3,13 +3,15 @@
 //! (recovery is `printpark admin create-user --admin`); wrong codes are audited and
 //! limited; only keyed hashes of codes are stored.
 
-use super::{AuditAction, AuditEvent, AuditOutcome};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::directory::{validate_email, validate_password, validate_username};
 use super::secrets::hash_secret;
-use super::{ClientInfo, Identity, IdentityError, IdentityResult, NewUserRequest, Role, User};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    NewUserRequest, Role, User,
+};
 use super::{normalize_login, secrets};
 use crate::db::{AuditRecord, DbError, NewUser};
 

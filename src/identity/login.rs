@@ -2,14 +2,16 @@
 //! sessions with an idle and an absolute end, HTTP Basic and bearer credentials, and
 //! CSRF tokens bound to the browser.
 
-use super::{AuditAction, AuditEvent, AuditOutcome};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
 use super::limits::{AttemptAudit, Limit};
 use super::secrets::{self, looks_like_app_password, new_token, verify_secret};
-use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    User, normalize_login,
+};
 use crate::db::{DbError, now};
 
 /// A browser session token as held in the cookie. Only its keyed hash is stored.

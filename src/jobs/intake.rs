@@ -2,7 +2,6 @@
 //! index as held. Memory stays bounded: nothing holds the document, the analyser
 //! keeps kilobytes, the vault one chunk.
 
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use async_compression::tokio::bufread::{DeflateDecoder, GzipDecoder};
 use tokio::io::{AsyncRead, BufReader};
 
@@ -10,6 +9,7 @@ use super::analyse::{Analysis, AnalyzingReader, TooLarge};
 use super::quota::{OverQuota, QuotaReader};
 use super::{HeldJob, JobError, JobState, Jobs};
 use crate::db::{NewDocument, NewJob, now};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, User};
 use crate::vault::{BlobId, SealedBlob, VaultError};
 

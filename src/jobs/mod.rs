@@ -10,11 +10,11 @@ mod quota;
 
 pub use intake::{Compression, Submission};
 
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use tokio::io::AsyncRead;
 
 use crate::config::QueueSettings;
 use crate::db::{Db, DbError, JobRow, now};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::vault::{BlobId, Vault, VaultError};
 

@@ -12,11 +12,11 @@ pub mod push;
 pub mod registry;
 mod worker;
 
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use std::sync::Arc;
 
 use crate::config::ReleaseSettings;
 use crate::db::{Db, DbError, PrinterRow, ReleaseItem, ReleaseRow, now};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::jobs::{HeldJob, JobError, JobState, Jobs};
 use crate::vault::Vault;

@@ -1,10 +1,10 @@
 //! The printer registry: the printers people release at, what each said about itself
 //! at its last check, and whether it is fit to take a job right now.
 
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use std::time::Duration;
 
 use crate::db::{Db, DbError, PrinterCheck, PrinterFields, PrinterRow};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, Identity, User};
 use crate::ipp::client::{self, ClientError, PrinterReport, PrinterState, Timeouts};
 

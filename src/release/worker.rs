@@ -2,7 +2,6 @@
 //! printer, follow it to the end, and record the outcome. Several processes may run
 //! workers against one database; the lease decides who delivers.
 
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -14,6 +13,7 @@ use super::Release;
 use super::push::{self, Completion, DocumentSource, Protocol, PushError, PushJob, PushTarget};
 use crate::db::{ReleaseEnd, ReleaseRow, now};
 use crate::identity::ClientInfo;
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::ipp::client::Timeouts;
 use crate::vault::{BlobId, Vault};
 

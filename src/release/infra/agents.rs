@@ -14,11 +14,11 @@
 //! (never stored): the agent can be handed it on every heartbeat, and revoking the
 //! agent or unassigning the printer revokes the device row, which kills it at once.
 
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use serde::{Deserialize, Serialize};
 
 use super::{Infra, InfraError, SECRET_PURPOSE};
 use crate::db::{AgentRow, AgentTrustRow, DbError};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, User};
 use crate::release::ReleaseError;
 

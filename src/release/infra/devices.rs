@@ -2,13 +2,13 @@
 //! signing in, (re)registering, leaving, what a device reports about its printer,
 //! and whether that keeps a release from being accepted.
 
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
 use super::{DeviceCaller, Infra, InfraError, NewOutputDevice, SECRET_PURPOSE};
 use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd, now};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, User};
 use crate::release::ReleaseError;
 use crate::release::worker::conclude;

@@ -5,7 +5,6 @@
 //! orders long-poll), takes the release and delivers it to the printer itself; its
 //! report drives the same state machine as every other delivery.
 
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Infra, InfraError};
 use crate::db::{AgentRow, NewJob, ReleaseEnd, now};
 use crate::identity::ClientInfo;
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::release::ReleaseError;
 use crate::release::worker::conclude;
 
