@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::device::{Requests, ok};
+use super::requests::{Requests, ok};
 use super::spool::{Spool, SpooledDocument, SpooledJob};
 use super::state::AgentState;
 use super::{AgentError, HealthBoard};
@@ -226,7 +226,18 @@ impl Deliverer {
                 .filter(|r| !r.is_empty()),
             media: None,
         };
-        let pin = self.state.printer_pin(&printer.uri).await.ok().flatten();
+        // An unreadable pin is not "no pin": trusting any certificate then would undo
+        // the pinning, so the job is not sent.
+        let pin = match self.state.printer_pin(&printer.uri).await {
+            Ok(pin) => pin,
+            Err(e) => {
+                tracing::warn!(printer = %printer.name, error = %e, "reading the printer's pinned certificate failed");
+                return Outcome {
+                    state: NOT_PRINTED,
+                    message: format!("the printer's pinned certificate could not be read: {e}"),
+                };
+            }
+        };
         let mut target = PushTarget {
             uri: printer.uri.clone(),
             tls_pin: pin.clone(),
@@ -260,7 +271,7 @@ impl Deliverer {
             }
         };
         if let (None, Some(seen)) = (&pin, link.cert_sha256()) {
-            let _ = self.state.pin_printer(&printer.uri, seen).await;
+            self.state.pin_on_first_use(&printer.uri, seen).await;
         }
         let mut source = SpooledJob {
             spool: &self.spool,

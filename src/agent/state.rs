@@ -72,7 +72,19 @@ impl AgentState {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            // The directory holds the agent's credential: it may not stay open to
+            // others. A directory that is private already (not ours to chmod) will do.
+            if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                let private =
+                    std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o077 == 0);
+                if !private {
+                    return Err(AgentError::State(format!(
+                        "{}: cannot make it private to its owner: {e}",
+                        dir.display()
+                    )));
+                }
+                tracing::warn!(dir = %dir.display(), error = %e, "the state directory's mode could not be set; it is private already");
+            }
         }
         let url = format!("sqlite://{}", dir.join("agent.db").display());
         let options = SqliteConnectOptions::from_str(&url)
@@ -205,6 +217,15 @@ impl AgentState {
             .map_err(failed)
     }
 
+    /// Pins the certificate a printer showed on its first delivery. A failed write is
+    /// logged, never dropped: the job still goes (as on the server), and the next
+    /// delivery trusts on first use again.
+    pub async fn pin_on_first_use(&self, uri: &str, pin: &str) {
+        if let Err(e) = self.pin_printer(uri, pin).await {
+            tracing::warn!(printer = %uri, error = %e, "pinning the printer's certificate failed");
+        }
+    }
+
     pub async fn pin_printer(&self, uri: &str, pin: &str) -> Result<(), AgentError> {
         sqlx::query(
             "INSERT INTO printer_pins (uri, pin) VALUES ($1, $2) ON CONFLICT (uri) DO NOTHING",
@@ -215,5 +236,11 @@ impl AgentState {
         .await
         .map_err(failed)?;
         Ok(())
+    }
+
+    /// Closes the state file, so every later read or write fails (tests of failures).
+    #[cfg(test)]
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 }

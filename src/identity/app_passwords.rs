@@ -2,7 +2,10 @@
 //! the password of HTTP Basic (IPP printing) and as API bearer tokens.
 
 use super::secrets::new_app_password;
-use super::{ClientInfo, Identity, IdentityError, IdentityResult, User};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    User,
+};
 use crate::db::AppPasswordRow;
 
 /// A freshly made app password: `secret` is shown to its owner once and never again.
@@ -31,14 +34,14 @@ impl Identity {
             .db
             .insert_app_password(user.id, label, &self.app_password_hash(&secret))
             .await?;
-        self.audit(
-            Some(user),
-            "app_password.create",
-            label,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::AppPasswordCreate,
+            target: label,
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await?;
         Ok(NewAppPassword {
             id: row.id,
@@ -58,14 +61,14 @@ impl Identity {
         client: &ClientInfo,
     ) -> IdentityResult<()> {
         self.db.revoke_app_password(user.id, id).await?;
-        self.audit(
-            Some(user),
-            "app_password.revoke",
-            &id.to_string(),
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::AppPasswordRevoke,
+            target: &id.to_string(),
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await
     }
 }

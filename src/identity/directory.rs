@@ -3,7 +3,10 @@
 
 use super::login::SessionToken;
 use super::secrets::{hash_secret, new_pin};
-use super::{ClientInfo, Identity, IdentityError, IdentityResult, Role, User, normalize_login};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    Role, User, normalize_login,
+};
 use crate::db::{DbError, NewUser};
 
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -167,14 +170,14 @@ impl Identity {
                 other => other.into(),
             })?;
         let user: User = row.into();
-        self.audit(
+        self.audit(AuditEvent {
             actor,
-            "user.create",
-            &user.username,
-            "success",
+            action: AuditAction::UserCreate,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            role.as_str(),
-        )
+            detail: role.as_str(),
+        })
         .await?;
         Ok(user)
     }
@@ -199,8 +202,8 @@ impl Identity {
         require_admin(actor)?;
         let target = self.user(user_id).await?;
         let (disabled, action) = match update {
-            UserUpdate::Disable => (true, "user.disable"),
-            UserUpdate::Enable => (false, "user.enable"),
+            UserUpdate::Disable => (true, AuditAction::UserDisable),
+            UserUpdate::Enable => (false, AuditAction::UserEnable),
         };
         if disabled && target.id == actor.id {
             return Err(IdentityError::Invalid {
@@ -212,8 +215,15 @@ impl Identity {
         if disabled {
             self.db.delete_sessions_of(user_id).await?;
         }
-        self.audit(Some(actor), action, &target.username, "success", client, "")
-            .await?;
+        self.audit(AuditEvent {
+            actor: Some(actor),
+            action,
+            target: &target.username,
+            outcome: AuditOutcome::Success,
+            client,
+            detail: "",
+        })
+        .await?;
         self.user(user_id).await
     }
 
@@ -239,14 +249,14 @@ impl Identity {
         let detail = hours
             .map(|h| format!("{h} h"))
             .unwrap_or_else(|| "default".into());
-        self.audit(
-            Some(actor),
-            "user.set_hold",
-            &target.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(actor),
+            action: AuditAction::UserSetHold,
+            target: &target.username,
+            outcome: AuditOutcome::Success,
             client,
-            &detail,
-        )
+            detail: &detail,
+        })
         .await?;
         self.user(user_id).await
     }
@@ -270,14 +280,14 @@ impl Identity {
         };
         let hash = hash_secret(self.cost(), &pin).await?;
         self.db.set_pin_hash(user_id, Some(&hash)).await?;
-        self.audit(
-            Some(actor),
-            "user.reset_pin",
-            &target.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(actor),
+            action: AuditAction::UserResetPin,
+            target: &target.username,
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await?;
         Ok(pin)
     }
@@ -293,20 +303,25 @@ impl Identity {
         client: &ClientInfo,
         keep: Option<&SessionToken>,
     ) -> IdentityResult<()> {
-        self.check_password(&user.username, current, client, "user.change_password")
-            .await?;
+        self.check_password(
+            &user.username,
+            current,
+            client,
+            AuditAction::UserChangePassword,
+        )
+        .await?;
         validate_password(new)?;
         let hash = hash_secret(self.cost(), new).await?;
         self.db.set_password_hash(user.id, &hash).await?;
         let ended = self.end_other_sessions(user, keep).await?;
-        self.audit(
-            Some(user),
-            "user.change_password",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::UserChangePassword,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            &format!("{ended} other session(s) ended"),
-        )
+            detail: &format!("{ended} other session(s) ended"),
+        })
         .await
     }
 
@@ -335,14 +350,14 @@ impl Identity {
         let target = self.user(user_id).await?;
         let hash = hash_secret(self.cost(), new).await?;
         self.db.set_password_hash(user_id, &hash).await?;
-        self.audit(
+        self.audit(AuditEvent {
             actor,
-            "user.set_password",
-            &target.username,
-            "success",
+            action: AuditAction::UserSetPassword,
+            target: &target.username,
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await
     }
 
@@ -369,20 +384,20 @@ impl Identity {
         client: &ClientInfo,
         keep: Option<&SessionToken>,
     ) -> IdentityResult<()> {
-        self.check_password(&user.username, password, client, "user.set_pin")
+        self.check_password(&user.username, password, client, AuditAction::UserSetPin)
             .await?;
         validate_pin(pin, self.security.pin_min_digits)?;
         let hash = hash_secret(self.cost(), pin).await?;
         self.db.set_pin_hash(user.id, Some(&hash)).await?;
         let ended = self.end_other_sessions(user, keep).await?;
-        self.audit(
-            Some(user),
-            "user.set_pin",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::UserSetPin,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            &format!("{ended} other session(s) ended"),
-        )
+            detail: &format!("{ended} other session(s) ended"),
+        })
         .await
     }
 
@@ -404,14 +419,14 @@ impl Identity {
             });
         }
         self.db.delete_user(user_id).await?;
-        self.audit(
-            Some(actor),
-            "user.delete",
-            &target.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(actor),
+            action: AuditAction::UserDelete,
+            target: &target.username,
+            outcome: AuditOutcome::Success,
             client,
             detail,
-        )
+        })
         .await
     }
 

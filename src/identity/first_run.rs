@@ -8,7 +8,10 @@ use zeroize::Zeroizing;
 
 use super::directory::{validate_email, validate_password, validate_username};
 use super::secrets::hash_secret;
-use super::{ClientInfo, Identity, IdentityError, IdentityResult, NewUserRequest, Role, User};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    NewUserRequest, Role, User,
+};
 use super::{normalize_login, secrets};
 use crate::db::{AuditRecord, DbError, NewUser};
 
@@ -97,14 +100,14 @@ impl Identity {
         if attempts > SETUP_ATTEMPTS {
             let retry_after_secs = (window_start + SETUP_WINDOW_SECS - crate::clock::now())
                 .clamp(1, SETUP_WINDOW_SECS);
-            self.audit(
-                None,
-                "setup.code",
-                "first run",
-                "denied",
+            self.audit(AuditEvent {
+                actor: None,
+                action: AuditAction::SetupCode,
+                target: "first run",
+                outcome: AuditOutcome::Denied,
                 client,
-                "too many wrong setup codes",
-            )
+                detail: "too many wrong setup codes",
+            })
             .await?;
             return Err(IdentityError::Locked { retry_after_secs });
         }
@@ -117,8 +120,15 @@ impl Identity {
         } else {
             "wrong setup code"
         };
-        self.audit(None, "setup.code", "first run", "failure", client, detail)
-            .await?;
+        self.audit(AuditEvent {
+            actor: None,
+            action: AuditAction::SetupCode,
+            target: "first run",
+            outcome: AuditOutcome::Failure,
+            client,
+            detail,
+        })
+        .await?;
         Err(IdentityError::Invalid {
             field: "setup code",
             reason: "is not the one this server printed; find it in the server's log or in the file setup-code in its data folder".into(),
@@ -149,17 +159,17 @@ impl Identity {
         let role = Role::Admin.as_str();
         let audit = [
             AuditRecord {
-                action: "user.create",
+                action: AuditAction::UserCreate.as_str(),
                 target: &username,
-                outcome: "success",
+                outcome: AuditOutcome::Success.as_str(),
                 client_addr: &client.addr,
                 detail: role,
                 ..Default::default()
             },
             AuditRecord {
-                action: "setup.complete",
+                action: AuditAction::SetupComplete.as_str(),
                 target: "first run",
-                outcome: "success",
+                outcome: AuditOutcome::Success.as_str(),
                 client_addr: &client.addr,
                 detail: "first admin created with the setup code",
                 ..Default::default()

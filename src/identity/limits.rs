@@ -18,7 +18,7 @@
 //! and only gives its reservation back to the shared ones (address, printer-wide), so a
 //! person with a valid account cannot wipe a sprayer's count.
 
-use super::{ClientInfo, Identity, IdentityError, IdentityResult};
+use super::{AuditAction, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult};
 use crate::clock::now;
 use crate::db::{AuditRecord, LockRule, Reservation};
 
@@ -96,7 +96,7 @@ pub(super) struct AttemptAudit<'a> {
     pub actor: &'a str,
     /// The account, or the printer's name at a station.
     pub target: &'a str,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub client: &'a ClientInfo,
 }
 
@@ -199,7 +199,7 @@ impl Identity {
                 None => attempt.reserved.push((limit, rule)),
                 Some(left) => {
                     self.abandon_attempt(attempt).await?;
-                    self.audit_attempt(audit, "denied", &limit.refusal())
+                    self.audit_attempt(audit, AuditOutcome::Denied, &limit.refusal())
                         .await?;
                     metrics::counter!("printpark_sign_in_refused_total").increment(1);
                     return Err(IdentityError::Locked {
@@ -237,7 +237,7 @@ impl Identity {
         }
         self.audit_attempt(
             audit,
-            "failure",
+            AuditOutcome::Failure,
             &format!("{reason} (failure {count}){locks}"),
         )
         .await
@@ -266,15 +266,15 @@ impl Identity {
     async fn audit_attempt(
         &self,
         audit: &AttemptAudit<'_>,
-        outcome: &str,
+        outcome: AuditOutcome,
         detail: &str,
     ) -> IdentityResult<()> {
         self.db
             .append_audit(&AuditRecord {
                 actor: audit.actor,
-                action: audit.action,
+                action: audit.action.as_str(),
                 target: audit.target,
-                outcome,
+                outcome: outcome.as_str(),
                 client_addr: &audit.client.addr,
                 detail,
                 ..Default::default()

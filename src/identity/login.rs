@@ -8,7 +8,10 @@ use subtle::ConstantTimeEq;
 
 use super::limits::{AttemptAudit, Limit};
 use super::secrets::{self, looks_like_app_password, new_token, verify_secret};
-use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    User, normalize_login,
+};
 use crate::clock::now;
 use crate::db::DbError;
 
@@ -55,7 +58,7 @@ impl Identity {
         client: &ClientInfo,
     ) -> IdentityResult<(User, SessionToken)> {
         let user = self
-            .check_password(login, password, client, "login")
+            .check_password(login, password, client, AuditAction::Login)
             .await?;
         let token = new_token();
         let at = now();
@@ -69,14 +72,14 @@ impl Identity {
                 &client.user_agent,
             )
             .await?;
-        self.audit(
-            Some(&user),
-            "auth.login",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(&user),
+            action: AuditAction::AuthLogin,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            "password",
-        )
+            detail: "password",
+        })
         .await?;
         Ok((user, SessionToken(token)))
     }
@@ -90,16 +93,16 @@ impl Identity {
         client: &ClientInfo,
     ) -> IdentityResult<User> {
         let user = self
-            .check_password(login, password, client, "device.login")
+            .check_password(login, password, client, AuditAction::PhoneLogin)
             .await?;
-        self.audit(
-            Some(&user),
-            "device.login",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(&user),
+            action: AuditAction::PhoneLogin,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            "phone signed in for QR release",
-        )
+            detail: "phone signed in for QR release",
+        })
         .await?;
         Ok(user)
     }
@@ -113,7 +116,7 @@ impl Identity {
         login: &str,
         password: &str,
         client: &ClientInfo,
-        action: &str,
+        action: AuditAction,
     ) -> IdentityResult<User> {
         let typed = normalize_login(login);
         let row = match self.db.user_by_login(&typed).await {
@@ -159,18 +162,18 @@ impl Identity {
     pub(super) async fn refuse_disabled(
         &self,
         user: &User,
-        action: &str,
+        action: AuditAction,
         client: &ClientInfo,
     ) -> IdentityResult<()> {
         if user.disabled {
-            self.audit(
-                Some(user),
+            self.audit(AuditEvent {
+                actor: Some(user),
                 action,
-                &user.username,
-                "denied",
+                target: &user.username,
+                outcome: AuditOutcome::Denied,
                 client,
-                "account disabled",
-            )
+                detail: "account disabled",
+            })
             .await?;
             return Err(IdentityError::Disabled);
         }
@@ -229,14 +232,14 @@ impl Identity {
         client: &ClientInfo,
     ) -> IdentityResult<()> {
         self.db.delete_session(&self.session_hash(&token.0)).await?;
-        self.audit(
-            Some(user),
-            "auth.logout",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::AuthLogout,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await
     }
 
@@ -260,7 +263,7 @@ impl Identity {
                     let audit = AttemptAudit {
                         actor: &login,
                         target: &login,
-                        action: "auth.basic",
+                        action: AuditAction::AuthBasic,
                         client,
                     };
                     let attempt = self
@@ -280,7 +283,7 @@ impl Identity {
             }
         }
         let user = self
-            .check_password(login, secret, client, "auth.basic")
+            .check_password(login, secret, client, AuditAction::AuthBasic)
             .await?;
         Ok(Principal {
             user,
@@ -295,14 +298,14 @@ impl Identity {
         client: &ClientInfo,
     ) -> IdentityResult<Principal> {
         if !looks_like_app_password(token) {
-            self.audit(
-                None,
-                "auth.bearer",
-                "",
-                "failure",
+            self.audit(AuditEvent {
+                actor: None,
+                action: AuditAction::AuthBearer,
+                target: "",
+                outcome: AuditOutcome::Failure,
                 client,
-                "malformed token",
-            )
+                detail: "malformed token",
+            })
             .await?;
             return Err(IdentityError::InvalidCredentials);
         }
@@ -321,21 +324,21 @@ impl Identity {
         {
             Ok(row) => row,
             Err(DbError::NotFound) => {
-                self.audit(
-                    None,
-                    "auth.app_password",
-                    "",
-                    "failure",
+                self.audit(AuditEvent {
+                    actor: None,
+                    action: AuditAction::AuthAppPassword,
+                    target: "",
+                    outcome: AuditOutcome::Failure,
                     client,
-                    "unknown or revoked app password",
-                )
+                    detail: "unknown or revoked app password",
+                })
                 .await?;
                 return Err(IdentityError::InvalidCredentials);
             }
             Err(e) => return Err(e.into()),
         };
         let user: User = self.db.user_by_id(row.user_id).await?.into();
-        self.refuse_disabled(&user, "auth.app_password", client)
+        self.refuse_disabled(&user, AuditAction::AuthAppPassword, client)
             .await?;
         Ok(Principal {
             user,

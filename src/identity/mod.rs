@@ -5,10 +5,11 @@
 //! (a new app password, an admin-reset PIN), which the caller shows and forgets.
 
 use crate::config::SecuritySettings;
-use crate::db::{AuditRecord, Db, DbError, UserRow};
+use crate::db::{Db, DbError, UserRow};
 use crate::vault::{Vault, VaultError};
 
 pub mod app_passwords;
+pub mod audit;
 pub mod directory;
 pub mod first_run;
 pub mod limits;
@@ -16,6 +17,7 @@ pub mod login;
 pub mod secrets;
 pub mod station;
 
+pub use audit::{AuditAction, AuditEvent, AuditOutcome};
 pub use directory::{NewUserRequest, UserUpdate};
 pub use login::{CsrfBinding, Principal, SessionToken};
 pub use secrets::HashCost;
@@ -160,30 +162,6 @@ impl Identity {
             memory_kib: self.security.argon2_memory_kib,
             iterations: self.security.argon2_iterations,
         }
-    }
-
-    /// Appends to the audit log. An action whose audit row cannot be written fails.
-    pub async fn audit(
-        &self,
-        actor: Option<&User>,
-        action: &str,
-        target: &str,
-        outcome: &str,
-        client: &ClientInfo,
-        detail: &str,
-    ) -> IdentityResult<()> {
-        self.db
-            .append_audit(&AuditRecord {
-                actor_id: actor.map(|u| u.id),
-                actor: actor.map(|u| u.username.as_str()).unwrap_or("anonymous"),
-                action,
-                target,
-                outcome,
-                client_addr: &client.addr,
-                detail,
-            })
-            .await?;
-        Ok(())
     }
 
     /// True until the first admin exists: the first-run page is open only then, and

@@ -9,6 +9,7 @@
 use super::limits::{Attempt, AttemptAudit, Limit};
 use super::login::{Principal, SessionToken};
 use super::secrets::{new_pin, new_token, verify_secret};
+use super::{AuditAction, AuditEvent, AuditOutcome};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
 use crate::clock::now;
 use crate::db::{DbError, DeviceSessionRow};
@@ -85,7 +86,7 @@ impl Identity {
         let audit = AttemptAudit {
             actor: "anonymous",
             target: at.name,
-            action: "station.badge",
+            action: AuditAction::StationBadge,
             client,
         };
         let limits = self.station_limits(at.guid, at.name, client).await?;
@@ -97,27 +98,28 @@ impl Identity {
                 if pin_required {
                     // Not yet a sign-in: the PIN decides, under its own limits.
                     self.abandon_attempt(attempt).await?;
-                    self.audit(
-                        Some(&user),
-                        "station.badge",
-                        at.name,
-                        "pin_required",
+                    self.audit(AuditEvent {
+                        actor: Some(&user),
+                        action: AuditAction::StationBadge,
+                        target: at.name,
+                        outcome: AuditOutcome::PinRequired,
                         client,
-                        &format!("printer {}; PIN asked", at.name),
-                    )
+                        detail: &format!("printer {}; PIN asked", at.name),
+                    })
                     .await?;
                     return Ok(BadgeOutcome::NeedsPin(hex::encode(hash)));
                 }
                 self.succeed_at_station(attempt, at, client).await?;
-                self.refuse_disabled(&user, "station.badge", client).await?;
-                self.audit(
-                    Some(&user),
-                    "station.badge",
-                    at.name,
-                    "success",
+                self.refuse_disabled(&user, AuditAction::StationBadge, client)
+                    .await?;
+                self.audit(AuditEvent {
+                    actor: Some(&user),
+                    action: AuditAction::StationBadge,
+                    target: at.name,
+                    outcome: AuditOutcome::Success,
                     client,
-                    &format!("printer {}", at.name),
-                )
+                    detail: &format!("printer {}", at.name),
+                })
                 .await?;
                 Ok(BadgeOutcome::Known(user))
             }
@@ -202,7 +204,7 @@ impl Identity {
                 let audit = AttemptAudit {
                     actor: &typed,
                     target: at.name,
-                    action: "station.pin",
+                    action: AuditAction::StationPin,
                     client,
                 };
                 let mut limits = self.station_limits(at.guid, at.name, client).await?;
@@ -233,7 +235,7 @@ impl Identity {
         let audit = AttemptAudit {
             actor: &username,
             target: at.name,
-            action: "station.pin",
+            action: AuditAction::StationPin,
             client,
         };
         let mut limits = self.station_limits(at.guid, at.name, client).await?;
@@ -250,15 +252,16 @@ impl Identity {
         }
         let user: User = row.into();
         self.succeed_at_station(attempt, at, client).await?;
-        self.refuse_disabled(&user, "station.pin", client).await?;
-        self.audit(
-            Some(&user),
-            "station.pin",
-            at.name,
-            "success",
+        self.refuse_disabled(&user, AuditAction::StationPin, client)
+            .await?;
+        self.audit(AuditEvent {
+            actor: Some(&user),
+            action: AuditAction::StationPin,
+            target: at.name,
+            outcome: AuditOutcome::Success,
             client,
-            &format!("{how} at printer {}", at.name),
-        )
+            detail: &format!("{how} at printer {}", at.name),
+        })
         .await?;
         Ok(user)
     }
@@ -302,14 +305,14 @@ impl Identity {
             Err(DbError::Conflict(_)) => return Err(IdentityError::Conflict { field: "badge" }),
             Err(e) => return Err(e.into()),
         }
-        self.audit(
-            Some(&user),
-            "badge.link",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(&user),
+            action: AuditAction::BadgeLink,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            &format!("linked at printer {}", at.name),
-        )
+            detail: &format!("linked at printer {}", at.name),
+        })
         .await?;
         Ok(user)
     }
@@ -326,7 +329,7 @@ impl Identity {
         let audit = AttemptAudit {
             actor: "anonymous",
             target: at.name,
-            action: "station.passcode",
+            action: AuditAction::StationPasscode,
             client,
         };
         let limits = self.station_limits(at.guid, at.name, client).await?;
@@ -339,16 +342,16 @@ impl Identity {
             Ok(row) => {
                 let user: User = row.into();
                 self.succeed_at_station(attempt, at, client).await?;
-                self.refuse_disabled(&user, "station.passcode", client)
+                self.refuse_disabled(&user, AuditAction::StationPasscode, client)
                     .await?;
-                self.audit(
-                    Some(&user),
-                    "station.passcode",
-                    at.name,
-                    "success",
+                self.audit(AuditEvent {
+                    actor: Some(&user),
+                    action: AuditAction::StationPasscode,
+                    target: at.name,
+                    outcome: AuditOutcome::Success,
                     client,
-                    &format!("printer {}", at.name),
-                )
+                    detail: &format!("printer {}", at.name),
+                })
                 .await?;
                 Ok(user)
             }
@@ -378,14 +381,14 @@ impl Identity {
                 .await
             {
                 Ok(()) => {
-                    self.audit(
-                        Some(user),
-                        "user.passcode",
-                        &user.username,
-                        "success",
+                    self.audit(AuditEvent {
+                        actor: Some(user),
+                        action: AuditAction::UserPasscode,
+                        target: &user.username,
+                        outcome: AuditOutcome::Success,
                         client,
-                        "",
-                    )
+                        detail: "",
+                    })
                     .await?;
                     return Ok(passcode);
                 }
@@ -410,14 +413,14 @@ impl Identity {
     /// The user forgets their badges (a lost card): it must be linked again.
     pub async fn unlink_badges(&self, user: &User, client: &ClientInfo) -> IdentityResult<u64> {
         let n = self.db.delete_badges_of(user.id).await?;
-        self.audit(
-            Some(user),
-            "badge.unlink",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::BadgeUnlink,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            &format!("{n} badge(s)"),
-        )
+            detail: &format!("{n} badge(s)"),
+        })
         .await?;
         Ok(n)
     }
@@ -475,14 +478,14 @@ impl Identity {
     ) -> IdentityResult<()> {
         let hash = hex::decode(handle).map_err(|_| IdentityError::NotFound)?;
         self.db.delete_session_of(user.id, "device", &hash).await?;
-        self.audit(
-            Some(user),
-            "device.revoke",
-            &user.username,
-            "success",
+        self.audit(AuditEvent {
+            actor: Some(user),
+            action: AuditAction::PhoneRevoke,
+            target: &user.username,
+            outcome: AuditOutcome::Success,
             client,
-            "",
-        )
+            detail: "",
+        })
         .await
     }
 }

@@ -11,6 +11,7 @@ use super::quota::{OverQuota, QuotaReader};
 use super::{HeldJob, JobError, JobState, Jobs};
 use crate::clock::now;
 use crate::db::{NewDocument, NewJob};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, User};
 use crate::vault::{BlobId, SealedBlob, VaultError};
 
@@ -232,14 +233,14 @@ impl Jobs {
             tracing::warn!(job = job.id, format = analysis.format, warning = %w, "parked with incomplete analysis");
         }
         self.identity
-            .audit(
-                Some(owner),
-                "job.park",
-                &job.id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(owner),
+                action: AuditAction::JobPark,
+                target: &job.id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                &detail,
-            )
+                detail: &detail,
+            })
             .await?;
         Ok(())
     }
@@ -372,14 +373,14 @@ impl Jobs {
             }
         };
         self.identity
-            .audit(
-                Some(owner),
-                "job.create",
-                &row.id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(owner),
+                action: AuditAction::JobCreate,
+                target: &row.id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                submission.source,
-            )
+                detail: submission.source,
+            })
             .await?;
         Ok(row.into())
     }

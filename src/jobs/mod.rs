@@ -18,6 +18,7 @@ use tokio::io::AsyncRead;
 use crate::clock::now;
 use crate::config::QueueSettings;
 use crate::db::{Db, DbError, JobRow};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::vault::{BlobId, Vault, VaultError};
 
@@ -295,14 +296,14 @@ impl Jobs {
         }
         self.end(&job, JobState::Deleted).await?;
         self.identity
-            .audit(
-                Some(owner),
-                "job.delete",
-                &id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(owner),
+                action: AuditAction::JobDelete,
+                target: &id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                "",
-            )
+                detail: "",
+            })
             .await?;
         Ok(())
     }
@@ -394,22 +395,22 @@ impl Jobs {
                 let job = HeldJob::from(row);
                 // A job whose document never came is aborted, not a print avoided.
                 let (state, action) = match job.state {
-                    JobState::Incoming => (JobState::Deleted, "job.abort"),
-                    _ => (JobState::Expired, "job.expire"),
+                    JobState::Incoming => (JobState::Deleted, AuditAction::JobAbort),
+                    _ => (JobState::Expired, AuditAction::JobExpire),
                 };
                 self.end(&job, state).await?;
                 self.identity
-                    .audit(
-                        None,
+                    .audit(AuditEvent {
+                        actor: None,
                         action,
-                        &job.id.to_string(),
-                        "success",
-                        &ClientInfo {
+                        target: &job.id.to_string(),
+                        outcome: AuditOutcome::Success,
+                        client: &ClientInfo {
                             addr: "system".into(),
                             user_agent: String::new(),
                         },
-                        &format!("owner {}", job.owner_id),
-                    )
+                        detail: &format!("owner {}", job.owner_id),
+                    })
                     .await?;
                 expired += 1;
             }
@@ -428,14 +429,14 @@ impl Jobs {
         client: &ClientInfo,
     ) -> Result<(), JobError> {
         self.identity
-            .audit(
-                Some(who),
-                "queue.identify",
-                "secure queue",
-                "success",
+            .audit(AuditEvent {
+                actor: Some(who),
+                action: AuditAction::QueueIdentify,
+                target: "secure queue",
+                outcome: AuditOutcome::Success,
                 client,
-                "virtual queue: nothing to show",
-            )
+                detail: "virtual queue: nothing to show",
+            })
             .await?;
         Ok(())
     }

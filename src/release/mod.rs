@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::clock::now;
 use crate::config::ReleaseSettings;
 use crate::db::{Db, DbError, PrinterRow, ReleaseItem, ReleaseRow};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::jobs::{ColorMode, HeldJob, JobError, JobState, Jobs, Sides};
 use crate::vault::Vault;
@@ -200,14 +201,14 @@ impl Release {
         };
         if let Err(problem) = ready {
             self.identity
-                .audit(
-                    Some(user),
-                    "release.refused",
-                    &printer.name,
-                    "denied",
+                .audit(AuditEvent {
+                    actor: Some(user),
+                    action: AuditAction::ReleaseRefused,
+                    target: &printer.name,
+                    outcome: AuditOutcome::Denied,
                     client,
-                    &format!("{} job(s) stay held: {problem}", items.len()),
-                )
+                    detail: &format!("{} job(s) stay held: {problem}", items.len()),
+                })
                 .await?;
             return Err(ReleaseError::PrinterNotReady(problem));
         }
@@ -219,14 +220,14 @@ impl Release {
             return Err(ReleaseError::NothingToRelease);
         }
         self.identity
-            .audit(
-                Some(user),
-                "release.request",
-                &printer.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(user),
+                action: AuditAction::ReleaseRequest,
+                target: &printer.name,
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("{} job(s) via {}", ids.len(), via.as_str()),
-            )
+                detail: &format!("{} job(s) via {}", ids.len(), via.as_str()),
+            })
             .await?;
         metrics::counter!("printpark_releases_total", "via" => via.as_str())
             .increment(ids.len() as u64);
@@ -284,14 +285,14 @@ impl Release {
             ReleaseError::NotAllowed("this job is no longer held; it cannot be sent again".into())
         })?;
         self.identity
-            .audit(
-                Some(admin),
-                "release.retry",
-                &old.job_id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::ReleaseRetry,
+                target: &old.job_id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("release {release_id} → {id}"),
-            )
+                detail: &format!("release {release_id} → {id}"),
+            })
             .await?;
         self.wake.notify_one();
         self.events.ring(old.printer_id);
@@ -316,14 +317,14 @@ impl Release {
             .await?;
         self.jobs.purge_printed(job_id).await?;
         self.identity
-            .audit(
-                Some(admin),
-                "release.confirm_printed",
-                &job_id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::ReleaseConfirmPrinted,
+                target: &job_id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                "",
-            )
+                detail: "",
+            })
             .await?;
         Ok(())
     }

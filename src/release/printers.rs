@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::db::{Db, DbError, PrinterCheck, PrinterFields, PrinterRow};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, Identity, User};
 use crate::ipp::client::{self, ClientError, PrinterReport, PrinterState, Timeouts};
 
@@ -82,14 +83,14 @@ impl Printers {
             other => other?,
         };
         self.identity
-            .audit(
-                Some(admin),
-                "printer.add",
-                &row.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::PrinterAdd,
+                target: &row.name,
+                outcome: AuditOutcome::Success,
                 client,
-                &uri,
-            )
+                detail: &uri,
+            })
             .await?;
         let _ = self.check(&row, false).await;
         self.by_id(row.id).await
@@ -122,14 +123,14 @@ impl Printers {
             other => other.map_err(not_found)?,
         }
         self.identity
-            .audit(
-                Some(admin),
-                "printer.update",
-                fields.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::PrinterUpdate,
+                target: fields.name,
+                outcome: AuditOutcome::Success,
                 client,
-                &uri,
-            )
+                detail: &uri,
+            })
             .await?;
         Ok(())
     }
@@ -145,12 +146,19 @@ impl Printers {
         let printer = self.by_id(id).await?;
         self.db.set_printer_disabled(id, disabled).await?;
         let action = if disabled {
-            "printer.disable"
+            AuditAction::PrinterDisable
         } else {
-            "printer.enable"
+            AuditAction::PrinterEnable
         };
         self.identity
-            .audit(Some(admin), action, &printer.name, "success", client, "")
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action,
+                target: &printer.name,
+                outcome: AuditOutcome::Success,
+                client,
+                detail: "",
+            })
             .await?;
         Ok(())
     }
@@ -170,14 +178,14 @@ impl Printers {
             other => other.into(),
         })?;
         self.identity
-            .audit(
-                Some(admin),
-                "printer.delete",
-                &printer.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::PrinterDelete,
+                target: &printer.name,
+                outcome: AuditOutcome::Success,
                 client,
-                "",
-            )
+                detail: "",
+            })
             .await?;
         Ok(())
     }
@@ -221,14 +229,14 @@ impl Printers {
             other => other?,
         }
         self.identity
-            .audit(
-                Some(admin),
-                "printer.use-advertised-uri",
-                &printer.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::PrinterUseAdvertisedUri,
+                target: &printer.name,
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("{} → {new_uri}", printer.uri),
-            )
+                detail: &format!("{} → {new_uri}", printer.uri),
+            })
             .await?;
         Ok(())
     }

@@ -14,6 +14,7 @@ use super::push::{self, Completion, DocumentSource, Protocol, PushError, PushJob
 use crate::clock::now;
 use crate::db::{ReleaseEnd, ReleaseRow};
 use crate::identity::ClientInfo;
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::ipp::client::Timeouts;
 use crate::vault::{BlobId, Vault};
 
@@ -77,8 +78,8 @@ async fn sweep(release: Release) {
                     audit(
                         &release,
                         id,
-                        "release.needs_attention",
-                        "unknown",
+                        AuditAction::ReleaseNeedsAttention,
+                        AuditOutcome::Unknown,
                         "the server stopped while the job was being sent",
                     )
                     .await;
@@ -140,9 +141,9 @@ pub(super) async fn conclude(
         return false;
     }
     let (action, outcome) = match end {
-        ReleaseEnd::Printed => ("release.printed", "success"),
-        ReleaseEnd::Failed => ("release.failed", "failure"),
-        ReleaseEnd::NeedsAttention => ("release.needs_attention", "unknown"),
+        ReleaseEnd::Printed => (AuditAction::ReleasePrinted, AuditOutcome::Success),
+        ReleaseEnd::Failed => (AuditAction::ReleaseFailed, AuditOutcome::Failure),
+        ReleaseEnd::NeedsAttention => (AuditAction::ReleaseNeedsAttention, AuditOutcome::Unknown),
     };
     if end == ReleaseEnd::Printed
         && let Err(e) = release.jobs.purge_printed(row.job_id).await
@@ -151,8 +152,9 @@ pub(super) async fn conclude(
         // at it); say so loudly.
         tracing::error!(job = row.job_id, error = %e, "purging a printed job's documents failed");
     }
-    metrics::counter!("printpark_release_outcomes_total", "outcome" => action).increment(1);
-    tracing::info!(release = row.id, job = row.job_id, printer = %row.printer_name, outcome = action, elapsed_ms = elapsed.as_millis() as u64, "release ended");
+    metrics::counter!("printpark_release_outcomes_total", "outcome" => action.as_str())
+        .increment(1);
+    tracing::info!(release = row.id, job = row.job_id, printer = %row.printer_name, outcome = action.as_str(), elapsed_ms = elapsed.as_millis() as u64, "release ended");
     audit(
         release,
         row.id,
@@ -294,21 +296,27 @@ fn keep_lease(release: &Release, id: i64, owner: &str, lease: i64) -> tokio::tas
     })
 }
 
-async fn audit(release: &Release, id: i64, action: &str, outcome: &str, detail: &str) {
+async fn audit(
+    release: &Release,
+    id: i64,
+    action: AuditAction,
+    outcome: AuditOutcome,
+    detail: &str,
+) {
     let system = ClientInfo {
         addr: "system".into(),
         user_agent: String::new(),
     };
     if let Err(e) = release
         .identity
-        .audit(
-            None,
+        .audit(AuditEvent {
+            actor: None,
             action,
-            &format!("release {id}"),
+            target: &format!("release {id}"),
             outcome,
-            &system,
+            client: &system,
             detail,
-        )
+        })
         .await
     {
         tracing::warn!(release = id, error = %e, "auditing a release failed");

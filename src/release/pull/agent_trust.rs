@@ -4,7 +4,7 @@
 
 use super::{Infra, InfraError};
 use crate::db::{AgentTrustRow, DbError};
-use crate::identity::{ClientInfo, User};
+use crate::identity::{AuditAction, ClientInfo, User};
 use crate::release::ReleaseError;
 
 /// Whom a workstation agent may park jobs for (a closed set, parsed at the edge).
@@ -136,8 +136,14 @@ impl Infra {
             },
             Self::describe_trust(trust)
         );
-        self.audit_admin(admin, "agent.approve", &agent.name, client, &detail)
-            .await
+        self.audit_admin(
+            admin,
+            AuditAction::AgentApprove,
+            &agent.name,
+            client,
+            &detail,
+        )
+        .await
     }
 
     /// Changes whom an approved agent may park for, and whether it takes failover orders.
@@ -157,7 +163,7 @@ impl Infra {
         self.release.db.set_agent_trust(agent_id, &row).await?;
         self.audit_admin(
             admin,
-            "agent.trust",
+            AuditAction::AgentTrust,
             &agent.name,
             client,
             &Self::describe_trust(trust),
@@ -195,7 +201,7 @@ impl Infra {
         };
         self.audit_admin(
             admin,
-            "agent.site_key",
+            AuditAction::AgentSiteKey,
             &agent.name,
             client,
             &format!("confirmed site key {site_key_id} (was {was})"),

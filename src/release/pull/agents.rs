@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Infra, InfraError, SECRET_PURPOSE};
 use crate::db::{AgentRow, DbError};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, User};
 use crate::release::ReleaseError;
 
@@ -150,7 +151,7 @@ impl Infra {
             .await?;
         self.audit_admin(
             admin,
-            "agent.enrolment_code",
+            AuditAction::AgentEnrolmentCode,
             "agents",
             client,
             "valid 24 h",
@@ -189,13 +190,20 @@ impl Infra {
             )
             .await;
         let outcome = if enrolled.is_ok() {
-            "success"
+            AuditOutcome::Success
         } else {
-            "denied"
+            AuditOutcome::Denied
         };
         self.release
             .identity
-            .audit(None, "agent.enrol", &name, outcome, client, &login)
+            .audit(AuditEvent {
+                actor: None,
+                action: AuditAction::AgentEnrol,
+                target: &name,
+                outcome,
+                client,
+                detail: &login,
+            })
             .await
             .map_err(ReleaseError::from)?;
         match enrolled {
@@ -250,7 +258,9 @@ impl Infra {
                     Some(_) => "wrong secret",
                     None => "unknown agent",
                 };
-                Err(self.refuse_sign_in("agent.login", login, why, client).await)
+                Err(self
+                    .refuse_sign_in(AuditAction::AgentLogin, login, why, client)
+                    .await)
             }
         }
     }
@@ -284,17 +294,10 @@ impl Infra {
                 if changed {
                     self.release
                         .identity
-                        .audit(
-                            None,
-                            "agent.site_key",
-                            &agent.name,
-                            "denied",
-                            client,
-                            &format!(
+                        .audit(AuditEvent { actor: None, action: AuditAction::AgentSiteKey, target: &agent.name, outcome: AuditOutcome::Denied, client, detail: &format!(
                                 "{} reports site key {reported}; the admin confirmed {confirmed}, which stays",
                                 agent.login
-                            ),
-                        )
+                            ) })
                         .await
                         .map_err(ReleaseError::from)?;
                 }
@@ -370,8 +373,14 @@ impl Infra {
                 Some(agent.id),
             )
             .await?;
-        self.audit_admin(admin, "agent.assign", &printer.name, client, &agent.name)
-            .await
+        self.audit_admin(
+            admin,
+            AuditAction::AgentAssign,
+            &printer.name,
+            client,
+            &agent.name,
+        )
+        .await
     }
 
     /// Revokes the agent: its credential and every printer's device credential stop
@@ -389,8 +398,14 @@ impl Infra {
         for device in self.release.db.output_devices_of_agent(agent_id).await? {
             self.revoke_device(admin, device.id, client).await?;
         }
-        self.audit_admin(admin, "agent.revoke", &agent.name, client, &agent.login)
-            .await
+        self.audit_admin(
+            admin,
+            AuditAction::AgentRevoke,
+            &agent.name,
+            client,
+            &agent.login,
+        )
+        .await
     }
 
     /// Every agent with its printers and last health report (admin).

@@ -39,7 +39,7 @@ use crate::clock::now;
 use crate::db::{OutputDeviceRow, PrinterRow, ReleaseEnd, ReleaseRow};
 use crate::release::ReleaseState;
 
-use crate::identity::{ClientInfo, User};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome, ClientInfo, User};
 use crate::jobs::HeldJob;
 use crate::vault::BlobId;
 
@@ -189,14 +189,21 @@ impl Infra {
     async fn audit_admin(
         &self,
         admin: &User,
-        action: &str,
+        action: AuditAction,
         target: &str,
         client: &ClientInfo,
         detail: &str,
     ) -> Result<(), InfraError> {
         self.release
             .identity
-            .audit(Some(admin), action, target, "success", client, detail)
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action,
+                target,
+                outcome: AuditOutcome::Success,
+                client,
+                detail,
+            })
             .await
             .map_err(|e| InfraError::from(ReleaseError::from(e)))
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::{DeviceCaller, Infra, InfraError, NewOutputDevice, SECRET_PURPOSE};
 use crate::clock::now;
 use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd};
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, User};
 use crate::release::worker::conclude;
 use crate::release::{ReleaseError, ReleaseState};
@@ -51,14 +52,14 @@ impl Infra {
             .await?;
         self.release
             .identity
-            .audit(
-                Some(admin),
-                "output_device.add",
-                &printer.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::OutputDeviceAdd,
+                target: &printer.name,
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("{name} ({login})"),
-            )
+                detail: &format!("{name} ({login})"),
+            })
             .await
             .map_err(ReleaseError::from)?;
         Ok(NewOutputDevice { id, login, secret })
@@ -80,14 +81,14 @@ impl Infra {
         let printer = self.release.printers.by_id(device.printer_id).await?;
         self.release
             .identity
-            .audit(
-                Some(admin),
-                "output_device.revoke",
-                &printer.name,
-                "success",
+            .audit(AuditEvent {
+                actor: Some(admin),
+                action: AuditAction::OutputDeviceRevoke,
+                target: &printer.name,
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("{} ({})", device.name, device.login),
-            )
+                detail: &format!("{} ({})", device.name, device.login),
+            })
             .await
             .map_err(ReleaseError::from)?;
         self.events.ring(device.printer_id);
@@ -139,7 +140,7 @@ impl Infra {
                     None => "unknown device",
                 };
                 return Err(self
-                    .refuse_sign_in("output_device.login", login, why, client)
+                    .refuse_sign_in(AuditAction::OutputDeviceLogin, login, why, client)
                     .await);
             }
         };
@@ -154,7 +155,7 @@ impl Infra {
     /// Audits a refused sign-in (the login, never the secret) and answers 401.
     pub(super) async fn refuse_sign_in(
         &self,
-        action: &str,
+        action: AuditAction,
         login: &str,
         why: &str,
         client: &ClientInfo,
@@ -163,7 +164,14 @@ impl Infra {
         match self
             .release
             .identity
-            .audit(None, action, &login, "denied", client, why)
+            .audit(AuditEvent {
+                actor: None,
+                action,
+                target: &login,
+                outcome: AuditOutcome::Denied,
+                client,
+                detail: why,
+            })
             .await
         {
             Ok(()) => InfraError::Unauthenticated,

@@ -13,6 +13,7 @@ use super::{Infra, InfraError, agent_owner};
 use crate::clock::now;
 use crate::db::{AgentRow, NewJob, ReleaseEnd};
 use crate::identity::ClientInfo;
+use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::jobs::{ColorMode, Sides};
 use crate::release::worker::conclude;
 use crate::release::{ReleaseError, ReleaseState};
@@ -145,17 +146,17 @@ impl Infra {
         {
             self.release
                 .identity
-                .audit(
-                    None,
-                    "job.park",
-                    &owner.username,
-                    "denied",
+                .audit(AuditEvent {
+                    actor: None,
+                    action: AuditAction::JobPark,
+                    target: &owner.username,
+                    outcome: AuditOutcome::Denied,
                     client,
-                    &format!(
+                    detail: &format!(
                         "agent {} ({}) may not park jobs for {}",
                         agent.name, agent.login, owner.username
                     ),
-                )
+                })
                 .await
                 .map_err(ReleaseError::from)?;
             return Err(InfraError::NotPossible(format!(
@@ -217,14 +218,14 @@ impl Infra {
             .await?;
         self.release
             .identity
-            .audit(
-                Some(&owner),
-                "job.park",
-                &row.id.to_string(),
-                "success",
+            .audit(AuditEvent {
+                actor: Some(&owner),
+                action: AuditAction::JobPark,
+                target: &row.id.to_string(),
+                outcome: AuditOutcome::Success,
                 client,
-                &format!("kept on the workstation of agent {}", agent.name),
-            )
+                detail: &format!("kept on the workstation of agent {}", agent.name),
+            })
             .await
             .map_err(ReleaseError::from)?;
         Ok(row.id)
@@ -373,14 +374,14 @@ impl Infra {
         );
         self.release
             .identity
-            .audit(
-                None,
-                "agent.deliver",
-                &row.printer_name,
-                &outcome.outcome,
+            .audit(AuditEvent {
+                actor: None,
+                action: AuditAction::AgentDeliver,
+                target: &row.printer_name,
+                outcome: AuditOutcome::parse(&outcome.outcome).unwrap_or(AuditOutcome::Unknown),
                 client,
-                &detail,
-            )
+                detail: &detail,
+            })
             .await
             .map_err(ReleaseError::from)?;
         Ok(())

@@ -1,0 +1,214 @@
+//! The audit trail's vocabulary and its one writer: every authentication attempt and
+//! every state change is an [`AuditEvent`] with a closed [`AuditAction`] and
+//! [`AuditOutcome`], so a misspelt action cannot reach the log.
+//!
+//! The stored strings (`as_str`) are the contract with existing rows, the tests and
+//! the audit page (which filters on an action prefix such as `agent.`): they never
+//! change, even where a variant's name now says it better (`device.login` is a phone).
+
+use super::{ClientInfo, Identity, IdentityResult, User};
+use crate::db::AuditRecord;
+
+/// Declares the closed action set once, with each variant's stored string beside it.
+macro_rules! audit_actions {
+    ($($(#[$doc:meta])* $variant:ident => $text:literal,)*) => {
+        /// What was done, in the audit log.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AuditAction {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl AuditAction {
+            /// Every action, for checks over the whole set.
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)*];
+
+            /// The string stored in the `action` column.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    // Signing in and out.
+    /// A password tried at the login form (the session it opens is `AuthLogin`).
+    Login => "login",
+    AuthLogin => "auth.login",
+    AuthLogout => "auth.logout",
+    AuthBearer => "auth.bearer",
+    AuthBasic => "auth.basic",
+    AuthAppPassword => "auth.app_password",
+    /// A phone signed in for QR release.
+    PhoneLogin => "device.login",
+    /// A phone signed out by its owner.
+    PhoneRevoke => "device.revoke",
+    SetupCode => "setup.code",
+    SetupComplete => "setup.complete",
+    // People and their credentials.
+    UserCreate => "user.create",
+    UserDisable => "user.disable",
+    UserEnable => "user.enable",
+    UserSetHold => "user.set_hold",
+    UserResetPin => "user.reset_pin",
+    UserChangePassword => "user.change_password",
+    UserSetPassword => "user.set_password",
+    UserSetPin => "user.set_pin",
+    UserPasscode => "user.passcode",
+    UserDelete => "user.delete",
+    AppPasswordCreate => "app_password.create",
+    AppPasswordRevoke => "app_password.revoke",
+    // At a printer.
+    StationBadge => "station.badge",
+    StationPin => "station.pin",
+    StationPasscode => "station.passcode",
+    BadgeLink => "badge.link",
+    BadgeUnlink => "badge.unlink",
+    // Jobs.
+    JobCreate => "job.create",
+    JobPark => "job.park",
+    JobDelete => "job.delete",
+    JobAbort => "job.abort",
+    JobExpire => "job.expire",
+    QueueIdentify => "queue.identify",
+    // Printers and releases.
+    PrinterAdd => "printer.add",
+    PrinterUpdate => "printer.update",
+    PrinterDisable => "printer.disable",
+    PrinterEnable => "printer.enable",
+    PrinterDelete => "printer.delete",
+    PrinterUseAdvertisedUri => "printer.use-advertised-uri",
+    ReleaseRequest => "release.request",
+    ReleaseRefused => "release.refused",
+    ReleaseRetry => "release.retry",
+    ReleaseConfirmPrinted => "release.confirm_printed",
+    ReleasePrinted => "release.printed",
+    ReleaseFailed => "release.failed",
+    ReleaseNeedsAttention => "release.needs_attention",
+    // IPP INFRA output devices and agents.
+    OutputDeviceAdd => "output_device.add",
+    OutputDeviceRevoke => "output_device.revoke",
+    OutputDeviceLogin => "output_device.login",
+    AgentEnrolmentCode => "agent.enrolment_code",
+    AgentEnrol => "agent.enrol",
+    AgentLogin => "agent.login",
+    AgentApprove => "agent.approve",
+    AgentTrust => "agent.trust",
+    AgentSiteKey => "agent.site_key",
+    AgentAssign => "agent.assign",
+    AgentRevoke => "agent.revoke",
+    AgentDeliver => "agent.deliver",
+    // SNMP discovery.
+    DiscoverySettings => "discovery.settings",
+    DiscoveryRangeAdd => "discovery.range.add",
+    DiscoveryRangeDelete => "discovery.range.delete",
+    DiscoveryCredentialAdd => "discovery.credential.add",
+    DiscoveryCredentialDelete => "discovery.credential.delete",
+    DiscoveryScan => "discovery.scan",
+    DiscoveryCancel => "discovery.cancel",
+}
+
+/// How it ended, in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditOutcome {
+    Success,
+    /// A wrong secret or a failed step.
+    Failure,
+    /// Refused before anything was tried (locked, disabled, not allowed).
+    Denied,
+    /// A known badge that still needs its PIN.
+    PinRequired,
+    /// An agent's delivery report: printed.
+    Printed,
+    /// An agent's delivery report: not printed, the job is held again.
+    NotPrinted,
+    /// Whether it printed is not known (a cut-off delivery).
+    Unknown,
+}
+
+impl AuditOutcome {
+    pub const ALL: &'static [AuditOutcome] = &[
+        AuditOutcome::Success,
+        AuditOutcome::Failure,
+        AuditOutcome::Denied,
+        AuditOutcome::PinRequired,
+        AuditOutcome::Printed,
+        AuditOutcome::NotPrinted,
+        AuditOutcome::Unknown,
+    ];
+
+    /// The string stored in the `outcome` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Success => "success",
+            AuditOutcome::Failure => "failure",
+            AuditOutcome::Denied => "denied",
+            AuditOutcome::PinRequired => "pin_required",
+            AuditOutcome::Printed => "printed",
+            AuditOutcome::NotPrinted => "not-printed",
+            AuditOutcome::Unknown => "unknown",
+        }
+    }
+
+    /// The outcome named by its stored string (an agent reports its delivery so).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|o| o.as_str() == text)
+    }
+}
+
+/// One entry of the audit trail, as the domain modules write it.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditEvent<'a> {
+    /// The signed-in person who acted; `None` is written as `anonymous` (the system,
+    /// a device, or someone not signed in).
+    pub actor: Option<&'a User>,
+    pub action: AuditAction,
+    /// What it was done to: a username, a printer, a job id, a range.
+    pub target: &'a str,
+    pub outcome: AuditOutcome,
+    pub client: &'a ClientInfo,
+    pub detail: &'a str,
+}
+
+impl Identity {
+    /// Appends to the audit log. An action whose audit row cannot be written fails.
+    pub async fn audit(&self, event: AuditEvent<'_>) -> IdentityResult<()> {
+        let actor = event.actor;
+        self.db
+            .append_audit(&AuditRecord {
+                actor_id: actor.map(|u| u.id),
+                actor: actor.map(|u| u.username.as_str()).unwrap_or("anonymous"),
+                action: event.action.as_str(),
+                target: event.target,
+                outcome: event.outcome.as_str(),
+                client_addr: &event.client.addr,
+                detail: event.detail,
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn stored_strings_are_distinct() {
+        let actions: HashSet<_> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(actions.len(), AuditAction::ALL.len());
+        let outcomes: HashSet<_> = AuditOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(outcomes.len(), AuditOutcome::ALL.len());
+    }
+
+    #[test]
+    fn outcomes_parse_back() {
+        for outcome in AuditOutcome::ALL {
+            assert_eq!(AuditOutcome::parse(outcome.as_str()), Some(*outcome));
+        }
+        assert_eq!(AuditOutcome::parse("printed?"), None);
+    }
+}
