@@ -122,6 +122,10 @@ pub async fn run(
 }
 
 /// An in-flight slot, then the rate's slot for the probe's first datagram.
+#[allow(
+    clippy::expect_used,
+    reason = "the semaphore is this scan's own and nothing closes it"
+)]
 async fn next_start(gate: &Arc<Semaphore>, prober: &Prober) -> OwnedSemaphorePermit {
     let permit = gate
         .clone()

@@ -44,7 +44,9 @@ static ARGON_THREADS: std::sync::LazyLock<ArgonThreads> = std::sync::LazyLock::n
         .min(8);
     for i in 0..threads {
         let rx = rx.clone();
-        std::thread::Builder::new()
+        // A thread that cannot start leaves fewer; with none, the channel's receiver is
+        // dropped and every hash answers "the Argon2 threads are gone" instead of a panic.
+        let started = std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
                 loop {
@@ -57,8 +59,10 @@ static ARGON_THREADS: std::sync::LazyLock<ArgonThreads> = std::sync::LazyLock::n
                         Err(_) => return,
                     }
                 }
-            })
-            .expect("start an argon2 thread");
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "could not start an Argon2 thread");
+        }
     }
     ArgonThreads {
         jobs: std::sync::Mutex::new(tx),

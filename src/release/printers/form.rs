@@ -16,13 +16,14 @@ pub struct PrinterForm {
     pub cost_color: String,
 }
 
+/// A printer form once checked: URI, protocol, cost per mono and per colour page.
+type CheckedPrinter = (String, &'static str, Option<i64>, Option<i64>);
+
 /// Checks what an admin typed: a printer URI we can deliver to, and costs.
 /// The protocol is `infra` for a printer whose output device pulls its jobs (IPP
 /// INFRA): the server never connects to it, and its URI (optional) only says where
 /// the device prints.
-pub(super) fn validate(
-    form: &PrinterForm,
-) -> Result<(String, &'static str, Option<i64>, Option<i64>), ReleaseError> {
+pub(super) fn validate(form: &PrinterForm) -> Result<CheckedPrinter, ReleaseError> {
     let bad = |m: &str| Err(ReleaseError::NotAllowed(m.into()));
     let name = form.name.trim();
     if name.is_empty() || name.len() > 100 {
