@@ -7,8 +7,11 @@
 //! The tests run as threads of one process, so nothing here may change what the
 //! process shares: no environment variables or current directory set (commands get
 //! theirs with `Command::env`/`current_dir`), network namespaces entered only by a
-//! thread of its own (`support::netns::within`), no fixed ports outside a private
-//! namespace.
+//! thread of its own (`support::netns::within`), and a fixed address only where one
+//! test alone uses it (`devices_admin`'s 127.0.0.78:9100; `dnssd`'s ports are in a
+//! namespace of its own). What they do share: the metrics recorder and the log
+//! subscriber (process-wide: a test reads no counter values from /metrics) and the
+//! argon2 threads of `identity` (sign-ins of all tests queue there).
 //!
 //! Two files stay binaries of their own, `tests/hostile_http.rs` and
 //! `tests/hostile_printer.rs`: they assert how much this process's resident memory
