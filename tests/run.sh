@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, starts throwaway peers on 127.0.0.1
 # (a Postgres cluster unless TEST_DATABASE_URL is set, and a moto S3 server), runs every
-# test, stops the peers. Usage: ./tests/run.sh [cargo test arguments]
+# test, stops the peers. Usage: ./tests/run.sh [cargo test arguments], e.g.
+# `./tests/run.sh --test all agent::` (tests/all/agent.rs; `--test hostile_http` and
+# `--test hostile_printer` are binaries of their own, see tests/all/main.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,7 @@ command -v chromium >/dev/null || packages+=(chromium)
 command -v chromedriver >/dev/null || packages+=(chromium-driver)
 command -v ipptool >/dev/null || packages+=(cups-ipp-utils)
 command -v gs >/dev/null || packages+=(ghostscript)
-# tests/cups.rs: a private cupsd, lpadmin/lp and the filters of `apt install cups`
+# tests/all/cups.rs: a private cupsd, lpadmin/lp and the filters of `apt install cups`
 # (cups-filters' pdftopdf), and poppler's pdfinfo to count pages independently.
 command -v cupsd >/dev/null || [ -x /usr/sbin/cupsd ] || packages+=(cups)
 command -v lp >/dev/null || packages+=(cups-client)
@@ -25,9 +27,9 @@ command -v lp >/dev/null || packages+=(cups-client)
 command -v pdfinfo >/dev/null || packages+=(poppler-utils)
 # tests/support/printer.rs: ippeveprinter needs a (private) D-Bus system bus.
 command -v dbus-daemon >/dev/null || packages+=(dbus-daemon)
-# tests/dnssd.rs: a network namespace of its own with multicast on its loopback.
+# tests/all/dnssd.rs: a network namespace of its own with multicast on its loopback.
 command -v ip >/dev/null || packages+=(iproute2)
-# tests/agent.rs: a site (network namespace) whose cable is cut with nftables and
+# tests/all/agent.rs: a site (network namespace) whose cable is cut with nftables and
 # slowed with tc (iproute2).
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || packages+=(nftables)
 command -v tc >/dev/null || [ -x /usr/sbin/tc ] || packages+=(iproute2)
@@ -39,7 +41,7 @@ if [ ${#packages[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   # Debian starts a default cluster; the tests use their own.
   as_root service postgresql stop >/dev/null 2>&1 || true
-  # Installing cups may start the system cupsd; tests/cups.rs runs its own.
+  # Installing cups may start the system cupsd; tests/all/cups.rs runs its own.
   if [[ " ${packages[*]} " == *" cups "* ]]; then as_root service cups stop >/dev/null 2>&1 || true; fi
 fi
 if ! command -v moto_server >/dev/null; then

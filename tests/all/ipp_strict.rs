@@ -6,7 +6,7 @@
 //! may exist afterwards. A second table holds unusual but valid requests that real
 //! clients send, which must still be accepted.
 
-mod support;
+use crate::support;
 
 use printpark::identity::{ClientInfo, User};
 use printpark::ipp::wire::{self, tag};

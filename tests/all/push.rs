@@ -2,7 +2,7 @@
 //! printers: ippeveprinter over IPP and IPPS, a raw 9100 listener, and scripted
 //! printers for what ippeveprinter cannot do (stopped, hanging up, stalling).
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::pin::Pin;

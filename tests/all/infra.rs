@@ -6,7 +6,7 @@
 //! security rules (a device sees only its printer's released jobs; users and revoked
 //! devices get 401).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -627,7 +627,7 @@ async fn ipptool_get_jobs_fetchable_test_passes_against_the_device_path() {
 
 /// The PWG's reference proxy, built from ippsample's public source outside the project
 /// (`IPPPROXY=/path/to/ippproxy`; see docs/infra.md). Not on CI machines: run with
-/// `IPPPROXY=… cargo test --test infra -- --ignored`.
+/// `IPPPROXY=… cargo test --test all infra:: -- --ignored`.
 struct Ippproxy {
     child: tokio::process::Child,
     log: std::path::PathBuf,

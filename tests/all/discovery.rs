@@ -3,7 +3,7 @@
 //! recorded, the switch classified as not a printer, the v3-only device found only
 //! with its v3 user, an excluded address never contacted, bad peers survived.
 
-mod support;
+use crate::support;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The pages and the API of a real server over HTTPS: first run, sign-in, lockout,
 //! CSRF, admin user management, account, API with bearer tokens, ops endpoints.
 
-mod support;
+use crate::support;
 
 use printpark::identity::ClientInfo;
 use printpark::jobs::Submission;

@@ -12,7 +12,7 @@
 //! time-out, GnuTLS-based CUPS read a TLS 1.3 session ticket as the end of the
 //! response (0 bytes), which is why the server sends no tickets (`web/tls.rs`).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

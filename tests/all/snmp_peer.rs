@@ -1,9 +1,7 @@
 //! The SNMP test peers answer what tests/fixtures/snmp/README.md says (checked with
 //! net-snmp's `snmpget`/`snmpbulkwalk`, not with PrintPark's code).
 
-#[allow(dead_code)]
-#[path = "support/snmp.rs"]
-mod snmp;
+use crate::support::snmp;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! refusing a bad URI, admins only, QR labels (HTML and SVG), disable/enable, and the
 //! releases page.
 
-mod support;
+use crate::support;
 
 use support::printer::{PrinterOptions, TestPrinter, unreachable_uri};
 use support::{Backend, TestServer, csrf_of, first_admin, get_text, login};

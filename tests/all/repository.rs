@@ -1,6 +1,6 @@
 //! The repository suite: the same cases against SQLite and against a real Postgres.
 
-mod support;
+use crate::support;
 
 use printpark::clock::now;
 use printpark::db::{AuditRecord, Db, DbError, NewJob, NewUser};

@@ -1,7 +1,7 @@
 //! The binary as an operator meets it: zero-config start, clear start-up errors,
 //! database retry, graceful shutdown, and the operator commands.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -675,8 +675,31 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
         job.blob_id.is_some(),
         "the document is kept until an admin decides"
     );
-    // The restarted server does not send it again.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The restarted server does not send it again. Its lease sweep has looked at the
+    // cut-off delivery (the audit row it writes with the mark), and no worker of it
+    // claimed the release: a worker sends only what it claimed, and a claim counts an
+    // attempt (the killed server's was the one).
+    let target = format!("release {}", release.id);
+    let started = Instant::now();
+    while !db
+        .audit_page(None, 50, Some("release.needs_attention"))
+        .await
+        .unwrap()
+        .iter()
+        .any(|a| a.target == target)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the sweep's audit row for {target} never came"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let release = db.release_by_id(release.id).await.unwrap();
+    assert_eq!(
+        (release.state.as_str(), release.attempts),
+        ("needs-attention", 1),
+        "{release:?}"
+    );
     let print_jobs = printer
         .operations()
         .iter()

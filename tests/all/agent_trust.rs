@@ -9,7 +9,7 @@
 //! The first three speak the agent API directly (fast); the last runs the real
 //! `printpark agent --workstation`.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! supplies, the detail with supply bars and the meter chart, making a release printer,
 //! and admins only. The discovery page is tested in `discovery_admin.rs`.
 
-mod support;
+use crate::support;
 
 use printpark::db::{DeviceFields, SupplyRow};
 use support::{Backend, TestServer, csrf_of, first_admin, get_text, login};

@@ -2,7 +2,7 @@
 //! credentials whose secrets are never on the page nor in clear in the database files,
 //! settings, and "Scan now" saying what is missing. No SNMP agent is contacted.
 
-mod support;
+use crate::support;
 
 use support::{Backend, TestServer, csrf_of, first_admin, get_text};
 

@@ -2,7 +2,7 @@
 //! with the setup code), CSRF bindings of signed-in and anonymous forms, the
 //! operations endpoints' token, and the modes of the files the server makes.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! fresh network namespace (`unshare -n`, as root like CI) whose loopback carries
 //! multicast, so nothing is announced on the machine's real network.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -3,9 +3,7 @@
 //! and against small fake agents written below: one that answers garbage, one that
 //! never answers, and one whose walks never end.
 
-#[allow(dead_code)]
-#[path = "support/snmp.rs"]
-mod snmp;
+use crate::support::snmp;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -37,7 +37,7 @@
 //! Validate-Job, Create-Job, Send-Document, then polls Get-Job-Attributes until the job
 //! is `pending-held`, where its backend stops waiting: the CUPS job completes.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

@@ -4,7 +4,7 @@
 //! or a person's other ways in, "badge + PIN", PIN rules, and sessions that end when
 //! the password changes and after an absolute lifetime.
 
-mod support;
+use crate::support;
 
 use printpark::clock::now;
 use printpark::identity::{BadgeOutcome, ClientInfo, User};

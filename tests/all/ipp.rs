@@ -1,7 +1,7 @@
 //! The secure queue over IPPS: authentication, parking, isolation between users,
 //! limits, compression and malformed requests.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 

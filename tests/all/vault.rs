@@ -1,7 +1,7 @@
 //! Sealed blobs on local disk and on a real S3-compatible server (moto): no plaintext
 //! at rest, tampering and truncation refused, rotation keeps everything readable.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! hang, new ones time out, both go on after `restore`) in both directions: host to
 //! site, and site to host (the agent's way to the server).
 
-mod support;
+use crate::support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

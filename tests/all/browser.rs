@@ -1,7 +1,7 @@
 //! The web flows in a real browser (headless chromium): first run, admin creates a
 //! user, the user signs in on a phone-sized screen and sees their (empty) portal.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,0 +1,49 @@
+//! The integration tests, as one test binary: `tests/support` (the peers and a real
+//! server) and the printpark library are compiled and linked once, not once per file.
+//!
+//! Each file here is a module named after what it tests; pick tests with
+//! `cargo test --test all agent::` (or `./tests/run.sh --test all agent::`).
+//!
+//! The tests run as threads of one process, so nothing here may change what the
+//! process shares: no environment variables or current directory set (commands get
+//! theirs with `Command::env`/`current_dir`), network namespaces entered only by a
+//! thread of its own (`support::netns::within`), and a fixed address only where one
+//! test alone uses it (`devices_admin`'s 127.0.0.78:9100; `dnssd`'s ports are in a
+//! namespace of its own). What they do share: the metrics recorder and the log
+//! subscriber (process-wide: a test reads no counter values from /metrics) and the
+//! argon2 threads of `identity` (sign-ins of all tests queue there).
+//!
+//! Two files stay binaries of their own, `tests/hostile_http.rs` and
+//! `tests/hostile_printer.rs`: they assert how much this process's resident memory
+//! grows while the in-process server meets a hostile peer, which only holds while no
+//! other test allocates in the same process.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod agent;
+mod agent_trust;
+mod analysis;
+mod browser;
+mod cups;
+mod devices_admin;
+mod discovery;
+mod discovery_admin;
+mod dnssd;
+mod first_run_and_ops;
+mod fuzz_replay;
+mod infra;
+mod ipp;
+mod ipp_strict;
+mod ipptool;
+mod netns_site;
+mod printers_admin;
+mod push;
+mod release;
+mod repository;
+mod sign_in_limits;
+mod snmp_collect;
+mod snmp_peer;
+mod startup;
+mod vault;
+mod web;
