@@ -55,6 +55,13 @@
 //! - the CPU of the agent, of the server and of every other process on the machine
 //!   (shared with builds: a busy machine is shown, not hidden) over each window.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark that cannot go on stops with the reason"
+)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -773,7 +780,7 @@ fn smaps(pid: u32) -> Vec<(String, u64, u64)> {
         .into_iter()
         .map(|(name, (rss, pss))| (name, rss, pss))
         .collect();
-    all.sort_by(|a, b| b.1.cmp(&a.1));
+    all.sort_by_key(|m| std::cmp::Reverse(m.1));
     all
 }
 

@@ -58,6 +58,13 @@
 //! with nothing else; the server's figures are its own process's (plus any children it
 //! reaped; none here, as nothing is parked through the server).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark that cannot go on stops with the reason"
+)]
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

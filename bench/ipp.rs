@@ -36,6 +36,13 @@
 //! processes (an upper bound of their joint peak); RSS is also sampled every 50 ms as
 //! a check. The bench client runs on the same cores as the servers.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark that cannot go on stops with the reason"
+)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -37,6 +37,13 @@
 //! the big job (VmHWM of this process, reset before the tap through
 //! /proc/self/clear_refs) covers all three.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark that cannot go on stops with the reason"
+)]
+
 use std::collections::HashMap;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};

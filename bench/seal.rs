@@ -12,6 +12,13 @@
 //! - the full vault on local disk (seal with fsync; open), as the server does it.
 //!   Peak memory is shown for two sizes to show it does not grow with the document.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark that cannot go on stops with the reason"
+)]
+
 use std::io::Write;
 use std::process::Command;
 use std::time::Instant;

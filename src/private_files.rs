@@ -148,7 +148,8 @@ pub fn warn_if_loose(paths: &[PathBuf]) -> Vec<PathBuf> {
     warned
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -3,6 +3,13 @@
 //! smuggling, oversized headers, authentication before the body, and the per-user
 //! storage quota (bytes, pending jobs, documents per job) over IPP and the portal.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test that cannot go on says where, by panicking"
+)]
+
 mod support;
 
 use std::net::Ipv4Addr;

@@ -3,6 +3,13 @@
 //! addresses it advertises cannot redirect deliveries to another host unless an admin
 //! confirms one on the printer's page.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test that cannot go on says where, by panicking"
+)]
+
 mod support;
 
 use std::time::{Duration, Instant};

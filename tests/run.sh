@@ -110,6 +110,12 @@ for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && 
 curl -fs "http://127.0.0.1:$port/" >/dev/null || { cat "$work/moto.log"; echo "moto did not start" >&2; exit 1; }
 export TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 
+# --- the lints ------------------------------------------------------------------------
+# Cargo.toml denies unwrap/expect/panic in server code; every other clippy warning is an
+# error too. A finding stops the run before the tests.
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+
 # --- the tests ------------------------------------------------------------------------
 log "cargo test"
 set +e

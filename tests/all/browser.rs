@@ -125,7 +125,7 @@ async fn release_world(name: &str) -> (TestServer, TestPrinter, String, Vec<u8>)
     let server = TestServer::start(Backend::Sqlite).await;
     let client = ClientInfo::default();
     let identity = &server.services.identity;
-    let admin = support::create_admin(&identity).await;
+    let admin = support::create_admin(identity).await;
     let ann: User = support::create_user(&server, "ann", "ann's long password").await;
     identity
         .set_own_pin(&ann, "ann's long password", "482916", &client)

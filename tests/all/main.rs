@@ -18,6 +18,13 @@
 //! grows while the in-process server meets a hostile peer, which only holds while no
 //! other test allocates in the same process.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test that cannot go on says where, by panicking"
+)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -27,7 +27,7 @@ async fn world(backend: Backend) -> World {
     let server = TestServer::start(backend).await;
     let client = ClientInfo::default();
     let identity = &server.services.identity;
-    let admin = support::create_admin(&identity).await;
+    let admin = support::create_admin(identity).await;
     let ann = support::create_user(&server, "ann", "ann's long password").await;
     identity
         .set_own_pin(&ann, "ann's long password", PIN, &client)

@@ -519,7 +519,7 @@ async fn a_server_killed_mid_delivery_leaves_the_job_needing_attention_and_never
             .unwrap();
         let client = ClientInfo::default();
         let identity = &services.identity;
-        let admin = support::create_admin(&identity).await;
+        let admin = support::create_admin(identity).await;
         let ann = identity
             .create_user(
                 None,

@@ -560,16 +560,15 @@ impl OutputDevice {
     /// Deregister-Output-Device are sent. Waits for the task (at most 5 minutes).
     pub async fn stop(mut self) {
         self.stop.send_replace(true);
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(300), &mut task)
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(300), &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-                self.shared.push(Step::error(
-                    "stop: the device did not finish within 5 minutes; aborted".into(),
-                ));
-            }
+        {
+            task.abort();
+            self.shared.push(Step::error(
+                "stop: the device did not finish within 5 minutes; aborted".into(),
+            ));
         }
     }
 }

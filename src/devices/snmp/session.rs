@@ -318,7 +318,10 @@ struct CountingTransport {
 
 // The trait's futures must be `Send`; spelled out, the bound is stated where an
 // `async fn` would leave it to inference.
-#[allow(clippy::manual_async_fn, reason = "the trait asks for Send futures, stated here")]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "the trait asks for Send futures, stated here"
+)]
 impl Transport for CountingTransport {
     fn send(&self, data: &[u8]) -> impl Future<Output = async_snmp::Result<()>> + Send {
         async move {
