@@ -12,17 +12,17 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::services::{Services, StartError};
 
-pub mod agent_api;
 pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod connections;
-pub mod device_api;
 pub mod error;
+pub mod extract;
 pub mod headers;
 pub mod health;
 pub mod infra;
 pub mod ipp;
+pub mod page;
 pub mod tls;
 pub mod views;
 
