@@ -15,6 +15,7 @@ pub mod limits;
 pub mod login;
 pub mod secrets;
 pub mod station;
+pub mod station_sessions;
 
 pub use directory::{NewUserRequest, UserUpdate};
 pub use login::{CsrfBinding, Principal, SessionToken};

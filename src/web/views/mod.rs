@@ -1,7 +1,7 @@
 //! Page views: one struct per page deriving `askama::Template`, all extending
 //! `templates/base.html`. Handlers prepare display strings; templates only lay out.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::auth::SignedIn;
@@ -48,6 +48,14 @@ impl Page {
             Err(problem) if problem.status.is_server_error() => Err(PageError(problem)),
             Err(problem) => Ok(self.with_error(problem.message)),
         }
+    }
+}
+
+/// The pre-session cookie value of this browser, made if it has none yet.
+pub fn presession(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(crate::web::auth::PRESESSION_COOKIE) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), false),
+        _ => (crate::identity::secrets::new_token(), true),
     }
 }
 

@@ -6,11 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::session::CsrfOnly;
-use super::{Page, redirect, render, when};
+use crate::web::views::{Page, redirect, render, when};
 use crate::db::DeviceRow;
 use crate::web::AppState;
-use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::auth::Admin;
+use crate::identity::ClientInfo;
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
 
 mod charts;
@@ -345,18 +346,16 @@ pub async fn detail(
 }
 
 pub async fn make_printer(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<i64>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let id = path.into_inner();
     let made = state
         .services
         .devices
-        .make_printer(&who.0.principal.user, id, &client_info(&req))
+        .make_printer(&who.0.principal.user, id, &client)
         .await;
     match made.map_err(Problem::from) {
         Ok(printer) => Ok(redirect(&format!("/admin/printers/{printer}?done=added"))),

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::printers::public_base;
-use super::{Page, render};
+use crate::web::views::{Page, render};
 use crate::db::PrinterRow;
 use crate::web::AppState;
 use crate::web::auth::Admin;

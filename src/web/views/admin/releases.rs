@@ -4,11 +4,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::session::CsrfOnly;
-use super::{Page, render, when};
+use crate::web::views::{Page, render, when};
 use crate::db::ReleaseRow;
 use crate::web::AppState;
-use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::auth::Admin;
+use crate::identity::ClientInfo;
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
 
 /// A release that failed or needs attention, ready to lay out.
@@ -80,16 +81,14 @@ pub async fn releases(state: web::Data<AppState>, who: Admin) -> Result<HttpResp
 }
 
 pub async fn release_action(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<(i64, String)>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let (id, action) = path.into_inner();
     let s = &state.services;
-    let (admin, client) = (&who.0.principal.user, client_info(&req));
+    let admin = &who.0.principal.user;
     let result = match action.as_str() {
         "retry" => s
             .release

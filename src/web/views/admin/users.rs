@@ -4,12 +4,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::session::CsrfOnly;
-use super::{Page, render, when};
+use crate::web::views::{Page, render, when};
 use crate::db::AuditEntry;
 use crate::identity::{NewUserRequest, User, UserUpdate};
 use crate::web::AppState;
-use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::auth::Admin;
+use crate::identity::ClientInfo;
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
 
 #[derive(Template)]
@@ -63,6 +64,8 @@ pub struct CreateUserForm {
     admin: Option<String>,
 }
 
+csrf_field!(CreateUserForm);
+
 /// The users page again with the outcome of a change.
 async fn outcome(
     state: &AppState,
@@ -74,13 +77,10 @@ async fn outcome(
 }
 
 pub async fn create_user(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
-    form: web::Form<CreateUserForm>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<CreateUserForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
-    let form = form.into_inner();
     let request = NewUserRequest {
         username: form.username,
         email: form.email,
@@ -92,7 +92,7 @@ pub async fn create_user(
     let result = state
         .services
         .identity
-        .create_user(Some(&who.0.principal.user), &request, &client_info(&req))
+        .create_user(Some(&who.0.principal.user), &request, &client)
         .await;
     outcome(
         &state,
@@ -112,15 +112,15 @@ pub struct HoldForm {
     hours: String,
 }
 
+csrf_field!(HoldForm);
+
 /// Sets how long one user's jobs are held (empty = the queue default).
 pub async fn set_hold(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<i64>,
-    form: web::Form<HoldForm>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<HoldForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let hours = match form.hours.trim() {
         "" => Ok(None),
         text => text
@@ -136,7 +136,7 @@ pub async fn set_hold(
                 &who.0.principal.user,
                 path.into_inner(),
                 hours,
-                &client_info(&req),
+                &client,
             )
             .await
             .map(|u| {
@@ -155,17 +155,14 @@ pub async fn set_hold(
 }
 
 pub async fn user_action(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<(i64, String)>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let (id, action) = path.into_inner();
     let s = &state.services;
     let actor = &who.0.principal.user;
-    let client = client_info(&req);
     let result: Result<String, Problem> = match action.as_str() {
         "disable" => s
             .identity

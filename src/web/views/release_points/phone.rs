@@ -7,16 +7,15 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::releasing::{
-    ReleaseLine, any_active, cleared_cookie, field, page_with_presession, scoped_cookie,
-};
-use super::{Page, redirect, render};
+use super::{Fields, cleared_cookie, page_with_presession, scoped_cookie};
 use crate::db::PrinterRow;
-use crate::identity::station::DEVICE_SESSION_SECS;
-use crate::identity::{SessionToken, User};
+use crate::identity::station_sessions::DEVICE_SESSION_SECS;
+use crate::identity::{ClientInfo, SessionToken, User};
 use crate::release::{ReleaseVia, printer_state_label};
 use crate::web::AppState;
-use crate::web::auth::{check_anonymous_form, client_info};
+use crate::web::extract::{AnonymousForm, CsrfOnly, csrf_field};
+use crate::web::views::releasing::{ReleaseLine, any_active};
+use crate::web::views::{Page, redirect, render};
 use crate::web::error::{PageError, Problem, refused_in_place};
 
 const DEVICE_COOKIE: &str = "pp_device";
@@ -125,104 +124,145 @@ pub async fn home(
     .await
 }
 
-/// `POST /r/{guid}/{step}`: login, print-all, logout.
-pub async fn submit(
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+}
+
+csrf_field!(LoginForm);
+
+fn here(printer: &PrinterRow) -> String {
+    format!("/r/{}", printer.guid)
+}
+
+/// `POST /r/{guid}/login`: the owner signs in; the phone keeps the session.
+pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    let (guid, step) = path.into_inner();
-    check_anonymous_form(&req, &state, field(&form, "csrf").unwrap_or(""))?;
     let printer = state.services.printers.by_guid(&guid).await?;
-    let client = client_info(&req);
     let identity = &state.services.identity;
-    let here = format!("/r/{}", printer.guid);
-    let text = |name: &str| field(&form, name).unwrap_or("").to_owned();
-    match step.as_str() {
-        "login" => match identity
-            .login_device(&text("login"), &text("password"), &client)
-            .await
-        {
-            Ok(user) => {
-                let token = identity.open_session(&user, "device", &client).await?;
-                let mut response = redirect(&here);
-                response
-                    .add_cookie(&scoped_cookie(
-                        DEVICE_COOKIE,
-                        &token.0,
-                        DEVICE_PATH.into(),
-                        Some(DEVICE_SESSION_SECS),
-                    ))
-                    .ok();
-                Ok(response)
-            }
-            Err(e) => {
-                let problem = Problem::from(e);
-                if problem.status.is_server_error() {
-                    return Err(PageError(problem));
-                }
-                let response = show(
-                    &req,
-                    &state,
-                    &printer,
-                    None,
-                    None,
-                    Some(problem.message.clone()),
-                    text("login"),
-                )
-                .await?;
-                Ok(refused_in_place(response, &problem))
-            }
-        },
-        "print-all" => {
-            let Some((user, _)) = person(&req, &state).await else {
-                return show(
-                    &req,
-                    &state,
-                    &printer,
-                    None,
-                    None,
-                    Some("Sign in first.".into()),
-                    String::new(),
-                )
-                .await;
-            };
-            match state
-                .services
-                .release
-                .release_all(&user, &printer.guid, ReleaseVia::Phone, &client)
-                .await
-            {
-                Ok(ids) => Ok(redirect(&format!("{here}?released={}", ids.len()))),
-                Err(e) => {
-                    let problem = Problem::from(e);
-                    if problem.status.is_server_error() {
-                        return Err(PageError(problem));
-                    }
-                    show(
-                        &req,
-                        &state,
-                        &printer,
-                        Some(&user),
-                        None,
-                        Some(problem.message),
-                        String::new(),
-                    )
-                    .await
-                }
-            }
-        }
-        "logout" => {
-            if let Some((_, token)) = person(&req, &state).await {
-                identity.end_session(&token).await?;
-            }
-            let mut response = redirect(&here);
+    match identity
+        .login_device(&form.login, &form.password, &client)
+        .await
+    {
+        Ok(user) => {
+            let token = identity.open_session(&user, "device", &client).await?;
+            let mut response = redirect(&here(&printer));
             response
-                .add_cookie(&cleared_cookie(DEVICE_COOKIE, DEVICE_PATH.into()))
+                .add_cookie(&scoped_cookie(
+                    DEVICE_COOKIE,
+                    &token.0,
+                    DEVICE_PATH.into(),
+                    Some(DEVICE_SESSION_SECS),
+                ))
                 .ok();
             Ok(response)
         }
-        _ => Err(PageError(Problem::not_found())),
+        Err(e) => {
+            let problem = Problem::from(e);
+            if problem.status.is_server_error() {
+                return Err(PageError(problem));
+            }
+            let response = show(
+                &req,
+                &state,
+                &printer,
+                None,
+                None,
+                Some(problem.message.clone()),
+                form.login,
+            )
+            .await?;
+            Ok(refused_in_place(response, &problem))
+        }
     }
+}
+
+/// `POST /r/{guid}/print-all`: every held job of the signed-in owner, here.
+pub async fn print_all(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    _: AnonymousForm<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let Some((user, _)) = person(&req, &state).await else {
+        return show(
+            &req,
+            &state,
+            &printer,
+            None,
+            None,
+            Some("Sign in first.".into()),
+            String::new(),
+        )
+        .await;
+    };
+    match state
+        .services
+        .release
+        .release_all(&user, &printer.guid, ReleaseVia::Phone, &client)
+        .await
+    {
+        Ok(ids) => Ok(redirect(&format!(
+            "{}?released={}",
+            here(&printer),
+            ids.len()
+        ))),
+        Err(e) => {
+            let problem = Problem::from(e);
+            if problem.status.is_server_error() {
+                return Err(PageError(problem));
+            }
+            show(
+                &req,
+                &state,
+                &printer,
+                Some(&user),
+                None,
+                Some(problem.message),
+                String::new(),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /r/{guid}/logout`: ends the phone's session.
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    _: AnonymousForm<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    if let Some((_, token)) = person(&req, &state).await {
+        state.services.identity.end_session(&token).await?;
+    }
+    let mut response = redirect(&here(&printer));
+    response
+        .add_cookie(&cleared_cookie(DEVICE_COOKIE, DEVICE_PATH.into()))
+        .ok();
+    Ok(response)
+}
+
+/// `POST /r/{guid}/{step}` for any other step: the form is checked as for a real
+/// step, then the printer looked up, then "not found".
+pub async fn unknown_step(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    _: AnonymousForm<Fields>,
+) -> Result<HttpResponse, PageError> {
+    state.services.printers.by_guid(&path.0).await?;
+    Err(PageError(Problem::not_found()))
 }

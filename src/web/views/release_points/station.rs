@@ -6,17 +6,16 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::releasing::{
-    ReleaseLine, any_active, cleared_cookie, field, page_with_presession, scoped_cookie,
-};
-use super::{Page, redirect, render, when};
+use super::{Fields, cleared_cookie, page_with_presession, scoped_cookie};
 use crate::db::PrinterRow;
-use crate::identity::{AtPrinter, BadgeOutcome, SessionToken, User};
+use crate::identity::{AtPrinter, BadgeOutcome, ClientInfo, IdentityError, SessionToken, User};
 use crate::jobs::HeldJob;
-use crate::release::{JobChoice, ReleaseVia, printer_state_label};
+use crate::release::{JobChoice, ReleaseError, ReleaseVia, printer_state_label};
 use crate::web::AppState;
 use crate::web::assets;
-use crate::web::auth::{check_anonymous_form, client_info};
+use crate::web::extract::{AnonymousForm, CsrfOnly, csrf_field};
+use crate::web::views::releasing::{ReleaseLine, any_active};
+use crate::web::views::{Page, redirect, render, when};
 use crate::web::error::{PageError, Problem, refused_in_place};
 
 const STATION_COOKIE: &str = "pp_station";
@@ -204,270 +203,400 @@ pub async fn home(
     show(&req, &state, view).await
 }
 
-/// `POST /station/{guid}/{step}`: badge, badge-pin, link, pin, passcode, print-all,
-/// release, logout.
-pub async fn submit(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
-) -> Result<HttpResponse, PageError> {
-    let (guid, step) = path.into_inner();
-    check_anonymous_form(&req, &state, field(&form, "csrf").unwrap_or(""))?;
-    let printer = state.services.printers.by_guid(&guid).await?;
-    let client = client_info(&req);
-    let identity = &state.services.identity;
-    let at = AtPrinter {
-        guid: &printer.guid,
-        name: &printer.name,
-    };
-    let here = cookie_path(&printer.guid);
-    let text = |name: &str| field(&form, name).unwrap_or("").to_owned();
-    let signin_error = |error: String, login: String| View {
-        printer: &printer,
+/// The response that signs a person in at this station: back to the station page,
+/// with the station session cookie, and any pending badge forgotten.
+fn signed_in(here: &str, token: &SessionToken) -> HttpResponse {
+    let mut response = redirect(here);
+    response
+        .add_cookie(&scoped_cookie(STATION_COOKIE, &token.0, here.into(), None))
+        .ok();
+    response
+        .add_cookie(&cleared_cookie(BADGE_COOKIE, here.into()))
+        .ok();
+    response
+}
+
+/// The sign-in screen with an error, and the login typed so far.
+fn signin_error(printer: &PrinterRow, error: String, login: String) -> View<'_> {
+    View {
+        printer,
         mode: "signin",
         user: None,
         notice: None,
         error: Some(error),
         login,
-    };
-    let signed_in = |token: SessionToken| {
-        let mut response = redirect(&here);
-        response
-            .add_cookie(&scoped_cookie(STATION_COOKIE, &token.0, here.clone(), None))
-            .ok();
-        response
-            .add_cookie(&cleared_cookie(BADGE_COOKIE, here.clone()))
-            .ok();
-        response
-    };
-    match step.as_str() {
-        "badge" => match identity.badge_login(&text("badge"), at, &client).await {
-            Ok(BadgeOutcome::Known(user)) => {
-                let token = identity.open_session(&user, "station", &client).await?;
-                Ok(signed_in(token))
-            }
-            Ok(BadgeOutcome::Unknown(pending)) => {
-                let mut response = show(
-                    &req,
-                    &state,
-                    View {
-                        printer: &printer,
-                        mode: "link",
-                        user: None,
-                        notice: Some("This badge is not linked to anyone yet. Sign in once with your username or e-mail and PIN to link it.".into()),
-                        error: None,
-                        login: String::new(),
-                    },
-                )
-                .await?;
-                response
-                    .add_cookie(&scoped_cookie(
-                        BADGE_COOKIE,
-                        &pending,
-                        here.clone(),
-                        Some(300),
-                    ))
-                    .ok();
-                Ok(response)
-            }
-            Ok(BadgeOutcome::NeedsPin(pending)) => {
-                let mut response = show(
-                    &req,
-                    &state,
-                    View {
-                        printer: &printer,
-                        mode: "badge-pin",
-                        user: None,
-                        notice: None,
-                        error: None,
-                        login: String::new(),
-                    },
-                )
-                .await?;
-                response
-                    .add_cookie(&scoped_cookie(
-                        BADGE_COOKIE,
-                        &pending,
-                        here.clone(),
-                        Some(300),
-                    ))
-                    .ok();
-                Ok(response)
-            }
-            Err(e) => refused(&req, &state, signin_error, e, String::new()).await,
-        },
-        "badge-pin" => {
-            let pending = req
-                .cookie(BADGE_COOKIE)
-                .map(|c| c.value().to_owned())
-                .unwrap_or_default();
-            match identity
-                .badge_pin_login(&pending, &text("pin"), at, &client)
-                .await
-            {
-                Ok(user) => {
-                    let token = identity.open_session(&user, "station", &client).await?;
-                    Ok(signed_in(token))
-                }
-                Err(e) => refused(&req, &state, signin_error, e, String::new()).await,
-            }
-        }
-        "link" => {
-            let pending = req
-                .cookie(BADGE_COOKIE)
-                .map(|c| c.value().to_owned())
-                .unwrap_or_default();
-            match identity
-                .link_badge(&pending, &text("login"), &text("pin"), at, &client)
-                .await
-            {
-                Ok(user) => {
-                    let token = identity.open_session(&user, "station", &client).await?;
-                    Ok(signed_in(token))
-                }
-                Err(e) => {
-                    let problem = Problem::from(e);
-                    let mut view = signin_error(problem.message.clone(), text("login"));
-                    view.mode = if pending.is_empty() { "signin" } else { "link" };
-                    Ok(refused_in_place(show(&req, &state, view).await?, &problem))
-                }
-            }
-        }
-        "pin" => match identity
-            .pin_login(&text("login"), &text("pin"), at, &client)
-            .await
-        {
-            Ok(user) => {
-                let token = identity.open_session(&user, "station", &client).await?;
-                Ok(signed_in(token))
-            }
-            Err(e) => refused(&req, &state, signin_error, e, text("login")).await,
-        },
-        "passcode" => match identity
-            .passcode_login(&text("passcode"), at, &client)
-            .await
-        {
-            Ok(user) => {
-                let token = identity.open_session(&user, "station", &client).await?;
-                Ok(signed_in(token))
-            }
-            Err(e) => refused(&req, &state, signin_error, e, String::new()).await,
-        },
-        "logout" => {
-            if let Some((_, token)) = person(&req, &state).await {
-                identity.end_session(&token).await?;
-            }
-            let mut response = redirect(&here);
-            response
-                .add_cookie(&cleared_cookie(STATION_COOKIE, here.clone()))
-                .ok();
-            Ok(response)
-        }
-        "print-all" | "release" => {
-            let Some((user, _)) = person(&req, &state).await else {
-                return show(
-                    &req,
-                    &state,
-                    signin_error(
-                        "You were signed out after a while without a touch; sign in again.".into(),
-                        String::new(),
-                    ),
-                )
-                .await;
-            };
-            let release = &state.services.release;
-            let result = if step == "print-all" {
-                release
-                    .release_all(&user, &printer.guid, ReleaseVia::Station, &client)
-                    .await
-            } else if field(&form, "action") == Some("delete") {
-                let mut deleted = 0;
-                for id in picked(&form) {
-                    state.services.jobs.delete(&user, id, &client).await?;
-                    deleted += 1;
-                }
-                return show(
-                    &req,
-                    &state,
-                    View {
-                        printer: &printer,
-                        mode: "review",
-                        user: Some(&user),
-                        notice: Some(format!("{deleted} document(s) deleted.")),
-                        error: None,
-                        login: String::new(),
-                    },
-                )
-                .await;
-            } else {
-                let choices: Vec<JobChoice> = picked(&form)
-                    .into_iter()
-                    .map(|id| JobChoice {
-                        job_id: id,
-                        copies: field(&form, &format!("copies-{id}"))
-                            .and_then(|c| c.trim().parse().ok()),
-                        mono: field(&form, &format!("mono-{id}")).is_some(),
-                        duplex: field(&form, &format!("duplex-{id}")).is_some(),
-                    })
-                    .collect();
-                if choices.is_empty() {
-                    Err(crate::release::ReleaseError::NotAllowed(
-                        "Select at least one document.".into(),
-                    ))
-                } else {
-                    release
-                        .release(&user, &printer.guid, &choices, ReleaseVia::Station, &client)
-                        .await
-                }
-            };
-            match result {
-                Ok(_) => Ok(redirect(&format!("{here}?view=printing"))),
-                Err(e) => {
-                    let problem = Problem::from(e);
-                    if problem.status.is_server_error() {
-                        return Err(PageError(problem));
-                    }
-                    show(
-                        &req,
-                        &state,
-                        View {
-                            printer: &printer,
-                            mode: if step == "release" { "review" } else { "jobs" },
-                            user: Some(&user),
-                            notice: None,
-                            error: Some(problem.message),
-                            login: String::new(),
-                        },
-                    )
-                    .await
-                }
-            }
-        }
-        _ => Err(PageError(Problem::not_found())),
     }
+}
+
+/// Ends a sign-in step: a session for the person, or the sign-in screen again with
+/// why not.
+async fn sign_in_outcome(
+    req: &HttpRequest,
+    state: &AppState,
+    printer: &PrinterRow,
+    client: &ClientInfo,
+    outcome: Result<User, IdentityError>,
+    login: String,
+) -> Result<HttpResponse, PageError> {
+    match outcome {
+        Ok(user) => {
+            let token = state
+                .services
+                .identity
+                .open_session(&user, "station", client)
+                .await?;
+            Ok(signed_in(&cookie_path(&printer.guid), &token))
+        }
+        Err(e) => refused(req, state, printer, e, login).await,
+    }
+}
+
+fn at(printer: &PrinterRow) -> AtPrinter<'_> {
+    AtPrinter {
+        guid: &printer.guid,
+        name: &printer.name,
+    }
+}
+
+/// The badge waiting for its PIN or its link (set by the `badge` step).
+fn pending_badge(req: &HttpRequest) -> String {
+    req.cookie(BADGE_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default()
+}
+
+#[derive(serde::Deserialize)]
+pub struct BadgeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    badge: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct BadgePinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    pin: String,
+}
+
+/// Login (username or e-mail) and PIN: the `pin` step, and the `link` step that ties
+/// a new badge to its owner.
+#[derive(serde::Deserialize)]
+pub struct LoginPinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    pin: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct PasscodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    passcode: String,
+}
+
+csrf_field!(BadgeForm, BadgePinForm, LoginPinForm, PasscodeForm);
+
+/// `POST /station/{guid}/badge`: a card reader typed a badge number. A known badge
+/// signs in (or asks for the PIN first); an unknown one is kept for linking.
+pub async fn badge(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<BadgeForm>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let identity = &state.services.identity;
+    let here = cookie_path(&printer.guid);
+    let (mode, notice, pending) = match identity
+        .badge_login(&form.badge, at(&printer), &client)
+        .await
+    {
+        Ok(BadgeOutcome::Known(user)) => {
+            let token = identity.open_session(&user, "station", &client).await?;
+            return Ok(signed_in(&here, &token));
+        }
+        Ok(BadgeOutcome::Unknown(pending)) => (
+            "link",
+            Some("This badge is not linked to anyone yet. Sign in once with your username or e-mail and PIN to link it.".into()),
+            pending,
+        ),
+        Ok(BadgeOutcome::NeedsPin(pending)) => ("badge-pin", None, pending),
+        Err(e) => return refused(&req, &state, &printer, e, String::new()).await,
+    };
+    let view = View {
+        printer: &printer,
+        mode,
+        user: None,
+        notice,
+        error: None,
+        login: String::new(),
+    };
+    let mut response = show(&req, &state, view).await?;
+    response
+        .add_cookie(&scoped_cookie(BADGE_COOKIE, &pending, here, Some(300)))
+        .ok();
+    Ok(response)
+}
+
+/// `POST /station/{guid}/badge-pin`: the PIN for the badge just read.
+pub async fn badge_pin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<BadgePinForm>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let outcome = state
+        .services
+        .identity
+        .badge_pin_login(&pending_badge(&req), &form.pin, at(&printer), &client)
+        .await;
+    sign_in_outcome(&req, &state, &printer, &client, outcome, String::new()).await
+}
+
+/// `POST /station/{guid}/link`: login and PIN that link the badge just read to its
+/// owner, and sign them in.
+pub async fn link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<LoginPinForm>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let pending = pending_badge(&req);
+    let identity = &state.services.identity;
+    match identity
+        .link_badge(&pending, &form.login, &form.pin, at(&printer), &client)
+        .await
+    {
+        Ok(user) => {
+            let token = identity.open_session(&user, "station", &client).await?;
+            Ok(signed_in(&cookie_path(&printer.guid), &token))
+        }
+        Err(e) => {
+            let problem = Problem::from(e);
+            let mut view = signin_error(&printer, problem.message.clone(), form.login);
+            view.mode = if pending.is_empty() { "signin" } else { "link" };
+            Ok(refused_in_place(show(&req, &state, view).await?, &problem))
+        }
+    }
+}
+
+/// `POST /station/{guid}/pin`: login (username or e-mail) and PIN.
+pub async fn pin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<LoginPinForm>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let outcome = state
+        .services
+        .identity
+        .pin_login(&form.login, &form.pin, at(&printer), &client)
+        .await;
+    sign_in_outcome(&req, &state, &printer, &client, outcome, form.login).await
+}
+
+/// `POST /station/{guid}/passcode`: a personal passcode.
+pub async fn passcode(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<PasscodeForm>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let outcome = state
+        .services
+        .identity
+        .passcode_login(&form.passcode, at(&printer), &client)
+        .await;
+    sign_in_outcome(&req, &state, &printer, &client, outcome, String::new()).await
+}
+
+/// `POST /station/{guid}/logout`.
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    _: AnonymousForm<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    if let Some((_, token)) = person(&req, &state).await {
+        state.services.identity.end_session(&token).await?;
+    }
+    let here = cookie_path(&printer.guid);
+    let mut response = redirect(&here);
+    response
+        .add_cookie(&cleared_cookie(STATION_COOKIE, here.clone()))
+        .ok();
+    Ok(response)
+}
+
+/// The sign-in screen when a release step finds nobody signed in any more.
+async fn signed_out(
+    req: &HttpRequest,
+    state: &AppState,
+    printer: &PrinterRow,
+) -> Result<HttpResponse, PageError> {
+    let view = signin_error(
+        printer,
+        "You were signed out after a while without a touch; sign in again.".into(),
+        String::new(),
+    );
+    show(req, state, view).await
+}
+
+/// After a release: the printing view, or the page again with why not.
+async fn released(
+    req: &HttpRequest,
+    state: &AppState,
+    printer: &PrinterRow,
+    user: &User,
+    mode: &'static str,
+    result: Result<Vec<i64>, ReleaseError>,
+) -> Result<HttpResponse, PageError> {
+    match result {
+        Ok(_) => Ok(redirect(&format!(
+            "{}?view=printing",
+            cookie_path(&printer.guid)
+        ))),
+        Err(e) => {
+            let problem = Problem::from(e);
+            if problem.status.is_server_error() {
+                return Err(PageError(problem));
+            }
+            let view = View {
+                printer,
+                mode,
+                user: Some(user),
+                notice: None,
+                error: Some(problem.message),
+                login: String::new(),
+            };
+            show(req, state, view).await
+        }
+    }
+}
+
+/// `POST /station/{guid}/print-all`: every held job, as submitted.
+pub async fn print_all(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    _: AnonymousForm<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let Some((user, _)) = person(&req, &state).await else {
+        return signed_out(&req, &state, &printer).await;
+    };
+    let result = state
+        .services
+        .release
+        .release_all(&user, &printer.guid, ReleaseVia::Station, &client)
+        .await;
+    released(&req, &state, &printer, &user, "jobs", result).await
+}
+
+/// `POST /station/{guid}/release`: the review form — print the ticked jobs with the
+/// changes made (fewer copies, mono, duplex), or delete them (`action=delete`).
+pub async fn release(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<Fields>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let Some((user, _)) = person(&req, &state).await else {
+        return signed_out(&req, &state, &printer).await;
+    };
+    if form.get("action") == Some("delete") {
+        let mut deleted = 0;
+        for id in picked(&form) {
+            state.services.jobs.delete(&user, id, &client).await?;
+            deleted += 1;
+        }
+        let view = View {
+            printer: &printer,
+            mode: "review",
+            user: Some(&user),
+            notice: Some(format!("{deleted} document(s) deleted.")),
+            error: None,
+            login: String::new(),
+        };
+        return show(&req, &state, view).await;
+    }
+    let choices: Vec<JobChoice> = picked(&form)
+        .into_iter()
+        .map(|id| JobChoice {
+            job_id: id,
+            copies: form
+                .get(&format!("copies-{id}"))
+                .and_then(|c| c.trim().parse().ok()),
+            mono: form.get(&format!("mono-{id}")).is_some(),
+            duplex: form.get(&format!("duplex-{id}")).is_some(),
+        })
+        .collect();
+    let result = if choices.is_empty() {
+        Err(ReleaseError::NotAllowed(
+            "Select at least one document.".into(),
+        ))
+    } else {
+        state
+            .services
+            .release
+            .release(&user, &printer.guid, &choices, ReleaseVia::Station, &client)
+            .await
+    };
+    released(&req, &state, &printer, &user, "review", result).await
+}
+
+/// `POST /station/{guid}/{step}` for any other step: the form is checked as for a
+/// real step, then the printer looked up, then "not found".
+pub async fn unknown_step(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    _: AnonymousForm<Fields>,
+) -> Result<HttpResponse, PageError> {
+    state.services.printers.by_guid(&path.0).await?;
+    Err(PageError(Problem::not_found()))
 }
 
 /// The sign-in screen again with why the attempt was refused (429 and `Retry-After`
 /// when the station's limits hold this address back).
-async fn refused<'a>(
+async fn refused(
     req: &HttpRequest,
     state: &AppState,
-    signin_error: impl Fn(String, String) -> View<'a>,
-    error: crate::identity::IdentityError,
+    printer: &PrinterRow,
+    error: IdentityError,
     login: String,
 ) -> Result<HttpResponse, PageError> {
     let problem = Problem::from(error);
     if problem.status.is_server_error() {
         return Err(PageError(problem));
     }
-    let response = show(req, state, signin_error(problem.message.clone(), login)).await?;
+    let response = show(req, state, signin_error(printer, problem.message.clone(), login)).await?;
     Ok(refused_in_place(response, &problem))
 }
 
 /// The job ids ticked on the review form.
-fn picked(form: &[(String, String)]) -> Vec<i64> {
-    form.iter()
+fn picked(form: &Fields) -> Vec<i64> {
+    form.0
+        .iter()
         .filter(|(k, _)| k == "pick")
         .filter_map(|(_, v)| v.parse().ok())
         .collect()
