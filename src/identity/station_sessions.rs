@@ -87,4 +87,3 @@ fn session_secs(kind: &str) -> i64 {
         _ => STATION_IDLE_SECS,
     }
 }
-

@@ -6,15 +6,15 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error_body::ErrorBody;
-use crate::identity::ClientInfo;
-use crate::web::AppState;
-use crate::web::auth::{basic_credentials, client_info};
-use crate::web::error::{ApiError, Problem};
 use crate::db::AgentRow;
+use crate::identity::ClientInfo;
 use crate::release::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrders, AgentOrdersRequest,
     AgentOutcome, WorkstationJob,
 };
+use crate::web::AppState;
+use crate::web::auth::{basic_credentials, client_info};
+use crate::web::error::{ApiError, Problem};
 
 fn unauthenticated() -> ApiError {
     ApiError(Problem::new(
@@ -42,7 +42,6 @@ async fn agent(req: &HttpRequest, state: &AppState) -> Result<AgentRow, ApiError
     responses((status = 200, body = AgentCredential),
         (status = 401, description = "unknown, used or expired code", body = ErrorBody)))]
 pub async fn enrol(
-    req: HttpRequest,
     client: ClientInfo,
     state: web::Data<AppState>,
     body: web::Json<AgentEnrolment>,
@@ -79,7 +78,7 @@ pub async fn heartbeat(
         return Err(unauthenticated());
     };
     let infra = state.services.release.infra();
-        // A pending agent reports too (the site key id the admin is to confirm).
+    // A pending agent reports too (the site key id the admin is to confirm).
     let agent = infra.verify_agent(&login, &secret, &client).await?;
     let assignment = infra
         .heartbeat(&agent, &body, &client)

@@ -61,19 +61,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/jobs", web::get().to(users::my_jobs))
         .route("/api/v1/jobs/{id}", web::delete().to(users::delete_job))
         // The printer-panel app at an output device.
-        .route("/api/v1/output-device/session", web::post().to(panel::sign_in))
+        .route(
+            "/api/v1/output-device/session",
+            web::post().to(panel::sign_in),
+        )
         .route(
             "/api/v1/output-device/session",
             web::delete().to(panel::sign_out),
         )
         .route("/api/v1/output-device/jobs", web::get().to(panel::jobs))
-        .route("/api/v1/output-device/release", web::post().to(panel::release))
+        .route(
+            "/api/v1/output-device/release",
+            web::post().to(panel::release),
+        )
         // The on-site agent's control channel.
         .route("/api/v1/agent/enrol", web::post().to(agent::enrol))
         .route("/api/v1/agent/heartbeat", web::post().to(agent::heartbeat))
         .route("/api/v1/agent/jobs", web::post().to(agent::park))
-        .route("/api/v1/agent/jobs/{id}/copy", web::put().to(agent::put_copy))
-        .route("/api/v1/agent/jobs/{id}/copy", web::get().to(agent::get_copy))
+        .route(
+            "/api/v1/agent/jobs/{id}/copy",
+            web::put().to(agent::put_copy),
+        )
+        .route(
+            "/api/v1/agent/jobs/{id}/copy",
+            web::get().to(agent::get_copy),
+        )
         .route("/api/v1/agent/orders", web::post().to(agent::orders))
         .route(
             "/api/v1/agent/orders/{id}/outcome",
@@ -83,7 +95,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/agent/orders/{id}/{step}",
             web::post().to(agent::order_step),
         )
-        .service(
-            SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()),
-        );
+        .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()));
 }

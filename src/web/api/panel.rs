@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 
 use super::error_body::ErrorBody;
 use crate::identity::ClientInfo;
-use crate::web::AppState;
-use crate::web::auth::{basic_credentials, client_info};
-use crate::web::error::{ApiError, Problem};
 use crate::identity::station::{AtPrinter, BadgeOutcome};
 use crate::identity::{SessionToken, User};
 use crate::jobs::HeldJob;
 use crate::release::{DeviceCaller, InfraError, JobChoice, ReleaseVia};
+use crate::web::AppState;
+use crate::web::auth::{basic_credentials, client_info};
+use crate::web::error::{ApiError, Problem};
 
 const SESSION_HEADER: &str = "X-User-Session";
 const SESSION_KIND: &str = "station";
@@ -126,7 +126,7 @@ pub async fn sign_in(
 ) -> Result<HttpResponse, ApiError> {
     let caller = device(&req, &state).await?;
     let identity = &state.services.identity;
-        let at = AtPrinter {
+    let at = AtPrinter {
         guid: &caller.printer.guid,
         name: &caller.printer.name,
     };
@@ -179,7 +179,10 @@ pub async fn sign_in(
 /// Sign the person out (the session ends by itself after 90 s idle).
 #[utoipa::path(delete, path = "/api/v1/output-device/session",
     responses((status = 204), (status = 401, body = ErrorBody)), security(("basic" = [])))]
-pub async fn sign_out(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn sign_out(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     device(&req, &state).await?;
     if let Some(token) = req
         .headers()
@@ -218,7 +221,7 @@ pub async fn release(
     let caller = device(&req, &state).await?;
     let user = person(&req, &state).await?;
     let release = &state.services.release;
-        let guid = &caller.printer.guid;
+    let guid = &caller.printer.guid;
     let ids = match &body.job_ids {
         None => {
             release

@@ -62,7 +62,10 @@ pub async fn create_user(
 
 /// My held jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/jobs", responses((status = 200, body = [HeldJob]), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn my_jobs(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
+pub async fn my_jobs(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(
         state
             .services
@@ -83,11 +86,7 @@ pub async fn delete_job(
     state
         .services
         .jobs
-        .delete(
-            &caller.principal.user,
-            path.into_inner(),
-            &client,
-        )
+        .delete(&caller.principal.user, path.into_inner(), &client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,12 +5,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Page, presession, redirect, render};
+use crate::identity::ClientInfo;
 use crate::identity::CsrfBinding;
 use crate::web::AppState;
 use crate::web::auth::{expired_session_cookie, presession_cookie, session_cookie};
-use crate::identity::ClientInfo;
-use crate::web::extract::{AnonymousForm, CsrfOnly, SignedForm, UserForm, csrf_field};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AnonymousForm, CsrfOnly, SignedForm, UserForm, csrf_field};
 
 #[derive(Template)]
 #[template(path = "login.html")]

@@ -9,15 +9,13 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::{Page, presession, redirect, render};
+use crate::identity::ClientInfo;
 use crate::identity::{CsrfBinding, IdentityError, NewUserRequest};
 use crate::vault::master;
 use crate::web::AppState;
-use crate::web::auth::{
-    presession_cookie, session_cookie,
-};
-use crate::identity::ClientInfo;
-use crate::web::extract::{AnonymousForm, csrf_field};
+use crate::web::auth::{presession_cookie, session_cookie};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AnonymousForm, csrf_field};
 
 #[derive(Template)]
 #[template(path = "setup.html")]

@@ -7,14 +7,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::printers::public_base;
-use crate::web::views::{Page, redirect, render, when};
+use super::public_base;
+use crate::identity::ClientInfo;
 use crate::release::{AgentTrust, AgentView, ParkScope};
 use crate::web::AppState;
 use crate::web::auth::Admin;
-use crate::identity::ClientInfo;
-use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
+use crate::web::views::{Page, redirect, render, when};
 
 /// One agent, ready to lay out.
 pub struct AgentLine {

@@ -2,17 +2,17 @@
 //! colour, lowest supply) and one device (all it reported, supplies, alerts, pages per
 //! day and toner curves as SVG drawn here), with "Make it a release printer".
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::web::views::{Page, redirect, render, when};
 use crate::db::DeviceRow;
+use crate::identity::ClientInfo;
 use crate::web::AppState;
 use crate::web::auth::Admin;
-use crate::identity::ClientInfo;
-use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm};
+use crate::web::views::{Page, redirect, render, when};
 
 mod charts;
 

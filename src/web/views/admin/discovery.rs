@@ -2,17 +2,17 @@
 //! sealed by the service and never shown), "Scan now" with the running scan's
 //! progress, and the last scans.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::web::views::{Page, redirect, render, when};
 use crate::devices::{DeviceError, NewCredential};
+use crate::identity::ClientInfo;
 use crate::web::AppState;
 use crate::web::auth::Admin;
-use crate::identity::ClientInfo;
-use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm};
+use crate::web::views::{Page, redirect, render, when};
 
 mod forms;
 
@@ -164,10 +164,7 @@ pub async fn save_settings(
     let d = &state.services.devices;
     let current = d.settings().await?;
     let result = match form.to_row(&current) {
-        Ok(row) => {
-            d.save_settings(&who.0.principal.user, &row, &client)
-                .await
-        }
+        Ok(row) => d.save_settings(&who.0.principal.user, &row, &client).await,
         Err(e) => Err(e),
     };
     outcome(
@@ -293,11 +290,7 @@ pub async fn scan_now(
     let result = state
         .services
         .devices
-        .start_scan(
-            &who.0.principal.user,
-            form.confirm_large.is_some(),
-            &client,
-        )
+        .start_scan(&who.0.principal.user, form.confirm_large.is_some(), &client)
         .await;
     outcome(
         &state,

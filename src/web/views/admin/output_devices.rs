@@ -4,17 +4,15 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::printers::{
-    PrinterPage, PrinterView, form_of, printer_page, protocol_options, public_base,
+use super::printer_page::{
+    PrinterPage, PrinterView, form_of, printer_page, protocol_options, section,
 };
-use crate::web::views::{Page, redirect, render, when};
-use crate::db::{OutputDeviceRow, PrinterRow};
-use crate::identity::User;
-use crate::web::AppState;
-use crate::web::auth::Admin;
+use super::public_base;
 use crate::identity::ClientInfo;
-use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
+use crate::web::AppState;
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
+use crate::web::views::{Page, redirect, render};
 
 #[derive(Deserialize)]
 pub struct EnrolInput {

@@ -1,21 +1,21 @@
 //! Admin pages for printers: list, add, edit, check, disable, delete, and confirming
 //! an address the printer advertised on another host. QR labels are in `labels.rs`,
-//! releases to look at in `admin_releases.rs`.
+//! releases to look at in `releases.rs`; the printer page itself in `printer_page.rs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::web::views::{Page, redirect, render, when};
+use super::printer_page::{PrinterView, ProtocolOption, form_of, printer_page, protocol_options};
+use super::public_base;
 use crate::db::PrinterRow;
-use crate::release::push::foreign_uris;
-use crate::release::registry::format_cost;
+use crate::identity::ClientInfo;
 use crate::release::{PrinterForm, ReleaseError, printer_state_label};
 use crate::web::AppState;
 use crate::web::auth::Admin;
-use crate::identity::ClientInfo;
-use crate::web::extract::{AdminForm, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, SignedForm, csrf_field};
+use crate::web::views::{Page, redirect, render};
 
 /// The add and edit forms, as posted.
 #[derive(Deserialize)]
@@ -138,11 +138,7 @@ pub async fn add(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_form();
     let s = &state.services;
-    match s
-        .printers
-        .add(&who.0.principal.user, &form, &client)
-        .await
-    {
+    match s.printers.add(&who.0.principal.user, &form, &client).await {
         Ok(row) => Ok(redirect(&format!("/admin/printers/{}?done=added", row.id))),
         Err(e) => {
             let page = refused(Page::for_user("Printers", &s.identity, &who.0), e)?;

@@ -1,16 +1,16 @@
 //! Admin: releases that failed or need someone to look at the printer, with Retry
 //! and "It printed".
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::web::views::{Page, render, when};
 use crate::db::ReleaseRow;
+use crate::identity::ClientInfo;
 use crate::web::AppState;
 use crate::web::auth::Admin;
-use crate::identity::ClientInfo;
-use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm};
+use crate::web::views::{Page, render, when};
 
 /// A release that failed or needs attention, ready to lay out.
 pub struct ReleaseLine {

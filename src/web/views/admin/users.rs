@@ -1,17 +1,16 @@
 //! Admin pages for people: the user list, new users, holds, roles, deletion.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::web::views::{Page, render, when};
-use crate::db::AuditEntry;
+use crate::identity::ClientInfo;
 use crate::identity::{NewUserRequest, User, UserUpdate};
 use crate::web::AppState;
 use crate::web::auth::Admin;
-use crate::identity::ClientInfo;
-use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
+use crate::web::views::{Page, render};
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]
@@ -132,12 +131,7 @@ pub async fn set_hold(
         Ok(hours) => state
             .services
             .identity
-            .set_hold_hours(
-                &who.0.principal.user,
-                path.into_inner(),
-                hours,
-                &client,
-            )
+            .set_hold_hours(&who.0.principal.user, path.into_inner(), hours, &client)
             .await
             .map(|u| {
                 format!(

@@ -2,16 +2,16 @@
 //! password or PIN proves the current password under the sign-in limits and ends
 //! every other session of the person.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::web::views::{Page, render, when};
+use crate::identity::ClientInfo;
 use crate::web::AppState;
 use crate::web::auth::SignedIn;
-use crate::identity::ClientInfo;
-use crate::web::extract::{CsrfOnly, SignedForm, UserForm, csrf_field};
 use crate::web::error::{PageError, Problem, refused_in_place};
+use crate::web::extract::{CsrfOnly, SignedForm, UserForm, csrf_field};
+use crate::web::views::{Page, render, when};
 
 pub struct AppPasswordLine {
     pub id: i64,

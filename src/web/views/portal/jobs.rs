@@ -6,14 +6,14 @@ use askama::Template;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::io::StreamReader;
 
-use crate::web::views::{Page, redirect, render, size, time_left, when};
+use crate::identity::ClientInfo;
 use crate::jobs::{Compression, HeldJob, Submission};
 use crate::web::AppState;
 use crate::web::assets;
 use crate::web::auth::SignedIn;
-use crate::identity::ClientInfo;
-use crate::web::extract::{CsrfOnly, SignedForm, UserForm, csrf_field};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{CsrfOnly, SignedForm, UserForm, check_session_token};
+use crate::web::views::{Page, redirect, render, size, time_left, when};
 
 pub struct JobLine {
     pub id: i64,

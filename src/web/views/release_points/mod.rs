@@ -19,14 +19,26 @@ pub mod station;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/station/{guid}", web::get().to(station::home))
         .route("/station/{guid}/badge", web::post().to(station::badge))
-        .route("/station/{guid}/badge-pin", web::post().to(station::badge_pin))
+        .route(
+            "/station/{guid}/badge-pin",
+            web::post().to(station::badge_pin),
+        )
         .route("/station/{guid}/link", web::post().to(station::link))
         .route("/station/{guid}/pin", web::post().to(station::pin))
-        .route("/station/{guid}/passcode", web::post().to(station::passcode))
-        .route("/station/{guid}/print-all", web::post().to(station::print_all))
+        .route(
+            "/station/{guid}/passcode",
+            web::post().to(station::passcode),
+        )
+        .route(
+            "/station/{guid}/print-all",
+            web::post().to(station::print_all),
+        )
         .route("/station/{guid}/release", web::post().to(station::release))
         .route("/station/{guid}/logout", web::post().to(station::logout))
-        .route("/station/{guid}/{step}", web::post().to(station::unknown_step))
+        .route(
+            "/station/{guid}/{step}",
+            web::post().to(station::unknown_step),
+        )
         .route("/r/{guid}", web::get().to(phone::home))
         .route("/r/{guid}/login", web::post().to(phone::login))
         .route("/r/{guid}/print-all", web::post().to(phone::print_all))

@@ -13,10 +13,10 @@ use crate::identity::station_sessions::DEVICE_SESSION_SECS;
 use crate::identity::{ClientInfo, SessionToken, User};
 use crate::release::{ReleaseVia, printer_state_label};
 use crate::web::AppState;
+use crate::web::error::{PageError, Problem, refused_in_place};
 use crate::web::extract::{AnonymousForm, CsrfOnly, csrf_field};
 use crate::web::views::releasing::{ReleaseLine, any_active};
 use crate::web::views::{Page, redirect, render};
-use crate::web::error::{PageError, Problem, refused_in_place};
 
 const DEVICE_COOKIE: &str = "pp_device";
 /// The phone's cookie covers every printer's QR page, not one printer.

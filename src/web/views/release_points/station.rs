@@ -13,10 +13,10 @@ use crate::jobs::HeldJob;
 use crate::release::{JobChoice, ReleaseError, ReleaseVia, printer_state_label};
 use crate::web::AppState;
 use crate::web::assets;
+use crate::web::error::{PageError, Problem, refused_in_place};
 use crate::web::extract::{AnonymousForm, CsrfOnly, csrf_field};
 use crate::web::views::releasing::{ReleaseLine, any_active};
 use crate::web::views::{Page, redirect, render, when};
-use crate::web::error::{PageError, Problem, refused_in_place};
 
 const STATION_COOKIE: &str = "pp_station";
 const BADGE_COOKIE: &str = "pp_badge";
@@ -589,7 +589,12 @@ async fn refused(
     if problem.status.is_server_error() {
         return Err(PageError(problem));
     }
-    let response = show(req, state, signin_error(printer, problem.message.clone(), login)).await?;
+    let response = show(
+        req,
+        state,
+        signin_error(printer, problem.message.clone(), login),
+    )
+    .await?;
     Ok(refused_in_place(response, &problem))
 }
 
