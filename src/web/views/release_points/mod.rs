@@ -18,23 +18,35 @@ pub mod station;
 /// of these still gets its form checked, then "not found".
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/station/{guid}", web::get().to(station::home))
-        .route("/station/{guid}/badge", web::post().to(station::badge))
+        .route(
+            "/station/{guid}/badge",
+            web::post().to(station::sign_in::badge),
+        )
         .route(
             "/station/{guid}/badge-pin",
-            web::post().to(station::badge_pin),
+            web::post().to(station::sign_in::badge_pin),
         )
-        .route("/station/{guid}/link", web::post().to(station::link))
-        .route("/station/{guid}/pin", web::post().to(station::pin))
+        .route(
+            "/station/{guid}/link",
+            web::post().to(station::sign_in::link),
+        )
+        .route("/station/{guid}/pin", web::post().to(station::sign_in::pin))
         .route(
             "/station/{guid}/passcode",
-            web::post().to(station::passcode),
+            web::post().to(station::sign_in::passcode),
         )
         .route(
             "/station/{guid}/print-all",
-            web::post().to(station::print_all),
+            web::post().to(station::printing::print_all),
         )
-        .route("/station/{guid}/release", web::post().to(station::release))
-        .route("/station/{guid}/logout", web::post().to(station::logout))
+        .route(
+            "/station/{guid}/release",
+            web::post().to(station::printing::release),
+        )
+        .route(
+            "/station/{guid}/logout",
+            web::post().to(station::sign_in::logout),
+        )
         .route(
             "/station/{guid}/{step}",
             web::post().to(station::unknown_step),
