@@ -1,7 +1,9 @@
 //! The release station: a page bound to one printer, for a tablet next to it or the
 //! printer's own browser. A badge (card readers type the number and Enter), login +
 //! PIN, or a personal passcode signs a person in for a short while; they print all,
-//! or review, change (mono, duplex, fewer copies), print or delete some.
+//! or review, change (mono, duplex, fewer copies), print or delete some. This file
+//! holds the page; each step posted from it has its own handler, the sign-in steps in
+//! `station/sign_in.rs`, the printing steps in `station/printing.rs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
