@@ -14,15 +14,16 @@ use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
-
-mod paced;
-
-pub use paced::{ClockedBody, MAX_HEAD_BYTES, PacedIo, RequestClock, track_request};
 
 /// The open-connection caps, shared by every worker of one listener.
 #[derive(Clone, Debug)]
@@ -129,6 +130,307 @@ impl ConnectionLimits {
             *last = Some(std::time::Instant::now());
             tracing::warn!(%address, cap = refusal.label(), "connection refused: too many open connections (server.max_connections / server.max_connections_per_address)");
         }
+    }
+}
+
+/// Whether a connection is inside a request (head received, answer not yet given).
+/// Shared between the connection's I/O and the request middleware through the
+/// connection's extensions.
+#[derive(Debug, Default)]
+pub struct RequestClock {
+    in_request: AtomicBool,
+    /// Requests the app has begun on this connection.
+    begun: AtomicU64,
+}
+
+/// Marks the connection as inside a request from the moment the app takes it until
+/// its response has been sent (the response body may still read the request's body,
+/// e.g. to discard a refused document): bytes read meanwhile are not a next head.
+pub async fn track_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<ClockedBody>, actix_web::Error> {
+    let clock = req.request().conn_data::<Arc<RequestClock>>().cloned();
+    if let Some(clock) = &clock {
+        clock.in_request.store(true, Ordering::Release);
+        clock.begun.fetch_add(1, Ordering::AcqRel);
+    }
+    let guard = RequestGuard(clock);
+    let response = next.call(req).await?;
+    Ok(response.map_body(move |_, body| ClockedBody {
+        body: actix_web::body::BoxBody::new(body),
+        _guard: guard,
+    }))
+}
+
+/// Ends the request (for [`PacedIo`]) when dropped.
+struct RequestGuard(Option<Arc<RequestClock>>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        if let Some(clock) = &self.0 {
+            clock.in_request.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// A response body that keeps its request open until it is sent (or dropped).
+pub struct ClockedBody {
+    body: actix_web::body::BoxBody,
+    _guard: RequestGuard,
+}
+
+impl MessageBody for ClockedBody {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<bytes::Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
+}
+
+/// The largest request head taken (actix-http alone allows 128 KiB): ample for cookies
+/// and IPP clients, small enough that a head is never a memory lever.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// Sent for a head over [`MAX_HEAD_BYTES`], before the connection is closed.
+const HEAD_TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: 39\r\nconnection: close\r\n\r\nThe request head is larger than 32 KiB\n";
+
+/// Sent when a head did not arrive in time, before the connection is closed.
+const HEAD_TOO_SLOW: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 40\r\nconnection: close\r\n\r\nThe request head did not arrive in time\n";
+
+/// How long a refused connection's further bytes are read and dropped before it is
+/// closed (closing with unread bytes would reset it and could lose the refusal).
+const LINGER: Duration = Duration::from_secs(1);
+
+/// A connection's byte stream with its permit, the request-head deadline and size
+/// cap: once a byte of a new request arrives, its head must be complete within
+/// `head_timeout` and [`MAX_HEAD_BYTES`].
+pub struct PacedIo<T> {
+    io: T,
+    clock: Arc<RequestClock>,
+    head_timeout: Duration,
+    /// Where the connection is between requests.
+    phase: Phase,
+    /// Until the first byte of the first request: a connection that completes TLS and
+    /// then says nothing holds a place only this long (`head_timeout`). Between
+    /// requests of a kept-alive connection the idle limit is `keep_alive_secs`
+    /// instead: ipptool and CUPS keep a connection open for minutes between requests.
+    first_byte: Option<Pin<Box<Sleep>>>,
+    /// Set once the head was refused as too large: the refusal's unsent rest, and
+    /// when to stop lingering.
+    refusing: Option<(&'static [u8], Pin<Box<Sleep>>)>,
+    _permit: Permit,
+}
+
+enum Phase {
+    /// No byte of a next request yet.
+    Idle,
+    /// A head is arriving.
+    Head(HeadProgress),
+    /// The head ended (`CRLF CRLF` passed); what follows is its body, until the app
+    /// has begun and finished request number `begun + 1`.
+    Request { begun: u64 },
+}
+
+struct HeadProgress {
+    deadline: Pin<Box<Sleep>>,
+    bytes: usize,
+    /// The last bytes seen, for an end of head split between reads.
+    tail: [u8; 3],
+    /// The server wrote since the head began: the connection is not only reading a
+    /// head (a response is still going out), so no refusal is written into it.
+    wrote: bool,
+}
+
+impl HeadProgress {
+    /// Takes the next bytes of the head; the offset just past its end, if they hold it.
+    fn take(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut window = self.tail;
+        for (i, b) in bytes.iter().enumerate() {
+            if window == *b"\r\n\r" && *b == b'\n' {
+                self.bytes = self.bytes.saturating_add(i + 1);
+                return Some(i + 1);
+            }
+            window = [window[1], window[2], *b];
+        }
+        self.tail = window;
+        self.bytes = self.bytes.saturating_add(bytes.len());
+        None
+    }
+}
+
+impl<T> PacedIo<T> {
+    pub fn new(io: T, permit: Permit, head_timeout: Duration) -> Self {
+        Self {
+            io,
+            clock: Arc::default(),
+            head_timeout,
+            phase: Phase::Idle,
+            first_byte: Some(Box::pin(tokio::time::sleep(head_timeout))),
+            refusing: None,
+            _permit: permit,
+        }
+    }
+
+    /// For the connection's extensions (see [`track_request`]).
+    pub fn clock(&self) -> Arc<RequestClock> {
+        self.clock.clone()
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> PacedIo<T> {
+    /// Writes the refusal (431 or 408), then reads and drops what the client still sends until
+    /// it stops or [`LINGER`] passes; then the connection ends (with an error, so the
+    /// HTTP dispatcher drops it).
+    fn poll_refusal(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let refused = || io::Error::new(io::ErrorKind::InvalidData, "request head refused");
+        let Some((unsent, linger)) = self.refusing.as_mut() else {
+            return Poll::Ready(Err(refused()));
+        };
+        while !unsent.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, unsent) {
+                Poll::Ready(Ok(n)) if n > 0 => *unsent = &unsent[n..],
+                Poll::Pending => return Poll::Pending,
+                _ => return Poll::Ready(Err(refused())),
+            }
+        }
+        if Pin::new(&mut self.io).poll_flush(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut scratch = [0u8; 8192];
+        loop {
+            if linger.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(refused()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
+                Poll::Pending => return Poll::Pending,
+                _ => return Poll::Ready(Err(refused())),
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for PacedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.refusing.is_some() {
+            return this.poll_refusal(cx);
+        }
+        if let Phase::Request { begun } = this.phase
+            && this.clock.begun.load(Ordering::Acquire) > begun
+            && !this.clock.in_request.load(Ordering::Acquire)
+        {
+            this.phase = Phase::Idle;
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let fresh = &buf.filled()[before..];
+                if !fresh.is_empty() {
+                    this.first_byte = None;
+                }
+                if fresh.is_empty() || matches!(this.phase, Phase::Request { .. }) {
+                    return Poll::Ready(Ok(()));
+                }
+                if matches!(this.phase, Phase::Idle) {
+                    this.phase = Phase::Head(HeadProgress {
+                        deadline: Box::pin(tokio::time::sleep_until(
+                            Instant::now() + this.head_timeout,
+                        )),
+                        bytes: 0,
+                        tail: [0; 3],
+                        wrote: false,
+                    });
+                }
+                if let Phase::Head(head) = &mut this.phase {
+                    let ended = head.take(fresh).is_some();
+                    if head.bytes > MAX_HEAD_BYTES && !head.wrote {
+                        this.refusing =
+                            Some((HEAD_TOO_LARGE, Box::pin(tokio::time::sleep(LINGER))));
+                        metrics::counter!("printpark_requests_refused_total", "reason" => "head_too_large").increment(1);
+                        return this.poll_refusal(cx);
+                    }
+                    if ended {
+                        this.phase = Phase::Request {
+                            begun: this.clock.begun.load(Ordering::Acquire),
+                        };
+                    }
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                if let Some(first) = this.first_byte.as_mut()
+                    && first.as_mut().poll(cx).is_ready()
+                {
+                    // Nothing was asked: close without an answer.
+                    this.refusing = Some((b"", Box::pin(tokio::time::sleep(LINGER))));
+                    metrics::counter!("printpark_requests_refused_total", "reason" => "silent_connection").increment(1);
+                    return this.poll_refusal(cx);
+                }
+                if let Phase::Head(head) = &mut this.phase
+                    && head.deadline.as_mut().poll(cx).is_ready()
+                {
+                    // Answered only when nothing else is being written on the connection.
+                    let answer: &'static [u8] = if head.wrote { b"" } else { HEAD_TOO_SLOW };
+                    this.refusing = Some((answer, Box::pin(tokio::time::sleep(LINGER))));
+                    metrics::counter!("printpark_requests_refused_total", "reason" => "head_too_slow").increment(1);
+                    return this.poll_refusal(cx);
+                }
+                Poll::Pending
+            }
+            other => other,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for PacedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Phase::Head(head) = &mut this.phase {
+            head.wrote = true;
+        }
+        Pin::new(&mut this.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Phase::Head(head) = &mut this.phase {
+            head.wrote = true;
+        }
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 }
 
