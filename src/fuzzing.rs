@@ -219,7 +219,7 @@ pub fn multipart_upload(data: &[u8]) {
 
 /// The parts read, by name, with a file's analysed size (tests check the seeds go deep).
 fn upload_parts(data: &[u8]) -> Vec<(String, u64)> {
-    use crate::web::views::portal;
+    use crate::web::views::portal::jobs as portal;
     use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
     let (content_type, body) = match data.iter().position(|b| *b == b'\n') {

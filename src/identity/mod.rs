@@ -16,6 +16,7 @@ pub mod limits;
 pub mod login;
 pub mod secrets;
 pub mod station;
+pub mod station_sessions;
 
 pub use audit::{AuditAction, AuditEvent, AuditOutcome};
 pub use directory::{NewUserRequest, UserUpdate};

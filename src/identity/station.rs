@@ -1,5 +1,6 @@
 //! Proving who you are at a printer: badge, login + PIN, or personal passcode at a
-//! release station, and a long-lived, revocable session on a phone (QR release).
+//! release station (the sessions these open are in `station_sessions.rs`), and the
+//! personal release credentials themselves: passcodes and linked badges.
 //!
 //! Badge numbers and passcodes are stored only as keyed hashes (HMAC-SHA-256 with the
 //! server's lookup secret): they can be looked up, never read back. Every attempt is
@@ -7,22 +8,13 @@
 //! sign-in limits (`limits.rs`): unknown badges, wrong PINs and passcodes all count.
 
 use super::limits::{Attempt, AttemptAudit, Limit};
-use super::login::{Principal, SessionToken};
-use super::secrets::{new_pin, new_token, verify_secret};
+use super::secrets::{new_pin, verify_secret};
 use super::{AuditAction, AuditEvent, AuditOutcome};
 use super::{ClientInfo, Identity, IdentityError, IdentityResult, User, normalize_login};
-use crate::clock::now;
-use crate::db::{DbError, DeviceSessionRow};
+use crate::db::DbError;
 
 const BADGE_PURPOSE: &str = "badge";
 const PASSCODE_PURPOSE: &str = "passcode";
-/// A station forgets its user this long after the last touch.
-pub const STATION_IDLE_SECS: i64 = 90;
-/// A station (or device-app) session ends this long after sign-in however it is used.
-pub const STATION_MAX_SECS: i64 = 30 * 60;
-/// A phone stays signed in at most this long from sign-in, however much it is used
-/// (revocable any time; a password or PIN change ends it).
-pub const DEVICE_SESSION_SECS: i64 = 90 * 24 * 3600;
 /// Digits of a personal release passcode.
 pub const PASSCODE_DIGITS: u32 = 8;
 
@@ -423,77 +415,6 @@ impl Identity {
         })
         .await?;
         Ok(n)
-    }
-
-    /// Opens a session of `kind` for a user who just proved themselves (`station`:
-    /// short-lived, bound to a station; `device`: a phone, long-lived and revocable).
-    pub async fn open_session(
-        &self,
-        user: &User,
-        kind: &str,
-        client: &ClientInfo,
-    ) -> IdentityResult<SessionToken> {
-        let token = new_token();
-        let at = now();
-        let absolute = match kind {
-            "device" => DEVICE_SESSION_SECS,
-            "browser" => self.max_browser_secs(),
-            _ => STATION_MAX_SECS,
-        };
-        self.db
-            .insert_session_until(
-                &self.session_hash(&token),
-                user.id,
-                kind,
-                (at + session_secs(kind), at + absolute),
-                &client.addr,
-                &client.user_agent,
-            )
-            .await?;
-        Ok(SessionToken(token))
-    }
-
-    /// The user of a station or phone session.
-    pub async fn session_of(&self, token: &SessionToken, kind: &str) -> IdentityResult<Principal> {
-        self.session_user_of_kind(token, kind, session_secs(kind))
-            .await
-    }
-
-    /// Ends a station or phone session (logout after printing, or idle).
-    pub async fn end_session(&self, token: &SessionToken) -> IdentityResult<()> {
-        Ok(self.db.delete_session(&self.session_hash(&token.0)).await?)
-    }
-
-    /// The user's signed-in phones.
-    pub async fn devices(&self, user: &User) -> IdentityResult<Vec<DeviceSessionRow>> {
-        Ok(self.db.sessions_of_kind(user.id, "device").await?)
-    }
-
-    /// Signs a phone out; `handle` is the hex of its session's keyed hash, as listed.
-    pub async fn revoke_device(
-        &self,
-        user: &User,
-        handle: &str,
-        client: &ClientInfo,
-    ) -> IdentityResult<()> {
-        let hash = hex::decode(handle).map_err(|_| IdentityError::NotFound)?;
-        self.db.delete_session_of(user.id, "device", &hash).await?;
-        self.audit(AuditEvent {
-            actor: Some(user),
-            action: AuditAction::PhoneRevoke,
-            target: &user.username,
-            outcome: AuditOutcome::Success,
-            client,
-            detail: "",
-        })
-        .await
-    }
-}
-
-fn session_secs(kind: &str) -> i64 {
-    match kind {
-        "device" => DEVICE_SESSION_SECS,
-        _ => STATION_IDLE_SECS,
     }
 }
 

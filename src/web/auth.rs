@@ -1,4 +1,5 @@
-//! Request-side identity: session cookies, bearer tokens, CSRF checks, client info.
+//! Request-side identity: session cookies, bearer tokens, client info (the CSRF
+//! checks of forms are extractors in `extract.rs`).
 //! The decisions are `identity`'s; this file only reads and writes HTTP.
 
 use std::future::Future;
@@ -171,75 +172,6 @@ impl FromRequest for ApiCaller {
                 session: Some(who.token),
             })
         })
-    }
-}
-
-/// Refuses a post that a browser says came from another site, or whose `Origin`
-/// names another host.
-fn check_same_site(req: &HttpRequest) -> Result<(), PageError> {
-    if let Some(site) = req
-        .headers()
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        && site == "cross-site"
-    {
-        return Err(PageError(Problem::csrf()));
-    }
-    if let (Some(origin), Some(host)) = (
-        req.headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok()),
-        req.headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok()),
-    ) {
-        let origin_host = url::Url::parse(origin).ok().map(|u| match u.port() {
-            Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
-            None => u.host_str().unwrap_or_default().to_owned(),
-        });
-        if origin_host.as_deref() != Some(host) {
-            return Err(PageError(Problem::csrf()));
-        }
-    }
-    Ok(())
-}
-
-/// Checks the form of a signed-in page (portal, account, admin): the token must be
-/// the one bound to this browser's session. A token bound to the pre-sign-in cookie
-/// is refused here, whoever planted that cookie.
-pub fn check_form(req: &HttpRequest, state: &AppState, submitted: &str) -> Result<(), PageError> {
-    check_same_site(req)?;
-    let valid = req.cookie(SESSION_COOKIE).is_some_and(|session| {
-        state
-            .services
-            .identity
-            .csrf_valid(CsrfBinding::Session(session.value()), submitted)
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(PageError(Problem::csrf()))
-    }
-}
-
-/// Checks the form of a page shown before sign-in (sign-in, first run, station,
-/// phone): the token must be the one bound to the pre-session cookie.
-pub fn check_anonymous_form(
-    req: &HttpRequest,
-    state: &AppState,
-    submitted: &str,
-) -> Result<(), PageError> {
-    check_same_site(req)?;
-    let valid = req.cookie(PRESESSION_COOKIE).is_some_and(|pre| {
-        state
-            .services
-            .identity
-            .csrf_valid(CsrfBinding::PreSession(pre.value()), submitted)
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(PageError(Problem::csrf()))
     }
 }
 

@@ -267,7 +267,7 @@ impl std::fmt::Display for ApiError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    page: super::views::Page,
+    page: super::page::Page,
     status: u16,
     message: &'a str,
 }
@@ -303,7 +303,7 @@ impl ResponseError for PageError {
                 .finish();
         }
         let page = ErrorPage {
-            page: super::views::Page::bare("Error"),
+            page: super::page::Page::bare("Error"),
             status: self.0.status.as_u16(),
             message: &self.0.message,
         };

@@ -7,21 +7,19 @@ use actix_service::ServiceFactoryExt as _;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use metrics_exporter_prometheus::PrometheusHandle;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::services::{Services, StartError};
 
-pub mod agent_api;
 pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod connections;
-pub mod device_api;
 pub mod error;
+pub mod extract;
 pub mod headers;
 pub mod health;
 pub mod ipp;
+pub mod page;
 pub mod views;
 
 /// Shared by every worker.
@@ -36,10 +34,6 @@ pub struct AppState {
 const FORM_LIMIT: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use views::{
-        account, admin, admin_releases, agents, devices, discovery, labels, output_devices, phone,
-        portal, printers, session, setup, station,
-    };
     cfg.app_data(
         web::FormConfig::default()
             .limit(FORM_LIMIT)
@@ -66,135 +60,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .into()
             }),
     )
-    .route("/", web::get().to(session::home))
-    .route("/setup", web::get().to(setup::setup_page))
-    .route("/setup", web::post().to(setup::setup_submit))
-    .route("/login", web::get().to(session::login_form))
-    .route("/login", web::post().to(session::login_submit))
-    .route("/logout", web::post().to(session::logout))
-    .route("/portal", web::get().to(portal::my_jobs))
-    .route("/portal/upload", web::post().to(portal::upload))
-    .route("/portal/releases", web::get().to(portal::my_releases))
-    .route(
-        "/portal/jobs/{id}/delete",
-        web::post().to(portal::delete_job),
-    )
-    .route("/portal/account", web::get().to(account::account))
-    .route(
-        "/portal/account/password",
-        web::post().to(account::change_password),
-    )
-    .route("/portal/account/pin", web::post().to(account::set_pin))
-    .route(
-        "/portal/account/passcode",
-        web::post().to(account::new_passcode),
-    )
-    .route(
-        "/portal/account/badges/unlink",
-        web::post().to(account::unlink_badges),
-    )
-    .route(
-        "/portal/account/phones/{handle}/revoke",
-        web::post().to(account::revoke_phone),
-    )
-    .route(
-        "/portal/account/app-passwords",
-        web::post().to(account::create_app_password),
-    )
-    .route(
-        "/portal/account/app-passwords/{id}/revoke",
-        web::post().to(account::revoke_app_password),
-    )
-    .route("/admin", web::get().to(admin::dashboard))
-    .route("/admin/users", web::get().to(admin::users))
-    .route("/admin/users", web::post().to(admin::create_user))
-    .route(
-        "/admin/users/{id}/delete",
-        web::get().to(admin::confirm_delete),
-    )
-    .route("/admin/users/{id}/hold", web::post().to(admin::set_hold))
-    .route(
-        "/admin/users/{id}/{action}",
-        web::post().to(admin::user_action),
-    )
-    .route("/admin/printers", web::get().to(printers::list))
-    .route("/admin/printers", web::post().to(printers::add))
-    .route("/admin/printers/labels", web::get().to(labels::labels))
-    .route("/admin/printers/{id}", web::get().to(printers::detail))
-    .route("/admin/printers/{id}", web::post().to(printers::update))
-    .route(
-        "/admin/printers/{id}/devices",
-        web::post().to(output_devices::add),
-    )
-    .route(
-        "/admin/printers/{id}/devices/{device}/revoke",
-        web::post().to(output_devices::revoke),
-    )
-    .route(
-        "/admin/printers/{id}/{action}",
-        web::post().to(printers::action),
-    )
-    .route("/admin/releases", web::get().to(admin_releases::releases))
-    .route(
-        "/admin/releases/{id}/{action}",
-        web::post().to(admin_releases::release_action),
-    )
-    .route("/admin/devices", web::get().to(devices::list))
-    .route("/admin/devices/{id}", web::get().to(devices::detail))
-    .route(
-        "/admin/devices/{id}/make-printer",
-        web::post().to(devices::make_printer),
-    )
-    .route("/admin/discovery", web::get().to(discovery::page))
-    .route(
-        "/admin/discovery/settings",
-        web::post().to(discovery::save_settings),
-    )
-    .route(
-        "/admin/discovery/ranges",
-        web::post().to(discovery::add_range),
-    )
-    .route(
-        "/admin/discovery/ranges/{id}/delete",
-        web::post().to(discovery::delete_range),
-    )
-    .route(
-        "/admin/discovery/credentials",
-        web::post().to(discovery::add_credential),
-    )
-    .route(
-        "/admin/discovery/credentials/{id}/delete",
-        web::post().to(discovery::delete_credential),
-    )
-    .route("/admin/discovery/scan", web::post().to(discovery::scan_now))
-    .route(
-        "/admin/discovery/scans/{id}/cancel",
-        web::post().to(discovery::cancel_scan),
-    )
-    .route("/station/{guid}", web::get().to(station::home))
-    .route("/station/{guid}/{step}", web::post().to(station::submit))
-    .route("/r/{guid}", web::get().to(phone::home))
-    .route("/r/{guid}/{step}", web::post().to(phone::submit))
-    .route("/admin/audit", web::get().to(admin::audit))
-    .route("/admin/agents", web::get().to(agents::agents))
-    .route("/admin/agents/code", web::post().to(agents::new_code))
-    .route(
-        "/admin/agents/{id}/{action}",
-        web::post().to(agents::action),
-    )
-    .route("/admin/settings", web::get().to(admin::settings))
+    .configure(views::routes)
+    .configure(views::portal::routes)
+    .configure(views::admin::routes)
+    .configure(views::release_points::routes)
     .configure(ipp::queue_routes)
     .configure(ipp::infra_routes)
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))
     .route("/static/{name:.*}", web::get().to(assets::serve))
-    .configure(api::configure)
-    .configure(device_api::configure)
-    .configure(agent_api::configure)
-    .service(
-        SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api::ApiDoc::openapi()),
-    );
+    .configure(api::routes);
 }
 
 /// A request body that could not be read: too large, or not what the form/API expects.

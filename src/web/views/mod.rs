@@ -1,69 +1,40 @@
 //! Page views: one struct per page deriving `askama::Template`, all extending
 //! `templates/base.html`. Handlers prepare display strings; templates only lay out.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::assets;
 use super::auth::SignedIn;
 use super::error::{PageError, Problem};
-use crate::identity::{CsrfBinding, Identity, User};
+pub use super::page::Page;
+use crate::identity::{CsrfBinding, Identity};
 
-pub mod account;
 pub mod admin;
-pub mod admin_releases;
-pub mod agents;
-pub mod devices;
-pub mod discovery;
-pub mod labels;
-pub mod output_devices;
-pub mod phone;
 pub mod portal;
-pub mod printers;
+pub mod release_points;
 pub mod releasing;
 pub mod session;
 pub mod setup;
-pub mod station;
 
-/// What every page needs: title, who is signed in, the form token, asset URLs.
-pub struct Page {
-    pub title: String,
-    pub user: Option<User>,
-    pub csrf: String,
-    pub css: String,
-    pub notice: Option<String>,
-    pub error: Option<String>,
+/// The pages outside the three folders: first run, sign-in and sign-out.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(session::home))
+        .route("/setup", web::get().to(setup::setup_page))
+        .route("/setup", web::post().to(setup::setup_submit))
+        .route("/login", web::get().to(session::login_form))
+        .route("/login", web::post().to(session::login_submit))
+        .route("/logout", web::post().to(session::logout));
 }
 
+// `Page` itself lives in `web/page.rs`, below `error` and `auth`; what needs a
+// signed-in session or a `Problem` is added here, above both.
 impl Page {
-    /// A page with no user and no forms (errors).
-    pub fn bare(title: &str) -> Self {
-        Self {
-            title: title.into(),
-            user: None,
-            csrf: String::new(),
-            css: assets::url("app.css"),
-            notice: None,
-            error: None,
-        }
-    }
-
     pub fn for_user(title: &str, identity: &Identity, who: &SignedIn) -> Self {
         Self {
             csrf: identity.csrf_token(CsrfBinding::Session(&who.token.0)),
             user: Some(who.principal.user.clone()),
             ..Self::bare(title)
         }
-    }
-
-    pub fn with_notice(mut self, notice: impl Into<String>) -> Self {
-        self.notice = Some(notice.into());
-        self
-    }
-
-    pub fn with_error(mut self, error: impl Into<String>) -> Self {
-        self.error = Some(error.into());
-        self
     }
 
     /// Shows the outcome of a change on the page: a notice, or the problem's message.
@@ -78,9 +49,13 @@ impl Page {
             Err(problem) => Ok(self.with_error(problem.message)),
         }
     }
+}
 
-    pub fn is_admin(&self) -> bool {
-        self.user.as_ref().is_some_and(User::is_admin)
+/// The pre-session cookie value of this browser, made if it has none yet.
+pub fn presession(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(crate::web::auth::PRESESSION_COOKIE) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), false),
+        _ => (crate::identity::secrets::new_token(), true),
     }
 }
 

@@ -1,15 +1,9 @@
-//! What the release pages (station, phone, portal) share: progress lines, cookies
-//! scoped to one printer's pages, and the form token of a page with no browser session.
+//! What the pages that follow releases (station, phone, portal) share: the progress
+//! line of one release as its owner sees it.
 
-use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieAge};
-
-use super::setup::presession;
-use super::{Page, when};
+use super::when;
 use crate::db::ReleaseRow;
-use crate::identity::CsrfBinding;
 use crate::release::ReleaseState;
-use crate::web::AppState;
 
 /// One release as its owner sees it while it runs.
 pub struct ReleaseLine {
@@ -49,56 +43,4 @@ pub fn any_active(lines: &[ReleaseLine]) -> bool {
     lines
         .iter()
         .any(|l| matches!(l.class, "waiting" | "active"))
-}
-
-/// A page whose forms are bound to the pre-session cookie (stations and phones
-/// before sign-in have no browser session). Returns the page and the cookie to set.
-pub fn page_with_presession(
-    req: &HttpRequest,
-    state: &AppState,
-    title: &str,
-) -> (Page, Option<Cookie<'static>>) {
-    let (pre, fresh) = presession(req);
-    let mut page = Page::bare(title);
-    page.csrf = state
-        .services
-        .identity
-        .csrf_token(CsrfBinding::PreSession(&pre));
-    let cookie = fresh.then(|| crate::web::auth::presession_cookie(&pre));
-    (page, cookie)
-}
-
-/// A cookie for one printer's pages only (`/station/{guid}` or `/r/{guid}`).
-/// `max_age` makes it outlive the browser (a phone's sign-in); `None` = until closed.
-pub fn scoped_cookie(
-    name: &'static str,
-    value: &str,
-    path: String,
-    max_age: Option<i64>,
-) -> Cookie<'static> {
-    let mut cookie = Cookie::build(name, value.to_owned())
-        .path(path)
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .finish();
-    if let Some(secs) = max_age {
-        cookie.set_max_age(CookieAge::seconds(secs));
-    }
-    cookie
-}
-
-/// The same cookie, expired.
-pub fn cleared_cookie(name: &'static str, path: String) -> Cookie<'static> {
-    let mut cookie = scoped_cookie(name, "", path, None);
-    cookie.make_removal();
-    cookie
-}
-
-/// Form fields as ordered pairs: checkboxes repeat a name (`pick=3&pick=7`).
-pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }

@@ -4,15 +4,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::setup::presession;
-use super::{Page, redirect, render};
+use super::{Page, presession, redirect, render};
+use crate::identity::ClientInfo;
 use crate::identity::CsrfBinding;
 use crate::web::AppState;
-use crate::web::auth::{
-    SignedIn, check_anonymous_form, check_form, client_info, expired_session_cookie,
-    presession_cookie, session_cookie,
-};
+use crate::web::auth::{expired_session_cookie, presession_cookie, session_cookie};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AnonymousForm, CsrfOnly, SignedForm, UserForm, csrf_field};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -31,11 +29,7 @@ pub struct LoginForm {
     password: String,
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    pub csrf: String,
-}
+csrf_field!(LoginForm);
 
 /// `/`: first run, portal, or sign-in.
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
@@ -89,10 +83,9 @@ pub async fn login_form(
 pub async fn login_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<LoginForm>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_anonymous_form(&req, &state, &form.csrf)?;
-    let client = client_info(&req);
     match state
         .services
         .identity
@@ -124,16 +117,14 @@ pub async fn login_submit(
 }
 
 pub async fn logout(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: UserForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     state
         .services
         .identity
-        .logout(&who.token, &who.principal.user, &client_info(&req))
+        .logout(&who.token, &who.principal.user, &client)
         .await?;
     let mut response = redirect("/login");
     response.add_cookie(&expired_session_cookie()).ok();

@@ -8,14 +8,14 @@ use askama::Template;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{Page, redirect, render};
+use super::{Page, presession, redirect, render};
+use crate::identity::ClientInfo;
 use crate::identity::{CsrfBinding, IdentityError, NewUserRequest};
 use crate::vault::master;
 use crate::web::AppState;
-use crate::web::auth::{
-    PRESESSION_COOKIE, check_anonymous_form, client_info, presession_cookie, session_cookie,
-};
+use crate::web::auth::{presession_cookie, session_cookie};
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AnonymousForm, csrf_field};
 
 #[derive(Template)]
 #[template(path = "setup.html")]
@@ -46,13 +46,7 @@ pub struct SetupForm {
     key_saved: Option<String>,
 }
 
-/// The pre-session cookie value of this browser, made if it has none yet.
-pub fn presession(req: &HttpRequest) -> (String, bool) {
-    match req.cookie(PRESESSION_COOKIE) {
-        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), false),
-        _ => (crate::identity::secrets::new_token(), true),
-    }
-}
+csrf_field!(SetupForm);
 
 async fn show(
     req: &HttpRequest,
@@ -111,15 +105,13 @@ pub async fn setup_page(
 pub async fn setup_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<SetupForm>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<SetupForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_anonymous_form(&req, &state, &form.csrf)?;
     let identity = &state.services.identity;
     if !identity.setup_open().await? {
         return Ok(redirect("/login"));
     }
-    let form = form.into_inner();
-    let client = client_info(&req);
     // The code first: without it, nothing else about the form is looked at.
     if let Err(e) = identity.check_setup_code(&form.setup_code, &client).await {
         let problem = match e {

@@ -1,16 +1,17 @@
 //! Admin: releases that failed or need someone to look at the printer, with Retry
 //! and "It printed".
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::session::CsrfOnly;
-use super::{Page, render, when};
 use crate::db::ReleaseRow;
+use crate::identity::ClientInfo;
 use crate::release::ReleaseState;
 use crate::web::AppState;
-use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm};
+use crate::web::views::{Page, render, when};
 
 /// A release that failed or needs attention, ready to lay out.
 pub struct ReleaseLine {
@@ -81,16 +82,14 @@ pub async fn releases(state: web::Data<AppState>, who: Admin) -> Result<HttpResp
 }
 
 pub async fn release_action(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<(i64, String)>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let (id, action) = path.into_inner();
     let s = &state.services;
-    let (admin, client) = (&who.0.principal.user, client_info(&req));
+    let admin = &who.0.principal.user;
     let result = match action.as_str() {
         "retry" => s
             .release

@@ -2,16 +2,17 @@
 //! sealed by the service and never shown), "Scan now" with the running scan's
 //! progress, and the last scans.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::session::CsrfOnly;
-use super::{Page, redirect, render, when};
 use crate::devices::{DeviceError, NewCredential};
+use crate::identity::ClientInfo;
 use crate::web::AppState;
-use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm};
+use crate::web::views::{Page, redirect, render, when};
 
 mod forms;
 
@@ -156,19 +157,14 @@ async fn outcome(
 }
 
 pub async fn save_settings(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
-    form: web::Form<SettingsInput>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<SettingsInput>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let d = &state.services.devices;
     let current = d.settings().await?;
     let result = match form.to_row(&current) {
-        Ok(row) => {
-            d.save_settings(&who.0.principal.user, &row, &client_info(&req))
-                .await
-        }
+        Ok(row) => d.save_settings(&who.0.principal.user, &row, &client).await,
         Err(e) => Err(e),
     };
     outcome(
@@ -176,19 +172,17 @@ pub async fn save_settings(
         &who,
         result,
         "settings",
-        Some(form.into_inner()),
+        Some(form),
         CredentialInput::default(),
     )
     .await
 }
 
 pub async fn add_range(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
-    form: web::Form<RangeInput>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<RangeInput>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .devices
@@ -196,7 +190,7 @@ pub async fn add_range(
             &who.0.principal.user,
             &form.spec,
             form.exclude.is_some(),
-            &client_info(&req),
+            &client,
         )
         .await;
     outcome(
@@ -211,17 +205,15 @@ pub async fn add_range(
 }
 
 pub async fn delete_range(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<i64>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .devices
-        .delete_range(&who.0.principal.user, path.into_inner(), &client_info(&req))
+        .delete_range(&who.0.principal.user, path.into_inner(), &client)
         .await;
     outcome(
         &state,
@@ -235,13 +227,10 @@ pub async fn delete_range(
 }
 
 pub async fn add_credential(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
-    form: web::Form<CredentialInput>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<CredentialInput>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
-    let form = form.into_inner();
     let new = NewCredential {
         name: form.name.clone(),
         version: form.version.clone(),
@@ -256,7 +245,7 @@ pub async fn add_credential(
     let result = state
         .services
         .devices
-        .add_credential(&who.0.principal.user, &new, &client_info(&req))
+        .add_credential(&who.0.principal.user, &new, &client)
         .await
         .map(|_| ());
     let kept = CredentialInput {
@@ -272,17 +261,15 @@ pub async fn add_credential(
 }
 
 pub async fn delete_credential(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<i64>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .devices
-        .delete_credential(&who.0.principal.user, path.into_inner(), &client_info(&req))
+        .delete_credential(&who.0.principal.user, path.into_inner(), &client)
         .await;
     outcome(
         &state,
@@ -296,20 +283,14 @@ pub async fn delete_credential(
 }
 
 pub async fn scan_now(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
-    form: web::Form<ScanInput>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<ScanInput>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .devices
-        .start_scan(
-            &who.0.principal.user,
-            form.confirm_large.is_some(),
-            &client_info(&req),
-        )
+        .start_scan(&who.0.principal.user, form.confirm_large.is_some(), &client)
         .await;
     outcome(
         &state,
@@ -323,17 +304,15 @@ pub async fn scan_now(
 }
 
 pub async fn cancel_scan(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<i64>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .devices
-        .cancel_scan(&who.0.principal.user, path.into_inner(), &client_info(&req))
+        .cancel_scan(&who.0.principal.user, path.into_inner(), &client)
         .await;
     outcome(
         &state,

@@ -11,23 +11,18 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::{basic_credentials, client_info};
-use super::error::{ApiError, Problem};
+use super::error_body::ErrorBody;
+use crate::identity::ClientInfo;
 use crate::identity::station::{AtPrinter, BadgeOutcome};
 use crate::identity::{SessionToken, User};
 use crate::jobs::HeldJob;
 use crate::release::{DeviceCaller, InfraError, JobChoice, ReleaseVia};
+use crate::web::AppState;
+use crate::web::auth::{basic_credentials, client_info};
+use crate::web::error::{ApiError, Problem};
 
 const SESSION_HEADER: &str = "X-User-Session";
 const SESSION_KIND: &str = "station";
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/output-device/session", web::post().to(sign_in))
-        .route("/api/v1/output-device/session", web::delete().to(sign_out))
-        .route("/api/v1/output-device/jobs", web::get().to(jobs))
-        .route("/api/v1/output-device/release", web::post().to(release));
-}
 
 /// How the person proves who they are at the device: exactly one of `badge` (with
 /// `pin` where `security.badge_requires_pin` is on, or always when the app has it),
@@ -119,18 +114,18 @@ async fn person(req: &HttpRequest, state: &AppState) -> Result<User, ApiError> {
 /// Sign a person in at the device.
 #[utoipa::path(post, path = "/api/v1/output-device/session", request_body = DeviceSignIn,
     responses((status = 200, body = DeviceSession),
-        (status = 401, description = "wrong credentials, or `pin_required`: this site wants the PIN with the badge", body = super::api::ErrorBody),
-        (status = 404, description = "badge not linked to anyone (the person links it once at a release station)", body = super::api::ErrorBody),
-        (status = 429, description = "too many failed sign-ins at this printer or from this address; see Retry-After", body = super::api::ErrorBody)),
+        (status = 401, description = "wrong credentials, or `pin_required`: this site wants the PIN with the badge", body = ErrorBody),
+        (status = 404, description = "badge not linked to anyone (the person links it once at a release station)", body = ErrorBody),
+        (status = 429, description = "too many failed sign-ins at this printer or from this address; see Retry-After", body = ErrorBody)),
     security(("basic" = [])))]
-async fn sign_in(
+pub async fn sign_in(
     req: HttpRequest,
+    client: ClientInfo,
     state: web::Data<AppState>,
     body: web::Json<DeviceSignIn>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = device(&req, &state).await?;
     let identity = &state.services.identity;
-    let client = client_info(&req);
     let at = AtPrinter {
         guid: &caller.printer.guid,
         name: &caller.printer.name,
@@ -183,8 +178,11 @@ async fn sign_in(
 
 /// Sign the person out (the session ends by itself after 90 s idle).
 #[utoipa::path(delete, path = "/api/v1/output-device/session",
-    responses((status = 204), (status = 401, body = super::api::ErrorBody)), security(("basic" = [])))]
-async fn sign_out(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    responses((status = 204), (status = 401, body = ErrorBody)), security(("basic" = [])))]
+pub async fn sign_out(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     device(&req, &state).await?;
     if let Some(token) = req
         .headers()
@@ -202,8 +200,8 @@ async fn sign_out(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 
 /// The signed-in person's held jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/output-device/jobs",
-    responses((status = 200, body = [HeldJob]), (status = 401, body = super::api::ErrorBody)), security(("basic" = [])))]
-async fn jobs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    responses((status = 200, body = [HeldJob]), (status = 401, body = ErrorBody)), security(("basic" = [])))]
+pub async fn jobs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     device(&req, &state).await?;
     let user = person(&req, &state).await?;
     Ok(HttpResponse::Ok().json(state.services.jobs.held_jobs_of(&user).await?))
@@ -211,18 +209,18 @@ async fn jobs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
 
 /// Release some or all of the person's held jobs to this device's printer.
 #[utoipa::path(post, path = "/api/v1/output-device/release", request_body = DeviceRelease,
-    responses((status = 200, body = DeviceReleased), (status = 401, body = super::api::ErrorBody),
-        (status = 404, body = super::api::ErrorBody), (status = 409, body = super::api::ErrorBody)),
+    responses((status = 200, body = DeviceReleased), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("basic" = [])))]
-async fn release(
+pub async fn release(
     req: HttpRequest,
+    client: ClientInfo,
     state: web::Data<AppState>,
     body: web::Json<DeviceRelease>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = device(&req, &state).await?;
     let user = person(&req, &state).await?;
     let release = &state.services.release;
-    let client = client_info(&req);
     let guid = &caller.printer.guid;
     let ids = match &body.job_ids {
         None => {

@@ -1,122 +1,21 @@
 //! Admin pages for printers: list, add, edit, check, disable, delete, and confirming
 //! an address the printer advertised on another host. QR labels are in `labels.rs`,
-//! releases to look at in `admin_releases.rs`.
+//! releases to look at in `releases.rs`; the printer page itself in `printer_page.rs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Page, redirect, render, when};
+use super::printer_page::{PrinterView, ProtocolOption, form_of, printer_page, protocol_options};
+use super::public_base;
 use crate::db::PrinterRow;
-use crate::release::printers::format_cost;
-use crate::release::push::foreign_uris;
+use crate::identity::ClientInfo;
 use crate::release::{PrinterForm, ReleaseError, printer_state_label};
 use crate::web::AppState;
-use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
-
-/// What the admin pages show of a printer, ready to lay out.
-pub struct PrinterView {
-    pub id: i64,
-    pub name: String,
-    pub location: String,
-    pub uri: String,
-    pub disabled: bool,
-    pub state: &'static str,
-    /// `ok`, `bad` or empty: the colour of the state badge.
-    pub state_class: &'static str,
-    pub reasons: String,
-    pub message: String,
-    pub make_model: String,
-    pub formats: Vec<String>,
-    pub media: Vec<String>,
-    pub colour: &'static str,
-    pub duplex: &'static str,
-    pub multi_document: &'static str,
-    pub checked: String,
-    pub tls_pin: Option<String>,
-    /// IPP(S) URIs the printer advertised on another host than its URI's: never used
-    /// unless the admin confirms one ("use this address").
-    pub elsewhere: Vec<String>,
-    /// `{base}/station/{guid}` and `{base}/r/{guid}`.
-    pub station_url: String,
-    pub phone_url: String,
-}
-
-impl PrinterView {
-    pub(super) fn new(p: &PrinterRow, base: &str) -> Self {
-        let list = |text: &str| -> Vec<String> {
-            text.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty() && *s != "none")
-                .map(str::to_owned)
-                .collect()
-        };
-        let yes_no = |v: Option<bool>, yes, no| match v {
-            Some(true) => yes,
-            Some(false) => no,
-            None => "—",
-        };
-        Self {
-            id: p.id,
-            name: p.name.clone(),
-            location: p.location.clone(),
-            uri: p.uri.clone(),
-            disabled: p.disabled,
-            state: printer_state_label(p),
-            state_class: match p.state.as_str() {
-                "idle" | "processing" => "ok",
-                "stopped" | "unreachable" => "bad",
-                _ => "",
-            },
-            reasons: list(&p.state_reasons).join(", "),
-            message: p.state_message.clone(),
-            make_model: p.make_model.clone(),
-            formats: list(&p.formats),
-            media: list(&p.media),
-            colour: yes_no(p.color_supported, "colour", "black and white"),
-            duplex: yes_no(p.duplex_supported, "two-sided", "one-sided only"),
-            multi_document: if p.multi_document { "yes" } else { "no" },
-            checked: p.checked_at.map(when).unwrap_or_else(|| "never".into()),
-            tls_pin: p.tls_pin.clone(),
-            elsewhere: if p.protocol == "infra" {
-                Vec::new()
-            } else {
-                foreign_uris(&p.uri, &list(&p.uris_supported))
-            },
-            station_url: format!("{base}/station/{}", p.guid),
-            phone_url: format!("{base}/r/{}", p.guid),
-        }
-    }
-}
-
-/// One choice of the protocol select.
-pub struct ProtocolOption {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
-}
-
-pub(super) fn protocol_options(chosen: &str) -> Vec<ProtocolOption> {
-    const ALL: [(&str, &str); 5] = [
-        ("auto", "Automatic: IPPS, then IPP, then raw"),
-        ("ipps", "IPPS only (encrypted)"),
-        ("ipp", "IPP (not encrypted)"),
-        ("raw", "Raw port 9100 (no status)"),
-        (
-            "infra",
-            "Pulled by its output device over HTTPS (IPP INFRA; the server never connects)",
-        ),
-    ];
-    let chosen = if chosen.is_empty() { "auto" } else { chosen };
-    ALL.iter()
-        .map(|&(value, label)| ProtocolOption {
-            value,
-            label,
-            selected: value == chosen,
-        })
-        .collect()
-}
+use crate::web::extract::{AdminForm, SignedForm, csrf_field};
+use crate::web::views::{Page, redirect, render};
 
 /// The add and edit forms, as posted.
 #[derive(Deserialize)]
@@ -137,6 +36,8 @@ pub struct PrinterInput {
     cost_color: String,
 }
 
+csrf_field!(PrinterInput);
+
 impl PrinterInput {
     fn into_form(self) -> PrinterForm {
         PrinterForm {
@@ -147,25 +48,6 @@ impl PrinterInput {
             cost_mono: self.cost_mono,
             cost_color: self.cost_color,
         }
-    }
-}
-
-pub(super) fn form_of(p: &PrinterRow) -> PrinterForm {
-    PrinterForm {
-        name: p.name.clone(),
-        location: p.location.clone(),
-        uri: p.uri.clone(),
-        protocol: p.protocol.clone(),
-        cost_mono: format_cost(p.cost_mono_milli),
-        cost_color: format_cost(p.cost_color_milli),
-    }
-}
-
-/// Where people reach this server: `server.public_url`, else the Host they used.
-pub(super) fn public_base(req: &HttpRequest, state: &AppState) -> String {
-    match state.services.settings.server.public_url.as_deref() {
-        Some(url) if !url.trim_end_matches('/').is_empty() => url.trim_end_matches('/').into(),
-        _ => format!("https://{}", req.connection_info().host()),
     }
 }
 
@@ -251,52 +133,18 @@ pub async fn list(
 pub async fn add(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
-    form: web::Form<PrinterInput>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<PrinterInput>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
-    let form = form.into_inner().into_form();
+    let form = form.into_form();
     let s = &state.services;
-    match s
-        .printers
-        .add(&who.0.principal.user, &form, &client_info(&req))
-        .await
-    {
+    match s.printers.add(&who.0.principal.user, &form, &client).await {
         Ok(row) => Ok(redirect(&format!("/admin/printers/{}?done=added", row.id))),
         Err(e) => {
             let page = refused(Page::for_user("Printers", &s.identity, &who.0), e)?;
             list_page(&req, &state, page, form).await
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "admin/printer.html")]
-pub(super) struct PrinterPage {
-    pub page: Page,
-    pub printer: PrinterView,
-    pub form: PrinterForm,
-    pub protocols: Vec<ProtocolOption>,
-    /// Output devices (INFRA printers only), and a new one's credentials shown once.
-    pub infra: Option<super::output_devices::InfraSection>,
-}
-
-pub(super) async fn printer_page(
-    page: Page,
-    row: &PrinterRow,
-    form: PrinterForm,
-    base: &str,
-    state: &AppState,
-    admin: &crate::identity::User,
-) -> Result<HttpResponse, PageError> {
-    let infra = super::output_devices::section(state, admin, row, base, None).await?;
-    render(&PrinterPage {
-        page,
-        printer: PrinterView::new(row, base),
-        protocols: protocol_options(&form.protocol),
-        form,
-        infra,
-    })
 }
 
 pub async fn detail(
@@ -324,17 +172,16 @@ pub async fn detail(
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<i64>,
-    form: web::Form<PrinterInput>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<PrinterInput>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let s = &state.services;
     let row = s.printers.by_id(path.into_inner()).await?;
-    let form = form.into_inner().into_form();
+    let form = form.into_form();
     match s
         .printers
-        .update(&who.0.principal.user, row.id, &form, &client_info(&req))
+        .update(&who.0.principal.user, row.id, &form, &client)
         .await
     {
         Ok(()) => Ok(redirect(&format!("/admin/printers/{}?done=saved", row.id))),
@@ -366,18 +213,19 @@ pub struct ActionInput {
     current: String,
 }
 
+csrf_field!(ActionInput);
+
 pub async fn action(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<(i64, String)>,
-    form: web::Form<ActionInput>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<ActionInput>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let (id, action) = path.into_inner();
     let s = &state.services;
     let row = s.printers.by_id(id).await?;
-    let (admin, client) = (&who.0.principal.user, client_info(&req));
+    let admin = &who.0.principal.user;
     let result = match action.as_str() {
         "check" => s.printers.check(&row, false).await.map(|_| "checked"),
         "accept-certificate" if row.tls_pin.is_some() => {

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::db::{CredentialRow, DiscoverySettingsRow, ScanRow};
 use crate::devices::DeviceError;
+use crate::web::extract::csrf_field;
 use crate::web::views::when;
 
 pub const WEEKDAYS: [&str; 7] = [
@@ -39,6 +40,8 @@ pub struct SettingsInput {
     #[serde(default)]
     pub status_every_min: String,
 }
+
+csrf_field!(SettingsInput);
 
 impl SettingsInput {
     pub fn of(s: &DiscoverySettingsRow) -> Self {
@@ -210,6 +213,8 @@ pub struct RangeInput {
     pub exclude: Option<String>,
 }
 
+csrf_field!(RangeInput);
+
 /// The credential form as posted. Secrets go to the service and are never echoed.
 #[derive(Deserialize, Default)]
 pub struct CredentialInput {
@@ -235,9 +240,13 @@ pub struct CredentialInput {
     pub context: String,
 }
 
+csrf_field!(CredentialInput);
+
 #[derive(Deserialize)]
 pub struct ScanInput {
     #[serde(default)]
     pub csrf: String,
     pub confirm_large: Option<String>,
 }
+
+csrf_field!(ScanInput);

@@ -6,13 +6,14 @@ use askama::Template;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::io::StreamReader;
 
-use super::session::CsrfOnly;
-use super::{Page, redirect, render, size, time_left, when};
+use crate::identity::ClientInfo;
 use crate::jobs::{ColorMode, Compression, HeldJob, Sides, Submission};
 use crate::web::AppState;
 use crate::web::assets;
-use crate::web::auth::{SignedIn, check_form, client_info};
+use crate::web::auth::SignedIn;
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{CsrfOnly, SignedForm, UserForm, check_session_token};
+use crate::web::views::{Page, redirect, render, size, time_left, when};
 
 pub struct JobLine {
     pub id: i64,
@@ -57,7 +58,7 @@ struct JobsPage {
     page: Page,
     jobs: Vec<JobLine>,
     /// Releases of the last hour, with their progress.
-    releases: Vec<super::releasing::ReleaseLine>,
+    releases: Vec<crate::web::views::releasing::ReleaseLine>,
     refresh: bool,
     progress_js: String,
     max_mib: u64,
@@ -75,18 +76,18 @@ async fn show(state: &AppState, who: &SignedIn, page: Page) -> Result<HttpRespon
         .jobs
         .held_jobs_of(&who.principal.user)
         .await?;
-    let releases: Vec<super::releasing::ReleaseLine> = state
+    let releases: Vec<crate::web::views::releasing::ReleaseLine> = state
         .services
         .release
         .recent_of(&who.principal.user, 3600)
         .await?
         .iter()
-        .map(super::releasing::ReleaseLine::from)
+        .map(crate::web::views::releasing::ReleaseLine::from)
         .collect();
     render(&JobsPage {
         page,
         jobs: jobs.iter().map(JobLine::from).collect(),
-        refresh: super::releasing::any_active(&releases),
+        refresh: crate::web::views::releasing::any_active(&releases),
         releases,
         progress_js: assets::url("progress.js"),
         max_mib: state.services.settings.queue.max_job_mib,
@@ -173,6 +174,7 @@ pub async fn upload(
     state: web::Data<AppState>,
     who: SignedIn,
     payload: web::Payload,
+    client: ClientInfo,
 ) -> Result<HttpResponse, PageError> {
     // A browser that stops sending mid-file is cut off after the idle time-out; the
     // file it was sending is not parked.
@@ -187,13 +189,12 @@ pub async fn upload(
     let (mut copies, mut sides, mut color_mode) = (1i64, Sides::OneSided, ColorMode::Auto);
     let mut parked = Vec::new();
     let mut failed = Vec::new();
-    let client = client_info(&req);
     while let Some(mut field) = next_part(&mut form, idle).await? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "csrf" => {
                 let token = text_field(&mut field).await?;
-                check_form(&req, &state, &token)?;
+                check_session_token(&req, &token)?;
                 csrf_ok = true;
             }
             "copies" => {
@@ -296,17 +297,15 @@ pub async fn upload(
 }
 
 pub async fn delete_job(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
     path: web::Path<i64>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: UserForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     state
         .services
         .jobs
-        .delete(&who.principal.user, path.into_inner(), &client_info(&req))
+        .delete(&who.principal.user, path.into_inner(), &client)
         .await?;
     Ok(redirect("/portal"))
 }
@@ -314,7 +313,7 @@ pub async fn delete_job(
 #[derive(Template)]
 #[template(path = "portal/releases_partial.html")]
 struct ReleasesPartial {
-    releases: Vec<super::releasing::ReleaseLine>,
+    releases: Vec<crate::web::views::releasing::ReleaseLine>,
     refresh: bool,
 }
 
@@ -323,16 +322,16 @@ pub async fn my_releases(
     state: web::Data<AppState>,
     who: SignedIn,
 ) -> Result<HttpResponse, PageError> {
-    let releases: Vec<super::releasing::ReleaseLine> = state
+    let releases: Vec<crate::web::views::releasing::ReleaseLine> = state
         .services
         .release
         .recent_of(&who.principal.user, 3600)
         .await?
         .iter()
-        .map(super::releasing::ReleaseLine::from)
+        .map(crate::web::views::releasing::ReleaseLine::from)
         .collect();
     render(&ReleasesPartial {
-        refresh: super::releasing::any_active(&releases),
+        refresh: crate::web::views::releasing::any_active(&releases),
         releases,
     })
 }

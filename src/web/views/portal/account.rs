@@ -2,15 +2,16 @@
 //! password or PIN proves the current password under the sign-in limits and ends
 //! every other session of the person.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::session::CsrfOnly;
-use super::{Page, render, when};
+use crate::identity::ClientInfo;
 use crate::web::AppState;
-use crate::web::auth::{SignedIn, check_form, client_info};
+use crate::web::auth::SignedIn;
 use crate::web::error::{PageError, Problem, refused_in_place};
+use crate::web::extract::{CsrfOnly, SignedForm, UserForm, csrf_field};
+use crate::web::views::{Page, render, when};
 
 pub struct AppPasswordLine {
     pub id: i64,
@@ -110,32 +111,28 @@ fn short_agent(agent: &str) -> String {
 
 /// `POST /portal/account/passcode`: a new personal release passcode, shown once.
 pub async fn new_passcode(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: UserForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let passcode = state
         .services
         .identity
-        .new_passcode(&who.principal.user, &client_info(&req))
+        .new_passcode(&who.principal.user, &client)
         .await?;
     show_with(&state, &who, page(&state, &who), None, Some(passcode)).await
 }
 
 /// `POST /portal/account/badges/unlink`: a lost card.
 pub async fn unlink_badges(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: UserForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .identity
-        .unlink_badges(&who.principal.user, &client_info(&req))
+        .unlink_badges(&who.principal.user, &client)
         .await;
     outcome(
         &state,
@@ -149,17 +146,15 @@ pub async fn unlink_badges(
 
 /// `POST /portal/account/phones/{handle}/revoke`: sign a phone out.
 pub async fn revoke_phone(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
     path: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: UserForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .identity
-        .revoke_device(&who.principal.user, &path, &client_info(&req))
+        .revoke_device(&who.principal.user, &path, &client)
         .await;
     outcome(
         &state,
@@ -204,13 +199,13 @@ pub struct PasswordForm {
     new: String,
 }
 
+csrf_field!(PasswordForm);
+
 pub async fn change_password(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
-    form: web::Form<PasswordForm>,
+    client: ClientInfo,
+    SignedForm { who, form }: UserForm<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .identity
@@ -218,7 +213,7 @@ pub async fn change_password(
             &who.principal.user,
             &form.current,
             &form.new,
-            &client_info(&req),
+            &client,
             Some(&who.token),
         )
         .await;
@@ -242,13 +237,13 @@ pub struct PinForm {
     pin: String,
 }
 
+csrf_field!(PinForm);
+
 pub async fn set_pin(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
-    form: web::Form<PinForm>,
+    client: ClientInfo,
+    SignedForm { who, form }: UserForm<PinForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .identity
@@ -256,7 +251,7 @@ pub async fn set_pin(
             &who.principal.user,
             &form.password,
             &form.pin,
-            &client_info(&req),
+            &client,
             Some(&who.token),
         )
         .await;
@@ -278,17 +273,17 @@ pub struct AppPasswordForm {
     label: String,
 }
 
+csrf_field!(AppPasswordForm);
+
 pub async fn create_app_password(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
-    form: web::Form<AppPasswordForm>,
+    client: ClientInfo,
+    SignedForm { who, form }: UserForm<AppPasswordForm>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     match state
         .services
         .identity
-        .create_app_password(&who.principal.user, &form.label, &client_info(&req))
+        .create_app_password(&who.principal.user, &form.label, &client)
         .await
     {
         Ok(made) => {
@@ -305,17 +300,15 @@ pub async fn create_app_password(
 }
 
 pub async fn revoke_app_password(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: SignedIn,
     path: web::Path<i64>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: UserForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let result = state
         .services
         .identity
-        .revoke_app_password(&who.principal.user, path.into_inner(), &client_info(&req))
+        .revoke_app_password(&who.principal.user, path.into_inner(), &client)
         .await;
     outcome(
         &state,

@@ -7,13 +7,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::printers::public_base;
-use super::session::CsrfOnly;
-use super::{Page, redirect, render, when};
+use super::public_base;
+use crate::identity::ClientInfo;
 use crate::release::{AgentTrust, AgentView, ParkScope};
 use crate::web::AppState;
-use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
+use crate::web::views::{Page, redirect, render, when};
 
 /// One agent, ready to lay out.
 pub struct AgentLine {
@@ -197,15 +198,14 @@ pub async fn agents(
 pub async fn new_code(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let code = state
         .services
         .release
         .infra()
-        .new_enrolment_code(&who.0.principal.user, &client_info(&req))
+        .new_enrolment_code(&who.0.principal.user, &client)
         .await
         .map_err(|e| PageError(Problem::from(e)))?;
     let page = Page::for_user("Agents", &state.services.identity, &who.0)
@@ -235,6 +235,8 @@ pub struct AgentAction {
     failover: Option<String>,
 }
 
+csrf_field!(AgentAction);
+
 impl AgentAction {
     fn trust(&self) -> Result<AgentTrust, PageError> {
         let scope = match self.scope.as_str() {
@@ -259,14 +261,13 @@ impl AgentAction {
 pub async fn action(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<(i64, String)>,
-    form: web::Form<AgentAction>,
+    client: ClientInfo,
+    SignedForm { who, form }: AdminForm<AgentAction>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let (id, action) = path.into_inner();
     let infra = state.services.release.infra();
-    let (admin, client) = (&who.0.principal.user, client_info(&req));
+    let admin = &who.0.principal.user;
     let done = match action.as_str() {
         "approve" => infra
             .approve_agent(admin, id, &form.site_key_id, &form.trust()?, &client)

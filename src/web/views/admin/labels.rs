@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::printers::public_base;
-use super::{Page, render};
+use super::public_base;
 use crate::db::PrinterRow;
 use crate::web::AppState;
 use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
+use crate::web::views::{Page, render};
 
 /// One QR label.
 pub struct Label {

@@ -5,28 +5,16 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::AppState;
-use super::auth::{basic_credentials, client_info};
-use super::error::{ApiError, Problem};
+use super::error_body::ErrorBody;
 use crate::db::AgentRow;
+use crate::identity::ClientInfo;
 use crate::release::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentOrders, AgentOrdersRequest,
     AgentOutcome, WorkstationJob,
 };
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/agent/enrol", web::post().to(enrol))
-        .route("/api/v1/agent/heartbeat", web::post().to(heartbeat))
-        .route("/api/v1/agent/jobs", web::post().to(park))
-        .route("/api/v1/agent/jobs/{id}/copy", web::put().to(put_copy))
-        .route("/api/v1/agent/jobs/{id}/copy", web::get().to(get_copy))
-        .route("/api/v1/agent/orders", web::post().to(orders))
-        .route("/api/v1/agent/orders/{id}/outcome", web::post().to(outcome))
-        .route(
-            "/api/v1/agent/orders/{id}/{step}",
-            web::post().to(order_step),
-        );
-}
+use crate::web::AppState;
+use crate::web::auth::{basic_credentials, client_info};
+use crate::web::error::{ApiError, Problem};
 
 fn unauthenticated() -> ApiError {
     ApiError(Problem::new(
@@ -52,9 +40,9 @@ async fn agent(req: &HttpRequest, state: &AppState) -> Result<AgentRow, ApiError
 /// once; it works after an admin approved the agent (403 `awaiting_approval` until then).
 #[utoipa::path(post, path = "/api/v1/agent/enrol", request_body = AgentEnrolment,
     responses((status = 200, body = AgentCredential),
-        (status = 401, description = "unknown, used or expired code", body = super::api::ErrorBody)))]
+        (status = 401, description = "unknown, used or expired code", body = ErrorBody)))]
 pub async fn enrol(
-    req: HttpRequest,
+    client: ClientInfo,
     state: web::Data<AppState>,
     body: web::Json<AgentEnrolment>,
 ) -> Result<HttpResponse, ApiError> {
@@ -62,7 +50,7 @@ pub async fn enrol(
         .services
         .release
         .infra()
-        .enrol_agent(&body, &client_info(&req))
+        .enrol_agent(&body, &client)
         .await
         .map_err(|e| match e {
             crate::release::InfraError::Unauthenticated => ApiError(Problem::new(
@@ -77,11 +65,12 @@ pub async fn enrol(
 
 /// The agent reports its health and version and learns the printers it serves.
 #[utoipa::path(post, path = "/api/v1/agent/heartbeat", request_body = AgentHealth,
-    responses((status = 200, body = AgentAssignment), (status = 401, body = super::api::ErrorBody),
-        (status = 403, description = "enrolled, waiting for an admin's approval (`awaiting_approval`), or reporting another site key id than the admin confirmed (`site_key_mismatch`, audited)", body = super::api::ErrorBody)),
+    responses((status = 200, body = AgentAssignment), (status = 401, body = ErrorBody),
+        (status = 403, description = "enrolled, waiting for an admin's approval (`awaiting_approval`), or reporting another site key id than the admin confirmed (`site_key_mismatch`, audited)", body = ErrorBody)),
     security(("basic" = [])))]
 pub async fn heartbeat(
     req: HttpRequest,
+    client: ClientInfo,
     state: web::Data<AppState>,
     body: web::Json<AgentHealth>,
 ) -> Result<HttpResponse, ApiError> {
@@ -89,7 +78,6 @@ pub async fn heartbeat(
         return Err(unauthenticated());
     };
     let infra = state.services.release.infra();
-    let client = client_info(&req);
     // A pending agent reports too (the site key id the admin is to confirm).
     let agent = infra.verify_agent(&login, &secret, &client).await?;
     let assignment = infra
@@ -114,12 +102,13 @@ pub struct ParkedJob {
 /// A workstation agent parked a job: only its metadata comes here; the document stays
 /// on the workstation, sealed with the site key.
 #[utoipa::path(post, path = "/api/v1/agent/jobs", request_body = WorkstationJob,
-    responses((status = 200, body = ParkedJob), (status = 401, body = super::api::ErrorBody),
-        (status = 403, description = "the admin did not let this agent park for that user, or has not confirmed its site key (`not_allowed`, audited)", body = super::api::ErrorBody),
-        (status = 404, description = "no such user", body = super::api::ErrorBody)),
+    responses((status = 200, body = ParkedJob), (status = 401, body = ErrorBody),
+        (status = 403, description = "the admin did not let this agent park for that user, or has not confirmed its site key (`not_allowed`, audited)", body = ErrorBody),
+        (status = 404, description = "no such user", body = ErrorBody)),
     security(("basic" = [])))]
 pub async fn park(
     req: HttpRequest,
+    client: ClientInfo,
     state: web::Data<AppState>,
     body: web::Json<WorkstationJob>,
 ) -> Result<HttpResponse, ApiError> {
@@ -128,7 +117,7 @@ pub async fn park(
         .services
         .release
         .infra()
-        .park_workstation_job(&agent, &body, &client_info(&req))
+        .park_workstation_job(&agent, &body, &client)
         .await
         .map_err(|e| match e {
             crate::release::InfraError::NotPossible(message) => ApiError(Problem::new(
@@ -144,7 +133,7 @@ pub async fn park(
 /// Releases of jobs this agent keeps, to deliver (held up to 25 s until there is one),
 /// and the documents it may delete.
 #[utoipa::path(post, path = "/api/v1/agent/orders", request_body = AgentOrdersRequest,
-    responses((status = 200, body = AgentOrders), (status = 401, body = super::api::ErrorBody)),
+    responses((status = 200, body = AgentOrders), (status = 401, body = ErrorBody)),
     security(("basic" = [])))]
 pub async fn orders(
     req: HttpRequest,
@@ -165,7 +154,7 @@ pub async fn orders(
 /// `renew`: keep its lease while the printer works (every 15 s).
 #[utoipa::path(post, path = "/api/v1/agent/orders/{id}/{step}",
     params(("id" = i64, Path), ("step" = String, Path, description = "claim | renew")),
-    responses((status = 204), (status = 400, body = super::api::ErrorBody), (status = 404)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404)),
     security(("basic" = [])))]
 pub async fn order_step(
     req: HttpRequest,
@@ -185,9 +174,10 @@ pub async fn order_step(
 
 /// How the delivery ended.
 #[utoipa::path(post, path = "/api/v1/agent/orders/{id}/outcome", request_body = AgentOutcome,
-    responses((status = 204), (status = 400, body = super::api::ErrorBody)), security(("basic" = [])))]
+    responses((status = 204), (status = 400, body = ErrorBody)), security(("basic" = [])))]
 pub async fn outcome(
     req: HttpRequest,
+    client: ClientInfo,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Json<AgentOutcome>,
@@ -197,7 +187,7 @@ pub async fn outcome(
         .services
         .release
         .infra()
-        .order_outcome(&agent, path.into_inner(), &body, &client_info(&req))
+        .order_outcome(&agent, path.into_inner(), &body, &client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -206,7 +196,7 @@ pub async fn outcome(
 /// the site key, `X-Wrapped-Key` its data key wrapped by the site key (base64). The
 /// server cannot open either; it seals the bytes once more at rest.
 #[utoipa::path(put, path = "/api/v1/agent/jobs/{id}/copy",
-    responses((status = 204), (status = 400, body = super::api::ErrorBody), (status = 404, body = super::api::ErrorBody)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("basic" = [])))]
 pub async fn put_copy(
     req: HttpRequest,
@@ -237,7 +227,7 @@ pub async fn put_copy(
 /// A failover copy, for the agent that took a release of the job (its owner's
 /// workstation being away).
 #[utoipa::path(get, path = "/api/v1/agent/jobs/{id}/copy",
-    responses((status = 200, description = "the sealed bytes; X-Wrapped-Key header"), (status = 400, body = super::api::ErrorBody)),
+    responses((status = 200, description = "the sealed bytes; X-Wrapped-Key header"), (status = 400, body = ErrorBody)),
     security(("basic" = [])))]
 pub async fn get_copy(
     req: HttpRequest,

@@ -2,16 +2,17 @@
 //! colour, lowest supply) and one device (all it reported, supplies, alerts, pages per
 //! day and toner curves as SVG drawn here), with "Make it a release printer".
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::session::CsrfOnly;
-use super::{Page, redirect, render, when};
 use crate::db::DeviceRow;
+use crate::identity::ClientInfo;
 use crate::web::AppState;
-use crate::web::auth::{Admin, check_form, client_info};
+use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
+use crate::web::extract::{AdminForm, CsrfOnly, SignedForm};
+use crate::web::views::{Page, redirect, render, when};
 
 mod charts;
 
@@ -345,18 +346,16 @@ pub async fn detail(
 }
 
 pub async fn make_printer(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Admin,
     path: web::Path<i64>,
-    form: web::Form<CsrfOnly>,
+    client: ClientInfo,
+    SignedForm { who, .. }: AdminForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    check_form(&req, &state, &form.csrf)?;
     let id = path.into_inner();
     let made = state
         .services
         .devices
-        .make_printer(&who.0.principal.user, id, &client_info(&req))
+        .make_printer(&who.0.principal.user, id, &client)
         .await;
     match made.map_err(Problem::from) {
         Ok(printer) => Ok(redirect(&format!("/admin/printers/{printer}?done=added"))),

@@ -1,0 +1,105 @@
+//! The admin pages (`/admin/…`, templates in `templates/admin/`): one file per page
+//! group, and their route table.
+
+use actix_web::{HttpRequest, web};
+
+use crate::web::AppState;
+
+pub mod agents;
+pub mod dashboard;
+pub mod devices;
+pub mod discovery;
+pub mod labels;
+pub mod output_devices;
+pub mod printer_page;
+pub mod printers;
+pub mod releases;
+pub mod users;
+
+/// Every admin URL. Where two patterns could match one request with the same method
+/// the fixed one comes first (`labels` before `{id}`, `hold` and `devices` before
+/// `{action}`): actix tries routes in the order they are registered.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(dashboard::dashboard))
+        .route("/admin/audit", web::get().to(dashboard::audit))
+        .route("/admin/settings", web::get().to(dashboard::settings))
+        .route("/admin/users", web::get().to(users::users))
+        .route("/admin/users", web::post().to(users::create_user))
+        .route(
+            "/admin/users/{id}/delete",
+            web::get().to(users::confirm_delete),
+        )
+        .route("/admin/users/{id}/hold", web::post().to(users::set_hold))
+        .route(
+            "/admin/users/{id}/{action}",
+            web::post().to(users::user_action),
+        )
+        .route("/admin/printers", web::get().to(printers::list))
+        .route("/admin/printers", web::post().to(printers::add))
+        .route("/admin/printers/labels", web::get().to(labels::labels))
+        .route("/admin/printers/{id}", web::get().to(printers::detail))
+        .route("/admin/printers/{id}", web::post().to(printers::update))
+        .route(
+            "/admin/printers/{id}/devices",
+            web::post().to(output_devices::add),
+        )
+        .route(
+            "/admin/printers/{id}/devices/{device}/revoke",
+            web::post().to(output_devices::revoke),
+        )
+        .route(
+            "/admin/printers/{id}/{action}",
+            web::post().to(printers::action),
+        )
+        .route("/admin/releases", web::get().to(releases::releases))
+        .route(
+            "/admin/releases/{id}/{action}",
+            web::post().to(releases::release_action),
+        )
+        .route("/admin/devices", web::get().to(devices::list))
+        .route("/admin/devices/{id}", web::get().to(devices::detail))
+        .route(
+            "/admin/devices/{id}/make-printer",
+            web::post().to(devices::make_printer),
+        )
+        .route("/admin/discovery", web::get().to(discovery::page))
+        .route(
+            "/admin/discovery/settings",
+            web::post().to(discovery::save_settings),
+        )
+        .route(
+            "/admin/discovery/ranges",
+            web::post().to(discovery::add_range),
+        )
+        .route(
+            "/admin/discovery/ranges/{id}/delete",
+            web::post().to(discovery::delete_range),
+        )
+        .route(
+            "/admin/discovery/credentials",
+            web::post().to(discovery::add_credential),
+        )
+        .route(
+            "/admin/discovery/credentials/{id}/delete",
+            web::post().to(discovery::delete_credential),
+        )
+        .route("/admin/discovery/scan", web::post().to(discovery::scan_now))
+        .route(
+            "/admin/discovery/scans/{id}/cancel",
+            web::post().to(discovery::cancel_scan),
+        )
+        .route("/admin/agents", web::get().to(agents::agents))
+        .route("/admin/agents/code", web::post().to(agents::new_code))
+        .route(
+            "/admin/agents/{id}/{action}",
+            web::post().to(agents::action),
+        );
+}
+
+/// Where people reach this server: `server.public_url`, else the Host they used.
+pub fn public_base(req: &HttpRequest, state: &AppState) -> String {
+    match state.services.settings.server.public_url.as_deref() {
+        Some(url) if !url.trim_end_matches('/').is_empty() => url.trim_end_matches('/').into(),
+        _ => format!("https://{}", req.connection_info().host()),
+    }
+}
