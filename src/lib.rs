@@ -1,7 +1,18 @@
 //! PrintPark: self-hosted secure pull printing. Print, park, pull.
 //!
-//! The crate is laid out in rooms with one job each (see `docs/architecture.md`):
-//! `config` → `db`/`vault` (storage) → `identity`, `jobs` (domain) → `web` (HTTP).
+//! The crate is laid out in rooms with one job each; every arrow runs downwards (the
+//! whole map, file by file, is in `docs/architecture.md`):
+//!
+//! - the faces: `cli` (subcommands) → `services` (start-up wiring) → `web` (pages, the
+//!   JSON API, the IPP server fronts for the secure queue and IPP INFRA) and `agent`
+//!   (the on-site agent role);
+//! - the domain, top down: `devices` (SNMP) and `release` (printers, the release state
+//!   machine, push and pull delivery) → `jobs` (parking) → `identity` (people,
+//!   credentials, sessions, the audit trail) → `vault` (keys, sealed streams, blobs);
+//! - the libraries: `ipp` (the protocol: codec, reply builders, client), `tls` (one
+//!   rustls module, one pinning verifier), `dnssd`;
+//! - the ground: `db` (every SQL statement), `config`, `clock`, `private_files`,
+//!   `telemetry`.
 
 #![forbid(unsafe_code)]
 

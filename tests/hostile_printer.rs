@@ -21,7 +21,7 @@ use printpark::release::{PrinterForm, ReleaseVia};
 use support::hostile_printer::{HostilePrinter, JobReply};
 use support::{Backend, TestServer, csrf_of, get_text, login};
 
-/// What the client may read for one answer (`ipp::client::http::MAX_WIRE`: twice the
+/// What the client may read for one answer (`ipp::client::http::response::MAX_WIRE`: twice the
 /// 8 MiB body cap plus a 64 KiB head), plus what loopback socket buffers can hold.
 const WIRE_CAP: usize = 2 * 8 * 1024 * 1024 + 64 * 1024;
 const SOCKET_SLACK: usize = 16 * 1024 * 1024;

@@ -1,4 +1,4 @@
-//! The printer registry: where released jobs go, and what each printer last said
+//! The printers: where released jobs go, and what each printer last said
 //! about itself.
 
 use super::{Db, DbResult, on_backend, touched};

@@ -8,6 +8,7 @@
 //! release whose bytes may have reached the printer when its outcome became unknown
 //! goes to needs-attention, never to an automatic second copy.
 
+mod conclusion;
 pub mod printers;
 pub mod pull;
 pub mod push;

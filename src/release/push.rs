@@ -75,7 +75,7 @@ impl std::fmt::Display for Protocol {
     }
 }
 
-/// A printer as the registry knows it.
+/// A printer as `release::printers` knows it.
 #[derive(Debug, Clone, Default)]
 pub struct PushTarget {
     /// As the admin entered it: `ipps://`, `ipp://` or `socket://host[:9100]`.
@@ -215,7 +215,7 @@ impl Link {
         }
     }
 
-    /// SHA-256 of the certificate the printer showed (IPPS): the registry pins it on
+    /// SHA-256 of the certificate the printer showed (IPPS): `release::printers` pins it on
     /// first use.
     pub fn cert_sha256(&self) -> Option<&str> {
         match &self.way {

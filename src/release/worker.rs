@@ -10,11 +10,11 @@ use std::time::Duration;
 use tokio::io::AsyncRead;
 
 use super::Release;
+use super::conclusion::{audit, conclude};
 use super::push::{self, Completion, DocumentSource, Protocol, PushError, PushJob, PushTarget};
 use crate::clock::now;
 use crate::db::{ReleaseEnd, ReleaseRow};
-use crate::identity::ClientInfo;
-use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
+use crate::identity::{AuditAction, AuditOutcome};
 use crate::ipp::client::Timeouts;
 use crate::vault::{BlobId, Vault};
 
@@ -120,53 +120,6 @@ async fn deliver(release: &Release, owner: &str, row: ReleaseRow) {
         }
     };
     conclude(release, &row, owner, end, &reason, started.elapsed()).await;
-}
-
-/// Ends a release (push or pull) with its outcome: the job moves with it, a printed
-/// job's documents are purged, and the end is counted, logged and audited.
-pub(super) async fn conclude(
-    release: &Release,
-    row: &ReleaseRow,
-    owner: &str,
-    end: ReleaseEnd,
-    reason: &str,
-    elapsed: Duration,
-) -> bool {
-    if let Err(e) = release
-        .db
-        .finish_release(row.id, Some(owner), end, reason)
-        .await
-    {
-        tracing::warn!(release = row.id, error = %e, "recording a release's end failed");
-        return false;
-    }
-    let (action, outcome) = match end {
-        ReleaseEnd::Printed => (AuditAction::ReleasePrinted, AuditOutcome::Success),
-        ReleaseEnd::Failed => (AuditAction::ReleaseFailed, AuditOutcome::Failure),
-        ReleaseEnd::NeedsAttention => (AuditAction::ReleaseNeedsAttention, AuditOutcome::Unknown),
-    };
-    if end == ReleaseEnd::Printed
-        && let Err(e) = release.jobs.purge_printed(row.job_id).await
-    {
-        // The sweep of unindexed blobs cannot catch this one (the row still points
-        // at it); say so loudly.
-        tracing::error!(job = row.job_id, error = %e, "purging a printed job's documents failed");
-    }
-    metrics::counter!("printpark_release_outcomes_total", "outcome" => action.as_str())
-        .increment(1);
-    tracing::info!(release = row.id, job = row.job_id, printer = %row.printer_name, outcome = action.as_str(), elapsed_ms = elapsed.as_millis() as u64, "release ended");
-    audit(
-        release,
-        row.id,
-        action,
-        outcome,
-        &format!(
-            "job {} at printer {}: {reason}",
-            row.job_id, row.printer_name
-        ),
-    )
-    .await;
-    true
 }
 
 /// What one delivery attempt came to.
@@ -294,33 +247,6 @@ fn keep_lease(release: &Release, id: i64, owner: &str, lease: i64) -> tokio::tas
             }
         }
     })
-}
-
-async fn audit(
-    release: &Release,
-    id: i64,
-    action: AuditAction,
-    outcome: AuditOutcome,
-    detail: &str,
-) {
-    let system = ClientInfo {
-        addr: "system".into(),
-        user_agent: String::new(),
-    };
-    if let Err(e) = release
-        .identity
-        .audit(AuditEvent {
-            actor: None,
-            action,
-            target: &format!("release {id}"),
-            outcome,
-            client: &system,
-            detail,
-        })
-        .await
-    {
-        tracing::warn!(release = id, error = %e, "auditing a release failed");
-    }
 }
 
 /// A job's documents, decrypted from the vault as the printer takes them.

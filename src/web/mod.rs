@@ -13,6 +13,7 @@ use crate::services::{Services, StartError};
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod body_timeout;
 pub mod connections;
 pub mod error;
 pub mod extract;

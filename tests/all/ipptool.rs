@@ -10,7 +10,7 @@
 //!
 //! ipptool runs with `-T 30` (an I/O time-out), as CUPS's own backends read: with a
 //! time-out, GnuTLS-based CUPS read a TLS 1.3 session ticket as the end of the
-//! response (0 bytes), which is why the server sends no tickets (`web/tls.rs`).
+//! response (0 bytes), which is why the server sends no tickets (`tls.rs`).
 
 use crate::support;
 

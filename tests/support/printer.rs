@@ -104,7 +104,7 @@
 //!
 //!   For `stopped`, not accepting jobs, `-error` reasons, or a hang-up mid-job, use
 //!   `FakePrinter`; for a port where nothing listens, `unreachable_uri`.
-//! - `FakePrinter::start_tls` sends no TLS 1.3 session tickets (as src/web/tls.rs):
+//! - `FakePrinter::start_tls` sends no TLS 1.3 session tickets (as src/tls.rs):
 //!   CUPS's GnuTLS clients (ipptool, the ipps backend) take the post-handshake ticket
 //!   record for the end of the response, see 0 bytes and reconnect in a loop.
 //! - ipptool against a peer that closes connections reconnects and resends in a tight

@@ -33,11 +33,11 @@ pub use agents::{
 };
 pub use workstation::{AgentOrder, AgentOrders, AgentOrdersRequest, AgentOutcome, WorkstationJob};
 
-use super::worker::conclude;
 use super::{Release, ReleaseError};
 use crate::clock::now;
 use crate::db::{OutputDeviceRow, PrinterRow, ReleaseEnd, ReleaseRow};
 use crate::release::ReleaseState;
+use crate::release::conclusion::conclude;
 
 use crate::identity::{AuditAction, AuditEvent, AuditOutcome, ClientInfo, User};
 use crate::jobs::HeldJob;

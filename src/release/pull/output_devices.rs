@@ -9,7 +9,7 @@ use crate::clock::now;
 use crate::db::{DeviceReportFields, OutputDeviceRow, PrinterRow, ReleaseEnd};
 use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, User};
-use crate::release::worker::conclude;
+use crate::release::conclusion::conclude;
 use crate::release::{ReleaseError, ReleaseState};
 
 impl Infra {

@@ -15,7 +15,7 @@ use crate::db::{AgentRow, NewJob, ReleaseEnd};
 use crate::identity::ClientInfo;
 use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::jobs::{ColorMode, Sides};
-use crate::release::worker::conclude;
+use crate::release::conclusion::conclude;
 use crate::release::{ReleaseError, ReleaseState};
 
 /// How long an orders request waits for a release.

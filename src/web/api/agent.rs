@@ -1,7 +1,7 @@
 //! The on-site agent's control channel (`printpark agent`): enrolment with a one-time
 //! code, then a heartbeat (HTTP Basic with the agent's own credential) that reports
 //! its health and answers which printers it serves. The jobs themselves travel over
-//! IPP INFRA (`web/infra.rs`), with one output device credential per printer.
+//! IPP INFRA (`web/ipp/infra.rs`), with one output device credential per printer.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 

@@ -10,7 +10,7 @@ use tokio_util::io::StreamReader;
 
 use crate::ipp::wire::WireError;
 use crate::web::AppState;
-use crate::web::connections::IdleTimeout;
+use crate::web::body_timeout::IdleTimeout;
 
 /// The Basic challenge both fronts send (users on the queue, output devices on INFRA).
 pub(super) const REALM: &str = "Basic realm=\"PrintPark\", charset=\"UTF-8\"";

@@ -182,7 +182,7 @@ pub async fn upload(
         std::time::Duration::from_secs(state.services.settings.server.body_idle_timeout_secs);
     let mut form = upload_form(
         req.headers(),
-        crate::web::connections::IdleTimeout::new(payload, idle)
+        crate::web::body_timeout::IdleTimeout::new(payload, idle)
             .map_err(actix_web::error::PayloadError::Io),
     )?;
     let mut csrf_ok = false;
