@@ -198,7 +198,9 @@ fn parse_answer(line: &str) -> PdfFacts {
 
 /// `printpark analyse-pdf`: limits itself, then answers documents until stdin closes.
 pub fn worker_main() -> std::process::ExitCode {
-    limit_self();
+    if !limit_self() {
+        return std::process::ExitCode::FAILURE;
+    }
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
@@ -240,14 +242,20 @@ pub fn worker_main() -> std::process::ExitCode {
 }
 
 /// Address space and core dumps (stack overflow aborts; no core of a document).
-fn limit_self() {
-    use rustix::process::{Resource, Rlimit, setrlimit};
-    let limit = |value| Rlimit {
-        current: Some(value),
-        maximum: Some(value),
+/// Whether both limits hold: set here, or already as strict (a hard limit below ours
+/// cannot be raised, and need not be). A worker whose limits do not hold answers no
+/// document: the parser never runs unbounded, the analysis says "unknown" instead.
+fn limit_self() -> bool {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let holds = |resource: Resource, value: u64| {
+        let wanted = Rlimit {
+            current: Some(value),
+            maximum: Some(value),
+        };
+        setrlimit(resource, wanted).is_ok()
+            || getrlimit(resource).maximum.is_some_and(|max| max <= value)
     };
-    let _ = setrlimit(Resource::As, limit(WORKER_ADDRESS_SPACE));
-    let _ = setrlimit(Resource::Core, limit(0));
+    holds(Resource::As, WORKER_ADDRESS_SPACE) && holds(Resource::Core, 0)
 }
 
 /// Pages from the page tree; colour from the page contents and images.
