@@ -337,6 +337,50 @@ async fn a_print_job_without_credentials_is_refused_before_its_document_is_read(
     server.stop().await;
 }
 
+/// A client that stops sending once it sees the 401 (CUPS and ipptool do when the answer
+/// arrives mid-upload) and then reads the answer to its end: the answer ends whole
+/// within seconds, on the default settings, and says the connection closes, so the
+/// signed-in retry goes on a new one. Before, the answer waited for the rest of the
+/// document until the 30 s body time-out and was then cut: ipptool hung until its own
+/// time-out (the flaky `infra::a_device_killed_mid_fetch…`).
+#[tokio::test]
+async fn a_client_that_stops_sending_when_refused_gets_the_whole_refusal_at_once() {
+    let server = start(Backend::Sqlite, |_| {}).await;
+    let connector = hostile::connector(&server);
+    let message = ipp_request(&server, op::PRINT_JOB, Vec::new());
+    let attributes = wire::encode(&message);
+    let declared = attributes.len() + 4 * 1024 * 1024;
+    let mut tls = hostile::tls_from(&server, &connector, LOCAL).await.unwrap();
+    tls.write_all(
+        format!(
+            "POST /ipp/print HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ipp\r\nContent-Length: {declared}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tls.write_all(&attributes).await.unwrap();
+    tls.write_all(&vec![b'%'; 256 * 1024]).await.unwrap();
+    tls.flush().await.unwrap();
+    let started = Instant::now();
+    let answer = hostile::read_to_close(&mut tls, Duration::from_secs(10))
+        .await
+        .expect("the refusal ends although the document stopped half-way");
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(
+        answer.ends_with("0\r\n\r\n"),
+        "the answer ends whole: {answer}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn an_infra_request_without_device_credentials_is_refused_before_its_body_is_read() {
     let server = quick(64, 1024).await;

@@ -72,9 +72,12 @@ pub(super) fn wire_refusal(error: WireError) -> HttpResponse {
 
 /// A refusal given before the request's body is read: the answer (status and text)
 /// goes out at once, then its body's end waits while the rest of the request is read
-/// and dropped — never parsed, never stored — so the connection can carry the client's
-/// signed-in retry (CUPS and ipptool send their whole document before they read the
-/// answer, then retry on the same connection). Past the largest document the queue
+/// and dropped — never parsed, never stored — or until the client pauses for
+/// [`REFUSED_BODY_PAUSE`]: CUPS and ipptool stop sending their document when they see
+/// the answer mid-upload and then wait for the answer's end, so waiting for the whole
+/// document would hold both sides until a time-out. The answer says
+/// `Connection: close`: the client's signed-in retry comes on a new connection, since
+/// the refused request's body may be left unsent. Past the largest document the queue
 /// takes, the connection is cut instead.
 pub(super) fn refuse_unread(
     mut response: actix_web::HttpResponseBuilder,
@@ -85,23 +88,35 @@ pub(super) fn refuse_unread(
     let text = bytes::Bytes::from(format!("{text}\n"));
     let answer = futures_util::stream::once(async move { Ok::<_, std::io::Error>(text) });
     let discard = futures_util::stream::once(async move {
-        let dropped = tokio::io::copy(
-            &mut (&mut body).take(limit.saturating_add(1)),
-            &mut tokio::io::sink(),
-        )
-        .await?;
-        if dropped > limit {
-            return Err(std::io::Error::other(
-                "a refused request's body is too large",
-            ));
+        let mut scratch = vec![0u8; 64 * 1024];
+        let mut dropped: u64 = 0;
+        loop {
+            match tokio::time::timeout(REFUSED_BODY_PAUSE, body.read(&mut scratch)).await {
+                // The client stopped sending (it read the answer) or finished.
+                Err(_) | Ok(Ok(0)) => return Ok(()),
+                Ok(Ok(n)) => {
+                    dropped = dropped.saturating_add(n as u64);
+                    if dropped > limit {
+                        return Err(std::io::Error::other(
+                            "a refused request's body is too large",
+                        ));
+                    }
+                }
+                Ok(Err(e)) => return Err(e),
+            }
         }
-        Ok(())
     })
     .filter_map(|done| async move { done.err().map(Err) });
     response
         .content_type("text/plain")
+        .force_close()
         .streaming(futures_util::StreamExt::chain(answer, discard))
 }
+
+/// How long a refused request's sender may pause before the refusal ends: long enough
+/// for a client still sending its document, short enough that one that stopped to
+/// read the answer is not kept waiting.
+const REFUSED_BODY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The start of an IPP answer. A refused request may leave its document unread: a
 /// little of what is left is read so the connection can carry the client's next
