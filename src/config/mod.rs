@@ -6,6 +6,7 @@
 //! `settings.rs` holds every section with its defaults, `layering.rs` the loading
 //! order, `validation.rs` the checks types cannot express.
 
+mod identity;
 mod layering;
 mod settings;
 mod validation;
@@ -16,6 +17,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use identity::{
+    LdapAttributes, LdapPreset, LdapSecurity, LdapSettings, OidcMatchClaim, OidcProviderSettings,
+    OidcSettings, SmtpSecurity, SmtpSettings,
+};
 pub use settings::{
     DatabaseSettings, DnsSdSettings, LogFormat, LogSettings, OperationsSettings, QueueSettings,
     ReleaseSettings, S3Settings, SecuritySettings, ServerSettings, Settings, StorageBackend,

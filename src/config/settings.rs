@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::Secret;
+use super::identity::{LdapSettings, OidcSettings, SmtpSettings};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +23,9 @@ pub struct Settings {
     pub release: ReleaseSettings,
     pub log: LogSettings,
     pub operations: OperationsSettings,
+    pub ldap: LdapSettings,
+    pub oidc: OidcSettings,
+    pub smtp: SmtpSettings,
 }
 
 /// Delivering released jobs to printers.
@@ -289,6 +293,9 @@ impl Default for Settings {
             release: ReleaseSettings::default(),
             log: LogSettings::default(),
             operations: OperationsSettings::default(),
+            ldap: LdapSettings::default(),
+            oidc: OidcSettings::default(),
+            smtp: SmtpSettings::default(),
         }
     }
 }

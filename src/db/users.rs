@@ -18,6 +18,12 @@ pub struct UserRow {
     pub hold_hours: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `local`, `ldap` or `oidc` (decoded into `identity::UserSource` above this room).
+    pub source: String,
+    /// The directory's stable identifier for `ldap` people.
+    pub external_id: Option<String>,
+    /// An admin reset the password: the next sign-in must choose a new one.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -46,7 +52,7 @@ pub struct LoginFailureRow {
     pub locked_until: i64,
 }
 
-pub(super) const USER_COLUMNS: &str = "id, username, email, name, department, role, password_hash, pin_hash, disabled, hold_hours, created_at, updated_at";
+pub(super) const USER_COLUMNS: &str = "id, username, email, name, department, role, password_hash, pin_hash, disabled, hold_hours, created_at, updated_at, source, external_id, must_change_password";
 
 impl Db {
     pub async fn insert_user(&self, user: &NewUser<'_>) -> DbResult<UserRow> {

@@ -78,7 +78,7 @@ impl Devices {
     }
 
     fn admin(actor: &User) -> Result<(), DeviceError> {
-        crate::identity::directory::require_admin(actor)?;
+        crate::identity::people::require_admin(actor)?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::directory::{validate_email, validate_password, validate_username};
+use super::people::{validate_email, validate_password, validate_username};
 use super::secrets::hash_secret;
 use super::{
     AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,

@@ -10,17 +10,17 @@ use crate::vault::{Vault, VaultError};
 
 pub mod app_passwords;
 pub mod audit;
-pub mod directory;
 pub mod first_run;
 pub mod limits;
 pub mod login;
+pub mod people;
 pub mod secrets;
 pub mod station;
 pub mod station_sessions;
 
 pub use audit::{AuditAction, AuditEvent, AuditOutcome};
-pub use directory::{NewUserRequest, UserUpdate};
 pub use login::{CsrfBinding, Principal, SessionToken};
+pub use people::{NewUserRequest, UserUpdate};
 pub use secrets::HashCost;
 pub use station::{AtPrinter, BadgeOutcome};
 
@@ -86,6 +86,36 @@ impl Role {
     }
 }
 
+/// Where a person comes from: typed in here, synced from LDAP / Active Directory, or
+/// created at a first single sign-on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserSource {
+    Local,
+    Ldap,
+    Oidc,
+}
+
+impl UserSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSource::Local => "local",
+            UserSource::Ldap => "ldap",
+            UserSource::Oidc => "oidc",
+        }
+    }
+
+    /// The stored value; the column's CHECK allows only these three, and an unknown
+    /// value (a newer server's) is read as local, which grants nothing more.
+    fn parse(text: &str) -> Self {
+        match text {
+            "ldap" => UserSource::Ldap,
+            "oidc" => UserSource::Oidc,
+            _ => UserSource::Local,
+        }
+    }
+}
+
 /// A person as the rest of the server sees them: no hashes.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct User {
@@ -100,6 +130,9 @@ pub struct User {
     /// Hours this user's jobs are held; `None` = the queue default.
     pub hold_hours: Option<i64>,
     pub created_at: i64,
+    pub source: UserSource,
+    /// An admin reset the password: the next sign-in must choose a new one first.
+    pub must_change_password: bool,
 }
 
 impl User {
@@ -130,6 +163,8 @@ impl From<UserRow> for User {
             has_pin: row.pin_hash.is_some(),
             hold_hours: row.hold_hours,
             created_at: row.created_at,
+            source: UserSource::parse(&row.source),
+            must_change_password: row.must_change_password,
         }
     }
 }

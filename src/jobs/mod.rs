@@ -340,7 +340,7 @@ impl Jobs {
         user_id: i64,
         client: &ClientInfo,
     ) -> Result<usize, JobError> {
-        crate::identity::directory::require_admin(actor)?;
+        crate::identity::people::require_admin(actor)?;
         let rows = self.db.jobs_of_owner(user_id, None).await?;
         let mut purged = 0;
         for row in rows {

@@ -244,7 +244,7 @@ impl Release {
 
     /// Failed releases and those that need attention, newest first (admin).
     pub async fn problems(&self, admin: &User) -> Result<Vec<ReleaseRow>, ReleaseError> {
-        crate::identity::directory::require_admin(admin)?;
+        crate::identity::people::require_admin(admin)?;
         Ok(self
             .db
             .releases_in_states(&[ReleaseState::Failed, ReleaseState::NeedsAttention], 200)
@@ -260,7 +260,7 @@ impl Release {
         release_id: i64,
         client: &ClientInfo,
     ) -> Result<i64, ReleaseError> {
-        crate::identity::directory::require_admin(admin)?;
+        crate::identity::people::require_admin(admin)?;
         let old = self.db.release_by_id(release_id).await?;
         if old.state == ReleaseState::NeedsAttention {
             self.db
@@ -307,7 +307,7 @@ impl Release {
         release_id: i64,
         client: &ClientInfo,
     ) -> Result<(), ReleaseError> {
-        crate::identity::directory::require_admin(admin)?;
+        crate::identity::people::require_admin(admin)?;
         let job_id = self
             .db
             .resolve_attention(

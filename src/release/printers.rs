@@ -62,7 +62,7 @@ impl Printers {
         form: &PrinterForm,
         client: &ClientInfo,
     ) -> Result<PrinterRow, ReleaseError> {
-        crate::identity::directory::require_admin(admin)?;
+        crate::identity::people::require_admin(admin)?;
         let (uri, protocol, mono, color) = validate(form)?;
         let guid = uuid::Uuid::new_v4().to_string();
         let fields = PrinterFields {
@@ -103,7 +103,7 @@ impl Printers {
         form: &PrinterForm,
         client: &ClientInfo,
     ) -> Result<(), ReleaseError> {
-        crate::identity::directory::require_admin(admin)?;
+        crate::identity::people::require_admin(admin)?;
         let (uri, protocol, mono, color) = validate(form)?;
         let fields = PrinterFields {
             name: form.name.trim(),
@@ -142,7 +142,7 @@ impl Printers {
         disabled: bool,
         client: &ClientInfo,
     ) -> Result<(), ReleaseError> {
-        crate::identity::directory::require_admin(admin)?;
+        crate::identity::people::require_admin(admin)?;
         let printer = self.by_id(id).await?;
         self.db.set_printer_disabled(id, disabled).await?;
         let action = if disabled {
@@ -169,7 +169,7 @@ impl Printers {
         id: i64,
         client: &ClientInfo,
     ) -> Result<(), ReleaseError> {
-        crate::identity::directory::require_admin(admin)?;
+        crate::identity::people::require_admin(admin)?;
         let printer = self.by_id(id).await?;
         self.db.delete_printer(id).await.map_err(|e| match e {
             DbError::Other(_) => ReleaseError::NotAllowed(
@@ -203,7 +203,7 @@ impl Printers {
         new_uri: &str,
         client: &ClientInfo,
     ) -> Result<(), ReleaseError> {
-        crate::identity::directory::require_admin(admin)?;
+        crate::identity::people::require_admin(admin)?;
         let printer = self.by_id(id).await?;
         let advertised: Vec<String> = printer
             .uris_supported

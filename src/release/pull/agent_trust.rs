@@ -108,7 +108,7 @@ impl Infra {
         trust: &AgentTrust,
         client: &ClientInfo,
     ) -> Result<(), InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let agent = self.release.db.agent_by_id(agent_id).await?;
         let row = self.trust_row(trust).await?;
         let site_key_id = site_key_id.trim();
@@ -154,7 +154,7 @@ impl Infra {
         trust: &AgentTrust,
         client: &ClientInfo,
     ) -> Result<(), InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let agent = self.release.db.agent_by_id(agent_id).await?;
         if agent.state == "revoked" {
             return Err(InfraError::NotPossible("the agent is revoked".into()));
@@ -180,7 +180,7 @@ impl Infra {
         site_key_id: &str,
         client: &ClientInfo,
     ) -> Result<(), InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let agent = self.release.db.agent_by_id(agent_id).await?;
         let site_key_id = site_key_id.trim();
         if !self

@@ -138,7 +138,7 @@ impl Infra {
         admin: &User,
         client: &ClientInfo,
     ) -> Result<String, InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let code = crate::identity::secrets::new_app_password().replacen("pp-", "enrol-", 1);
         let expires = crate::clock::now() + ENROLMENT_CODE_LIFE_SECS;
         self.release
@@ -342,7 +342,7 @@ impl Infra {
         printer_id: i64,
         client: &ClientInfo,
     ) -> Result<(), InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let agent = self.release.db.agent_by_id(agent_id).await?;
         if agent.state == "revoked" {
             return Err(InfraError::NotPossible("the agent is revoked".into()));
@@ -392,7 +392,7 @@ impl Infra {
         agent_id: i64,
         client: &ClientInfo,
     ) -> Result<(), InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let agent = self.release.db.agent_by_id(agent_id).await?;
         self.release.db.revoke_agent(agent_id).await?;
         for device in self.release.db.output_devices_of_agent(agent_id).await? {
@@ -410,7 +410,7 @@ impl Infra {
 
     /// Every agent with its printers and last health report (admin).
     pub async fn agents(&self, admin: &User) -> Result<Vec<AgentView>, InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let mut views = Vec::new();
         for agent in self.release.db.agents().await? {
             let mut printers = Vec::new();

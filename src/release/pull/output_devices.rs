@@ -24,7 +24,7 @@ impl Infra {
         name: &str,
         client: &ClientInfo,
     ) -> Result<NewOutputDevice, InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let printer = self.release.printers.by_id(printer_id).await?;
         if printer.protocol != "infra" {
             return Err(InfraError::NotPossible(format!(
@@ -73,7 +73,7 @@ impl Infra {
         device_id: i64,
         client: &ClientInfo,
     ) -> Result<(), InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         let device = self.release.db.output_device_by_id(device_id).await?;
         self.release.db.revoke_output_device(device_id).await?;
         self.give_back(&device, "the output device was revoked")
@@ -101,7 +101,7 @@ impl Infra {
         admin: &User,
         printer_id: i64,
     ) -> Result<Vec<OutputDeviceRow>, InfraError> {
-        crate::identity::directory::require_admin(admin).map_err(ReleaseError::from)?;
+        crate::identity::people::require_admin(admin).map_err(ReleaseError::from)?;
         Ok(self.release.db.output_devices_of(printer_id).await?)
     }
 

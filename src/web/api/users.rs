@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use super::error_body::ErrorBody;
-use crate::identity::directory::require_admin;
+use crate::identity::people::require_admin;
 use crate::identity::{ClientInfo, NewUserRequest, User};
 use crate::jobs::HeldJob;
 use crate::web::AppState;

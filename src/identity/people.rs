@@ -1,4 +1,4 @@
-//! The user directory: creating people, changing their credentials, disabling and
+//! People (local accounts): creating them, changing their credentials, disabling and
 //! deleting them. Every change is audited with the admin who made it.
 
 use super::login::SessionToken;
