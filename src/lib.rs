@@ -28,6 +28,8 @@ pub mod fuzzing;
 pub mod identity;
 pub mod ipp;
 pub mod jobs;
+// issue 16: e-mail (above config, db and vault; below identity)
+pub mod mail;
 pub mod private_files;
 pub mod release;
 pub mod services;

@@ -23,6 +23,8 @@ pub mod discovery;
 pub mod first_run;
 pub mod infra_events;
 pub mod jobs;
+// issue 16, e-mail and password reset
+pub mod mail;
 pub mod output_devices;
 pub mod printers;
 pub mod quota;
@@ -39,6 +41,7 @@ pub use devices::{DeviceFields, DeviceRow, SupplyRow};
 pub use discovery::{CredentialRow, DiscoverySettingsRow, RangeRow, ScanRow};
 pub use infra_events::EventRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
+pub use mail::{ResetDone, SmtpSettingsRow};
 pub use output_devices::{DeviceReportFields, OutputDeviceRow};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownReleaseState};
