@@ -12,6 +12,7 @@ use crate::devices::Devices;
 use crate::identity::Identity;
 use crate::identity::first_run::SETUP_CODE_FILE;
 use crate::jobs::Jobs;
+use crate::mail::Mailer;
 use crate::release::{Printers, Release};
 use crate::vault::{self, BlobStore, ResolvedMasterKey, Vault, VaultError};
 
@@ -44,6 +45,8 @@ pub struct Services {
     pub printers: Printers,
     pub release: Release,
     pub devices: Devices,
+    /// Issue 16, e-mail: the mail relay (`[smtp]` or the admin page's).
+    pub mailer: Mailer,
     pub master_source: vault::MasterKeySource,
 }
 
@@ -98,6 +101,7 @@ impl Services {
             identity.clone(),
             printers.clone(),
         );
+        let mailer = Mailer::new(db.clone(), vault.clone(), settings.smtp.clone());
         let foreign = vault.foreign_key_count().await?;
         if foreign > 0 {
             tracing::error!(
@@ -122,6 +126,7 @@ impl Services {
             printers,
             release,
             devices,
+            mailer,
             master_source: source,
         })
     }

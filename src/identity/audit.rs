@@ -108,6 +108,15 @@ audit_actions! {
     DiscoveryCredentialDelete => "discovery.credential.delete",
     DiscoveryScan => "discovery.scan",
     DiscoveryCancel => "discovery.cancel",
+    // E-mail and "forgot password" (issue 16, mail).
+    /// The admin page's mail relay settings saved.
+    MailSettings => "mail.settings",
+    /// A test message sent from the admin page (outcome: the relay's answer).
+    MailTest => "mail.test",
+    /// Someone asked for a reset mail (also its background send's failure).
+    PasswordResetRequest => "password_reset.request",
+    /// A reset link used (or refused: used, expired, unknown).
+    PasswordResetUse => "password_reset.use",
 }
 
 /// How it ended, in the audit log.

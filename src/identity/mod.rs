@@ -13,6 +13,9 @@ pub mod audit;
 pub mod first_run;
 pub mod limits;
 pub mod login;
+// issue 16, e-mail: the relay settings page and the test message, and "forgot password"
+pub mod mail_settings;
+pub mod password_reset;
 pub mod people;
 pub mod secrets;
 pub mod station;
@@ -45,6 +48,9 @@ pub enum IdentityError {
     Invalid { field: &'static str, reason: String },
     #[error("internal error: {0}")]
     Internal(String),
+    /// Issue 16, e-mail: a password reset link that is used, expired or unknown.
+    #[error("this link has expired or was used; ask for a new one")]
+    ResetLinkExpired,
     #[error(transparent)]
     Db(DbError),
     #[error(transparent)]

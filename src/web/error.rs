@@ -103,6 +103,12 @@ impl From<IdentityError> for Problem {
                 "invalid",
                 format!("{field}: {reason}"),
             ),
+            // Issue 16, e-mail: a password reset link that cannot be used (any more).
+            E::ResetLinkExpired => Problem::new(
+                StatusCode::GONE,
+                "reset_link_expired",
+                "This link has expired or was used; ask for a new one.",
+            ),
             other => Problem::internal("identity error", &other),
         }
     }
