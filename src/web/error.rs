@@ -114,6 +114,26 @@ impl From<IdentityError> for Problem {
     }
 }
 
+/// Issue 16, e-mail: what the relay or the mail settings refused is shown as it is
+/// (it carries no secret); the storage's failures stay this server's.
+impl From<crate::mail::MailError> for Problem {
+    fn from(error: crate::mail::MailError) -> Self {
+        use crate::mail::MailError as M;
+        match error {
+            M::Db(_) | M::Vault(_) => Problem::internal("mail error", &error),
+            M::Invalid(_) | M::ReadOnly => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                error.to_string(),
+            ),
+            M::NotConfigured => {
+                Problem::new(StatusCode::CONFLICT, "mail_not_configured", error.to_string())
+            }
+            other => Problem::new(StatusCode::BAD_GATEWAY, "mail_failed", other.to_string()),
+        }
+    }
+}
+
 /// A wait as a person reads it: seconds under two minutes, else minutes.
 fn wait_text(secs: i64) -> String {
     if secs < 120 {

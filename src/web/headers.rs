@@ -34,10 +34,13 @@ pub async fn security_and_telemetry(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    // A page may ask for less (the password reset pages send none: `no-referrer`).
+    if !headers.contains_key(header::REFERRER_POLICY) {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::STRICT_TRANSPORT_SECURITY,
@@ -64,7 +67,7 @@ fn route_label(path: &str) -> &'static str {
         "api" => "/api",
         "admin" => "/admin",
         "portal" => "/portal",
-        "login" | "logout" => "/login",
+        "login" | "logout" | "forgot-password" | "reset-password" => "/login",
         "setup" => "/setup",
         "static" => "/static",
         "healthz" | "readyz" | "metrics" => "/ops",

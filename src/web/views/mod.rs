@@ -10,6 +10,8 @@ pub use super::page::Page;
 use crate::identity::{CsrfBinding, Identity};
 
 pub mod admin;
+// issue 16, e-mail: "forgot password"
+pub mod password_reset;
 pub mod portal;
 pub mod release_points;
 pub mod releasing;
@@ -23,7 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/setup", web::post().to(setup::setup_submit))
         .route("/login", web::get().to(session::login_form))
         .route("/login", web::post().to(session::login_submit))
-        .route("/logout", web::post().to(session::logout));
+        .route("/logout", web::post().to(session::logout))
+        .configure(password_reset::routes);
 }
 
 // `Page` itself lives in `web/page.rs`, below `error` and `auth`; what needs a

@@ -10,6 +10,8 @@ pub mod dashboard;
 pub mod devices;
 pub mod discovery;
 pub mod labels;
+// issue 16, e-mail
+pub mod mail;
 pub mod output_devices;
 pub mod printer_page;
 pub mod printers;
@@ -88,6 +90,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/discovery/scans/{id}/cancel",
             web::post().to(discovery::cancel_scan),
         )
+        // issue 16, e-mail
+        .route("/admin/mail", web::get().to(mail::page))
+        .route("/admin/mail", web::post().to(mail::save))
+        .route("/admin/mail/test", web::post().to(mail::test))
         .route("/admin/agents", web::get().to(agents::agents))
         .route("/admin/agents/code", web::post().to(agents::new_code))
         .route(
