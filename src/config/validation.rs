@@ -256,12 +256,59 @@ impl Settings {
             });
         }
         self.operations.bearer_token()?;
+        self.validate_smtp()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             ConfigError::Setting {
                 key: "log.level",
                 reason: e.to_string(),
             }
         })?;
+        Ok(())
+    }
+}
+
+// Issue 16, e-mail: `[smtp]`, when its host is set.
+impl Settings {
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        let smtp = &self.smtp;
+        let Some(host) = smtp.host.as_deref().filter(|h| !h.trim().is_empty()) else {
+            return Ok(());
+        };
+        let bad = |key: &'static str, reason: &str| {
+            Err(ConfigError::Setting {
+                key,
+                reason: reason.into(),
+            })
+        };
+        if host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return bad("smtp.host", "must be a host name or address, such as smtp.example.org");
+        }
+        if smtp.port == 0 {
+            return bad("smtp.port", "must be 1 to 65535");
+        }
+        if !(1..=120).contains(&smtp.timeout_secs) {
+            return bad("smtp.timeout_secs", "use 1 to 120 seconds");
+        }
+        match smtp.from.as_deref() {
+            Some(from) if from.parse::<lettre::message::Mailbox>().is_ok() => {}
+            _ => {
+                return bad(
+                    "smtp.from",
+                    "is required with smtp.host: an address such as PrintPark <print@example.org>",
+                );
+            }
+        }
+        if smtp.username.is_some() != smtp.password.is_some() {
+            return bad("smtp.username", "smtp.username and smtp.password go together");
+        }
+        if let Some(path) = &smtp.ca_file
+            && let Err(e) = std::fs::metadata(path)
+        {
+            return Err(ConfigError::Setting {
+                key: "smtp.ca_file",
+                reason: format!("{}: {e}", path.display()),
+            });
+        }
         Ok(())
     }
 }
