@@ -54,6 +54,11 @@ if ! command -v snmpsim-command-responder >/dev/null; then
   python3 -m pip install -q snmpsim pysmi cryptography
   hash -r
 fi
+# tests/all/mail.rs (issue 16): a real SMTP server with STARTTLS and AUTH.
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  log "installing aiosmtpd (PyPI): the SMTP server of the mail tests"
+  python3 -m pip install -q aiosmtpd
+fi
 if ! python3 -c 'import zeroconf' 2>/dev/null; then
   log "installing zeroconf (PyPI): an independent mDNS browser for the DNS-SD test"
   python3 -m pip install -q zeroconf

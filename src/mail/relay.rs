@@ -65,12 +65,31 @@ async fn step<T>(
         Err(_) => Err(timed_out(relay)),
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) if e.is_timeout() => Err(timed_out(relay)),
-        Ok(Err(e)) if e.is_tls() => Err(MailError::Tls {
+        Ok(Err(e)) if e.is_tls() || is_tls_failure(&e) => Err(MailError::Tls {
             relay: relay.name(),
             reason: cause(&e),
         }),
         Ok(Err(e)) => Err(refused(&e)),
     }
+}
+
+/// A TLS handshake that failed (lettre reports it as a connection error): a rustls
+/// error somewhere in the chain, maybe inside an I/O error.
+fn is_tls_failure(error: &lettre::transport::smtp::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if e.downcast_ref::<rustls::Error>().is_some()
+            || inner.is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn timed_out(relay: &Relay) -> MailError {

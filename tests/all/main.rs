@@ -43,6 +43,8 @@ mod infra;
 mod ipp;
 mod ipp_strict;
 mod ipptool;
+// issue 16, e-mail and forgot password
+mod mail;
 mod netns_site;
 mod printers_admin;
 mod push;

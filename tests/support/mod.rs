@@ -15,6 +15,8 @@ pub mod infra_device;
 pub mod netns;
 pub mod printer;
 pub mod sign_in;
+// issue 16, e-mail: a real SMTP server (aiosmtpd)
+pub mod smtp;
 pub mod snmp;
 
 use std::net::TcpListener;
