@@ -129,16 +129,11 @@ pub(super) async fn deliver(
         },
     )
     .await?;
-    let sent = session(relay, &mut connection, tls, &hello, envelope, message).await;
-    match &sent {
-        Ok(()) => {
-            let _ = tokio::time::timeout(relay.timeout, connection.quit()).await;
-        }
-        Err(_) => {
-            let _ = tokio::time::timeout(relay.timeout, connection.abort()).await;
-        }
-    }
-    sent
+    session(relay, &mut connection, tls, &hello, envelope, message).await?;
+    // After a failure the connection is only dropped (closed): a failed TLS upgrade
+    // leaves lettre's stream unusable, even for a QUIT.
+    let _ = tokio::time::timeout(relay.timeout, connection.quit()).await;
+    Ok(())
 }
 
 async fn session(

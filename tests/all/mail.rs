@@ -91,7 +91,13 @@ async fn use_link(
         .send()
         .await
         .unwrap();
-    let csrf = csrf_of(&page.text().await.unwrap_or_default());
+    let mut page = page.text().await.unwrap_or_default();
+    if !page.contains("name=\"csrf\"") {
+        // A used or expired link's page has no form: this browser's token is the same
+        // on any page before sign-in.
+        page = get_text(client, server_url("/forgot-password")).await;
+    }
+    let csrf = csrf_of(&page);
     client
         .post(server_url("/reset-password"))
         .form(&[
@@ -109,6 +115,7 @@ async fn forgot_password_link_works_once(backend: Backend) {
     let sink = SmtpSink::start(Some((RELAY_USER, RELAY_PASSWORD)));
     let server = server_with_relay(backend, &sink).await;
     let url = |p: &str| server.url(p);
+    support::create_admin(&server.services.identity).await;
     let ada = support::create_user(&server, "ada", ADA_PASSWORD).await;
     // An admin had asked Ada to choose a new password; a browser of hers is signed in.
     sql(
@@ -189,7 +196,7 @@ async fn forgot_password_link_works_once(backend: Backend) {
 
     let uses = audit(&server, "password_reset.use").await;
     assert_eq!(uses.iter().filter(|r| r.outcome == "success").count(), 1);
-    assert!(uses.iter().filter(|r| r.outcome == "denied").count() >= 3);
+    assert_eq!(uses.iter().filter(|r| r.outcome == "denied").count(), 2);
     assert!(uses.iter().any(|r| r.detail.contains("1 session(s) ended")), "{uses:?}");
     assert_eq!(sink.messages().len(), 2);
     server.stop().await;
