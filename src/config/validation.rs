@@ -281,7 +281,10 @@ impl Settings {
             })
         };
         if host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return bad("smtp.host", "must be a host name or address, such as smtp.example.org");
+            return bad(
+                "smtp.host",
+                "must be a host name or address, such as smtp.example.org",
+            );
         }
         if smtp.port == 0 {
             return bad("smtp.port", "must be 1 to 65535");
@@ -299,7 +302,10 @@ impl Settings {
             }
         }
         if smtp.username.is_some() != smtp.password.is_some() {
-            return bad("smtp.username", "smtp.username and smtp.password go together");
+            return bad(
+                "smtp.username",
+                "smtp.username and smtp.password go together",
+            );
         }
         if let Some(path) = &smtp.ca_file
             && let Err(e) = std::fs::metadata(path)

@@ -2,7 +2,10 @@
 //! a test message, each audited (this room keeps the audit trail; `mail` sits below it).
 
 use super::people::require_admin;
-use super::{AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult, User};
+use super::{
+    AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
+    User,
+};
 use crate::mail::{MailError, Mailer, OutgoingMail, PageSettings};
 
 /// What the relay made of a test message: sent, or why not (shown to the admin).

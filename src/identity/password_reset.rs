@@ -101,7 +101,10 @@ impl Identity {
             .await;
         }
         let (mail, detail) = if user.source == UserSource::Ldap {
-            (directory_mail(&user), "directory account: told to use the directory")
+            (
+                directory_mail(&user),
+                "directory account: told to use the directory",
+            )
         } else {
             let token = new_token();
             self.db
@@ -147,7 +150,11 @@ impl Identity {
         if !looks_like_token(token) {
             return Ok(false);
         }
-        match self.db.reset_token_user(&self.reset_hash(token), now()).await {
+        match self
+            .db
+            .reset_token_user(&self.reset_hash(token), now())
+            .await
+        {
             Ok(_) => Ok(true),
             Err(DbError::NotFound) => Ok(false),
             Err(e) => Err(e.into()),
@@ -185,10 +192,7 @@ impl Identity {
             target: &user.username,
             outcome: AuditOutcome::Success,
             client,
-            detail: &format!(
-                "new password set; {} session(s) ended",
-                done.sessions_ended
-            ),
+            detail: &format!("new password set; {} session(s) ended", done.sessions_ended),
         })
         .await?;
         Ok(user)

@@ -100,7 +100,10 @@ impl Mailer {
     /// True when `[smtp]` is set in the settings file or environment (the page is then
     /// read-only).
     pub fn from_file(&self) -> bool {
-        self.file.host.as_deref().is_some_and(|h| !h.trim().is_empty())
+        self.file
+            .host
+            .as_deref()
+            .is_some_and(|h| !h.trim().is_empty())
     }
 
     /// Whether any relay is set up (a reset mail can be sent at all).

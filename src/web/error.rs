@@ -126,9 +126,11 @@ impl From<crate::mail::MailError> for Problem {
                 "invalid",
                 error.to_string(),
             ),
-            M::NotConfigured => {
-                Problem::new(StatusCode::CONFLICT, "mail_not_configured", error.to_string())
-            }
+            M::NotConfigured => Problem::new(
+                StatusCode::CONFLICT,
+                "mail_not_configured",
+                error.to_string(),
+            ),
             other => Problem::new(StatusCode::BAD_GATEWAY, "mail_failed", other.to_string()),
         }
     }

@@ -80,7 +80,9 @@ impl SmtpSink {
             .expect("python3 with aiosmtpd (tests/run.sh installs it)");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
         assert_eq!(line.trim(), "READY", "the SMTP sink did not start");
         Self {
             child,
@@ -137,10 +139,17 @@ impl SmtpSink {
     }
 }
 
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
+impl SmtpSink {
+    /// Stops the server (its CA and inbox stay until dropped).
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -193,7 +202,10 @@ impl ServeWithLog {
     /// Starts `printpark serve` (its log beside `data_dir`, in the same parent
     /// folder); returns once it listens.
     pub fn start(data_dir: &Path, env: &[(&str, String)]) -> Self {
-        let log = data_dir.parent().expect("a parent folder").join("serve.log");
+        let log = data_dir
+            .parent()
+            .expect("a parent folder")
+            .join("serve.log");
         let child = Self::command(data_dir, env)
             .arg("serve")
             .stdout(std::process::Stdio::null())
@@ -212,7 +224,10 @@ impl ServeWithLog {
                     .expect("the address in the listening line");
                 break format!("https://{addr}");
             }
-            assert!(Instant::now() < deadline, "the server did not start:\n{text}");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not start:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         Self { child, log, base }

@@ -145,7 +145,8 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     let mut page = title_page(&state, &who);
     if query.done.as_deref() == Some("saved") {
-        page = page.with_notice("E-mail settings saved. A password is sealed and is not shown again.");
+        page =
+            page.with_notice("E-mail settings saved. A password is sealed and is not shown again.");
     }
     mail_page(&state, &who, page, None, None).await
 }
@@ -204,9 +205,7 @@ pub async fn test(
         .await?;
     let page = title_page(&state, &who);
     let page = match outcome {
-        Ok(()) => page.with_notice(format!(
-            "Test message sent to {to}: the relay accepted it."
-        )),
+        Ok(()) => page.with_notice(format!("Test message sent to {to}: the relay accepted it.")),
         Err(e) => page.with_error(format!("Test message not sent: {e}")),
     };
     mail_page(&state, &who, page, None, Some(to)).await
