@@ -34,7 +34,7 @@ pub async fn security_and_telemetry(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    // A page may ask for less (the password reset pages send none: `no-referrer`).
+    // A page may ask for less (the password reset pages send only their origin).
     if !headers.contains_key(header::REFERRER_POLICY) {
         headers.insert(
             header::REFERRER_POLICY,

@@ -45,6 +45,7 @@ mod ipp_strict;
 mod ipptool;
 // issue 16, e-mail and forgot password
 mod mail;
+mod mail_admin;
 mod netns_site;
 mod printers_admin;
 mod push;

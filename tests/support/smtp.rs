@@ -248,3 +248,114 @@ impl Drop for ServeWithLog {
         let _ = self.child.wait();
     }
 }
+
+// --- the mail tests' shared steps -------------------------------------------------
+
+pub const RELAY_USER: &str = "printpark";
+pub const RELAY_PASSWORD: &str = "relay secret 7d1e";
+
+pub async fn server_with_relay(backend: super::Backend, sink: &SmtpSink) -> super::TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        super::Backend::Sqlite => super::sqlite_url(dir.path()),
+        super::Backend::Postgres => super::fresh_postgres_url().await,
+    };
+    let smtp = sink.settings(Some((RELAY_USER, RELAY_PASSWORD)));
+    super::TestServer::start_with(dir, move |d| {
+        let mut s = super::settings(d, &url);
+        s.smtp = smtp;
+        s
+    })
+    .await
+}
+
+/// Runs one SQL statement on whichever backend the server uses.
+pub async fn sql(db: &printpark::db::Db, statement: &str) {
+    match db {
+        printpark::db::Db::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
+        printpark::db::Db::Postgres(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+pub async fn audit(server: &super::TestServer, action: &str) -> Vec<printpark::db::AuditEntry> {
+    server
+        .services
+        .db
+        .audit_page(None, 200, Some(action))
+        .await
+        .unwrap()
+}
+
+/// Waits for an audit row of `action` whose detail contains `needle`.
+pub async fn wait_audit(
+    server: &super::TestServer,
+    action: &str,
+    needle: &str,
+) -> printpark::db::AuditEntry {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(row) = audit(server, action)
+            .await
+            .into_iter()
+            .find(|r| r.detail.contains(needle))
+        {
+            return row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {action} with {needle}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Asks for a reset link as a stranger's browser does; returns the answer page.
+pub async fn ask_reset(
+    server_url: &dyn Fn(&str) -> String,
+    client: &reqwest::Client,
+    who: &str,
+) -> String {
+    let page = super::get_text(client, server_url("/forgot-password")).await;
+    let csrf = super::csrf_of(&page);
+    let response = client
+        .post(server_url("/forgot-password"))
+        .form(&[("csrf", csrf.as_str()), ("login", who)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+/// Opens a reset link and sets `password` through its form; returns the answer.
+pub async fn use_link(
+    server_url: &dyn Fn(&str) -> String,
+    client: &reqwest::Client,
+    token: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = client
+        .get(server_url(&format!("/reset-password?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    let mut page = page.text().await.unwrap_or_default();
+    if !page.contains("name=\"csrf\"") {
+        // A used or expired link's page has no form: this browser's token is the same
+        // on any page before sign-in.
+        page = super::get_text(client, server_url("/forgot-password")).await;
+    }
+    let csrf = super::csrf_of(&page);
+    client
+        .post(server_url("/reset-password"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", token),
+            ("password", password),
+            ("password_again", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}

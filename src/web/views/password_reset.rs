@@ -3,8 +3,10 @@
 //!
 //! The token travels in the query string, which the access log never prints (it logs
 //! the path only), and the new password's form posts it back in the body. These pages
-//! send no `Referer` anywhere (`Referrer-Policy: no-referrer`), so the link cannot leak
-//! through one.
+//! send at most their origin as `Referer` (`Referrer-Policy: strict-origin`), never the
+//! path or query, so the link cannot leak through one. Not `no-referrer`: with it a
+//! browser sends `Origin: null` with the page's own form, which the CSRF check refuses
+//! (as it should, for a post whose origin is unknown).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -88,7 +90,7 @@ pub struct TokenQuery {
 }
 
 /// A page before sign-in: its form token bound to the pre-session cookie (made if the
-/// browser has none), no referrer sent from it.
+/// browser has none), only its origin sent as referrer.
 fn anonymous_page(
     req: &HttpRequest,
     state: &AppState,
@@ -106,7 +108,7 @@ fn anonymous_page(
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("strict-origin"),
     );
     if fresh {
         response.add_cookie(&presession_cookie(&pre)).ok();
