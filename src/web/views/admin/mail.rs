@@ -76,7 +76,10 @@ pub struct DoneQuery {
 
 const SECURITIES: [(SmtpSecurity, &str); 3] = [
     (SmtpSecurity::StartTls, "STARTTLS (usually port 587)"),
-    (SmtpSecurity::Tls, "TLS from the first byte (usually port 465)"),
+    (
+        SmtpSecurity::Tls,
+        "TLS from the first byte (usually port 465)",
+    ),
     (
         SmtpSecurity::InsecurePlain,
         "Insecure: no TLS (a relay on this machine only)",
