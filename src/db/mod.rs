@@ -13,6 +13,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+// issue 16, accounts: admin edits guarded by the last-admin rule; CSV imports.
+pub mod accounts;
+pub mod user_imports;
 pub mod agent_orders;
 pub mod agents;
 pub mod audit;
@@ -45,6 +48,10 @@ pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownRel
 pub use sessions::{DeviceSessionRow, SessionRow};
 pub use sign_in_limits::{Failure, LockRule, Reservation};
 pub use users::{AppPasswordRow, NewUser, UserRow};
+// issue 16, accounts.
+pub use accounts::UserFields;
+pub use badges::BadgeRow;
+pub use user_imports::UserImportRow;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
 macro_rules! on_backend {
