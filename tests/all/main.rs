@@ -28,6 +28,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod accounts;
 mod agent;
 mod agent_trust;
 mod analysis;
