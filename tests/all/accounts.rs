@@ -116,8 +116,8 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
         edit
     };
     for (edit, expected) in [
-        (taken("username", "BOB"), "username is already taken"),
-        (taken("email", "bob@example.org"), "email is already taken"),
+        (taken("username", "ANN.OTHER"), "username is already taken"),
+        (taken("email", "Ann.Other@example.org"), "email is already taken"),
         (taken("card", "00123456"), "card number is already taken"),
         (taken("email", "not-an-address"), "enter an address like"),
         (taken("username", "a b"), "use 1 to 64 letters"),
@@ -148,9 +148,10 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
     };
     let ann = identity.edit_user(&w.boss, ann.id, &promote, &cli()).await.unwrap();
     // Two admins demoting each other at once: exactly one of them succeeds.
+    let here = cli();
     let (a, b) = tokio::join!(
-        identity.edit_user(&w.boss, ann.id, &demote, &cli()),
-        identity.edit_user(&ann, w.boss.id, &demote, &cli()),
+        identity.edit_user(&w.boss, ann.id, &demote, &here),
+        identity.edit_user(&ann, w.boss.id, &demote, &here),
     );
     assert_eq!(
         usize::from(a.is_ok()) + usize::from(b.is_ok()),
@@ -252,15 +253,17 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
 
 async fn set_source(server: &TestServer, user_id: i64, source: &str) {
     let sql = "UPDATE users SET source = $1, external_id = $2 WHERE id = $3";
+    let external = format!("x{user_id}");
     match &server.services.db {
         printpark::db::Db::Sqlite(pool) => {
-            sqlx::query(sql).bind(source).bind(format!("x{user_id}")).bind(user_id).execute(pool).await
+            let q = sqlx::query(sql).bind(source).bind(&external).bind(user_id);
+            q.execute(pool).await.unwrap();
         }
         printpark::db::Db::Postgres(pool) => {
-            sqlx::query(sql).bind(source).bind(format!("x{user_id}")).bind(user_id).execute(pool).await
+            let q = sqlx::query(sql).bind(source).bind(&external).bind(user_id);
+            q.execute(pool).await.unwrap();
         }
     }
-    .unwrap();
 }
 
 async fn a_reset_password_opens_only_the_change_page_and_ipp_refuses_it(backend: Backend) {
