@@ -20,7 +20,8 @@ pub struct UserFields<'a> {
 }
 
 /// Another enabled admin exists besides user `$ID`.
-const ANOTHER_ADMIN: &str = "EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND NOT o.disabled AND o.id <> $ID)";
+const ANOTHER_ADMIN: &str =
+    "EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND NOT o.disabled AND o.id <> $ID)";
 
 const LOCK_ADMINS_PG: &str =
     "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE";
@@ -134,11 +135,7 @@ impl Db {
     }
 
     /// No row from a guarded statement: a missing user is `NotFound`, else the guard.
-    async fn guard_outcome(
-        &self,
-        user_id: i64,
-        row: Option<UserRow>,
-    ) -> DbResult<Option<UserRow>> {
+    async fn guard_outcome(&self, user_id: i64, row: Option<UserRow>) -> DbResult<Option<UserRow>> {
         match row {
             Some(row) => Ok(Some(row)),
             None => self.user_by_id(user_id).await.map(|_| None),

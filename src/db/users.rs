@@ -198,7 +198,6 @@ impl Db {
         touched(done)
     }
 
-
     /// Disables or enables the user with no last-admin guard (tests and operator
     /// tools); admins go through [`Db::set_user_disabled_guarded`].
     pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()> {

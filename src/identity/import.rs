@@ -11,9 +11,6 @@
 //! empty cell leaves that field of an existing person as it is. Card numbers become
 //! keyed hashes as soon as they are read: neither the plan nor the page holds one.
 
-
-
-
 use super::people::edit::checked_card;
 use super::people::{require_admin, validate_email, validate_username};
 use super::{
@@ -154,7 +151,10 @@ impl Identity {
         self.db
             .delete_user_imports_before(crate::clock::now() - PREVIEW_SECS)
             .await?;
-        let id = self.db.insert_user_import(actor.id, &file_name, &json).await?;
+        let id = self
+            .db
+            .insert_user_import(actor.id, &file_name, &json)
+            .await?;
         Ok(ImportPreview {
             id,
             file_name,
@@ -230,7 +230,11 @@ impl Identity {
                     email: row.changes.email.then_some(row.email.as_str()),
                     name: row.changes.name.then_some(row.name.as_str()),
                     department: row.changes.department.then_some(row.department.as_str()),
-                    card_hash: if row.changes.card { card.as_deref() } else { None },
+                    card_hash: if row.changes.card {
+                        card.as_deref()
+                    } else {
+                        None
+                    },
                 }),
                 _ => {}
             }
@@ -252,7 +256,11 @@ impl Identity {
             client_addr: &client.addr,
             detail: &detail,
         };
-        match self.db.apply_user_import(id, &creates, &updates, &audit).await {
+        match self
+            .db
+            .apply_user_import(id, &creates, &updates, &audit)
+            .await
+        {
             Ok(()) => Ok(ImportOutcome::Applied {
                 created: creates.len(),
                 updated: updates.len(),
@@ -263,7 +271,9 @@ impl Identity {
             }),
             Err(DbError::Conflict(_)) => Err(IdentityError::Invalid {
                 field: "import",
-                reason: "people changed while importing; nothing was imported: upload the file again".into(),
+                reason:
+                    "people changed while importing; nothing was imported: upload the file again"
+                        .into(),
             }),
             Err(e) => Err(e.into()),
         }

@@ -323,7 +323,12 @@ impl Identity {
         )
         .await?;
         validate_password(new)?;
-        if user.must_change_password && bool::from(subtle::ConstantTimeEq::ct_eq(current.as_bytes(), new.as_bytes())) {
+        if user.must_change_password
+            && bool::from(subtle::ConstantTimeEq::ct_eq(
+                current.as_bytes(),
+                new.as_bytes(),
+            ))
+        {
             return Err(IdentityError::Invalid {
                 field: "new password",
                 reason: "choose one that differs from the temporary password".into(),

@@ -103,11 +103,11 @@ async fn signed_in(req: HttpRequest) -> Result<SignedIn, Problem> {
             IdentityError::Disabled | IdentityError::NotFound => IdentityError::Unauthenticated,
             other => other,
         })?;
-        // A reset password opens the page that replaces it, and nothing else (pages
-        // redirect there, the API answers 403 `password_change_required`).
-        if principal.user.must_change_password && !OPEN_BEFORE_CHANGE.contains(&req.path()) {
-            return Err(IdentityError::PasswordChangeRequired.into());
-        }
+    // A reset password opens the page that replaces it, and nothing else (pages
+    // redirect there, the API answers 403 `password_change_required`).
+    if principal.user.must_change_password && !OPEN_BEFORE_CHANGE.contains(&req.path()) {
+        return Err(IdentityError::PasswordChangeRequired.into());
+    }
     Ok(SignedIn { principal, token })
 }
 

@@ -76,9 +76,7 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
-async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin(
-    backend: Backend,
-) {
+async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin(backend: Backend) {
     let w = world(backend).await;
     let identity = &w.server.services.identity;
     let edit = UserEdit {
@@ -90,12 +88,18 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
         add_cards: vec!["0012 3456".into()],
         ..UserEdit::default()
     };
-    let ann = identity.edit_user(&w.boss, w.ann.id, &edit, &cli()).await.unwrap();
+    let ann = identity
+        .edit_user(&w.boss, w.ann.id, &edit, &cli())
+        .await
+        .unwrap();
     assert_eq!(
         (ann.username.as_str(), ann.email.as_str(), ann.name.as_str()),
         ("ann.other", "ann.other@example.org", "Ann Other")
     );
-    assert_eq!((ann.department.as_str(), ann.hold_hours), ("Finance", Some(48)));
+    assert_eq!(
+        (ann.department.as_str(), ann.hold_hours),
+        ("Finance", Some(48))
+    );
     assert_eq!(identity.badges_of(&ann).await.unwrap().len(), 1);
     let edits = audit(&w.server, "user.edit").await;
     assert_eq!(edits.len(), 1);
@@ -103,7 +107,10 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
         edits[0].detail,
         "changed: username, email, name, department, hold_hours, cards added"
     );
-    assert!(!edits[0].detail.contains("3456"), "no card number in the audit");
+    assert!(
+        !edits[0].detail.contains("3456"),
+        "no card number in the audit"
+    );
 
     // Conflicts and invalid values name the field, and change nothing.
     let taken = |field: &str, value: &str| {
@@ -117,7 +124,10 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
     };
     for (edit, expected) in [
         (taken("username", "ANN.OTHER"), "username is already taken"),
-        (taken("email", "Ann.Other@example.org"), "email is already taken"),
+        (
+            taken("email", "Ann.Other@example.org"),
+            "email is already taken",
+        ),
         (taken("card", "00123456"), "card number is already taken"),
         (taken("email", "not-an-address"), "enter an address like"),
         (taken("username", "a b"), "use 1 to 64 letters"),
@@ -129,7 +139,10 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
         assert!(error.to_string().contains(expected), "{error} / {expected}");
     }
     let bob = identity.user(w.bob.id).await.unwrap();
-    assert_eq!((bob.username.as_str(), bob.email.as_str()), ("bob", "bob@example.org"));
+    assert_eq!(
+        (bob.username.as_str(), bob.email.as_str()),
+        ("bob", "bob@example.org")
+    );
     assert!(identity.badges_of(&bob).await.unwrap().is_empty());
 
     // The last enabled admin is never demoted nor disabled.
@@ -141,12 +154,18 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
         .edit_user(&w.boss, w.boss.id, &demote, &cli())
         .await
         .unwrap_err();
-    assert!(refused.to_string().contains("last enabled admin"), "{refused}");
+    assert!(
+        refused.to_string().contains("last enabled admin"),
+        "{refused}"
+    );
     let promote = UserEdit {
         admin: Some(true),
         ..UserEdit::default()
     };
-    let ann = identity.edit_user(&w.boss, ann.id, &promote, &cli()).await.unwrap();
+    let ann = identity
+        .edit_user(&w.boss, ann.id, &promote, &cli())
+        .await
+        .unwrap();
     // Two admins demoting each other at once: exactly one of them succeeds.
     let here = cli();
     let (a, b) = tokio::join!(
@@ -159,27 +178,63 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
         "{a:?} / {b:?}"
     );
     assert_eq!(w.server.services.db.count_admins().await.unwrap(), 1);
-    let admin = if a.is_ok() { w.boss.clone() } else { ann.clone() };
-    let other = identity.user(if a.is_ok() { ann.id } else { w.boss.id }).await.unwrap();
+    let admin = if a.is_ok() {
+        w.boss.clone()
+    } else {
+        ann.clone()
+    };
+    let other = identity
+        .user(if a.is_ok() { ann.id } else { w.boss.id })
+        .await
+        .unwrap();
     // Re-promoted, the other admin is disabled: then the one left cannot go either.
-    identity.edit_user(&admin, other.id, &promote, &cli()).await.unwrap();
     identity
-        .update_user(&admin, other.id, printpark::identity::UserUpdate::Disable, &cli())
+        .edit_user(&admin, other.id, &promote, &cli())
+        .await
+        .unwrap();
+    identity
+        .update_user(
+            &admin,
+            other.id,
+            printpark::identity::UserUpdate::Disable,
+            &cli(),
+        )
         .await
         .unwrap();
     let refused = identity
         .edit_user(&admin, admin.id, &demote, &cli())
         .await
         .unwrap_err();
-    assert!(refused.to_string().contains("last enabled admin"), "{refused}");
+    assert!(
+        refused.to_string().contains("last enabled admin"),
+        "{refused}"
+    );
     identity
-        .update_user(&admin, other.id, printpark::identity::UserUpdate::Enable, &cli())
+        .update_user(
+            &admin,
+            other.id,
+            printpark::identity::UserUpdate::Enable,
+            &cli(),
+        )
         .await
         .unwrap();
 
     // The page: a refused edit comes back as it was typed, with the reason.
-    let browser = signed_in(&w.server, &admin.username, if admin.id == w.boss.id { ADMIN_PASSWORD } else { ANN_PASSWORD }).await;
-    let page = get_text(&browser, w.server.url(&format!("/admin/users/{}", w.bob.id))).await;
+    let browser = signed_in(
+        &w.server,
+        &admin.username,
+        if admin.id == w.boss.id {
+            ADMIN_PASSWORD
+        } else {
+            ANN_PASSWORD
+        },
+    )
+    .await;
+    let page = get_text(
+        &browser,
+        w.server.url(&format!("/admin/users/{}", w.bob.id)),
+    )
+    .await;
     assert!(page.contains("value=\"bob@example.org\""), "{page}");
     let refused = browser
         .post(w.server.url(&format!("/admin/users/{}", w.bob.id)))
@@ -198,9 +253,16 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
         .text()
         .await
         .unwrap();
-    assert!(refused.contains("That email is already taken."), "{refused}");
+    assert!(
+        refused.contains("That email is already taken."),
+        "{refused}"
+    );
     assert!(refused.contains("value=\"Typed Name\"") && refused.contains("value=\"12\""));
-    assert_eq!(identity.user(w.bob.id).await.unwrap().name, "", "nothing saved");
+    assert_eq!(
+        identity.user(w.bob.id).await.unwrap().name,
+        "",
+        "nothing saved"
+    );
 
     // The API: PATCH with an app password.
     let token = identity
@@ -233,20 +295,37 @@ async fn admins_edit_people_with_clear_conflicts_and_never_demote_the_last_admin
     // Directory people: the directory's fields are its own, and so is the password.
     set_source(&w.server, w.bob.id, "ldap").await;
     let error = identity
-        .edit_user(&admin, w.bob.id, &taken("email", "robert@example.org"), &cli())
+        .edit_user(
+            &admin,
+            w.bob.id,
+            &taken("email", "robert@example.org"),
+            &cli(),
+        )
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("managed by the directory"), "{error}");
+    assert!(
+        error.to_string().contains("managed by the directory"),
+        "{error}"
+    );
     let hold = UserEdit {
         hold_hours: Some(Some(24)),
         ..UserEdit::default()
     };
-    identity.edit_user(&admin, w.bob.id, &hold, &cli()).await.unwrap();
+    identity
+        .edit_user(&admin, w.bob.id, &hold, &cli())
+        .await
+        .unwrap();
     assert!(matches!(
-        identity.reset_password(&admin, w.bob.id, None, false, &cli()).await,
+        identity
+            .reset_password(&admin, w.bob.id, None, false, &cli())
+            .await,
         Err(IdentityError::Invalid { .. })
     ));
-    let page = get_text(&browser, w.server.url(&format!("/admin/users/{}", w.bob.id))).await;
+    let page = get_text(
+        &browser,
+        w.server.url(&format!("/admin/users/{}", w.bob.id)),
+    )
+    .await;
     assert!(page.contains("managed by the directory") && !page.contains("name=\"email\""));
     w.server.stop().await;
 }
@@ -288,15 +367,31 @@ async fn a_reset_password_opens_only_the_change_page_and_ipp_refuses_it(backend:
         .unwrap();
     let temporary = between(&reset, "id=\"temporary-password\">", "<").to_owned();
     assert_eq!(temporary.len(), 23, "{reset}");
-    assert!(reset.contains("1 session(s) ended; app passwords kept"), "{reset}");
+    assert!(
+        reset.contains("1 session(s) ended; app passwords kept"),
+        "{reset}"
+    );
     let audited = audit(&w.server, "user.reset_password").await;
-    assert!(audited[0].detail.starts_with("server-made temporary password"));
+    assert!(
+        audited[0]
+            .detail
+            .starts_with("server-made temporary password")
+    );
     assert!(!audited[0].detail.contains(&temporary));
 
     // Her old browser session is gone; the old password no longer opens anything.
-    let gone = ann_before.get(w.server.url("/portal")).send().await.unwrap();
+    let gone = ann_before
+        .get(w.server.url("/portal"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(location(&gone), "/login");
-    assert_eq!(login(&w.server, &w.server.client(), "ann", ANN_PASSWORD).await.status(), 401);
+    assert_eq!(
+        login(&w.server, &w.server.client(), "ann", ANN_PASSWORD)
+            .await
+            .status(),
+        401
+    );
 
     // The temporary password signs in, but every page leads to the change page.
     let ann = signed_in(&w.server, "ann", &temporary).await;
@@ -322,7 +417,10 @@ async fn a_reset_password_opens_only_the_change_page_and_ipp_refuses_it(backend:
 
     // Choosing the same one again is refused; a new one opens everything.
     let page = get_text(&ann, w.server.url("/portal/account/password")).await;
-    assert!(page.contains("An administrator reset your password"), "{page}");
+    assert!(
+        page.contains("An administrator reset your password"),
+        "{page}"
+    );
     let csrf = csrf_of(&page);
     let change = |new: String| {
         let ann = ann.clone();
@@ -343,12 +441,25 @@ async fn a_reset_password_opens_only_the_change_page_and_ipp_refuses_it(backend:
         }
     };
     let same = change(temporary.clone()).await.text().await.unwrap();
-    assert!(same.contains("differs from the temporary password"), "{same}");
+    assert!(
+        same.contains("differs from the temporary password"),
+        "{same}"
+    );
     let changed = change("ann's very own password".into()).await;
     assert_eq!(location(&changed), "/portal");
-    assert_eq!(ann.get(w.server.url("/portal")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        ann.get(w.server.url("/portal"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert!(!identity.user(w.ann.id).await.unwrap().must_change_password);
-    assert_eq!(ipp_basic_status(&w.server, "ann", "ann's very own password").await, 200);
+    assert_eq!(
+        ipp_basic_status(&w.server, "ann", "ann's very own password").await,
+        200
+    );
     w.server.stop().await;
 }
 
@@ -361,10 +472,21 @@ async fn the_operator_resets_a_password_from_the_command_line_while_the_server_r
         login(&w.server, &w.server.client(), "boss", "not the password!").await;
     }
     assert_eq!(
-        login(&w.server, &w.server.client(), "boss", ADMIN_PASSWORD).await.status(),
+        login(&w.server, &w.server.client(), "boss", ADMIN_PASSWORD)
+            .await
+            .status(),
         429
     );
-    let database = w.server.services.settings.database.url.as_ref().unwrap().expose().to_owned();
+    let database = w
+        .server
+        .services
+        .settings
+        .database
+        .url
+        .as_ref()
+        .unwrap()
+        .expose()
+        .to_owned();
     let run = |input: &'static str, who: &'static str| {
         let dir = w.server.dir.path().to_owned();
         let database = database.clone();
@@ -402,9 +524,20 @@ async fn the_operator_resets_a_password_from_the_command_line_while_the_server_r
     assert!(out.contains("password of admin boss reset"), "{out}");
     // The running server takes it at once: lock-out cleared, no forced change.
     let admin = signed_in(&w.server, "boss", "the operator's new password").await;
-    assert_eq!(admin.get(w.server.url("/admin")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        admin
+            .get(w.server.url("/admin"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let audited = audit(&w.server, "user.reset_password").await;
-    assert_eq!((audited[0].actor.as_str(), audited[0].target.as_str()), ("system", "boss"));
+    assert_eq!(
+        (audited[0].actor.as_str(), audited[0].target.as_str()),
+        ("system", "boss")
+    );
     w.server.stop().await;
 }
 
@@ -444,7 +577,11 @@ fn row_outcome(page: &str, line: usize) -> String {
 }
 
 async fn apply(server: &TestServer, admin: &reqwest::Client, preview: &str) -> String {
-    let action = between(preview, "<form method=\"post\" action=\"/admin/users/import/", "\"");
+    let action = between(
+        preview,
+        "<form method=\"post\" action=\"/admin/users/import/",
+        "\"",
+    );
     admin
         .post(server.url(&format!("/admin/users/import/{action}")))
         .form(&[("csrf", csrf_of(preview).as_str())])
@@ -490,31 +627,58 @@ async fn a_csv_import_previews_every_row_then_applies_exactly_that(backend: Back
     let done = apply(&w.server, &admin, &preview).await;
     assert!(done.contains("Imported: 2 created, 1 updated."), "{done}");
     let carol = identity.user_by_login("carol").await.unwrap();
-    assert_eq!((carol.name.as_str(), carol.department.as_str()), ("Carol Cole", "Sales"));
+    assert_eq!(
+        (carol.name.as_str(), carol.department.as_str()),
+        ("Carol Cole", "Sales")
+    );
     assert_eq!(identity.badges_of(&carol).await.unwrap().len(), 1);
-    assert_eq!(identity.user_by_login("frank").await.unwrap().name, "Frank; Jr.");
-    assert_eq!(identity.user_by_login("ann").await.unwrap().department, "Finance");
+    assert_eq!(
+        identity.user_by_login("frank").await.unwrap().name,
+        "Frank; Jr."
+    );
+    assert_eq!(
+        identity.user_by_login("ann").await.unwrap().department,
+        "Finance"
+    );
     let audited = audit(&w.server, "user.import").await;
     assert_eq!(audited.len(), 1);
-    assert!(audited[0].detail.contains("2 created, 1 updated, 1 unchanged, 3 row(s) in error"));
+    assert!(
+        audited[0]
+            .detail
+            .contains("2 created, 1 updated, 1 unchanged, 3 row(s) in error")
+    );
     // The same preview cannot be applied twice.
     let again = apply(&w.server, &admin, &preview).await;
     assert!(again.contains("imported already"), "{again}");
 
     // People changed between the preview and Import: nothing applied, the new plan shown.
-    let (_, preview) = upload(&w.server, &admin, b"username,email\ngus,gus@example.org\nhal,hal@example.org\n".to_vec()).await;
+    let (_, preview) = upload(
+        &w.server,
+        &admin,
+        b"username,email\ngus,gus@example.org\nhal,hal@example.org\n".to_vec(),
+    )
+    .await;
     support::create_user(&w.server, "gus", "gus's long password").await;
     let changed = apply(&w.server, &admin, &preview).await;
-    assert!(changed.contains("People changed since the preview"), "{changed}");
+    assert!(
+        changed.contains("People changed since the preview"),
+        "{changed}"
+    );
     assert_eq!(row_outcome(&changed, 2), "unchanged");
-    assert!(identity.user_by_login("hal").await.is_err(), "nothing applied");
+    assert!(
+        identity.user_by_login("hal").await.is_err(),
+        "nothing applied"
+    );
     let done = apply(&w.server, &admin, &changed).await;
     assert!(done.contains("Imported: 1 created, 0 updated."), "{done}");
 
     // Whole-file refusals: an unknown column, and a file over the size limit.
     let (status, page) = upload(&w.server, &admin, b"username,mail\nx,y\n".to_vec()).await;
     assert_eq!(status, 200);
-    assert!(page.contains("unknown column") && page.contains("mail"), "{page}");
+    assert!(
+        page.contains("unknown column") && page.contains("mail"),
+        "{page}"
+    );
     let (status, _) = upload(&w.server, &admin, vec![b'a'; 3 * 1024 * 1024]).await;
     assert_eq!(status, 413);
     w.server.stop().await;

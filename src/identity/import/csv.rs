@@ -20,7 +20,11 @@ pub struct FileError(pub String);
 pub(super) fn read(bytes: &[u8]) -> Result<(Vec<Column>, Vec<Record>), FileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         FileError(format!(
             "line {line} is not UTF-8 text: save the file as UTF-8 (CSV UTF-8) and try again"
         ))
@@ -121,7 +125,11 @@ fn split(text: &str, separator: char) -> Result<Vec<Record>, FileError> {
     Ok(records)
 }
 
-fn push_record(records: &mut Vec<Record>, line: usize, fields: Vec<String>) -> Result<(), FileError> {
+fn push_record(
+    records: &mut Vec<Record>,
+    line: usize,
+    fields: Vec<String>,
+) -> Result<(), FileError> {
     if fields.iter().all(|f| f.trim().is_empty()) {
         return Ok(());
     }
@@ -157,10 +165,30 @@ mod tests {
     #[test]
     fn bad_files_are_refused_with_a_reason() {
         assert!(read(b"").unwrap_err().0.contains("empty"));
-        assert!(read(b"username,mail\n").unwrap_err().0.contains("unknown column \"mail\""));
-        assert!(read(b"email\nx@y.org\n").unwrap_err().0.contains("no username"));
-        assert!(read(b"username\n\"open\n").unwrap_err().0.contains("not closed"));
-        assert!(read(b"username\nok\n\xff\n").unwrap_err().0.contains("line 3"));
+        assert!(
+            read(b"username,mail\n")
+                .unwrap_err()
+                .0
+                .contains("unknown column \"mail\"")
+        );
+        assert!(
+            read(b"email\nx@y.org\n")
+                .unwrap_err()
+                .0
+                .contains("no username")
+        );
+        assert!(
+            read(b"username\n\"open\n")
+                .unwrap_err()
+                .0
+                .contains("not closed")
+        );
+        assert!(
+            read(b"username\nok\n\xff\n")
+                .unwrap_err()
+                .0
+                .contains("line 3")
+        );
         let mut big = String::from("username\n");
         for i in 0..=MAX_ROWS {
             big.push_str(&format!("u{i}\n"));

@@ -159,11 +159,11 @@ pub(super) fn plan(rows: Vec<InputRow>, people: &People) -> Vec<PlannedRow> {
             out.push(planned);
             continue;
         }
-        match plan_row(&mut planned, people, &mut [
-            &mut seen_username,
-            &mut seen_email,
-            &mut seen_card,
-        ]) {
+        match plan_row(
+            &mut planned,
+            people,
+            &mut [&mut seen_username, &mut seen_email, &mut seen_card],
+        ) {
             Ok(()) => {}
             Err(reason) => {
                 planned.action = RowAction::Error;
@@ -185,7 +185,9 @@ fn plan_row(
     row.email = email;
     for (field, text) in [("name", &row.name), ("department", &row.department)] {
         if text.chars().count() > MAX_TEXT_CHARS || text.chars().any(char::is_control) {
-            return Err(format!("{field}: at most {MAX_TEXT_CHARS} characters, on one line"));
+            return Err(format!(
+                "{field}: at most {MAX_TEXT_CHARS} characters, on one line"
+            ));
         }
     }
     let keys = [
@@ -193,7 +195,11 @@ fn plan_row(
         (!row.email.is_empty()).then(|| row.email.clone()),
         row.card.clone(),
     ];
-    for ((key, map), what) in keys.iter().zip(seen.iter()).zip(["username", "e-mail", "card number"]) {
+    for ((key, map), what) in
+        keys.iter()
+            .zip(seen.iter())
+            .zip(["username", "e-mail", "card number"])
+    {
         if let Some(key) = key
             && let Some(first) = map.get(key)
         {
@@ -206,7 +212,11 @@ fn plan_row(
         }
     }
     let email_owner = people.by_email.get(&row.email).copied();
-    let card_owner = row.card.as_ref().and_then(|c| people.card_owner.get(c)).copied();
+    let card_owner = row
+        .card
+        .as_ref()
+        .and_then(|c| people.card_owner.get(c))
+        .copied();
     match people.by_username.get(&row.username) {
         Some(person) => {
             if person.directory {
@@ -312,8 +322,10 @@ mod tests {
             ],
             &people,
         );
-        let got: Vec<(RowAction, &str)> =
-            planned.iter().map(|r| (r.action, r.note.as_str())).collect();
+        let got: Vec<(RowAction, &str)> = planned
+            .iter()
+            .map(|r| (r.action, r.note.as_str()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -325,7 +337,10 @@ mod tests {
                 (RowAction::Error, "managed by the directory"),
                 (RowAction::Error, "an e-mail is required for a new person"),
                 (RowAction::Error, "that card belongs to another person"),
-                (RowAction::Error, "email: enter an address like name@example.org"),
+                (
+                    RowAction::Error,
+                    "email: enter an address like name@example.org"
+                ),
                 (RowAction::Error, "same card number as line 2"),
             ]
         );

@@ -262,7 +262,12 @@ impl Identity {
     }
 
     /// `Conflict` when another person has this username or e-mail.
-    async fn refuse_taken(&self, field: &'static str, login: &str, user_id: i64) -> IdentityResult<()> {
+    async fn refuse_taken(
+        &self,
+        field: &'static str,
+        login: &str,
+        user_id: i64,
+    ) -> IdentityResult<()> {
         match self.db.user_by_login(login).await {
             Ok(other) if other.id != user_id => Err(IdentityError::Conflict { field }),
             Ok(_) | Err(DbError::NotFound) => Ok(()),

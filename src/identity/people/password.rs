@@ -97,7 +97,9 @@ impl Identity {
             }
             None => Some(temporary_password()),
         };
-        let password = temporary.or(shown.as_ref().map(|s| s.as_str())).unwrap_or_default();
+        let password = temporary
+            .or(shown.as_ref().map(|s| s.as_str()))
+            .unwrap_or_default();
         let hash = hash_secret(self.cost(), password).await?;
         self.db.set_password_hash(user_id, &hash, true).await?;
         let sessions_ended = self.db.delete_sessions_of(user_id).await?;
@@ -108,7 +110,11 @@ impl Identity {
         };
         let detail = format!(
             "{} temporary password; {sessions_ended} session(s) ended; {}",
-            if shown.is_some() { "server-made" } else { "admin-set" },
+            if shown.is_some() {
+                "server-made"
+            } else {
+                "admin-set"
+            },
             if revoke_app_passwords {
                 format!("{app_passwords_revoked} app password(s) revoked")
             } else {
@@ -202,9 +208,6 @@ mod tests {
         assert_eq!(a.len(), 23);
         assert!(validate_password(&a).is_ok());
         assert_ne!(*a, *b);
-        assert!(
-            a.chars()
-                .all(|c| c == '-' || READABLE.contains(&(c as u8)))
-        );
+        assert!(a.chars().all(|c| c == '-' || READABLE.contains(&(c as u8))));
     }
 }
