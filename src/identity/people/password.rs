@@ -169,7 +169,7 @@ impl Identity {
                 ),
             })
             .await?;
-        Ok(self.user(user.id).await?)
+        self.user(user.id).await
     }
 
     /// Refuses (and audits) a password that an admin reset and the person has not
