@@ -559,21 +559,17 @@ async fn upload(server: &TestServer, admin: &reqwest::Client, csv: Vec<u8>) -> (
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-/// The "What happens" cell of the preview row of file line `line`.
+/// The "What happens" cell of the preview row of file line `line` (the cell after
+/// the line number).
 fn row_outcome(page: &str, line: usize) -> String {
+    let marker = format!("<td>{line}</td>");
     let start = page
-        .find(&format!("<td>{line}</td>"))
-        .unwrap_or_else(|| panic!("line {line} in {page}"));
-    let row = &page[start..];
-    let row = &row[..row.find("</tr>").unwrap()];
-    let last = row.rfind("<td>").unwrap();
-    row[last + 4..]
+        .find(&marker)
+        .unwrap_or_else(|| panic!("line {line} in {page}"))
+        + marker.len();
+    between(&page[start..], "<td>", "</td>")
         .replace("<strong>", "")
         .replace("</strong>", "")
-        .trim_end_matches("</td>\n    ")
-        .trim_end()
-        .trim_end_matches("</td>")
-        .to_owned()
 }
 
 async fn apply(server: &TestServer, admin: &reqwest::Client, preview: &str) -> String {
@@ -681,5 +677,90 @@ async fn a_csv_import_previews_every_row_then_applies_exactly_that(backend: Back
     );
     let (status, _) = upload(&w.server, &admin, vec![b'a'; 3 * 1024 * 1024]).await;
     assert_eq!(status, 413);
+    w.server.stop().await;
+}
+
+/// The new pages in a real browser, at desktop and phone width (screenshots under
+/// `target/screenshots/`): a person's page, the import preview, the forced password
+/// change.
+#[tokio::test]
+async fn the_account_pages_work_in_a_browser_at_desktop_and_phone_width() {
+    use support::browser::Browser;
+    let w = world(Backend::Sqlite).await;
+    let csv = w.server.dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "username,email,name,department,card_number\ncarol,carol@example.org,Carol Cole,Sales,0099 1234\nann,,,Finance,\ndave,not-an-address,Dave,,\n",
+    )
+    .unwrap();
+    for (name, width, height) in [("desktop", 1280, 900), ("phone", 390, 844)] {
+        let browser = Browser::start(width, height).await;
+        browser.goto(&w.server.url("/login")).await;
+        browser.fill("input[name=login]", "boss").await;
+        browser.fill("input[name=password]", ADMIN_PASSWORD).await;
+        browser
+            .click("form[action='/login'] button[type=submit]")
+            .await;
+        browser.wait_for_path("/admin").await;
+        browser
+            .goto(&w.server.url(&format!("/admin/users/{}", w.ann.id)))
+            .await;
+        browser.wait_for_text("Reset password").await;
+        browser.screenshot(&format!("admin-user-edit-{name}")).await;
+        browser.goto(&w.server.url("/admin/users/import")).await;
+        browser
+            .fill("input[name=file]", csv.to_str().unwrap())
+            .await;
+        browser
+            .click("form[action='/admin/users/import'] button[type=submit]")
+            .await;
+        browser
+            .wait_for_text("Dry run: nothing has changed yet.")
+            .await;
+        browser
+            .screenshot(&format!("admin-import-preview-{name}"))
+            .await;
+        browser.close().await;
+    }
+    // A person whose password was reset, on a phone.
+    let identity = &w.server.services.identity;
+    let reset = identity
+        .reset_password(
+            &w.boss,
+            w.bob.id,
+            Some("a temporary password"),
+            false,
+            &cli(),
+        )
+        .await
+        .unwrap();
+    assert!(reset.shown.is_none());
+    let phone = Browser::start(390, 844).await;
+    phone.goto(&w.server.url("/login")).await;
+    phone.fill("input[name=login]", "bob").await;
+    phone
+        .fill("input[name=password]", "a temporary password")
+        .await;
+    phone
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    phone.wait_for_path("/portal/account/password").await;
+    phone
+        .screenshot("portal-forced-password-change-phone")
+        .await;
+    phone
+        .fill("input[name=current]", "a temporary password")
+        .await;
+    phone
+        .fill("input[name=new]", "bob's own new password")
+        .await;
+    phone
+        .fill("input[name=new_again]", "bob's own new password")
+        .await;
+    phone
+        .click("form[action='/portal/account/password'] button[type=submit]")
+        .await;
+    phone.wait_for_path("/portal").await;
+    phone.close().await;
     w.server.stop().await;
 }
