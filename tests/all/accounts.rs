@@ -764,3 +764,40 @@ async fn the_account_pages_work_in_a_browser_at_desktop_and_phone_width() {
     phone.close().await;
     w.server.stop().await;
 }
+
+/// Measures a dry run and an import of the largest file allowed (10,000 people with
+/// cards). `cargo test --test all accounts::measure -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn measure_an_import_of_ten_thousand_people() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let w = world(backend).await;
+        let mut csv = String::from("username,email,name,department,card_number\n");
+        for i in 0..printpark::identity::import::MAX_ROWS {
+            csv.push_str(&format!(
+                "p{i},p{i}@example.org,Person {i},Dept {},{:08}\n",
+                i % 40,
+                i
+            ));
+        }
+        let identity = &w.server.services.identity;
+        let started = std::time::Instant::now();
+        let preview = identity
+            .preview_import(&w.boss, "big.csv", csv.as_bytes())
+            .await
+            .unwrap();
+        let planned = started.elapsed();
+        let started = std::time::Instant::now();
+        let outcome = identity
+            .apply_import(&w.boss, preview.id, &cli())
+            .await
+            .unwrap();
+        let applied = started.elapsed();
+        println!(
+            "{backend:?}: {} bytes; dry run {planned:?}; import {applied:?}; {outcome:?}",
+            csv.len()
+        );
+        assert_eq!(identity.list_users().await.unwrap().len(), 3 + 10_000);
+        w.server.stop().await;
+    }
+}
