@@ -29,6 +29,8 @@
 mod support;
 
 mod accounts;
+mod accounts_cli;
+mod accounts_import;
 mod agent;
 mod agent_trust;
 mod analysis;
