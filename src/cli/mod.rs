@@ -1,6 +1,8 @@
 //! The command line: one binary, several roles.
 
 mod discover;
+// Issue 16, accounts.
+mod reset_password;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -56,6 +58,13 @@ pub enum AdminCommand {
     /// Create a user. The password comes from --password or standard input.
     #[command(alias = "create")]
     CreateUser(CreateUserArgs),
+    /// Set an account's password (read from standard input), clear its sign-in
+    /// lock-out and end its sessions: for the last admin locked out. Works while the
+    /// server runs.
+    ResetPassword {
+        /// The account's username or e-mail.
+        username: String,
+    },
     /// Re-wrap every data key under a new master key (documents are not re-encrypted).
     RotateMasterKey {
         /// Where to write the new key. Default: replace the key file in use. Required
@@ -114,6 +123,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Admin(AdminCommand::CreateUser(args)) => create_user(settings, args).await,
+        Command::Admin(AdminCommand::ResetPassword { username }) => {
+            reset_password::reset_password(settings, &username).await
+        }
         Command::Admin(AdminCommand::RotateMasterKey { new_key_file }) => {
             rotate(settings, new_key_file).await
         }

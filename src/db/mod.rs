@@ -13,6 +13,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+// Issue 16, accounts: admin edits under the last-admin rule (`accounts`), CSV
+// imports (`user_imports`).
+pub mod accounts;
 pub mod agent_orders;
 pub mod agents;
 pub mod audit;
@@ -31,6 +34,7 @@ pub mod quota;
 pub mod releases;
 pub mod sessions;
 pub mod sign_in_limits;
+pub mod user_imports;
 pub mod users;
 
 pub use agent_orders::AgentOrderRow;
@@ -48,6 +52,10 @@ pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownRel
 pub use sessions::{DeviceSessionRow, SessionRow};
 pub use sign_in_limits::{Failure, LockRule, Reservation};
 pub use users::{AppPasswordRow, NewUser, UserRow};
+// Issue 16, accounts.
+pub use accounts::UserFields;
+pub use badges::BadgeRow;
+pub use user_imports::UserImportRow;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
 macro_rules! on_backend {

@@ -125,9 +125,41 @@ impl Db {
         Ok(n)
     }
 
-    pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> DbResult<()> {
-        self.update_user_column("password_hash", user_id, Some(hash))
-            .await
+    /// Sets the password hash; `must_change` says whether the next sign-in must choose
+    /// a new one first (an admin's reset) or not (the person chose it).
+    pub async fn set_password_hash(
+        &self,
+        user_id: i64,
+        hash: &str,
+        must_change: bool,
+    ) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(hash)
+            .bind(must_change)
+            .bind(now())
+            .bind(user_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        touched(done)
+    }
+
+    /// Revokes every live app password of the user; returns how many.
+    pub async fn revoke_app_passwords_of(&self, user_id: i64) -> DbResult<u64> {
+        Ok(on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE app_passwords SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now())
+            .bind(user_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
     }
 
     pub async fn set_pin_hash(&self, user_id: i64, hash: Option<&str>) -> DbResult<()> {
@@ -166,6 +198,8 @@ impl Db {
         touched(done)
     }
 
+    /// Disables or enables the user with no last-admin guard (tests and operator
+    /// tools); admins go through [`Db::set_user_disabled_guarded`].
     pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()> {
         let done = on_backend!(self, |pool| {
             sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")

@@ -117,6 +117,13 @@ audit_actions! {
     PasswordResetRequest => "password_reset.request",
     /// A reset link used (or refused: used, expired, unknown).
     PasswordResetUse => "password_reset.use",
+    // Issue 16, accounts: an admin edits a person, resets a password, imports people.
+    /// Detail: the names of the fields that changed (never a value of a secret).
+    UserEdit => "user.edit",
+    UserResetPassword => "user.reset_password",
+    UserBadgeAdd => "user.badge_add",
+    UserBadgeRemove => "user.badge_remove",
+    UserImport => "user.import",
 }
 
 /// How it ended, in the audit log.

@@ -95,6 +95,9 @@ impl Identity {
         let user = self
             .check_password(login, password, client, AuditAction::PhoneLogin)
             .await?;
+        // Issue 16, accounts: a temporary password opens only the page to replace it.
+        self.refuse_until_changed(&user, AuditAction::PhoneLogin, client)
+            .await?;
         self.audit(AuditEvent {
             actor: Some(&user),
             action: AuditAction::PhoneLogin,
@@ -284,6 +287,9 @@ impl Identity {
         }
         let user = self
             .check_password(login, secret, client, AuditAction::AuthBasic)
+            .await?;
+        // Issue 16, accounts: a temporary password opens only the page to replace it.
+        self.refuse_until_changed(&user, AuditAction::AuthBasic, client)
             .await?;
         Ok(Principal {
             user,

@@ -11,6 +11,8 @@ use crate::vault::{Vault, VaultError};
 pub mod app_passwords;
 pub mod audit;
 pub mod first_run;
+// Issue 16, accounts: CSV import of people.
+pub mod import;
 pub mod limits;
 pub mod login;
 // issue 16, e-mail: the relay settings page and the test message, and "forgot password"
@@ -24,6 +26,9 @@ pub mod station_sessions;
 pub use audit::{AuditAction, AuditEvent, AuditOutcome};
 pub use login::{CsrfBinding, Principal, SessionToken};
 pub use people::{NewUserRequest, UserUpdate};
+// Issue 16, accounts.
+pub use people::edit::UserEdit;
+pub use people::password::PasswordReset;
 pub use secrets::HashCost;
 pub use station::{AtPrinter, BadgeOutcome};
 
@@ -55,6 +60,10 @@ pub enum IdentityError {
     Db(DbError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    // Issue 16, accounts.
+    /// An admin reset the password: it opens only the page to choose a new one.
+    #[error("choose a new password first")]
+    PasswordChangeRequired,
 }
 
 impl From<DbError> for IdentityError {

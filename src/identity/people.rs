@@ -7,7 +7,10 @@ use super::{
     AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
     Role, User, normalize_login,
 };
-use crate::db::{DbError, NewUser};
+use crate::db::{AuditRecord, DbError, NewUser};
+
+pub mod edit;
+pub mod password;
 
 pub const MIN_PASSWORD_LEN: usize = 10;
 
@@ -192,6 +195,9 @@ impl Identity {
             .collect())
     }
 
+    /// Disables (ending every session) or enables a person. The last enabled admin
+    /// cannot be disabled: one conditional statement decides, committed with its audit
+    /// row.
     pub async fn update_user(
         &self,
         actor: &User,
@@ -211,20 +217,26 @@ impl Identity {
                 reason: "you cannot disable yourself".into(),
             });
         }
-        self.db.set_user_disabled(user_id, disabled).await?;
+        let audit = AuditRecord {
+            actor_id: Some(actor.id),
+            actor: &actor.username,
+            action: action.as_str(),
+            target: &target.username,
+            outcome: AuditOutcome::Success.as_str(),
+            client_addr: &client.addr,
+            detail: "",
+        };
+        let Some(row) = self
+            .db
+            .set_user_disabled_guarded(user_id, disabled, &audit)
+            .await?
+        else {
+            return Err(last_admin());
+        };
         if disabled {
             self.db.delete_sessions_of(user_id).await?;
         }
-        self.audit(AuditEvent {
-            actor: Some(actor),
-            action,
-            target: &target.username,
-            outcome: AuditOutcome::Success,
-            client,
-            detail: "",
-        })
-        .await?;
-        self.user(user_id).await
+        Ok(row.into())
     }
 
     /// Sets how long this user's jobs are held (1 h to 30 days), or back to the default.
@@ -311,8 +323,19 @@ impl Identity {
         )
         .await?;
         validate_password(new)?;
+        if user.must_change_password
+            && bool::from(subtle::ConstantTimeEq::ct_eq(
+                current.as_bytes(),
+                new.as_bytes(),
+            ))
+        {
+            return Err(IdentityError::Invalid {
+                field: "new password",
+                reason: "choose one that differs from the temporary password".into(),
+            });
+        }
         let hash = hash_secret(self.cost(), new).await?;
-        self.db.set_password_hash(user.id, &hash).await?;
+        self.db.set_password_hash(user.id, &hash, false).await?;
         let ended = self.end_other_sessions(user, keep).await?;
         self.audit(AuditEvent {
             actor: Some(user),
@@ -336,29 +359,6 @@ impl Identity {
             .db
             .delete_other_sessions_of(user.id, keep.as_deref())
             .await?)
-    }
-
-    /// An admin sets someone's password (e.g. from the CLI).
-    pub async fn set_password(
-        &self,
-        actor: Option<&User>,
-        user_id: i64,
-        new: &str,
-        client: &ClientInfo,
-    ) -> IdentityResult<()> {
-        validate_password(new)?;
-        let target = self.user(user_id).await?;
-        let hash = hash_secret(self.cost(), new).await?;
-        self.db.set_password_hash(user_id, &hash).await?;
-        self.audit(AuditEvent {
-            actor,
-            action: AuditAction::UserSetPassword,
-            target: &target.username,
-            outcome: AuditOutcome::Success,
-            client,
-            detail: "",
-        })
-        .await
     }
 
     /// A user sets their own PIN (for release at the printer), proving their password;
@@ -432,6 +432,14 @@ impl Identity {
 
     pub async fn user_by_login(&self, login: &str) -> IdentityResult<User> {
         Ok(self.db.user_by_login(&normalize_login(login)).await?.into())
+    }
+}
+
+/// The refusal of a change that would leave no enabled admin.
+pub(super) fn last_admin() -> IdentityError {
+    IdentityError::Invalid {
+        field: "role",
+        reason: "this is the last enabled admin: make another admin first".into(),
     }
 }
 

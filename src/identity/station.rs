@@ -38,7 +38,7 @@ pub enum BadgeOutcome {
 }
 
 impl Identity {
-    fn badge_hash(&self, badge: &str) -> Vec<u8> {
+    pub(super) fn badge_hash(&self, badge: &str) -> Vec<u8> {
         self.vault
             .keyed_hash(BADGE_PURPOSE, normalize_badge(badge).as_bytes())
     }

@@ -19,6 +19,11 @@ use crate::identity::{ClientInfo, CsrfBinding, IdentityError, Principal, Session
 pub const SESSION_COOKIE: &str = "__Host-pp_session";
 pub const PRESESSION_COOKIE: &str = "__Host-pp_pre";
 
+/// Where a person whose password an admin reset must go first.
+pub const CHANGE_PASSWORD_PATH: &str = "/portal/account/password";
+/// What a signed-in person may reach before replacing a reset password.
+const OPEN_BEFORE_CHANGE: [&str; 2] = [CHANGE_PASSWORD_PATH, "/logout"];
+
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
         addr: req
@@ -98,6 +103,11 @@ async fn signed_in(req: HttpRequest) -> Result<SignedIn, Problem> {
             IdentityError::Disabled | IdentityError::NotFound => IdentityError::Unauthenticated,
             other => other,
         })?;
+    // A reset password opens the page that replaces it, and nothing else (pages
+    // redirect there, the API answers 403 `password_change_required`).
+    if principal.user.must_change_password && !OPEN_BEFORE_CHANGE.contains(&req.path()) {
+        return Err(IdentityError::PasswordChangeRequired.into());
+    }
     Ok(SignedIn { principal, token })
 }
 

@@ -109,6 +109,12 @@ impl From<IdentityError> for Problem {
                 "reset_link_expired",
                 "This link has expired or was used; ask for a new one.",
             ),
+            // Issue 16, accounts.
+            E::PasswordChangeRequired => Problem::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "An administrator reset your password: choose a new one in the portal (My account → Password) first. App passwords keep working.",
+            ),
             other => Problem::internal("identity error", &other),
         }
     }
@@ -328,6 +334,12 @@ impl ResponseError for PageError {
         if self.0.status == StatusCode::UNAUTHORIZED && self.0.code == "unauthenticated" {
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/login"))
+                .finish();
+        }
+        // Issue 16, accounts: every page leads to the one that replaces the password.
+        if self.0.code == "password_change_required" {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, super::auth::CHANGE_PASSWORD_PATH))
                 .finish();
         }
         let page = ErrorPage {

@@ -28,6 +28,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod accounts;
+mod accounts_cli;
+mod accounts_import;
 mod agent;
 mod agent_trust;
 mod analysis;

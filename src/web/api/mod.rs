@@ -22,13 +22,17 @@ pub mod users;
         panel::sign_in, panel::sign_out, panel::jobs, panel::release,
         agent::enrol, agent::heartbeat, agent::park,
         agent::orders, agent::order_step, agent::outcome,
-        agent::put_copy, agent::get_copy),
+        agent::put_copy, agent::get_copy,
+        // Issue 16, accounts.
+        users::edit_user),
     components(schemas(User, crate::identity::Role, HeldJob, crate::jobs::JobState, NewUserRequest, ErrorBody, ErrorDetail, users::Me,
         panel::DeviceSignIn, panel::DeviceSession, panel::DeviceRelease, panel::DeviceReleased,
         crate::release::AgentEnrolment, crate::release::AgentCredential, crate::release::AgentHealth,
         crate::release::AgentPrinterHealth, crate::release::AgentAssignment, crate::release::AgentPrinter,
         crate::release::WorkstationJob, crate::release::AgentOrdersRequest, crate::release::AgentOrders,
-        crate::release::AgentOrder, crate::release::AgentOutcome, agent::ParkedJob)),
+        crate::release::AgentOrder, crate::release::AgentOutcome, agent::ParkedJob,
+        // Issue 16, accounts.
+        crate::identity::UserEdit)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -58,6 +62,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/me", web::get().to(users::me))
         .route("/api/v1/users", web::get().to(users::list_users))
         .route("/api/v1/users", web::post().to(users::create_user))
+        // Issue 16, accounts.
+        .route("/api/v1/users/{id}", web::patch().to(users::edit_user))
         .route("/api/v1/jobs", web::get().to(users::my_jobs))
         .route("/api/v1/jobs/{id}", web::delete().to(users::delete_job))
         // The printer-panel app at an output device.

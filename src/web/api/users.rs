@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::error_body::ErrorBody;
 use crate::identity::people::require_admin;
-use crate::identity::{ClientInfo, NewUserRequest, User};
+use crate::identity::{ClientInfo, NewUserRequest, User, UserEdit};
 use crate::jobs::HeldJob;
 use crate::web::AppState;
 use crate::web::auth::ApiCaller;
@@ -89,4 +89,25 @@ pub async fn delete_job(
         .delete(&caller.principal.user, path.into_inner(), &client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Edit a person (admins only). Absent fields stay as they are; `hold_hours: null`
+/// means the queue default. Card numbers are write-only (stored as keyed hashes). For
+/// directory people the fields the directory supplies are refused (422). The last
+/// enabled admin cannot be demoted (422). Audited with the names of the changed fields.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", params(("id" = i64, Path, description = "user id")), request_body = UserEdit, responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn edit_user(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    client: ClientInfo,
+    path: web::Path<i64>,
+    body: web::Json<UserEdit>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller.principal.user)?;
+    let user = state
+        .services
+        .identity
+        .edit_user(&caller.principal.user, path.into_inner(), &body, &client)
+        .await?;
+    Ok(HttpResponse::Ok().json(user))
 }

@@ -122,6 +122,13 @@ fn refused(error: IdentityError, body: Body, limit: u64) -> HttpResponse {
             body,
             limit,
         ),
+        // Issue 16, accounts: an admin-reset password not yet replaced.
+        IdentityError::PasswordChangeRequired => refuse_unread(
+            HttpResponse::Forbidden(),
+            "Your password was reset: choose a new one in the portal first (app passwords still work).",
+            body,
+            limit,
+        ),
         IdentityError::InvalidCredentials => {
             let mut response = HttpResponse::Unauthorized();
             response.insert_header((header::WWW_AUTHENTICATE, REALM));

@@ -27,6 +27,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/settings", web::get().to(dashboard::settings))
         .route("/admin/users", web::get().to(users::users))
         .route("/admin/users", web::post().to(users::create_user))
+        // Issue 16, accounts: the import (before `{id}`), one person's page, password
+        // reset and cards (before `{id}/{action}`).
+        .route("/admin/users/import", web::get().to(users::import::form))
+        .route("/admin/users/import", web::post().to(users::import::upload))
+        .route(
+            "/admin/users/import/{id}",
+            web::post().to(users::import::apply),
+        )
+        .route("/admin/users/{id}", web::get().to(users::edit::edit_page))
+        .route("/admin/users/{id}", web::post().to(users::edit::save))
+        .route(
+            "/admin/users/{id}/password",
+            web::post().to(users::edit::reset_password),
+        )
+        .route(
+            "/admin/users/{id}/badges",
+            web::post().to(users::edit::add_card),
+        )
+        .route(
+            "/admin/users/{id}/badges/{handle}/remove",
+            web::post().to(users::edit::remove_card),
+        )
         .route(
             "/admin/users/{id}/delete",
             web::get().to(users::confirm_delete),

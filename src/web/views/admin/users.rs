@@ -1,4 +1,5 @@
-//! Admin pages for people: the user list, new users, holds, roles, deletion.
+//! Admin pages for people: the user list, new users, holds, roles, deletion; one
+//! person's page (`users/edit.rs`) and the CSV import (`users/import.rs`).
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -11,6 +12,9 @@ use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::views::{Page, render};
+
+pub mod edit;
+pub mod import;
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]

@@ -190,44 +190,6 @@ async fn outcome(
 }
 
 #[derive(Deserialize)]
-pub struct PasswordForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    current: String,
-    #[serde(default)]
-    new: String,
-}
-
-csrf_field!(PasswordForm);
-
-pub async fn change_password(
-    state: web::Data<AppState>,
-    client: ClientInfo,
-    SignedForm { who, form }: UserForm<PasswordForm>,
-) -> Result<HttpResponse, PageError> {
-    let result = state
-        .services
-        .identity
-        .change_password(
-            &who.principal.user,
-            &form.current,
-            &form.new,
-            &client,
-            Some(&who.token),
-        )
-        .await;
-    outcome(
-        &state,
-        &who,
-        result
-            .map(|()| "Password changed. You are signed out everywhere else (other browsers, phones, printers).")
-            .map_err(Problem::from),
-    )
-    .await
-}
-
-#[derive(Deserialize)]
 pub struct PinForm {
     #[serde(default)]
     csrf: String,

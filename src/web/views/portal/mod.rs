@@ -5,6 +5,8 @@ use actix_web::web;
 
 pub mod account;
 pub mod jobs;
+// Issue 16, accounts: changing one's password, and the forced change after a reset.
+pub mod password;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/portal", web::get().to(jobs::my_jobs))
@@ -14,7 +16,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/portal/account", web::get().to(account::account))
         .route(
             "/portal/account/password",
-            web::post().to(account::change_password),
+            web::get().to(password::password_page),
+        )
+        .route(
+            "/portal/account/password",
+            web::post().to(password::change_password),
         )
         .route("/portal/account/pin", web::post().to(account::set_pin))
         .route(
