@@ -164,7 +164,7 @@ impl Identity {
     /// Uses a reset link: sets the new password, clears `must_change_password`, ends
     /// every session of the person; audited. A used or expired link is
     /// [`IdentityError::ResetLinkExpired`].
-    pub async fn reset_password(
+    pub async fn reset_password_with_link(
         &self,
         token: &str,
         new_password: &str,

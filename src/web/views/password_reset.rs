@@ -230,7 +230,7 @@ pub async fn reset_submit(
     match state
         .services
         .identity
-        .reset_password(&form.token, &form.password, &client)
+        .reset_password_with_link(&form.token, &form.password, &client)
         .await
     {
         Ok(_) => reset_page(
