@@ -47,6 +47,8 @@ pub struct Services {
     pub devices: Devices,
     /// Issue 16, e-mail: the mail relay (`[smtp]` or the admin page's).
     pub mailer: Mailer,
+    /// Single sign-on (issue 16, oidc).
+    pub sso: crate::identity::oidc::SingleSignOn,
     pub master_source: vault::MasterKeySource,
 }
 
@@ -109,6 +111,8 @@ impl Services {
                 "documents are wrapped under another master key (was the key rotated while a server ran?); they cannot be opened"
             );
         }
+        // Single sign-on (issue 16, oidc).
+        let sso = crate::identity::oidc::SingleSignOn::new(identity.clone(), settings.oidc.clone());
         first_run_code(&identity, &settings).await?;
         crate::private_files::warn_if_loose(&private_paths(&settings));
         tracing::info!(
@@ -127,6 +131,7 @@ impl Services {
             release,
             devices,
             mailer,
+            sso,
             master_source: source,
         })
     }

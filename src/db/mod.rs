@@ -36,6 +36,8 @@ pub mod sessions;
 pub mod sign_in_limits;
 pub mod user_imports;
 pub mod users;
+// Single sign-on (issue 16, oidc).
+pub mod oidc;
 
 pub use agent_orders::AgentOrderRow;
 pub use agents::{AgentRow, AgentTrustRow};
@@ -56,6 +58,8 @@ pub use users::{AppPasswordRow, NewUser, UserRow};
 pub use accounts::UserFields;
 pub use badges::BadgeRow;
 pub use user_imports::UserImportRow;
+// Single sign-on (issue 16, oidc).
+pub use oidc::{NewOidcPerson, OidcProviderFields, OidcProviderRow, PendingLogin, PendingLoginRow};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
 macro_rules! on_backend {

@@ -18,6 +18,8 @@ pub mod login;
 // issue 16, e-mail: the relay settings page and the test message, and "forgot password"
 pub mod mail_settings;
 pub mod password_reset;
+// Single sign-on (issue 16, oidc).
+pub mod oidc;
 pub mod people;
 pub mod secrets;
 pub mod station;

@@ -17,6 +17,8 @@ pub mod release_points;
 pub mod releasing;
 pub mod session;
 pub mod setup;
+// Single sign-on (issue 16, oidc).
+pub mod sso;
 
 /// The pages outside the three folders: first run, sign-in and sign-out.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -27,6 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(session::login_submit))
         .route("/logout", web::post().to(session::logout))
         .configure(password_reset::routes);
+    sso::routes(cfg); // single sign-on (issue 16, oidc)
 }
 
 // `Page` itself lives in `web/page.rs`, below `error` and `auth`; what needs a
