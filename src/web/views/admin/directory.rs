@@ -18,6 +18,9 @@ use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
 use crate::web::views::{Page, redirect, render, when};
 
+/// How long "Sync now" waits for the sync to end before showing its progress.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A sync run, ready to lay out.
 #[derive(Clone)]
 pub struct RunLine {
@@ -233,7 +236,7 @@ pub async fn page(
     // A fixed sentence per value, so the query cannot put text on the page.
     match query.done.as_deref() {
         Some("saved") => page = page.with_notice("Directory settings saved. The bind password is sealed and not shown again."),
-        Some("sync") => page = page.with_notice("Sync started."),
+        Some("sync") => page = page.with_notice("Sync started; its result is below."),
         _ => {}
     }
     directory_page(&state, page, None, Vec::new()).await
@@ -339,7 +342,12 @@ pub async fn sync(
         .start_sync(&who.0.principal.user, &client)
         .await;
     match result.map_err(Problem::from) {
-        Ok(()) => Ok(redirect("/admin/directory?done=sync")),
+        Ok(running) => {
+            // A small directory is done in a moment: the page then shows the result
+            // at once; a large one goes on while the page shows its progress.
+            let _ = tokio::time::timeout(SYNC_WAIT, running).await;
+            Ok(redirect("/admin/directory?done=sync"))
+        }
         Err(problem) if problem.status.is_server_error() => Err(PageError(problem)),
         Err(problem) => {
             let page = title_page(&state, &who).with_error(problem.message);
