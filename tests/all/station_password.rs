@@ -116,17 +116,23 @@ async fn station_password(backend: Backend) {
     assert_eq!(down.status(), 503);
     let page = down.text().await.unwrap();
     assert!(page.contains("directory did not answer"), "{page}");
-    assert!(page.contains("action=\"/station/"), "shown on the station page: {page}");
+    assert!(
+        page.contains("action=\"/station/"),
+        "shown on the station page: {page}"
+    );
     assert!(took < Duration::from_secs(4), "took {took:?}");
     let rows = audit(&server, "station.password").await;
     assert!(
         rows.iter().any(|r| r.actor == "dora"
             && r.outcome == "failure"
-            && r.detail.contains("did not answer within 1 s (TLS handshake)")),
+            && r.detail
+                .contains("did not answer within 1 s (TLS handshake)")),
         "{rows:?}"
     );
     assert!(
-        !rows.iter().any(|r| r.actor == "dora" && r.detail.contains("(failure")),
+        !rows
+            .iter()
+            .any(|r| r.actor == "dora" && r.detail.contains("(failure")),
         "an unanswered directory is no wrong password: {rows:?}"
     );
 
@@ -147,7 +153,8 @@ async fn station_password(backend: Backend) {
     let rows = audit(&server, "station.password").await;
     assert!(
         rows.iter()
-            .any(|r| r.actor == "ann" && r.detail.contains("wrong login or password at printer Hall")),
+            .any(|r| r.actor == "ann"
+                && r.detail.contains("wrong login or password at printer Hall")),
         "{rows:?}"
     );
     // The password limit is ann's own: the lock holds at the portal too, as a PIN's
