@@ -59,9 +59,7 @@ async fn directory_settings_on_the_page_test_and_sync() {
             "CN=PrintUsers,OU=Groups,DC=example,DC=org",
         )
         .await;
-    desktop
-        .click(&format!("{form} button[type=submit]"))
-        .await;
+    desktop.click(&format!("{form} button[type=submit]")).await;
     desktop.wait_for_text("Directory settings saved.").await;
     let page = desktop.source().await;
     assert!(!page.contains(BIND_PASSWORD), "the password is never shown");
@@ -104,7 +102,10 @@ async fn directory_settings_on_the_page_test_and_sync() {
         Err(LdapError::Connect(_))
     ));
     let users = server.services.identity.list_users().await.unwrap();
-    assert!(users.iter().all(|u| !u.disabled), "a failed sync disables nobody");
+    assert!(
+        users.iter().all(|u| !u.disabled),
+        "a failed sync disables nobody"
+    );
     for action in [
         "directory.settings",
         "directory.test",
