@@ -73,5 +73,8 @@ CREATE TABLE ldap_people (
     user_id   BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     dn        TEXT   NOT NULL,
     card_hash BLOB,
+    -- The sync disabled them (they left): it enables them again when they come back.
+    -- Someone an admin disabled stays disabled whatever the directory says.
+    disabled_by_sync BOOLEAN NOT NULL DEFAULT FALSE,
     synced_at BIGINT NOT NULL
 );

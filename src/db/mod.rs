@@ -25,6 +25,7 @@ pub mod infra_events;
 pub mod jobs;
 // Issue 16, LDAP / Active Directory.
 pub mod ldap;
+pub mod ldap_people;
 pub mod output_devices;
 pub mod printers;
 pub mod quota;
@@ -42,10 +43,8 @@ pub use discovery::{CredentialRow, DiscoverySettingsRow, RangeRow, ScanRow};
 pub use infra_events::EventRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 // Issue 16, LDAP / Active Directory.
-pub use ldap::{
-    LdapChange, LdapChangeAudit, LdapPersonFields, LdapPersonRow, LdapRunCounts, LdapSettingsRow,
-    LdapSyncRunRow,
-};
+pub use ldap::{LdapRunCounts, LdapSettingsRow, LdapSyncRunRow};
+pub use ldap_people::{LdapChange, LdapChangeAudit, LdapPersonFields, LdapPersonRow};
 pub use output_devices::{DeviceReportFields, OutputDeviceRow};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownReleaseState};

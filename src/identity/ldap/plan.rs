@@ -224,12 +224,15 @@ pub fn plan(
             None => out.changes.push(LdapChange::Create(fields)),
             Some(row) => {
                 let u = &row.user;
+                // Back after the sync disabled them: enabled again. Disabled by an
+                // admin: left disabled (the directory does not overrule the admin).
+                let enable = u.disabled && row.disabled_by_sync == Some(true);
                 let same = u.username == fields.username
                     && u.email == fields.email
                     && u.name == fields.name
                     && u.department == fields.department
                     && u.role == fields.role
-                    && !u.disabled
+                    && !enable
                     && row.dn.as_deref() == Some(fields.dn.as_str())
                     && row.card_hash == fields.card_hash;
                 if same {
@@ -239,6 +242,7 @@ pub fn plan(
                         user_id: u.id,
                         fields,
                         old_card: row.card_hash.clone(),
+                        enable,
                     });
                 }
             }
@@ -301,6 +305,7 @@ mod tests {
             },
             dn: Some(f.dn.clone()),
             card_hash: f.card_hash.clone(),
+            disabled_by_sync: Some(false),
         }
     }
 
@@ -376,6 +381,33 @@ mod tests {
         disabled.sort();
         assert_eq!(disabled, [1, 3]);
         assert!(next.changes.iter().any(|c| matches!(c, LdapChange::Update { user_id: 2, fields, .. } if fields.department == "Research")));
+    }
+
+    #[test]
+    fn the_sync_enables_whom_it_disabled_never_whom_an_admin_disabled() {
+        let people = vec![person("g1", "ada"), person("g2", "grace")];
+        let first = plan(people.clone(), vec![], &HashSet::new(), &groups(), hash);
+        let mut held: Vec<_> = first
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| stored(i as i64 + 1, c))
+            .collect();
+        held[0].user.disabled = true;
+        held[0].disabled_by_sync = Some(true);
+        held[1].user.disabled = true;
+        held[1].disabled_by_sync = Some(false);
+        let next = plan(people, held, &HashSet::new(), &groups(), hash);
+        assert_eq!(next.changes.len(), 1, "{:?}", next.changes);
+        assert!(matches!(
+            next.changes[0],
+            LdapChange::Update {
+                user_id: 1,
+                enable: true,
+                ..
+            }
+        ));
+        assert_eq!(next.unchanged, 1, "grace stays disabled, unchanged");
     }
 
     #[test]
