@@ -28,6 +28,9 @@ pub mod infra_events;
 pub mod jobs;
 // issue 16, e-mail and password reset
 pub mod mail;
+// Issue 16, LDAP / Active Directory.
+pub mod ldap;
+pub mod ldap_people;
 pub mod output_devices;
 pub mod printers;
 pub mod quota;
@@ -48,6 +51,9 @@ pub use discovery::{CredentialRow, DiscoverySettingsRow, RangeRow, ScanRow};
 pub use infra_events::EventRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
 pub use mail::{ResetDone, SmtpSettingsRow};
+// Issue 16, LDAP / Active Directory.
+pub use ldap::{LdapRunCounts, LdapSettingsRow, LdapSyncRunRow};
+pub use ldap_people::{LdapChange, LdapChangeAudit, LdapPersonFields, LdapPersonRow};
 pub use output_devices::{DeviceReportFields, OutputDeviceRow};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownReleaseState};

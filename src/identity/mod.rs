@@ -13,6 +13,8 @@ pub mod audit;
 pub mod first_run;
 // Issue 16, accounts: CSV import of people.
 pub mod import;
+// Issue 16: LDAP / Active Directory.
+pub mod ldap;
 pub mod limits;
 pub mod login;
 // issue 16, e-mail: the relay settings page and the test message, and "forgot password"
@@ -23,6 +25,8 @@ pub mod oidc;
 pub mod people;
 pub mod secrets;
 pub mod station;
+// Issue 16: username + password at a release station.
+pub mod station_password;
 pub mod station_sessions;
 
 pub use audit::{AuditAction, AuditEvent, AuditOutcome};
@@ -58,6 +62,10 @@ pub enum IdentityError {
     /// Issue 16, e-mail: a password reset link that is used, expired or unknown.
     #[error("this link has expired or was used; ask for a new one")]
     ResetLinkExpired,
+    // Issue 16, LDAP / Active Directory: a directory person's password could not be
+    // checked (the directory is down, slow or misconfigured); local accounts still work.
+    #[error("the directory did not answer: {0}")]
+    DirectoryUnavailable(String),
     #[error(transparent)]
     Db(DbError),
     #[error(transparent)]
@@ -199,6 +207,8 @@ pub struct Identity {
     db: Db,
     vault: Vault,
     security: SecuritySettings,
+    // Issue 16: the settings file's `[ldap]` and the cache of good directory binds.
+    ldap: std::sync::Arc<ldap::bind::DirectoryLink>,
 }
 
 impl Identity {
@@ -207,7 +217,15 @@ impl Identity {
             db,
             vault,
             security,
+            ldap: std::sync::Arc::default(),
         }
+    }
+
+    /// Issue 16: the settings file's `[ldap]` section (its `url` set = it wins over the
+    /// admin page). Directory people sign in with a bind through it.
+    pub fn with_ldap_settings(mut self, file: &crate::config::LdapSettings) -> Self {
+        self.ldap = std::sync::Arc::new(ldap::bind::DirectoryLink::new(file));
+        self
     }
 
     fn cost(&self) -> HashCost {

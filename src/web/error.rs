@@ -47,6 +47,13 @@ impl Problem {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// Issue 16: a sign-in page shows this problem on itself (the person can act on
+    /// it) rather than on the error page: anything of theirs, and a directory that did
+    /// not answer (try again, or use a local account).
+    pub fn shown_in_place(&self) -> bool {
+        !self.status.is_server_error() || self.code == "directory_unavailable"
+    }
+
     fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "{what}");
         Self::new(
@@ -115,6 +122,15 @@ impl From<IdentityError> for Problem {
                 "password_change_required",
                 "An administrator reset your password: choose a new one in the portal (My account → Password) first. App passwords keep working.",
             ),
+            // Issue 16: a directory person's password could not be checked.
+            E::DirectoryUnavailable(reason) => {
+                tracing::warn!(%reason, "directory sign-in: the directory did not answer");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "directory_unavailable",
+                    "The directory did not answer; try again or use a local account.",
+                )
+            }
             other => Problem::internal("identity error", &other),
         }
     }
@@ -138,6 +154,26 @@ impl From<crate::mail::MailError> for Problem {
                 error.to_string(),
             ),
             other => Problem::new(StatusCode::BAD_GATEWAY, "mail_failed", other.to_string()),
+        }
+    }
+}
+
+// Issue 16: the directory (LDAP / Active Directory) on the admin pages. What failed
+// with the directory is the admin's to read (it names the step: TCP, TLS, bind, search).
+impl From<crate::identity::ldap::LdapError> for Problem {
+    fn from(error: crate::identity::ldap::LdapError) -> Self {
+        use crate::identity::ldap::LdapError as E;
+        match error {
+            E::Identity(e) => e.into(),
+            E::Db(e) => e.into(),
+            E::Vault(e) => e.into(),
+            E::Busy => Problem::new(StatusCode::CONFLICT, "busy", error.to_string()),
+            E::NotConfigured | E::Invalid(_) => Problem::bad_request(error.to_string()),
+            other => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "directory_failed",
+                other.to_string(),
+            ),
         }
     }
 }
@@ -312,6 +348,10 @@ pub fn refused_in_place(mut response: HttpResponse, problem: &Problem) -> HttpRe
     if problem.status == StatusCode::TOO_MANY_REQUESTS {
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return with_retry_after(response, problem);
+    }
+    // Issue 16: the directory did not answer; the page says so with its 503.
+    if problem.code == "directory_unavailable" {
+        *response.status_mut() = problem.status;
     }
     response
 }

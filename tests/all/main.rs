@@ -39,6 +39,8 @@ mod cups;
 mod devices_admin;
 mod discovery;
 mod discovery_admin;
+// Issue 16: the Directory admin page (LDAP / AD) in a browser.
+mod directory_page;
 mod dnssd;
 mod first_run_and_ops;
 mod fuzz_replay;
@@ -60,5 +62,7 @@ mod snmp_peer;
 // Issue 16, single sign-on (oidc): the admin page and what needs no provider.
 mod sso_admin;
 mod startup;
+// Issue 16: username + password at a release station.
+mod station_password;
 mod vault;
 mod web;

@@ -8,6 +8,8 @@ use crate::web::AppState;
 pub mod agents;
 pub mod dashboard;
 pub mod devices;
+// Issue 16: LDAP / Active Directory.
+pub mod directory;
 pub mod discovery;
 pub mod labels;
 // issue 16, e-mail
@@ -118,6 +120,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/mail", web::get().to(mail::page))
         .route("/admin/mail", web::post().to(mail::save))
         .route("/admin/mail/test", web::post().to(mail::test))
+        // Issue 16: LDAP / Active Directory.
+        .route("/admin/directory", web::get().to(directory::page))
+        .route("/admin/directory", web::post().to(directory::save))
+        .route("/admin/directory/test", web::post().to(directory::test))
+        .route("/admin/directory/sync", web::post().to(directory::sync))
         .route("/admin/agents", web::get().to(agents::agents))
         .route("/admin/agents/code", web::post().to(agents::new_code))
         .route(
