@@ -44,6 +44,8 @@ mod ipp;
 mod ipp_strict;
 mod ipptool;
 mod netns_site;
+// Issue 16, single sign-on (oidc-peer): the OpenID provider and the sign-in tests.
+mod oidc;
 mod printers_admin;
 mod push;
 mod release;
