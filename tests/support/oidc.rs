@@ -230,8 +230,8 @@ impl OidcProvider {
     /// What the provider printed (for failure messages).
     pub fn output(&self) -> String {
         let out = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let err = std::fs::read_to_string(self.log.with_file_name("provider.err"))
-            .unwrap_or_default();
+        let err =
+            std::fs::read_to_string(self.log.with_file_name("provider.err")).unwrap_or_default();
         format!("{out}{err}")
     }
 

@@ -101,7 +101,10 @@ async fn code_for(provider: &OidcProvider, account: &Account) -> (Attempt, Strin
     )
     .await;
     assert!(back.starts_with(REDIRECT), "{back}");
-    assert_eq!(query(&back, "state").as_deref(), Some(attempt.state.as_str()));
+    assert_eq!(
+        query(&back, "state").as_deref(),
+        Some(attempt.state.as_str())
+    );
     let code = query(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
     (attempt, code)
 }
@@ -141,21 +144,39 @@ async fn provider_code_flow_with_pkce_gives_an_id_token_that_verifies() {
 
     let discovery = provider.discovery().await;
     assert_eq!(discovery["issuer"], provider.issuer.as_str());
-    assert_eq!(discovery["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert!(discovery["end_session_endpoint"].is_string(), "{discovery}");
 
     // Without a code challenge the provider sends the client back with an error.
     let plain = attempt(&provider, false);
-    let refused = cookie_client().get(&plain.authorize_url).send().await.unwrap();
+    let refused = cookie_client()
+        .get(&plain.authorize_url)
+        .send()
+        .await
+        .unwrap();
     let back = crate::support::oidc::location(&refused);
-    assert_eq!(query(&back, "error").as_deref(), Some("invalid_request"), "{back}");
+    assert_eq!(
+        query(&back, "error").as_deref(),
+        Some("invalid_request"),
+        "{back}"
+    );
 
     // A wrong password at the provider's form is refused there.
     let client = cookie_client();
     let wrong = attempt(&provider, true);
     let page = client.get(&wrong.authorize_url).send().await.unwrap();
     let form_url = crate::support::oidc::location(&page);
-    let form = client.get(&form_url).send().await.unwrap().text().await.unwrap();
+    let form = client
+        .get(&form_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let action = crate::support::between(&form, "action=\"", "\"").to_owned();
     let posted = client
         .post(url::Url::parse(&form_url).unwrap().join(&action).unwrap())
@@ -173,7 +194,10 @@ async fn provider_code_flow_with_pkce_gives_an_id_token_that_verifies() {
     let (attempt2, code2) = code_for(&provider, &ann).await;
     let token = id_token_of(exchange(&provider, &code2, &attempt2.verifier).await).await;
     let claims = token
-        .claims(&verifier(&provider).await, &Nonce::new(attempt2.nonce.clone()))
+        .claims(
+            &verifier(&provider).await,
+            &Nonce::new(attempt2.nonce.clone()),
+        )
         .unwrap();
     assert_eq!(claims.subject().as_str(), ann.sub);
     assert_eq!(claims.email().unwrap().as_str(), "ann@example.org");
@@ -217,23 +241,30 @@ async fn provider_tamper_modes_each_break_the_check_they_name() {
         let (attempt, code) = code_for(&provider, &bob).await;
         let token = id_token_of(exchange(&provider, &code, &attempt.verifier).await).await;
         let result = token.claims(&verifier, &Nonce::new(attempt.nonce.clone()));
-        let failed = match (&result, check) {
-            (Ok(_), "none") => true,
-            (Err(ClaimsVerificationError::InvalidIssuer(_)), "issuer")
-            | (Err(ClaimsVerificationError::InvalidAudience(_)), "audience")
-            | (Err(ClaimsVerificationError::InvalidNonce(_)), "nonce")
-            | (Err(ClaimsVerificationError::Expired(_)), "expired")
-            | (
-                Err(ClaimsVerificationError::SignatureVerification(
-                    SignatureVerificationError::CryptoError(_),
-                )),
-                "signature",
-            ) => true,
-            _ => false,
-        };
-        assert!(failed, "{mode:?}: {:?}", result.map(|c| c.subject().clone()));
+        let as_named = matches!(
+            (&result, check),
+            (Ok(_), "none")
+                | (Err(ClaimsVerificationError::InvalidIssuer(_)), "issuer")
+                | (Err(ClaimsVerificationError::InvalidAudience(_)), "audience")
+                | (Err(ClaimsVerificationError::InvalidNonce(_)), "nonce")
+                | (Err(ClaimsVerificationError::Expired(_)), "expired")
+                | (
+                    Err(ClaimsVerificationError::SignatureVerification(
+                        SignatureVerificationError::CryptoError(_),
+                    )),
+                    "signature",
+                )
+        );
+        assert!(
+            as_named,
+            "{mode:?}: {:?}",
+            result.map(|c| c.subject().clone())
+        );
         let stats = provider.stats().await;
         assert_eq!(stats.token_responses, n as u64 + 1);
-        assert_eq!(stats.tampered, n.min(5) as u64 + u64::from(mode != Tamper::None));
+        assert_eq!(
+            stats.tampered,
+            n.min(5) as u64 + u64::from(mode != Tamper::None)
+        );
     }
 }
