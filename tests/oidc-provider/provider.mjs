@@ -26,8 +26,9 @@
 //                                 altered claim is wrong) or "bad-signature" (the real
 //                                 claims signed with a foreign key under the provider's
 //                                 key id); "none" turns it off.
-//   GET  /__stats                 {"token_responses", "tampered", "mode"}: tests wait on
-//                                 these to know the token endpoint was reached.
+//   GET  /__stats                 {"token_responses", "tampered", "ended_sessions", "mode"}:
+//                                 tests wait on these to know the token endpoint was
+//                                 reached, or a session ended by RP-initiated logout.
 // Test-only endpoints: this process only ever listens on loopback for one test.
 
 import { readFileSync } from 'node:fs';
@@ -74,7 +75,16 @@ const provider = new Provider(config.issuer, {
   conformIdTokenClaims: false,
   features: {
     devInteractions: { enabled: false },
-    rpInitiatedLogout: { enabled: true },
+    // RP-initiated logout: the confirmation page a browser clicks through.
+    rpInitiatedLogout: {
+      enabled: true,
+      async logoutSource(ctx, form) {
+        ctx.body = `<!doctype html><html><head><meta charset="utf-8"><title>Test provider: sign out</title></head>
+<body><h1>Test provider</h1>${form}<p>Sign out of the test provider?</p>
+<button id="sign-out" type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+</body></html>`;
+      },
+    },
   },
   // Explicit lifetimes (the defaults print notices); a test may shorten the code's.
   ttl: {
@@ -93,6 +103,8 @@ const provider = new Provider(config.issuer, {
 let mode = 'none';
 let tokenResponses = 0;
 let tampered = 0;
+let endedSessions = 0;
+provider.on('end_session.success', () => { endedSessions += 1; });
 
 // Re-signs the ID token of a token endpoint answer as the tamper mode says.
 async function tamper(idToken) {
@@ -187,7 +199,7 @@ provider.use(async (ctx, next) => {
     return;
   }
   if (ctx.path === '/__stats' && ctx.method === 'GET') {
-    ctx.body = { token_responses: tokenResponses, tampered, mode };
+    ctx.body = { token_responses: tokenResponses, tampered, ended_sessions: endedSessions, mode };
     return;
   }
   await next();

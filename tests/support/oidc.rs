@@ -78,6 +78,8 @@ pub struct ProviderStats {
     pub token_responses: u64,
     /// Of those, the ones altered by a [`Tamper`] mode.
     pub tampered: u64,
+    /// Provider sessions ended by RP-initiated logout.
+    pub ended_sessions: u64,
 }
 
 /// What a provider is started with.

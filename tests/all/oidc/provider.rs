@@ -13,11 +13,12 @@ use crate::support::oidc::{
 };
 
 const REDIRECT: &str = "https://127.0.0.1:9/sso/test/callback";
+const AFTER_LOGOUT: &str = "https://127.0.0.1:9/login";
 
 async fn provider(accounts: Vec<Account>) -> OidcProvider {
     OidcProvider::start(ProviderSetup {
         redirect_uris: vec![REDIRECT.into()],
-        post_logout_redirect_uris: vec![],
+        post_logout_redirect_uris: vec![AFTER_LOGOUT.into()],
         accounts,
         groups_always: false,
     })
@@ -92,9 +93,18 @@ async fn exchange(provider: &OidcProvider, code: &str, verifier: &str) -> reqwes
 
 /// Signs `account` in and returns (the attempt, the code).
 async fn code_for(provider: &OidcProvider, account: &Account) -> (Attempt, String) {
+    code_with(&cookie_client(), provider, account).await
+}
+
+/// Signs `account` in with `client` (which keeps the provider's session cookie).
+async fn code_with(
+    client: &reqwest::Client,
+    provider: &OidcProvider,
+    account: &Account,
+) -> (Attempt, String) {
     let attempt = attempt(provider, true);
     let back = sign_in_at_provider(
-        &cookie_client(),
+        client,
         &attempt.authorize_url,
         &account.preferred_username,
         &account.password,
@@ -267,4 +277,62 @@ async fn provider_tamper_modes_each_break_the_check_they_name() {
             n.min(5) as u64 + u64::from(mode != Tamper::None)
         );
     }
+}
+
+#[tokio::test]
+async fn provider_ends_its_session_for_rp_initiated_logout() {
+    let cy = Account::new("cy", &[]);
+    let provider = provider(vec![cy.clone()]).await;
+    let client = cookie_client();
+    let (attempt, code) = code_with(&client, &provider, &cy).await;
+    let token = id_token_of(exchange(&provider, &code, &attempt.verifier).await).await;
+
+    // Signed in at the provider: a second sign-in needs no form.
+    let again = crate::support::oidc::location(
+        &client
+            .get(self::attempt(&provider, true).authorize_url)
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert!(again.starts_with(REDIRECT), "silently back: {again}");
+
+    let end_session = provider.discovery().await["end_session_endpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut url = url::Url::parse(&end_session).unwrap();
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &token.to_string())
+        .append_pair("post_logout_redirect_uri", AFTER_LOGOUT)
+        .append_pair("client_id", &provider.client_id);
+    let page = client.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"sign-out\""), "{page}");
+    let action = crate::support::between(&page, "action=\"", "\"").to_owned();
+    let xsrf = crate::support::between(&page, "name=\"xsrf\" value=\"", "\"").to_owned();
+    let confirmed = client
+        .post(
+            url::Url::parse(&end_session)
+                .unwrap()
+                .join(&action)
+                .unwrap(),
+        )
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 303);
+    assert!(
+        crate::support::oidc::location(&confirmed).starts_with(AFTER_LOGOUT),
+        "back to the client after sign-out"
+    );
+    assert_eq!(provider.stats().await.ended_sessions, 1);
+
+    // Signed out at the provider: the next sign-in shows its form again.
+    let fresh = client
+        .get(self::attempt(&provider, true).authorize_url)
+        .send()
+        .await
+        .unwrap();
+    assert!(crate::support::oidc::location(&fresh).contains("/interaction/"));
 }

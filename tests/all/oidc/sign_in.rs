@@ -1,5 +1,5 @@
 //! Signing in through the provider end to end: a real browser from PrintPark's sign-in
-//! page through the provider's form back to the portal; roles from the group claim;
+//! page through the provider's form back to the portal and out again; roles from the group claim;
 //! and a `next` that would lead off-site.
 
 use super::{NAME, Sso};
@@ -36,9 +36,24 @@ async fn a_browser_signs_in_through_the_provider_and_lands_on_the_portal() {
     assert_eq!(stats.token_responses, 1);
     let audit = sso.sso_audit().await;
     assert!(
-        audit.iter().all(|e| e.outcome == "success"),
-        "only successes: {audit:?}"
+        !audit.is_empty() && audit.iter().all(|e| e.outcome == "success"),
+        "the sign-in audited, and only successes: {audit:?}"
     );
+
+    // Signing out ends the provider's session too (RP-initiated logout): the provider
+    // asks, then sends the browser back to PrintPark's sign-in page.
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for_text("Yes, sign me out").await;
+    browser.click("#sign-out").await;
+    browser.wait_for_path("/login").await;
+    assert_eq!(sso.provider.stats().await.ended_sessions, 1);
+    assert!(
+        !browser.source().await.contains("Sign out"),
+        "signed out here"
+    );
+    // So the next single sign-on asks for the password again.
+    browser.click(&link).await;
+    browser.wait_for_text("Sign in to continue").await;
     browser.close().await;
 }
 
