@@ -2,7 +2,8 @@
 //! no session, and lands in the audit log: a wrong `state`, a replayed code, a code the
 //! provider does not know, and ID tokens with a wrong issuer, audience, nonce or
 //! signature, or expired (re-signed by the provider's own key, so only that claim is
-//! wrong). The provider's counters show the token endpoint was reached where it must be.
+//! wrong); a person PrintPark does not know, and one whose e-mail is unverified. The
+//! provider's counters show the token endpoint was reached where it must be.
 
 use super::Sso;
 use crate::support::oidc::{Account, Tamper};
@@ -78,7 +79,21 @@ async fn assert_refused(
 async fn bad_callbacks_are_refused_and_audited(backend: Backend) {
     let ann = Account::new("ann", &["staff"]);
     let stranger = Account::new("stranger", &["staff"]);
-    let sso = Sso::start(backend, vec![ann.clone(), stranger.clone()], |_| {}).await;
+    // Someone who typed ann's address at the provider but never proved it is theirs.
+    let mallory = Account {
+        email_verified: false,
+        ..Account::new("mallory", &["staff"])
+    };
+    let mallory = Account {
+        email: ann.email.clone(),
+        ..mallory
+    };
+    let sso = Sso::start(
+        backend,
+        vec![ann.clone(), stranger.clone(), mallory.clone()],
+        |_| {},
+    )
+    .await;
     create_user(&sso.server, "ann", "a local password 1").await;
     let mut refused = 0;
     let mut token_responses = 0;
@@ -178,12 +193,17 @@ async fn bad_callbacks_are_refused_and_audited(backend: Backend) {
         "no account was made"
     );
 
+    // An e-mail address the provider has not verified matches nobody.
+    let client = sso.server.client();
+    let answer = sso.sign_in(&client, &mallory, None).await;
+    refused = assert_refused(&sso, "unverified e-mail", Some(&client), answer, refused).await;
+
     // And after all that, an honest sign-in still works.
     let client = sso.server.client();
     let answer = sso.sign_in(&client, &ann, None).await;
     assert_eq!(answer.status(), 303);
     assert!(sso.signed_in(&client).await);
-    assert_eq!(refused, 11);
+    assert_eq!(refused, 12);
 }
 
 #[tokio::test]
