@@ -44,6 +44,8 @@ pub struct Services {
     pub printers: Printers,
     pub release: Release,
     pub devices: Devices,
+    /// Single sign-on (issue 16, oidc).
+    pub sso: crate::identity::oidc::SingleSignOn,
     pub master_source: vault::MasterKeySource,
 }
 
@@ -105,6 +107,8 @@ impl Services {
                 "documents are wrapped under another master key (was the key rotated while a server ran?); they cannot be opened"
             );
         }
+        // Single sign-on (issue 16, oidc).
+        let sso = crate::identity::oidc::SingleSignOn::new(identity.clone(), settings.oidc.clone());
         first_run_code(&identity, &settings).await?;
         crate::private_files::warn_if_loose(&private_paths(&settings));
         tracing::info!(
@@ -122,6 +126,7 @@ impl Services {
             printers,
             release,
             devices,
+            sso,
             master_source: source,
         })
     }

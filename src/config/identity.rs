@@ -133,6 +133,9 @@ pub struct OidcProviderSettings {
     pub admin_groups: Vec<String>,
     /// Scopes asked for besides `openid`.
     pub scopes: Vec<String>,
+    /// Match (or create) people by an e-mail address the provider has not marked
+    /// `email_verified` (only for a provider that verifies addresses some other way).
+    pub trust_unverified_email: bool,
 }
 
 impl Default for OidcProviderSettings {
@@ -149,6 +152,7 @@ impl Default for OidcProviderSettings {
             groups_claim: "groups".into(),
             admin_groups: Vec::new(),
             scopes: vec!["email".into(), "profile".into()],
+            trust_unverified_email: false,
         }
     }
 }
@@ -158,6 +162,56 @@ impl Default for OidcProviderSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct OidcSettings {
     pub providers: Vec<OidcProviderSettings>,
+}
+
+impl OidcProviderSettings {
+    /// What types cannot say: a name fit for an address, an `https://` issuer, a
+    /// client id. Shared by the start-up check and the admin page. Returns the field
+    /// and the reason.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let name_ok = (1..=32).contains(&self.name.len())
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !name_ok {
+            return Err((
+                "name",
+                "use 1 to 32 lower-case letters, digits or dashes (it appears in addresses)".into(),
+            ));
+        }
+        if self.label.chars().count() > 80 {
+            return Err(("label", "at most 80 characters".into()));
+        }
+        match url::Url::parse(&self.issuer) {
+            Ok(url) if url.scheme() == "https" && url.host().is_some() && url.query().is_none() => {
+            }
+            _ => {
+                return Err((
+                    "issuer",
+                    "must be the provider's https:// issuer URL, e.g. https://login.microsoftonline.com/TENANT/v2.0".into(),
+                ));
+            }
+        }
+        if self.client_id.trim().is_empty() || self.client_id.len() > 256 {
+            return Err((
+                "client_id",
+                "the client id the provider gave (required)".into(),
+            ));
+        }
+        if self.groups_claim.len() > 128
+            || self
+                .scopes
+                .iter()
+                .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            return Err((
+                "scopes",
+                "scopes are single words; the groups claim a claim name".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// How the connection to the mail relay is protected.

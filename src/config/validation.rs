@@ -117,6 +117,7 @@ impl Settings {
         }
         self.plain_ipp_addr()?;
         self.validate_limits()?;
+        self.validate_oidc()?; // single sign-on (issue 16, oidc)
         if let Some(host) = &self.dnssd.host_name
             && !is_host_name(host)
         {
@@ -262,6 +263,29 @@ impl Settings {
                 reason: e.to_string(),
             }
         })?;
+        Ok(())
+    }
+}
+
+// Single sign-on (issue 16, oidc).
+impl Settings {
+    /// Each `[[oidc.providers]]` entry makes sense on its own, and names are unique.
+    fn validate_oidc(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for provider in &self.oidc.providers {
+            provider
+                .check()
+                .map_err(|(field, reason)| ConfigError::Setting {
+                    key: "oidc.providers",
+                    reason: format!("provider `{}`, {field}: {reason}", provider.name),
+                })?;
+            if !seen.insert(provider.name.as_str()) {
+                return Err(ConfigError::Setting {
+                    key: "oidc.providers",
+                    reason: format!("two providers are named `{}`", provider.name),
+                });
+            }
+        }
         Ok(())
     }
 }

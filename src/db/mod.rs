@@ -30,6 +30,8 @@ pub mod releases;
 pub mod sessions;
 pub mod sign_in_limits;
 pub mod users;
+// Single sign-on (issue 16, oidc).
+pub mod oidc;
 
 pub use agent_orders::AgentOrderRow;
 pub use agents::{AgentRow, AgentTrustRow};
@@ -45,6 +47,8 @@ pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownRel
 pub use sessions::{DeviceSessionRow, SessionRow};
 pub use sign_in_limits::{Failure, LockRule, Reservation};
 pub use users::{AppPasswordRow, NewUser, UserRow};
+// Single sign-on (issue 16, oidc).
+pub use oidc::{NewOidcPerson, OidcProviderFields, OidcProviderRow, PendingLogin, PendingLoginRow};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
 macro_rules! on_backend {

@@ -108,6 +108,16 @@ audit_actions! {
     DiscoveryCredentialDelete => "discovery.credential.delete",
     DiscoveryScan => "discovery.scan",
     DiscoveryCancel => "discovery.cancel",
+    // Single sign-on (issue 16, oidc).
+    /// A person signed in through an OpenID provider.
+    SsoLogin => "sso.login",
+    /// A sign-in through a provider refused; the detail says why.
+    SsoRefused => "sso.refused",
+    /// A single sign-on session ended at the provider too.
+    SsoLogout => "sso.logout",
+    SsoProviderAdd => "sso.provider.add",
+    SsoProviderUpdate => "sso.provider.update",
+    SsoProviderDelete => "sso.provider.delete",
 }
 
 /// How it ended, in the audit log.

@@ -13,6 +13,8 @@ pub mod audit;
 pub mod first_run;
 pub mod limits;
 pub mod login;
+// Single sign-on (issue 16, oidc).
+pub mod oidc;
 pub mod people;
 pub mod secrets;
 pub mod station;
