@@ -2,10 +2,12 @@
 //! from npm on loopback (tests/support/oidc.rs), PrintPark as the relying party.
 //! `provider` checks the peer on its own; `sign_in` signs people in end to end (a real
 //! browser, roles from a group claim, where `next` may lead); `refusals` brings every
-//! bad callback and bad ID token and expects a refusal page and an audit row.
+//! bad callback and bad ID token and expects a refusal page and an audit row;
+//! `service` checks that each is refused for the reason that names it.
 
 mod provider;
 mod refusals;
+mod service;
 mod sign_in;
 
 use printpark::config::OidcProviderSettings;
