@@ -332,3 +332,46 @@ impl ResponseError for ApiError {
         with_retry_after(response.json(body), &self.0)
     }
 }
+
+// Single sign-on (issue 16, oidc).
+impl From<crate::identity::oidc::OidcError> for Problem {
+    fn from(error: crate::identity::oidc::OidcError) -> Self {
+        use crate::identity::oidc::OidcError as E;
+        match error {
+            E::UnknownProvider(name) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "sso_unknown_provider",
+                format!("No single sign-on provider is named {name}."),
+            ),
+            E::Provider(reason) => {
+                tracing::warn!(%reason, "single sign-on provider unavailable");
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "sso_provider_unavailable",
+                    "The sign-in provider cannot be reached or answered wrongly. Try again later, or sign in with a password.",
+                )
+            }
+            E::Refused(refusal) => Problem::new(
+                if refusal.is_protocol() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::FORBIDDEN
+                },
+                "sso_refused",
+                format!("Single sign-on refused: {}.", refusal.reason()),
+            ),
+            E::Invalid { field, reason } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                format!("{field}: {reason}"),
+            ),
+            E::ReadOnly => Problem::new(
+                StatusCode::CONFLICT,
+                "read_only",
+                "This provider is set in the settings file; change it there.",
+            ),
+            E::Identity(e) => e.into(),
+            E::Vault(e) => Problem::internal("single sign-on vault error", &e),
+        }
+    }
+}

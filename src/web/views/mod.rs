@@ -15,6 +15,8 @@ pub mod release_points;
 pub mod releasing;
 pub mod session;
 pub mod setup;
+// Single sign-on (issue 16, oidc).
+pub mod sso;
 
 /// The pages outside the three folders: first run, sign-in and sign-out.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -24,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(session::login_form))
         .route("/login", web::post().to(session::login_submit))
         .route("/logout", web::post().to(session::logout));
+    sso::routes(cfg); // single sign-on (issue 16, oidc)
 }
 
 // `Page` itself lives in `web/page.rs`, below `error` and `auth`; what needs a

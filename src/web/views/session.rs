@@ -17,6 +17,8 @@ use crate::web::extract::{AnonymousForm, CsrfOnly, SignedForm, UserForm, csrf_fi
 struct LoginPage {
     page: Page,
     login: String,
+    /// "Sign in with …" buttons (issue 16, oidc).
+    sso: Vec<super::sso::SsoButton>,
 }
 
 #[derive(Deserialize)]
@@ -42,7 +44,7 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     Ok(redirect("/login"))
 }
 
-fn login_page(
+async fn login_page(
     req: &HttpRequest,
     state: &AppState,
     login: String,
@@ -56,7 +58,8 @@ fn login_page(
         .identity
         .csrf_token(CsrfBinding::PreSession(&pre));
     page.error = error;
-    let mut response = render(&LoginPage { page, login })?;
+    let sso = super::sso::sso_buttons(state, None).await;
+    let mut response = render(&LoginPage { page, login, sso })?;
     *response.status_mut() = status;
     if fresh {
         response.add_cookie(&presession_cookie(&pre)).ok();
@@ -78,6 +81,7 @@ pub async fn login_form(
         None,
         actix_web::http::StatusCode::OK,
     )
+    .await
 }
 
 pub async fn login_submit(
@@ -105,7 +109,8 @@ pub async fn login_submit(
                 form.login.clone(),
                 Some(problem.message.clone()),
                 problem.status,
-            )?;
+            )
+            .await?;
             if let Some(secs) = problem.retry_after {
                 response
                     .headers_mut()
@@ -117,16 +122,25 @@ pub async fn login_submit(
 }
 
 pub async fn logout(
+    req: HttpRequest,
     state: web::Data<AppState>,
     client: ClientInfo,
     SignedForm { who, .. }: UserForm<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
+    // A single sign-on session ends at the provider too, when it offers that
+    // (asked before the local session, which holds the ID token hint, ends).
+    let post_logout = format!("{}/login", super::admin::public_base(&req, &state));
+    let provider_logout = state
+        .services
+        .sso
+        .provider_logout_url(&who.token, &who.principal.user, &client, &post_logout)
+        .await;
     state
         .services
         .identity
         .logout(&who.token, &who.principal.user, &client)
         .await?;
-    let mut response = redirect("/login");
+    let mut response = redirect(provider_logout.as_deref().unwrap_or("/login"));
     response.add_cookie(&expired_session_cookie()).ok();
     Ok(response)
 }

@@ -14,6 +14,8 @@ pub mod output_devices;
 pub mod printer_page;
 pub mod printers;
 pub mod releases;
+// Single sign-on (issue 16, oidc).
+pub mod sso;
 pub mod users;
 
 /// Every admin URL. Where two patterns could match one request with the same method
@@ -94,6 +96,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/agents/{id}/{action}",
             web::post().to(agents::action),
         );
+    sso::routes(cfg); // single sign-on (issue 16, oidc)
 }
 
 /// Where people reach this server: `server.public_url`, else the Host they used.

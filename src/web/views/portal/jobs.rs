@@ -63,6 +63,8 @@ struct JobsPage {
     progress_js: String,
     max_mib: u64,
     upload_js: String,
+    /// Signed in by single sign-on: say IPP clients need an app password (issue 16, oidc).
+    sso_note: bool,
 }
 
 pub async fn my_jobs(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, PageError> {
@@ -92,6 +94,7 @@ async fn show(state: &AppState, who: &SignedIn, page: Page) -> Result<HttpRespon
         progress_js: assets::url("progress.js"),
         max_mib: state.services.settings.queue.max_job_mib,
         upload_js: assets::url("upload.js"),
+        sso_note: state.services.sso.signed_in_by_sso(&who.token).await,
     })
 }
 

@@ -18,9 +18,9 @@ use crate::web::extract::{AnonymousForm, CsrfOnly, csrf_field};
 use crate::web::views::releasing::{ReleaseLine, any_active};
 use crate::web::views::{Page, redirect, render};
 
-const DEVICE_COOKIE: &str = "pp_device";
+pub const DEVICE_COOKIE: &str = "pp_device";
 /// The phone's cookie covers every printer's QR page, not one printer.
-const DEVICE_PATH: &str = "/r";
+pub const DEVICE_PATH: &str = "/r";
 
 #[derive(Template)]
 #[template(path = "phone.html")]
@@ -36,6 +36,8 @@ struct PhonePage {
     releases: Vec<ReleaseLine>,
     refresh: bool,
     login: String,
+    /// "Sign in with …" buttons (issue 16, oidc).
+    sso: Vec<crate::web::views::sso::SsoButton>,
 }
 
 async fn person(req: &HttpRequest, state: &AppState) -> Option<(User, SessionToken)> {
@@ -97,6 +99,10 @@ async fn show(
         releases,
         refresh,
         login,
+        sso: match user {
+            Some(_) => Vec::new(),
+            None => crate::web::views::sso::sso_buttons(state, Some(&printer.guid)).await,
+        },
     })?;
     if let Some(cookie) = pre_cookie {
         response.add_cookie(&cookie).ok();
