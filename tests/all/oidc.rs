@@ -3,8 +3,10 @@
 //! `provider` checks the peer on its own; `sign_in` signs people in end to end (a real
 //! browser, roles from a group claim, where `next` may lead); `refusals` brings every
 //! bad callback and bad ID token and expects a refusal page and an audit row;
-//! `service` checks that each is refused for the reason that names it.
+//! `service` checks that each is refused for the reason that names it; `people` that
+//! links and roles follow the provider over time.
 
+mod people;
 mod provider;
 mod refusals;
 mod service;

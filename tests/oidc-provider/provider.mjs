@@ -26,6 +26,8 @@
 //                                 altered claim is wrong) or "bad-signature" (the real
 //                                 claims signed with a foreign key under the provider's
 //                                 key id); "none" turns it off.
+//   POST /__account {account}     replaces the account with that `sub` (its e-mail or
+//                                 groups changed at the provider).
 //   GET  /__stats                 {"token_responses", "tampered", "ended_sessions", "mode"}:
 //                                 tests wait on these to know the token endpoint was
 //                                 reached, or a session ended by RP-initiated logout.
@@ -56,7 +58,7 @@ const privateJwk = { ...(await jose.exportJWK(ownKey.privateKey)), kid: KID, alg
 
 const accounts = new Map(config.accounts.map((a) => [a.sub, a]));
 const findByLogin = (login) =>
-  config.accounts.find((a) => a.sub === login || a.preferred_username === login || a.email === login);
+  [...accounts.values()].find((a) => a.sub === login || a.preferred_username === login || a.email === login);
 
 const provider = new Provider(config.issuer, {
   clients: config.clients,
@@ -196,6 +198,13 @@ provider.use(async (ctx, next) => {
     if (!known.includes(wanted)) ctx.throw(400, `mode must be one of ${known.join(', ')}`);
     mode = wanted;
     ctx.body = { mode };
+    return;
+  }
+  if (ctx.path === '/__account' && ctx.method === 'POST') {
+    const account = JSON.parse(await readBody(ctx.req));
+    if (!accounts.has(account.sub)) ctx.throw(404, 'no such account');
+    accounts.set(account.sub, account);
+    ctx.body = account;
     return;
   }
   if (ctx.path === '/__stats' && ctx.method === 'GET') {

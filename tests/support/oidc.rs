@@ -265,6 +265,18 @@ impl OidcProvider {
         assert_eq!(response.status(), 200, "tamper {mode:?}");
     }
 
+    /// Changes what the provider says about `account` (found by its `sub`).
+    pub async fn update_account(&self, account: &Account) {
+        let response = self
+            .http
+            .post(format!("{}/__account", self.issuer))
+            .json(account)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "update {}", account.sub);
+    }
+
     pub async fn stats(&self) -> ProviderStats {
         self.http
             .get(format!("{}/__stats", self.issuer))
