@@ -25,6 +25,8 @@ const NAME: &str = "test";
 struct Sso {
     server: TestServer,
     provider: OidcProvider,
+    /// The local admin `boss`.
+    admin: printpark::identity::User,
 }
 
 impl Sso {
@@ -63,8 +65,12 @@ impl Sso {
             format!("127.0.0.1:{port}").parse().unwrap(),
         )
         .await;
-        crate::support::create_admin(&server.services.identity).await;
-        Self { server, provider }
+        let admin = crate::support::create_admin(&server.services.identity).await;
+        Self {
+            server,
+            provider,
+            admin,
+        }
     }
 
     /// `GET /sso/test/start?next=..`: must redirect to the provider's authorization

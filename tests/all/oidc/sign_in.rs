@@ -1,6 +1,6 @@
 //! Signing in through the provider end to end: a real browser from PrintPark's sign-in
-//! page through the provider's form back to the portal and out again; roles from the group claim;
-//! and a `next` that would lead off-site.
+//! page through the provider's form back to the portal and out again; roles from the
+//! group claim; a `next` that would lead off-site; and a phone at a printer's QR page.
 
 use super::{NAME, Sso};
 use crate::support::browser::Browser;
@@ -155,4 +155,65 @@ async fn next_never_leads_off_site() {
     let client = sso.server.client();
     let answer = sso.sign_in(&client, &ann, Some("/portal/account")).await;
     assert_eq!(answer.headers()["location"], "/portal/account");
+}
+
+#[tokio::test]
+async fn a_phone_signs_in_at_the_printer_through_the_provider() {
+    let ann = Account::new("ann", &["staff"]);
+    let sso = Sso::start(Backend::Sqlite, vec![ann.clone()], |_| {}).await;
+    create_user(&sso.server, "ann", "a local password 1").await;
+    // A printer nobody prints to here: only its QR page is used.
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let printer = sso
+        .server
+        .services
+        .printers
+        .add(
+            &sso.admin,
+            &printpark::release::PrinterForm {
+                name: "Lobby".into(),
+                uri: format!("socket://{}", socket.local_addr().unwrap()),
+                ..Default::default()
+            },
+            &printpark::identity::ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    let here = format!("/r/{}", printer.guid);
+
+    let phone = sso.server.client();
+    let page = get_text(&phone, sso.server.url(&here)).await;
+    let start = format!("/sso/{NAME}/start?phone={}", printer.guid);
+    assert!(
+        page.contains(&start),
+        "no provider button on {here}:\n{page}"
+    );
+    let first = phone.get(sso.server.url(&start)).send().await.unwrap();
+    assert_eq!(first.status(), 303);
+    let authorize = crate::support::oidc::location(&first);
+    let back = crate::support::oidc::sign_in_at_provider(
+        &phone,
+        &authorize,
+        &ann.preferred_username,
+        &ann.password,
+    )
+    .await;
+    let answer = phone.get(back).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let cookies: Vec<String> = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("pp_device=")),
+        "the phone's cookie: {cookies:?}"
+    );
+    let signed = answer.text().await.unwrap();
+    assert!(signed.contains(&format!("url={here}")), "{signed}");
+    let page = get_text(&phone, sso.server.url(&here)).await;
+    assert!(page.contains("You have no documents waiting."), "{page}");
+    // The phone's session opens the printer's page only, not the portal.
+    assert!(!sso.signed_in(&phone).await);
 }
