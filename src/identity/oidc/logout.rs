@@ -15,7 +15,7 @@ impl SingleSignOn {
         matches!(self.identity.db.oidc_session(&hash).await, Ok(Some(_)))
     }
 
-    /// The provider's end-session address for this session (call it before the local
+    /// The provider's end-session address and label for this session (call it before the local
     /// session ends), or `None` when the session was not single sign-on's, the
     /// provider offers no end-session endpoint, or it cannot be reached: then only
     /// the local session ends. `post_logout` is where the provider sends the browser
@@ -26,7 +26,7 @@ impl SingleSignOn {
         user: &User,
         client: &ClientInfo,
         post_logout: &str,
-    ) -> Option<String> {
+    ) -> Option<(String, String)> {
         let hash = self.identity.session_hash(&token.0);
         let (name, sealed) = self.identity.db.oidc_session(&hash).await.ok()??;
         let sealed = sealed?;
@@ -59,6 +59,6 @@ impl SingleSignOn {
             })
             .await;
         audited.ok()?;
-        Some(url.to_string())
+        Some((url.to_string(), provider.shown_label().to_owned()))
     }
 }

@@ -140,7 +140,10 @@ pub async fn logout(
         .identity
         .logout(&who.token, &who.principal.user, &client)
         .await?;
-    let mut response = redirect(provider_logout.as_deref().unwrap_or("/login"));
+    let mut response = match provider_logout {
+        Some((href, provider)) => super::sso::provider_sign_out_page(href, provider)?,
+        None => redirect("/login"),
+    };
     response.add_cookie(&expired_session_cookie()).ok();
     Ok(response)
 }

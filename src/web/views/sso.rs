@@ -189,3 +189,22 @@ fn signed_in_response(done: SsoSignIn) -> Result<HttpResponse, PageError> {
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "sso_logout.html")]
+struct ProviderSignOut {
+    page: Page,
+    href: String,
+    provider: String,
+}
+
+/// After the local session ended: the page that takes the browser on to the
+/// provider's end-session address. A page, not a redirect: the sign-out is a form,
+/// and the CSP's `form-action 'self'` stops a form's redirect to another site.
+pub fn provider_sign_out_page(href: String, provider: String) -> Result<HttpResponse, PageError> {
+    render(&ProviderSignOut {
+        page: Page::bare("Signing out"),
+        href,
+        provider,
+    })
+}
