@@ -10,9 +10,11 @@ use crate::support::{Backend, create_user, get_text};
 #[tokio::test]
 async fn a_browser_signs_in_through_the_provider_and_lands_on_the_portal() {
     let ann = Account::new("ann", &["staff"]);
-    let sso = Sso::start(Backend::Sqlite, vec![ann.clone()], |_| {}).await;
-    // Matched by e-mail to the account an admin made.
+    let ada = Account::new("ada", &["admins"]);
+    let sso = Sso::start(Backend::Sqlite, vec![ann.clone(), ada.clone()], |_| {}).await;
+    // Matched by e-mail to the accounts an admin made; ada is admin by her group.
     let local = create_user(&sso.server, "ann", "a local password 1").await;
+    create_user(&sso.server, "ada", "a local password 2").await;
 
     let browser = Browser::start(390, 844).await;
     browser.goto(&sso.server.url("/login")).await;
@@ -54,6 +56,25 @@ async fn a_browser_signs_in_through_the_provider_and_lands_on_the_portal() {
     // So the next single sign-on asks for the password again.
     browser.click(&link).await;
     browser.wait_for_text("Sign in to continue").await;
+
+    // ada signs in there instead and lands on the admin pages, which list the provider.
+    browser.fill("#login", "ada").await;
+    browser.fill("#password", &ada.password).await;
+    browser.click("#sign-in").await;
+    browser.wait_for_path("/admin").await;
+    browser.goto(&sso.server.url("/admin/sso")).await;
+    browser.wait_for_text(&sso.provider.issuer).await;
+    browser.screenshot("sso-admin-providers").await;
+
+    // A made-up callback: the refusal page says why.
+    browser
+        .goto(
+            &sso.server
+                .url(&format!("/sso/{NAME}/callback?code=x&state=made-up")),
+        )
+        .await;
+    browser.wait_for_text("refused").await;
+    browser.screenshot("sso-refused").await;
     browser.close().await;
 }
 
