@@ -4,8 +4,9 @@
 //! browser, roles from a group claim, where `next` may lead); `refusals` brings every
 //! bad callback and bad ID token and expects a refusal page and an audit row;
 //! `service` checks that each is refused for the reason that names it; `people` that
-//! links and roles follow the provider over time.
+//! links and roles follow the provider over time; `outage` a provider down or hung.
 
+mod outage;
 mod people;
 mod provider;
 mod refusals;

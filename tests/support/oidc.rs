@@ -301,10 +301,17 @@ impl OidcProvider {
     }
 }
 
-impl Drop for OidcProvider {
-    fn drop(&mut self) {
+impl OidcProvider {
+    /// Stops the provider now (an outage); its port then refuses connections.
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
