@@ -370,3 +370,28 @@ impl Identity {
         !submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
     }
 }
+
+// Single sign-on (issue 16, oidc).
+impl Identity {
+    /// Opens a browser session, as [`Identity::login`] does after the password, for a
+    /// person who proved themselves at an OpenID provider (the caller checked them).
+    pub(super) async fn open_browser_session(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+    ) -> IdentityResult<SessionToken> {
+        let token = new_token();
+        let at = now();
+        self.db
+            .insert_session_until(
+                &self.session_hash(&token),
+                user.id,
+                "browser",
+                (at + self.idle_secs(), at + self.max_browser_secs()),
+                &client.addr,
+                &client.user_agent,
+            )
+            .await?;
+        Ok(SessionToken(token))
+    }
+}

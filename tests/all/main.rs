@@ -53,6 +53,8 @@ mod repository;
 mod sign_in_limits;
 mod snmp_collect;
 mod snmp_peer;
+// Issue 16, single sign-on (oidc): the admin page and what needs no provider.
+mod sso_admin;
 mod startup;
 mod vault;
 mod web;

@@ -202,11 +202,10 @@ impl SingleSignOn {
             }
         };
         identity.succeed_attempt(attempt).await?;
-        let kind = match secrets.purpose {
-            SignInPurpose::Browser => "browser",
-            SignInPurpose::Phone { .. } => "device",
+        let token = match secrets.purpose {
+            SignInPurpose::Browser => identity.open_browser_session(&user, client).await?,
+            SignInPurpose::Phone { .. } => identity.open_session(&user, "device", client).await?,
         };
-        let token = identity.open_session(&user, kind, client).await?;
         let sealed_id_token = match id_token {
             Some(raw) => Some(
                 identity

@@ -147,7 +147,7 @@ impl SingleSignOn {
             if all.iter().any(|p| p.name == row.name) {
                 continue;
             }
-            all.push(self.from_row(row)?);
+            all.push(self.page_provider_of(row)?);
         }
         Ok(all)
     }
@@ -161,7 +161,7 @@ impl SingleSignOn {
             .ok_or_else(|| OidcError::UnknownProvider(name.chars().take(64).collect()))
     }
 
-    fn from_row(&self, row: OidcProviderRow) -> Result<Provider, OidcError> {
+    fn page_provider_of(&self, row: OidcProviderRow) -> Result<Provider, OidcError> {
         let client_secret = match &row.client_secret_sealed {
             Some(sealed) => {
                 let opened = self
