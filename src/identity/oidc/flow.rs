@@ -176,7 +176,8 @@ impl SingleSignOn {
         let attempt = identity
             .begin_attempt(vec![Limit::Address(client.addr.clone())], &anonymous)
             .await?;
-        let (user, secrets, id_token) = match self.verify(&provider, params, browser).await {
+        let (user, secrets, id_token) = match self.verify(&provider, params, browser, client).await
+        {
             Ok(found) => found,
             Err(Failed::Refused(refusal, actor)) => {
                 let actor = actor.as_deref().unwrap_or("anonymous");
@@ -256,6 +257,7 @@ impl SingleSignOn {
         provider: &Provider,
         params: &CallbackParams<'_>,
         browser: Option<&str>,
+        from: &ClientInfo,
     ) -> Result<(User, PendingSecrets, Option<String>), Failed> {
         let secrets = self.consume(provider, params.state, browser).await?;
         if let Some(error) = params.error {
@@ -293,16 +295,16 @@ impl SingleSignOn {
         let claims: Claims = checked?;
         let raw = id_token.to_string();
         let groups = super::people::groups_of(&raw, &provider.groups_claim);
-        let user =
-            self.person(provider, &claims, &groups)
-                .await
-                .map_err(|failed| match failed {
-                    Failed::Refused(r, None) => {
-                        let actor = claims.username_hint();
-                        Failed::Refused(r, Some(actor))
-                    }
-                    other => other,
-                })?;
+        let user = self
+            .person(provider, &claims, &groups, from)
+            .await
+            .map_err(|failed| match failed {
+                Failed::Refused(r, None) => {
+                    let actor = claims.username_hint();
+                    Failed::Refused(r, Some(actor))
+                }
+                other => other,
+            })?;
         let ends_at_provider = discovered
             .metadata
             .additional_metadata()

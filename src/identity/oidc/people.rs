@@ -206,6 +206,7 @@ impl SingleSignOn {
         provider: &Provider,
         claims: &Claims,
         groups: &[String],
+        client: &ClientInfo,
     ) -> Result<User, Failed> {
         let db = &self.identity.db;
         let mapped = role_from_groups(groups, &provider.admin_groups);
@@ -241,7 +242,7 @@ impl SingleSignOn {
                         }
                     }
                     None if provider.create_users => {
-                        return self.create(provider, claims, mapped).await;
+                        return self.create(provider, claims, mapped, client).await;
                     }
                     None => return Err(Refusal::UnknownPerson.into()),
                 }
@@ -273,6 +274,7 @@ impl SingleSignOn {
         provider: &Provider,
         claims: &Claims,
         mapped: Option<Role>,
+        client: &ClientInfo,
     ) -> Result<User, Failed> {
         let db = &self.identity.db;
         let email = usable_email(provider, claims)?;
@@ -335,7 +337,7 @@ impl SingleSignOn {
                 action: AuditAction::UserCreate,
                 target: &user.username,
                 outcome: AuditOutcome::Success,
-                client: &ClientInfo::default(),
+                client,
                 detail: &format!(
                     "{} at the first sign-in with {}",
                     role.as_str(),
