@@ -43,7 +43,15 @@ async fn admin_page_and_refusals(backend: Backend) {
     let text = refused.text().await.unwrap();
     assert!(text.contains("issuer: must be the provider"), "{text}");
     assert!(!text.contains(SECRET), "the secret is not echoed");
-    assert!(server.services.db.oidc_providers().await.unwrap().is_empty());
+    assert!(
+        server
+            .services
+            .db
+            .oidc_providers()
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Added: 303, listed with its redirect URI, the secret sealed and never shown.
     let added = admin
@@ -67,7 +75,10 @@ async fn admin_page_and_refusals(backend: Backend) {
         "the database holds the secret sealed"
     );
     let providers = server.services.sso.providers().await.unwrap();
-    assert_eq!(providers[0].client_secret.as_ref().unwrap().expose(), SECRET);
+    assert_eq!(
+        providers[0].client_secret.as_ref().unwrap().expose(),
+        SECRET
+    );
     assert_eq!(providers[0].admin_groups, vec!["admins", "print-admins"]);
     let edit = get_text(&admin, server.url(&format!("/admin/sso/{}", rows[0].id))).await;
     assert!(edit.contains("unchanged when empty") && !edit.contains(SECRET));
@@ -86,7 +97,10 @@ async fn admin_page_and_refusals(backend: Backend) {
         .unwrap();
     assert_eq!(made_up.status(), 400);
     let text = made_up.text().await.unwrap();
-    assert!(text.contains("Single sign-on refused: unknown state"), "{text}");
+    assert!(
+        text.contains("Single sign-on refused: unknown state"),
+        "{text}"
+    );
     let unknown = anonymous
         .get(server.url("/sso/nobody/start"))
         .send()
@@ -98,7 +112,11 @@ async fn admin_page_and_refusals(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(unreachable.status(), 502, "an unreachable issuer is said so");
+    assert_eq!(
+        unreachable.status(),
+        502,
+        "an unreachable issuer is said so"
+    );
     assert!(
         unreachable
             .text()
@@ -117,7 +135,10 @@ async fn admin_page_and_refusals(backend: Backend) {
         .unwrap();
     assert_eq!(checked.status(), 200);
     let text = checked.text().await.unwrap();
-    assert!(text.contains("corp: discovery of https://127.0.0.1:9/realms/staff"), "{text}");
+    assert!(
+        text.contains("corp: discovery of https://127.0.0.1:9/realms/staff"),
+        "{text}"
+    );
 
     // Deleted.
     let deleted = admin
