@@ -77,6 +77,24 @@ if [ ! -f "$ippsample_data/usr/share/cups/ipptool/get-jobs-fetchable.test" ]; th
 fi
 export IPPSAMPLE_DATA="$ippsample_data"
 
+# tests/all/oidc.rs: the certified OpenID provider (npm `oidc-provider`, run by
+# tests/oidc-provider/provider.mjs), installed with `npm ci` from the committed lockfile
+# into a cache dir keyed by the lockfile's hash; only the npm registry is asked.
+command -v node >/dev/null && command -v npm >/dev/null || {
+  log "installing nodejs and npm (Debian) for the OpenID provider"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}
+oidc_lock_hash=$(sha256sum tests/oidc-provider/package-lock.json | cut -c1-16)
+oidc_provider_modules="${OIDC_PROVIDER_MODULES:-${XDG_CACHE_HOME:-$HOME/.cache}/printpark/oidc-provider-$oidc_lock_hash}"
+if [ ! -d "$oidc_provider_modules/node_modules/oidc-provider" ]; then
+  log "installing oidc-provider (npm ci) into $oidc_provider_modules"
+  mkdir -p "$oidc_provider_modules"
+  cp tests/oidc-provider/package.json tests/oidc-provider/package-lock.json "$oidc_provider_modules/"
+  (cd "$oidc_provider_modules" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+fi
+export OIDC_PROVIDER_MODULES="$oidc_provider_modules"
+
 work=$(mktemp -d /tmp/printpark-test.XXXXXX)
 chmod 755 "$work"
 pids=()

@@ -52,6 +52,8 @@ mod ipptool;
 mod mail;
 mod mail_admin;
 mod netns_site;
+// Issue 16, single sign-on (oidc-peer): the OpenID provider and the sign-in tests.
+mod oidc;
 mod printers_admin;
 mod push;
 mod release;

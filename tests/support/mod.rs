@@ -13,6 +13,7 @@ pub mod hostile;
 pub mod hostile_printer;
 pub mod infra_device;
 pub mod netns;
+pub mod oidc;
 pub mod printer;
 pub mod sign_in;
 // issue 16, e-mail: a real SMTP server (aiosmtpd)
