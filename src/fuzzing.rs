@@ -209,7 +209,7 @@ pub fn analyse_raster(data: &[u8]) {
 
 /// An upload form as a browser posts it: the first line of `data` is the Content-Type
 /// header, the rest the body (arriving in small pieces). Each part goes through the
-/// portal's field handling (`portal::text_field`, `portal::drain`, the file name and
+/// portal's field handling (`web::multipart::text_field`, `drain`, the file name and
 /// declared type); a file's bytes go through the intake's analysing reader.
 pub fn multipart_upload(data: &[u8]) {
     let _ = upload_parts(data);
@@ -217,7 +217,7 @@ pub fn multipart_upload(data: &[u8]) {
 
 /// The parts read, by name, with a file's analysed size (tests check the seeds go deep).
 fn upload_parts(data: &[u8]) -> Vec<(String, u64)> {
-    use crate::web::views::portal::jobs as portal;
+    use crate::web::multipart as portal;
     use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
     let (content_type, body) = match data.iter().position(|b| *b == b'\n') {

@@ -315,6 +315,14 @@ impl Identity {
         client: &ClientInfo,
         keep: Option<&SessionToken>,
     ) -> IdentityResult<()> {
+        // A directory person's password is the directory's: a hash kept here would
+        // never be checked (sign-in binds), so setting one would only mislead.
+        if user.source == super::UserSource::Ldap {
+            return Err(IdentityError::Invalid {
+                field: "password",
+                reason: "your password is managed by your organisation's directory; change it there".into(),
+            });
+        }
         self.check_password(
             &user.username,
             current,

@@ -20,6 +20,7 @@ pub mod extract;
 pub mod headers;
 pub mod health;
 pub mod ipp;
+pub mod multipart;
 pub mod page;
 pub mod views;
 

@@ -12,7 +12,7 @@ use crate::web::AppState;
 use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, check_session_token};
-use crate::web::views::portal::jobs::{drain, next_part, text_field, upload_form};
+use crate::web::multipart::{drain, next_part, text_field, upload_form};
 use crate::web::views::{Page, render};
 
 #[derive(Template)]
