@@ -43,6 +43,7 @@ mod infra;
 mod ipp;
 mod ipp_strict;
 mod ipptool;
+mod ldap;
 mod netns_site;
 mod printers_admin;
 mod push;

@@ -15,6 +15,7 @@ pub mod infra_device;
 pub mod netns;
 pub mod printer;
 pub mod sign_in;
+pub mod slapd;
 pub mod snmp;
 
 use std::net::TcpListener;
