@@ -364,8 +364,9 @@ impl Slapd {
         self.dir.path().join("slapd.conf")
     }
 
-    /// An ldap-utils command trusting our CA and no system-wide ldap.conf.
-    fn tool(&self, name: &str) -> Command {
+    /// An ldap-utils command (`ldapsearch`, …) trusting our CA and no system-wide
+    /// ldap.conf.
+    pub fn tool(&self, name: &str) -> Command {
         let mut cmd = Command::new(name);
         cmd.env("LDAPCONF", "/dev/null")
             .env("LDAPRC", "/dev/null")

@@ -55,7 +55,12 @@ async fn directory_down_mid_test(backend: Backend, security: LdapSecurity, how: 
     let ann = &people[0];
     let mut w = World::start(backend, Flavor::ActiveDirectory, security, &people).await;
     assert_eq!(w.sync().await.created, 3);
-    assert_eq!(login(&w.server, &w.server.client(), "ann", &ann.password).await.status(), 303);
+    assert_eq!(
+        login(&w.server, &w.server.client(), "ann", &ann.password)
+            .await
+            .status(),
+        303
+    );
 
     match how {
         How::Stopped => w.slapd.stop(),
@@ -68,7 +73,10 @@ async fn directory_down_mid_test(backend: Backend, security: LdapSecurity, how: 
     let took = started.elapsed();
     let status = answer.status().as_u16();
     let page = answer.text().await.unwrap();
-    assert!(took < CLEARLY_WITHIN, "the portal sign-in took {took:?} with the directory {how:?}");
+    assert!(
+        took < CLEARLY_WITHIN,
+        "the portal sign-in took {took:?} with the directory {how:?}"
+    );
     assert_ne!(status, 303, "no session without the directory");
     assert!(
         page.to_lowercase().contains("directory"),
@@ -78,14 +86,28 @@ async fn directory_down_mid_test(backend: Backend, security: LdapSecurity, how: 
     // IPP: refused within seconds too (no 200, no hang).
     let started = Instant::now();
     let ipp = ipp_basic_status(&w.server, "ann", &ann.password).await;
-    assert!(started.elapsed() < CLEARLY_WITHIN, "IPP sign-in took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < CLEARLY_WITHIN,
+        "IPP sign-in took {:?}",
+        started.elapsed()
+    );
     assert_ne!(ipp, 200);
 
     // The local admin signs in as if nothing happened.
     let started = Instant::now();
-    let local = login(&w.server, &w.server.client(), "boss", "correct horse battery").await;
+    let local = login(
+        &w.server,
+        &w.server.client(),
+        "boss",
+        "correct horse battery",
+    )
+    .await;
     assert_eq!(local.status(), 303, "the break-glass admin signs in");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A sync fails, within seconds, and disables nobody.
     let before = w.ldap_users().await;
@@ -96,8 +118,15 @@ async fn directory_down_mid_test(backend: Backend, security: LdapSecurity, how: 
         .directory
         .sync_now(Some(&w.admin), &ClientInfo::default())
         .await;
-    assert!(started.elapsed() < CLEARLY_WITHIN, "the sync took {:?}", started.elapsed());
-    assert!(failed.is_err(), "a sync against a {how:?} directory: {failed:?}");
+    assert!(
+        started.elapsed() < CLEARLY_WITHIN,
+        "the sync took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        failed.is_err(),
+        "a sync against a {how:?} directory: {failed:?}"
+    );
     let after = w.ldap_users().await;
     assert_eq!(after, before, "a failed sync changed people");
     assert!(after.iter().all(|u| !u.disabled), "{after:?}");
@@ -109,12 +138,26 @@ async fn directory_down_mid_test(backend: Backend, security: LdapSecurity, how: 
         How::Stopped => w.slapd.start_again(),
         How::Hung => w.slapd.thaw(),
     }
-    assert_eq!(login(&w.server, &w.server.client(), "ann", &ann.password).await.status(), 303);
+    assert_eq!(
+        login(&w.server, &w.server.client(), "ann", &ann.password)
+            .await
+            .status(),
+        303
+    );
     let report = w.sync().await;
-    assert_eq!((report.created, report.updated, report.disabled), (0, 0, 0), "{report:?}");
+    assert_eq!(
+        (report.created, report.updated, report.disabled),
+        (0, 0, 0),
+        "{report:?}"
+    );
     // "Test connection" counts what the preset's filter finds, as ldapsearch does.
-    let found = w.slapd.search("(&(objectCategory=person)(objectClass=user))", &["1.1"]);
+    let found = w
+        .slapd
+        .search("(&(objectCategory=person)(objectClass=user))", &["1.1"]);
     let expected = found.lines().filter(|l| l.starts_with("dn:")).count() as u64;
-    assert_eq!(w.server.services.directory.test_connection().await.ok(), Some(expected));
+    assert_eq!(
+        w.server.services.directory.test_connection().await.ok(),
+        Some(expected)
+    );
     w.stop().await;
 }

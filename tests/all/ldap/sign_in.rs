@@ -18,7 +18,8 @@ mod sqlite {
 
     #[tokio::test]
     async fn directory_password_over_starttls() {
-        super::directory_password_signs_in_everywhere(Backend::Sqlite, LdapSecurity::StartTls).await;
+        super::directory_password_signs_in_everywhere(Backend::Sqlite, LdapSecurity::StartTls)
+            .await;
     }
 
     #[tokio::test]
@@ -39,8 +40,18 @@ mod postgres {
 /// `ipptool` (Debian cups-ipp-utils) asks the queue for its attributes as `user` with
 /// `password` in the URI; true when it succeeded.
 pub async fn ipptool_get_attributes(base: &str, user: &str, password: &str) -> (bool, String) {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20");
-    let uri = format!("{}/ipp/print", base.replace("https://", &format!("ipps://{}:{}@", enc(user), enc(password))));
+    let enc = |s: &str| {
+        url::form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
+    let uri = format!(
+        "{}/ipp/print",
+        base.replace(
+            "https://",
+            &format!("ipps://{}:{}@", enc(user), enc(password))
+        )
+    );
     let output = tokio::task::spawn_blocking(move || {
         Command::new("ipptool")
             .args(["-t", "-T", "10", &uri, "get-printer-attributes.test"])
@@ -49,14 +60,21 @@ pub async fn ipptool_get_attributes(base: &str, user: &str, password: &str) -> (
     })
     .await
     .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    let report = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
     (output.status.success() && report.contains("[PASS]"), report)
 }
 
 async fn directory_password_signs_in_everywhere(backend: Backend, security: LdapSecurity) {
     let ann = Person::new("Ann", &[Group::PrintUsers]);
     let carol = Person::new("carol", &[Group::PrintUsers, Group::PrintAdmins]);
-    let w = World::start(backend, Flavor::ActiveDirectory, security, &[ann.clone(), carol.clone()]).await;
+    let w = World::start(
+        backend,
+        Flavor::ActiveDirectory,
+        security,
+        &[ann.clone(), carol.clone()],
+    )
+    .await;
     w.sync().await;
 
     // The portal: the directory's password, under the lower-cased username; the
@@ -80,7 +98,11 @@ async fn directory_password_signs_in_everywhere(backend: Backend, security: Ldap
     let page = get_text(&phone, w.server.url(&format!("/r/{}", printer.guid))).await;
     let signed = phone
         .post(w.server.url(&format!("/r/{}/login", printer.guid)))
-        .form(&[("csrf", csrf_of(&page).as_str()), ("login", "ann"), ("password", ann.password.as_str())])
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("login", "ann"),
+            ("password", ann.password.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -88,7 +110,10 @@ async fn directory_password_signs_in_everywhere(backend: Backend, security: Ldap
 
     // IPP Basic, from our client and from CUPS's ipptool.
     assert_eq!(ipp_basic_status(&w.server, "ann", &ann.password).await, 200);
-    assert_eq!(ipp_basic_status(&w.server, "ann", "not ann's password").await, 401);
+    assert_eq!(
+        ipp_basic_status(&w.server, "ann", "not ann's password").await,
+        401
+    );
     let (ok, report) = ipptool_get_attributes(&w.server.base, "ann", &ann.password).await;
     assert!(ok, "ipptool with the directory password:\n{report}");
     let (ok, report) = ipptool_get_attributes(&w.server.base, "ann", "not ann's password").await;
@@ -96,12 +121,27 @@ async fn directory_password_signs_in_everywhere(backend: Backend, security: Ldap
 
     // The directory admin reaches the directory page and presses its buttons.
     let admin = w.server.client();
-    assert_eq!(login(&w.server, &admin, "carol", &carol.password).await.status(), 303);
-    let page = admin.get(w.server.url("/admin/directory")).send().await.unwrap();
+    assert_eq!(
+        login(&w.server, &admin, "carol", &carol.password)
+            .await
+            .status(),
+        303
+    );
+    let page = admin
+        .get(w.server.url("/admin/directory"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
-    assert!(page.contains(w.slapd.base_dn()), "the page shows the settings in force: {page}");
-    assert!(!page.contains(support::slapd::Slapd::SERVICE_PASSWORD), "never the bind password");
+    assert!(
+        page.contains(w.slapd.base_dn()),
+        "the page shows the settings in force: {page}"
+    );
+    assert!(
+        !page.contains(support::slapd::Slapd::SERVICE_PASSWORD),
+        "never the bind password"
+    );
     for button in ["/admin/directory/test", "/admin/directory/sync"] {
         let answer = admin
             .post(w.server.url(button))
@@ -109,7 +149,11 @@ async fn directory_password_signs_in_everywhere(backend: Backend, security: Ldap
             .send()
             .await
             .unwrap();
-        assert!(answer.status().is_success() || answer.status() == 303, "{button}: {}", answer.status());
+        assert!(
+            answer.status().is_success() || answer.status() == 303,
+            "{button}: {}",
+            answer.status()
+        );
     }
     let joined = Person::new("dan", &[Group::PrintUsers]);
     w.slapd.add(&joined);
@@ -119,11 +163,23 @@ async fn directory_password_signs_in_everywhere(backend: Backend, security: Ldap
         .send()
         .await
         .unwrap();
-    assert!(answer.status().is_success() || answer.status() == 303, "{}", answer.status());
+    assert!(
+        answer.status().is_success() || answer.status() == 303,
+        "{}",
+        answer.status()
+    );
     assert!(w.user("dan").await.is_some(), "Sync now created dan");
     // A directory user is no admin.
-    let denied = portal.get(w.server.url("/admin/directory")).send().await.unwrap();
-    assert!(matches!(denied.status().as_u16(), 303 | 403 | 404), "{}", denied.status());
+    let denied = portal
+        .get(w.server.url("/admin/directory"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(denied.status().as_u16(), 303 | 403 | 404),
+        "{}",
+        denied.status()
+    );
 
     // Out of the group: after the sync the right password no longer opens anything.
     w.slapd.remove_from_group(&ann, Group::PrintUsers);
@@ -136,7 +192,11 @@ async fn directory_password_signs_in_everywhere(backend: Backend, security: Ldap
     // Nothing of the passwords stays at rest.
     let at_rest = w.everything_at_rest().await;
     for person in [&ann, &carol, &joined] {
-        assert!(!holds(&at_rest, &person.password), "{}'s password at rest", person.username);
+        assert!(
+            !holds(&at_rest, &person.password),
+            "{}'s password at rest",
+            person.username
+        );
     }
     w.stop().await;
 }

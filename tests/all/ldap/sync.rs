@@ -60,7 +60,14 @@ pub async fn creates_updates_and_disables_exactly(
     security: LdapSecurity,
 ) {
     // AD keeps the case people typed; PrintPark's usernames are lower-case.
-    let ann = Person::new(if flavor == Flavor::ActiveDirectory { "Ann" } else { "ann" }, &[Group::PrintUsers]);
+    let ann = Person::new(
+        if flavor == Flavor::ActiveDirectory {
+            "Ann"
+        } else {
+            "ann"
+        },
+        &[Group::PrintUsers],
+    );
     let bob = Person::new("bob", &[Group::PrintUsers]);
     let mut carol = Person::new("carol", &[Group::PrintUsers, Group::PrintAdmins]);
     carol.name = "Carol Zoë Admin".into();
@@ -79,14 +86,24 @@ pub async fn creates_updates_and_disables_exactly(
         assert_eq!(user.name, person.name, "{user:?}");
         assert_eq!(user.department, "Finance", "{user:?}");
         assert!(!user.disabled, "{user:?}");
-        assert!(user.password_hash.is_none(), "the directory's password is never stored: {user:?}");
-        assert!(user.external_id.as_deref().is_some_and(|id| !id.is_empty()), "{user:?}");
+        assert!(
+            user.password_hash.is_none(),
+            "the directory's password is never stored: {user:?}"
+        );
+        assert!(
+            user.external_id.as_deref().is_some_and(|id| !id.is_empty()),
+            "{user:?}"
+        );
     }
     let ids: std::collections::BTreeSet<_> = users.iter().map(|u| u.external_id.clone()).collect();
     assert_eq!(ids.len(), 3, "one unique id each: {users:?}");
     let roles: Vec<&str> = users.iter().map(|u| u.role.as_str()).collect();
     assert_eq!(roles, ["user", "user", "admin"], "carol is in PrintAdmins");
-    assert_eq!(w.user("boss").await.unwrap().source, "local", "the break-glass admin stays local");
+    assert_eq!(
+        w.user("boss").await.unwrap().source,
+        "local",
+        "the break-glass admin stays local"
+    );
 
     // Twice in a row: nothing changes.
     let second = w.sync().await;
@@ -96,19 +113,48 @@ pub async fn creates_updates_and_disables_exactly(
 
     // The card numbers became badges: the directory's number opens the station...
     let printer = support::sign_in::station_printer(&w.server, &w.admin, "Hall").await;
-    let at = AtPrinter { guid: &printer.guid, name: "Hall" };
-    let outcome = w.server.services.identity.badge_login(&ann.card, at, &ClientInfo::default()).await.unwrap();
-    assert!(matches!(&outcome, BadgeOutcome::Known(u) if u.username == "ann"), "{outcome:?}");
+    let at = AtPrinter {
+        guid: &printer.guid,
+        name: "Hall",
+    };
+    let outcome = w
+        .server
+        .services
+        .identity
+        .badge_login(&ann.card, at, &ClientInfo::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, BadgeOutcome::Known(u) if u.username == "ann"),
+        "{outcome:?}"
+    );
     // ...but no number is anywhere at rest, in clear or hex; nor any password.
     let at_rest = w.everything_at_rest().await;
     for person in &people {
-        assert!(!holds(&at_rest, &person.card), "card {} of {} at rest", person.card, person.username);
-        assert!(!holds(&at_rest, &person.password), "password of {} at rest", person.username);
+        assert!(
+            !holds(&at_rest, &person.card),
+            "card {} of {} at rest",
+            person.card,
+            person.username
+        );
+        assert!(
+            !holds(&at_rest, &person.password),
+            "password of {} at rest",
+            person.username
+        );
     }
 
     // The directory changes: bob moves to Legal, ann leaves the group, carol leaves
     // the organisation, erin joins.
-    w.slapd.set(&bob, if flavor == Flavor::ActiveDirectory { "department" } else { "departmentNumber" }, "Legal");
+    w.slapd.set(
+        &bob,
+        if flavor == Flavor::ActiveDirectory {
+            "department"
+        } else {
+            "departmentNumber"
+        },
+        "Legal",
+    );
     w.slapd.remove_from_group(&ann, Group::PrintUsers);
     w.slapd.delete(&carol);
     let erin = Person::new("erin", &[Group::PrintUsers]);
@@ -117,10 +163,16 @@ pub async fn creates_updates_and_disables_exactly(
     assert_eq!(counts(&third), (1, 1, 2), "{third:?}");
     let ann_row = w.user("ann").await.expect("ann is kept");
     let carol_row = w.user("carol").await.expect("carol is kept, not deleted");
-    assert!(ann_row.disabled && carol_row.disabled, "{ann_row:?} {carol_row:?}");
+    assert!(
+        ann_row.disabled && carol_row.disabled,
+        "{ann_row:?} {carol_row:?}"
+    );
     assert_eq!(w.user("bob").await.unwrap().department, "Legal");
     let erin_row = w.user("erin").await.expect("erin created");
-    assert!(!erin_row.disabled && erin_row.role == "user", "{erin_row:?}");
+    assert!(
+        !erin_row.disabled && erin_row.role == "user",
+        "{erin_row:?}"
+    );
 
     // And again: nothing more changes; the disabled stay disabled.
     let fourth = w.sync().await;
@@ -133,7 +185,10 @@ pub async fn creates_updates_and_disables_exactly(
     let fifth = w.sync().await;
     assert_eq!(counts(&fifth), (0, 2, 0), "{fifth:?}");
     assert_eq!(w.user("bob").await.unwrap().role, "admin");
-    assert!(!w.user("ann").await.unwrap().disabled, "ann is back in PrintUsers");
+    assert!(
+        !w.user("ann").await.unwrap().disabled,
+        "ann is back in PrintUsers"
+    );
     w.slapd.remove_from_group(&bob, Group::PrintAdmins);
     let sixth = w.sync().await;
     assert_eq!(counts(&sixth), (0, 1, 0), "{sixth:?}");
@@ -146,7 +201,10 @@ pub async fn creates_updates_and_disables_exactly(
         let seventh = w.sync().await;
         assert_eq!(counts(&seventh), (0, 1, 0), "{seventh:?}");
         let after = w.user("erin.new").await.expect("renamed");
-        assert_eq!((after.id, &after.external_id), (before.id, &before.external_id));
+        assert_eq!(
+            (after.id, &after.external_id),
+            (before.id, &before.external_id)
+        );
         assert!(w.user("erin").await.is_none());
     }
     w.stop().await;
@@ -156,19 +214,35 @@ pub async fn creates_updates_and_disables_exactly(
 /// the local account keeps its source, role and password.
 async fn a_directory_person_never_takes_over_a_local_account(backend: Backend) {
     let intruder = Person::new("boss", &[Group::PrintUsers, Group::PrintAdmins]);
-    let w = World::start(backend, Flavor::ActiveDirectory, LdapSecurity::StartTls, &[intruder.clone()]).await;
+    let w = World::start(
+        backend,
+        Flavor::ActiveDirectory,
+        LdapSecurity::StartTls,
+        &[intruder.clone()],
+    )
+    .await;
     let report = w.sync().await;
     assert_eq!(counts(&report), (0, 0, 0), "{report:?}");
     assert!(
-        report.skipped.iter().any(|s| s.entry.to_lowercase().contains("boss") && !s.reason.is_empty()),
+        report
+            .skipped
+            .iter()
+            .any(|s| s.entry.to_lowercase().contains("boss") && !s.reason.is_empty()),
         "{report:?}"
     );
     let boss = w.user("boss").await.unwrap();
-    assert_eq!((boss.source.as_str(), boss.role.as_str(), boss.disabled), ("local", "admin", false));
+    assert_eq!(
+        (boss.source.as_str(), boss.role.as_str(), boss.disabled),
+        ("local", "admin", false)
+    );
     let client = w.server.client();
     let own = support::login(&w.server, &client, "boss", "correct horse battery").await;
     assert_eq!(own.status(), 303, "the local password still works");
     let theirs = support::login(&w.server, &w.server.client(), "boss", &intruder.password).await;
-    assert_eq!(theirs.status(), 401, "the directory's password does not open the local account");
+    assert_eq!(
+        theirs.status(),
+        401,
+        "the directory's password does not open the local account"
+    );
     w.stop().await;
 }

@@ -3,7 +3,6 @@
 
 use crate::support;
 
-
 use printpark::config::LdapSecurity;
 use printpark::db::{Db, UserRow};
 use printpark::identity::ldap::SyncReport;
