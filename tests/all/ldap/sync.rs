@@ -177,6 +177,7 @@ pub async fn creates_updates_and_disables_exactly(
     // And again: nothing more changes; the disabled stay disabled.
     let fourth = w.sync().await;
     assert_eq!(counts(&fourth), (0, 0, 0), "{fourth:?}");
+    assert_eq!(fourth.unchanged, 2, "bob and erin; {fourth:?}");
     assert!(w.user("ann").await.unwrap().disabled);
 
     // Roles follow the admin group both ways; back in the group, ann is enabled again.
@@ -206,6 +207,11 @@ pub async fn creates_updates_and_disables_exactly(
             (before.id, &before.external_id)
         );
         assert!(w.user("erin").await.is_none());
+        // Disabled in AD (userAccountControl bit 2, ACCOUNTDISABLE): disabled here too.
+        w.slapd.set(&bob, "userAccountControl", "514");
+        let eighth = w.sync().await;
+        assert_eq!(counts(&eighth), (0, 0, 1), "{eighth:?}");
+        assert!(w.user("bob").await.unwrap().disabled);
     }
     w.stop().await;
 }
