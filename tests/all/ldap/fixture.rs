@@ -68,7 +68,7 @@ fn active_directory_like_people_groups_and_binds() {
         .iter()
         .map(|v| v.to_lowercase())
         .collect();
-    assert_eq!(member_of, [users.clone()], "{found}");
+    assert_eq!(member_of, std::slice::from_ref(&users), "{found}");
     let guid = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ann.guid);
     assert!(found.contains(&format!("objectGUID:: {guid}")), "{found}");
     let people = slapd.search("(&(objectCategory=person)(objectClass=user))", &["1.1"]);
@@ -209,7 +209,7 @@ fn a_search_that_does_not_page_stops_at_1000_like_ad() {
 #[test]
 fn openldap_like_people_have_entry_uuids_and_groups_of_names() {
     let ann = Person::new("ann", &[Group::PrintUsers, Group::PrintAdmins]);
-    let slapd = Slapd::start_with(Flavor::OpenLdap, &[ann.clone()]);
+    let slapd = Slapd::start_with(Flavor::OpenLdap, std::slice::from_ref(&ann));
     let found = slapd.search(
         "(&(objectClass=inetOrgPerson)(uid=ann))",
         &["uid", "entryUUID", "employeeNumber", "memberOf"],

@@ -224,7 +224,7 @@ async fn a_directory_person_never_takes_over_a_local_account(backend: Backend) {
         backend,
         Flavor::ActiveDirectory,
         LdapSecurity::StartTls,
-        &[intruder.clone()],
+        std::slice::from_ref(&intruder),
     )
     .await;
     let report = w.sync().await;
