@@ -44,6 +44,8 @@ pub struct Services {
     pub printers: Printers,
     pub release: Release,
     pub devices: Devices,
+    // Issue 16: the organisation's directory (LDAP / Active Directory).
+    pub directory: crate::identity::ldap::Directory,
     pub master_source: vault::MasterKeySource,
 }
 
@@ -72,7 +74,9 @@ impl Services {
         let store = BlobStore::from_settings(&settings)?;
         store.check().await?;
         let vault = Vault::open(db.clone(), store, key, settings.vault.chunk_size).await?;
-        let identity = Identity::new(db.clone(), vault.clone(), settings.security.clone());
+        let identity = Identity::new(db.clone(), vault.clone(), settings.security.clone())
+            .with_ldap_settings(&settings.ldap);
+        let directory = crate::identity::ldap::Directory::new(identity.clone());
         let jobs = Jobs::new(
             db.clone(),
             vault.clone(),
@@ -122,6 +126,7 @@ impl Services {
             printers,
             release,
             devices,
+            directory,
             master_source: source,
         })
     }
@@ -244,11 +249,17 @@ impl Services {
     pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
         let services = self.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(600));
-            loop {
-                every.tick().await;
-                services.maintain().await;
-            }
+            // Issue 16: the directory's scheduled sync runs beside the chores (and
+            // stops with them).
+            let directory = services.directory.clone().run_schedule();
+            let chores = async {
+                let mut every = tokio::time::interval(Duration::from_secs(600));
+                loop {
+                    every.tick().await;
+                    services.maintain().await;
+                }
+            };
+            tokio::join!(chores, directory);
         })
     }
 }

@@ -23,6 +23,8 @@ pub mod discovery;
 pub mod first_run;
 pub mod infra_events;
 pub mod jobs;
+// Issue 16, LDAP / Active Directory.
+pub mod ldap;
 pub mod output_devices;
 pub mod printers;
 pub mod quota;
@@ -39,6 +41,11 @@ pub use devices::{DeviceFields, DeviceRow, SupplyRow};
 pub use discovery::{CredentialRow, DiscoverySettingsRow, RangeRow, ScanRow};
 pub use infra_events::EventRow;
 pub use jobs::{DocumentRow, JobRow, NewDocument, NewJob};
+// Issue 16, LDAP / Active Directory.
+pub use ldap::{
+    LdapChange, LdapChangeAudit, LdapPersonFields, LdapPersonRow, LdapRunCounts, LdapSettingsRow,
+    LdapSyncRunRow,
+};
 pub use output_devices::{DeviceReportFields, OutputDeviceRow};
 pub use printers::{PrinterCheck, PrinterFields, PrinterRow};
 pub use releases::{ReleaseEnd, ReleaseItem, ReleaseRow, ReleaseState, UnknownReleaseState};

@@ -108,6 +108,20 @@ audit_actions! {
     DiscoveryCredentialDelete => "discovery.credential.delete",
     DiscoveryScan => "discovery.scan",
     DiscoveryCancel => "discovery.cancel",
+    // Issue 16: LDAP / Active Directory.
+    /// The directory's settings saved on the admin page.
+    DirectorySettings => "directory.settings",
+    DirectoryTest => "directory.test",
+    DirectorySyncStart => "directory.sync.start",
+    DirectorySyncFinish => "directory.sync.finish",
+    /// A person created, updated (or enabled again) or disabled by a sync.
+    DirectoryUserCreate => "directory.user.create",
+    DirectoryUserUpdate => "directory.user.update",
+    DirectoryUserDisable => "directory.user.disable",
+    /// A directory person signed in with the directory's password (a bind).
+    DirectorySignIn => "directory.sign_in",
+    /// Username and password at a release station (the "directory password" way).
+    StationPassword => "station.password",
 }
 
 /// How it ended, in the audit log.

@@ -142,9 +142,20 @@ impl Identity {
                 &audit,
             )
             .await?;
-        let stored = row.as_ref().and_then(|r| r.password_hash.clone());
-        // Unknown logins spend the same work on a dummy hash (timing reveals nothing).
-        let verified = verify_secret(self.cost(), stored, password).await;
+        let (verified, attempt) = match row.as_ref().filter(|r| r.source == "ldap") {
+            // Issue 16: a directory person proves the directory's password (a bind),
+            // counted like any attempt; a directory that does not answer is no failure
+            // of theirs (see `ldap/bind.rs`).
+            Some(r) => {
+                self.directory_password_attempt(r, password, attempt, &audit)
+                    .await?
+            }
+            None => {
+                let stored = row.as_ref().and_then(|r| r.password_hash.clone());
+                // Unknown logins spend the same work on a dummy hash (timing reveals nothing).
+                (verify_secret(self.cost(), stored, password).await, attempt)
+            }
+        };
         let user: User = match row {
             Some(row) if verified => row.into(),
             _ => {

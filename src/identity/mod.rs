@@ -11,6 +11,8 @@ use crate::vault::{Vault, VaultError};
 pub mod app_passwords;
 pub mod audit;
 pub mod first_run;
+// Issue 16: LDAP / Active Directory.
+pub mod ldap;
 pub mod limits;
 pub mod login;
 pub mod people;
@@ -45,6 +47,10 @@ pub enum IdentityError {
     Invalid { field: &'static str, reason: String },
     #[error("internal error: {0}")]
     Internal(String),
+    // Issue 16, LDAP / Active Directory: a directory person's password could not be
+    // checked (the directory is down, slow or misconfigured); local accounts still work.
+    #[error("the directory did not answer: {0}")]
+    DirectoryUnavailable(String),
     #[error(transparent)]
     Db(DbError),
     #[error(transparent)]
@@ -182,6 +188,8 @@ pub struct Identity {
     db: Db,
     vault: Vault,
     security: SecuritySettings,
+    // Issue 16: the settings file's `[ldap]` and the cache of good directory binds.
+    ldap: std::sync::Arc<ldap::bind::DirectoryLink>,
 }
 
 impl Identity {
@@ -190,7 +198,15 @@ impl Identity {
             db,
             vault,
             security,
+            ldap: std::sync::Arc::default(),
         }
+    }
+
+    /// Issue 16: the settings file's `[ldap]` section (its `url` set = it wins over the
+    /// admin page). Directory people sign in with a bind through it.
+    pub fn with_ldap_settings(mut self, file: &crate::config::LdapSettings) -> Self {
+        self.ldap = std::sync::Arc::new(ldap::bind::DirectoryLink::new(file));
+        self
     }
 
     fn cost(&self) -> HashCost {

@@ -103,7 +103,32 @@ impl From<IdentityError> for Problem {
                 "invalid",
                 format!("{field}: {reason}"),
             ),
+            // Issue 16: a directory person's password could not be checked.
+            E::DirectoryUnavailable(reason) => {
+                tracing::warn!(%reason, "directory sign-in: the directory did not answer");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "directory_unavailable",
+                    "The directory did not answer; try again or use a local account.",
+                )
+            }
             other => Problem::internal("identity error", &other),
+        }
+    }
+}
+
+// Issue 16: the directory (LDAP / Active Directory) on the admin pages. What failed
+// with the directory is the admin's to read (it names the step: TCP, TLS, bind, search).
+impl From<crate::identity::ldap::LdapError> for Problem {
+    fn from(error: crate::identity::ldap::LdapError) -> Self {
+        use crate::identity::ldap::LdapError as E;
+        match error {
+            E::Identity(e) => e.into(),
+            E::Db(e) => e.into(),
+            E::Vault(e) => e.into(),
+            E::Busy => Problem::new(StatusCode::CONFLICT, "busy", error.to_string()),
+            E::NotConfigured | E::Invalid(_) => Problem::bad_request(error.to_string()),
+            other => Problem::new(StatusCode::BAD_GATEWAY, "directory_failed", other.to_string()),
         }
     }
 }
