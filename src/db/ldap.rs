@@ -301,12 +301,14 @@ impl Db {
 
     pub async fn add_ldap_skipped(&self, run_id: i64, entry: &str, reason: &str) -> DbResult<()> {
         on_backend!(self, |pool| {
-            sqlx::query("INSERT INTO ldap_sync_skipped (run_id, entry, reason) VALUES ($1, $2, $3)")
-                .bind(run_id)
-                .bind(entry)
-                .bind(reason)
-                .execute(pool)
-                .await?;
+            sqlx::query(
+                "INSERT INTO ldap_sync_skipped (run_id, entry, reason) VALUES ($1, $2, $3)",
+            )
+            .bind(run_id)
+            .bind(entry)
+            .bind(reason)
+            .execute(pool)
+            .await?;
         });
         Ok(())
     }
@@ -321,7 +323,11 @@ impl Db {
         }))
     }
 
-    pub async fn ldap_skipped_of(&self, run_id: i64, limit: i64) -> DbResult<Vec<(String, String)>> {
+    pub async fn ldap_skipped_of(
+        &self,
+        run_id: i64,
+        limit: i64,
+    ) -> DbResult<Vec<(String, String)>> {
         Ok(on_backend!(self, |pool| {
             sqlx::query_as::<_, (String, String)>(
                 "SELECT entry, reason FROM ldap_sync_skipped WHERE run_id = $1 ORDER BY entry LIMIT $2",
@@ -440,27 +446,33 @@ impl Db {
                         .await?;
                         if old_card != &f.card_hash {
                             if let Some(old) = old_card {
-                                sqlx::query("DELETE FROM badges WHERE badge_hash = $1 AND user_id = $2")
-                                    .bind(old)
-                                    .bind(user_id)
-                                    .execute(&mut *tx)
-                                    .await?;
-                            }
-                            sqlx::query("UPDATE ldap_people SET card_hash = NULL WHERE user_id = $1")
+                                sqlx::query(
+                                    "DELETE FROM badges WHERE badge_hash = $1 AND user_id = $2",
+                                )
+                                .bind(old)
                                 .bind(user_id)
                                 .execute(&mut *tx)
                                 .await?;
+                            }
+                            sqlx::query(
+                                "UPDATE ldap_people SET card_hash = NULL WHERE user_id = $1",
+                            )
+                            .bind(user_id)
+                            .execute(&mut *tx)
+                            .await?;
                             if let Some(card) = &f.card_hash {
                                 link_card!(tx, *user_id, card, at);
                             }
                         }
                     }
                     LdapChange::Disable { user_id, .. } => {
-                        sqlx::query("UPDATE users SET disabled = TRUE, updated_at = $1 WHERE id = $2")
-                            .bind(at)
-                            .bind(user_id)
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query(
+                            "UPDATE users SET disabled = TRUE, updated_at = $1 WHERE id = $2",
+                        )
+                        .bind(at)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
                         // A disabled person is signed out everywhere at once.
                         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                             .bind(user_id)
@@ -489,4 +501,3 @@ impl Db {
         Ok(())
     }
 }
-

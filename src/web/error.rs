@@ -128,7 +128,11 @@ impl From<crate::identity::ldap::LdapError> for Problem {
             E::Vault(e) => e.into(),
             E::Busy => Problem::new(StatusCode::CONFLICT, "busy", error.to_string()),
             E::NotConfigured | E::Invalid(_) => Problem::bad_request(error.to_string()),
-            other => Problem::new(StatusCode::BAD_GATEWAY, "directory_failed", other.to_string()),
+            other => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "directory_failed",
+                other.to_string(),
+            ),
         }
     }
 }

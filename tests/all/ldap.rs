@@ -5,9 +5,9 @@
 //! that goes down or hangs mid-test (`outage`).
 
 mod fixture;
-// These use `Services::directory` (branch h16/ldap): enabled once it is merged.
-// mod outage;
-// mod sign_in;
-// mod sync;
-// mod world;
-// pub use world::{World, holds};
+mod outage;
+mod sign_in;
+mod sync;
+mod world;
+
+pub use world::{World, holds};

@@ -83,13 +83,17 @@ impl Directory {
     /// What the page shows: the stored row (the file's settings are shown from
     /// [`Directory::settings`] instead).
     pub async fn page_settings(&self) -> Result<LdapSettingsRow, LdapError> {
-        Ok(self.db().ldap_settings().await?.unwrap_or_else(|| LdapSettingsRow {
-            security: "start_tls".into(),
-            preset: "active_directory".into(),
-            sync_interval_minutes: 60,
-            timeout_secs: 5,
-            ..LdapSettingsRow::default()
-        }))
+        Ok(self
+            .db()
+            .ldap_settings()
+            .await?
+            .unwrap_or_else(|| LdapSettingsRow {
+                security: "start_tls".into(),
+                preset: "active_directory".into(),
+                sync_interval_minutes: 60,
+                timeout_secs: 5,
+                ..LdapSettingsRow::default()
+            }))
     }
 
     /// Checks and saves the page's settings; audited without any secret.
@@ -116,7 +120,8 @@ impl Directory {
         };
         let row = LdapSettingsRow {
             url: form.url.trim().to_owned(),
-            security: settings::security_name(settings::parse_security(form.security.trim())?).into(),
+            security: settings::security_name(settings::parse_security(form.security.trim())?)
+                .into(),
             ca_pem: form.ca_pem.trim().to_owned(),
             pinned_sha256: form.pinned_sha256.trim().to_owned(),
             bind_dn: form.bind_dn.trim().to_owned(),
@@ -157,10 +162,20 @@ impl Directory {
             row.url,
             row.security,
             row.base_dn,
-            if sealed.is_some() { "; bind password changed" } else { "" }
+            if sealed.is_some() {
+                "; bind password changed"
+            } else {
+                ""
+            }
         );
-        self.audit(Some(actor), AuditAction::DirectorySettings, AuditOutcome::Success, client, &detail)
-            .await
+        self.audit(
+            Some(actor),
+            AuditAction::DirectorySettings,
+            AuditOutcome::Success,
+            client,
+            &detail,
+        )
+        .await
     }
 }
 
@@ -193,7 +208,11 @@ pub fn describe(s: &DirectorySettings) -> Vec<(&'static str, String)> {
         ("Bind DN", s.bind_dn.clone()),
         (
             "Bind password",
-            if s.bind_password.is_some() { "set (not shown)".into() } else { "not set".into() },
+            if s.bind_password.is_some() {
+                "set (not shown)".into()
+            } else {
+                "not set".into()
+            },
         ),
         ("Base DN", s.base_dn.clone()),
         ("User filter", s.user_filter.clone()),
@@ -210,9 +229,26 @@ pub fn describe(s: &DirectorySettings) -> Vec<(&'static str, String)> {
                 s.attributes.unique_id
             ),
         ),
-        ("User groups", if s.user_groups.is_empty() { "everyone the filter finds".into() } else { s.user_groups.join("; ") }),
-        ("Admin groups", if s.admin_groups.is_empty() { "none".into() } else { s.admin_groups.join("; ") }),
-        ("Sync every", format!("{} minutes (0 = only Sync now)", s.sync_interval_minutes)),
+        (
+            "User groups",
+            if s.user_groups.is_empty() {
+                "everyone the filter finds".into()
+            } else {
+                s.user_groups.join("; ")
+            },
+        ),
+        (
+            "Admin groups",
+            if s.admin_groups.is_empty() {
+                "none".into()
+            } else {
+                s.admin_groups.join("; ")
+            },
+        ),
+        (
+            "Sync every",
+            format!("{} minutes (0 = only Sync now)", s.sync_interval_minutes),
+        ),
         ("Time-out", format!("{} s", Duration::as_secs(&s.timeout))),
     ]
 }

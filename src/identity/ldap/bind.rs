@@ -136,14 +136,15 @@ impl Identity {
         // Each step has the time-out; the whole sign-in gets at most two of them.
         let limit = s.timeout * 2;
         let stored_dn = self.db.ldap_dn_of(row.id).await?;
-        let bound = tokio::time::timeout(limit, bind_person(&s, &row.username, stored_dn, password))
-            .await
-            .map_err(|_| super::LdapError::Timeout {
-                step: "sign-in",
-                secs: limit.as_secs(),
-            })
-            .and_then(|r| r)
-            .map_err(unavailable)?;
+        let bound =
+            tokio::time::timeout(limit, bind_person(&s, &row.username, stored_dn, password))
+                .await
+                .map_err(|_| super::LdapError::Timeout {
+                    step: "sign-in",
+                    secs: limit.as_secs(),
+                })
+                .and_then(|r| r)
+                .map_err(unavailable)?;
         if bound {
             self.ldap.remember(key);
             let user: User = row.clone().into();

@@ -30,14 +30,19 @@ pub async fn open(s: &DirectorySettings) -> Result<Ldap, LdapError> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let port = url.port().unwrap_or(if url.scheme() == "ldaps" { 636 } else { 389 });
-    let tcp = tokio::time::timeout(s.timeout, tokio::net::TcpStream::connect((host.as_str(), port)))
-        .await
-        .map_err(|_| LdapError::Timeout {
-            step: "TCP connect",
-            secs: s.timeout.as_secs(),
-        })?
-        .map_err(|e| LdapError::Connect(format!("{host}:{port}: {e}")))?;
+    let port = url
+        .port()
+        .unwrap_or(if url.scheme() == "ldaps" { 636 } else { 389 });
+    let tcp = tokio::time::timeout(
+        s.timeout,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| LdapError::Timeout {
+        step: "TCP connect",
+        secs: s.timeout.as_secs(),
+    })?
+    .map_err(|e| LdapError::Connect(format!("{host}:{port}: {e}")))?;
     let std = tcp
         .into_std()
         .map_err(|e| LdapError::Connect(format!("{host}:{port}: {e}")))?;
@@ -71,7 +76,9 @@ fn tls_reason(e: &ldap3::LdapError) -> String {
     if text.contains("pinned") {
         "the server's certificate does not match the pinned fingerprint".into()
     } else if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
-        format!("the server's certificate is not trusted (set the CA or pin the certificate): {text}")
+        format!(
+            "the server's certificate is not trusted (set the CA or pin the certificate): {text}"
+        )
     } else if let ldap3::LdapError::LdapResult { result } = e {
         format!("the server refused StartTLS: {result}")
     } else {

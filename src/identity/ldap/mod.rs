@@ -131,7 +131,11 @@ impl Directory {
     }
 
     /// The entries a run skipped, with the reasons.
-    pub async fn skipped_of(&self, run_id: i64, limit: i64) -> Result<Vec<SkippedEntry>, LdapError> {
+    pub async fn skipped_of(
+        &self,
+        run_id: i64,
+        limit: i64,
+    ) -> Result<Vec<SkippedEntry>, LdapError> {
         Ok(self
             .db()
             .ldap_skipped_of(run_id, limit)

@@ -31,12 +31,7 @@ pub struct DirectoryPerson {
 /// A DN compared as directories do: case and spaces around `,` and `=` do not count.
 pub fn normalize_dn(dn: &str) -> String {
     dn.split(',')
-        .map(|rdn| {
-            rdn.split('=')
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join("=")
-        })
+        .map(|rdn| rdn.split('=').map(str::trim).collect::<Vec<_>>().join("="))
         .collect::<Vec<_>>()
         .join(",")
         .to_lowercase()
@@ -48,7 +43,22 @@ pub fn guid_text(bytes: &[u8]) -> Option<String> {
     let b: [u8; 16] = bytes.try_into().ok()?;
     Some(format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+        b[3],
+        b[2],
+        b[1],
+        b[0],
+        b[5],
+        b[4],
+        b[7],
+        b[6],
+        b[8],
+        b[9],
+        b[10],
+        b[11],
+        b[12],
+        b[13],
+        b[14],
+        b[15]
     ))
 }
 
@@ -174,7 +184,8 @@ pub fn plan(
             reason: reason.into(),
         };
         if !seen_ids.insert(person.unique_id.clone()) {
-            out.skipped.push(skip("the same unique id as another entry"));
+            out.skipped
+                .push(skip("the same unique id as another entry"));
             continue;
         }
         if taken.contains(&person.username) || taken.contains(&person.email) {
@@ -191,7 +202,11 @@ pub fn plan(
             ));
             continue;
         }
-        let role = if groups.is_admin(&person) { "admin" } else { "user" };
+        let role = if groups.is_admin(&person) {
+            "admin"
+        } else {
+            "user"
+        };
         wanted.push((person, role.to_owned()));
     }
     for (person, role) in wanted {
@@ -332,7 +347,11 @@ mod tests {
 
     #[test]
     fn who_left_or_left_the_group_is_disabled_never_deleted() {
-        let people = vec![person("g1", "ada"), person("g2", "grace"), person("g3", "alan")];
+        let people = vec![
+            person("g1", "ada"),
+            person("g2", "grace"),
+            person("g3", "alan"),
+        ];
         let first = plan(people, vec![], &HashSet::new(), &groups(), hash);
         let held: Vec<_> = first
             .changes
@@ -383,6 +402,9 @@ mod tests {
             guid_text(&bytes).as_deref(),
             Some("03020100-0504-0706-0809-0a0b0c0d0e0f")
         );
-        assert_eq!(normalize_dn("CN=Ada , OU=People,DC=X"), "cn=ada,ou=people,dc=x");
+        assert_eq!(
+            normalize_dn("CN=Ada , OU=People,DC=X"),
+            "cn=ada,ou=people,dc=x"
+        );
     }
 }

@@ -149,7 +149,9 @@ pub fn parse_preset(text: &str) -> Result<LdapPreset, LdapError> {
     match text {
         "active_directory" | "" => Ok(LdapPreset::ActiveDirectory),
         "open_ldap" => Ok(LdapPreset::OpenLdap),
-        _ => Err(LdapError::Invalid("the preset is Active Directory or OpenLDAP".into())),
+        _ => Err(LdapError::Invalid(
+            "the preset is Active Directory or OpenLDAP".into(),
+        )),
     }
 }
 
@@ -186,13 +188,17 @@ pub fn lines(text: &str) -> Vec<String> {
 pub fn check(s: &DirectorySettings) -> Result<(), LdapError> {
     let bad = |m: &str| Err(LdapError::Invalid(m.into()));
     let url = url::Url::parse(&s.url).map_err(|_| {
-        LdapError::Invalid("the URL must look like ldaps://dc1.example.org or ldap://dc1.example.org".into())
+        LdapError::Invalid(
+            "the URL must look like ldaps://dc1.example.org or ldap://dc1.example.org".into(),
+        )
     })?;
     match (url.scheme(), s.security) {
         ("ldaps", LdapSecurity::Ldaps) => {}
         ("ldap", LdapSecurity::StartTls | LdapSecurity::InsecurePlain) => {}
         ("ldaps", _) => return bad("an ldaps:// URL goes with the LDAPS security"),
-        ("ldap", _) => return bad("an ldap:// URL goes with StartTLS (or, explicitly, insecure plain LDAP)"),
+        ("ldap", _) => {
+            return bad("an ldap:// URL goes with StartTLS (or, explicitly, insecure plain LDAP)");
+        }
         _ => return bad("the URL must start with ldaps:// or ldap://"),
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -224,7 +230,9 @@ pub fn from_file(s: &LdapSettings) -> DirectorySettings {
         url: s.url.clone().unwrap_or_default(),
         security: s.security,
         trust: match (&s.pinned_sha256, &s.ca_file) {
-            (Some(pin), _) if !pin.trim().is_empty() => Trust::Pinned(crate::tls::normalize_pin(pin)),
+            (Some(pin), _) if !pin.trim().is_empty() => {
+                Trust::Pinned(crate::tls::normalize_pin(pin))
+            }
             (_, Some(file)) => Trust::CaFile(file.clone()),
             _ => Trust::System,
         },
@@ -255,7 +263,10 @@ pub fn from_file(s: &LdapSettings) -> DirectorySettings {
 }
 
 /// From the admin page's row; `None` when no URL is saved.
-pub fn from_row(row: &LdapSettingsRow, vault: &Vault) -> Result<Option<DirectorySettings>, LdapError> {
+pub fn from_row(
+    row: &LdapSettingsRow,
+    vault: &Vault,
+) -> Result<Option<DirectorySettings>, LdapError> {
     if row.url.trim().is_empty() {
         return Ok(None);
     }
@@ -338,7 +349,10 @@ mod tests {
         assert_eq!(ad.attributes.username, "sAMAccountName");
         assert_eq!(ad.attributes.unique_id, "objectGUID");
         assert_eq!(ad.attributes.card, "employeeID");
-        assert_eq!(ad.user_filter, "(&(objectCategory=person)(objectClass=user))");
+        assert_eq!(
+            ad.user_filter,
+            "(&(objectCategory=person)(objectClass=user))"
+        );
         let mut open = file(LdapPreset::OpenLdap);
         open.attributes.card = "carLicense".into();
         let open = from_file(&open);
@@ -351,7 +365,10 @@ mod tests {
 
     #[test]
     fn filters_are_wrapped_and_logins_escaped() {
-        assert_eq!(people_filter(LdapPreset::OpenLdap, "objectClass=person"), "(objectClass=person)");
+        assert_eq!(
+            people_filter(LdapPreset::OpenLdap, "objectClass=person"),
+            "(objectClass=person)"
+        );
         assert_eq!(people_filter(LdapPreset::OpenLdap, " (uid=*) "), "(uid=*)");
         let s = from_file(&file(LdapPreset::ActiveDirectory));
         assert_eq!(

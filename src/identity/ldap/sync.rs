@@ -48,10 +48,20 @@ async fn paged_search(
 ) -> Result<(), LdapError> {
     let mut stream = ldap
         .with_timeout(s.timeout)
-        .streaming_search_with(PagedResults::new(PAGE_SIZE), &s.base_dn, Scope::Subtree, filter, attrs)
+        .streaming_search_with(
+            PagedResults::new(PAGE_SIZE),
+            &s.base_dn,
+            Scope::Subtree,
+            filter,
+            attrs,
+        )
         .await
         .map_err(|e| search_error(e, s.timeout))?;
-    while let Some(entry) = stream.next().await.map_err(|e| search_error(e, s.timeout))? {
+    while let Some(entry) = stream
+        .next()
+        .await
+        .map_err(|e| search_error(e, s.timeout))?
+    {
         if entry.is_ref() || entry.is_intermediate() {
             continue;
         }
@@ -81,7 +91,12 @@ pub async fn find_dn(
 ) -> Result<Option<String>, LdapError> {
     let ldap3::SearchResult(entries, result) = ldap
         .with_timeout(s.timeout)
-        .search(&s.base_dn, Scope::Subtree, &person_filter(s, username), vec!["1.1"])
+        .search(
+            &s.base_dn,
+            Scope::Subtree,
+            &person_filter(s, username),
+            vec!["1.1"],
+        )
         .await
         .map_err(|e| search_error(e, s.timeout))?;
     if result.rc != 0 {
@@ -108,7 +123,12 @@ async fn read_groups(ldap: &mut Ldap, s: &DirectorySettings) -> Result<Groups, L
     for dn in s.user_groups.iter().chain(&s.admin_groups) {
         let ldap3::SearchResult(entries, result) = ldap
             .with_timeout(s.timeout)
-            .search(dn, Scope::Base, "(objectClass=*)", vec!["member", "uniqueMember"])
+            .search(
+                dn,
+                Scope::Base,
+                "(objectClass=*)",
+                vec!["member", "uniqueMember"],
+            )
             .await
             .map_err(|e| search_error(e, s.timeout))?;
         if result.rc != 0 {
@@ -209,26 +229,51 @@ impl Directory {
         actor: Option<&User>,
         client: &ClientInfo,
     ) -> Result<SyncReport, LdapError> {
-        let started = format!("run {run} ({})", if actor.is_some() { "admin" } else { "schedule" });
-        self.audit(actor, AuditAction::DirectorySyncStart, AuditOutcome::Success, client, &started)
-            .await?;
+        let started = format!(
+            "run {run} ({})",
+            if actor.is_some() { "admin" } else { "schedule" }
+        );
+        self.audit(
+            actor,
+            AuditAction::DirectorySyncStart,
+            AuditOutcome::Success,
+            client,
+            &started,
+        )
+        .await?;
         let mut counts = LdapRunCounts::default();
         let result = self.run_inner(run, s, actor, client, &mut counts).await;
         let (state, error) = match &result {
             Ok(_) => ("done", String::new()),
             Err(e) => ("failed", e.to_string()),
         };
-        self.db().finish_ldap_sync(run, state, counts, &error).await?;
+        self.db()
+            .finish_ldap_sync(run, state, counts, &error)
+            .await?;
         let detail = match &result {
             Ok(r) => format!(
                 "run {run}: {} created, {} updated, {} disabled, {} unchanged, {} skipped",
-                r.created, r.updated, r.disabled, r.unchanged, r.skipped.len()
+                r.created,
+                r.updated,
+                r.disabled,
+                r.unchanged,
+                r.skipped.len()
             ),
             Err(e) => format!("run {run} failed, nobody disabled: {e}"),
         };
-        let outcome = if result.is_ok() { AuditOutcome::Success } else { AuditOutcome::Failure };
-        self.audit(actor, AuditAction::DirectorySyncFinish, outcome, client, &detail)
-            .await?;
+        let outcome = if result.is_ok() {
+            AuditOutcome::Success
+        } else {
+            AuditOutcome::Failure
+        };
+        self.audit(
+            actor,
+            AuditAction::DirectorySyncFinish,
+            outcome,
+            client,
+            &detail,
+        )
+        .await?;
         result
     }
 
@@ -258,12 +303,16 @@ impl Directory {
         .collect();
         let mut people: Vec<DirectoryPerson> = Vec::new();
         let mut skipped: Vec<SkippedEntry> = Vec::new();
-        paged_search(&mut ldap, s, &s.user_filter, attrs, |entry| {
-            match plan::read_entry(&entry, a) {
+        paged_search(
+            &mut ldap,
+            s,
+            &s.user_filter,
+            attrs,
+            |entry| match plan::read_entry(&entry, a) {
                 Ok(p) => people.push(p),
                 Err(skip) => skipped.push(skip),
-            }
-        })
+            },
+        )
         .await?;
         let _ = ldap.unbind().await;
         counts.seen = (people.len() + skipped.len()) as i64;
@@ -299,7 +348,11 @@ impl Directory {
                 // Someone took a username meanwhile: the page again, one by one.
                 Err(DbError::Conflict(_)) => {
                     for one in audited {
-                        match self.db().apply_ldap_changes(std::slice::from_ref(&one)).await {
+                        match self
+                            .db()
+                            .apply_ldap_changes(std::slice::from_ref(&one))
+                            .await
+                        {
                             Ok(()) => tally(&one.0, &mut report),
                             Err(DbError::Conflict(what)) => skipped.push(SkippedEntry {
                                 entry: change_name(&one.0),
@@ -319,7 +372,9 @@ impl Directory {
             self.db().renew_ldap_sync(run, now() + LEASE_SECS).await?;
         }
         for skip in skipped.iter().take(SKIPPED_KEPT) {
-            self.db().add_ldap_skipped(run, &skip.entry, &skip.reason).await?;
+            self.db()
+                .add_ldap_skipped(run, &skip.entry, &skip.reason)
+                .await?;
         }
         report.skipped = skipped;
         if report.created + report.updated + report.disabled > 0 {
@@ -329,15 +384,34 @@ impl Directory {
         Ok(report)
     }
 
-    fn change_audit(&self, change: &LdapChange, actor: Option<&User>, client: &ClientInfo) -> LdapChangeAudit {
+    fn change_audit(
+        &self,
+        change: &LdapChange,
+        actor: Option<&User>,
+        client: &ClientInfo,
+    ) -> LdapChangeAudit {
         let (action, target, detail) = match change {
-            LdapChange::Create(f) => (AuditAction::DirectoryUserCreate, f.username.clone(), f.role.clone()),
-            LdapChange::Update { fields, .. } => (AuditAction::DirectoryUserUpdate, fields.username.clone(), fields.role.clone()),
-            LdapChange::Disable { username, .. } => (AuditAction::DirectoryUserDisable, username.clone(), "no longer in the directory or its groups".into()),
+            LdapChange::Create(f) => (
+                AuditAction::DirectoryUserCreate,
+                f.username.clone(),
+                f.role.clone(),
+            ),
+            LdapChange::Update { fields, .. } => (
+                AuditAction::DirectoryUserUpdate,
+                fields.username.clone(),
+                fields.role.clone(),
+            ),
+            LdapChange::Disable { username, .. } => (
+                AuditAction::DirectoryUserDisable,
+                username.clone(),
+                "no longer in the directory or its groups".into(),
+            ),
         };
         LdapChangeAudit {
             actor_id: actor.map(|u| u.id),
-            actor: actor.map(|u| u.username.clone()).unwrap_or_else(|| "system".into()),
+            actor: actor
+                .map(|u| u.username.clone())
+                .unwrap_or_else(|| "system".into()),
             action: action.as_str(),
             target,
             client_addr: client.addr.clone(),
