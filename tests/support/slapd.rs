@@ -471,18 +471,23 @@ impl Slapd {
             )),
         }
         for group in [Group::PrintUsers, Group::PrintAdmins] {
-            out.push_str(&format!("dn: {}\n", self.group_dn(group)));
+            out.push_str(&format!(
+                "dn: {}\ncn: {}\n",
+                self.group_dn(group),
+                group.cn()
+            ));
             match self.flavor {
                 Flavor::ActiveDirectory => {
                     out.push_str("objectClass: group\nobjectCategory: group\n");
                     out.push_str(&ldif_line("objectGUID", uuid::Uuid::new_v4().as_bytes()));
                 }
                 // groupOfNames must have a member: the service account (not a person).
+                // All `member` lines together: slapadd -q stores an attribute split by
+                // another as two, and a later delete of a value then finds none.
                 Flavor::OpenLdap => {
                     out.push_str(&format!("objectClass: groupOfNames\nmember: {service}\n"))
                 }
             }
-            out.push_str(&format!("cn: {}\n", group.cn()));
             for person in people.iter().filter(|p| p.groups.contains(&group)) {
                 out.push_str(&ldif_line("member", self.person_dn(person).as_bytes()));
             }

@@ -234,6 +234,9 @@ fn openldap_like_people_have_entry_uuids_and_groups_of_names() {
         2,
         "{groups}"
     );
+    slapd.remove_from_group(&ann, Group::PrintUsers);
+    let found = slapd.search("(uid=ann)", &["memberOf"]);
+    assert_eq!(values(&found, "memberOf").len(), 1, "{found}");
     let bob = Person::new("bob", &[Group::PrintUsers]);
     slapd.add(&bob);
     let found = slapd.search("(uid=bob)", &["memberOf"]);
