@@ -5,6 +5,7 @@
 //! that goes down or hangs mid-test (`outage`).
 
 mod fixture;
+mod latency;
 mod outage;
 mod sign_in;
 mod sync;
