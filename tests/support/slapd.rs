@@ -409,7 +409,12 @@ impl Slapd {
 
     fn person_attributes(&self, p: &Person) -> String {
         let mut out = String::new();
-        let mut put = |attribute: &str, value: &[u8]| out.push_str(&ldif_line(attribute, value));
+        // An empty value leaves the attribute out (a person without e-mail, …).
+        let mut put = |attribute: &str, value: &[u8]| {
+            if !value.is_empty() {
+                out.push_str(&ldif_line(attribute, value))
+            }
+        };
         let surname = p.name.rsplit(' ').next().unwrap_or(&p.name).to_owned();
         match self.flavor {
             Flavor::ActiveDirectory => {
@@ -461,8 +466,9 @@ impl Slapd {
             Flavor::ActiveDirectory => out.push_str(&format!(
                 "dn: {service}\nobjectClass: user\ncn: printpark-svc\nsn: service\n\
                  objectCategory: person\nsAMAccountName: printpark-svc\n\
-                 userAccountControl: 66048\nuserPassword: {}\n\n",
-                Self::SERVICE_PASSWORD
+                 userAccountControl: 66048\nuserPassword: {}\n{}\n",
+                Self::SERVICE_PASSWORD,
+                ldif_line("objectGUID", uuid::Uuid::new_v4().as_bytes())
             )),
             Flavor::OpenLdap => out.push_str(&format!(
                 "dn: {service}\nobjectClass: organizationalRole\n\

@@ -72,12 +72,22 @@ pub async fn creates_updates_and_disables_exactly(
     let mut carol = Person::new("carol", &[Group::PrintUsers, Group::PrintAdmins]);
     carol.name = "Carol Zoë Admin".into();
     let dave = Person::new("dave", &[]);
-    let people = [ann.clone(), bob.clone(), carol.clone(), dave.clone()];
+    // In the group but without an e-mail address: skipped, with the reason.
+    let mut frank = Person::new("frank", &[Group::PrintUsers]);
+    frank.email = String::new();
+    let people = [ann.clone(), bob.clone(), carol.clone(), dave.clone(), frank];
     let w = World::start(backend, flavor, security, &people).await;
 
     // First run: the three group members, nobody else (not dave, not the service account).
     let first = w.sync().await;
     assert_eq!(counts(&first), (3, 0, 0), "{first:?}");
+    assert!(
+        first
+            .skipped
+            .iter()
+            .any(|s| s.entry.contains("frank") && s.reason.contains("e-mail")),
+        "{first:?}"
+    );
     let users = w.ldap_users().await;
     let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
     assert_eq!(names, ["ann", "bob", "carol"], "{users:?}");
