@@ -101,6 +101,51 @@ impl Settings {
         )
     }
 
+    /// Issue 16: `[ldap]`, when its `url` is set: the scheme goes with the security
+    /// (plain LDAP only when asked for), the search account and base are there, the
+    /// time-out is sane. The directory itself is tested from the admin page.
+    fn validate_ldap(&self) -> Result<(), ConfigError> {
+        use super::LdapSecurity;
+        let ldap = &self.ldap;
+        let Some(url) = ldap.url.as_deref() else {
+            return Ok(());
+        };
+        let bad = |key: &'static str, reason: &str| {
+            Err(ConfigError::Setting {
+                key,
+                reason: reason.into(),
+            })
+        };
+        let scheme = url::Url::parse(url).map(|u| u.scheme().to_owned());
+        match (scheme.as_deref(), ldap.security) {
+            (Ok("ldaps"), LdapSecurity::Ldaps)
+            | (Ok("ldap"), LdapSecurity::StartTls | LdapSecurity::InsecurePlain) => {}
+            (Ok("ldaps"), _) => return bad("ldap.security", "an ldaps:// URL needs security = \"ldaps\""),
+            (Ok("ldap"), _) => {
+                return bad(
+                    "ldap.security",
+                    "an ldap:// URL needs security = \"start_tls\" (or, explicitly, \"insecure_plain\")",
+                );
+            }
+            _ => return bad("ldap.url", "must look like ldaps://dc1.example.org or ldap://dc1.example.org"),
+        }
+        if ldap.base_dn.trim().is_empty() {
+            return bad("ldap.base_dn", "is required, e.g. DC=example,DC=org");
+        }
+        if ldap.bind_dn.as_deref().is_none_or(|d| d.trim().is_empty())
+            || ldap.bind_password.as_ref().is_none_or(|p| p.expose().is_empty())
+        {
+            return bad("ldap.bind_dn / ldap.bind_password", "the account that searches the directory is required");
+        }
+        if !(1..=60).contains(&ldap.timeout_secs) {
+            return bad("ldap.timeout_secs", "must be 1 to 60");
+        }
+        if ldap.sync_interval_minutes > 7 * 24 * 60 {
+            return bad("ldap.sync_interval_minutes", "must be at most 10080 (a week); 0 = only Sync now");
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
         if self.release.workers == 0 || self.release.check_timeout_secs == 0 {
@@ -117,6 +162,8 @@ impl Settings {
         }
         self.plain_ipp_addr()?;
         self.validate_limits()?;
+        // Issue 16: LDAP / Active Directory.
+        self.validate_ldap()?;
         if let Some(host) = &self.dnssd.host_name
             && !is_host_name(host)
         {

@@ -18,6 +18,8 @@ pub mod login;
 pub mod people;
 pub mod secrets;
 pub mod station;
+// Issue 16: username + password at a release station.
+pub mod station_password;
 pub mod station_sessions;
 
 pub use audit::{AuditAction, AuditEvent, AuditOutcome};

@@ -260,7 +260,7 @@ impl Identity {
 
     /// A success at a printer: the counters are settled and this address becomes
     /// familiar there (the printer-wide ceiling no longer holds it back).
-    async fn succeed_at_station(
+    pub(super) async fn succeed_at_station(
         &self,
         attempt: Attempt,
         at: AtPrinter<'_>,

@@ -47,6 +47,13 @@ impl Problem {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// Issue 16: a sign-in page shows this problem on itself (the person can act on
+    /// it) rather than on the error page: anything of theirs, and a directory that did
+    /// not answer (try again, or use a local account).
+    pub fn shown_in_place(&self) -> bool {
+        !self.status.is_server_error() || self.code == "directory_unavailable"
+    }
+
     fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "{what}");
         Self::new(
@@ -307,6 +314,10 @@ pub fn refused_in_place(mut response: HttpResponse, problem: &Problem) -> HttpRe
     if problem.status == StatusCode::TOO_MANY_REQUESTS {
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return with_retry_after(response, problem);
+    }
+    // Issue 16: the directory did not answer; the page says so with its 503.
+    if problem.code == "directory_unavailable" {
+        *response.status_mut() = problem.status;
     }
     response
 }

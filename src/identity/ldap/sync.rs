@@ -168,8 +168,13 @@ impl Directory {
         self.run(run, &s, actor, client).await
     }
 
-    /// Starts a sync in the background for the admin page (which shows its progress).
-    pub async fn start_sync(&self, actor: &User, client: &ClientInfo) -> Result<(), LdapError> {
+    /// Starts a sync in the background for the admin page (which shows its progress);
+    /// the handle lets the page wait a moment for a small directory to finish.
+    pub async fn start_sync(
+        &self,
+        actor: &User,
+        client: &ClientInfo,
+    ) -> Result<tokio::task::JoinHandle<()>, LdapError> {
         crate::identity::people::require_admin(actor)?;
         let s = self.configured().await?;
         super::settings::check(&s)?;
@@ -179,12 +184,11 @@ impl Directory {
             .await?
             .ok_or(LdapError::Busy)?;
         let (me, actor, client) = (self.clone(), actor.clone(), client.clone());
-        tokio::spawn(async move {
+        Ok(tokio::spawn(async move {
             if let Err(e) = me.run(run, &s, Some(&actor), &client).await {
                 tracing::warn!(error = %e, "directory sync failed");
             }
-        });
-        Ok(())
+        }))
     }
 
     /// The scheduled sync: checks every minute whether one is due (`sync_interval_minutes`

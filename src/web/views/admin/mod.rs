@@ -8,6 +8,8 @@ use crate::web::AppState;
 pub mod agents;
 pub mod dashboard;
 pub mod devices;
+// Issue 16: LDAP / Active Directory.
+pub mod directory;
 pub mod discovery;
 pub mod labels;
 pub mod output_devices;
@@ -88,6 +90,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/discovery/scans/{id}/cancel",
             web::post().to(discovery::cancel_scan),
         )
+        // Issue 16: LDAP / Active Directory.
+        .route("/admin/directory", web::get().to(directory::page))
+        .route("/admin/directory", web::post().to(directory::save))
+        .route("/admin/directory/test", web::post().to(directory::test))
+        .route("/admin/directory/sync", web::post().to(directory::sync))
         .route("/admin/agents", web::get().to(agents::agents))
         .route("/admin/agents/code", web::post().to(agents::new_code))
         .route(

@@ -31,6 +31,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(station::sign_in::link),
         )
         .route("/station/{guid}/pin", web::post().to(station::sign_in::pin))
+        // Issue 16: username + password (the directory's, or a local one).
+        .route(
+            "/station/{guid}/password",
+            web::post().to(station::sign_in::password),
+        )
         .route(
             "/station/{guid}/passcode",
             web::post().to(station::sign_in::passcode),

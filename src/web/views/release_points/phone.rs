@@ -169,7 +169,7 @@ pub async fn login(
         }
         Err(e) => {
             let problem = Problem::from(e);
-            if problem.status.is_server_error() {
+            if !problem.shown_in_place() {
                 return Err(PageError(problem));
             }
             let response = show(

@@ -98,7 +98,24 @@ pub struct PasscodeForm {
     passcode: String,
 }
 
-csrf_field!(BadgeForm, BadgePinForm, LoginPinForm, PasscodeForm);
+/// Login (username or e-mail) and password: the "directory password" way.
+#[derive(serde::Deserialize)]
+pub struct LoginPasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+}
+
+csrf_field!(
+    BadgeForm,
+    BadgePinForm,
+    LoginPinForm,
+    PasscodeForm,
+    LoginPasswordForm
+);
 
 /// `POST /station/{guid}/badge`: a card reader typed a badge number. A known badge
 /// signs in (or asks for the PIN first); an unknown one is kept for linking.
@@ -206,6 +223,24 @@ pub async fn pin(
     sign_in_outcome(&req, &state, &printer, &client, outcome, form.login).await
 }
 
+/// `POST /station/{guid}/password`: login and password (the directory's for a
+/// directory person, else the local one).
+pub async fn password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    guid: web::Path<String>,
+    client: ClientInfo,
+    AnonymousForm(form): AnonymousForm<LoginPasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let printer = state.services.printers.by_guid(&guid).await?;
+    let outcome = state
+        .services
+        .identity
+        .station_password_login(&form.login, &form.password, at(&printer), &client)
+        .await;
+    sign_in_outcome(&req, &state, &printer, &client, outcome, form.login).await
+}
+
 /// `POST /station/{guid}/passcode`: a personal passcode.
 pub async fn passcode(
     req: HttpRequest,
@@ -252,7 +287,7 @@ async fn refused(
     login: String,
 ) -> Result<HttpResponse, PageError> {
     let problem = Problem::from(error);
-    if problem.status.is_server_error() {
+    if !problem.shown_in_place() {
         return Err(PageError(problem));
     }
     let response = show(
