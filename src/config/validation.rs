@@ -120,28 +120,47 @@ impl Settings {
         match (scheme.as_deref(), ldap.security) {
             (Ok("ldaps"), LdapSecurity::Ldaps)
             | (Ok("ldap"), LdapSecurity::StartTls | LdapSecurity::InsecurePlain) => {}
-            (Ok("ldaps"), _) => return bad("ldap.security", "an ldaps:// URL needs security = \"ldaps\""),
+            (Ok("ldaps"), _) => {
+                return bad(
+                    "ldap.security",
+                    "an ldaps:// URL needs security = \"ldaps\"",
+                );
+            }
             (Ok("ldap"), _) => {
                 return bad(
                     "ldap.security",
                     "an ldap:// URL needs security = \"start_tls\" (or, explicitly, \"insecure_plain\")",
                 );
             }
-            _ => return bad("ldap.url", "must look like ldaps://dc1.example.org or ldap://dc1.example.org"),
+            _ => {
+                return bad(
+                    "ldap.url",
+                    "must look like ldaps://dc1.example.org or ldap://dc1.example.org",
+                );
+            }
         }
         if ldap.base_dn.trim().is_empty() {
             return bad("ldap.base_dn", "is required, e.g. DC=example,DC=org");
         }
         if ldap.bind_dn.as_deref().is_none_or(|d| d.trim().is_empty())
-            || ldap.bind_password.as_ref().is_none_or(|p| p.expose().is_empty())
+            || ldap
+                .bind_password
+                .as_ref()
+                .is_none_or(|p| p.expose().is_empty())
         {
-            return bad("ldap.bind_dn / ldap.bind_password", "the account that searches the directory is required");
+            return bad(
+                "ldap.bind_dn / ldap.bind_password",
+                "the account that searches the directory is required",
+            );
         }
         if !(1..=60).contains(&ldap.timeout_secs) {
             return bad("ldap.timeout_secs", "must be 1 to 60");
         }
         if ldap.sync_interval_minutes > 7 * 24 * 60 {
-            return bad("ldap.sync_interval_minutes", "must be at most 10080 (a week); 0 = only Sync now");
+            return bad(
+                "ldap.sync_interval_minutes",
+                "must be at most 10080 (a week); 0 = only Sync now",
+            );
         }
         Ok(())
     }

@@ -1,12 +1,12 @@
 //! The directory goes away mid-test, stopped (connections refused) or hung (SIGSTOP:
 //! the kernel still accepts connections, nothing answers): a sign-in through it fails
-//! clearly within seconds, on the portal and over IPP; the local break-glass admin
+//! clearly within seconds, on the portal, at the station and over IPP; the local break-glass admin
 //! still signs in; a sync fails and disables nobody. Back up, it works again.
 
 use std::time::{Duration, Instant};
 
 use super::World;
-use crate::support::sign_in::ipp_basic_status;
+use crate::support::sign_in::{ipp_basic_status, station_post, station_printer};
 use crate::support::slapd::{Flavor, Group, Person};
 use crate::support::{Backend, login};
 
@@ -94,6 +94,27 @@ async fn directory_down_mid_test(backend: Backend, security: LdapSecurity, how: 
         started.elapsed()
     );
     assert_ne!(ipp, 200);
+
+    // The release station: the same clear answer.
+    let printer = station_printer(&w.server, &w.admin, "Hall").await;
+    let started = Instant::now();
+    let fields = [("login", "bob"), ("password", bob.password.as_str())];
+    let station = station_post(
+        &w.server,
+        &w.server.client(),
+        &printer.guid,
+        "password",
+        &fields,
+    )
+    .await;
+    assert!(
+        started.elapsed() < CLEARLY_WITHIN,
+        "station sign-in took {:?}",
+        started.elapsed()
+    );
+    assert_ne!(station.status(), 303);
+    let page = station.text().await.unwrap();
+    assert!(page.to_lowercase().contains("directory"), "{page}");
 
     // The local admin signs in as if nothing happened.
     let started = Instant::now();

@@ -1,5 +1,6 @@
 //! Sign-in with the directory password (a bind as the person; nothing stored): the
-//! portal's login form, the phone page, IPP Basic, and CUPS's `ipptool` with the
+//! portal's login form, the phone page, the release station, IPP Basic, and CUPS's
+//! `ipptool` with the
 //! credentials in the URI; a wrong password is refused, a person who left the group
 //! is refused after the sync; a directory admin reaches the directory page and its
 //! buttons ("Test connection", "Sync now"), a directory user does not.
@@ -7,7 +8,7 @@
 use std::process::Command;
 
 use super::{World, holds};
-use crate::support::sign_in::{ipp_basic_status, station_printer};
+use crate::support::sign_in::{ipp_basic_status, station_post, station_printer};
 use crate::support::slapd::{Flavor, Group, Person};
 use crate::support::{self, Backend, csrf_of, get_text, login};
 
@@ -116,6 +117,28 @@ async fn directory_password_signs_in_everywhere(backend: Backend, security: Ldap
         .await
         .unwrap();
     assert_eq!(signed.status(), 303, "{}", signed.text().await.unwrap());
+
+    // The release station's "Username and password".
+    let station = w.server.client();
+    let fields = [("login", "ann"), ("password", ann.password.as_str())];
+    let signed = station_post(&w.server, &station, &printer.guid, "password", &fields).await;
+    assert_eq!(signed.status(), 303, "{}", signed.text().await.unwrap());
+    let page = get_text(
+        &station,
+        w.server.url(&format!("/station/{}", printer.guid)),
+    )
+    .await;
+    assert!(page.contains(&ann.name), "the station greets ann: {page}");
+    let fields = [("login", "ann"), ("password", "not ann's password")];
+    let wrong = station_post(
+        &w.server,
+        &w.server.client(),
+        &printer.guid,
+        "password",
+        &fields,
+    )
+    .await;
+    assert_ne!(wrong.status(), 303);
 
     // IPP Basic, from our client and from CUPS's ipptool.
     assert_eq!(ipp_basic_status(&w.server, "ann", &ann.password).await, 200);

@@ -191,7 +191,10 @@ async fn directory_page(
     let d = &state.services.directory;
     let read_only = d.set_in_file();
     let from_file = if read_only {
-        d.settings().await?.map(|s| describe(&s)).unwrap_or_default()
+        d.settings()
+            .await?
+            .map(|s| describe(&s))
+            .unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -235,7 +238,11 @@ pub async fn page(
     let mut page = title_page(&state, &who);
     // A fixed sentence per value, so the query cannot put text on the page.
     match query.done.as_deref() {
-        Some("saved") => page = page.with_notice("Directory settings saved. The bind password is sealed and not shown again."),
+        Some("saved") => {
+            page = page.with_notice(
+                "Directory settings saved. The bind password is sealed and not shown again.",
+            )
+        }
         Some("sync") => page = page.with_notice("Sync started; its result is below."),
         _ => {}
     }
@@ -294,7 +301,9 @@ pub async fn test(
         })
         .await?;
     let page = match &result {
-        Ok(n) => title_page(&state, &who).with_notice(format!("The directory answered: the filter finds {n} people.")),
+        Ok(n) => title_page(&state, &who).with_notice(format!(
+            "The directory answered: the filter finds {n} people."
+        )),
         Err(e) => title_page(&state, &who).with_error(format!("Test failed at {}: {e}", e.step())),
     };
     directory_page(&state, page, None, steps).await
@@ -309,14 +318,24 @@ fn test_lines(result: &Result<u64, LdapError>, tls: bool) -> Vec<TestLine> {
     steps.extend(["bind", "search"]);
     let failed = result.as_ref().err().map(|e| match e.step() {
         "TCP connect" => "TCP",
-        "TLS handshake" | "connect" => if tls { "TLS" } else { "TCP" },
+        "TLS handshake" | "connect" => {
+            if tls {
+                "TLS"
+            } else {
+                "TCP"
+            }
+        }
         other => other,
     });
     let mut lines = Vec::new();
     for step in steps {
         match (failed, result) {
             (Some(f), Err(e)) if f == step || !["TCP", "TLS", "bind", "search"].contains(&f) => {
-                lines.push(TestLine { step, ok: false, text: e.to_string() });
+                lines.push(TestLine {
+                    step,
+                    ok: false,
+                    text: e.to_string(),
+                });
                 break;
             }
             (_, Ok(n)) if step == "search" => lines.push(TestLine {
@@ -324,7 +343,11 @@ fn test_lines(result: &Result<u64, LdapError>, tls: bool) -> Vec<TestLine> {
                 ok: true,
                 text: format!("the filter finds {n} people"),
             }),
-            _ => lines.push(TestLine { step, ok: true, text: "ok".into() }),
+            _ => lines.push(TestLine {
+                step,
+                ok: true,
+                text: "ok".into(),
+            }),
         }
     }
     lines
