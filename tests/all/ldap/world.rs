@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use printpark::config::LdapSecurity;
+use printpark::config::{LdapSecurity, LdapSettings};
 use printpark::db::{Db, UserRow};
 use printpark::identity::ldap::SyncReport;
 use printpark::identity::{ClientInfo, User};
@@ -25,13 +25,25 @@ impl World {
         security: LdapSecurity,
         people: &[Person],
     ) -> Self {
+        Self::start_tuned(backend, flavor, security, people, |_, _| {}).await
+    }
+
+    /// As `start`, with `tune` changing the `[ldap]` section first.
+    pub async fn start_tuned(
+        backend: Backend,
+        flavor: Flavor,
+        security: LdapSecurity,
+        people: &[Person],
+        tune: impl FnOnce(&Slapd, &mut LdapSettings),
+    ) -> Self {
         let slapd = Slapd::start_with(flavor, people);
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
             Backend::Sqlite => support::sqlite_url(dir.path()),
             Backend::Postgres => support::fresh_postgres_url().await,
         };
-        let ldap = slapd.settings(security);
+        let mut ldap = slapd.settings(security);
+        tune(&slapd, &mut ldap);
         let server = TestServer::start_with(dir, |d| {
             let mut s = support::settings(d, &url);
             s.ldap = ldap;
