@@ -73,7 +73,7 @@ pub struct LdapSyncRunRow {
 
 const RUN_COLUMNS: &str = "id, trigger_source, started_at, finished_at, state, seen, created, updated, disabled, unchanged, skipped, error";
 
-/// The counters of a run, written as it goes and at its end.
+/// A run's counters, written as it goes and at its end.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LdapRunCounts {
     pub seen: i64,
@@ -107,8 +107,7 @@ pub struct LdapPersonFields {
     pub card_hash: Option<Vec<u8>>,
 }
 
-/// One change a sync makes. `old_card` is the hash linked by the last sync, unlinked
-/// when the card changes.
+/// One change a sync makes (`old_card`: the hash the last sync linked).
 #[derive(Debug, Clone)]
 pub enum LdapChange {
     Create(LdapPersonFields),
@@ -145,8 +144,7 @@ impl Db {
         }))
     }
 
-    /// Saves the page's settings. `row.bind_password_sealed` of `None` keeps the sealed
-    /// password already stored (the page never shows it, so an empty field keeps it).
+    /// Saves the page's settings; a `bind_password_sealed` of `None` keeps the stored one.
     pub async fn save_ldap_settings(&self, row: &LdapSettingsRow) -> DbResult<()> {
         let sql = format!(
             "INSERT INTO ldap_settings (id, {SETTINGS_COLUMNS}) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
@@ -359,16 +357,14 @@ impl Db {
 
     /// The DN the last sync saw for this person.
     pub async fn ldap_dn_of(&self, user_id: i64) -> DbResult<Option<String>> {
-        Ok(on_backend!(self, |pool| {
-            sqlx::query_scalar("SELECT dn FROM ldap_people WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        let sql = "SELECT dn FROM ldap_people WHERE user_id = $1";
+        Ok(on_backend!(self, |pool| sqlx::query_scalar(sql)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?))
     }
 
-    /// Usernames and e-mails of everyone who is not a directory person (a directory
-    /// entry that would take one is skipped, not merged into a local account).
+    /// Usernames and e-mails of everyone who is not a directory person.
     pub async fn non_ldap_logins(&self) -> DbResult<Vec<(String, String)>> {
         Ok(on_backend!(self, |pool| {
             sqlx::query_as::<_, (String, String)>(

@@ -53,5 +53,7 @@ mod sign_in_limits;
 mod snmp_collect;
 mod snmp_peer;
 mod startup;
+// Issue 16: username + password at a release station.
+mod station_password;
 mod vault;
 mod web;

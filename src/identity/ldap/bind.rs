@@ -103,7 +103,7 @@ impl Identity {
                         target: &row.username,
                         outcome: AuditOutcome::Failure,
                         client: audit.client,
-                        detail: &format!("the directory did not answer: {reason}"),
+                        detail: &format!("directory unavailable: {reason}"),
                     })
                     .await?;
                 }
