@@ -50,6 +50,21 @@ mod postgres {
     }
 }
 
+/// `{33221100-5544-7766-8899-aabbccddeeff}` without braces, lower-case: how AD tools
+/// print an objectGUID.
+fn ad_guid_text(b: &[u8; 16]) -> String {
+    let h = |r: &[u8]| hex::encode(r);
+    let rev = |r: &[u8]| hex::encode(r.iter().rev().copied().collect::<Vec<u8>>());
+    format!(
+        "{}-{}-{}-{}-{}",
+        rev(&b[0..4]),
+        rev(&b[4..6]),
+        rev(&b[6..8]),
+        h(&b[8..10]),
+        h(&b[10..16])
+    )
+}
+
 fn counts(r: &printpark::identity::ldap::SyncReport) -> (u64, u64, u64) {
     (r.created, r.updated, r.disabled)
 }
@@ -105,8 +120,28 @@ pub async fn creates_updates_and_disables_exactly(
             "{user:?}"
         );
     }
-    let ids: std::collections::BTreeSet<_> = users.iter().map(|u| u.external_id.clone()).collect();
-    assert_eq!(ids.len(), 3, "one unique id each: {users:?}");
+    // The unique id as the directory's own tools show it: AD's objectGUID in its
+    // string form (the first three fields little-endian), OpenLDAP's entryUUID as
+    // ldapsearch prints it.
+    for (user, person) in users.iter().zip([&ann, &bob, &carol]) {
+        let expected = match flavor {
+            Flavor::ActiveDirectory => ad_guid_text(&person.guid),
+            Flavor::OpenLdap => {
+                let filter = format!("(uid={})", person.username);
+                let found = w.slapd.search(&filter, &["entryUUID"]);
+                found
+                    .lines()
+                    .find_map(|l| l.strip_prefix("entryUUID: "))
+                    .expect("an entryUUID")
+                    .to_owned()
+            }
+        };
+        assert_eq!(
+            user.external_id.as_deref(),
+            Some(expected.as_str()),
+            "{user:?}"
+        );
+    }
     let roles: Vec<&str> = users.iter().map(|u| u.role.as_str()).collect();
     assert_eq!(roles, ["user", "user", "admin"], "carol is in PrintAdmins");
     assert_eq!(
