@@ -36,6 +36,8 @@ mod cups;
 mod devices_admin;
 mod discovery;
 mod discovery_admin;
+// Issue 16: the Directory admin page (LDAP / AD) in a browser.
+mod directory_page;
 mod dnssd;
 mod first_run_and_ops;
 mod fuzz_replay;

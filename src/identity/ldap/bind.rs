@@ -41,7 +41,11 @@ pub struct DirectoryLink {
 impl DirectoryLink {
     pub fn new(file: &LdapSettings) -> Self {
         Self {
-            file: file.url.as_ref().map(|_| file.clone()),
+            file: file
+                .url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty())
+                .then(|| file.clone()),
             good_binds: Mutex::default(),
         }
     }

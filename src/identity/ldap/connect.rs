@@ -43,6 +43,11 @@ pub async fn open(s: &DirectorySettings) -> Result<Ldap, LdapError> {
         secs: s.timeout.as_secs(),
     })?
     .map_err(|e| LdapError::Connect(format!("{host}:{port}: {e}")))?;
+    // ldap3 writes each message (StartTLS, the handshake, bind, search) as small
+    // packets: without TCP_NODELAY every exchange can wait for the peer's delayed ACK
+    // (40 ms on Linux), on every sign-in and every page of a sync.
+    tcp.set_nodelay(true)
+        .map_err(|e| LdapError::Connect(format!("{host}:{port}: {e}")))?;
     let std = tcp
         .into_std()
         .map_err(|e| LdapError::Connect(format!("{host}:{port}: {e}")))?;

@@ -37,6 +37,13 @@ fn search_error(e: ldap3::LdapError, timeout: Duration) -> LdapError {
     }
 }
 
+/// A running sync's heartbeat during the search: every page, the entries read so
+/// far (progress) and the lease renewed.
+struct Heartbeat<'a> {
+    db: &'a crate::db::Db,
+    run: i64,
+}
+
 /// Runs a paged search to its end, handing each entry to `each`; fails unless the
 /// directory says the whole answer was sent.
 async fn paged_search(
@@ -44,8 +51,10 @@ async fn paged_search(
     s: &DirectorySettings,
     filter: &str,
     attrs: Vec<String>,
+    heartbeat: Option<Heartbeat<'_>>,
     mut each: impl FnMut(SearchEntry),
 ) -> Result<(), LdapError> {
+    let mut read: i64 = 0;
     let mut stream = ldap
         .with_timeout(s.timeout)
         .streaming_search_with(
@@ -66,6 +75,17 @@ async fn paged_search(
             continue;
         }
         each(SearchEntry::construct(entry));
+        read += 1;
+        if let Some(h) = &heartbeat
+            && read % i64::from(PAGE_SIZE) == 0
+        {
+            let seen = LdapRunCounts {
+                seen: read,
+                ..LdapRunCounts::default()
+            };
+            h.db.ldap_sync_progress(h.run, seen).await?;
+            h.db.renew_ldap_sync(h.run, now() + LEASE_SECS).await?;
+        }
     }
     let end = stream.finish().await;
     if end.rc != 0 {
@@ -79,7 +99,10 @@ async fn paged_search(
 /// How many entries the people filter finds (for "Test connection").
 pub async fn count_people(ldap: &mut Ldap, s: &DirectorySettings) -> Result<u64, LdapError> {
     let mut n = 0u64;
-    paged_search(ldap, s, &s.user_filter, vec!["1.1".into()], |_| n += 1).await?;
+    paged_search(ldap, s, &s.user_filter, vec!["1.1".into()], None, |_| {
+        n += 1
+    })
+    .await?;
     Ok(n)
 }
 
@@ -312,6 +335,7 @@ impl Directory {
             s,
             &s.user_filter,
             attrs,
+            Some(Heartbeat { db: self.db(), run }),
             |entry| match plan::read_entry(&entry, a) {
                 Ok(p) => people.push(p),
                 Err(skip) => skipped.push(skip),
