@@ -35,6 +35,10 @@ command -v nft >/dev/null || [ -x /usr/sbin/nft ] || packages+=(nftables)
 command -v tc >/dev/null || [ -x /usr/sbin/tc ] || packages+=(iproute2)
 # SNMP tests: net-snmp's snmpget/snmpbulkwalk check the snmpsim agents independently.
 command -v snmpget >/dev/null || packages+=(snmp)
+# tests/all/ldap.rs, bench/directory.rs (issue 16, LDAP): a private slapd per test and
+# OpenLDAP's own ldapsearch/ldapmodify to check it.
+[ -x /usr/sbin/slapd ] || packages+=(slapd)
+command -v ldapsearch >/dev/null || packages+=(ldap-utils)
 if [ ${#packages[@]} -gt 0 ]; then
   log "installing ${packages[*]} (Debian)"
   as_root apt-get update -qq
@@ -43,6 +47,8 @@ if [ ${#packages[@]} -gt 0 ]; then
   as_root service postgresql stop >/dev/null 2>&1 || true
   # Installing cups may start the system cupsd; tests/all/cups.rs runs its own.
   if [[ " ${packages[*]} " == *" cups "* ]]; then as_root service cups stop >/dev/null 2>&1 || true; fi
+  # Installing slapd starts the system's; the tests run their own.
+  if [[ " ${packages[*]} " == *" slapd "* ]]; then as_root service slapd stop >/dev/null 2>&1 || true; fi
 fi
 if ! command -v moto_server >/dev/null; then
   log "installing moto[server] (PyPI)"

@@ -51,6 +51,7 @@ mod ipptool;
 // issue 16, e-mail and forgot password
 mod mail;
 mod mail_admin;
+mod ldap;
 mod netns_site;
 // Issue 16, single sign-on (oidc-peer): the OpenID provider and the sign-in tests.
 mod oidc;

@@ -18,6 +18,7 @@ pub mod printer;
 pub mod sign_in;
 // issue 16, e-mail: a real SMTP server (aiosmtpd)
 pub mod smtp;
+pub mod slapd;
 pub mod snmp;
 
 use std::net::TcpListener;
