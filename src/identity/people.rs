@@ -320,7 +320,9 @@ impl Identity {
         if user.source == super::UserSource::Ldap {
             return Err(IdentityError::Invalid {
                 field: "password",
-                reason: "your password is managed by your organisation's directory; change it there".into(),
+                reason:
+                    "your password is managed by your organisation's directory; change it there"
+                        .into(),
             });
         }
         self.check_password(

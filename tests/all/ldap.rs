@@ -3,10 +3,9 @@
 //! checked with `ldapsearch` (`fixture`), the sync (`sync`), sign-in with the directory
 //! password on the portal, the phone page, the station and through IPP (`sign_in`), a
 //! directory that goes down or hangs mid-test (`outage`), whom PrintPark trusts as the
-//! directory (`trust`) and round trips without Nagle's delays (`latency`).
+//! directory (`trust`).
 
 mod fixture;
-mod latency;
 mod outage;
 mod sign_in;
 mod sync;

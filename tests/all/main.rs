@@ -49,9 +49,9 @@ mod ipp;
 mod ipp_strict;
 mod ipptool;
 // issue 16, e-mail and forgot password
+mod ldap;
 mod mail;
 mod mail_admin;
-mod ldap;
 mod netns_site;
 // Issue 16, single sign-on (oidc-peer): the OpenID provider and the sign-in tests.
 mod oidc;

@@ -17,8 +17,8 @@ pub mod oidc;
 pub mod printer;
 pub mod sign_in;
 // issue 16, e-mail: a real SMTP server (aiosmtpd)
-pub mod smtp;
 pub mod slapd;
+pub mod smtp;
 pub mod snmp;
 
 use std::net::TcpListener;

@@ -140,6 +140,30 @@ impl Groups {
         self.admin_groups.iter().any(|g| self.contains(g, person))
     }
 
+    /// Whether an entry that could not be read as a person is one PrintPark would
+    /// admit: only those are reported as skipped. A service account or a mailbox
+    /// outside the groups is simply not one of ours, and in a real directory there
+    /// are thousands of them.
+    pub fn admits_entry(&self, entry: &SearchEntry) -> bool {
+        if self.user_groups.is_empty() {
+            return true;
+        }
+        let dn = normalize_dn(&entry.dn);
+        let member_of: Vec<String> = entry
+            .attrs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("memberOf"))
+            .flat_map(|(_, v)| v.iter().map(|g| normalize_dn(g)))
+            .collect();
+        self.user_groups
+            .iter()
+            .chain(self.admin_groups.iter())
+            .any(|g| {
+                member_of.iter().any(|m| m == g)
+                    || self.members.get(g).is_some_and(|m| m.contains(&dn))
+            })
+    }
+
     /// Whether the person may use PrintPark (an admin may, too).
     pub fn admits(&self, person: &DirectoryPerson) -> bool {
         self.user_groups.is_empty()
