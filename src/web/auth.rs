@@ -19,8 +19,7 @@ use crate::identity::{ClientInfo, CsrfBinding, IdentityError, Principal, Session
 pub const SESSION_COOKIE: &str = "__Host-pp_session";
 pub const PRESESSION_COOKIE: &str = "__Host-pp_pre";
 
-/// Where a person whose password an admin reset must go first.
-pub const CHANGE_PASSWORD_PATH: &str = "/portal/account/password";
+pub use super::page::CHANGE_PASSWORD_PATH;
 /// What a signed-in person may reach before replacing a reset password.
 const OPEN_BEFORE_CHANGE: [&str; 2] = [CHANGE_PASSWORD_PATH, "/logout"];
 

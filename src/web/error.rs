@@ -379,7 +379,7 @@ impl ResponseError for PageError {
         // Issue 16, accounts: every page leads to the one that replaces the password.
         if self.0.code == "password_change_required" {
             return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, super::auth::CHANGE_PASSWORD_PATH))
+                .insert_header((header::LOCATION, super::page::CHANGE_PASSWORD_PATH))
                 .finish();
         }
         let page = ErrorPage {

@@ -5,6 +5,10 @@
 use super::assets;
 use crate::identity::User;
 
+/// Where a person whose password an admin reset must go first (the signed-in check in
+/// `auth.rs` sends them; `error.rs` redirects there). Here, below both.
+pub const CHANGE_PASSWORD_PATH: &str = "/portal/account/password";
+
 /// What every page needs: title, who is signed in, the form token, asset URLs.
 pub struct Page {
     pub title: String,

@@ -13,8 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 
 use super::people::Claims;
 use super::providers::{Discovered, Provider};
-use super::{OidcError, Refusal, SingleSignOn};
+use super::{Failed, OidcError, Refusal, SingleSignOn, SsoClient};
 use crate::clock::now;
 use crate::db::PendingLogin;
 use crate::identity::limits::{AttemptAudit, Limit};
@@ -38,15 +38,6 @@ const KEEP_USED_SECS: i64 = 24 * 3600;
 const STATE_PURPOSE: &str = "oidc-state";
 const BROWSER_PURPOSE: &str = "oidc-browser";
 const ID_TOKEN_PURPOSE: &str = "oidc-id-token";
-
-pub(super) type SsoClient = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
 
 /// Where the session goes: a browser (portal, admin pages) or a phone's QR release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -394,34 +385,6 @@ fn token_error<RE: std::error::Error + 'static>(
         E::Request(e) => {
             OidcError::Provider(format!("token endpoint: {}", super::providers::chain(&e))).into()
         }
-    }
-}
-
-/// A callback that did not end in a session: refused (with the person, when known)
-/// or failed for another reason.
-pub(super) enum Failed {
-    Refused(Refusal, Option<String>),
-    Other(OidcError),
-}
-
-impl From<Refusal> for Failed {
-    fn from(refusal: Refusal) -> Self {
-        Failed::Refused(refusal, None)
-    }
-}
-
-impl From<OidcError> for Failed {
-    fn from(error: OidcError) -> Self {
-        match error {
-            OidcError::Refused(refusal) => Failed::Refused(refusal, None),
-            other => Failed::Other(other),
-        }
-    }
-}
-
-impl From<crate::vault::VaultError> for Failed {
-    fn from(error: crate::vault::VaultError) -> Self {
-        Failed::Other(error.into())
     }
 }
 

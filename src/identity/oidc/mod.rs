@@ -160,3 +160,42 @@ impl SingleSignOn {
         }
     }
 }
+
+/// The `openidconnect` client as this room builds it: the authorization endpoint from
+/// discovery, the token endpoint and the user-info endpoint maybe.
+pub(super) type SsoClient = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// A callback that did not end in a session: refused (with the person, when known)
+/// or failed for another reason.
+pub(super) enum Failed {
+    Refused(Refusal, Option<String>),
+    Other(OidcError),
+}
+
+impl From<Refusal> for Failed {
+    fn from(refusal: Refusal) -> Self {
+        Failed::Refused(refusal, None)
+    }
+}
+
+impl From<OidcError> for Failed {
+    fn from(error: OidcError) -> Self {
+        match error {
+            OidcError::Refused(refusal) => Failed::Refused(refusal, None),
+            other => Failed::Other(other),
+        }
+    }
+}
+
+impl From<crate::vault::VaultError> for Failed {
+    fn from(error: crate::vault::VaultError) -> Self {
+        Failed::Other(error.into())
+    }
+}

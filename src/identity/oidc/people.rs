@@ -12,9 +12,8 @@ use openidconnect::{
     SignatureVerificationError,
 };
 
-use super::flow::{Failed, SsoClient};
 use super::providers::Provider;
-use super::{OidcError, Refusal, SingleSignOn};
+use super::{Failed, OidcError, Refusal, SingleSignOn, SsoClient};
 use crate::config::OidcMatchClaim;
 use crate::db::{DbError, NewOidcPerson};
 use crate::identity::{

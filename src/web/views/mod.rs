@@ -19,6 +19,7 @@ pub mod session;
 pub mod setup;
 // Single sign-on (issue 16, oidc).
 pub mod sso;
+pub mod sso_buttons;
 
 /// The pages outside the three folders: first run, sign-in and sign-out.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -18,7 +18,7 @@ struct LoginPage {
     page: Page,
     login: String,
     /// "Sign in with …" buttons (issue 16, oidc).
-    sso: Vec<super::sso::SsoButton>,
+    sso: Vec<super::sso_buttons::SsoButton>,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +58,7 @@ async fn login_page(
         .identity
         .csrf_token(CsrfBinding::PreSession(&pre));
     page.error = error;
-    let sso = super::sso::sso_buttons(state, None).await;
+    let sso = super::sso_buttons::sso_buttons(state, None).await;
     let mut response = render(&LoginPage { page, login, sso })?;
     *response.status_mut() = status;
     if fresh {

@@ -37,7 +37,7 @@ struct PhonePage {
     refresh: bool,
     login: String,
     /// "Sign in with …" buttons (issue 16, oidc).
-    sso: Vec<crate::web::views::sso::SsoButton>,
+    sso: Vec<crate::web::views::sso_buttons::SsoButton>,
 }
 
 async fn person(req: &HttpRequest, state: &AppState) -> Option<(User, SessionToken)> {
@@ -101,7 +101,7 @@ async fn show(
         login,
         sso: match user {
             Some(_) => Vec::new(),
-            None => crate::web::views::sso::sso_buttons(state, Some(&printer.guid)).await,
+            None => crate::web::views::sso_buttons::sso_buttons(state, Some(&printer.guid)).await,
         },
     })?;
     if let Some(cookie) = pre_cookie {
