@@ -15,6 +15,8 @@ CREATE TABLE oidc_providers (
     groups_claim           TEXT    NOT NULL DEFAULT 'groups',
     -- One group per line.
     admin_groups           TEXT    NOT NULL DEFAULT '',
+    -- e-mail domains that may sign in, space-separated; empty = any
+    allowed_domains        TEXT    NOT NULL DEFAULT '',
     -- Space-separated, besides `openid`.
     scopes                 TEXT    NOT NULL DEFAULT 'email profile',
     trust_unverified_email BOOLEAN NOT NULL DEFAULT FALSE,

@@ -136,6 +136,11 @@ pub struct OidcProviderSettings {
     /// Match (or create) people by an e-mail address the provider has not marked
     /// `email_verified` (only for a provider that verifies addresses some other way).
     pub trust_unverified_email: bool,
+    /// When set, only people whose verified e-mail address is in one of these domains
+    /// may sign in through this provider (and, for Google, whose Workspace domain, the
+    /// `hd` claim, is one of them: a personal Google account can carry a verified
+    /// address of any domain). Empty = anyone the provider signs in.
+    pub allowed_domains: Vec<String>,
 }
 
 impl Default for OidcProviderSettings {
@@ -153,6 +158,7 @@ impl Default for OidcProviderSettings {
             admin_groups: Vec::new(),
             scopes: vec!["email".into(), "profile".into()],
             trust_unverified_email: false,
+            allowed_domains: Vec::new(),
         }
     }
 }
@@ -208,6 +214,19 @@ impl OidcProviderSettings {
             return Err((
                 "scopes",
                 "scopes are single words; the groups claim a claim name".into(),
+            ));
+        }
+        if self.allowed_domains.iter().any(|d| {
+            d.is_empty()
+                || d.len() > 253
+                || d.contains('@')
+                || !d.contains('.')
+                || d.chars()
+                    .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
+        }) {
+            return Err((
+                "allowed_domains",
+                "domains such as example.org, lower-case, without @".into(),
             ));
         }
         Ok(())

@@ -25,6 +25,8 @@ pub struct OidcProviderRow {
     /// Space-separated.
     pub scopes: String,
     pub trust_unverified_email: bool,
+    /// Space-separated; empty = any.
+    pub allowed_domains: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -45,6 +47,7 @@ pub struct OidcProviderFields<'a> {
     pub admin_groups: &'a str,
     pub scopes: &'a str,
     pub trust_unverified_email: bool,
+    pub allowed_domains: &'a str,
 }
 
 /// A pending sign-in as its callback finds it.
@@ -78,7 +81,7 @@ pub struct NewOidcPerson<'a> {
     pub subject: &'a str,
 }
 
-const PROVIDER_COLUMNS: &str = "id, name, label, issuer, client_id, client_secret_sealed, ca_file, match_claim, create_users, groups_claim, admin_groups, scopes, trust_unverified_email, created_at, updated_at";
+const PROVIDER_COLUMNS: &str = "id, name, label, issuer, client_id, client_secret_sealed, ca_file, match_claim, create_users, groups_claim, admin_groups, scopes, trust_unverified_email, allowed_domains, created_at, updated_at";
 
 impl Db {
     // --- providers from the page ------------------------------------------------------
@@ -109,8 +112,8 @@ impl Db {
             sqlx::query_scalar(
                 "INSERT INTO oidc_providers (name, label, issuer, client_id, client_secret_sealed, \
                  ca_file, match_claim, create_users, groups_claim, admin_groups, scopes, \
-                 trust_unverified_email, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+                 trust_unverified_email, allowed_domains, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $13, $13) RETURNING id",
             )
             .bind(p.name)
             .bind(p.label)
@@ -125,6 +128,7 @@ impl Db {
             .bind(p.scopes)
             .bind(p.trust_unverified_email)
             .bind(now())
+            .bind(p.allowed_domains)
             .fetch_one(pool)
             .await?
         });
@@ -138,7 +142,8 @@ impl Db {
                 "UPDATE oidc_providers SET name = $1, label = $2, issuer = $3, client_id = $4, \
                  client_secret_sealed = COALESCE($5, client_secret_sealed), ca_file = $6, \
                  match_claim = $7, create_users = $8, groups_claim = $9, admin_groups = $10, \
-                 scopes = $11, trust_unverified_email = $12, updated_at = $13 WHERE id = $14",
+                 scopes = $11, trust_unverified_email = $12, updated_at = $13, \
+                 allowed_domains = $15 WHERE id = $14",
             )
             .bind(p.name)
             .bind(p.label)
@@ -154,6 +159,7 @@ impl Db {
             .bind(p.trust_unverified_email)
             .bind(now())
             .bind(id)
+            .bind(p.allowed_domains)
             .execute(pool)
             .await?
             .rows_affected()

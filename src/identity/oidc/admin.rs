@@ -28,6 +28,7 @@ pub struct ProviderForm {
     pub admin_groups: Vec<String>,
     pub scopes: Vec<String>,
     pub trust_unverified_email: bool,
+    pub allowed_domains: Vec<String>,
 }
 
 /// What "check" found at the provider, as (what, value) lines.
@@ -51,6 +52,7 @@ impl ProviderForm {
             admin_groups: self.admin_groups.clone(),
             scopes: self.scopes.clone(),
             trust_unverified_email: self.trust_unverified_email,
+            allowed_domains: self.allowed_domains.clone(),
         }
     }
 }
@@ -166,6 +168,7 @@ impl SingleSignOn {
         let s = form.as_settings();
         let admin_groups = s.admin_groups.join("\n");
         let scopes = s.scopes.join(" ");
+        let allowed_domains = s.allowed_domains.join(" ");
         let ca_file = form.ca_file.trim();
         let fields = OidcProviderFields {
             name: &s.name,
@@ -180,6 +183,7 @@ impl SingleSignOn {
             admin_groups: &admin_groups,
             scopes: &scopes,
             trust_unverified_email: s.trust_unverified_email,
+            allowed_domains: &allowed_domains,
         };
         let saved = match id {
             Some(id) => self

@@ -283,8 +283,9 @@ impl SingleSignOn {
             let client = self::client(provider, &discovered, &secrets.redirect_uri)?;
             checked = super::people::check_token(&client, id_token, &nonce, &response);
         }
-        let claims: Claims = checked?;
+        let mut claims: Claims = checked?;
         let raw = id_token.to_string();
+        claims.hosted_domain = super::people::string_claim(&raw, "hd");
         let groups = super::people::groups_of(&raw, &provider.groups_claim);
         let user = self
             .person(provider, &claims, &groups, from)

@@ -66,6 +66,8 @@ pub enum Refusal {
     CannotCreate(String),
     /// The account is disabled.
     Disabled,
+    /// The provider may sign in only chosen e-mail domains, and this is not one.
+    DomainNotAllowed(String),
 }
 
 impl Refusal {
@@ -93,6 +95,9 @@ impl Refusal {
             Refusal::BadToken(e) => format!("invalid ID token: {e}"),
             Refusal::MissingClaim(c) => format!("the ID token has no {c} claim"),
             Refusal::EmailUnverified => "the provider has not verified this e-mail address".into(),
+            Refusal::DomainNotAllowed(domain) => {
+                format!("people of {domain} may not sign in through this provider")
+            }
             Refusal::UnknownPerson => {
                 "unknown person: no account matches and none may be created here".into()
             }
@@ -113,6 +118,7 @@ impl Refusal {
                 | Refusal::LinkedElsewhere
                 | Refusal::CannotCreate(_)
                 | Refusal::Disabled
+                | Refusal::DomainNotAllowed(_)
         )
     }
 }

@@ -35,6 +35,9 @@ pub struct Claims {
     /// Lower-case.
     pub preferred_username: Option<String>,
     pub name: Option<String>,
+    /// Google's `hd` claim: the Workspace domain of the account (absent for a
+    /// personal account), lower-case.
+    pub hosted_domain: Option<String>,
 }
 
 impl Claims {
@@ -80,6 +83,34 @@ fn usable_email(provider: &Provider, claims: &Claims) -> Result<String, Refusal>
         return Err(Refusal::EmailUnverified);
     }
     Ok(email)
+}
+
+/// Google's issuer: its accounts may carry a verified address of any domain, so only
+/// the `hd` claim says which Workspace an account belongs to.
+const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
+/// Whether the provider's `allowed_domains` let this person in: the verified (or
+/// trusted) e-mail's domain must be one of them, and so must the `hd` claim when the
+/// token has one (always, for Google). Empty = anyone.
+pub fn domain_allowed(provider: &Provider, claims: &Claims) -> Result<(), Refusal> {
+    if provider.allowed_domains.is_empty() {
+        return Ok(());
+    }
+    let email = usable_email(provider, claims)?;
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    if !provider.allowed_domains.iter().any(|d| d == domain) {
+        return Err(Refusal::DomainNotAllowed(domain.to_owned()));
+    }
+    let google = provider.issuer.trim_end_matches('/') == GOOGLE_ISSUER;
+    match claims.hosted_domain.as_deref() {
+        Some(hd) if !provider.allowed_domains.iter().any(|d| d == hd) => {
+            Err(Refusal::DomainNotAllowed(hd.to_owned()))
+        }
+        None if google => Err(Refusal::DomainNotAllowed(format!(
+            "{domain} (a personal Google account, not the Workspace's)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The role the groups give, or `None` when the provider maps no groups.
@@ -129,12 +160,7 @@ pub fn groups_of(raw_token: &str, claim: &str) -> Vec<String> {
     if claim.is_empty() {
         return Vec::new();
     }
-    let payload = raw_token
-        .split('.')
-        .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok())
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    match payload.as_ref().and_then(|p| p.get(claim)) {
+    match payload(raw_token).as_ref().and_then(|p| p.get(claim)) {
         Some(serde_json::Value::Array(items)) => items
             .iter()
             .filter_map(|g| g.as_str().map(str::to_owned))
@@ -142,6 +168,24 @@ pub fn groups_of(raw_token: &str, claim: &str) -> Vec<String> {
         Some(serde_json::Value::String(one)) => vec![one.clone()],
         _ => Vec::new(),
     }
+}
+
+/// A string claim of the (already verified) token's payload, lower-case.
+pub fn string_claim(raw_token: &str, claim: &str) -> Option<String> {
+    payload(raw_token)
+        .as_ref()
+        .and_then(|p| p.get(claim))
+        .and_then(|v| v.as_str())
+        .map(str::to_lowercase)
+}
+
+/// The JSON payload of a (verified) JWT: claims the typed token does not carry.
+fn payload(raw_token: &str) -> Option<serde_json::Value> {
+    raw_token
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
 }
 
 /// Checks the ID token and reads its claims.
@@ -175,6 +219,8 @@ pub(super) fn check_token(
             .name()
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().chars().take(200).collect()),
+        // Read from the raw payload by the caller (the typed claims have no `hd`).
+        hosted_domain: None,
     })
 }
 
@@ -207,6 +253,7 @@ impl SingleSignOn {
         groups: &[String],
         client: &ClientInfo,
     ) -> Result<User, Failed> {
+        domain_allowed(provider, claims)?;
         let db = &self.identity.db;
         let mapped = role_from_groups(groups, &provider.admin_groups);
         let linked = db
@@ -371,7 +418,54 @@ mod tests {
             email_verified: true,
             preferred_username: Some("ada".into()),
             name: Some("Ada".into()),
+            hosted_domain: None,
         }
+    }
+
+    #[test]
+    fn allowed_domains_let_in_only_their_people() {
+        let mut p = provider(OidcMatchClaim::Email, false);
+        assert_eq!(domain_allowed(&p, &claims()), Ok(()), "empty = anyone");
+        p.allowed_domains = vec!["example.org".into()];
+        assert_eq!(domain_allowed(&p, &claims()), Ok(()));
+        let other = Claims {
+            email: Some("eve@elsewhere.net".into()),
+            ..claims()
+        };
+        assert_eq!(
+            domain_allowed(&p, &other),
+            Err(Refusal::DomainNotAllowed("elsewhere.net".into()))
+        );
+        let unverified = Claims {
+            email_verified: false,
+            ..claims()
+        };
+        assert_eq!(
+            domain_allowed(&p, &unverified),
+            Err(Refusal::EmailUnverified)
+        );
+        // A Workspace domain (hd) other than the allowed one is refused, even with an
+        // allowed address.
+        let foreign_hd = Claims {
+            hosted_domain: Some("elsewhere.net".into()),
+            ..claims()
+        };
+        assert_eq!(
+            domain_allowed(&p, &foreign_hd),
+            Err(Refusal::DomainNotAllowed("elsewhere.net".into()))
+        );
+        // Google: a personal account (no hd) with a verified example.org address is
+        // not the Workspace's.
+        p.issuer = "https://accounts.google.com".into();
+        assert!(matches!(
+            domain_allowed(&p, &claims()),
+            Err(Refusal::DomainNotAllowed(_))
+        ));
+        let workspace = Claims {
+            hosted_domain: Some("example.org".into()),
+            ..claims()
+        };
+        assert_eq!(domain_allowed(&p, &workspace), Ok(()));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct Provider {
     pub scopes: Vec<String>,
     /// Match or create people by an e-mail the provider has not verified.
     pub trust_unverified_email: bool,
+    /// Only these e-mail domains may sign in (empty = any); see the setting.
+    pub allowed_domains: Vec<String>,
     pub origin: ProviderOrigin,
 }
 
@@ -67,6 +69,7 @@ impl Provider {
             admin_groups: s.admin_groups.clone(),
             scopes: s.scopes.clone(),
             trust_unverified_email: s.trust_unverified_email,
+            allowed_domains: s.allowed_domains.clone(),
             origin: ProviderOrigin::Settings,
         }
     }
@@ -191,6 +194,11 @@ impl SingleSignOn {
                 .collect(),
             scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
             trust_unverified_email: row.trust_unverified_email,
+            allowed_domains: row
+                .allowed_domains
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect(),
             origin: ProviderOrigin::Page(row.id),
         })
     }

@@ -79,3 +79,44 @@ async fn people_stay_linked_and_roles_follow_the_group_claim() {
     let users = db.list_users().await.unwrap();
     assert_eq!(users.len(), 3, "boss, ann and ada: {users:?}");
 }
+
+/// `allowed_domains`: with people created at their first sign-in, only verified
+/// addresses of the allowed domains get in; another domain gets the refusal page and
+/// no account, and the audit names the domain.
+#[tokio::test]
+async fn only_the_allowed_domains_sign_in() {
+    let ann = Account::new("ann", &["staff"]);
+    let eve = Account {
+        email: "eve@elsewhere.net".into(),
+        ..Account::new("eve", &["staff"])
+    };
+    let sso = Sso::start(Backend::Sqlite, vec![ann.clone(), eve.clone()], |p| {
+        p.create_users = true;
+        p.allowed_domains = vec!["example.org".into()];
+    })
+    .await;
+    let db = &sso.server.services.db;
+
+    let client = sso.server.client();
+    let answer = sso.sign_in(&client, &eve, None).await;
+    assert_eq!(answer.status(), 403);
+    let page = answer.text().await.unwrap();
+    assert!(page.contains("elsewhere.net"), "{page}");
+    assert!(!sso.signed_in(&client).await);
+    assert!(
+        db.user_by_login("eve@elsewhere.net").await.is_err(),
+        "no account for eve"
+    );
+    let audit = db.audit_page(None, 50, Some("sso.")).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "sso.refused" && a.detail.contains("elsewhere.net")),
+        "{audit:?}"
+    );
+
+    let client = sso.server.client();
+    let answer = sso.sign_in(&client, &ann, None).await;
+    assert_eq!(answer.status(), 303, "{}", answer.text().await.unwrap());
+    assert!(db.user_by_login("ann@example.org").await.is_ok());
+}

@@ -35,6 +35,8 @@ pub struct ProviderLine {
     pub secret: &'static str,
     pub matching: String,
     pub admin_groups: String,
+    /// The e-mail domains that may sign in (empty = any).
+    pub allowed_domains: String,
     /// `Some(id)` for a page provider (editable).
     pub page_id: Option<i64>,
     pub redirect_uri: String,
@@ -69,6 +71,8 @@ pub struct ProviderInput {
     pub scopes: String,
     #[serde(default)]
     pub trust_unverified_email: Option<String>,
+    #[serde(default)]
+    pub allowed_domains: String,
 }
 
 csrf_field!(ProviderInput);
@@ -94,6 +98,7 @@ impl ProviderInput {
             admin_groups: p.admin_groups.join("\n"),
             scopes: p.scopes.join(" "),
             trust_unverified_email: p.trust_unverified_email.then(|| "yes".into()),
+            allowed_domains: p.allowed_domains.join(" "),
             ..Self::default()
         }
     }
@@ -130,6 +135,12 @@ impl ProviderInput {
                 .collect(),
             scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
             trust_unverified_email: self.trust_unverified_email.is_some(),
+            allowed_domains: self
+                .allowed_domains
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|d| !d.is_empty())
+                .map(str::to_lowercase)
+                .collect(),
         }
     }
 
@@ -178,6 +189,7 @@ fn line(p: Provider, base: &str) -> ProviderLine {
             }
         ),
         admin_groups: p.admin_groups.join(", "),
+        allowed_domains: p.allowed_domains.join(", "),
         page_id: match p.origin {
             ProviderOrigin::Page(id) => Some(id),
             ProviderOrigin::Settings => None,
