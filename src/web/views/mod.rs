@@ -136,3 +136,13 @@ mod tests {
         assert_eq!(time_left(0), "expired");
     }
 }
+
+/// Where people reach this server: `server.public_url`, else the Host they used.
+/// Shared by the admin pages (labels, agents, single sign-on), the single sign-on
+/// redirect and the password-reset link.
+pub fn public_base(req: &actix_web::HttpRequest, state: &crate::web::AppState) -> String {
+    match state.services.settings.server.public_url.as_deref() {
+        Some(url) if !url.trim_end_matches('/').is_empty() => url.trim_end_matches('/').into(),
+        _ => format!("https://{}", req.connection_info().host()),
+    }
+}

@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::admin::public_base;
+use super::public_base;
 use super::{Page, presession, render};
 use crate::identity::password_reset::RESET_LINK_MINUTES;
 use crate::identity::{ClientInfo, CsrfBinding, IdentityError};

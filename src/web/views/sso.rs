@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::admin::public_base;
+use super::public_base;
 use super::release_points::phone::{DEVICE_COOKIE, DEVICE_PATH};
 use super::release_points::scoped_cookie;
 use super::{Page, redirect, render};

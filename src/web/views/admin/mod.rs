@@ -1,9 +1,8 @@
 //! The admin pages (`/admin/…`, templates in `templates/admin/`): one file per page
 //! group, and their route table.
 
-use actix_web::{HttpRequest, web};
-
-use crate::web::AppState;
+pub use super::public_base;
+use actix_web::web;
 
 pub mod agents;
 pub mod dashboard;
@@ -132,12 +131,4 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(agents::action),
         );
     sso::routes(cfg); // single sign-on (issue 16, oidc)
-}
-
-/// Where people reach this server: `server.public_url`, else the Host they used.
-pub fn public_base(req: &HttpRequest, state: &AppState) -> String {
-    match state.services.settings.server.public_url.as_deref() {
-        Some(url) if !url.trim_end_matches('/').is_empty() => url.trim_end_matches('/').into(),
-        _ => format!("https://{}", req.connection_info().host()),
-    }
 }
