@@ -124,6 +124,16 @@ pub fn size(bytes: i64) -> String {
     }
 }
 
+/// Where people reach this server: `server.public_url`, else the Host they used.
+/// Shared by the admin pages (labels, agents, single sign-on), the single sign-on
+/// redirect and the password-reset link.
+pub fn public_base(req: &actix_web::HttpRequest, state: &crate::web::AppState) -> String {
+    match state.services.settings.server.public_url.as_deref() {
+        Some(url) if !url.trim_end_matches('/').is_empty() => url.trim_end_matches('/').into(),
+        _ => format!("https://{}", req.connection_info().host()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,15 +144,5 @@ mod tests {
         assert_eq!(size(1_400_000), "1.4 MB");
         assert_eq!(when(0), "1970-01-01 00:00 UTC");
         assert_eq!(time_left(0), "expired");
-    }
-}
-
-/// Where people reach this server: `server.public_url`, else the Host they used.
-/// Shared by the admin pages (labels, agents, single sign-on), the single sign-on
-/// redirect and the password-reset link.
-pub fn public_base(req: &actix_web::HttpRequest, state: &crate::web::AppState) -> String {
-    match state.services.settings.server.public_url.as_deref() {
-        Some(url) if !url.trim_end_matches('/').is_empty() => url.trim_end_matches('/').into(),
-        _ => format!("https://{}", req.connection_info().host()),
     }
 }
