@@ -20,6 +20,8 @@ pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod config;
+// issue 17: conversion at delivery (below release and agent; above config)
+pub mod convert;
 pub mod db;
 pub mod devices;
 pub mod dnssd;

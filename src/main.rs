@@ -10,6 +10,10 @@ fn main() -> ExitCode {
         // A sandboxed worker of the server: no settings, no runtime, no logging.
         return printpark::jobs::pdf::worker_main();
     }
+    if let printpark::cli::Command::Convert = cli.command {
+        // The sandboxed renderer worker (issue 17): same rules as analyse-pdf.
+        return printpark::convert::worker::worker_main();
+    }
     actix_web::rt::System::new().block_on(async move {
         match printpark::cli::run(cli).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -100,6 +100,8 @@ impl Services {
             identity.clone(),
             printers.clone(),
             settings.release.clone(),
+            // The same binary as the PDF analyser's workers (tests point both at it).
+            crate::convert::Converter::new(settings.queue.analyser_exe.clone()),
         );
         let devices = Devices::new(
             db.clone(),

@@ -51,6 +51,9 @@ pub enum Command {
     /// Internal: the sandboxed PDF analyser the server starts (reads its pipe).
     #[command(hide = true)]
     AnalysePdf,
+    /// Internal: the sandboxed document converter delivery starts (reads its pipe).
+    #[command(hide = true)]
+    Convert,
 }
 
 #[derive(Subcommand, Debug)]
@@ -133,6 +136,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Agent(args) => crate::agent::main(args)
             .await
             .map_err(|e| CliError::Failed(e.to_string())),
+        Command::Convert => Err(CliError::Failed(
+            "convert is started by the server and the agent, not by hand".into(),
+        )),
         Command::AnalysePdf => Err(CliError::Failed(
             "analyse-pdf is started by the server, not by hand".into(),
         )),

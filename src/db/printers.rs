@@ -27,11 +27,15 @@ pub struct PrinterRow {
     pub state_message: String,
     pub checked_at: Option<i64>,
     pub tls_pin: Option<String>,
+    /// Issue 17: a raw printer's language as the admin set it (`convert::PrinterLanguage`
+    /// spelling), and what the printer reported of itself.
+    pub language: Option<String>,
+    pub language_reported: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const PRINTER_COLUMNS: &str = "id, guid, name, location, uri, protocol, cost_mono_milli, cost_color_milli, disabled, make_model, formats, uris_supported, color_supported, duplex_supported, media, multi_document, state, state_reasons, state_message, checked_at, tls_pin, created_at, updated_at";
+const PRINTER_COLUMNS: &str = "id, guid, name, location, uri, protocol, cost_mono_milli, cost_color_milli, disabled, make_model, formats, uris_supported, color_supported, duplex_supported, media, multi_document, state, state_reasons, state_message, checked_at, tls_pin, language, language_reported, created_at, updated_at";
 
 /// What an admin types when adding or editing a printer.
 #[derive(Debug, Clone)]

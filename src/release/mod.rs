@@ -107,6 +107,8 @@ pub struct Release {
     identity: Identity,
     printers: Printers,
     settings: ReleaseSettings,
+    /// Issue 17: converts a job into what the printer takes, on its way out.
+    converter: crate::convert::Converter,
     wake: Arc<tokio::sync::Notify>,
     events: Arc<pull::EventBell>,
 }
@@ -119,6 +121,7 @@ impl Release {
         identity: Identity,
         printers: Printers,
         settings: ReleaseSettings,
+        converter: crate::convert::Converter,
     ) -> Self {
         Self {
             db,
@@ -127,6 +130,7 @@ impl Release {
             identity,
             printers,
             settings,
+            converter,
             wake: Arc::new(tokio::sync::Notify::new()),
             events: Arc::new(pull::EventBell::default()),
         }
@@ -135,6 +139,11 @@ impl Release {
     /// Pull delivery: what output devices of `infra` printers use (IPP INFRA).
     pub fn infra(&self) -> Infra {
         Infra::new(self.clone())
+    }
+
+    /// The converter deliveries use (issue 17).
+    pub fn converter(&self) -> &crate::convert::Converter {
+        &self.converter
     }
 
     pub fn printers(&self) -> &Printers {
