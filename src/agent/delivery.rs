@@ -1,5 +1,6 @@
 //! One job through the agent: Fetch-Job, fetch every document into the sealed spool,
 //! send it to the printer with the server's own push delivery (IPPS → IPP → raw),
+//! converted here into what the printer takes when it does not take the job's format,
 //! follow it, and report the outcome. Each step is written to the state file first,
 //! so a restart knows whether the printer can hold any of it (invariant 5: a job that
 //! may have printed is never sent again; it goes to "needs attention").
@@ -14,6 +15,7 @@ use super::requests::{Requests, ok};
 use super::spool::{Spool, SpooledDocument, SpooledJob};
 use super::state::AgentState;
 use super::{AgentError, HealthBoard};
+use crate::convert::Converter;
 use crate::ipp::op;
 use crate::ipp::wire::{Attribute, Group, Value, group};
 use crate::release::pull::job_state;
@@ -32,6 +34,9 @@ pub struct Deliverer {
     pub state: AgentState,
     pub spool: Arc<Spool>,
     pub board: HealthBoard,
+    /// Converts jobs the printer does not take as they are, in worker processes of
+    /// this agent's own binary (Ghostscript must be installed on the agent's host).
+    pub converter: Converter,
 }
 
 /// What became of a job, ready to be reported.
@@ -241,6 +246,7 @@ impl Deliverer {
         let mut target = PushTarget {
             uri: printer.uri.clone(),
             tls_pin: pin.clone(),
+            language: PushTarget::parse_language(printer.language.as_deref()),
             ..Default::default()
         };
         // What the printer accepts and where it offers IPPS (none for raw printers).
@@ -255,6 +261,7 @@ impl Deliverer {
             target.uris_supported = report.uris_supported;
             target.formats = report.formats;
             target.multi_document = report.multi_document;
+            target.color_supported = Some(report.color_supported);
         }
         let timeouts = Default::default();
         let mut attempts = 0;
@@ -277,7 +284,7 @@ impl Deliverer {
             spool: &self.spool,
             documents,
         };
-        let sent = match link.send(&push_job, &mut source).await {
+        let sent = match link.send(&push_job, &mut source, &self.converter).await {
             Ok(sent) => sent,
             Err(e @ PushError::Interrupted { .. }) => {
                 return Outcome {

@@ -161,3 +161,14 @@ pub async fn main(args: AgentArgs) -> Result<(), AgentError> {
     let enrolment = enrolled(&state, &args).await?;
     run(state, enrolment, &args.state_dir, workstation).await
 }
+
+/// The agent's converter: worker processes of this very binary (the agent is the
+/// printpark program). Ghostscript missing is said once at start: jobs that need no
+/// conversion still print, the others fail with the converter's sentence.
+pub(crate) fn converter() -> crate::convert::Converter {
+    let converter = crate::convert::Converter::new(None);
+    if let Err(e) = converter.check() {
+        tracing::warn!(error = %e, "jobs a printer does not take as they are cannot be converted here");
+    }
+    converter
+}

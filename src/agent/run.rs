@@ -161,6 +161,7 @@ pub(super) async fn run(
         state: state.clone(),
         spool: Arc::new(Spool::open(&dir.join("spool"))?),
         board: board.clone(),
+        converter: super::converter(),
     };
     let started_at = crate::clock::now();
     let mut printers: HashMap<String, PrinterTask> = HashMap::new();

@@ -12,6 +12,8 @@ pub struct AgentOrderRow {
     /// The agent's name for the sealed document.
     pub agent_ref: String,
     pub printer_uri: String,
+    /// The printer's language setting (raw printers), for the agent's conversion.
+    pub printer_language: Option<String>,
     pub format: String,
     /// The keeping agent is away: deliver from the failover copy.
     pub failover: bool,
@@ -86,8 +88,10 @@ impl Db {
         let mut orders = Vec::new();
         for row in rows {
             let (holder, reference) = self.job_holder(row.job_id).await?.unwrap_or_default();
+            let printer = self.printer_by_id(row.printer_id).await?;
             orders.push(AgentOrderRow {
-                printer_uri: self.printer_by_id(row.printer_id).await?.uri,
+                printer_uri: printer.uri,
+                printer_language: printer.language,
                 format: self.job_by_id(row.job_id).await?.format,
                 agent_ref: reference,
                 failover: holder != agent_id,

@@ -9,10 +9,21 @@
 //!    nothing ([`PushError::NotSent`], [`PushError::Refused`]) or may hold part of the
 //!    job ([`PushError::Interrupted`]).
 //! 3. [`Sent::follow`]: watch the printer's job to its end, as far as it tells.
+//!
+//! Conversion (issue 17): [`connect`] also decides what the printer gets
+//! ([`crate::convert::plan`]): the parked bytes as they are, or a conversion into a
+//! format it takes (its `document-format-supported`, or a raw printer's language).
+//! [`Link::send`] then streams the converter's output instead of the document. A
+//! document is opened (and, converted, its first page made) before any byte of its
+//! request is written, so a document that cannot be converted leaves the printer with
+//! nothing: the release fails with the converter's sentence and the job is held
+//! again. A conversion that fails after bytes left is [`PushError::Interrupted`]: a
+//! printer that prints as it receives may have printed the first pages.
 
 #![warn(missing_docs)]
 
 mod candidates;
+mod converting;
 mod follow;
 mod ipp;
 mod raw;
@@ -24,6 +35,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncRead;
 
+use crate::convert::{self, ConvertError, Converter, Duplex, JobLook, Plan, PrinterLanguage};
 use crate::ipp::client::{ClientError, Connection, Timeouts};
 use candidates::{Candidate, candidates};
 pub use candidates::{foreign_uris, host_key, same_host};
@@ -91,6 +103,27 @@ pub struct PushTarget {
     pub formats: Vec<String>,
     /// multiple-document-jobs-supported from the last report.
     pub multi_document: bool,
+    /// A raw printer's language, as the admin set it (`None`: unknown, the bytes go
+    /// as they are).
+    pub language: Option<PrinterLanguage>,
+    /// color-supported from the last report: a printer without colour gets grey
+    /// pages when the job is converted anyway (smaller rasters, no colour guessing).
+    pub color_supported: Option<bool>,
+}
+
+impl PushTarget {
+    /// A printer's stored language setting; a value this version does not know is
+    /// treated as unset (and logged), never as a reason not to print.
+    pub fn parse_language(stored: Option<&str>) -> Option<PrinterLanguage> {
+        let stored = stored.map(str::trim).filter(|s| !s.is_empty())?;
+        match stored.parse() {
+            Ok(language) => Some(language),
+            Err(why) => {
+                tracing::warn!(error = %why, "ignoring the printer's stored language");
+                None
+            }
+        }
+    }
 }
 
 /// The job as the printer should print it.
@@ -190,6 +223,7 @@ pub struct Link {
     way: Way,
     multi_document: bool,
     timeouts: Timeouts,
+    plan: Plan,
 }
 
 #[derive(Debug)]
@@ -224,13 +258,23 @@ impl Link {
         }
     }
 
+    /// What the printer gets: the parked bytes, or a conversion.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// Phase 2: sends the job. IPP: one Print-Job for a single document; several
     /// documents go as Create-Job + Send-Document where the printer supports it,
     /// else as one Print-Job each. Raw: every document's bytes, in order.
+    ///
+    /// When the plan converts, `converter` makes each document into the plan's
+    /// format on its way out (a JPEG-only printer gets one document per page); the
+    /// printer is told that format, and no page-ranges (the conversion applied them).
     pub async fn send(
         self,
         job: &PushJob,
         docs: &mut dyn DocumentSource,
+        converter: &Converter,
     ) -> Result<Sent, PushError> {
         if docs.count() == 0 {
             return Err(PushError::NotSent {
@@ -238,6 +282,21 @@ impl Link {
                 retry_later: false,
             });
         }
+        match self.plan.clone() {
+            Plan::PassThrough => self.send_as(job, docs).await,
+            Plan::Convert(spec) => {
+                let mut wire = job.clone();
+                wire.format = spec.to.mime().to_owned();
+                if spec.page_ranges.is_some() {
+                    wire.page_ranges = None;
+                }
+                let mut converting = converting::Converting::new(docs, converter, spec).await?;
+                self.send_as(&wire, &mut converting).await
+            }
+        }
+    }
+
+    async fn send_as(self, job: &PushJob, docs: &mut dyn DocumentSource) -> Result<Sent, PushError> {
         match self.way {
             Way::Ipp(connection, protocol) => {
                 let mut sent =
@@ -312,17 +371,19 @@ impl Sent {
 /// first that connects wins. A changed certificate stops the search: falling back
 /// to another way would hand the job to whoever now answers.
 ///
-/// Raw printing sends the bytes as they are, so a raw printer must understand the
-/// job's format natively (usually PostScript, PCL or PDF).
+/// What is sent follows [`crate::convert::plan`]: an IPP printer's formats, a raw
+/// printer's language (a raw printer without one gets the bytes as they are, as
+/// before). A job PrintPark cannot make into anything the printer takes is refused
+/// before any connection.
 pub async fn connect(
     target: &PushTarget,
     job: &PushJob,
     timeouts: &Timeouts,
 ) -> Result<Link, PushError> {
-    check_format(target, job)?;
-    if let Some(ranges) = &job.page_ranges {
-        ipp::parse_page_ranges(ranges).map_err(|why| PushError::Refused { reason: why })?;
-    }
+    let look = job_look(job)?;
+    // Checked before connecting; the way found decides which of the two holds.
+    let ipp_plan = plan_for(target, job, &look, false);
+    let raw_plan = plan_for(target, job, &look, true);
     let candidates = candidates(target).map_err(|why| PushError::NotSent {
         reason: why,
         retry_later: false,
@@ -357,10 +418,15 @@ pub async fn connect(
                 }
             },
         };
+        let plan = match &way {
+            Way::Ipp(..) => ipp_plan,
+            Way::Raw(..) => raw_plan,
+        }?;
         return Ok(Link {
             way,
             multi_document: target.multi_document,
             timeouts: *timeouts,
+            plan,
         });
     }
     Err(PushError::NotSent {
@@ -369,28 +435,60 @@ pub async fn connect(
     })
 }
 
-fn check_format(target: &PushTarget, job: &PushJob) -> Result<(), PushError> {
-    let octet = "application/octet-stream";
-    if target.formats.is_empty()
-        || job.format.eq_ignore_ascii_case(octet)
-        || target
-            .formats
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case(&job.format))
-    {
-        return Ok(());
-    }
-    let accepted: Vec<&str> = target
-        .formats
-        .iter()
-        .map(String::as_str)
-        .filter(|f| !f.eq_ignore_ascii_case(octet))
-        .collect();
-    Err(PushError::Refused {
-        reason: format!(
-            "printer refused {} (it accepts: {})",
-            job.format,
-            accepted.join(", ")
+/// What the job asks of its pages, from the release's choices.
+fn job_look(job: &PushJob) -> Result<JobLook, PushError> {
+    let page_ranges = match &job.page_ranges {
+        Some(ranges) => Some(
+            ipp::parse_page_ranges(ranges)
+                .map_err(|why| PushError::Refused { reason: why })?
+                .into_iter()
+                .map(|(lo, hi)| (lo.unsigned_abs(), hi.unsigned_abs()))
+                .collect(),
         ),
+        None => None,
+    };
+    Ok(JobLook {
+        gray: job.color_mode.eq_ignore_ascii_case("monochrome"),
+        page_ranges,
+        duplex: match job.sides.as_str() {
+            "two-sided-long-edge" => Duplex::LongEdge,
+            "two-sided-short-edge" => Duplex::ShortEdge,
+            _ => Duplex::OneSided,
+        },
+        media: job.media.clone(),
     })
+}
+
+/// The plan for an IPP printer (its formats) or a raw one (its language; ranges and
+/// grey can only be made here). A printer without colour gets grey pages whenever the
+/// job is converted anyway; it is no reason to convert a job it takes as it is.
+fn plan_for(
+    target: &PushTarget,
+    job: &PushJob,
+    look: &JobLook,
+    raw: bool,
+) -> Result<Plan, PushError> {
+    let (accepted, language): (&[String], _) = if raw {
+        (&[], target.language)
+    } else {
+        (&target.formats, None)
+    };
+    let mut plan = convert::plan(&job.format, accepted, language, look, !raw)
+        .map_err(|e| PushError::Refused {
+            reason: e.to_string(),
+        })?;
+    if let Plan::Convert(spec) = &mut plan
+        && target.color_supported == Some(false)
+    {
+        spec.gray = true;
+    }
+    Ok(plan)
+}
+
+/// The converter's sentence when opening or reading a document failed because the
+/// document could not be converted (the failure is then the document's, and sending
+/// it again unchanged would fail again).
+pub(crate) fn conversion_failure(e: &std::io::Error) -> Option<&ConvertError> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<ConvertError>())
 }

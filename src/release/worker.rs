@@ -152,6 +152,8 @@ async fn push_release(release: &Release, owner: &str, row: &ReleaseRow) -> Step 
         uris_supported: list(&printer.uris_supported),
         formats: list(&printer.formats),
         multi_document: printer.multi_document,
+        language: PushTarget::parse_language(printer.language.as_deref()),
+        color_supported: printer.color_supported,
     };
     let push_job = PushJob {
         name: job.name.clone(),
@@ -186,7 +188,10 @@ async fn push_release(release: &Release, owner: &str, row: &ReleaseRow) -> Step 
         vault: release.vault.clone(),
         blobs,
     };
-    let sent = match link.send(&push_job, &mut documents).await {
+    let sent = match link
+        .send(&push_job, &mut documents, release.converter())
+        .await
+    {
         Ok(sent) => sent,
         Err(e) => return not_delivered(e),
     };

@@ -1107,3 +1107,33 @@ async fn a_release_of_a_job_whose_workstation_stays_away_fails_and_the_job_is_he
     );
     assert!(printer.spooled_files().is_empty());
 }
+
+// Issue 17, push: the agent converts for its printer.
+/// A site agent delivering to a printer that takes only PWG raster converts the job
+/// itself (Ghostscript on the agent's host): the printer gets PWG raster with the PDF's
+/// pages, in grey as the printer has no colour (checked by cups-filters' rastertopdf,
+/// pdfinfo and Ghostscript's inkcov).
+#[tokio::test]
+async fn a_site_agent_converts_for_a_printer_that_takes_only_pwg_raster() {
+    let printer = TestPrinter::start(
+        PrinterOptions::named("site-pwg-only").formats(&["image/pwg-raster"]),
+    )
+    .await;
+    let w = World::start(None).await;
+    let row = w.site_printer("PWG only", &printer.uri()).await;
+    let mut agent = w.enrolled_agent(None, &row).await;
+    let pdf = std::fs::read(support::fixture_path("document-a4.pdf")).unwrap();
+    w.print_with_ipptool(&pdf).await;
+    let releases = w.release_all(&row).await;
+    w.wait_release(releases[0], "printed", Duration::from_secs(90), &agent)
+        .await;
+    printer.wait_for_jobs_done(1, Duration::from_secs(30)).await;
+    let spooled = printer.spooled_files();
+    assert_eq!(spooled.len(), 1);
+    let arrived = crate::convert_push::check::pwg(&spooled[0].bytes());
+    assert_eq!(arrived.pages, 2, "{arrived:?}");
+    assert!(!arrived.colour, "a printer without colour gets grey: {arrived:?}");
+    let (width, height) = arrived.size_pt.unwrap();
+    assert!((width - 595.0).abs() < 3.0 && (height - 842.0).abs() < 3.0, "{arrived:?}");
+    assert!(agent.terminate().await.success());
+}

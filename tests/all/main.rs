@@ -69,3 +69,5 @@ mod startup;
 mod station_password;
 mod vault;
 mod web;
+// Issue 17, push: conversion at push delivery (IPP printers without PDF, raw PCL/PS).
+mod convert_push;

@@ -494,9 +494,11 @@ async fn a_printer_that_hangs_up_mid_job_leaves_it_needing_attention_and_never_s
 async fn a_printer_that_refuses_the_format_fails_the_release_and_holds_the_job_again() {
     let w = world(Backend::Sqlite).await;
     let printer =
-        TestPrinter::start(PrinterOptions::named("rasteronly").formats(&["image/pwg-raster"]))
+        TestPrinter::start(PrinterOptions::named("foreign").formats(&["application/x-foreign"]))
             .await;
-    let row = w.printer("Raster only", &printer.uri()).await;
+    // A printer taking PWG raster gets a conversion (tests/all/convert_push.rs); one
+    // taking nothing PrintPark can make refuses.
+    let row = w.printer("Foreign only", &printer.uri()).await;
     let job = w.park(&w.ann, "doc.pdf", &fixture("document-a4.pdf")).await;
     let (browser, _) = w.at_station(&row.guid, "ann", PIN).await;
     assert_eq!(
@@ -508,7 +510,9 @@ async fn a_printer_that_refuses_the_format_fails_the_release_and_holds_the_job_a
     let releases = w.ended_releases(&w.ann, 1).await;
     assert_eq!(releases[0].state, printpark::release::ReleaseState::Failed);
     assert!(
-        releases[0].reason.contains("refused application/pdf"),
+        releases[0]
+            .reason
+            .contains("none of the formats PrintPark can make"),
         "{}",
         releases[0].reason
     );

@@ -20,6 +20,8 @@ pub mod sign_in;
 pub mod slapd;
 pub mod smtp;
 pub mod snmp;
+// Issue 17, push: a raw 9100 printer that keeps the bytes of each connection.
+pub mod raw_printer;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

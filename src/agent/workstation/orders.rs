@@ -9,6 +9,7 @@ use super::store::{ParkedJob, ParkedStore};
 use crate::agent::AgentError;
 use crate::agent::channel::Channel;
 use crate::agent::state::AgentState;
+use crate::convert::Converter;
 use crate::release::push::{self, Completion, PushError, PushJob, PushTarget};
 use crate::release::{AgentOrder, AgentOrdersRequest, AgentOutcome};
 
@@ -20,6 +21,7 @@ pub async fn deliver_orders(
     state: AgentState,
 ) {
     let cred = (credential.0.as_str(), credential.1.as_str());
+    let converter = crate::agent::converter();
     // Orders taken before a restart: the printer may hold them.
     if let Ok(rows) = state.deliveries("workstation").await {
         for row in rows {
@@ -47,7 +49,7 @@ pub async fn deliver_orders(
                     store.remove(reference).await;
                 }
                 for order in orders.orders {
-                    deliver(&channel, cred, &store, &state, &order).await;
+                    deliver(&channel, cred, &store, &state, &converter, &order).await;
                 }
             }
             Err(e) => {
@@ -71,6 +73,7 @@ async fn deliver(
     cred: (&str, &str),
     store: &ParkedStore,
     state: &AgentState,
+    converter: &Converter,
     order: &AgentOrder,
 ) {
     // A lost answer must not leave the release taken and undelivered: the claim is
@@ -126,7 +129,7 @@ async fn deliver(
         {
             return (0, format!("the delivery could not be recorded: {e}"));
         }
-        send(store, state, order).await
+        send(store, state, converter, order).await
     };
     let (code, message) = tokio::select! {
         outcome = delivered => outcome,
@@ -149,7 +152,12 @@ async fn deliver(
 }
 
 /// (job state as in `agent/state.rs`: 9 printed, 0 nothing sent, 8 unknown; message)
-async fn send(store: &ParkedStore, state: &AgentState, order: &AgentOrder) -> (i64, String) {
+async fn send(
+    store: &ParkedStore,
+    state: &AgentState,
+    converter: &Converter,
+    order: &AgentOrder,
+) -> (i64, String) {
     let job = PushJob {
         name: order.job_name.clone(),
         user_name: order.owner.clone(),
@@ -178,11 +186,26 @@ async fn send(store: &ParkedStore, state: &AgentState, order: &AgentOrder) -> (i
             );
         }
     };
-    let target = PushTarget {
+    let mut target = PushTarget {
         uri: order.printer_uri.clone(),
         tls_pin: pin.clone(),
+        language: PushTarget::parse_language(order.printer_language.as_deref()),
         ..Default::default()
     };
+    // What the printer takes, to convert what it does not (none for raw printers).
+    if !order.printer_uri.starts_with("socket://")
+        && let Ok(report) = crate::ipp::client::get_printer_attributes(
+            &order.printer_uri,
+            pin.as_deref(),
+            &Default::default(),
+        )
+        .await
+    {
+        target.uris_supported = report.uris_supported;
+        target.formats = report.formats;
+        target.multi_document = report.multi_document;
+        target.color_supported = Some(report.color_supported);
+    }
     let timeouts = Default::default();
     let mut attempts = 0;
     let link = loop {
@@ -205,7 +228,7 @@ async fn send(store: &ParkedStore, state: &AgentState, order: &AgentOrder) -> (i
         store,
         reference: &order.agent_ref,
     };
-    match link.send(&job, &mut source).await {
+    match link.send(&job, &mut source, converter).await {
         Ok(sent) => match sent.follow(Duration::from_secs(600)).await {
             Completion::Completed => (9, String::new()),
             Completion::Failed(reason) => (0, format!("the printer did not print it: {reason}")),
@@ -256,6 +279,7 @@ mod tests {
             copies: 1,
             sides: String::new(),
             color_mode: String::new(),
+            printer_language: None,
         }
     }
 
@@ -267,7 +291,7 @@ mod tests {
         let state = AgentState::open(dir.path()).await.unwrap();
         let store = ParkedStore::at(&dir.path().join("parked"), MasterKey::generate()).unwrap();
         state.close().await;
-        let (code, message) = send(&store, &state, &order()).await;
+        let (code, message) = send(&store, &state, &Converter::new(None), &order()).await;
         assert_eq!(code, 0);
         assert!(
             message.contains("pinned certificate could not be read"),

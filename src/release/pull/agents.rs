@@ -66,6 +66,10 @@ pub struct AgentPrinter {
     /// The output device credential the agent uses for this printer (HTTP Basic).
     pub device_login: String,
     pub device_secret: String,
+    /// A raw printer's language as the admin set it (`pcl5`, `pclxl`, `postscript`,
+    /// `pdf`), so the agent converts jobs into it; absent from older servers.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// The heartbeat's answer: what the agent serves now.
@@ -317,6 +321,7 @@ impl Infra {
                 guid: printer.guid,
                 name: printer.name,
                 uri: printer.uri,
+                language: printer.language,
                 device_secret: self.device_secret(&device.login),
                 device_login: device.login,
             });

@@ -77,6 +77,10 @@ pub struct AgentOrder {
     pub copies: i64,
     pub sides: String,
     pub color_mode: String,
+    /// A raw printer's language as the admin set it, so the agent converts jobs into
+    /// it; absent from older servers.
+    #[serde(default)]
+    pub printer_language: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -273,6 +277,7 @@ impl Infra {
                         copies: o.release.copies,
                         sides: o.release.sides,
                         color_mode: o.release.color_mode,
+                        printer_language: o.printer_language,
                     })
                     .collect();
                 return Ok(AgentOrders { orders, discard });

@@ -2,9 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncRead;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{DocumentSource, Protocol, PushError, PushJob, Sent};
+use crate::convert::ConvertError;
 use crate::ipp::client::{
     ClientError, Connection, Timeouts, human_bytes, is_success, more_status, new_request,
     status_message, status_name,
@@ -95,6 +99,30 @@ fn send_document_request(uri: &str, job: &PushJob, job_id: i32, last: bool) -> M
 
 fn job_id_of(response: &Message) -> Option<i32> {
     response.job_int("job-id")
+}
+
+/// A document on its way out that remembers why a conversion failed, so the failure
+/// is told with the converter's sentence and sorted by what had left.
+struct Watched<'r> {
+    inner: &'r mut (dyn AsyncRead + Send + Unpin),
+    failure: Option<ConvertError>,
+}
+
+impl AsyncRead for Watched<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut *this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Err(e)) = &polled
+            && let Some(why) = super::conversion_failure(e)
+        {
+            this.failure = Some(why.clone());
+        }
+        polled
+    }
 }
 
 /// What happened so far, to tell "nothing printed" from "part may print".
@@ -218,7 +246,15 @@ impl Progress<'_> {
                 .await
                 .map_err(|e| self.failed(e))?,
         };
-        match connection.send(request, document).await {
+        let mut watched = document.map(|inner| Watched {
+            inner,
+            failure: None,
+        });
+        let sent = connection
+            .send(request, watched.as_mut().map(|w| w as _))
+            .await;
+        let conversion = watched.and_then(|w| w.failure);
+        match sent {
             Ok(answer) => {
                 self.bytes = self.bytes.saturating_add(answer.bytes_sent);
                 let code = answer.response.code;
@@ -236,10 +272,29 @@ impl Progress<'_> {
                 }
             }
             Err(e) => {
+                let mut this_request = 0;
                 if let ClientError::Interrupted { bytes_sent, .. } = &e {
+                    this_request = *bytes_sent;
                     self.bytes = self.bytes.saturating_add(*bytes_sent);
                 }
-                Err(self.failed(e))
+                match conversion {
+                    // The conversion failed before any byte of the document's request
+                    // left (a created job without documents is cancelled): the
+                    // document's fault, and nothing can print.
+                    Some(why) if this_request == 0 && self.accepted == 0 => {
+                        Err(PushError::Refused {
+                            reason: why.to_string(),
+                        })
+                    }
+                    Some(why) => Err(PushError::Interrupted {
+                        bytes_sent: self.bytes,
+                        reason: format!(
+                            "{why} after {} had gone to the printer; what it received may print",
+                            human_bytes(self.bytes)
+                        ),
+                    }),
+                    None => Err(self.failed(e)),
+                }
             }
         }
     }
@@ -250,14 +305,17 @@ impl Progress<'_> {
         number: u32,
     ) -> Result<Box<dyn AsyncRead + Send + Unpin>, PushError> {
         docs.open(number).await.map_err(|e| {
-            let why = format!("opening document {number} failed: {e}");
-            if self.accepted > 0 {
-                self.partial(&why)
-            } else {
-                PushError::NotSent {
+            match super::converting::open_failure(&e, number) {
+                // The document cannot be converted: sending it again would fail again.
+                Ok(why) if self.accepted == 0 => PushError::Refused {
+                    reason: why.to_string(),
+                },
+                Ok(why) => self.partial(&why.to_string()),
+                Err(why) if self.accepted > 0 => self.partial(&why),
+                Err(why) => PushError::NotSent {
                     reason: why,
                     retry_later: false,
-                }
+                },
             }
         })
     }
@@ -283,6 +341,9 @@ pub(super) async fn send(
         busy: false,
     };
     if count > 1 && multi_document {
+        // The first document is opened (converted up to its first page) before the
+        // job is created: a document that cannot be converted leaves no empty job.
+        let mut first = Some(p.open(docs, 1).await?);
         let request = job_request(op::CREATE_JOB, &p.uri, job, false);
         let response = p.exchange(Some(connection), &request, None).await?;
         let job_id = job_id_of(&response).ok_or_else(|| PushError::NotSent {
@@ -291,7 +352,18 @@ pub(super) async fn send(
         })?;
         p.job_ids.push(job_id);
         for number in 1..=count {
-            let mut document = p.open(docs, number).await?;
+            let mut document = match first.take() {
+                Some(document) => document,
+                None => match p.open(docs, number).await {
+                    Ok(document) => document,
+                    Err(e) => {
+                        if p.accepted == 0 {
+                            cancel(&p, job_id).await;
+                        }
+                        return Err(e);
+                    }
+                },
+            };
             let request = send_document_request(&p.uri, job, job_id, number == count);
             let sent = p.exchange(None, &request, Some(document.as_mut())).await;
             if let Err(e) = sent {
