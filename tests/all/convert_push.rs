@@ -413,48 +413,44 @@ fn corrupt_pdf() -> Vec<u8> {
     doc
 }
 
-/// A valid one-page PDF whose content stream inflates from about 1 MB to 1 GB.
-fn decompression_bomb() -> Vec<u8> {
-    use std::io::Write;
-    let mut deflate = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    let chunk = vec![b' '; 1 << 20];
-    for _ in 0..1024 {
-        deflate.write_all(&chunk).unwrap();
-    }
-    let stream = deflate.finish().unwrap();
-    let mut doc = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    let objects: Vec<Vec<u8>> = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_vec(),
-        {
-            let mut o = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", stream.len())
-                .into_bytes();
-            o.extend_from_slice(&stream);
-            o.extend_from_slice(b"\nendstream");
-            o
-        },
-    ];
-    for (n, body) in objects.iter().enumerate() {
-        offsets.push(doc.len());
-        doc.extend_from_slice(format!("{} 0 obj\n", n + 1).as_bytes());
-        doc.extend_from_slice(body);
-        doc.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = doc.len();
-    doc.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for o in offsets {
-        doc.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    doc.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    doc
+/// A decompression bomb, made by Python's zlib: a PNG of 16384 × 16384 colour pixels
+/// (800 MB) in under 1 MB; the deflate stream is valid, checksum included (the same
+/// full-flushed block repeated).
+///
+/// (A PDF whose content stream inflates from 2 MB to 2 GiB is no failure: Ghostscript
+/// reads it in flat memory, in about 25 s, and renders a blank page; the worker's time
+/// limit bounds it, so it is not a test that can fail cleanly and fast.)
+const BOMBS: &str = r#"
+import sys, zlib, struct
+def bomb(first, fill, n):
+    c = zlib.compressobj(9)
+    head = c.compress(first) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(fill) + c.flush(zlib.Z_FULL_FLUSH)
+    assert block == c.compress(fill) + c.flush(zlib.Z_FULL_FLUSH)
+    adler = zlib.adler32(first)
+    for _ in range(n):
+        adler = zlib.adler32(fill, adler)
+    return head + block * n + b'\x03\x00' + struct.pack('>I', adler)
+side = 16384
+row = b'\x00' * (1 + 3 * side)
+idat = bomb(b'', row * 64, side // 64)
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+png = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', side, side, 8, 2, 0, 0, 0))
+png += chunk(b'IDAT', idat) + chunk(b'IEND', b'')
+open(sys.argv[1], 'wb').write(png)
+"#;
+
+fn png_bomb() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("bomb.png");
+    let status = std::process::Command::new("python3")
+        .args(["-c", BOMBS])
+        .arg(&png)
+        .status()
+        .unwrap();
+    assert!(status.success(), "making the bomb failed");
+    std::fs::read(png).unwrap()
 }
 
 #[tokio::test]
@@ -465,12 +461,12 @@ async fn a_corrupt_pdf_or_a_decompression_bomb_fails_the_release_and_nothing_rea
     let pwg_row = w.printer("PWG", &pwg.uri()).await;
     let xl = RawPrinter::start().await;
     let xl_row = w.raw_printer("PCL XL", &xl, "pclxl").await;
-    for (name, bytes) in [
-        ("corrupt.pdf", corrupt_pdf()),
-        ("bomb.pdf", decompression_bomb()),
+    for (name, format, bytes) in [
+        ("corrupt.pdf", PDF, corrupt_pdf()),
+        ("bomb.png", PNG, png_bomb()),
     ] {
         for row in [&pwg_row, &xl_row] {
-            let job = w.park(name, PDF, &bytes, None).await;
+            let job = w.park(name, format, &bytes, None).await;
             let release = w.release(row, &job, false).await;
             assert_eq!(
                 release.state.as_str(),

@@ -251,7 +251,12 @@ impl Progress<'_> {
             failure: None,
         });
         let sent = connection
-            .send(request, watched.as_mut().map(|w| w as _))
+            .send(
+                request,
+                watched
+                    .as_mut()
+                    .map(|w| w as &mut (dyn AsyncRead + Send + Unpin)),
+            )
             .await;
         let conversion = watched.and_then(|w| w.failure);
         match sent {

@@ -185,7 +185,7 @@ pub fn urf(bytes: &[u8]) -> Arrived {
     assert!(!pages.is_empty(), "no page in the URF");
     let n = |page: &[String], i: usize| -> u32 { page[i].parse().unwrap() };
     let first = &pages[0];
-    let (w, h, dpi) = (n(first, 2), n(first, 3), n(first, 4));
+    let (w, h, dpi) = (n(first.as_slice(), 2), n(first.as_slice(), 3), n(first.as_slice(), 4));
     let dominant: Vec<char> = pages.iter().map(|p| p[5].chars().next().unwrap()).collect();
     Arrived {
         pages: pages.len() as u32,
