@@ -69,3 +69,7 @@ mod startup;
 mod station_password;
 mod vault;
 mod web;
+// Issue 17 (printers helper): INFRA Fetch-Document converts; printer languages and
+// what printers take, on the admin pages.
+mod convert_infra;
+mod printer_language;
