@@ -154,6 +154,47 @@ impl PrinterLanguage {
     pub fn label(self) -> &'static str {
         self.format().label()
     }
+
+    /// The order in which a language a printer reports of itself (SNMP) is proposed to
+    /// the admin, best first. PostScript: a vector description the printer renders at
+    /// its own resolution with its own fonts and halftoning, streamed page by page (the
+    /// language CUPS and OpenPrinting recommend when a printer has it). PCL XL: vector
+    /// and streamed too, but Ghostscript's PCL XL writer sends text as bitmaps and
+    /// flattens what PCL XL cannot say. PDF after both: over a raw port the printer
+    /// must receive the whole file before page 1 (the cross-reference table is at the
+    /// end), and small printers' direct PDF printing is often partial and short of
+    /// memory. PCL 5 last: Ghostscript makes it a raster, large and slow.
+    pub const PROPOSAL_ORDER: [PrinterLanguage; 4] = [
+        PrinterLanguage::PostScript,
+        PrinterLanguage::PclXl,
+        PrinterLanguage::Pdf,
+        PrinterLanguage::Pcl5,
+    ];
+
+    /// `languages` without repeats, in [`Self::PROPOSAL_ORDER`] (the first is the one
+    /// to propose).
+    pub fn best_first(languages: &[PrinterLanguage]) -> Vec<PrinterLanguage> {
+        Self::PROPOSAL_ORDER
+            .into_iter()
+            .filter(|l| languages.contains(l))
+            .collect()
+    }
+
+    /// A stored list (`pclxl,postscript`), unknown entries left out.
+    pub fn parse_list(text: &str) -> Vec<PrinterLanguage> {
+        text.split(',')
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// A list as stored: `postscript,pclxl`.
+    pub fn list_text(languages: &[PrinterLanguage]) -> String {
+        languages
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 impl FromStr for PrinterLanguage {
@@ -258,9 +299,16 @@ pub fn plan(
 ) -> Result<Plan, ConvertError> {
     let from = Format::from_mime(job_format);
     let takes = |f: Format| accepted.iter().any(|a| Format::from_mime(a) == Some(f));
-    let takes_job_format = accepted.iter().any(|a| {
-        a.eq_ignore_ascii_case(job_format) || a.eq_ignore_ascii_case("application/octet-stream")
-    });
+    // `application/octet-stream` means "I detect the format myself", among the formats
+    // listed beside it: it takes anything only when nothing else is listed
+    // (ippeveprinter -f image/pwg-raster says octet-stream and pwg-raster, and a PDF
+    // sent to it is refused).
+    let named: Vec<&String> = accepted
+        .iter()
+        .filter(|a| !a.eq_ignore_ascii_case("application/octet-stream"))
+        .collect();
+    let takes_job_format =
+        named.is_empty() || named.iter().any(|a| a.eq_ignore_ascii_case(job_format));
     // The targets the printer takes, best first.
     let mut targets: Vec<Format> = PREFERENCE.into_iter().filter(|f| takes(*f)).collect();
     if let Some(language) = language {
@@ -358,6 +406,28 @@ mod tests {
     }
 
     #[test]
+    fn octet_stream_beside_named_formats_does_not_take_everything() {
+        let Ok(Plan::Convert(spec)) = plan(
+            "application/pdf",
+            &v(&["application/octet-stream", "image/pwg-raster"]),
+            None,
+            &JobLook::default(),
+            true,
+        ) else {
+            panic!("expected a conversion");
+        };
+        assert_eq!(spec.to, Format::PwgRaster);
+        let alone = plan(
+            "application/pdf",
+            &v(&["application/octet-stream"]),
+            None,
+            &JobLook::default(),
+            true,
+        );
+        assert_eq!(alone, Ok(Plan::PassThrough));
+    }
+
+    #[test]
     fn unknown_formats_pass_through_as_before() {
         let plan = plan("application/pdf", &[], None, &JobLook::default(), true);
         assert_eq!(plan, Ok(Plan::PassThrough));
@@ -449,6 +519,21 @@ mod tests {
             matches!(refused, Err(ConvertError::Unsupported(_))),
             "{refused:?}"
         );
+    }
+
+    #[test]
+    fn reported_languages_are_proposed_postscript_first_pcl5_last() {
+        use PrinterLanguage::*;
+        assert_eq!(
+            PrinterLanguage::best_first(&[Pcl5, PclXl, Pdf, PostScript, PclXl]),
+            vec![PostScript, PclXl, Pdf, Pcl5]
+        );
+        assert_eq!(PrinterLanguage::best_first(&[Pcl5, PclXl]), vec![PclXl, Pcl5]);
+        assert_eq!(
+            PrinterLanguage::parse_list("pclxl, nonsense,pcl5"),
+            vec![PclXl, Pcl5]
+        );
+        assert_eq!(PrinterLanguage::list_text(&[PostScript, Pcl5]), "postscript,pcl5");
     }
 
     #[test]

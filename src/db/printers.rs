@@ -184,6 +184,34 @@ impl Db {
         Ok(())
     }
 
+    /// The admin's language for a raw printer (`convert::PrinterLanguage` spelling), or
+    /// none.
+    pub async fn set_printer_language(&self, id: i64, language: Option<&str>) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("UPDATE printers SET language = $1, updated_at = $2 WHERE id = $3")
+                .bind(language)
+                .bind(now())
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
+    /// What the printer said it speaks (SNMP), best first: `postscript,pclxl`.
+    pub async fn set_printer_language_reported(&self, id: i64, languages: &str) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("UPDATE printers SET language_reported = $1 WHERE id = $2")
+                .bind(languages)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
     pub async fn set_printer_disabled(&self, id: i64, disabled: bool) -> DbResult<()> {
         let done = on_backend!(self, |pool| {
             sqlx::query("UPDATE printers SET disabled = $1, updated_at = $2 WHERE id = $3")

@@ -1,5 +1,6 @@
 //! The devices found: listing and polling them, their supplies, meters and their
-//! history, saving what a scan or poll reports, and making a release printer of one.
+//! history, saving what a scan or poll reports (a linked printer's languages too), and
+//! making a release printer of one.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -135,6 +136,18 @@ impl Devices {
             .db
             .save_device(existing.as_ref().map(|d| d.id), &fields)
             .await?;
+        // The languages a release printer made of this device speaks: proposed on its
+        // page as its printer language (kept when a poll says none).
+        if let Some(printer_id) = existing.as_ref().and_then(|d| d.printer_id)
+            && !r.languages.is_empty()
+        {
+            let text = crate::convert::PrinterLanguage::list_text(&r.languages);
+            match self.db.set_printer_language_reported(printer_id, &text).await {
+                // The printer was deleted meanwhile.
+                Err(crate::db::DbError::NotFound) => {}
+                other => other?,
+            }
+        }
         if r.is_printer {
             let supplies: Vec<SupplyRow> = r
                 .supplies
@@ -220,6 +233,15 @@ impl Devices {
         };
         let printer = self.printers.add(admin, &form, client).await?;
         self.db.set_device_printer(id, printer.id).await?;
+        if printer.uri.starts_with("socket://") {
+            // A raw printer cannot be asked what it speaks over its port: poll it now
+            // so its page proposes a language (the next poll does, if this one fails).
+            let settings = Self::snmp_settings(&self.settings().await?);
+            let linked = self.db.device(id).await?;
+            if let Err(e) = self.poll(&linked, &settings).await {
+                tracing::info!(device = id, error = %e, "polling a new raw printer for its languages failed");
+            }
+        }
         Ok(printer.id)
     }
 }

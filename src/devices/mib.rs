@@ -90,6 +90,26 @@ pub const ALERT_SEVERITY_CRITICAL: i64 = 3;
 /// prtAlertSeverityLevel `warning`.
 pub const ALERT_SEVERITY_WARNING: i64 = 4;
 
+/// prtInterpreterLangFamily column of prtInterpreterTable (Printer-MIB, RFC 3805 §2.2.13),
+/// indexed by hrDeviceIndex, prtInterpreterIndex: the page description languages the
+/// printer interprets (IANA-PRINTER-MIB PrtInterpreterLangFamilyTC, [`language_of`]).
+pub const PRT_INTERPRETER_LANG_FAMILY: &[u32] = &[1, 3, 6, 1, 2, 1, 43, 15, 1, 1, 2];
+
+/// The printer language of a PrtInterpreterLangFamilyTC code (IANA-PRINTER-MIB, as
+/// RFC 3805 first published it): langPCL(3), langPS(6), langPCLXL(47), langPDF(54).
+/// Others (langPJL(5), langAutomatic(37), vendor languages …) are not languages
+/// PrintPark writes: `None`.
+pub fn language_of(code: i64) -> Option<crate::convert::PrinterLanguage> {
+    use crate::convert::PrinterLanguage;
+    match code {
+        3 => Some(PrinterLanguage::Pcl5),
+        6 => Some(PrinterLanguage::PostScript),
+        47 => Some(PrinterLanguage::PclXl),
+        54 => Some(PrinterLanguage::Pdf),
+        _ => None,
+    }
+}
+
 /// entPhysicalFirmwareRev.1 (ENTITY-MIB): firmware, where the device has ENTITY-MIB.
 pub const ENT_PHYSICAL_FIRMWARE_REV_1: &[u32] = &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 9, 1];
 /// entPhysicalAssetID.1 (ENTITY-MIB): the asset number an administrator set.

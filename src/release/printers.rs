@@ -1,8 +1,10 @@
 //! The printers people release at, what each said about itself
-//! at its last check, and whether it is fit to take a job right now.
+//! at its last check (or over SNMP: the languages a raw printer speaks), the language
+//! an admin set for a raw printer, and whether it is fit to take a job right now.
 
 use std::time::Duration;
 
+use crate::convert::PrinterLanguage;
 use crate::db::{Db, DbError, PrinterCheck, PrinterFields, PrinterRow};
 use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, Identity, User};
@@ -64,6 +66,7 @@ impl Printers {
     ) -> Result<PrinterRow, ReleaseError> {
         crate::identity::people::require_admin(admin)?;
         let (uri, protocol, mono, color) = validate(form)?;
+        let language = form::language(form)?;
         let guid = uuid::Uuid::new_v4().to_string();
         let fields = PrinterFields {
             name: form.name.trim(),
@@ -82,6 +85,11 @@ impl Printers {
             }
             other => other?,
         };
+        if let Some(language) = language {
+            self.db
+                .set_printer_language(row.id, Some(language.as_str()))
+                .await?;
+        }
         self.identity
             .audit(AuditEvent {
                 actor: Some(admin),
@@ -89,7 +97,7 @@ impl Printers {
                 target: &row.name,
                 outcome: AuditOutcome::Success,
                 client,
-                detail: &uri,
+                detail: &audit_detail(&uri, language),
             })
             .await?;
         let _ = self.check(&row, false).await;
@@ -105,6 +113,7 @@ impl Printers {
     ) -> Result<(), ReleaseError> {
         crate::identity::people::require_admin(admin)?;
         let (uri, protocol, mono, color) = validate(form)?;
+        let language = form::language(form)?;
         let fields = PrinterFields {
             name: form.name.trim(),
             location: form.location.trim(),
@@ -122,6 +131,10 @@ impl Printers {
             }
             other => other.map_err(not_found)?,
         }
+        self.db
+            .set_printer_language(id, language.map(PrinterLanguage::as_str))
+            .await
+            .map_err(not_found)?;
         self.identity
             .audit(AuditEvent {
                 actor: Some(admin),
@@ -129,7 +142,7 @@ impl Printers {
                 target: fields.name,
                 outcome: AuditOutcome::Success,
                 client,
-                detail: &uri,
+                detail: &audit_detail(&uri, language),
             })
             .await?;
         Ok(())
@@ -345,6 +358,30 @@ impl Printers {
             },
         }
     }
+}
+
+/// What a printer's add or edit audit says: its URI, and its language when set.
+fn audit_detail(uri: &str, language: Option<PrinterLanguage>) -> String {
+    match language {
+        Some(l) => format!("{uri}, language {}", l.as_str()),
+        None => uri.to_owned(),
+    }
+}
+
+/// The language a printer's jobs are converted into when its formats are not known
+/// (a raw printer): the admin's setting. The one the printer reported is only proposed
+/// on its page, never used by itself.
+pub fn language_of(printer: &PrinterRow) -> Option<PrinterLanguage> {
+    printer.language.as_deref().and_then(|l| l.parse().ok())
+}
+
+/// The languages the printer reported of itself (SNMP), best first.
+pub fn languages_reported(printer: &PrinterRow) -> Vec<PrinterLanguage> {
+    printer
+        .language_reported
+        .as_deref()
+        .map(PrinterLanguage::parse_list)
+        .unwrap_or_default()
 }
 
 fn not_found(e: DbError) -> ReleaseError {

@@ -71,3 +71,7 @@ mod vault;
 mod web;
 // Issue 17, push: conversion at push delivery (IPP printers without PDF, raw PCL/PS).
 mod convert_push;
+// Issue 17 (printers helper): INFRA Fetch-Document converts; printer languages and
+// what printers take, on the admin pages.
+mod convert_infra;
+mod printer_language;

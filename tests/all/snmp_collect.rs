@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use printpark::convert::PrinterLanguage;
 use printpark::devices::collect::{Alert, DeviceReport, DeviceStatus, Meters, Supply, collect};
 use printpark::devices::snmp::{
     AuthProto, PrivProto, Prober, SnmpCredential, SnmpError, SnmpSettings,
@@ -109,6 +110,7 @@ async fn mono_laser_is_collected_as_recorded() {
         contact: "it-desk@example.org".into(),
         firmware: None,
         color: Some(false),
+        languages: vec![PrinterLanguage::PclXl, PrinterLanguage::Pcl5],
         status: DeviceStatus::Ok,
         error_state: vec![],
         display: strings(&["Ready"]),
@@ -179,6 +181,12 @@ async fn colour_mfp_is_collected_as_recorded() {
         contact: "Facilities <facilities@example.org>".into(),
         firmware: None,
         color: Some(true),
+        languages: vec![
+            PrinterLanguage::PostScript,
+            PrinterLanguage::PclXl,
+            PrinterLanguage::Pdf,
+            PrinterLanguage::Pcl5,
+        ],
         status: DeviceStatus::Warning,
         error_state: strings(&["lowToner"]),
         display: strings(&["Ready", "Black cartridge very low"]),
@@ -235,6 +243,7 @@ async fn jammed_laser_is_collected_as_recorded() {
         contact: String::new(),
         firmware: Some("MXTGW.081.215".into()),
         color: Some(false),
+        languages: vec![],
         status: DeviceStatus::Error,
         error_state: strings(&["jammed", "offline", "inputTrayEmpty"]),
         display: strings(&["200 Paper Jam", "Remove tray 1"]),
@@ -308,6 +317,7 @@ async fn the_switch_is_not_a_printer() {
         contact: "netops@example.org".into(),
         firmware: Some("15.0(2)SE11".into()),
         color: None,
+        languages: vec![],
         status: DeviceStatus::Unknown,
         error_state: vec![],
         display: vec![],
@@ -347,6 +357,7 @@ async fn the_v3_only_mfp_answers_the_v3_user_only() {
         contact: "legal-it@example.org".into(),
         firmware: Some("SS 1.2.3, Controller ROM 1.10.1".into()),
         color: Some(false),
+        languages: vec![],
         status: DeviceStatus::Ok,
         error_state: vec![],
         display: strings(&["Ready to print"]),

@@ -1,5 +1,6 @@
 //! What a device reports over SNMP, read into a [`DeviceReport`]: identity (Host
-//! Resources, SNMPv2-MIB, IF-MIB), state, supplies, alerts and meters (Printer-MIB).
+//! Resources, SNMPv2-MIB, IF-MIB), state, supplies, alerts, meters and the languages
+//! it interprets (Printer-MIB).
 //!
 //! Robustness: a missing object, a table the device lacks, or a value of the wrong type
 //! leaves that field `None` or empty; it is never an error. Only the first request (the
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 
 mod interpret;
 
+use crate::convert::PrinterLanguage;
 use crate::devices::mib;
 use crate::devices::snmp::{Session, SnmpError, SnmpValue, Walk};
 use interpret::{
@@ -50,6 +52,10 @@ pub struct DeviceReport {
     pub firmware: Option<String>,
     /// Colour device (`None`: unknown).
     pub color: Option<bool>,
+    /// The page description languages PrintPark can write that the printer says it
+    /// interprets (prtInterpreterLangFamily), best first
+    /// ([`PrinterLanguage::best_first`]); empty when it says none or nothing.
+    pub languages: Vec<PrinterLanguage>,
     /// Overall state (see the module's mapping).
     pub status: DeviceStatus,
     /// hrPrinterDetectedErrorState bits set, in bit order ("jammed", "lowToner", …).
@@ -238,6 +244,7 @@ pub(crate) async fn collect_from<S: Source>(session: &S) -> Result<DeviceReport,
         location: text_at(&system, 4),
         contact: text_at(&system, 2),
         color: None,
+        languages: Vec::new(),
         status: DeviceStatus::Unknown,
         error_state: Vec::new(),
         display: Vec::new(),
@@ -284,6 +291,7 @@ pub(crate) async fn collect_from<S: Source>(session: &S) -> Result<DeviceReport,
         let alerts = of_device(table(
             &read(session, mib::PRT_ALERT_ENTRY, &mut incomplete).await?,
         ));
+        let interpreters = read(session, mib::PRT_INTERPRETER_LANG_FAMILY, &mut incomplete).await?;
 
         report.serial = general
             .get(&device_key)
@@ -303,6 +311,13 @@ pub(crate) async fn collect_from<S: Source>(session: &S) -> Result<DeviceReport,
             .map(|line| line.trim().to_owned())
             .filter(|line| !line.is_empty())
             .collect();
+        let reported: Vec<PrinterLanguage> = interpreters
+            .rows
+            .iter()
+            .filter(|row| same_device(row.oid.get(mib::PRT_INTERPRETER_LANG_FAMILY.len())))
+            .filter_map(|row| mib::language_of(row.value.as_int()?))
+            .collect();
+        report.languages = PrinterLanguage::best_first(&reported);
         report.supplies = supplies_of(&supplies, &colorants);
         report.alerts = alerts_of(&alerts);
         report.meters = Meters {

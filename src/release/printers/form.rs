@@ -1,6 +1,8 @@
 //! What an admin types for a printer, checked: a name, a URI we can deliver to (or
-//! none, for a printer whose output device pulls its jobs), a protocol and costs.
+//! none, for a printer whose output device pulls its jobs), a protocol, costs and the
+//! language of a raw printer.
 
+use crate::convert::PrinterLanguage;
 use crate::release::ReleaseError;
 use crate::release::push::Protocol;
 
@@ -14,6 +16,24 @@ pub struct PrinterForm {
     /// Cost per page, in the currency's unit ("0.05"); empty = not charged.
     pub cost_mono: String,
     pub cost_color: String,
+    /// What a raw (port 9100) printer speaks (`pcl5`, `pclxl`, `postscript`, `pdf`);
+    /// empty = not set (jobs go as they are).
+    pub language: String,
+}
+
+/// The printer language the admin chose, parsed at the edge: empty is none, anything
+/// but the four languages a clear refusal.
+pub(super) fn language(form: &PrinterForm) -> Result<Option<PrinterLanguage>, ReleaseError> {
+    let text = form.language.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        ReleaseError::NotAllowed(format!(
+            "“{}” is not a printer language PrintPark can send: choose PCL 5, PCL XL, PostScript or PDF, or leave it unset",
+            text.chars().take(40).collect::<String>()
+        ))
+    })
 }
 
 /// A printer form once checked: URI, protocol, cost per mono and per colour page.
@@ -104,6 +124,21 @@ mod tests {
         assert!(cost("abc").is_err());
         assert!(cost("-1").is_err());
         assert_eq!(format_cost(Some(50)), "0.050");
+    }
+
+    #[test]
+    fn languages_are_one_of_four_or_unset() {
+        let form = |language: &str| PrinterForm {
+            language: language.into(),
+            ..Default::default()
+        };
+        assert_eq!(language(&form("")).unwrap(), None);
+        assert_eq!(
+            language(&form("pclxl")).unwrap(),
+            Some(PrinterLanguage::PclXl)
+        );
+        let refused = language(&form("pcl7")).unwrap_err().to_string();
+        assert!(refused.contains("“pcl7” is not a printer language"), "{refused}");
     }
 
     #[test]

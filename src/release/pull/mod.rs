@@ -17,10 +17,10 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
-use tokio::io::AsyncRead;
 
 mod agent_trust;
 mod agents;
+mod document;
 mod events;
 mod failover;
 mod output_devices;
@@ -31,6 +31,7 @@ pub use agents::{
     AgentAssignment, AgentCredential, AgentEnrolment, AgentHealth, AgentPrinter,
     AgentPrinterHealth, AgentView, HEARTBEAT_SECS,
 };
+pub use document::OpenedDocument;
 pub use workstation::{AgentOrder, AgentOrders, AgentOrdersRequest, AgentOutcome, WorkstationJob};
 
 use super::{Release, ReleaseError};
@@ -41,7 +42,6 @@ use crate::release::conclusion::conclude;
 
 use crate::identity::{AuditAction, AuditEvent, AuditOutcome, ClientInfo, User};
 use crate::jobs::HeldJob;
-use crate::vault::BlobId;
 
 const SECRET_PURPOSE: &str = "output-device-secret";
 /// How long events are kept: a device away longer starts again with Get-Jobs.
@@ -69,6 +69,10 @@ pub enum InfraError {
     NotPossible(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The document could not be converted into a format the device takes (the
+    /// release failed; nothing was sent).
+    #[error("{0}")]
+    Conversion(crate::convert::ConvertError),
     #[error(transparent)]
     Release(#[from] ReleaseError),
 }
@@ -286,55 +290,6 @@ impl Infra {
             )));
         }
         Ok(row)
-    }
-
-    /// Fetch-Document: marks the release as transmitting (from now on a silent device
-    /// leaves it needing attention) and opens document `number` (from 1), decrypted
-    /// chunk by chunk as it is read. Returns the job (for its format) and the reader.
-    pub async fn open_document(
-        &self,
-        caller: &DeviceCaller,
-        release_id: i64,
-        number: u32,
-        accepted: &[&str],
-    ) -> Result<(HeldJob, Box<dyn AsyncRead + Send + Unpin>), InfraError> {
-        let row = self.held(caller, release_id).await?;
-        let (job, blobs) = self.release.jobs.for_delivery(row.job_id).await?;
-        // Refused before anything is marked: nothing leaves, the job stays fetchable
-        // by this device (which may give it up with Acknowledge-Job).
-        if !accepted.is_empty()
-            && !accepted
-                .iter()
-                .any(|f| f.eq_ignore_ascii_case(&job.format) || *f == "application/octet-stream")
-        {
-            return Err(InfraError::FormatNotAccepted(format!(
-                "the document is {} and the device accepts only {}; PrintPark does not convert documents",
-                job.format,
-                accepted.join(", ")
-            )));
-        }
-        let blob: &BlobId = blobs
-            .get(number.saturating_sub(1) as usize)
-            .filter(|_| number >= 1)
-            .ok_or_else(|| {
-                InfraError::NotFound(format!(
-                    "job {release_id} has {} document(s), not {number}",
-                    blobs.len()
-                ))
-            })?;
-        if !row.transmitting {
-            self.release
-                .db
-                .mark_transmitting(row.id, &caller.owner(), "infra")
-                .await?;
-        }
-        let reader = self
-            .release
-            .vault
-            .open_blob(blob)
-            .await
-            .map_err(|e| InfraError::Release(ReleaseError::Job(e.into())))?;
-        Ok((job, Box::new(reader.into_async_read())))
     }
 
     /// Update-Job-Status: the device's job state drives the release. Completed →

@@ -3,6 +3,7 @@
 //! message; what the client may not learn (a database failure) is logged here and
 //! answered as server-error-internal-error.
 
+use crate::convert::ConvertError;
 use crate::ipp::status;
 use crate::jobs::JobError;
 use crate::release::{InfraError, ReleaseError};
@@ -44,6 +45,16 @@ pub(super) fn infra_error(error: InfraError) -> (u16, String) {
         InfraError::NotFound(_) => status::NOT_FOUND,
         InfraError::NotPossible(_) => status::NOT_POSSIBLE,
         InfraError::BadRequest(_) => status::BAD_REQUEST,
+        InfraError::Conversion(ref e) => match e {
+            ConvertError::Unsupported(_) => status::DOCUMENT_FORMAT_NOT_SUPPORTED,
+            ConvertError::Render { .. } | ConvertError::Timeout(_) | ConvertError::Died => {
+                status::DOCUMENT_FORMAT_ERROR
+            }
+            ConvertError::Unavailable(_) | ConvertError::Source(_) => {
+                tracing::error!(error = %e, "converting an INFRA document failed");
+                status::INTERNAL_ERROR
+            }
+        },
         InfraError::Release(ReleaseError::NotFound) => status::NOT_FOUND,
         InfraError::Release(other) => {
             tracing::error!(error = %other, "an INFRA operation failed");

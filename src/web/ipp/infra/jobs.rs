@@ -8,7 +8,7 @@ use crate::ipp::reply::{response, select_job_attributes};
 use crate::ipp::status;
 use crate::ipp::wire::{Attribute, Group, Message, Value, group};
 use crate::jobs::HeldJob;
-use crate::release::FetchedJob;
+use crate::release::{FetchedJob, Infra};
 use crate::release::pull::job_state;
 use crate::web::ipp::status::infra_error;
 
@@ -73,7 +73,12 @@ pub(super) fn job_attributes(
         ),
     ];
     if let Some(job) = job {
-        attributes.push(a("document-format", Value::mime(&job.format)));
+        // The format the device will get when it fetches without naming formats of its
+        // own (from what it reported; a conversion when needed).
+        let sent = Infra::plan_for(ctx.caller, release, job, &[])
+            .map(|plan| plan.format(&job.format).to_owned())
+            .unwrap_or_else(|_| job.format.clone());
+        attributes.push(a("document-format", Value::mime(&sent)));
         attributes.push(a("document-format-supplied", Value::mime(&job.format)));
         attributes.push(a(
             "number-of-documents",
@@ -208,7 +213,9 @@ pub(super) async fn fetch_document(ctx: &InfraContext<'_>, request: &Message) ->
     let gzip = request
         .operation_attr("compression-accepted")
         .is_some_and(|a| a.values.iter().any(|v| v.as_str() == Some("gzip")));
-    let (job, reader) = ctx
+    // The document goes in a format the device takes: converted when needed (the
+    // answer's document-format says which), gzipped after conversion when asked.
+    let opened = ctx
         .infra
         .open_document(ctx.caller, id, number as u32, &accepted)
         .await
@@ -218,15 +225,21 @@ pub(super) async fn fetch_document(ctx: &InfraContext<'_>, request: &Message) ->
         "compression",
         Value::keyword(if gzip { "gzip" } else { "none" }),
     ));
-    message.groups[0].push(Attribute::new("document-format", Value::mime(&job.format)));
+    message.groups[0].push(Attribute::new(
+        "document-format",
+        Value::mime(&opened.format),
+    ));
     message.groups[0].push(Attribute::new("document-number", Value::Integer(number)));
     let mut document = Group::new(group::DOCUMENT);
     document.push(Attribute::new("document-number", Value::Integer(number)));
-    document.push(Attribute::new("document-format", Value::mime(&job.format)));
+    document.push(Attribute::new(
+        "document-format",
+        Value::mime(&opened.format),
+    ));
     message.groups.push(document);
     Ok(Answer {
         message,
-        document: Some(reader),
+        document: Some(opened.reader),
         gzip,
     })
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::printer_page::{
-    PrinterPage, PrinterView, form_of, printer_page, protocol_options, section,
+    PrinterPage, form_of, language_options, printer_page, protocol_options, section, view_of,
 };
 use super::public_base;
 use crate::identity::ClientInfo;
@@ -52,8 +52,9 @@ pub async fn add(
             let form = form_of(&row);
             render(&PrinterPage {
                 page,
-                printer: PrinterView::new(&row, &base),
+                printer: view_of(&row, &base, infra.as_ref()),
                 protocols: protocol_options(&form.protocol),
+                languages: language_options(&form.language),
                 form,
                 infra,
             })

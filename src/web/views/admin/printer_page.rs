@@ -1,14 +1,16 @@
 //! The one printer page (`templates/admin/printer.html`) that both the printer
 //! handlers (`printers.rs`) and the output device handlers (`output_devices.rs`)
-//! render: the printer as the admin sees it, its edit form, and for printers whose
-//! jobs are pulled (IPP INFRA) their output devices.
+//! render: the printer as the admin sees it (what it takes and what PrintPark sends
+//! it), its edit form (with a raw printer's language and the one it reported), and
+//! for printers whose jobs are pulled (IPP INFRA) their output devices.
 
 use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::db::{OutputDeviceRow, PrinterRow};
 use crate::identity::User;
-use crate::release::printers::format_cost;
+use crate::convert::{self, Format, JobLook, Plan, PrinterLanguage};
+use crate::release::printers::{format_cost, language_of, languages_reported};
 use crate::release::push::foreign_uris;
 use crate::release::{PrinterForm, printer_state_label};
 use crate::web::AppState;
@@ -41,6 +43,20 @@ pub struct PrinterView {
     /// `{base}/station/{guid}` and `{base}/r/{guid}`.
     pub station_url: String,
     pub phone_url: String,
+    /// The formats the printer takes, for people ("PDF", "PWG raster", unknown MIME
+    /// types as they are) with their MIME type; for a pulled printer, what its output
+    /// device reported.
+    pub takes: Vec<FormatView>,
+    /// What PrintPark sends it of a PDF job ("PWG raster at 300 dpi (converted)").
+    pub sends: String,
+    /// Delivered over a raw port (socket://, or the raw protocol): its language matters.
+    pub raw: bool,
+    /// The admin's language for it ("PCL XL"), when set.
+    pub language: Option<&'static str>,
+    /// What it reported it speaks (SNMP), best first, for people.
+    pub reported: Vec<&'static str>,
+    /// The reported language to use, when none is set: (`pclxl`, "PCL XL").
+    pub proposal: Option<(&'static str, &'static str)>,
 }
 
 impl PrinterView {
@@ -52,6 +68,7 @@ impl PrinterView {
                 .map(str::to_owned)
                 .collect()
         };
+        let reported = languages_reported(p);
         let yes_no = |v: Option<bool>, yes, no| match v {
             Some(true) => yes,
             Some(false) => no,
@@ -86,7 +103,95 @@ impl PrinterView {
             },
             station_url: format!("{base}/station/{}", p.guid),
             phone_url: format!("{base}/r/{}", p.guid),
+            takes: Vec::new(),
+            sends: String::new(),
+            raw: is_raw(p),
+            language: language_of(p).map(PrinterLanguage::label),
+            reported: reported.iter().map(|l| l.label()).collect(),
+            proposal: match (language_of(p), reported.first()) {
+                (None, Some(best)) => Some((best.as_str(), best.label())),
+                _ => None,
+            },
         }
+        .with_formats(p, &list(&p.formats))
+    }
+
+    /// Sets what the printer takes and what PrintPark sends it, from `formats` (its
+    /// `document-format-supported`, or for a pulled printer its device's).
+    pub fn with_formats(mut self, p: &PrinterRow, formats: &[String]) -> Self {
+        self.takes = formats
+            .iter()
+            .map(|f| FormatView {
+                label: format_label(f),
+                mime: f.clone(),
+            })
+            .collect();
+        self.sends = sends(p, formats);
+        self
+    }
+}
+
+/// One format a printer takes: "PWG raster" (`image/pwg-raster`).
+pub struct FormatView {
+    pub label: String,
+    pub mime: String,
+}
+
+impl FormatView {
+    /// Whether the label says more than the MIME type (a format PrintPark knows).
+    pub fn known(&self) -> bool {
+        self.label != self.mime
+    }
+}
+
+/// Whether jobs reach the printer over a raw port, where it cannot say what it takes.
+fn is_raw(p: &PrinterRow) -> bool {
+    p.protocol == "raw" || p.uri.starts_with("socket://")
+}
+
+/// "PWG raster" for `image/pwg-raster`; a MIME type PrintPark does not know as it is.
+fn format_label(mime: &str) -> String {
+    match Format::from_mime(mime) {
+        Some(f) => f.label().to_owned(),
+        None => mime.to_owned(),
+    }
+}
+
+/// What PrintPark sends the printer of a PDF job (`convert::plan` with the job's
+/// defaults): as it is, converted into what, or as parked when nothing is known.
+fn sends(p: &PrinterRow, formats: &[String]) -> String {
+    const PDF: &str = "application/pdf";
+    let raw = is_raw(p);
+    let language = if raw { language_of(p) } else { None };
+    if formats.is_empty() && language.is_none() {
+        return if p.protocol == "infra" {
+            "as parked until its output device reports its formats".into()
+        } else if raw {
+            "as parked (printer language not set)".into()
+        } else {
+            "as parked (formats unknown)".into()
+        };
+    }
+    // A raw printer takes its language only; an IPP printer applies ranges itself.
+    let accepted: &[String] = if raw { &[] } else { formats };
+    let plan = convert::plan(PDF, accepted, language, &JobLook::default(), !raw);
+    let how = match plan {
+        Ok(Plan::PassThrough) => format!("{} as it is", Format::Pdf.label()),
+        Ok(Plan::Convert(spec)) => {
+            let rendered = match spec.to {
+                Format::PwgRaster | Format::Urf | Format::Pcl5 | Format::Jpeg => {
+                    format!("{} at {} dpi", spec.to.label(), spec.dpi)
+                }
+                other => other.label().to_owned(),
+            };
+            format!("{rendered} (converted)")
+        }
+        Err(e) => return format!("nothing it can print: {e}"),
+    };
+    if language.is_some() {
+        format!("{how}, its printer language")
+    } else {
+        how
     }
 }
 
@@ -118,6 +223,21 @@ pub fn protocol_options(chosen: &str) -> Vec<ProtocolOption> {
         .collect()
 }
 
+/// The choices of the printer language select: not set, then the four languages.
+pub fn language_options(chosen: &str) -> Vec<ProtocolOption> {
+    let mut options = vec![ProtocolOption {
+        value: "",
+        label: "Not set: jobs go as they are",
+        selected: chosen.trim().is_empty(),
+    }];
+    options.extend(PrinterLanguage::ALL.iter().map(|l| ProtocolOption {
+        value: l.as_str(),
+        label: l.label(),
+        selected: l.as_str().eq_ignore_ascii_case(chosen.trim()),
+    }));
+    options
+}
+
 pub fn form_of(p: &PrinterRow) -> PrinterForm {
     PrinterForm {
         name: p.name.clone(),
@@ -126,6 +246,7 @@ pub fn form_of(p: &PrinterRow) -> PrinterForm {
         protocol: p.protocol.clone(),
         cost_mono: format_cost(p.cost_mono_milli),
         cost_color: format_cost(p.cost_color_milli),
+        language: p.language.clone().unwrap_or_default(),
     }
 }
 
@@ -136,6 +257,7 @@ pub struct PrinterPage {
     pub printer: PrinterView,
     pub form: PrinterForm,
     pub protocols: Vec<ProtocolOption>,
+    pub languages: Vec<ProtocolOption>,
     /// Output devices (INFRA printers only), and a new one's credentials shown once.
     pub infra: Option<InfraSection>,
 }
@@ -151,11 +273,26 @@ pub async fn printer_page(
     let infra = section(state, admin, row, base, None).await?;
     render(&PrinterPage {
         page,
-        printer: PrinterView::new(row, base),
+        printer: view_of(row, base, infra.as_ref()),
         protocols: protocol_options(&form.protocol),
+        languages: language_options(&form.language),
         form,
         infra,
     })
+}
+
+/// The printer as its page shows it: a pulled printer takes what its output device
+/// last reported (the first one that reported formats, not revoked).
+pub fn view_of(row: &PrinterRow, base: &str, infra: Option<&InfraSection>) -> PrinterView {
+    let view = PrinterView::new(row, base);
+    match infra.and_then(|i| {
+        i.devices
+            .iter()
+            .find(|d| !d.revoked && !d.format_list.is_empty())
+    }) {
+        Some(device) => view.with_formats(row, &device.format_list),
+        None => view,
+    }
 }
 
 pub struct DeviceView {
@@ -167,6 +304,8 @@ pub struct DeviceView {
     pub reasons: String,
     pub make_model: String,
     pub formats: String,
+    /// The same, one MIME type each.
+    pub format_list: Vec<String>,
     pub last_seen: String,
     pub revoked: bool,
     pub attributes: String,
@@ -186,6 +325,13 @@ impl DeviceView {
             reasons: d.state_reasons.replace(',', ", "),
             make_model: d.make_model.clone(),
             formats: d.formats.replace(',', ", "),
+            format_list: d
+                .formats
+                .split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
             last_seen: d.last_seen_at.map(when).unwrap_or_else(|| "never".into()),
             revoked: d.revoked_at.is_some(),
             attributes: d.attributes.clone(),

@@ -6,7 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::printer_page::{PrinterView, ProtocolOption, form_of, printer_page, protocol_options};
+use super::printer_page::{
+    PrinterView, ProtocolOption, form_of, language_options, printer_page, protocol_options,
+};
 use super::public_base;
 use crate::db::PrinterRow;
 use crate::identity::ClientInfo;
@@ -34,6 +36,8 @@ pub struct PrinterInput {
     cost_mono: String,
     #[serde(default)]
     cost_color: String,
+    #[serde(default)]
+    language: String,
 }
 
 csrf_field!(PrinterInput);
@@ -47,6 +51,7 @@ impl PrinterInput {
             protocol: self.protocol,
             cost_mono: self.cost_mono,
             cost_color: self.cost_color,
+            language: self.language,
         }
     }
 }
@@ -98,6 +103,7 @@ struct PrintersPage {
     printers: Vec<PrinterView>,
     form: PrinterForm,
     protocols: Vec<ProtocolOption>,
+    languages: Vec<ProtocolOption>,
 }
 
 async fn list_page(
@@ -115,6 +121,7 @@ async fn list_page(
             .map(|p| PrinterView::new(p, &base))
             .collect(),
         protocols: protocol_options(&form.protocol),
+        languages: language_options(&form.language),
         form,
     })
 }
