@@ -296,7 +296,11 @@ impl Link {
         }
     }
 
-    async fn send_as(self, job: &PushJob, docs: &mut dyn DocumentSource) -> Result<Sent, PushError> {
+    async fn send_as(
+        self,
+        job: &PushJob,
+        docs: &mut dyn DocumentSource,
+    ) -> Result<Sent, PushError> {
         match self.way {
             Way::Ipp(connection, protocol) => {
                 let mut sent =
@@ -473,10 +477,11 @@ fn plan_for(
     } else {
         (&target.formats, None)
     };
-    let mut plan = convert::plan(&job.format, accepted, language, look, !raw)
-        .map_err(|e| PushError::Refused {
+    let mut plan = convert::plan(&job.format, accepted, language, look, !raw).map_err(|e| {
+        PushError::Refused {
             reason: e.to_string(),
-        })?;
+        }
+    })?;
     if let Plan::Convert(spec) = &mut plan
         && target.color_supported == Some(false)
     {

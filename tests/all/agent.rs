@@ -1117,10 +1117,9 @@ async fn a_release_of_a_job_whose_workstation_stays_away_fails_and_the_job_is_he
 /// server's, tested in convert_push.
 #[tokio::test]
 async fn a_site_agents_printer_that_takes_only_pwg_raster_gets_pwg_raster() {
-    let printer = TestPrinter::start(
-        PrinterOptions::named("site-pwg-only").formats(&["image/pwg-raster"]),
-    )
-    .await;
+    let printer =
+        TestPrinter::start(PrinterOptions::named("site-pwg-only").formats(&["image/pwg-raster"]))
+            .await;
     let w = World::start(None).await;
     let row = w.site_printer("PWG only", &printer.uri()).await;
     let mut agent = w.enrolled_agent(None, &row).await;
@@ -1135,6 +1134,9 @@ async fn a_site_agents_printer_that_takes_only_pwg_raster_gets_pwg_raster() {
     let arrived = crate::convert_push::check::pwg(&spooled[0].bytes());
     assert_eq!(arrived.pages, 2, "{arrived:?}");
     let (width, height) = arrived.size_pt.unwrap();
-    assert!((width - 595.0).abs() < 3.0 && (height - 842.0).abs() < 3.0, "{arrived:?}");
+    assert!(
+        (width - 595.0).abs() < 3.0 && (height - 842.0).abs() < 3.0,
+        "{arrived:?}"
+    );
     assert!(agent.terminate().await.success());
 }

@@ -26,7 +26,7 @@ use support::printer::{PrinterOptions, TestPrinter};
 use support::raw_printer::RawPrinter;
 use support::{Backend, TestServer};
 
-use check::{Arrived, A4};
+use check::{A4, Arrived};
 
 const PDF: &str = "application/pdf";
 const PS: &str = "application/postscript";
@@ -261,7 +261,9 @@ fn expect(arrived: &Arrived, pages: u32, colour: bool, a4: bool, what: &str) {
     assert_eq!(arrived.pages, pages, "{what}: pages ({arrived:?})");
     assert_eq!(arrived.colour, colour, "{what}: colour ({arrived:?})");
     if a4 {
-        let (w, h) = arrived.size_pt.unwrap_or_else(|| panic!("{what}: no page size"));
+        let (w, h) = arrived
+            .size_pt
+            .unwrap_or_else(|| panic!("{what}: no page size"));
         assert!(
             (w - A4.0).abs() < 3.0 && (h - A4.1).abs() < 3.0,
             "{what}: page size {w} x {h} pt is not A4 ({arrived:?})"
@@ -280,28 +282,46 @@ async fn ipp_printers_without_pdf_get_pwg_raster_apple_raster_or_one_jpeg_per_pa
     let jpeg_row = w.printer("JPEG", &jpeg.uri()).await;
 
     // The multi-page colour PDF to each.
-    w.print(&pwg_row, "doc.pdf", PDF, &w.docs.pdf, None, false).await;
+    w.print(&pwg_row, "doc.pdf", PDF, &w.docs.pdf, None, false)
+        .await;
     let got = documents_since(&pwg, 0, 1).await;
     expect(&check::pwg(&got[0]), 3, true, true, "PDF → PWG raster");
-    w.print(&urf_row, "doc.pdf", PDF, &w.docs.pdf, None, false).await;
+    w.print(&urf_row, "doc.pdf", PDF, &w.docs.pdf, None, false)
+        .await;
     let got = documents_since(&urf, 0, 1).await;
     expect(&check::urf(&got[0]), 3, true, true, "PDF → Apple raster");
-    w.print(&jpeg_row, "doc.pdf", PDF, &w.docs.pdf, None, false).await;
+    w.print(&jpeg_row, "doc.pdf", PDF, &w.docs.pdf, None, false)
+        .await;
     let got = documents_since(&jpeg, 0, 3).await;
     for (n, page) in got.iter().enumerate() {
         let arrived = check::jpeg(page);
-        expect(&arrived, 1, true, false, &format!("PDF page {} → JPEG", n + 1));
+        expect(
+            &arrived,
+            1,
+            true,
+            false,
+            &format!("PDF page {} → JPEG", n + 1),
+        );
         check::portrait_a4_ratio(&arrived, "PDF → JPEG");
     }
 
     // The other inputs, each at least once.
-    w.print(&pwg_row, "two.ps", PS, &w.docs.ps, None, false).await;
+    w.print(&pwg_row, "two.ps", PS, &w.docs.ps, None, false)
+        .await;
     let got = documents_since(&pwg, 1, 1).await;
-    expect(&check::pwg(&got[0]), 2, true, true, "PostScript → PWG raster");
-    w.print(&urf_row, "photo.jpg", JPEG, &w.docs.jpeg, None, false).await;
+    expect(
+        &check::pwg(&got[0]),
+        2,
+        true,
+        true,
+        "PostScript → PWG raster",
+    );
+    w.print(&urf_row, "photo.jpg", JPEG, &w.docs.jpeg, None, false)
+        .await;
     let got = documents_since(&urf, 1, 1).await;
     expect(&check::urf(&got[0]), 1, true, false, "JPEG → Apple raster");
-    w.print(&jpeg_row, "shot.png", PNG, &w.docs.png, None, false).await;
+    w.print(&jpeg_row, "shot.png", PNG, &w.docs.png, None, false)
+        .await;
     let got = documents_since(&jpeg, 3, 1).await;
     expect(&check::jpeg(&got[0]), 1, true, false, "PNG → JPEG");
     w.server.stop().await;
@@ -312,14 +332,24 @@ async fn a_pdf_printer_gets_the_pdf_as_it_is_and_grey_pages_in_black_and_white()
     let w = world().await;
     let printer = ipp_printer("PDF", &["application/pdf", "image/pwg-raster"]).await;
     let row = w.printer("PDF", &printer.uri()).await;
-    w.print(&row, "doc.pdf", PDF, &w.docs.pdf, None, false).await;
+    w.print(&row, "doc.pdf", PDF, &w.docs.pdf, None, false)
+        .await;
     let got = documents_since(&printer, 0, 1).await;
-    assert!(got[0] == w.docs.pdf, "a PDF the printer takes goes byte for byte");
+    assert!(
+        got[0] == w.docs.pdf,
+        "a PDF the printer takes goes byte for byte"
+    );
     expect(&check::pdf(&got[0]), 3, true, true, "PDF as it is");
     // Black and white at release: grey pages, not only an IPP attribute.
     w.print(&row, "doc.pdf", PDF, &w.docs.pdf, None, true).await;
     let got = documents_since(&printer, 1, 1).await;
-    expect(&check::pdf(&got[0]), 3, false, true, "PDF in black and white");
+    expect(
+        &check::pdf(&got[0]),
+        3,
+        false,
+        true,
+        "PDF in black and white",
+    );
     // A PostScript file becomes PDF.
     w.print(&row, "two.ps", PS, &w.docs.ps, None, false).await;
     let got = documents_since(&printer, 2, 1).await;
@@ -338,29 +368,51 @@ async fn raw_printers_get_pcl_xl_pcl_5_or_postscript() {
     let pcl5_row = w.raw_printer("PCL 5", &pcl5, "pcl5").await;
     let ps_row = w.raw_printer("PostScript", &ps, "postscript").await;
 
-    w.print(&xl_row, "doc.pdf", PDF, &w.docs.pdf, None, false).await;
+    w.print(&xl_row, "doc.pdf", PDF, &w.docs.pdf, None, false)
+        .await;
     let got = xl.wait_for_jobs(1, Duration::from_secs(30)).await;
     expect(&check::pclxl(&got[0]), 3, true, true, "PDF → PCL XL");
-    w.print(&pcl5_row, "doc.pdf", PDF, &w.docs.pdf, None, false).await;
+    w.print(&pcl5_row, "doc.pdf", PDF, &w.docs.pdf, None, false)
+        .await;
     let got = pcl5.wait_for_jobs(1, Duration::from_secs(30)).await;
     expect(&check::pcl5(&got[0]), 3, true, true, "PDF → PCL 5");
-    w.print(&ps_row, "doc.pdf", PDF, &w.docs.pdf, None, false).await;
+    w.print(&ps_row, "doc.pdf", PDF, &w.docs.pdf, None, false)
+        .await;
     let got = ps.wait_for_jobs(1, Duration::from_secs(30)).await;
-    expect(&check::postscript(&got[0]), 3, true, true, "PDF → PostScript");
+    expect(
+        &check::postscript(&got[0]),
+        3,
+        true,
+        true,
+        "PDF → PostScript",
+    );
 
-    w.print(&xl_row, "two.ps", PS, &w.docs.ps, None, false).await;
+    w.print(&xl_row, "two.ps", PS, &w.docs.ps, None, false)
+        .await;
     let got = xl.wait_for_jobs(2, Duration::from_secs(30)).await;
     expect(&check::pclxl(&got[1]), 2, true, true, "PostScript → PCL XL");
-    w.print(&ps_row, "photo.jpg", JPEG, &w.docs.jpeg, None, false).await;
+    w.print(&ps_row, "photo.jpg", JPEG, &w.docs.jpeg, None, false)
+        .await;
     let got = ps.wait_for_jobs(2, Duration::from_secs(30)).await;
-    expect(&check::postscript(&got[1]), 1, true, false, "JPEG → PostScript");
-    w.print(&pcl5_row, "shot.png", PNG, &w.docs.png, None, false).await;
+    expect(
+        &check::postscript(&got[1]),
+        1,
+        true,
+        false,
+        "JPEG → PostScript",
+    );
+    w.print(&pcl5_row, "shot.png", PNG, &w.docs.png, None, false)
+        .await;
     let got = pcl5.wait_for_jobs(2, Duration::from_secs(30)).await;
     expect(&check::pcl5(&got[1]), 1, true, false, "PNG → PCL 5");
     // A PostScript job to a PostScript printer goes as it is.
-    w.print(&ps_row, "two.ps", PS, &w.docs.ps, None, false).await;
+    w.print(&ps_row, "two.ps", PS, &w.docs.ps, None, false)
+        .await;
     let got = ps.wait_for_jobs(3, Duration::from_secs(30)).await;
-    assert!(got[2] == w.docs.ps, "PostScript to a PostScript printer is not touched");
+    assert!(
+        got[2] == w.docs.ps,
+        "PostScript to a PostScript printer is not touched"
+    );
     w.server.stop().await;
 }
 
@@ -374,30 +426,45 @@ async fn black_and_white_gives_grey_pages_and_page_ranges_only_those_pages() {
     let ps = RawPrinter::start().await;
     let ps_row = w.raw_printer("PostScript", &ps, "postscript").await;
 
-    w.print(&pwg_row, "doc.pdf", PDF, &w.docs.pdf, None, true).await;
+    w.print(&pwg_row, "doc.pdf", PDF, &w.docs.pdf, None, true)
+        .await;
     let got = documents_since(&pwg, 0, 1).await;
-    expect(&check::pwg(&got[0]), 3, false, true, "PDF → grey PWG raster");
+    expect(
+        &check::pwg(&got[0]),
+        3,
+        false,
+        true,
+        "PDF → grey PWG raster",
+    );
     let templates = pwg.job_templates().await;
-    assert_eq!(templates[0].3, "monochrome", "print-color-mode stays: {templates:?}");
-    w.print(&xl_row, "doc.pdf", PDF, &w.docs.pdf, None, true).await;
+    assert_eq!(
+        templates[0].3, "monochrome",
+        "print-color-mode stays: {templates:?}"
+    );
+    w.print(&xl_row, "doc.pdf", PDF, &w.docs.pdf, None, true)
+        .await;
     let got = xl.wait_for_jobs(1, Duration::from_secs(30)).await;
     expect(&check::pclxl(&got[0]), 3, false, true, "PDF → grey PCL XL");
 
     // Pages 2 and 3 only: made by the conversion, and not asked of the printer again
     // (it would cut the two pages it got down to one).
-    w.print(&pwg_row, "doc.pdf", PDF, &w.docs.pdf, Some("2-3"), false).await;
+    w.print(&pwg_row, "doc.pdf", PDF, &w.docs.pdf, Some("2-3"), false)
+        .await;
     let got = documents_since(&pwg, 1, 1).await;
     let arrived = check::pwg(&got[0]);
     expect(&arrived, 2, true, true, "pages 2-3 → PWG raster");
     assert_eq!(
-        arrived.dominant, vec!['g', 'b'],
+        arrived.dominant,
+        vec!['g', 'b'],
         "pages 2 (green) and 3 (blue): {arrived:?}"
     );
-    w.print(&xl_row, "doc.pdf", PDF, &w.docs.pdf, Some("3"), false).await;
+    w.print(&xl_row, "doc.pdf", PDF, &w.docs.pdf, Some("3"), false)
+        .await;
     let got = xl.wait_for_jobs(2, Duration::from_secs(30)).await;
     expect(&check::pclxl(&got[1]), 1, true, true, "page 3 → PCL XL");
     // A PostScript printer given a PostScript job with ranges: converted, pages cut.
-    w.print(&ps_row, "two.ps", PS, &w.docs.ps, Some("2"), false).await;
+    w.print(&ps_row, "two.ps", PS, &w.docs.ps, Some("2"), false)
+        .await;
     let got = ps.wait_for_jobs(1, Duration::from_secs(30)).await;
     let arrived = check::postscript(&got[0]);
     expect(&arrived, 1, true, true, "page 2 of PostScript → PostScript");
@@ -454,8 +521,7 @@ fn png_bomb() -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn a_corrupt_pdf_or_a_decompression_bomb_fails_the_release_and_nothing_reaches_the_printer()
-{
+async fn a_corrupt_pdf_or_a_decompression_bomb_fails_the_release_and_nothing_reaches_the_printer() {
     let w = world().await;
     let pwg = ipp_printer("Only PWG", &["image/pwg-raster"]).await;
     let pwg_row = w.printer("PWG", &pwg.uri()).await;
@@ -477,9 +543,14 @@ async fn a_corrupt_pdf_or_a_decompression_bomb_fails_the_release_and_nothing_rea
             );
             let reason = release.reason.to_lowercase();
             assert!(
-                ["could not be rendered", "could not be converted", "took longer", "converter stopped"]
-                    .iter()
-                    .any(|s| reason.contains(s)),
+                [
+                    "could not be rendered",
+                    "could not be converted",
+                    "took longer",
+                    "converter stopped"
+                ]
+                .iter()
+                .any(|s| reason.contains(s)),
                 "{name} to {}: the converter's reason: {}",
                 row.name,
                 release.reason
@@ -491,7 +562,8 @@ async fn a_corrupt_pdf_or_a_decompression_bomb_fails_the_release_and_nothing_rea
     assert!(pwg.spooled_files().is_empty());
     assert_eq!(xl.bytes_received(), 0, "the raw printer got no byte");
     // The printers still print what can be converted.
-    w.print(&xl_row, "doc.pdf", PDF, &w.docs.pdf, None, false).await;
+    w.print(&xl_row, "doc.pdf", PDF, &w.docs.pdf, None, false)
+        .await;
     let got = xl.wait_for_jobs(1, Duration::from_secs(30)).await;
     expect(&check::pclxl(&got[0]), 3, true, true, "after the failures");
     w.server.stop().await;

@@ -115,7 +115,10 @@ async fn pdf_reaches_ippeveprinter_over_ipp_byte_for_byte() {
     assert_eq!(link.protocol(), Protocol::Ipp);
     assert_eq!(link.cert_sha256(), None);
     let mut docs = Docs::Files(vec![fixture_path("document-a4.pdf")]);
-    let sent = link.send(&pdf_job(), &mut docs, &converter()).await.unwrap();
+    let sent = link
+        .send(&pdf_job(), &mut docs, &converter())
+        .await
+        .unwrap();
     let original = fixture("document-a4.pdf");
     assert!(sent.bytes_sent() > original.len() as u64);
     let jobs = printer.wait_for_jobs_done(1, Duration::from_secs(30)).await;
@@ -158,7 +161,10 @@ async fn pdf_reaches_ippeveprinter_over_ipps_and_its_certificate_is_pinned() {
     assert_eq!(link.protocol(), Protocol::Ipps);
     assert_eq!(link.cert_sha256(), Some(real.as_str()));
     let mut docs = Docs::Files(vec![fixture_path("document-a4.pdf")]);
-    let sent = link.send(&pdf_job(), &mut docs, &converter()).await.unwrap();
+    let sent = link
+        .send(&pdf_job(), &mut docs, &converter())
+        .await
+        .unwrap();
     assert_eq!(sent.protocol(), Protocol::Ipps);
     printer.wait_for_jobs_done(1, Duration::from_secs(30)).await;
     let spooled = printer.spooled_files();
@@ -272,7 +278,10 @@ async fn several_documents_become_one_printer_job_each_on_ippeveprinter() {
         "document-a4-gray.pdf",
     ];
     let mut docs = Docs::Files(names.iter().map(|n| fixture_path(n)).collect());
-    let sent = link.send(&pdf_job(), &mut docs, &converter()).await.unwrap();
+    let sent = link
+        .send(&pdf_job(), &mut docs, &converter())
+        .await
+        .unwrap();
     assert_eq!(
         sent.printer_job_ids().len(),
         3,
@@ -655,7 +664,10 @@ async fn a_second_document_refused_after_the_first_was_taken_is_interrupted_not_
         fixture_path("document-a4.pdf"),
         fixture_path("document-letter.pdf"),
     ]);
-    let err = link.send(&pdf_job(), &mut docs, &converter()).await.unwrap_err();
+    let err = link
+        .send(&pdf_job(), &mut docs, &converter())
+        .await
+        .unwrap_err();
     match &err {
         PushError::Interrupted { bytes_sent, reason } => {
             assert!(*bytes_sent > fixture("document-a4.pdf").len() as u64);

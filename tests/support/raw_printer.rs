@@ -76,7 +76,13 @@ impl RawPrinter {
 
     /// Total bytes received, over all connections.
     pub fn bytes_received(&self) -> usize {
-        self.received.lock().unwrap().jobs.iter().map(Vec::len).sum()
+        self.received
+            .lock()
+            .unwrap()
+            .jobs
+            .iter()
+            .map(Vec::len)
+            .sum()
     }
 
     /// Waits until `count` jobs arrived; returns them.

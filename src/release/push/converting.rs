@@ -42,12 +42,13 @@ impl<'a> Converting<'a> {
                 continue;
             }
             let input = inner.open(document).await.map_err(|e| refused(&e))?;
-            let pages = converter
-                .count_pages(spec.from, input)
-                .await
-                .map_err(|e| PushError::Refused {
-                    reason: e.to_string(),
-                })?;
+            let pages =
+                converter
+                    .count_pages(spec.from, input)
+                    .await
+                    .map_err(|e| PushError::Refused {
+                        reason: e.to_string(),
+                    })?;
             parts.extend(
                 selected(pages, spec.page_ranges.as_deref()).map(|page| Part {
                     document,

@@ -68,26 +68,27 @@ pub(super) async fn send(
     let write = timeouts.write;
     for number in 1..=docs.count() {
         // Opened (converted up to its first page) before anything of it is written.
-        let mut reader = docs
-            .open(number)
-            .await
-            .map_err(|e| match super::converting::open_failure(&e, number) {
-                Ok(why) if sent == 0 => PushError::Refused {
-                    reason: why.to_string(),
-                },
-                Ok(why) => broke(sent, why.to_string()),
-                Err(why) => broke(sent, why),
-            })?;
-        loop {
-            let n = fill(reader.as_mut(), &mut buf).await.map_err(|e| {
-                match super::conversion_failure(&e) {
-                    Some(why) if sent == 0 => PushError::Refused {
+        let mut reader =
+            docs.open(number).await.map_err(|e| {
+                match super::converting::open_failure(&e, number) {
+                    Ok(why) if sent == 0 => PushError::Refused {
                         reason: why.to_string(),
                     },
-                    Some(why) => broke(sent, why.to_string()),
-                    None => broke(sent, format!("reading document {number} failed: {e}")),
+                    Ok(why) => broke(sent, why.to_string()),
+                    Err(why) => broke(sent, why),
                 }
             })?;
+        loop {
+            let n =
+                fill(reader.as_mut(), &mut buf).await.map_err(
+                    |e| match super::conversion_failure(&e) {
+                        Some(why) if sent == 0 => PushError::Refused {
+                            reason: why.to_string(),
+                        },
+                        Some(why) => broke(sent, why.to_string()),
+                        None => broke(sent, format!("reading document {number} failed: {e}")),
+                    },
+                )?;
             if n == 0 {
                 break;
             }

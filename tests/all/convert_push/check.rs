@@ -30,7 +30,9 @@ fn temp_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn run(command: &mut Command) -> String {
-    let output = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
     assert!(
         output.status.success(),
         "{command:?} failed: {}",
@@ -42,7 +44,15 @@ fn run(command: &mut Command) -> String {
 /// Ghostscript's ink coverage of each page of a PDF or PostScript file: (C, M, Y, K).
 fn inkcov(path: &Path) -> Vec<[f64; 4]> {
     let out = run(Command::new("gs")
-        .args(["-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=inkcov", "-o", "-"])
+        .args([
+            "-q",
+            "-dNOPAUSE",
+            "-dBATCH",
+            "-dSAFER",
+            "-sDEVICE=inkcov",
+            "-o",
+            "-",
+        ])
         .arg(path));
     out.lines()
         .filter(|l| l.contains("CMYK"))
@@ -185,7 +195,11 @@ pub fn urf(bytes: &[u8]) -> Arrived {
     assert!(!pages.is_empty(), "no page in the URF");
     let n = |page: &[String], i: usize| -> u32 { page[i].parse().unwrap() };
     let first = &pages[0];
-    let (w, h, dpi) = (n(first.as_slice(), 2), n(first.as_slice(), 3), n(first.as_slice(), 4));
+    let (w, h, dpi) = (
+        n(first.as_slice(), 2),
+        n(first.as_slice(), 3),
+        n(first.as_slice(), 4),
+    );
     let dominant: Vec<char> = pages.iter().map(|p| p[5].chars().next().unwrap()).collect();
     Arrived {
         pages: pages.len() as u32,
@@ -226,7 +240,11 @@ pub fn jpeg(bytes: &[u8]) -> Arrived {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_file(dir.path(), "in.jpg", bytes);
     let pdf = dir.path().join("out.pdf");
-    run(Command::new("mutool").arg("convert").arg("-o").arg(&pdf).arg(&path));
+    run(Command::new("mutool")
+        .arg("convert")
+        .arg("-o")
+        .arg(&pdf)
+        .arg(&path));
     let (colour, dominant) = from_inkcov(&inkcov(&pdf));
     assert!(
         components == 3 || !colour,
