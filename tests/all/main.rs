@@ -75,3 +75,5 @@ mod convert_push;
 // what printers take, on the admin pages.
 mod convert_infra;
 mod printer_language;
+// Issue 17: conversion at delivery (the convert worker and Ghostscript).
+mod convert;
