@@ -462,7 +462,16 @@ async fn black_and_white_gives_grey_pages_and_page_ranges_only_those_pages() {
         .await;
     let got = xl.wait_for_jobs(2, Duration::from_secs(30)).await;
     expect(&check::pclxl(&got[1]), 1, true, true, "page 3 → PCL XL");
-    // A PostScript printer given a PostScript job with ranges: converted, pages cut.
+    w.server.stop().await;
+}
+
+/// PostScript input with page ranges: the pages are cut by the conversion (the
+/// PostScript printer is given the job's own language, so only the range asks for it).
+#[tokio::test]
+async fn page_ranges_of_a_postscript_job_to_a_postscript_printer_give_only_those_pages() {
+    let w = world().await;
+    let ps = RawPrinter::start().await;
+    let ps_row = w.raw_printer("PostScript", &ps, "postscript").await;
     w.print(&ps_row, "two.ps", PS, &w.docs.ps, Some("2"), false)
         .await;
     let got = ps.wait_for_jobs(1, Duration::from_secs(30)).await;

@@ -67,22 +67,65 @@ fn inkcov(path: &Path) -> Vec<[f64; 4]> {
         .collect()
 }
 
-/// The colour a page's coloured ink says: the primary missing from C, M, Y.
-fn dominant([c, m, y, _]: [f64; 4]) -> char {
-    if c.max(m).max(y) < 0.001 {
-        'k'
-    } else if c <= m && c <= y {
-        'r'
-    } else if m <= c && m <= y {
-        'g'
-    } else {
-        'b'
-    }
+/// Each page's dominant colour, from Ghostscript rendering it at 20 dpi (`ppmraw`):
+/// the channel that is highest in most pixels that are not grey; 'k' when none.
+/// (inkcov gives the area each ink covers, not how much: a green square covers as
+/// much cyan as magenta once black is generated, so it cannot name the colour.)
+fn rendered_dominant(path: &Path) -> Vec<char> {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("page-%04d.ppm");
+    run(Command::new("gs")
+        .args([
+            "-q",
+            "-dNOPAUSE",
+            "-dBATCH",
+            "-dSAFER",
+            "-sDEVICE=ppmraw",
+            "-r20",
+        ])
+        .arg(format!("-sOutputFile={}", pattern.display()))
+        .arg(path));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let ppm = std::fs::read(f).unwrap();
+            // "P6\n<w> <h>\n255\n": the pixels follow the fourth token.
+            let mut fields = 0;
+            let mut at = 0;
+            while fields < 4 {
+                while ppm[at].is_ascii_whitespace() {
+                    at += 1;
+                }
+                while !ppm[at].is_ascii_whitespace() {
+                    at += 1;
+                }
+                fields += 1;
+            }
+            let mut tally = [0usize; 3];
+            for px in ppm[at + 1..].chunks_exact(3) {
+                let (max, min) = (*px.iter().max().unwrap(), *px.iter().min().unwrap());
+                if max - min > 24 {
+                    tally[px.iter().position(|v| *v == max).unwrap()] += 1;
+                }
+            }
+            let best = (0..3).max_by_key(|i| tally[*i]).unwrap();
+            if tally[best] == 0 {
+                'k'
+            } else {
+                ['r', 'g', 'b'][best]
+            }
+        })
+        .collect()
 }
 
-fn from_inkcov(pages: &[[f64; 4]]) -> (bool, Vec<char>) {
-    let colour = pages.iter().any(|p| p[..3].iter().any(|v| *v > 0.001));
-    (colour, pages.iter().map(|p| dominant(*p)).collect())
+/// Colour by inkcov: any cyan, magenta or yellow ink at all.
+fn inked_colour(pages: &[[f64; 4]]) -> bool {
+    pages.iter().any(|p| p[..3].iter().any(|v| *v > 0.001))
 }
 
 /// A PDF: pages and size by `pdfinfo`, colour by `inkcov`.
@@ -110,7 +153,7 @@ fn pdf_file(path: &Path) -> Arrived {
     let h: f64 = numbers.next().unwrap().parse().unwrap();
     let ink = inkcov(path);
     assert_eq!(ink.len() as u32, pages, "inkcov and pdfinfo disagree");
-    let (colour, dominant) = from_inkcov(&ink);
+    let (colour, dominant) = (inked_colour(&ink), rendered_dominant(path));
     Arrived {
         pages,
         colour,
@@ -136,23 +179,50 @@ pub fn pwg(bytes: &[u8]) -> Arrived {
         String::from_utf8_lossy(&output.stderr)
     );
     let path = temp_file(dir.path(), "out.pdf", &output.stdout);
-    pdf_file(&path)
+    let as_pdf = pdf_file(&path);
+    // Colour by the pixels (inkcov on rastertopdf's images does not tell grey from
+    // colour reliably), cross-checked against rastertopdf's page count.
+    let pages = decode_raster(bytes);
+    assert_eq!(
+        pages.len() as u32,
+        as_pdf.pages,
+        "rastertopdf and the decoder disagree"
+    );
+    let dominant: Vec<char> = pages.iter().map(|p| p[5].chars().next().unwrap()).collect();
+    Arrived {
+        colour: dominant.iter().any(|d| *d != 'k'),
+        dominant,
+        ..as_pdf
+    }
 }
 
-/// Apple raster, decoded by Python from the format description: the file header, each
-/// page's header (bits per pixel, colour space, size, resolution) and its run-length
-/// coded lines, where colour is looked for in every pixel.
-const URF_DECODER: &str = r#"
+/// Apple raster and PWG raster, decoded by Python from the format descriptions: the
+/// file header, each page's header (bits per pixel, colour space, size, resolution)
+/// and its run-length coded lines (the same scheme in both), where colour is looked
+/// for in every pixel. Prints one line per page: bpp, colour space, width, height,
+/// dpi, dominant colour ('k' when no pixel has colour).
+const RASTER_DECODER: &str = r#"
 import sys, struct
 d = open(sys.argv[1], 'rb').read()
-assert d[:8] == b'UNIRAST\0', 'not URF'
-pos = 12
+if d[:8] == b'UNIRAST\0':
+    kind, pos = 'urf', 12
+else:
+    assert d[:4] == b'RaS2', 'neither URF nor PWG'
+    kind, pos = 'pwg', 4
 while pos < len(d):
-    bpp, cs = d[pos], d[pos + 1]
-    w, h, dpi = struct.unpack('>III', d[pos + 12:pos + 24])
-    pos += 32
+    if kind == 'urf':
+        bpp, cs = d[pos], d[pos + 1]
+        w, h, dpi = struct.unpack('>III', d[pos + 12:pos + 24])
+        pos += 32
+    else:
+        head = d[pos:pos + 1796]
+        dpi = struct.unpack('>I', head[276:280])[0]
+        w, h = struct.unpack('>II', head[372:380])
+        bpp = struct.unpack('>I', head[388:392])[0]
+        cs = struct.unpack('>I', head[400:404])[0]
+        pos += 1796
     size = bpp // 8
-    assert size in (1, 3, 4, 8), 'bits per pixel %d' % bpp
+    assert size in (1, 2, 3, 4, 6, 8), 'bits per pixel %d' % bpp
     tally = [0, 0, 0]
     y = 0
     while y < h:
@@ -168,15 +238,16 @@ while pos < len(d):
                 px = d[pos:pos + size]
                 pos += size
                 n = code + 1
-                if size >= 3 and max(px[:3]) - min(px[:3]) > 24:
-                    tally[px[:3].index(max(px[:3]))] += n * repeat
+                if size == 3 and max(px) - min(px) > 24:
+                    tally[px.index(max(px))] += n * repeat
                 x += n
             else:
                 n = 257 - code
-                for i in range(n):
-                    px = d[pos + i * size:pos + (i + 1) * size]
-                    if size >= 3 and max(px[:3]) - min(px[:3]) > 24:
-                        tally[px[:3].index(max(px[:3]))] += repeat
+                if size == 3:
+                    for i in range(n):
+                        px = d[pos + i * 3:pos + i * 3 + 3]
+                        if max(px) - min(px) > 24:
+                            tally[px.index(max(px))] += repeat
                 pos += n * size
                 x += n
         y += repeat
@@ -184,15 +255,23 @@ while pos < len(d):
     print(bpp, cs, w, h, dpi, dom)
 "#;
 
-pub fn urf(bytes: &[u8]) -> Arrived {
+/// Pages of a URF or PWG raster as the Python decoder reads them.
+fn decode_raster(bytes: &[u8]) -> Vec<Vec<String>> {
     let dir = tempfile::tempdir().unwrap();
-    let path = temp_file(dir.path(), "in.urf", bytes);
-    let out = run(Command::new("python3").args(["-c", URF_DECODER]).arg(&path));
+    let path = temp_file(dir.path(), "in.raster", bytes);
+    let out = run(Command::new("python3")
+        .args(["-c", RASTER_DECODER])
+        .arg(&path));
     let pages: Vec<Vec<String>> = out
         .lines()
         .map(|l| l.split_whitespace().map(str::to_string).collect())
         .collect();
-    assert!(!pages.is_empty(), "no page in the URF");
+    assert!(!pages.is_empty(), "no page in the raster");
+    pages
+}
+
+pub fn urf(bytes: &[u8]) -> Arrived {
+    let pages = decode_raster(bytes);
     let n = |page: &[String], i: usize| -> u32 { page[i].parse().unwrap() };
     let first = &pages[0];
     let (w, h, dpi) = (
@@ -245,7 +324,7 @@ pub fn jpeg(bytes: &[u8]) -> Arrived {
         .arg("-o")
         .arg(&pdf)
         .arg(&path));
-    let (colour, dominant) = from_inkcov(&inkcov(&pdf));
+    let (colour, dominant) = (inked_colour(&inkcov(&pdf)), rendered_dominant(&pdf));
     assert!(
         components == 3 || !colour,
         "a colour JPEG with {components} components"
@@ -282,7 +361,7 @@ pub fn postscript(bytes: &[u8]) -> Arrived {
         .arg(format!("-sOutputFile={}", pdf.display()))
         .arg(&path));
     let as_pdf = pdf_file(&pdf);
-    let (colour, dominant) = from_inkcov(&ink);
+    let (colour, dominant) = (inked_colour(&ink), rendered_dominant(&path));
     Arrived {
         pages: ink.len() as u32,
         colour,
@@ -321,7 +400,8 @@ pub fn pclxl(bytes: &[u8]) -> Arrived {
 }
 
 /// PCL 5: a reset, raster graphics, colour by the CMY planes (`ESC*r-3U`) or a
-/// colour palette configured (`ESC*v6W`), A4 by `ESC&l26A`; pages by the analyser.
+/// colour palette configured (`ESC*v6W`), A4 by `ESC&l26A` (or `26a`, combined); pages by
+/// the analyser.
 pub fn pcl5(bytes: &[u8]) -> Arrived {
     assert!(
         bytes.starts_with(b"\x1bE") || bytes.starts_with(b"\x1b%-12345X"),
@@ -334,7 +414,8 @@ pub fn pcl5(bytes: &[u8]) -> Arrived {
     Arrived {
         pages: analysed_pages(bytes),
         colour,
-        size_pt: contains(bytes, b"\x1b&l26A").then_some(A4),
+        // Page size 26 (A4), alone or first of combined `ESC&l` parameters.
+        size_pt: (contains(bytes, b"\x1b&l26A") || contains(bytes, b"\x1b&l26a")).then_some(A4),
         dominant: Vec::new(),
         pixels: None,
     }
