@@ -568,7 +568,12 @@ async fn job_options_are_sent_as_ipp_attributes_the_printer_checks() {
         sent.follow(Duration::from_secs(30)).await,
         Completion::Completed
     );
-    assert!(duplex.spooled_files()[0].bytes() == fixture("document-a4.pdf"));
+    // Black and white is made grey (issue 17): a PDF again, not the same bytes, with
+    // both pages (the ranges 1-1,2-2 keep them all).
+    let got = duplex.spooled_files()[0].bytes();
+    assert!(got.starts_with(b"%PDF-") && got != fixture("document-a4.pdf"));
+    let templates = duplex.job_templates().await;
+    assert_eq!(templates[0].3, "monochrome", "{templates:?}");
 }
 
 #[tokio::test]
