@@ -423,8 +423,6 @@ async fn black_and_white_gives_grey_pages_and_page_ranges_only_those_pages() {
     let pwg_row = w.printer("PWG", &pwg.uri()).await;
     let xl = RawPrinter::start().await;
     let xl_row = w.raw_printer("PCL XL", &xl, "pclxl").await;
-    let ps = RawPrinter::start().await;
-    let ps_row = w.raw_printer("PostScript", &ps, "postscript").await;
 
     w.print(&pwg_row, "doc.pdf", PDF, &w.docs.pdf, None, true)
         .await;
