@@ -440,4 +440,48 @@ async fn a_hanging_renderer_is_killed_and_the_next_conversion_works() {
     .await
     .unwrap();
     assert_eq!(check::pclxl(&out), 3);
+    // The killed worker's private directory in RAM is gone (only running workers
+    // have one).
+    for entry in std::fs::read_dir("/dev/shm").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(rest) = name.strip_prefix("printpark-convert-") {
+            let pid = rest.split('-').next().unwrap();
+            assert!(
+                Path::new(&format!("/proc/{pid}")).exists(),
+                "{name} left behind"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_first_page_is_handed_out_before_the_last_is_rendered() {
+    let f = fixtures();
+    // 30 pages of text and a colour noise image each (about 400 KB of PWG raster a
+    // page at 300 dpi: far more than the pipes and the 1 MiB in flight hold).
+    let ps = "%!PS\n/Helvetica findfont 20 scalefont setfont /row 900 string def\n\
+        1 1 30 { /n exch def 0 0 1 setrgbcolor 72 740 moveto (page ) show n 4 string cvs show\n\
+        gsave 72 200 translate 450 450 scale 300 300 8 [300 0 0 300 0 0]\n\
+        { 0 1 899 { row exch rand 256 mod put } for row } false 3 colorimage\n\
+        grestore showpage } for\n";
+    std::fs::write(f.path("long.ps"), ps).unwrap();
+    let c = converter();
+    let mut s = spec(Format::PostScript, Format::PwgRaster);
+    s.dpi = 150;
+    let mut out = c.start(&s, input(&f.path("long.ps"))).await.unwrap();
+    // Nothing is read yet: the worker waits once a few pages are in flight.
+    let at_start = out.pages();
+    assert!(
+        (1..80).contains(&at_start),
+        "{at_start} pages converted at start"
+    );
+    let mut bytes = Vec::new();
+    out.read_to_end(&mut bytes).await.unwrap();
+    assert_eq!(out.pages(), 30);
+    let file = f.path("long.pwg");
+    std::fs::write(&file, &bytes).unwrap();
+    let pdf = f.path("long.pwg.pdf");
+    check::rastertopdf(&file, &pdf);
+    assert_eq!(check::pdfinfo(&pdf).0, 30);
+    assert!(bytes.len() > 8 * 1024 * 1024, "{} bytes", bytes.len());
 }
