@@ -244,6 +244,34 @@ async fn every_input_converts() {
         let out = convert(&c, &s, &f.path(name)).await.unwrap();
         check_pwg(&f, name, &out, 1, true);
     }
+    // PNG kinds the decoder must expand: RGBA (alpha on white), 4-bit palette, 8-bit
+    // grey, 16-bit RGB, 1-bit.
+    for (device, colour) in [
+        ("pngalpha", true),
+        ("png16", true),
+        ("png48", true),
+        ("pnggray", false),
+        ("pngmono", false),
+    ] {
+        let name = format!("{device}.png");
+        gs(&[
+            "-dFirstPage=1",
+            "-dLastPage=1",
+            "-r30",
+            &format!("-sDEVICE={device}"),
+            &format!("-sOutputFile={}", f.path(&name).display()),
+            &f.path("document.pdf").to_string_lossy(),
+        ]);
+        let mut s = spec(Format::Png, Format::PwgRaster);
+        s.media = Some("iso_a4_210x297mm".into());
+        let out = convert(&c, &s, &f.path(&name)).await.unwrap();
+        let pwg = f.path(&format!("{device}.pwg"));
+        std::fs::write(&pwg, &out).unwrap();
+        let pdf = f.path(&format!("{device}.pwg.pdf"));
+        check::rastertopdf(&pwg, &pdf);
+        assert_eq!(check::pdfinfo(&pdf).0, 1, "{device}");
+        assert_eq!(check::rgb_colour(&pdf), vec![colour], "{device}");
+    }
     // PWG raster and URF (decoded in the worker) → PCL XL and PDF.
     for (from, name) in [
         (Format::PwgRaster, "document.pwg"),
@@ -290,6 +318,27 @@ async fn grey_and_page_ranges_are_made() {
     s.page_ranges = Some(vec![(1, 1), (3, 3)]);
     let out = convert(&c, &s, &pdf).await.unwrap();
     check_pwg(&f, "grey-ranges", &out, 2, false);
+
+    let mut s = spec(Format::Pdf, Format::Urf);
+    s.gray = true;
+    s.page_ranges = Some(vec![(2, 3)]);
+    let out = convert(&c, &s, &pdf).await.unwrap();
+    std::fs::write(f.path("grey.urf"), &out).unwrap();
+    let pages = check::urf(&f.path("grey.urf"));
+    // Two pages (the header says so too), 8-bit sGray (colour space 0).
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert!(pages.iter().all(|p| p.2 == 8 && p.3 == 0), "{pages:?}");
+
+    // PCL 5 in black and white (ljet4), the one page asked for.
+    let mut s = spec(Format::Pdf, Format::Pcl5);
+    s.gray = true;
+    s.page_ranges = Some(vec![(3, 3)]);
+    let pcl = convert(&c, &s, &pdf).await.unwrap();
+    assert_eq!(
+        check::pcl5(&pcl),
+        (1, 1),
+        "raster starts, the project's page count"
+    );
 
     for to in [Format::Pdf, Format::PostScript] {
         let mut s = spec(Format::Pdf, to);

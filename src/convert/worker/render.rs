@@ -41,9 +41,15 @@ pub fn run(spec: &Spec, source: Source, out: &Out) -> Result<(), Failure> {
     } else {
         Output::Stdout
     };
+    // Raster headers say how many pages follow (some AirPrint printers want URF's
+    // count); the page tree says, for a PDF. PostScript's is only known at its end.
+    let pages = (matches!(spec.to, Format::PwgRaster | Format::Urf) && source.pdf)
+        .then(|| super::count::pdf_pages(&source.file).ok())
+        .flatten()
+        .map(|total| gs::selected(spec, total));
     let mut command = Command::new("gs");
     command
-        .args(gs::args(spec, &source.file.path(), output))
+        .args(gs::args(spec, &source.file.path(), output, pages))
         .env_clear()
         .env("TMPDIR", &tmp.path)
         .stdin(Stdio::null())
