@@ -14,7 +14,7 @@ use printpark::convert::{ConvertError, Converter, Duplex, Format, Spec};
 use tokio::io::AsyncReadExt;
 
 use crate::support;
-use fixtures::{Fixtures, bomb_png, fixtures, gs};
+use fixtures::{Fixtures, bomb_png, broken_page_two, fixtures, gs};
 
 fn converter() -> Converter {
     Converter::new(Some(support::binary()))
@@ -332,6 +332,35 @@ async fn bad_documents_fail_before_anything_is_handed_out() {
         .err()
         .expect("a PWG bomb fails at start");
     assert!(err.to_string().contains("too large"), "{err}");
+}
+
+#[tokio::test]
+async fn a_page_that_fails_after_the_first_ends_the_output_with_its_number() {
+    let f = fixtures();
+    let c = converter();
+    let broken = broken_page_two(&f);
+    // Page 1 renders: the conversion starts and hands out page 1.
+    let mut out = c
+        .start(&spec(Format::Pdf, Format::PwgRaster), input(&broken))
+        .await
+        .expect("page 1 converts");
+    let mut bytes = Vec::new();
+    let err = out.read_to_end(&mut bytes).await.unwrap_err();
+    let err = err
+        .into_inner()
+        .unwrap()
+        .downcast::<ConvertError>()
+        .unwrap();
+    assert!(
+        matches!(*err, ConvertError::Render { page: Some(2), .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("page 2 could not be rendered: "),
+        "{err}"
+    );
+    assert!(bytes.starts_with(b"RaS2"), "page 1 went out");
 }
 
 #[tokio::test]

@@ -129,3 +129,28 @@ pub fn bomb_png() -> Vec<u8> {
     chunk(&mut out, b"IEND", &[]);
     out
 }
+
+/// The document as a PDF whose second page's content cannot be decoded (its stream
+/// claims an LZW filter it was not written with): pages 1 and 3 are fine.
+pub fn broken_page_two(f: &Fixtures) -> PathBuf {
+    let plain = f.path("plain.pdf");
+    gs(&[
+        "-sDEVICE=pdfwrite",
+        "-dCompressPages=false",
+        &format!("-sOutputFile={}", plain.display()),
+        &f.path("document.ps").to_string_lossy(),
+    ]);
+    let mut pdf = std::fs::read(&plain).unwrap();
+    let starts: Vec<usize> = pdf
+        .windows(9)
+        .enumerate()
+        .filter(|(_, w)| *w == b"stream\nq ")
+        .map(|(i, _)| i)
+        .collect();
+    assert!(starts.len() >= 3, "three content streams");
+    let dict_end = pdf[..starts[1]].iter().rposition(|b| *b == b'>').unwrap() - 1;
+    pdf.splice(dict_end..dict_end, b"/Filter/LZWDecode".iter().copied());
+    let out = f.path("broken-page-two.pdf");
+    std::fs::write(&out, pdf).unwrap();
+    out
+}
