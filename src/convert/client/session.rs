@@ -227,6 +227,14 @@ async fn read(mut r: Reader, feeder: JoinHandle<()>) {
         };
         let since = Instant::now();
         let frame = match tokio::time::timeout(limit, read_frame(&mut r.stdout)).await {
+            // The document is still arriving (a big one from a slow store): the
+            // worker reads it whole before it says anything, so its silence is no
+            // stall; only the total limit applies. (No frame was begun: nothing is
+            // lost by the cancelled read.)
+            Err(_) if !feeder.is_finished() && which == r.limits.stall => {
+                waited += since.elapsed();
+                continue;
+            }
             Err(_) => {
                 kill_group(r.group);
                 break Err(ConvertError::Timeout(which.as_secs()));
