@@ -155,12 +155,14 @@ pub fn selected(spec: &Spec, total: u32) -> u32 {
 }
 
 /// `-sPageList`'s value: the ranges, or the one page a JPEG (one page per document)
-/// is asked for — its first.
+/// is asked for.
 fn page_list(spec: &Spec) -> Option<String> {
-    let ranges = spec.page_ranges.as_ref()?;
     if spec.to == Format::Jpeg {
-        return ranges.first().map(|(a, _)| a.to_string());
+        // One page per document: the first asked for, page 1 when none was.
+        let first = spec.page_ranges.as_ref().and_then(|r| r.first());
+        return Some(first.map_or(1, |(a, _)| *a).to_string());
     }
+    let ranges = spec.page_ranges.as_ref()?;
     let parts: Vec<String> = ranges
         .iter()
         .map(|(a, b)| {
@@ -208,6 +210,7 @@ mod tests {
         let mut jpeg = spec(Format::Jpeg);
         jpeg.page_ranges = Some(vec![(4, 9)]);
         assert!(has(&jpeg, "-sPageList=4"));
+        assert!(has(&spec(Format::Jpeg), "-sPageList=1"));
         assert!(has(&spec(Format::Pcl5), "-sDEVICE=cljet5"));
         let mut mono = spec(Format::PclXl);
         mono.gray = true;
