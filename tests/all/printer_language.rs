@@ -268,13 +268,13 @@ async fn a_linked_raw_printer_reports_its_languages_over_snmp_and_its_page_propo
     };
     let mono = page(printers[0].id).await;
     assert!(
-        mono.contains("The printer reports: PCL XL, PCL 5 — use PCL XL."),
+        mono.contains("The printer reports: PCL XL, PCL 5 — <strong>use PCL XL</strong>."),
         "{mono}"
     );
     assert!(!mono.contains("id=\"raw-language-warning\""));
     let mfp = page(printers[1].id).await;
     assert!(
-        mfp.contains("The printer reports: PostScript, PCL XL, PDF, PCL 5 — use PostScript."),
+        mfp.contains("The printer reports: PostScript, PCL XL, PDF, PCL 5 — <strong>use PostScript</strong>."),
         "{mfp}"
     );
     let annex = page(printers[2].id).await;
