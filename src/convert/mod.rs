@@ -528,12 +528,18 @@ mod tests {
             PrinterLanguage::best_first(&[Pcl5, PclXl, Pdf, PostScript, PclXl]),
             vec![PostScript, PclXl, Pdf, Pcl5]
         );
-        assert_eq!(PrinterLanguage::best_first(&[Pcl5, PclXl]), vec![PclXl, Pcl5]);
+        assert_eq!(
+            PrinterLanguage::best_first(&[Pcl5, PclXl]),
+            vec![PclXl, Pcl5]
+        );
         assert_eq!(
             PrinterLanguage::parse_list("pclxl, nonsense,pcl5"),
             vec![PclXl, Pcl5]
         );
-        assert_eq!(PrinterLanguage::list_text(&[PostScript, Pcl5]), "postscript,pcl5");
+        assert_eq!(
+            PrinterLanguage::list_text(&[PostScript, Pcl5]),
+            "postscript,pcl5"
+        );
     }
 
     #[test]

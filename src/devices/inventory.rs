@@ -142,7 +142,11 @@ impl Devices {
             && !r.languages.is_empty()
         {
             let text = crate::convert::PrinterLanguage::list_text(&r.languages);
-            match self.db.set_printer_language_reported(printer_id, &text).await {
+            match self
+                .db
+                .set_printer_language_reported(printer_id, &text)
+                .await
+            {
                 // The printer was deleted meanwhile.
                 Err(crate::db::DbError::NotFound) => {}
                 other => other?,

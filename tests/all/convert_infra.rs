@@ -337,7 +337,10 @@ print(json.dumps({'declared': declared, 'pages': pages}))
 fn read_urf_with_python(urf: &[u8], dir: &Path) -> serde_json::Value {
     let input = dir.join("fetched.urf");
     std::fs::write(&input, urf).unwrap();
-    let out = run(Command::new("python3").arg("-c").arg(URF_DECODER).arg(&input));
+    let out = run(Command::new("python3")
+        .arg("-c")
+        .arg(URF_DECODER)
+        .arg(&input));
     serde_json::from_slice(&out).unwrap()
 }
 
@@ -446,8 +449,7 @@ async fn send(
 }
 
 #[tokio::test]
-async fn the_formats_a_device_reported_are_used_when_it_names_none_and_gzip_wraps_the_conversion()
-{
+async fn the_formats_a_device_reported_are_used_when_it_names_none_and_gzip_wraps_the_conversion() {
     let w = world().await;
     let printer = w.pulled_printer("infra-reported").await;
     let enrolled = w.enrol(&printer).await;
@@ -476,7 +478,15 @@ async fn the_formats_a_device_reported_are_used_when_it_names_none_and_gzip_wrap
     let job = w.print(&pdf).await;
     let release = w.release(&printer, job, false).await;
     let id = ("job-id", Value::Integer(release as i32));
-    let (answer, _) = send(&w, &printer, &enrolled, op::FETCH_JOB, vec![id.clone()], None).await;
+    let (answer, _) = send(
+        &w,
+        &printer,
+        &enrolled,
+        op::FETCH_JOB,
+        vec![id.clone()],
+        None,
+    )
+    .await;
     let answer = answer.unwrap();
     assert_eq!(answer.code, 0);
     let job_group = answer.group(group::JOB).unwrap();
@@ -515,7 +525,10 @@ async fn the_formats_a_device_reported_are_used_when_it_names_none_and_gzip_wrap
         Some("image/pwg-raster")
     );
     let document = answer.group(group_tag_document()).unwrap();
-    assert_eq!(strings(document, "document-format"), vec!["image/pwg-raster"]);
+    assert_eq!(
+        strings(document, "document-format"),
+        vec!["image/pwg-raster"]
+    );
     let mut raster = Vec::new();
     flate2::read::GzDecoder::new(&rest[..])
         .read_to_end(&mut raster)
@@ -546,7 +559,15 @@ async fn a_corrupt_pdf_fails_the_fetch_with_nothing_sent_and_the_job_is_held_wit
     let job = w.print(&corrupt).await;
     let release = w.release(&printer, job, false).await;
     let id = ("job-id", Value::Integer(release as i32));
-    let (answer, _) = send(&w, &printer, &enrolled, op::FETCH_JOB, vec![id.clone()], None).await;
+    let (answer, _) = send(
+        &w,
+        &printer,
+        &enrolled,
+        op::FETCH_JOB,
+        vec![id.clone()],
+        None,
+    )
+    .await;
     assert_eq!(answer.unwrap().code, 0);
     let (answer, rest) = send(
         &w,
@@ -569,17 +590,12 @@ async fn a_corrupt_pdf_fails_the_fetch_with_nothing_sent_and_the_job_is_held_wit
     let row = w.wait_release(release, "failed").await;
     assert!(!row.transmitting);
     assert!(
-        row.reason.contains("could not be prepared for output device")
+        row.reason
+            .contains("could not be prepared for output device")
             && row.reason.contains("held again"),
         "{}",
         row.reason
     );
-    let held = w
-        .server
-        .services
-        .jobs
-        .job_of(&w.ann, job)
-        .await
-        .unwrap();
+    let held = w.server.services.jobs.job_of(&w.ann, job).await.unwrap();
     assert_eq!(held.state, printpark::jobs::JobState::Held);
 }

@@ -94,7 +94,10 @@ async fn the_form_sets_changes_and_clears_a_raw_printers_language_and_refuses_pc
     let page = get_text(&client, server.url(&path)).await;
     assert!(page.contains("id=\"raw-language-warning\""), "{page}");
     assert!(page.contains("Jobs are sent to this printer as they are."));
-    assert!(page.contains("as parked (printer language not set)"), "{page}");
+    assert!(
+        page.contains("as parked (printer language not set)"),
+        "{page}"
+    );
     let detail = format!("/admin/printers/{id}");
 
     // Set to PCL XL: stored, shown, audited with the edit; the warning is gone.
@@ -114,7 +117,10 @@ async fn the_form_sets_changes_and_clears_a_raw_printers_language_and_refuses_pc
         page.contains("<option value=\"pclxl\" selected>PCL XL</option>"),
         "{page}"
     );
-    assert!(page.contains("PCL XL (converted), its printer language"), "{page}");
+    assert!(
+        page.contains("PCL XL (converted), its printer language"),
+        "{page}"
+    );
     let audit = server
         .services
         .db
@@ -193,7 +199,10 @@ async fn a_linked_raw_printer_reports_its_languages_over_snmp_and_its_page_propo
         retries: 1,
         ..devices.settings().await.unwrap()
     };
-    devices.save_settings(&boss, &settings, &none).await.unwrap();
+    devices
+        .save_settings(&boss, &settings, &none)
+        .await
+        .unwrap();
     devices
         .add_range(&boss, "127.0.17.8/29", false, &none)
         .await
@@ -274,7 +283,9 @@ async fn a_linked_raw_printer_reports_its_languages_over_snmp_and_its_page_propo
     assert!(!mono.contains("id=\"raw-language-warning\""));
     let mfp = page(printers[1].id).await;
     assert!(
-        mfp.contains("The printer reports: PostScript, PCL XL, PDF, PCL 5 — <strong>use PostScript</strong>."),
+        mfp.contains(
+            "The printer reports: PostScript, PCL XL, PDF, PCL 5 — <strong>use PostScript</strong>."
+        ),
         "{mfp}"
     );
     let annex = page(printers[2].id).await;
@@ -334,7 +345,10 @@ async fn printer_pages_say_what_each_printer_takes_and_what_printpark_sends_it()
         "{raster}"
     );
     assert!(raster.contains("<code>image/x-vendor</code>"), "{raster}");
-    assert!(raster.contains("PWG raster at 300 dpi (converted)"), "{raster}");
+    assert!(
+        raster.contains("PWG raster at 300 dpi (converted)"),
+        "{raster}"
+    );
     let pdf_page = page(ids[1]).await;
     assert!(
         pdf_page.contains("<abbr title=\"application/pdf\">PDF</abbr>"),
@@ -342,10 +356,16 @@ async fn printer_pages_say_what_each_printer_takes_and_what_printpark_sends_it()
     );
     assert!(pdf_page.contains("PDF as it is"), "{pdf_page}");
     let raw = page(ids[2]).await;
-    assert!(raw.contains("PostScript (converted), its printer language"), "{raw}");
+    assert!(
+        raw.contains("PostScript (converted), its printer language"),
+        "{raw}"
+    );
     // The list says it too, one line each.
     let list = get_text(&client, server.url("/admin/printers")).await;
-    assert!(list.contains("sends PWG raster at 300 dpi (converted)"), "{list}");
+    assert!(
+        list.contains("sends PWG raster at 300 dpi (converted)"),
+        "{list}"
+    );
     assert!(list.contains("sends PDF as it is"), "{list}");
     assert!(list.contains("sends PostScript (converted), its printer language"));
 }

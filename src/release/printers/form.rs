@@ -138,7 +138,10 @@ mod tests {
             Some(PrinterLanguage::PclXl)
         );
         let refused = language(&form("pcl7")).unwrap_err().to_string();
-        assert!(refused.contains("“pcl7” is not a printer language"), "{refused}");
+        assert!(
+            refused.contains("“pcl7” is not a printer language"),
+            "{refused}"
+        );
     }
 
     #[test]

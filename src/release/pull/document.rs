@@ -101,13 +101,7 @@ impl Infra {
         if accepted.is_empty() {
             return Ok(Plan::PassThrough);
         }
-        convert::plan(
-            &job.format,
-            &accepted,
-            None,
-            &job_look(release, job),
-            true,
-        )
+        convert::plan(&job.format, &accepted, None, &job_look(release, job), true)
     }
 
     /// Fetch-Document: opens document `number` (from 1) in a format the device takes

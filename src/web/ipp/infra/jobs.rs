@@ -8,8 +8,8 @@ use crate::ipp::reply::{response, select_job_attributes};
 use crate::ipp::status;
 use crate::ipp::wire::{Attribute, Group, Message, Value, group};
 use crate::jobs::HeldJob;
-use crate::release::{FetchedJob, Infra};
 use crate::release::pull::job_state;
+use crate::release::{FetchedJob, Infra};
 use crate::web::ipp::status::infra_error;
 
 pub(super) fn job_id(request: &Message) -> Result<i64, (u16, String)> {

@@ -7,9 +7,9 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
+use crate::convert::{self, Format, JobLook, Plan, PrinterLanguage};
 use crate::db::{OutputDeviceRow, PrinterRow};
 use crate::identity::User;
-use crate::convert::{self, Format, JobLook, Plan, PrinterLanguage};
 use crate::release::printers::{format_cost, language_of, languages_reported};
 use crate::release::push::foreign_uris;
 use crate::release::{PrinterForm, printer_state_label};
