@@ -241,7 +241,9 @@ async fn a_device_taking_only_apple_raster_gets_urf_pages_of_the_right_size_and_
     let fetched = w.printed_by(&printer, &device, false).await;
     assert_eq!(fetched.format.as_deref(), Some("image/urf"));
     let urf = read_urf_with_python(&fetched.bytes, w.home.path());
-    assert_eq!(urf["declared"], 2, "{urf}");
+    // The header's page count: 2, or 0 ("unknown") from a writer that streams pages
+    // before it knows how many there are (Ghostscript's appleraster does).
+    assert!(urf["declared"] == 2 || urf["declared"] == 0, "{urf}");
     let pages = urf["pages"].as_array().unwrap();
     assert_eq!(pages.len(), 2, "{urf}");
     for page in pages {
