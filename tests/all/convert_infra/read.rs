@@ -11,6 +11,8 @@ pub(super) struct CupsRead {
     pub(super) pages: u32,
     pub(super) size: (f64, f64),
     pub(super) page1: Ppm,
+    /// `pdfimages -list`'s colour space of each page's image (`gray`, `rgb`, `icc` …).
+    pub(super) image_colours: Vec<String>,
 }
 
 fn run(command: &mut Command) -> Vec<u8> {
@@ -49,10 +51,19 @@ pub(super) fn read_pwg_with_cups(raster: &[u8], dir: &Path) -> CupsRead {
     let page1 = run(Command::new("pdftoppm")
         .args(["-r", "20", "-f", "1", "-l", "1"])
         .arg(&pdf_path));
+    let images =
+        String::from_utf8(run(Command::new("pdfimages").arg("-list").arg(&pdf_path))).unwrap();
+    // Two header lines, then "page num type width height color …".
+    let image_colours = images
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().nth(5).map(str::to_owned))
+        .collect();
     CupsRead {
         pages,
         size,
         page1: Ppm::parse(&page1),
+        image_colours,
     }
 }
 
@@ -88,14 +99,6 @@ impl Ppm {
         self.pixels
             .iter()
             .filter(|[r, g, b]| *r > 150 && *g < 110 && *b < 110)
-            .count()
-    }
-
-    /// Pixels whose channels differ by more than a rounding error.
-    pub(super) fn coloured(&self) -> usize {
-        self.pixels
-            .iter()
-            .filter(|[r, g, b]| r.abs_diff(*g) > 12 || g.abs_diff(*b) > 12 || r.abs_diff(*b) > 12)
             .count()
     }
 }
