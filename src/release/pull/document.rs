@@ -101,7 +101,13 @@ impl Infra {
         if accepted.is_empty() {
             return Ok(Plan::PassThrough);
         }
-        convert::plan(&job.format, &accepted, None, &job_look(release, job), true)
+        // The device applies the job's page-ranges (sent with the job): a conversion
+        // that applied them too would cut twice.
+        let look = JobLook {
+            page_ranges: None,
+            ..job_look(release, job)
+        };
+        convert::plan(&job.format, &accepted, None, &look, true)
     }
 
     /// Fetch-Document: opens document `number` (from 1) in a format the device takes
