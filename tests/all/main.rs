@@ -73,3 +73,5 @@ mod web;
 // what printers take, on the admin pages.
 mod convert_infra;
 mod printer_language;
+// Issue 17: conversion at delivery (the convert worker and Ghostscript).
+mod convert;
