@@ -208,6 +208,19 @@ impl Db {
         touched(done)
     }
 
+    /// Makes the device due for the next monitoring round (within a minute): a printer
+    /// just linked to it learns what it reported (issue 17: its languages).
+    pub async fn poll_device_soon(&self, id: i64) -> DbResult<()> {
+        let done = on_backend!(self, |pool| {
+            sqlx::query("UPDATE devices SET last_polled = NULL WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        touched(done)
+    }
+
     /// Replaces the current supplies of a device and appends them to the history.
     pub async fn record_supplies(&self, device_id: i64, supplies: &[SupplyRow]) -> DbResult<()> {
         let at = now();

@@ -238,13 +238,10 @@ impl Devices {
         let printer = self.printers.add(admin, &form, client).await?;
         self.db.set_device_printer(id, printer.id).await?;
         if printer.uri.starts_with("socket://") {
-            // A raw printer cannot be asked what it speaks over its port: poll it now
-            // so its page proposes a language (the next poll does, if this one fails).
-            let settings = Self::snmp_settings(&self.settings().await?);
-            let linked = self.db.device(id).await?;
-            if let Err(e) = self.poll(&linked, &settings).await {
-                tracing::info!(device = id, error = %e, "polling a new raw printer for its languages failed");
-            }
+            // A raw printer cannot be asked what it speaks over its port: the next
+            // monitoring round (within a minute) polls the device, and the printer's
+            // page then proposes a language.
+            self.db.poll_device_soon(id).await?;
         }
         Ok(printer.id)
     }

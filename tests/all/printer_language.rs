@@ -234,6 +234,19 @@ async fn a_linked_raw_printer_reports_its_languages_over_snmp_and_its_page_propo
             .into_iter()
             .find(|d| d.ip == ip.to_string())
             .unwrap();
+        if ip == MFP {
+            // "Make it a release printer" with raw printing open: linked, and due for
+            // the next monitoring round (which the poll below stands in for).
+            let listener = tokio::net::TcpListener::bind((MFP, 9100)).await.unwrap();
+            let id = devices.make_printer(&boss, device.id, &none).await.unwrap();
+            drop(listener);
+            let linked = devices.device(device.id).await.unwrap();
+            assert_eq!(linked.printer_id, Some(id));
+            assert_eq!(linked.last_polled, None, "due for the next round");
+            devices.poll(&linked, &snmp).await.unwrap();
+            printers.push(row(&server, id).await);
+            continue;
+        }
         let printer = server
             .services
             .printers
@@ -277,13 +290,15 @@ async fn a_linked_raw_printer_reports_its_languages_over_snmp_and_its_page_propo
     };
     let mono = page(printers[0].id).await;
     assert!(
-        mono.contains("The printer reports: PCL XL, PCL 5 — use PCL XL."),
+        mono.contains("The printer reports: PCL XL, PCL 5 — <strong>use PCL XL</strong>."),
         "{mono}"
     );
     assert!(!mono.contains("id=\"raw-language-warning\""));
     let mfp = page(printers[1].id).await;
     assert!(
-        mfp.contains("The printer reports: PostScript, PCL XL, PDF, PCL 5 — use PostScript."),
+        mfp.contains(
+            "The printer reports: PostScript, PCL XL, PDF, PCL 5 — <strong>use PostScript</strong>."
+        ),
         "{mfp}"
     );
     let annex = page(printers[2].id).await;

@@ -227,7 +227,7 @@ pub fn protocol_options(chosen: &str) -> Vec<ProtocolOption> {
 pub fn language_options(chosen: &str) -> Vec<ProtocolOption> {
     let mut options = vec![ProtocolOption {
         value: "",
-        label: "Not set: jobs go as they are",
+        label: "Not set",
         selected: chosen.trim().is_empty(),
     }];
     options.extend(PrinterLanguage::ALL.iter().map(|l| ProtocolOption {
