@@ -61,7 +61,7 @@ pub fn worker_main() -> ExitCode {
     drop(input);
     let outcome = match job {
         Job::Count(from) => count::pages(from, document).map(|n| out.frame(&Frame::Count(n))),
-        Job::Convert(spec) => normalise::to_renderable(spec.from, document)
+        Job::Convert(spec) => normalise::to_renderable(&spec, document)
             .and_then(|source| render::run(&spec, source, &out)),
     };
     match outcome {

@@ -248,12 +248,12 @@ fn boring(text: &str) -> bool {
 
 /// A 0700 directory in RAM for Ghostscript's temporary files (pdfwrite and ps2write
 /// keep the document's pages there); removed with everything in it when dropped.
-struct PrivateDir {
-    path: PathBuf,
+pub(super) struct PrivateDir {
+    pub(super) path: PathBuf,
 }
 
 impl PrivateDir {
-    fn new() -> Result<Self, Failure> {
+    pub(super) fn new() -> Result<Self, Failure> {
         let base = if std::path::Path::new(super::PRIVATE_DIR_BASE).is_dir() {
             PathBuf::from(super::PRIVATE_DIR_BASE)
         } else {
