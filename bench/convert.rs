@@ -6,7 +6,8 @@
 //! Run: `cargo bench --bench convert` (about two minutes after the build). Options
 //! after `--`: `--pages N` (100), `--small N` (10: the run that shows whether memory
 //! grows with the page count), `--targets pwg,urf,pclxl`, `--timeout S` (per run,
-//! 600), `--keep` (keep the temporary dir with the PDFs).
+//! 600), `--keep` (keep the temporary dir with the PDFs); `--count pwg|urf|pclxl FILE`
+//! only runs the bench's page counter on a file.
 //!
 //! - The document is made at bench time (`convert/fixture.rs`): A4, text pages, every
 //!   third page a 1500×1000 photo-like colour image, distilled by Ghostscript's
@@ -515,6 +516,21 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--one") {
         one(&args[i + 1], &args[i + 2], Path::new(&args[i + 3]));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--count") {
+        // `--count TARGET FILE`: the bench's page counter on a file (to check it).
+        let mut counter = count::for_target(&args[i + 1]);
+        let mut file = std::fs::File::open(&args[i + 2]).expect("file");
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            counter.feed(&buf[..n]);
+        }
+        println!("{:?}", counter.finish());
         return;
     }
     let big: u32 = arg(&args, "--pages", 100);
