@@ -64,6 +64,9 @@ use common::{all_processes_cpu, load_average, machine, others_cpu};
 const CUPSFILTER: &str = "/usr/sbin/cupsfilter";
 const A4: &str = "iso_a4_210x297mm";
 
+/// Pages, PrintPark's run, CUPS's run.
+type Measured = (u32, Run, Run);
+
 /// One output format, and how CUPS makes it.
 struct Target {
     key: &'static str,
@@ -261,33 +264,35 @@ async fn ours_run(target: &Target, pdf: &Path, run: &mut Run, counter: &mut dyn 
     };
     let file = tokio::fs::File::open(pdf).await.expect("fixture");
     let started = Instant::now();
-    let mut converted = match converter.start(&spec, Box::new(file)).await {
-        Ok(c) => c,
-        Err(e) => {
-            run.error = Some(format!("Converter::start: {e}"));
-            run.wall_ms = started.elapsed().as_secs_f64() * 1e3;
-            return;
-        }
-    };
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        match converted.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => {
-                if run.first_byte_ms.is_none() {
-                    run.first_byte_ms = Some(started.elapsed().as_secs_f64() * 1e3);
-                }
-                run.bytes += n as u64;
-                counter.feed(&buf[..n]);
-            }
+    // In a block of its own: the stream (and the worker it holds) ends with it.
+    {
+        let mut converted = match converter.start(&spec, Box::new(file)).await {
+            Ok(c) => c,
             Err(e) => {
-                run.error = Some(format!("reading the converted stream: {e}"));
-                break;
+                run.error = Some(format!("Converter::start: {e}"));
+                run.wall_ms = started.elapsed().as_secs_f64() * 1e3;
+                return;
+            }
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match converted.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    if run.first_byte_ms.is_none() {
+                        run.first_byte_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+                    }
+                    run.bytes += n as u64;
+                    counter.feed(&buf[..n]);
+                }
+                Err(e) => {
+                    run.error = Some(format!("reading the converted stream: {e}"));
+                    break;
+                }
             }
         }
+        run.wall_ms = started.elapsed().as_secs_f64() * 1e3;
     }
-    run.wall_ms = started.elapsed().as_secs_f64() * 1e3;
-    drop(converted);
     // The worker (and its Ghostscript) must be reaped for getrusage to count them.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !descendants(std::process::id()).is_empty() && Instant::now() < deadline {
@@ -570,7 +575,7 @@ fn main() {
     }
 
     // target key → pages → (ours, cups)
-    let mut results: Vec<(Target, Vec<(u32, Run, Run)>)> = Vec::new();
+    let mut results: Vec<(Target, Vec<Measured>)> = Vec::new();
     for target in targets()
         .into_iter()
         .filter(|t| wanted.split(',').any(|w| w.trim() == t.key))
