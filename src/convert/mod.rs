@@ -17,6 +17,7 @@
 //!   is handed out only once the first page converted.
 
 pub mod client;
+pub mod protocol;
 pub mod worker;
 
 use std::str::FromStr;

@@ -199,7 +199,11 @@ impl PclScan {
                     0x40..=0x5E => {
                         self.parameter(first, group, b, value);
                         match (first, group, b) {
-                            (_, _, b'W') | (b'&', Some(b'p'), b'X') => Pcl5::Binary(value),
+                            // Data follows W, `&p#X` and the colour lasers' plane
+                            // transfer `*b#V` (issue 17: cljet5 output).
+                            (_, _, b'W') | (b'&', Some(b'p'), b'X') | (b'*', Some(b'b'), b'V') => {
+                                Pcl5::Binary(value)
+                            }
                             (b'%', None, b'X') if negative && value == 12345 => {
                                 // Universal Exit Language: PJL follows.
                                 self.line.clear();

@@ -69,3 +69,5 @@ mod startup;
 mod station_password;
 mod vault;
 mod web;
+// Issue 17: conversion at delivery (the convert worker and Ghostscript).
+mod convert;
