@@ -39,6 +39,10 @@ command -v snmpget >/dev/null || packages+=(snmp)
 # OpenLDAP's own ldapsearch/ldapmodify to check it.
 [ -x /usr/sbin/slapd ] || packages+=(slapd)
 command -v ldapsearch >/dev/null || packages+=(ldap-utils)
+# tests/all/convert.rs (issue 17): cups-filters' rastertopdf checks PWG raster
+# output (cups-filters above), python3 reads URF, pgrep finds a surviving renderer.
+[ -x /usr/lib/cups/filter/rastertopdf ] || packages+=(cups-filters)
+command -v pgrep >/dev/null || packages+=(procps)
 if [ ${#packages[@]} -gt 0 ]; then
   log "installing ${packages[*]} (Debian)"
   as_root apt-get update -qq

@@ -25,6 +25,11 @@ use std::process::ExitCode;
 
 use super::protocol::{self, Frame, Job};
 
+pub use render::PRIVATE_DIR_PREFIX;
+
+/// Where the worker's private directory for Ghostscript's temporary files lives: RAM.
+pub const PRIVATE_DIR_BASE: &str = "/dev/shm";
+
 /// Largest document the worker takes in (the default `queue.max_job_mib`; a larger
 /// job fails with a clear reason rather than filling RAM).
 pub const MAX_INPUT: u64 = 512 * 1024 * 1024;

@@ -358,6 +358,15 @@ mod tests {
     }
 
     #[test]
+    fn plane_data_of_colour_lasers_is_skipped() {
+        // `ESC*b#V` carries a plane's data like `W` does (cljet5 output; issue 17).
+        let pcl = b"\x1bE\x1b*r1A\x1b*b3V\x0c\x0c\x0c\x1b*b2W\x0c\x0c\x1b*rC\x0c\x1bE".to_vec();
+        for piece in [1, 4, 1000] {
+            assert_eq!(count(&pcl, piece).0, Some(1), "piece {piece}");
+        }
+    }
+
+    #[test]
     fn pjl_then_pcl_xl_counts_end_page_operators() {
         let mut xl =
             b"\x1b%-12345X@PJL JOB\r\n@PJL ENTER LANGUAGE = PCLXL\n) HP-PCL XL;2;0\n".to_vec();

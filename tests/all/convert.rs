@@ -4,8 +4,9 @@
 //! Python URF reader, PCL structure). Fixtures are made at test time with gs.
 
 mod check;
+mod fixtures;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,96 +14,7 @@ use printpark::convert::{ConvertError, Converter, Duplex, Format, Spec};
 use tokio::io::AsyncReadExt;
 
 use crate::support;
-
-/// Three pages: colour text and shapes, a colour image, then blue text.
-const DOCUMENT_PS: &str = r#"%!PS
-/Helvetica findfont 28 scalefont setfont
-1 0 0 setrgbcolor 72 600 200 100 rectfill
-0 setgray 72 500 moveto (PrintPark page one) show showpage
-gsave 72 300 translate 300 300 scale
-16 16 8 [16 0 0 16 0 0]
-{ <ff0000 00ff00 0000ff ffff00 00ffff ff00ff 808080 000000 ff8000 0080ff 8000ff 00ff80 ff0080 80ff00 008080 800080> } false 3 colorimage
-grestore 0 setgray 72 200 moveto (page two: an image) show showpage
-0 0 1 setrgbcolor 72 500 moveto (page three in blue) show showpage
-"#;
-
-struct Fixtures {
-    _dir: tempfile::TempDir,
-    dir: PathBuf,
-}
-
-impl Fixtures {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-fn gs(args: &[&str]) {
-    let out = Command::new("gs")
-        .args(["-q", "-dSAFER", "-dBATCH", "-dNOPAUSE"])
-        .args(args)
-        .output()
-        .expect("gs");
-    assert!(
-        out.status.success(),
-        "gs {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// document.ps, document.pdf (A4), photo.jpg, picture.png, document.pwg, document.urf.
-fn fixtures() -> Fixtures {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-    std::fs::write(p("document.ps"), DOCUMENT_PS).unwrap();
-    let a4 = ["-sPAPERSIZE=a4", "-dFIXEDMEDIA"];
-    gs(&[
-        a4[0],
-        a4[1],
-        "-sDEVICE=pdfwrite",
-        &format!("-sOutputFile={}", p("document.pdf")),
-        &p("document.ps"),
-    ]);
-    let first = ["-dFirstPage=1", "-dLastPage=1", "-r40"];
-    gs(&[
-        first[0],
-        first[1],
-        first[2],
-        "-sDEVICE=jpeg",
-        &format!("-sOutputFile={}", p("photo.jpg")),
-        &p("document.pdf"),
-    ]);
-    gs(&[
-        first[0],
-        first[1],
-        first[2],
-        "-sDEVICE=png16m",
-        &format!("-sOutputFile={}", p("picture.png")),
-        &p("document.pdf"),
-    ]);
-    let raster = ["-r60", "-dcupsColorSpace=19", "-dcupsBitsPerColor=8"];
-    gs(&[
-        raster[0],
-        raster[1],
-        raster[2],
-        "-sDEVICE=pwgraster",
-        &format!("-sOutputFile={}", p("document.pwg")),
-        &p("document.pdf"),
-    ]);
-    gs(&[
-        raster[0],
-        raster[1],
-        raster[2],
-        "-sDEVICE=urf",
-        &format!("-sOutputFile={}", p("document.urf")),
-        &p("document.pdf"),
-    ]);
-    let path = dir.path().to_path_buf();
-    Fixtures {
-        _dir: dir,
-        dir: path,
-    }
-}
+use fixtures::{Fixtures, bomb_png, broken_page_two, fixtures, gs};
 
 fn converter() -> Converter {
     Converter::new(Some(support::binary()))
@@ -244,6 +156,34 @@ async fn every_input_converts() {
         let out = convert(&c, &s, &f.path(name)).await.unwrap();
         check_pwg(&f, name, &out, 1, true);
     }
+    // PNG kinds the decoder must expand: RGBA (alpha on white), 4-bit palette, 8-bit
+    // grey, 16-bit RGB, 1-bit.
+    for (device, colour) in [
+        ("pngalpha", true),
+        ("png16", true),
+        ("png48", true),
+        ("pnggray", false),
+        ("pngmono", false),
+    ] {
+        let name = format!("{device}.png");
+        gs(&[
+            "-dFirstPage=1",
+            "-dLastPage=1",
+            "-r30",
+            &format!("-sDEVICE={device}"),
+            &format!("-sOutputFile={}", f.path(&name).display()),
+            &f.path("document.pdf").to_string_lossy(),
+        ]);
+        let mut s = spec(Format::Png, Format::PwgRaster);
+        s.media = Some("iso_a4_210x297mm".into());
+        let out = convert(&c, &s, &f.path(&name)).await.unwrap();
+        let pwg = f.path(&format!("{device}.pwg"));
+        std::fs::write(&pwg, &out).unwrap();
+        let pdf = f.path(&format!("{device}.pwg.pdf"));
+        check::rastertopdf(&pwg, &pdf);
+        assert_eq!(check::pdfinfo(&pdf).0, 1, "{device}");
+        assert_eq!(check::rgb_colour(&pdf), vec![colour], "{device}");
+    }
     // PWG raster and URF (decoded in the worker) → PCL XL and PDF.
     for (from, name) in [
         (Format::PwgRaster, "document.pwg"),
@@ -290,6 +230,27 @@ async fn grey_and_page_ranges_are_made() {
     s.page_ranges = Some(vec![(1, 1), (3, 3)]);
     let out = convert(&c, &s, &pdf).await.unwrap();
     check_pwg(&f, "grey-ranges", &out, 2, false);
+
+    let mut s = spec(Format::Pdf, Format::Urf);
+    s.gray = true;
+    s.page_ranges = Some(vec![(2, 3)]);
+    let out = convert(&c, &s, &pdf).await.unwrap();
+    std::fs::write(f.path("grey.urf"), &out).unwrap();
+    let pages = check::urf(&f.path("grey.urf"));
+    // Two pages (the header says so too), 8-bit sGray (colour space 0).
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert!(pages.iter().all(|p| p.2 == 8 && p.3 == 0), "{pages:?}");
+
+    // PCL 5 in black and white (ljet4), the one page asked for.
+    let mut s = spec(Format::Pdf, Format::Pcl5);
+    s.gray = true;
+    s.page_ranges = Some(vec![(3, 3)]);
+    let pcl = convert(&c, &s, &pdf).await.unwrap();
+    assert_eq!(
+        check::pcl5(&pcl),
+        (1, 1),
+        "raster starts, the project's page count"
+    );
 
     for to in [Format::Pdf, Format::PostScript] {
         let mut s = spec(Format::Pdf, to);
@@ -373,41 +334,33 @@ async fn bad_documents_fail_before_anything_is_handed_out() {
     assert!(err.to_string().contains("too large"), "{err}");
 }
 
-/// A valid PNG header (60000 x 60000, 8-bit RGB) and a little zlib data.
-fn bomb_png() -> Vec<u8> {
-    use std::io::Write;
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut crc_input = kind.to_vec();
-        crc_input.extend_from_slice(data);
-        out.extend_from_slice(&crc_input);
-        out.extend_from_slice(&crc32(&crc_input).to_be_bytes());
-    }
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for b in bytes {
-            crc ^= u32::from(*b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&60000u32.to_be_bytes());
-    ihdr.extend_from_slice(&60000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    z.write_all(&vec![0u8; 4 * 1024 * 1024]).unwrap();
-    chunk(&mut out, b"IDAT", &z.finish().unwrap());
-    chunk(&mut out, b"IEND", &[]);
-    out
+#[tokio::test]
+async fn a_page_that_fails_after_the_first_ends_the_output_with_its_number() {
+    let f = fixtures();
+    let c = converter();
+    let broken = broken_page_two(&f);
+    // Page 1 renders: the conversion starts and hands out page 1.
+    let mut out = c
+        .start(&spec(Format::Pdf, Format::PwgRaster), input(&broken))
+        .await
+        .expect("page 1 converts");
+    let mut bytes = Vec::new();
+    let err = out.read_to_end(&mut bytes).await.unwrap_err();
+    let err = err
+        .into_inner()
+        .unwrap()
+        .downcast::<ConvertError>()
+        .unwrap();
+    assert!(
+        matches!(*err, ConvertError::Render { page: Some(2), .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("page 2 could not be rendered: "),
+        "{err}"
+    );
+    assert!(bytes.starts_with(b"RaS2"), "page 1 went out");
 }
 
 #[tokio::test]
@@ -440,4 +393,48 @@ async fn a_hanging_renderer_is_killed_and_the_next_conversion_works() {
     .await
     .unwrap();
     assert_eq!(check::pclxl(&out), 3);
+    // The killed worker's private directory in RAM is gone (only running workers
+    // have one).
+    for entry in std::fs::read_dir("/dev/shm").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(rest) = name.strip_prefix("printpark-convert-") {
+            let pid = rest.split('-').next().unwrap();
+            assert!(
+                Path::new(&format!("/proc/{pid}")).exists(),
+                "{name} left behind"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_first_page_is_handed_out_before_the_last_is_rendered() {
+    let f = fixtures();
+    // 30 pages of text and a colour noise image each (about 400 KB of PWG raster a
+    // page at 300 dpi: far more than the pipes and the 1 MiB in flight hold).
+    let ps = "%!PS\n/Helvetica findfont 20 scalefont setfont /row 900 string def\n\
+        1 1 30 { /n exch def 0 0 1 setrgbcolor 72 740 moveto (page ) show n 4 string cvs show\n\
+        gsave 72 200 translate 450 450 scale 300 300 8 [300 0 0 300 0 0]\n\
+        { 0 1 899 { row exch rand 256 mod put } for row } false 3 colorimage\n\
+        grestore showpage } for\n";
+    std::fs::write(f.path("long.ps"), ps).unwrap();
+    let c = converter();
+    let mut s = spec(Format::PostScript, Format::PwgRaster);
+    s.dpi = 150;
+    let mut out = c.start(&s, input(&f.path("long.ps"))).await.unwrap();
+    // Nothing is read yet: the worker waits once a few pages are in flight.
+    let at_start = out.pages();
+    assert!(
+        (1..80).contains(&at_start),
+        "{at_start} pages converted at start"
+    );
+    let mut bytes = Vec::new();
+    out.read_to_end(&mut bytes).await.unwrap();
+    assert_eq!(out.pages(), 30);
+    let file = f.path("long.pwg");
+    std::fs::write(&file, &bytes).unwrap();
+    let pdf = f.path("long.pwg.pdf");
+    check::rastertopdf(&file, &pdf);
+    assert_eq!(check::pdfinfo(&pdf).0, 30);
+    assert!(bytes.len() > 8 * 1024 * 1024, "{} bytes", bytes.len());
 }

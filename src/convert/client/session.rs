@@ -56,10 +56,25 @@ impl Drop for Guard {
     }
 }
 
-/// Kills the worker and Ghostscript (the worker leads its own process group).
+/// Kills the worker and Ghostscript (the worker leads its own process group), and
+/// removes the worker's private directory in RAM (Ghostscript's temporary files:
+/// pages of the document) which a killed worker cannot remove itself. Called before
+/// the worker is reaped, so its process id is not yet anyone else's.
 fn kill_group(group: Option<i32>) {
-    if let Some(pid) = group.and_then(rustix::process::Pid::from_raw) {
+    let Some(id) = group else {
+        return;
+    };
+    if let Some(pid) = rustix::process::Pid::from_raw(id) {
         let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let prefix = format!("{}{id}-", crate::convert::worker::PRIVATE_DIR_PREFIX);
+    let Ok(entries) = std::fs::read_dir(crate::convert::worker::PRIVATE_DIR_BASE) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -212,6 +227,14 @@ async fn read(mut r: Reader, feeder: JoinHandle<()>) {
         };
         let since = Instant::now();
         let frame = match tokio::time::timeout(limit, read_frame(&mut r.stdout)).await {
+            // The document is still arriving (a big one from a slow store): the
+            // worker reads it whole before it says anything, so its silence is no
+            // stall; only the total limit applies. (No frame was begun: nothing is
+            // lost by the cancelled read.)
+            Err(_) if !feeder.is_finished() && which == r.limits.stall => {
+                waited += since.elapsed();
+                continue;
+            }
             Err(_) => {
                 kill_group(r.group);
                 break Err(ConvertError::Timeout(which.as_secs()));
@@ -240,7 +263,9 @@ async fn read(mut r: Reader, feeder: JoinHandle<()>) {
         };
         // The printer reads slowly: waiting here is not the worker's time.
         if r.tx.send(event).await.is_err() {
+            // The conversion was dropped: its guard may not have killed the worker yet.
             kill_group(r.group);
+            r.clean.store(true, Ordering::Release);
             return;
         }
     };

@@ -23,7 +23,7 @@ pub fn pages(from: Format, document: MemFile) -> Result<u32, Failure> {
 }
 
 /// The page tree's count, as Ghostscript's PDF interpreter reads it.
-fn pdf_pages(document: &MemFile) -> Result<u32, Failure> {
+pub fn pdf_pages(document: &MemFile) -> Result<u32, Failure> {
     let path = document.path();
     let program =
         format!("({path}) (r) file runpdfbegin pdfpagecount (%PrintPark-pages ) print = quit");

@@ -24,8 +24,9 @@ pub fn written_at_end(to: Format) -> bool {
     matches!(to, Format::Pdf | Format::PostScript | Format::Jpeg)
 }
 
-/// The arguments, program name excluded.
-pub fn args(spec: &Spec, input: &str, output: Output<'_>) -> Vec<String> {
+/// The arguments, program name excluded. `pages`: the pages the output will have,
+/// when known (raster headers carry it: `TotalPageCount`, URF's page count).
+pub fn args(spec: &Spec, input: &str, output: Output<'_>, pages: Option<u32>) -> Vec<String> {
     let mut a: Vec<String> = [
         "-dSAFER",
         "-dBATCH",
@@ -61,6 +62,9 @@ pub fn args(spec: &Spec, input: &str, output: Output<'_>) -> Vec<String> {
                 if spec.gray { 18 } else { 19 }
             ));
             a.push("-dcupsBitsPerColor=8".into());
+            if let Some(n) = pages {
+                a.push(format!("-dcupsInteger0={n}"));
+            }
             if duplex {
                 a.push("-dDuplex=true".into());
                 a.push(format!("-dTumble={tumble}"));
@@ -140,13 +144,25 @@ pub fn args(spec: &Spec, input: &str, output: Output<'_>) -> Vec<String> {
     a
 }
 
+/// How many of a document's `total` pages the spec's ranges select.
+pub fn selected(spec: &Spec, total: u32) -> u32 {
+    let Some(ranges) = &spec.page_ranges else {
+        return total;
+    };
+    (1..=total)
+        .filter(|p| ranges.iter().any(|(a, b)| (a..=b).contains(&p)))
+        .count() as u32
+}
+
 /// `-sPageList`'s value: the ranges, or the one page a JPEG (one page per document)
-/// is asked for — its first.
+/// is asked for.
 fn page_list(spec: &Spec) -> Option<String> {
-    let ranges = spec.page_ranges.as_ref()?;
     if spec.to == Format::Jpeg {
-        return ranges.first().map(|(a, _)| a.to_string());
+        // One page per document: the first asked for, page 1 when none was.
+        let first = spec.page_ranges.as_ref().and_then(|r| r.first());
+        return Some(first.map_or(1, |(a, _)| *a).to_string());
     }
+    let ranges = spec.page_ranges.as_ref()?;
     let parts: Vec<String> = ranges
         .iter()
         .map(|(a, b)| {
@@ -178,7 +194,11 @@ mod tests {
 
     #[test]
     fn devices_follow_the_spec() {
-        let has = |s: &Spec, arg: &str| args(s, "/in", Output::Stdout).iter().any(|a| a == arg);
+        let has = |s: &Spec, arg: &str| {
+            args(s, "/in", Output::Stdout, None)
+                .iter()
+                .any(|a| a == arg)
+        };
         assert!(has(&spec(Format::PwgRaster), "-dcupsColorSpace=19"));
         let mut gray = spec(Format::PwgRaster);
         gray.gray = true;
@@ -190,6 +210,7 @@ mod tests {
         let mut jpeg = spec(Format::Jpeg);
         jpeg.page_ranges = Some(vec![(4, 9)]);
         assert!(has(&jpeg, "-sPageList=4"));
+        assert!(has(&spec(Format::Jpeg), "-sPageList=1"));
         assert!(has(&spec(Format::Pcl5), "-sDEVICE=cljet5"));
         let mut mono = spec(Format::PclXl);
         mono.gray = true;
@@ -198,7 +219,9 @@ mod tests {
         pdf.gray = true;
         assert!(has(&pdf, "-sColorConversionStrategy=Gray"));
         assert_eq!(
-            args(&pdf, "/in", Output::Stdout).last().map(String::as_str),
+            args(&pdf, "/in", Output::Stdout, None)
+                .last()
+                .map(String::as_str),
             Some("/in")
         );
     }

@@ -41,9 +41,15 @@ pub fn run(spec: &Spec, source: Source, out: &Out) -> Result<(), Failure> {
     } else {
         Output::Stdout
     };
+    // Raster headers say how many pages follow (some AirPrint printers want URF's
+    // count); the page tree says, for a PDF. PostScript's is only known at its end.
+    let pages = (matches!(spec.to, Format::PwgRaster | Format::Urf) && source.pdf)
+        .then(|| super::count::pdf_pages(&source.file).ok())
+        .flatten()
+        .map(|total| gs::selected(spec, total));
     let mut command = Command::new("gs");
     command
-        .args(gs::args(spec, &source.file.path(), output))
+        .args(gs::args(spec, &source.file.path(), output, pages))
         .env_clear()
         .env("TMPDIR", &tmp.path)
         .stdin(Stdio::null())
@@ -248,21 +254,49 @@ struct PrivateDir {
 
 impl PrivateDir {
     fn new() -> Result<Self, Failure> {
-        let base = if std::path::Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
+        let base = if std::path::Path::new(super::PRIVATE_DIR_BASE).is_dir() {
+            PathBuf::from(super::PRIVATE_DIR_BASE)
         } else {
             std::env::temp_dir()
         };
+        sweep_stale(&base);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let path = base.join(format!("printpark-convert-{}-{nanos}", std::process::id()));
+        let path = base.join(format!(
+            "{PRIVATE_DIR_PREFIX}{}-{nanos}",
+            std::process::id()
+        ));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
             .map_err(|e| Failure::new(format!("no private temporary directory ({e})")))?;
         Ok(Self { path })
+    }
+}
+
+/// The private directories' names: this prefix, the worker's process id, a number.
+pub const PRIVATE_DIR_PREFIX: &str = "printpark-convert-";
+
+/// Removes the private directories of workers that are gone (killed before they could
+/// clean up; the server removes them too when it kills one).
+fn sweep_stale(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PRIVATE_DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

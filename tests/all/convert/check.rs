@@ -168,7 +168,7 @@ while at < len(d):
         assert x == w, 'line overrun'
         y += rep
     pages.append((w, hh, bpp, cs, dpi))
-assert declared in (0, len(pages)), 'declared page count'
+assert declared == len(pages), 'declared page count %d, found %d' % (declared, len(pages))
 for p in pages:
     print(*p)
 "#;
