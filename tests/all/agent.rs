@@ -1111,10 +1111,9 @@ async fn a_release_of_a_job_whose_workstation_stays_away_fails_and_the_job_is_he
 // Issue 17, push: the agent converts for its printer.
 /// A job released to a printer that takes only PWG raster, served by a site agent,
 /// reaches it as PWG raster with the PDF's pages and size (checked by cups-filters'
-/// rastertopdf and pdfinfo). The agent reports the printer's formats, so the server
-/// converts at Fetch-Document and the agent's push passes the raster through; what
-/// the agent converts itself (a raw printer's language) is the same push code as the
-/// server's, tested in convert_push.
+/// rastertopdf and pdfinfo). The agent fetches the parked PDF (it names no
+/// document-format-accepted) and its push converts with the printer's own answer;
+/// the same push code as the server's, whose outputs convert_push tests in depth.
 #[tokio::test]
 async fn a_site_agents_printer_that_takes_only_pwg_raster_gets_pwg_raster() {
     let printer =
