@@ -24,8 +24,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # ---- runtime ----------------------------------------------------------------
 FROM debian:bookworm-slim
+# ghostscript: conversion at delivery for printers that do not take the job's format
+# (docs/architecture.md, "Conversion at delivery").
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates ghostscript \
  && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid so volume ownership stays the same across rebuilds. The data
 # directory is made here, owned by printpark, so a new named volume inherits it.

@@ -103,6 +103,11 @@ impl Services {
             // The same binary as the PDF analyser's workers (tests point both at it).
             crate::convert::Converter::new(settings.queue.analyser_exe.clone()),
         );
+        // Said once at start: without Ghostscript every release to a printer that does
+        // not take the job's format fails (with this reason), and the admin should know.
+        if let Err(e) = release.converter().check() {
+            tracing::warn!(error = %e, "printers that do not take a job's format cannot be served: install Ghostscript (Debian: apt install ghostscript)");
+        }
         let devices = Devices::new(
             db.clone(),
             vault.clone(),
