@@ -6,8 +6,7 @@
 use std::io::Read;
 
 use super::input::MemFile;
-use super::pdf::{Encoding, Image, PdfWriter, page_size};
-use super::raster::{MAX_PIXELS_BYTES, check_size};
+use super::pdf::{Encoding, Image, MAX_PIXELS_BYTES, PdfWriter, check_size, page_size};
 
 /// JPEG → PDF.
 pub fn jpeg_to_pdf(mut document: MemFile) -> Result<MemFile, String> {

@@ -31,7 +31,12 @@ fn renderable(from: Format, document: MemFile) -> Result<Source, Failure> {
             pdf: false,
         }),
         Format::Jpeg | Format::Png | Format::PwgRaster | Format::Urf => {
-            let file = super::raster::to_pdf(from, document).map_err(Failure::new)?;
+            let file = match from {
+                Format::Jpeg => super::images::jpeg_to_pdf(document),
+                Format::Png => super::images::png_to_pdf(document),
+                _ => super::raster::to_pdf(from, document),
+            }
+            .map_err(Failure::new)?;
             Ok(Source { file, pdf: true })
         }
         Format::PclXl | Format::Pcl5 => Err(Failure::new(format!(

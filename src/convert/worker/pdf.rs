@@ -5,6 +5,31 @@
 
 use std::io::{self, Write};
 
+/// Decoded bytes of one page (or one image) at most: a letter page at 600 dpi in
+/// 16-bit RGB is about 200 MiB.
+pub const MAX_PIXELS_BYTES: u64 = 256 * 1024 * 1024;
+/// Width or height in pixels at most.
+pub const MAX_SIDE: u64 = 100_000;
+
+/// Refuses images whose decoded size passes the cap.
+pub fn check_size(width: u64, height: u64, bytes_per_pixel: u64) -> Result<(), String> {
+    let bytes = width
+        .checked_mul(height)
+        .and_then(|n| n.checked_mul(bytes_per_pixel));
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!(
+            "the image's size is not printable ({width} x {height} pixels)"
+        ));
+    }
+    match bytes {
+        Some(b) if b <= MAX_PIXELS_BYTES => Ok(()),
+        _ => Err(format!(
+            "the image is too large to convert ({width} x {height} pixels; at most {} MiB decoded per page)",
+            MAX_PIXELS_BYTES / (1024 * 1024)
+        )),
+    }
+}
+
 /// How an image's data is encoded in the PDF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {

@@ -11,60 +11,29 @@
 use std::io::{BufReader, Read, Write};
 
 use super::input::MemFile;
-use super::pdf::{Encoding, Image, PdfWriter};
+use super::pdf::{Encoding, Image, MAX_PIXELS_BYTES, MAX_SIDE, PdfWriter};
 use crate::convert::Format;
 
-/// Decoded bytes of one page (or one image) at most: a letter page at 600 dpi in
-/// 16-bit RGB is about 200 MiB.
-pub const MAX_PIXELS_BYTES: u64 = 256 * 1024 * 1024;
 /// Pages of a raster document at most.
 const MAX_PAGES: u32 = 10_000;
 /// The PDF made of a raster document at most (below the worker's file size limit).
 const MAX_PDF: u64 = 640 * 1024 * 1024;
-/// Width or height in pixels at most.
-const MAX_SIDE: u64 = 100_000;
 
-/// Refuses images whose decoded size passes the cap.
-pub fn check_size(width: u64, height: u64, bytes_per_pixel: u64) -> Result<(), String> {
-    let bytes = width
-        .checked_mul(height)
-        .and_then(|n| n.checked_mul(bytes_per_pixel));
-    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(format!(
-            "the image's size is not printable ({width} x {height} pixels)"
-        ));
-    }
-    match bytes {
-        Some(b) if b <= MAX_PIXELS_BYTES => Ok(()),
-        _ => Err(format!(
-            "the image is too large to convert ({width} x {height} pixels; at most {} MiB decoded per page)",
-            MAX_PIXELS_BYTES / (1024 * 1024)
-        )),
-    }
-}
-
-/// JPEG, PNG, PWG raster or URF → PDF.
+/// PWG raster or URF → PDF.
 pub fn to_pdf(from: Format, document: MemFile) -> Result<MemFile, String> {
-    match from {
-        Format::Jpeg => super::images::jpeg_to_pdf(document),
-        Format::Png => super::images::png_to_pdf(document),
-        _ => {
-            let pdf = MemFile::new("printpark-normalised")?;
-            let out = std::io::BufWriter::new(
-                pdf.file
-                    .try_clone()
-                    .map_err(|e| format!("in-memory file: {e}"))?,
-            );
-            let mut writer = PdfWriter::new(out).map_err(|e| format!("writing the PDF: {e}"))?;
-            walk(from, &document, Some(&mut writer))?;
-            writer
-                .finish()
-                .map_err(|e| format!("writing the PDF: {e}"))?;
-            let mut pdf = pdf;
-            pdf.rewind()?;
-            Ok(pdf)
-        }
-    }
+    let mut pdf = MemFile::new("printpark-normalised")?;
+    let out = std::io::BufWriter::new(
+        pdf.file
+            .try_clone()
+            .map_err(|e| format!("in-memory file: {e}"))?,
+    );
+    let mut writer = PdfWriter::new(out).map_err(|e| format!("writing the PDF: {e}"))?;
+    walk(from, &document, Some(&mut writer))?;
+    writer
+        .finish()
+        .map_err(|e| format!("writing the PDF: {e}"))?;
+    pdf.rewind()?;
+    Ok(pdf)
 }
 
 /// Pages of a PWG raster or URF document, every line decoded (a lying header
