@@ -18,7 +18,7 @@ use printpark::db::PrinterRow;
 use printpark::identity::{ClientInfo, User};
 use printpark::ipp::op;
 use printpark::ipp::wire::{Attribute, Group, Value, group};
-use printpark::release::{JobChoice, NewOutputDevice, PrinterForm, ReleaseVia};
+use printpark::release::{JobChoice, NewOutputDevice, ReleaseVia};
 use support::infra_device::{DeviceConfig, OutputDevice, Phase, infra_request, ipp_request};
 use support::printer::{PrinterOptions, TestPrinter};
 use support::{Backend, TestServer};
@@ -49,20 +49,7 @@ async fn world() -> World {
 
 impl World {
     async fn pulled_printer(&self, name: &str) -> PrinterRow {
-        self.server
-            .services
-            .printers
-            .add(
-                &self.admin,
-                &PrinterForm {
-                    name: name.into(),
-                    protocol: "infra".into(),
-                    ..Default::default()
-                },
-                &ClientInfo::default(),
-            )
-            .await
-            .unwrap()
+        support::sign_in::pulled_printer(&self.server, &self.admin, name).await
     }
 
     async fn enrol(&self, printer: &PrinterRow) -> NewOutputDevice {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use printpark::db::PrinterRow;
 use printpark::identity::{ClientInfo, User};
 use printpark::ipp::wire::Value;
-use printpark::release::{NewOutputDevice, PrinterForm, ReleaseVia};
+use printpark::release::{NewOutputDevice, ReleaseVia};
 use support::infra_device::{DeviceConfig, OutputDevice, Phase, infra_request, ipp_request};
 use support::printer::{PrinterOptions, TestPrinter};
 use support::{Backend, TestServer};
@@ -42,20 +42,7 @@ async fn world(backend: Backend) -> World {
 impl World {
     /// A printer whose jobs its output device pulls.
     async fn pulled_printer(&self, name: &str) -> PrinterRow {
-        self.server
-            .services
-            .printers
-            .add(
-                &self.admin,
-                &PrinterForm {
-                    name: name.into(),
-                    protocol: "infra".into(),
-                    ..Default::default()
-                },
-                &ClientInfo::default(),
-            )
-            .await
-            .unwrap()
+        support::sign_in::pulled_printer(&self.server, &self.admin, name).await
     }
 
     async fn enrol(&self, printer: &PrinterRow) -> NewOutputDevice {
