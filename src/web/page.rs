@@ -42,6 +42,11 @@ impl Page {
         self
     }
 
+    /// The copy-button script every page loads (`<button data-copy="#id" hidden>`).
+    pub fn copy_js(&self) -> String {
+        assets::url("copy.js")
+    }
+
     pub fn is_admin(&self) -> bool {
         self.user.as_ref().is_some_and(User::is_admin)
     }

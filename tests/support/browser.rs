@@ -188,6 +188,55 @@ impl Browser {
             .to_owned()
     }
 
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page and returns
+    /// what it returns.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Changes the window to `width` x `height` CSS pixels (desktop 1280, tablet 1024,
+    /// phone 390), so one browser can look at a page at several sizes.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// Asserts the page does not scroll sideways: the document is no wider than the
+    /// viewport (issue 20: long names must wrap or shorten, never widen the page).
+    pub async fn assert_no_horizontal_overflow(&self, what: &str) {
+        let v = self
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth, \
+                 document.body ? document.body.scrollWidth : 0];",
+                vec![],
+            )
+            .await;
+        let scroll = v[0].as_i64().unwrap();
+        let inner = v[1].as_i64().unwrap();
+        let body = v[2].as_i64().unwrap();
+        assert!(
+            scroll <= inner && body <= inner,
+            "{what}: the page is {scroll} px wide (body {body} px) in a {inner} px viewport"
+        );
+    }
+
+    /// Whether an element matching `css` is on the page.
+    pub async fn exists(&self, css: &str) -> bool {
+        self.execute("return document.querySelector(arguments[0]) !== null;", vec![json!(css)])
+            .await
+            .as_bool()
+            .unwrap()
+    }
+
     /// Saves a PNG screenshot under `target/screenshots/` and returns its path.
     pub async fn screenshot(&self, name: &str) -> std::path::PathBuf {
         let data = self.call(reqwest::Method::GET, "/screenshot", None).await;
