@@ -394,3 +394,47 @@ impl ServerCertVerifier for PinnedCertificate {
             .supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_made_certificate_is_made_again_only_for_a_name_it_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let machine = vec!["localhost".to_string(), "192.0.2.7".to_string()];
+        let (cert, _, made) = ensure_certificate_for(&settings, None, &machine).unwrap();
+        assert!(made);
+        assert_eq!(names_carried(&settings), machine);
+        let first = std::fs::read(&cert).unwrap();
+        // Known names (the machine's, in any case) change nothing.
+        for name in [None, Some("LOCALHOST"), Some("192.0.2.7")] {
+            assert!(!ensure_certificate_for(&settings, name, &machine).unwrap().2);
+        }
+        assert_eq!(std::fs::read(&cert).unwrap(), first);
+        let (_, _, made) = ensure_certificate_for(&settings, Some("print.example"), &machine).unwrap();
+        assert!(made);
+        assert_eq!(names_carried(&settings)[0], "print.example");
+        assert_ne!(std::fs::read(&cert).unwrap(), first);
+        // The listener's configuration loads it.
+        assert!(server_config(&settings, Some("print.example"), &machine).is_ok());
+    }
+
+    #[test]
+    fn an_admins_own_certificate_is_never_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        settings.server.tls_cert = Some(dir.path().join("own.pem"));
+        settings.server.tls_key = Some(dir.path().join("own.key"));
+        let (_, _, made) = ensure_certificate_for(&settings, Some("print.example"), &[]).unwrap();
+        assert!(!made);
+        assert!(!dir.path().join("own.pem").exists());
+    }
+}

@@ -11,6 +11,7 @@
 
 pub mod lan;
 
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::config::{AddressError, PublicAddress, Settings};
@@ -57,8 +58,9 @@ pub struct Site {
     stored: Arc<RwLock<Option<PublicAddress>>>,
     /// The listener's certificate, once a listener serves (operator commands have none).
     certificate: Arc<OnceLock<Arc<LiveCertificate>>>,
-    /// The port of `server.listen`, for the proposals.
-    port: u16,
+    /// The port people connect to, for the proposals: `server.listen`'s, then the
+    /// one the listener bound (they differ when the setting says port 0).
+    port: Arc<AtomicU16>,
 }
 
 impl Site {
@@ -75,7 +77,9 @@ impl Site {
             configured,
             stored: Arc::default(),
             certificate: Arc::default(),
-            port: settings.listen_addr().map(|a| a.port()).unwrap_or(8443),
+            port: Arc::new(AtomicU16::new(
+                settings.listen_addr().map(|a| a.port()).unwrap_or(8443),
+            )),
         };
         site.reload().await?;
         Ok(site)
@@ -124,7 +128,7 @@ impl Site {
 
     /// `https://…` candidates for the pages to propose (host name, LAN addresses).
     pub fn proposals(&self) -> Vec<String> {
-        lan::proposals(self.port)
+        lan::proposals(self.port.load(Ordering::Relaxed))
     }
 
     /// The names a self-made certificate carries besides the public one.
@@ -133,9 +137,10 @@ impl Site {
     }
 
     /// Called once by the listener: the certificate to make again when the address
-    /// changes.
-    pub fn attach_certificate(&self, certificate: Arc<LiveCertificate>) {
+    /// changes, and the port it listens on.
+    pub fn attach_listener(&self, certificate: Arc<LiveCertificate>, port: u16) {
         let _ = self.certificate.set(certificate);
+        self.port.store(port, Ordering::Relaxed);
     }
 
     /// Stores a typed address (an admin, or the first run's new admin) and makes a

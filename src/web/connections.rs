@@ -507,7 +507,8 @@ pub async fn redirect_to_https(
             }
         }
     };
-    if tokio::time::timeout(within, read).await.is_err() || head.is_empty() {
+    let timed_out = tokio::time::timeout(within, read).await.is_err();
+    if timed_out || head.is_empty() {
         return;
     }
     let answer = redirect_answer(&head, fallback_host);

@@ -123,7 +123,7 @@ pub fn serve_on(
         &services.site.machine_names(),
     )
     .map_err(|e| StartError::Tls(e.to_string()))?;
-    services.site.attach_certificate(certificate);
+    services.site.attach_listener(certificate, addr.port());
     let tls = std::sync::Arc::new(tls);
     let server_settings = services.settings.server.clone();
     let infra = services.release.infra();
@@ -140,7 +140,7 @@ pub fn serve_on(
     // the server begins to stop, instead of holding the graceful shutdown for up to
     // 25 s each (issue 20).
     let stopping = shutdown.clone();
-    actix_web::rt::spawn(async move {
+    tokio::spawn(async move {
         stopping.notified().await;
         infra.end_long_polls();
     });
