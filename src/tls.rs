@@ -21,9 +21,9 @@ use rustls::DigitallySignedStruct;
 use rustls::ServerConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
@@ -91,8 +91,7 @@ pub fn ensure_certificate_for(
     }
     if cert.exists() && key.exists() {
         let carried = names_carried(settings);
-        if public_name.is_none_or(|wanted| carried.iter().any(|n| n.eq_ignore_ascii_case(wanted)))
-        {
+        if public_name.is_none_or(|wanted| carried.iter().any(|n| n.eq_ignore_ascii_case(wanted))) {
             return Ok((cert, key, false));
         }
     }
@@ -112,7 +111,10 @@ pub fn ensure_certificate_for(
         rcgen::generate_simple_self_signed(names.clone()).map_err(|e| tls_error(&cert, e))?;
     // Written beside and renamed over, so a reader never sees a key of one pair with
     // the certificate of another for longer than between the two renames.
-    let (key_tmp, cert_tmp) = (key.with_extension("pem.tmp"), cert.with_extension("pem.tmp"));
+    let (key_tmp, cert_tmp) = (
+        key.with_extension("pem.tmp"),
+        cert.with_extension("pem.tmp"),
+    );
     write_private(&key_tmp, certified.signing_key.serialize_pem().as_bytes())?;
     std::fs::write(&cert_tmp, certified.cert.pem()).map_err(|e| tls_error(&cert, e))?;
     std::fs::rename(&key_tmp, &key).map_err(|e| tls_error(&key, e))?;
@@ -416,7 +418,8 @@ mod tests {
             assert!(!ensure_certificate_for(&settings, name, &machine).unwrap().2);
         }
         assert_eq!(std::fs::read(&cert).unwrap(), first);
-        let (_, _, made) = ensure_certificate_for(&settings, Some("print.example"), &machine).unwrap();
+        let (_, _, made) =
+            ensure_certificate_for(&settings, Some("print.example"), &machine).unwrap();
         assert!(made);
         assert_eq!(names_carried(&settings)[0], "print.example");
         assert_ne!(std::fs::read(&cert).unwrap(), first);

@@ -205,7 +205,13 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         .site
         .usable_address()
         .map(|a| a.url("/setup"))
-        .or_else(|| services.site.proposals().first().map(|p| format!("{p}/setup")))
+        .or_else(|| {
+            services
+                .site
+                .proposals()
+                .first()
+                .map(|p| format!("{p}/setup"))
+        })
         .unwrap_or_else(|| format!("https://localhost:{}/setup", bound.port()));
     drop(services);
     let plain_handle = plain.map(|(server, _)| {

@@ -158,7 +158,10 @@ mod tests {
             "0.0.0.0",
             "app.localhost",
         ] {
-            assert!(PublicAddress::parse(local).unwrap().is_loopback(), "{local}");
+            assert!(
+                PublicAddress::parse(local).unwrap().is_loopback(),
+                "{local}"
+            );
         }
         for public in ["print.example.org", "192.168.1.20:8443", "[fd00::5]"] {
             assert!(

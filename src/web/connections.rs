@@ -537,7 +537,9 @@ fn redirect_answer(head: &[u8], fallback_host: &str) -> String {
         .take_while(|l| !l.is_empty())
         .find_map(|l| {
             let (name, value) = l.split_once(':')?;
-            name.trim().eq_ignore_ascii_case("host").then(|| value.trim())
+            name.trim()
+                .eq_ignore_ascii_case("host")
+                .then(|| value.trim())
         })
         .filter(|h| {
             !h.is_empty()
@@ -571,7 +573,9 @@ mod redirect_tests {
         assert!(answer.starts_with("HTTP/1.1 301 "), "{answer}");
         assert!(answer.contains("\r\nLocation: https://print.example:8443/admin/printers?x=1\r\n"));
         let post = redirect_answer(b"POST /ipp/print HTTP/1.1\r\nhost: p\r\n\r\n", "h:1");
-        assert!(post.starts_with("HTTP/1.1 308 ") && post.contains("Location: https://p/ipp/print\r\n"));
+        assert!(
+            post.starts_with("HTTP/1.1 308 ") && post.contains("Location: https://p/ipp/print\r\n")
+        );
         // A hostile Host or target falls back to safe values.
         let odd = redirect_answer(b"GET http://evil/ HTTP/1.1\r\nHost: a\rb\r\n\r\n", "h:1");
         assert!(odd.contains("Location: https://h:1/\r\n"), "{odd}");

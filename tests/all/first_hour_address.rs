@@ -35,7 +35,10 @@ pub async fn set_public_address(
     let page = get_text(client, server.url("/admin/settings")).await;
     let response = client
         .post(server.url("/admin/settings/address"))
-        .form(&[("csrf", csrf_of(&page).as_str()), ("public_address", address)])
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("public_address", address),
+        ])
         .send()
         .await
         .unwrap();
@@ -51,7 +54,11 @@ fn alt_names(cert: &std::path::Path) -> String {
         .arg(cert)
         .output()
         .expect("openssl is installed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -117,7 +124,10 @@ async fn plain_http_on_the_tls_port_is_redirected_to_https_on_the_same_host_and_
         .await
         .unwrap();
     assert_eq!(post.status(), 308);
-    assert_eq!(post.headers()["location"], format!("https://{addr}/ipp/print"));
+    assert_eq!(
+        post.headers()["location"],
+        format!("https://{addr}/ipp/print")
+    );
 
     // Following it lands on the real page over TLS.
     let follows = reqwest::Client::builder()
@@ -175,7 +185,12 @@ async fn the_certificate_names_the_machine_and_is_made_again_live_for_a_new_publ
     // Live: the next connection already gets the new certificate, no restart.
     assert_eq!(presented_fingerprint(&server).await, after);
     // The same address again changes nothing.
-    let page = set_public_address(&server, &client, &format!("https://print-test.example:{port}")).await;
+    let page = set_public_address(
+        &server,
+        &client,
+        &format!("https://print-test.example:{port}"),
+    )
+    .await;
     assert!(page.contains("Public address saved"), "{page}");
     assert!(!page.contains("certificate was made again"), "{page}");
     assert_eq!(file_fingerprint(&cert), after);
@@ -205,7 +220,10 @@ async fn an_admins_own_certificate_is_never_replaced() {
     let page = set_public_address(&server, &client, "https://elsewhere.example:8443").await;
     assert!(!page.contains("certificate was made again"), "{page}");
     assert_eq!(std::fs::read(&cert).unwrap(), before);
-    assert_eq!(presented_fingerprint(&server).await, file_fingerprint(&cert));
+    assert_eq!(
+        presented_fingerprint(&server).await,
+        file_fingerprint(&cert)
+    );
     server.stop().await;
 }
 
@@ -240,7 +258,11 @@ async fn labels_and_agents_follow_the_public_address(backend: Backend) {
     let agents = get_text(&client, server.url("/admin/agents")).await;
     let command = new_agent_command(&server, &client, &agents).await;
     assert!(command.0.contains("Set the public address first"));
-    assert!(command.1.contains(&format!("--server {}", server.base)), "{}", command.1);
+    assert!(
+        command.1.contains(&format!("--server {}", server.base)),
+        "{}",
+        command.1
+    );
 
     // A loopback name is refused like no address.
     let port = server.base.rsplit(':').next().unwrap().to_owned();
@@ -251,22 +273,37 @@ async fn labels_and_agents_follow_the_public_address(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(labels.status(), 409);
-    assert!(labels.text().await.unwrap().contains("only this machine can reach"));
+    assert!(
+        labels
+            .text()
+            .await
+            .unwrap()
+            .contains("only this machine can reach")
+    );
 
     // Set: every link carries it, not the Host this client used (127.0.0.1).
     let public = format!("https://print-test.example:{port}");
     set_public_address(&server, &client, &public).await;
     let labels = get_text(&client, server.url("/admin/printers/labels")).await;
-    assert!(labels.contains(&format!("{public}/r/{}", printer.guid)), "{labels}");
+    assert!(
+        labels.contains(&format!("{public}/r/{}", printer.guid)),
+        "{labels}"
+    );
     assert!(!labels.contains("Set the public address first"));
     let svg = get_text(&client, server.url("/admin/printers/labels?format=svg")).await;
     // (The SVG prints the URL shortened under the code; the code carries it whole.)
-    assert!(svg.contains(&format!("https://print-test.example:{port}/r/")), "{svg}");
+    assert!(
+        svg.contains(&format!("https://print-test.example:{port}/r/")),
+        "{svg}"
+    );
     assert!(!svg.contains("127.0.0.1"));
     let agents = get_text(&client, server.url("/admin/agents")).await;
     let (page, command) = new_agent_command(&server, &client, &agents).await;
     assert!(!page.contains("Set the public address first"));
-    assert!(command.starts_with(&format!("printpark agent --server {public} --enrol ")), "{command}");
+    assert!(
+        command.starts_with(&format!("printpark agent --server {public} --enrol ")),
+        "{command}"
+    );
     assert!(page.contains("data-copy=\"#enrolment-command\""));
     // Stored: a restart of the site's memory (another process) reads it back.
     server.services.site.reload().await.unwrap();
@@ -395,7 +432,12 @@ async fn serve_stops_at_once_on_sigterm_while_an_agent_long_polls() {
             )
             .await
             .unwrap();
-        let id = services.db.agent_by_login(&credential.login).await.unwrap().id;
+        let id = services
+            .db
+            .agent_by_login(&credential.login)
+            .await
+            .unwrap()
+            .id;
         infra
             .approve_agent(
                 &admin,
@@ -454,19 +496,32 @@ async fn serve_stops_at_once_on_sigterm_while_an_agent_long_polls() {
         ..Default::default()
     }
     .database_url();
-    let db = printpark::db::Db::connect(&database_url, 1)
-        .await
-        .unwrap();
+    let db = printpark::db::Db::connect(&database_url, 1).await.unwrap();
     let started = Instant::now();
-    while db.agent_by_id(agent_id).await.unwrap().last_seen_at.is_none() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the poll never arrived");
+    while db
+        .agent_by_id(agent_id)
+        .await
+        .unwrap()
+        .last_seen_at
+        .is_none()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the poll never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     db.close().await;
     assert!(!poll.is_finished(), "the poll is held");
 
     let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let signalled = Instant::now();
     let status = loop {
         if let Some(status) = server.0.try_wait().unwrap() {
@@ -489,6 +544,17 @@ async fn serve_stops_at_once_on_sigterm_while_an_agent_long_polls() {
     }
 }
 
+/// Brings the part of the page a screenshot is about into view (screenshots show the
+/// viewport only).
+async fn scroll_to(browser: &Browser, css: &str) {
+    browser
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+            vec![serde_json::json!(css)],
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn first_run_asks_for_the_public_address_and_the_labels_carry_it_at_three_widths() {
     let server = TestServer::start(Backend::Sqlite).await;
@@ -504,7 +570,10 @@ async fn first_run_asks_for_the_public_address_and_the_labels_carry_it_at_three_
         .await;
     let proposed = proposed.as_str().unwrap().to_owned();
     if let Some(first) = printpark::site::lan::proposals(8443).first() {
-        assert!(proposed.starts_with(first.trim_end_matches(":8443")), "{proposed}");
+        assert!(
+            proposed.starts_with(first.trim_end_matches(":8443")),
+            "{proposed}"
+        );
     }
     assert!(!proposed.contains("localhost") && !proposed.contains("127.0.0.1"));
     for (width, height) in [(1280, 900), (1024, 768), (390, 844)] {
@@ -512,6 +581,7 @@ async fn first_run_asks_for_the_public_address_and_the_labels_carry_it_at_three_
         browser
             .assert_no_horizontal_overflow(&format!("setup at {width}"))
             .await;
+        scroll_to(&browser, "#public-address").await;
         browser
             .screenshot(&format!("issue20-address-setup-{width}"))
             .await;
@@ -520,7 +590,10 @@ async fn first_run_asks_for_the_public_address_and_the_labels_carry_it_at_three_
     let port = server.base.rsplit(':').next().unwrap().to_owned();
     let public = format!("https://print-test.example:{port}");
     browser
-        .fill("input[name=setup_code]", &support::doors::setup_code(&server))
+        .fill(
+            "input[name=setup_code]",
+            &support::doors::setup_code(&server),
+        )
         .await;
     browser
         .execute(
@@ -565,6 +638,7 @@ async fn first_run_asks_for_the_public_address_and_the_labels_carry_it_at_three_
         browser
             .assert_no_horizontal_overflow(&format!("labels at {width}"))
             .await;
+        scroll_to(&browser, ".label").await;
         browser
             .screenshot(&format!("issue20-address-labels-{width}"))
             .await;
@@ -591,6 +665,15 @@ async fn first_run_asks_for_the_public_address_and_the_labels_carry_it_at_three_
             browser
                 .assert_no_horizontal_overflow(&format!("{name} at {width}"))
                 .await;
+            scroll_to(
+                &browser,
+                if name == "agents" {
+                    "#enrolment-command"
+                } else {
+                    "#public-address"
+                },
+            )
+            .await;
             browser
                 .screenshot(&format!("issue20-address-{name}-{width}"))
                 .await;

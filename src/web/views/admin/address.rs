@@ -6,10 +6,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::config::PublicAddress;
+use crate::identity::ClientInfo;
 use crate::site::{AddressSource, SiteError};
 use crate::web::AppState;
 use crate::web::error::{PageError, Problem};
-use crate::identity::ClientInfo;
 use crate::web::extract::{AdminForm, SignedForm, csrf_field};
 use crate::web::views::redirect;
 
@@ -85,13 +85,11 @@ pub async fn save(
     {
         Ok((_, true)) => Ok(redirect("/admin/settings?done=address_certificate")),
         Ok((_, false)) => Ok(redirect("/admin/settings?done=address")),
-        Err(e @ (SiteError::Invalid(_) | SiteError::Configured)) => Err(PageError(
-            Problem::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                e.to_string(),
-            ),
-        )),
+        Err(e @ (SiteError::Invalid(_) | SiteError::Configured)) => Err(PageError(Problem::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            e.to_string(),
+        ))),
         Err(SiteError::Forbidden) => Err(PageError(Problem::new(
             actix_web::http::StatusCode::FORBIDDEN,
             "forbidden",
