@@ -32,8 +32,8 @@ pub mod mail;
 pub mod ldap;
 pub mod ldap_people;
 pub mod output_devices;
-// Issue 20: the public address typed on the first-run / settings page.
 pub mod printers;
+// Issue 20: the public address typed on the first-run / settings page.
 pub mod public_address;
 pub mod quota;
 pub mod releases;
