@@ -35,6 +35,8 @@ pub mod mail;
 pub mod private_files;
 pub mod release;
 pub mod services;
+// Issue 20: the public address people use, and the machine's names to propose.
+pub mod site;
 pub mod telemetry;
 pub mod tls;
 pub mod vault;

@@ -32,6 +32,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("first run: {0}")]
     FirstRun(String),
+    #[error("public address: {0}")]
+    Site(#[from] crate::site::SiteError),
 }
 
 /// Everything a running server (or an operator command) works with. Cheap to clone.
@@ -52,6 +54,8 @@ pub struct Services {
     // Issue 16: the organisation's directory (LDAP / Active Directory).
     pub directory: crate::identity::ldap::Directory,
     pub master_source: vault::MasterKeySource,
+    /// Issue 20: the public address every link is built from.
+    pub site: crate::site::Site,
 }
 
 impl Services {
@@ -124,6 +128,7 @@ impl Services {
         }
         // Single sign-on (issue 16, oidc).
         let sso = crate::identity::oidc::SingleSignOn::new(identity.clone(), settings.oidc.clone());
+        let site = crate::site::Site::load(db.clone(), identity.clone(), &settings).await?;
         first_run_code(&identity, &settings).await?;
         crate::private_files::warn_if_loose(&private_paths(&settings));
         tracing::info!(
@@ -145,6 +150,7 @@ impl Services {
             sso,
             directory,
             master_source: source,
+            site,
         })
     }
 }
@@ -232,6 +238,10 @@ impl Services {
             .await
         {
             tracing::warn!(error = %e, "forgetting old station sign-ins failed; will retry");
+        }
+        // The public address another server process may have changed (issue 20).
+        if let Err(e) = self.site.reload().await {
+            tracing::warn!(error = %e, "reading the public address failed; will retry");
         }
         let expired = self.jobs.expire_due(now).await;
         if let Err(e) = &expired {

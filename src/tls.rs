@@ -1,7 +1,9 @@
 //! TLS for every side of PrintPark, on rustls with the aws-lc-rs provider:
 //!
 //! - the one listener's certificate: the admin's own (`server.tls_cert`/`tls_key`),
-//!   or a self-signed one made on first start under `<data_dir>/tls` and reused after;
+//!   or a self-signed one made on first start under `<data_dir>/tls` and reused after,
+//!   naming the machine (localhost, host name, LAN addresses) and the public address;
+//!   made again, and swapped in live, when the public address changes (issue 20);
 //! - one certificate-pinning verifier for every client we run: the IPP client towards
 //!   printers, the agent towards the server, the health check and tests towards our
 //!   own listener. Printers and PrintPark servers show self-signed certificates that no
@@ -13,13 +15,15 @@
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rustls::DigitallySignedStruct;
 use rustls::ServerConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
@@ -53,14 +57,104 @@ pub fn certificate_paths(settings: &Settings) -> (PathBuf, PathBuf) {
     }
 }
 
-/// Paths of the certificate and key in use, making a self-signed pair if needed.
+/// The file beside a self-made certificate listing the names it was made for, one a
+/// line: how a start or a changed public address knows whether to make it again
+/// without parsing X.509.
+const NAMES_FILE: &str = "cert.names";
+
+/// Paths of the certificate and key in use, making a self-signed pair if needed (for
+/// the host of `server.public_url`, if set). Operator commands use this; the server
+/// uses [`server_config`], which also names the machine's addresses.
 pub fn ensure_certificate(settings: &Settings) -> Result<(PathBuf, PathBuf), TlsError> {
+    let public = settings
+        .server
+        .public_url
+        .as_deref()
+        .and_then(|u| crate::config::PublicAddress::parse(u).ok())
+        .map(|a| a.certificate_name());
+    ensure_certificate_for(settings, public.as_deref(), &[]).map(|(cert, key, _)| (cert, key))
+}
+
+/// Paths of the certificate and key in use. The admin's own pair is never touched.
+/// A self-made pair is made when missing, and made again when it does not carry
+/// `public_name` (the host of the public address, changed since it was made); a new
+/// one carries `machine_names` (localhost, the host name, the LAN addresses) too.
+/// Returns whether a certificate was made now.
+pub fn ensure_certificate_for(
+    settings: &Settings,
+    public_name: Option<&str>,
+    machine_names: &[String],
+) -> Result<(PathBuf, PathBuf, bool), TlsError> {
     let (cert, key) = certificate_paths(settings);
-    if settings.server.tls_cert.is_some() || (cert.exists() && key.exists()) {
-        return Ok((cert, key));
+    if settings.server.tls_cert.is_some() {
+        return Ok((cert, key, false));
+    }
+    if cert.exists() && key.exists() {
+        let carried = names_carried(settings);
+        if public_name.is_none_or(|wanted| carried.iter().any(|n| n.eq_ignore_ascii_case(wanted))) {
+            return Ok((cert, key, false));
+        }
     }
     let dir = settings.tls_dir();
     std::fs::create_dir_all(&dir).map_err(|e| tls_error(&dir, e))?;
+    let mut names: Vec<String> = if machine_names.is_empty() {
+        legacy_names()
+    } else {
+        machine_names.to_vec()
+    };
+    if let Some(public) = public_name {
+        names.insert(0, public.to_ascii_lowercase());
+    }
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| !n.is_empty() && seen.insert(n.to_ascii_lowercase()));
+    let certified =
+        rcgen::generate_simple_self_signed(names.clone()).map_err(|e| tls_error(&cert, e))?;
+    // Written beside and renamed over, so a reader never sees a key of one pair with
+    // the certificate of another for longer than between the two renames.
+    let (key_tmp, cert_tmp) = (
+        key.with_extension("pem.tmp"),
+        cert.with_extension("pem.tmp"),
+    );
+    write_private(&key_tmp, certified.signing_key.serialize_pem().as_bytes())?;
+    std::fs::write(&cert_tmp, certified.cert.pem()).map_err(|e| tls_error(&cert, e))?;
+    std::fs::rename(&key_tmp, &key).map_err(|e| tls_error(&key, e))?;
+    std::fs::rename(&cert_tmp, &cert).map_err(|e| tls_error(&cert, e))?;
+    let names_path = dir.join(NAMES_FILE);
+    std::fs::write(&names_path, format!("{}\n", names.join("\n")))
+        .map_err(|e| tls_error(&names_path, e))?;
+    tracing::info!(cert = %cert.display(), names = ?names, "generated a self-signed TLS certificate (set server.tls_cert/tls_key to use your own)");
+    Ok((cert, key, true))
+}
+
+/// The names the self-made certificate carries: from its names file, or, for one made
+/// before that file existed, what those versions put in (localhost, the loopback
+/// addresses, the host name and the host of `server.public_url`).
+fn names_carried(settings: &Settings) -> Vec<String> {
+    match std::fs::read_to_string(settings.tls_dir().join(NAMES_FILE)) {
+        Ok(text) => text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Err(_) => {
+            let mut names = legacy_names();
+            if let Some(url) = settings
+                .server
+                .public_url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+                && let Some(host) = url.host_str()
+            {
+                names.push(host.trim_start_matches('[').trim_end_matches(']').into());
+            }
+            names
+        }
+    }
+}
+
+/// What a certificate carried before it named the machine's addresses.
+fn legacy_names() -> Vec<String> {
     let mut names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
@@ -72,20 +166,7 @@ pub fn ensure_certificate(settings: &Settings) -> Result<(PathBuf, PathBuf), Tls
             names.push(host.to_string());
         }
     }
-    if let Some(url) = settings
-        .server
-        .public_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-        && let Some(host) = url.host_str()
-    {
-        names.push(host.to_string());
-    }
-    let certified = rcgen::generate_simple_self_signed(names).map_err(|e| tls_error(&cert, e))?;
-    write_private(&key, certified.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(&cert, certified.cert.pem()).map_err(|e| tls_error(&cert, e))?;
-    tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate (set server.tls_cert/tls_key to use your own)");
-    Ok((cert, key))
+    names
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
@@ -98,41 +179,99 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     file.write_all(bytes).map_err(|e| tls_error(path, e))
 }
 
-/// A rustls server configuration (HTTP/1.1; aws-lc-rs provider) for the listener.
-pub fn server_config(settings: &Settings) -> Result<ServerConfig, TlsError> {
-    let (cert_path, key_path) = ensure_certificate(settings)?;
+/// The certificate and key from their PEM files, checked to belong together.
+fn load_certified_key(
+    cert_path: &Path,
+    key_path: &Path,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
     let certs: Vec<CertificateDer<'static>> = {
-        let file = std::fs::File::open(&cert_path).map_err(|e| tls_error(&cert_path, e))?;
+        let file = std::fs::File::open(cert_path).map_err(|e| tls_error(cert_path, e))?;
         rustls_pemfile::certs(&mut BufReader::new(file))
             .collect::<Result<_, _>>()
-            .map_err(|e| tls_error(&cert_path, e))?
+            .map_err(|e| tls_error(cert_path, e))?
     };
     if certs.is_empty() {
-        return Err(tls_error(
-            &cert_path,
-            "no certificate found in the PEM file",
-        ));
+        return Err(tls_error(cert_path, "no certificate found in the PEM file"));
     }
     let key: PrivateKeyDer<'static> = {
-        let file = std::fs::File::open(&key_path).map_err(|e| tls_error(&key_path, e))?;
+        let file = std::fs::File::open(key_path).map_err(|e| tls_error(key_path, e))?;
         rustls_pemfile::private_key(&mut BufReader::new(file))
-            .map_err(|e| tls_error(&key_path, e))?
-            .ok_or_else(|| tls_error(&key_path, "no private key found in the PEM file"))?
+            .map_err(|e| tls_error(key_path, e))?
+            .ok_or_else(|| tls_error(key_path, "no private key found in the PEM file"))?
     };
+    CertifiedKey::from_der(certs, key, provider)
+        .map_err(|e| TlsError::Config(format!("certificate and key do not match: {e}")))
+}
+
+/// The listener's certificate, swappable while it serves: a self-made certificate made
+/// again for a new public address is shown from the next handshake on, no restart.
+#[derive(Debug)]
+pub struct LiveCertificate {
+    current: RwLock<Arc<CertifiedKey>>,
+    provider: Arc<CryptoProvider>,
+    settings: Settings,
+}
+
+impl ResolvesServerCert for LiveCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+}
+
+impl LiveCertificate {
+    /// Makes a self-made certificate again when it does not carry `public_name` and
+    /// serves it from the next handshake on; the admin's own certificate is left alone.
+    /// Returns whether it was made again.
+    pub fn renew_for(&self, public_name: &str, machine_names: &[String]) -> Result<bool, TlsError> {
+        let (cert, key, made) =
+            ensure_certificate_for(&self.settings, Some(public_name), machine_names)?;
+        if made {
+            let certified = load_certified_key(&cert, &key, &self.provider)?;
+            *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(certified);
+        }
+        Ok(made)
+    }
+
+    /// True when PrintPark made the certificate (false: the admin's `server.tls_cert`).
+    pub fn is_self_made(&self) -> bool {
+        self.settings.server.tls_cert.is_none()
+    }
+}
+
+/// A rustls server configuration (HTTP/1.1; aws-lc-rs provider) for the listener, and
+/// its certificate, which can be swapped while serving. A self-made certificate is made
+/// for `public_name` and `machine_names` when missing or lacking `public_name`.
+pub fn server_config(
+    settings: &Settings,
+    public_name: Option<&str>,
+    machine_names: &[String],
+) -> Result<(ServerConfig, Arc<LiveCertificate>), TlsError> {
+    let (cert_path, key_path, _) = ensure_certificate_for(settings, public_name, machine_names)?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let certified = load_certified_key(&cert_path, &key_path, &provider)?;
+    let live = Arc::new(LiveCertificate {
+        current: RwLock::new(Arc::new(certified)),
+        provider: provider.clone(),
+        settings: settings.clone(),
+    });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Config(format!("certificate and key do not match: {e}")))?;
+        .with_cert_resolver(live.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // No TLS 1.3 session tickets: CUPS (GnuTLS) clients that read with a time-out —
     // its ipps backend, `ipptool -T` — take the post-handshake ticket record for the
     // end of the response and see 0 bytes. Sessions still resume through the server's
     // session cache (TLS 1.2) and full handshakes are cheap with the P-256 key.
     config.send_tls13_tickets = 0;
-    Ok(config)
+    Ok((config, live))
 }
 
 /// The first certificate of a PEM file.
@@ -255,5 +394,50 @@ impl ServerCertVerifier for PinnedCertificate {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_made_certificate_is_made_again_only_for_a_name_it_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let machine = vec!["localhost".to_string(), "192.0.2.7".to_string()];
+        let (cert, _, made) = ensure_certificate_for(&settings, None, &machine).unwrap();
+        assert!(made);
+        assert_eq!(names_carried(&settings), machine);
+        let first = std::fs::read(&cert).unwrap();
+        // Known names (the machine's, in any case) change nothing.
+        for name in [None, Some("LOCALHOST"), Some("192.0.2.7")] {
+            assert!(!ensure_certificate_for(&settings, name, &machine).unwrap().2);
+        }
+        assert_eq!(std::fs::read(&cert).unwrap(), first);
+        let (_, _, made) =
+            ensure_certificate_for(&settings, Some("print.example"), &machine).unwrap();
+        assert!(made);
+        assert_eq!(names_carried(&settings)[0], "print.example");
+        assert_ne!(std::fs::read(&cert).unwrap(), first);
+        // The listener's configuration loads it.
+        assert!(server_config(&settings, Some("print.example"), &machine).is_ok());
+    }
+
+    #[test]
+    fn an_admins_own_certificate_is_never_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        settings.server.tls_cert = Some(dir.path().join("own.pem"));
+        settings.server.tls_key = Some(dir.path().join("own.key"));
+        let (_, _, made) = ensure_certificate_for(&settings, Some("print.example"), &[]).unwrap();
+        assert!(!made);
+        assert!(!dir.path().join("own.pem").exists());
     }
 }

@@ -200,6 +200,19 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
             ipp: plain.as_ref().map(|(_, a)| a.port()),
         },
     );
+    // Issue 20: the log's advice names an address other machines can use too.
+    let setup_url = services
+        .site
+        .usable_address()
+        .map(|a| a.url("/setup"))
+        .or_else(|| {
+            services
+                .site
+                .proposals()
+                .first()
+                .map(|p| format!("{p}/setup"))
+        })
+        .unwrap_or_else(|| format!("https://localhost:{}/setup", bound.port()));
     drop(services);
     let plain_handle = plain.map(|(server, _)| {
         let handle = server.handle();
@@ -208,8 +221,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     });
     if first_run {
         tracing::info!(
-            "first run: open https://localhost:{}/setup to create the first admin",
-            bound.port()
+            "first run: open {setup_url} to create the first admin and set the public address"
         );
     }
     let served = server.await.map_err(|e| CliError::Failed(e.to_string()));

@@ -6,6 +6,7 @@
 //! `settings.rs` holds every section with its defaults, `layering.rs` the loading
 //! order, `validation.rs` the checks types cannot express.
 
+mod address;
 mod identity;
 mod layering;
 mod settings;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use address::{AddressError, PublicAddress};
 pub use identity::{
     LdapAttributes, LdapPreset, LdapSecurity, LdapSettings, OidcMatchClaim, OidcProviderSettings,
     OidcSettings, SmtpSecurity, SmtpSettings,

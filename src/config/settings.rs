@@ -137,7 +137,10 @@ impl Default for QueueSettings {
 pub struct ServerSettings {
     /// The one TLS listener (web, API, IPP).
     pub listen: String,
-    /// How users reach the server, e.g. `https://print.example.org`; used in links.
+    /// How users reach the server, e.g. `https://print.example.org:8443`; used in every
+    /// link handed out (QR labels, station links, the agent command). When set it wins
+    /// over the address typed on the first-run / Admin → Settings page, which then
+    /// shows it read-only (issue 20).
     pub public_url: Option<String>,
     /// PEM certificate chain and key; a self-signed pair is made under `data_dir/tls` when unset.
     pub tls_cert: Option<PathBuf>,

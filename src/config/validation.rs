@@ -193,16 +193,11 @@ impl Settings {
             });
         }
         if let Some(url) = &self.server.public_url {
-            let parsed = url::Url::parse(url).map_err(|e| ConfigError::Setting {
+            // The same parser as the first-run and settings pages (issue 20).
+            super::PublicAddress::parse(url).map_err(|e| ConfigError::Setting {
                 key: "server.public_url",
                 reason: e.to_string(),
             })?;
-            if parsed.scheme() != "https" {
-                return Err(ConfigError::Setting {
-                    key: "server.public_url",
-                    reason: "must start with https://".into(),
-                });
-            }
         }
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return Err(ConfigError::Setting {

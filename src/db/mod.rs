@@ -33,6 +33,8 @@ pub mod ldap;
 pub mod ldap_people;
 pub mod output_devices;
 pub mod printers;
+// Issue 20: the public address typed on the first-run / settings page.
+pub mod public_address;
 pub mod quota;
 pub mod releases;
 pub mod sessions;

@@ -148,6 +148,8 @@ audit_actions! {
     DirectorySignIn => "directory.sign_in",
     /// Username and password at a release station (the "directory password" way).
     StationPassword => "station.password",
+    // Issue 20: the public address set on the first-run or settings page.
+    PublicAddress => "settings.public_address",
 }
 
 /// How it ended, in the audit log.

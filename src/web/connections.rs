@@ -462,3 +462,122 @@ mod tests {
         assert!(limits.admit("::ffff:192.0.2.9".parse().unwrap()).is_err());
     }
 }
+
+/// What a new connection's first byte says it speaks (issue 20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstByte {
+    /// 0x16: a TLS handshake record.
+    Tls,
+    /// Anything else: plain HTTP (someone typed `http://` with the TLS port).
+    Plain,
+    /// Closed, or silent past the time-out.
+    Nothing,
+}
+
+/// Looks at the first byte without taking it (the TLS acceptor reads it again).
+pub async fn first_byte(tcp: &tokio::net::TcpStream, within: Duration) -> FirstByte {
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(within, tcp.peek(&mut byte)).await {
+        Ok(Ok(1..)) if byte[0] == 0x16 => FirstByte::Tls,
+        Ok(Ok(1..)) => FirstByte::Plain,
+        _ => FirstByte::Nothing,
+    }
+}
+
+/// Largest plain-HTTP head read before answering the redirect.
+const PLAIN_HEAD_BYTES: usize = 8 * 1024;
+
+/// Answers a plain-HTTP request on the TLS port with a redirect to the same host and
+/// path over `https://` (301 for GET and HEAD, 308 otherwise so a POST stays a POST),
+/// then closes. The head must arrive within `within`; the Host header is used only
+/// when it is a plain host[:port] (anything else falls back to the listener's address).
+pub async fn redirect_to_https(
+    mut tcp: tokio::net::TcpStream,
+    within: Duration,
+    fallback_host: &str,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::with_capacity(1024);
+    let read = async {
+        let mut chunk = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < PLAIN_HEAD_BYTES {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let timed_out = tokio::time::timeout(within, read).await.is_err();
+    if timed_out || head.is_empty() {
+        return;
+    }
+    let answer = redirect_answer(&head, fallback_host);
+    let _ = tokio::time::timeout(within, async {
+        let _ = tcp.write_all(answer.as_bytes()).await;
+        let _ = tcp.shutdown().await;
+    })
+    .await;
+}
+
+/// The redirect for a plain-HTTP head (pure, for the unit test).
+fn redirect_answer(head: &[u8], fallback_host: &str) -> String {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().unwrap_or_default();
+    // Origin-form paths only, of visible ASCII (no header injection through the path).
+    let path = if target.starts_with('/') && target.bytes().all(|b| b.is_ascii_graphic()) {
+        target
+    } else {
+        "/"
+    };
+    let host = lines
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("host")
+                .then(|| value.trim())
+        })
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        })
+        .unwrap_or(fallback_host);
+    let status = if matches!(method, "GET" | "HEAD") {
+        "301 Moved Permanently"
+    } else {
+        "308 Permanent Redirect"
+    };
+    let location = format!("https://{host}{path}");
+    let body = format!("This port speaks HTTPS: {location}\n");
+    format!(
+        "HTTP/1.1 {status}\r\nLocation: {location}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::redirect_answer;
+
+    #[test]
+    fn plain_http_is_sent_to_https_with_its_host_and_path() {
+        let answer = redirect_answer(
+            b"GET /admin/printers?x=1 HTTP/1.1\r\nHost: print.example:8443\r\n\r\n",
+            "127.0.0.1:8443",
+        );
+        assert!(answer.starts_with("HTTP/1.1 301 "), "{answer}");
+        assert!(answer.contains("\r\nLocation: https://print.example:8443/admin/printers?x=1\r\n"));
+        let post = redirect_answer(b"POST /ipp/print HTTP/1.1\r\nhost: p\r\n\r\n", "h:1");
+        assert!(
+            post.starts_with("HTTP/1.1 308 ") && post.contains("Location: https://p/ipp/print\r\n")
+        );
+        // A hostile Host or target falls back to safe values.
+        let odd = redirect_answer(b"GET http://evil/ HTTP/1.1\r\nHost: a\rb\r\n\r\n", "h:1");
+        assert!(odd.contains("Location: https://h:1/\r\n"), "{odd}");
+    }
+}

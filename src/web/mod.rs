@@ -114,11 +114,19 @@ pub fn serve_on(
 ) -> Result<(actix_web::dev::Server, SocketAddr), StartError> {
     let addr = listener.local_addr()?;
     no_delay(&listener);
-    let tls = std::sync::Arc::new(
-        crate::tls::server_config(&services.settings)
-            .map_err(|e| StartError::Tls(e.to_string()))?,
-    );
+    // The certificate names the public address and the machine (issue 20); the site
+    // makes it again, live, when an admin changes the address.
+    let public_name = services.site.public_address().map(|a| a.certificate_name());
+    let (tls, certificate) = crate::tls::server_config(
+        &services.settings,
+        public_name.as_deref(),
+        &services.site.machine_names(),
+    )
+    .map_err(|e| StartError::Tls(e.to_string()))?;
+    services.site.attach_listener(certificate, addr.port());
+    let tls = std::sync::Arc::new(tls);
     let server_settings = services.settings.server.clone();
+    let infra = services.release.infra();
     let (state, workers, keep_alive) = app_state(services);
     let head_timeout = std::time::Duration::from_secs(server_settings.request_head_timeout_secs);
     let limits = connections::ConnectionLimits::new(
@@ -128,6 +136,15 @@ pub fn serve_on(
     let host = addr.to_string();
     let builder = actix_server::Server::build();
     let shutdown = builder.graceful_shutdown_signal();
+    // Long-polls (agents' orders, output devices' Get-Notifications) end at once when
+    // the server begins to stop, instead of holding the graceful shutdown for up to
+    // 25 s each (issue 20).
+    let stopping = shutdown.clone();
+    tokio::spawn(async move {
+        stopping.notified().await;
+        infra.end_long_polls();
+    });
+    let fallback_host = addr.to_string();
     let server = builder
         .workers(workers)
         // A backstop only, above the shared cap in `limits` (which refuses first): at
@@ -176,10 +193,12 @@ pub fn serve_on(
                 ));
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
             let limits = limits.clone();
+            let fallback_host = fallback_host.clone();
             actix_service::fn_factory(move || {
                 let http = actix_service::ServiceFactory::new_service(&http, ());
                 let acceptor = acceptor.clone();
                 let limits = limits.clone();
+                let fallback_host = fallback_host.clone();
                 async move {
                     let http = std::rc::Rc::new(http.await?);
                     Ok::<_, ()>(actix_service::fn_service(
@@ -187,9 +206,15 @@ pub fn serve_on(
                             let http = http.clone();
                             let acceptor = acceptor.clone();
                             let limits = limits.clone();
+                            let fallback_host = fallback_host.clone();
                             async move {
-                                accept_connection(tcp, &limits, &acceptor, head_timeout, &*http)
-                                    .await;
+                                let doors = Doors {
+                                    limits: &limits,
+                                    acceptor: &acceptor,
+                                    head_timeout,
+                                    fallback_host: &fallback_host,
+                                };
+                                accept_connection(tcp, &doors, &*http).await;
                                 Ok::<_, ()>(())
                             }
                         },
@@ -205,15 +230,20 @@ pub fn serve_on(
     Ok((server, addr))
 }
 
-/// One accepted connection: admitted by the caps (else closed at once), TLS within the
-/// head time-out, then HTTP/1.1.
-async fn accept_connection<S>(
-    tcp: tokio::net::TcpStream,
-    limits: &connections::ConnectionLimits,
-    acceptor: &tokio_rustls::TlsAcceptor,
+/// What every accepted connection passes on its way to HTTP.
+struct Doors<'a> {
+    limits: &'a connections::ConnectionLimits,
+    acceptor: &'a tokio_rustls::TlsAcceptor,
     head_timeout: std::time::Duration,
-    http: &S,
-) where
+    /// The listener's address, for a redirect asked without a Host header.
+    fallback_host: &'a str,
+}
+
+/// One accepted connection: admitted by the caps (else closed at once), TLS within the
+/// head time-out, then HTTP/1.1. Plain `http://` sent to this port (its first byte is
+/// not a TLS handshake record) gets a redirect to `https://` instead (issue 20).
+async fn accept_connection<S>(tcp: tokio::net::TcpStream, doors: &Doors<'_>, http: &S)
+where
     S: actix_service::Service<(
             connections::PacedIo<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
             actix_http::Protocol,
@@ -223,6 +253,7 @@ async fn accept_connection<S>(
     let Ok(peer) = tcp.peer_addr() else {
         return;
     };
+    let (limits, head_timeout) = (doors.limits, doors.head_timeout);
     let permit = match limits.admit(peer.ip()) {
         Ok(permit) => permit,
         Err(refusal) => {
@@ -231,7 +262,16 @@ async fn accept_connection<S>(
             return;
         }
     };
-    let tls = match tokio::time::timeout(head_timeout, acceptor.accept(tcp)).await {
+    match connections::first_byte(&tcp, head_timeout).await {
+        connections::FirstByte::Tls => {}
+        connections::FirstByte::Plain => {
+            connections::redirect_to_https(tcp, head_timeout, doors.fallback_host).await;
+            return;
+        }
+        // Silent past the time-out, or closed: nothing to answer.
+        connections::FirstByte::Nothing => return,
+    }
+    let tls = match tokio::time::timeout(head_timeout, doors.acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         // A failed or slow handshake: nothing to answer.
         _ => return,

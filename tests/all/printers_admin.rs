@@ -195,6 +195,9 @@ async fn labels_show_a_qr_code_per_enabled_printer_as_html_and_svg() {
 
     let rows = server.services.printers.list().await.unwrap();
     let guid = |name: &str| rows.iter().find(|p| p.name == name).unwrap().guid.clone();
+    // Issue 20: labels are made only for a public address other machines can reach.
+    let public = "https://print-test.example:8443";
+    crate::first_hour_address::set_public_address(&server, &client, public).await;
 
     let page = get_text(&client, server.url("/admin/printers/labels")).await;
     assert_eq!(page.matches("<svg").count(), 2, "{page}");
@@ -205,7 +208,7 @@ async fn labels_show_a_qr_code_per_enabled_printer_as_html_and_svg() {
     assert!(page.contains("Scan with your phone camera to print your documents here"));
     for name in ["Hall & Co", "Library"] {
         assert!(
-            page.contains(&format!("{}/r/{}", server.base, guid(name))),
+            page.contains(&format!("{public}/r/{}", guid(name))),
             "{name}"
         );
     }

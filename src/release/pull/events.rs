@@ -69,7 +69,7 @@ impl Infra {
                         .await?,
                 );
             }
-            if !events.is_empty() || Instant::now() >= deadline {
+            if !events.is_empty() || Instant::now() >= deadline || self.events.stopping() {
                 return Ok(events);
             }
             // (The device's leases were renewed when it signed in for this request;

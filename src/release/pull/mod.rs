@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
@@ -150,6 +150,8 @@ pub(super) struct EventBell {
     bells: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Notify>>>,
     /// Requests waiting now.
     waiting: AtomicUsize,
+    /// Set when the server begins to stop: long-polls answer at once (issue 20).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl EventBell {
@@ -166,6 +168,11 @@ impl EventBell {
         if let Some(bell) = self.bells().get(&printer_id) {
             bell.notify_waiters();
         }
+    }
+
+    /// True once the server began to stop.
+    pub(super) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Something happened somewhere (another process wrote events).
@@ -187,6 +194,15 @@ impl Infra {
     pub(super) fn new(release: Release) -> Self {
         let events = release.events.clone();
         Self { release, events }
+    }
+
+    /// The server begins to stop: every long-poll (Get-Notifications, an agent's
+    /// orders) answers now with what it has, so the graceful shutdown does not wait
+    /// up to 25 s for them (issue 20). Set first, then rung: a poll that registered
+    /// before is woken, one that registers after sees the flag.
+    pub fn end_long_polls(&self) {
+        self.events.stopping.store(true, Ordering::SeqCst);
+        self.events.ring_all();
     }
 
     /// Audits an admin's successful change to agents or output devices.

@@ -260,7 +260,11 @@ impl Infra {
                 .db
                 .agent_orders(agent.id, failover_key(agent), self.away_before())
                 .await?;
-            if !orders.is_empty() || !discard.is_empty() || tokio::time::Instant::now() >= deadline
+            // A stopping server answers at once (issue 20; the wait below is a second).
+            if !orders.is_empty()
+                || !discard.is_empty()
+                || tokio::time::Instant::now() >= deadline
+                || self.events.stopping()
             {
                 let orders = orders
                     .into_iter()

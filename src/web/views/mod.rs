@@ -124,13 +124,15 @@ pub fn size(bytes: i64) -> String {
     }
 }
 
-/// Where people reach this server: `server.public_url`, else the Host they used.
-/// Shared by the admin pages (labels, agents, single sign-on), the single sign-on
-/// redirect and the password-reset link.
+/// Where people reach this server: the public address (`server.public_url`, else the
+/// one set on the first-run or settings page; see `site`), and only while none is set
+/// the Host the browser used. The one source of every URL handed out: QR labels,
+/// station and phone links, the agent command, single sign-on and reset links, the
+/// set-up-printing page.
 pub fn public_base(req: &actix_web::HttpRequest, state: &crate::web::AppState) -> String {
-    match state.services.settings.server.public_url.as_deref() {
-        Some(url) if !url.trim_end_matches('/').is_empty() => url.trim_end_matches('/').into(),
-        _ => format!("https://{}", req.connection_info().host()),
+    match state.services.site.public_address() {
+        Some(address) => address.as_str().to_string(),
+        None => format!("https://{}", req.connection_info().host()),
     }
 }
 

@@ -1,6 +1,8 @@
 //! First run: the page that creates the first admin — only with the setup code the
 //! server printed at start, and only once — and shows the generated master key once,
-//! with the warning to back it up.
+//! with the warning to back it up. It also asks for the public address people will
+//! use (issue 20), proposing the machine's host name and LAN addresses; the settings'
+//! `server.public_url`, when set, is shown instead and wins.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -23,6 +25,8 @@ struct SetupPage {
     page: Page,
     master_key: Option<Zeroizing<String>>,
     form: SetupForm,
+    /// Issue 20: the public address field (current value, proposals, settings' value).
+    address: crate::web::views::admin::address::AddressView,
 }
 
 #[derive(Deserialize, Default)]
@@ -44,6 +48,10 @@ pub struct SetupForm {
     password_again: String,
     #[serde(default)]
     key_saved: Option<String>,
+    /// The public address people use (`https://name:port`); ignored when the
+    /// settings' `server.public_url` sets it.
+    #[serde(default)]
+    pub public_address: String,
 }
 
 csrf_field!(SetupForm);
@@ -63,9 +71,17 @@ async fn show(
     page.error = problem.as_ref().map(|p| p.message.clone());
     let master_key =
         master::key_pending_backup(&state.services.db, &state.services.settings).await?;
+    let mut address = crate::web::views::admin::address::AddressView::of(state);
+    if !form.public_address.trim().is_empty() {
+        // What was typed comes back after a mistake elsewhere in the form.
+        address.proposals.retain(|p| *p != form.public_address);
+        address.proposals.insert(0, form.public_address.clone());
+        address.current = None;
+    }
     let mut response = render(&SetupPage {
         page,
         master_key,
+        address,
         form: SetupForm {
             setup_code: String::new(),
             password: String::new(),
@@ -135,6 +151,15 @@ pub async fn setup_submit(
         );
         return show(&req, &state, form, problem).await;
     }
+    // The address is checked before anything is created, so a typo costs nothing.
+    // Left empty (a script, or an admin who will decide later), it is simply not set
+    // yet: the dashboard, labels and agents pages then ask for it.
+    let typed = !form.public_address.trim().is_empty()
+        && state.services.site.source() != crate::site::AddressSource::Settings;
+    if typed && let Err(e) = crate::config::PublicAddress::parse(&form.public_address) {
+        let problem = form_problem(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+        return show(&req, &state, form, problem).await;
+    }
     if form.password != form.password_again {
         let problem = form_problem(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -150,11 +175,11 @@ pub async fn setup_submit(
         admin: true,
         password: Some(form.password.clone()),
     };
-    match identity
+    let admin = match identity
         .complete_first_run(&request, &form.setup_code, &client)
         .await
     {
-        Ok(_) => {}
+        Ok(admin) => admin,
         // Someone else completed it a moment ago: the page is gone.
         Err(IdentityError::Forbidden) => return Ok(redirect("/login")),
         Err(e) => {
@@ -163,6 +188,18 @@ pub async fn setup_submit(
                 return Err(PageError(problem));
             }
             return show(&req, &state, form, Some(problem)).await;
+        }
+    };
+    if typed {
+        // Checked above; a failure here (the database) leaves the admin made and the
+        // address to set in Admin → Settings, which the dashboard then asks for.
+        if let Err(e) = state
+            .services
+            .site
+            .set(&form.public_address, &admin, &client)
+            .await
+        {
+            tracing::warn!(error = %e, "the public address from the first-run page was not saved");
         }
     }
     crate::services::forget_setup_code(&state.services.settings);

@@ -2,6 +2,11 @@
 //! (confirming the site key id it reports, choosing whom it may park jobs for and
 //! whether it delivers failover copies), assign printers to it, see its health,
 //! version and last contact, revoke it.
+//!
+//! While the public address is unset or a loopback name the page warns (issue 20) but
+//! still shows the enrolment command: an agent on this same machine can use it, and
+//! one elsewhere fails at once and visibly (unlike a QR label, which `labels.rs`
+//! refuses to print).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -109,6 +114,8 @@ struct AgentsPage {
     code: Option<(String, String)>,
     /// SHA-256 of the server's certificate, for `--server-fingerprint`.
     fingerprint: String,
+    /// Why the command's address may not work from other machines (issue 20).
+    address_warning: Option<String>,
 }
 
 fn server_fingerprint(state: &AppState) -> String {
@@ -170,6 +177,7 @@ async fn agents_page(
         assignable,
         code,
         fingerprint,
+        address_warning: super::address::address_warning(state),
     })
 }
 

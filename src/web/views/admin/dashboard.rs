@@ -49,6 +49,52 @@ struct DashboardPage {
     devices_offline: usize,
     devices_low: usize,
     entries: Vec<AuditLine>,
+    /// Issue 20: what a new installation still needs, while anything does.
+    next_steps: Vec<NextStep>,
+}
+
+/// One step of setting PrintPark up, on a fresh dashboard.
+pub struct NextStep {
+    pub done: bool,
+    pub text: &'static str,
+    pub href: &'static str,
+    pub link: &'static str,
+}
+
+/// The first steps, in the order an admin takes them; empty once the address is
+/// usable, printers exist and people besides the admin do.
+fn next_steps(address_usable: bool, printers: usize, users: i64) -> Vec<NextStep> {
+    let steps = vec![
+        NextStep {
+            done: address_usable,
+            text: "Set the public address people and phones reach this server at.",
+            href: "/admin/settings#public-address",
+            link: "Set the public address",
+        },
+        NextStep {
+            done: printers > 0,
+            text: "Add your printers (or let discovery find them).",
+            href: "/admin/printers",
+            link: "Add printers",
+        },
+        NextStep {
+            done: users > 1,
+            text: "Add the people who print: one by one, from a CSV file, or from your directory.",
+            href: "/admin/users",
+            link: "Add people",
+        },
+        NextStep {
+            done: false,
+            text: "Print the QR labels and stick one on each printer, so phones can release jobs there.",
+            href: "/admin/printers/labels",
+            link: "Print QR labels",
+        },
+    ];
+    if steps.iter().take(3).all(|s| s.done) {
+        Vec::new()
+    } else {
+        steps
+    }
 }
 
 pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, PageError> {
@@ -76,18 +122,18 @@ pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpRes
                 .is_some_and(|p| *p < crate::devices::LOW_SUPPLY_PERCENT)
         })
         .count();
+    let printers = s.printers.list().await?;
+    let users = s.db.count_users().await?;
     render(&DashboardPage {
         page,
-        users: s.db.count_users().await?,
+        users,
         held_jobs: s.jobs.count_held().await?,
         attention: s.release.problems(&who.0.principal.user).await?.len(),
-        printers_down: s
-            .printers
-            .list()
-            .await?
+        printers_down: printers
             .iter()
             .filter(|p| !p.disabled && matches!(p.state.as_str(), "stopped" | "unreachable"))
             .count(),
+        next_steps: next_steps(s.site.usable_address().is_some(), printers.len(), users),
         devices_error: devices.iter().filter(|d| d.status == "error").count(),
         devices_offline: devices.iter().filter(|d| d.status == "offline").count(),
         devices_low: low,
@@ -143,12 +189,24 @@ pub async fn audit(
 struct SettingsPage {
     page: Page,
     rows: Vec<(&'static str, String)>,
+    /// Issue 20: the public address, changeable here unless `server.public_url` sets it.
+    address: super::address::AddressView,
 }
 
 /// The effective settings, secrets redacted. Changing them is done in the TOML file
-/// or environment (they are read at start).
-pub async fn settings(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, PageError> {
+/// or environment (they are read at start), except the public address (issue 20).
+pub async fn settings(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    who: Admin,
+) -> Result<HttpResponse, PageError> {
     let s = &state.services;
+    let page = Page::for_user("Settings", &s.identity, &who.0);
+    let page = match req.query_string() {
+        "done=address" => page.with_notice("Public address saved: links, labels and the agent command use it from now on."),
+        "done=address_certificate" => page.with_notice("Public address saved, and the self-signed certificate was made again for it (in use from the next connection). Agents enrolled before pin the old certificate: enrol them again."),
+        _ => page,
+    };
     let set = &s.settings;
     let rows = vec![
         ("data_dir", set.data_dir.display().to_string()),
@@ -229,7 +287,8 @@ pub async fn settings(state: web::Data<AppState>, who: Admin) -> Result<HttpResp
         ("log.level", set.log.level.clone()),
     ];
     render(&SettingsPage {
-        page: Page::for_user("Settings", &s.identity, &who.0),
+        page,
         rows,
+        address: super::address::AddressView::of(&state),
     })
 }

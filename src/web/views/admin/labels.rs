@@ -1,5 +1,10 @@
 //! QR labels for the printers: one label per enabled printer (its QR code opens the
 //! phone release page `/r/{guid}`), as a page to print or one SVG sheet.
+//!
+//! Refused while the public address is unset or a loopback name (issue 20): a label
+//! is stuck on a printer for years, and one carrying `https://localhost:8443` (the
+//! address an admin's browser used on the server itself) opens on no phone. The agent
+//! command, in contrast, is only warned about (see `agents.rs`).
 
 use std::fmt::Write as _;
 
@@ -29,6 +34,8 @@ pub struct Label {
 struct LabelsPage {
     page: Page,
     labels: Vec<Label>,
+    /// Why no labels are made now (the public address), with a link to fix it.
+    address_warning: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +51,26 @@ pub async fn labels(
     query: web::Query<LabelsQuery>,
 ) -> Result<HttpResponse, PageError> {
     let s = &state.services;
+    if let Some(warning) = super::address::address_warning(&state) {
+        return match query.format.as_deref() {
+            None | Some("html") => {
+                let page = Page::for_user("QR labels", &s.identity, &who.0);
+                let mut response = render(&LabelsPage {
+                    page,
+                    labels: Vec::new(),
+                    address_warning: Some(warning),
+                })?;
+                *response.status_mut() = StatusCode::CONFLICT;
+                Ok(response)
+            }
+            Some("svg") => Err(PageError(Problem::new(
+                StatusCode::CONFLICT,
+                "public_address",
+                format!("{warning} Set it in Admin → Settings first."),
+            ))),
+            Some(_) => Err(PageError(Problem::not_found())),
+        };
+    }
     let base = public_base(&req, &state);
     let printers: Vec<PrinterRow> = s
         .printers
@@ -67,7 +94,11 @@ pub async fn labels(
                 })
                 .collect::<Result<_, Problem>>()?;
             let page = Page::for_user("QR labels", &s.identity, &who.0);
-            render(&LabelsPage { page, labels })
+            render(&LabelsPage {
+                page,
+                labels,
+                address_warning: None,
+            })
         }
         Some("svg") => Ok(HttpResponse::Ok()
             .content_type("image/svg+xml; charset=utf-8")

@@ -4,6 +4,8 @@
 pub use super::public_base;
 use actix_web::web;
 
+// Issue 20: the public address (warning, settings form).
+pub mod address;
 pub mod agents;
 pub mod dashboard;
 pub mod devices;
@@ -28,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin", web::get().to(dashboard::dashboard))
         .route("/admin/audit", web::get().to(dashboard::audit))
         .route("/admin/settings", web::get().to(dashboard::settings))
+        .route("/admin/settings/address", web::post().to(address::save))
         .route("/admin/users", web::get().to(users::users))
         .route("/admin/users", web::post().to(users::create_user))
         // Issue 16, accounts: the import (before `{id}`), one person's page, password
