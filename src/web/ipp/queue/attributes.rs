@@ -85,7 +85,11 @@ pub(super) fn job_attributes(
         a("job-id", Value::Integer(job.id as i32)),
         a("job-uri", Value::uri(&format!("{}/{}", queue.uri, job.id))),
         a("job-printer-uri", Value::uri(&queue.uri)),
-        a("job-name", Value::name(&job.name)),
+        // Names parked from the portal can be longer than name(MAX).
+        a(
+            "job-name",
+            Value::name(&crate::ipp::names::ipp_name(&job.name)),
+        ),
         a("job-originating-user-name", Value::name(owner)),
         a("job-state", Value::Enum(state)),
         a("job-state-reasons", Value::keyword(reason)),
