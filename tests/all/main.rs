@@ -77,3 +77,9 @@ mod convert_infra;
 mod printer_language;
 // Issue 17: conversion at delivery (the convert worker and Ghostscript).
 mod convert;
+// Issue 20 (ipp): colour of PDFs as CUPS and others make them, IPP job history,
+// job names to printers, the workstation agent and unknown people.
+mod agent_unknown_person;
+mod colour;
+mod job_names;
+mod ipp_history;
