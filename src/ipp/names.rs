@@ -46,7 +46,8 @@ mod tests {
         // 84 euro signs (252 octets) + "…" (3) = 255.
         assert_eq!(cut.chars().count(), 85);
         // Two-octet characters at an odd boundary.
-        let cut = ipp_name(&"é".repeat(200));
+        let accents = "é".repeat(200);
+        let cut = ipp_name(&accents);
         assert!(cut.len() <= NAME_MAX);
         assert_eq!(cut.chars().filter(|c| *c == 'é').count(), 126);
     }

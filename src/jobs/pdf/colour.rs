@@ -557,7 +557,7 @@ impl<'a> Walker<'a> {
     }
 
     fn space_array(&self, parts: &[Object], resources: Option<&'a Dictionary>, depth: usize) -> Space {
-        let family = parts.first().and_then(|f| f.as_name().ok()).unwrap_or(b"");
+        let family = parts.first().and_then(|f| f.as_name().ok()).unwrap_or_default();
         match family {
             b"DeviceGray" | b"G" | b"CalGray" => Space::Gray,
             b"DeviceRGB" | b"RGB" | b"CalRGB" => Space::Rgb,
@@ -604,7 +604,7 @@ impl<'a> Walker<'a> {
                 }
             }
             b"Separation" => {
-                let name = parts.get(1).and_then(|n| n.as_name().ok()).unwrap_or(b"");
+                let name = parts.get(1).and_then(|n| n.as_name().ok()).unwrap_or_default();
                 let alternate = parts.get(2).map(|a| self.space(a, resources, depth + 1));
                 Space::Fixed(match name {
                     b"Black" | b"None" => false,
@@ -915,7 +915,7 @@ mod tests {
         };
         let red = vec![1.into(), 0.into(), 0.into()];
         let grey = vec![1.into(), 1.into(), 1.into()];
-        for (c1, expected) in [(red.clone(), true), (grey.clone(), false)] {
+        for (c1, expected) in [(red.clone(), true), (grey, false)] {
             let shading = gradient(c1);
             let doc = page_doc(|_| {
                 (b"/Sh0 sh".to_vec(), dictionary! { "Shading" => dictionary! { "Sh0" => shading } })
