@@ -170,7 +170,7 @@ impl<'a> Walker<'a> {
         for op in &content.operations {
             self.operations += 1;
             if self.operations > MAX_OPERATIONS
-                || (self.operations % 4096 == 0 && self.started.elapsed() > MAX_TIME)
+                || (self.operations.is_multiple_of(4096) && self.started.elapsed() > MAX_TIME)
             {
                 return Err(Stop::Limit);
             }
