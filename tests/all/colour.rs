@@ -7,12 +7,14 @@
 //! count must match Ghostscript's for every file. One CUPS-made colour PDF also
 //! arrives by IPP Print-Job (ipptool), on SQLite and Postgres.
 //!
-//! The judge: `gs -dUseFastColor -sDEVICE=inkcov` gives each page's C, M, Y, K
-//! coverage. With fast colour, RGB and grey convert without ICC profiles: a neutral
-//! (r = g = b) becomes c = m = y, so a page is colour when C, M and Y differ. (With
-//! the default ICC conversion a neutral RGB grey turns into a rich black with C, M, Y
-//! all above zero, which would call every grey written in RGB colour — not what a
-//! printer's colour meter counts, and not PrintPark's rule.)
+//! The judge: Ghostscript's ink coverage devices (`gdevicov.c`). `inkcov` reports per
+//! page the share of pixels each of C, M, Y, K touches, which cannot tell green from
+//! grey (both touch C, M and Y on the same pixels); its sibling `ink_cov` reports how
+//! much of each ink is laid down, and is used here, with `-dUseFastColor`: RGB and grey
+//! convert without ICC profiles, so a neutral (r = g = b) becomes c = m = y and a page
+//! is colour when its C, M and Y amounts differ. (With the default ICC conversion a
+//! neutral RGB grey turns into a rich black with C, M, Y above zero, which would call
+//! every grey written in RGB colour — not PrintPark's rule, nor a printer's meter's.)
 
 use crate::support;
 
@@ -23,8 +25,8 @@ use printpark::identity::{ClientInfo, User};
 use printpark::jobs::{ColorMode, Compression, Sides, Submission};
 use support::{Backend, TestServer};
 
-/// A page counts as colour when its C, M, Y coverages differ by more than this.
-const EPSILON: f64 = 0.0001;
+/// A page counts as colour when its C, M, Y amounts (percent) differ by more than this.
+const EPSILON: f64 = 0.001;
 
 /// One source: a name and a PostScript program (pages end with `showpage`).
 struct Source {
@@ -48,7 +50,7 @@ fn rgb_hex(w: usize, h: usize, pixel: impl Fn(usize, usize) -> [u8; 3]) -> Strin
 
 fn rgb_image(hex: &str) -> String {
     format!(
-        "gsave 100 300 translate 300 300 scale 32 32 8 [32 0 0 32 0 0] <{hex}> false 3 colorimage grestore\n"
+        "gsave 100 300 translate 300 300 scale 64 64 8 [64 0 0 64 0 0] <{hex}> false 3 colorimage grestore\n"
     )
 }
 
@@ -69,9 +71,11 @@ fn sources() -> Vec<Source> {
              /Domain [0 1] /C0 [{c0}] /C1 [{c1}] /N 1 >> >> shfill\n"
         )
     };
-    let colour_pixels = rgb_hex(32, 32, |x, y| [(x * 8) as u8, (y * 8) as u8, 128]);
-    let grey_pixels = rgb_hex(32, 32, |x, y| {
-        let v = ((x + y) * 4) as u8;
+    // 64 × 64 (12 KiB): Ghostscript writes smaller images inline, whose compressed
+    // pixels PrintPark does not decode (an RGB one counts as colour).
+    let colour_pixels = rgb_hex(64, 64, |x, y| [(x * 4) as u8, (y * 4) as u8, 128]);
+    let grey_pixels = rgb_hex(64, 64, |x, y| {
+        let v = ((x + y) * 2) as u8;
         [v, v, v]
     });
     let page = |body: String| format!("{body}showpage\n");
@@ -182,7 +186,7 @@ fn cups_pdftopdf(dir: &Path, pdf: &Path) -> PathBuf {
 /// Ghostscript's judgement: per page, whether it is colour.
 fn inkcov(pdf: &Path) -> Vec<bool> {
     let out = run(Command::new("gs")
-        .args(["-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-dUseFastColor", "-sDEVICE=inkcov", "-o", "-"])
+        .args(["-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-dUseFastColor", "-sDEVICE=ink_cov", "-o", "-"])
         .arg(pdf));
     String::from_utf8_lossy(&out)
         .lines()

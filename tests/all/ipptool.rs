@@ -262,7 +262,8 @@ async fn cups_ipptool_ipp_1_1_suite_passes_with_history(backend: Backend) {
         Command::new("ipptool")
             .current_dir(&dir)
             .args([
-                "-t",
+                // -I: go on after the one failure (the wait for printing).
+                "-tI",
                 "-T",
                 "30",
                 "-V",
@@ -292,8 +293,9 @@ async fn cups_ipptool_ipp_1_1_suite_passes_with_history(backend: Backend) {
         "unexpected failures:\n{report}"
     );
     for must_pass in [
-        "Get-Jobs Operation (which-jobs=completed)",
-        "Cancel-Job Operation (completed job)",
+        // ipptool cuts names at 68 characters.
+        "Get-Jobs Operation (which-jobs=completed",
+        "Cancel-Job Operation (completed job",
         "Cancel current job",
     ] {
         assert!(
