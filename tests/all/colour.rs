@@ -56,7 +56,9 @@ fn rgb_image(hex: &str) -> String {
 
 fn sources() -> Vec<Source> {
     let text = |colour: &str| {
-        format!("/Helvetica findfont 36 scalefont setfont {colour} 72 700 moveto (Quarterly report) show\n")
+        format!(
+            "/Helvetica findfont 36 scalefont setfont {colour} 72 700 moveto (Quarterly report) show\n"
+        )
     };
     let tiling = |paint: &str| {
         format!(
@@ -144,9 +146,9 @@ fn sources() -> Vec<Source> {
 }
 
 fn run(command: &mut Command) -> Vec<u8> {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e} (tests/run.sh installs ghostscript and cups)"));
+    let output = command.output().unwrap_or_else(|e| {
+        panic!("{command:?}: {e} (tests/run.sh installs ghostscript and cups)")
+    });
     assert!(
         output.status.success(),
         "{command:?}: {}",
@@ -178,7 +180,10 @@ fn cups_pdftopdf(dir: &Path, pdf: &Path) -> PathBuf {
         .env("CONTENT_TYPE", "application/pdf")
         .env("FINAL_CONTENT_TYPE", "application/pdf")
         .args(["1", "ada", &name, "1", "", &pdf.display().to_string()]));
-    assert!(bytes.starts_with(b"%PDF-"), "pdftopdf made no PDF of {name}");
+    assert!(
+        bytes.starts_with(b"%PDF-"),
+        "pdftopdf made no PDF of {name}"
+    );
     std::fs::write(&out, bytes).unwrap();
     out
 }
@@ -186,7 +191,16 @@ fn cups_pdftopdf(dir: &Path, pdf: &Path) -> PathBuf {
 /// Ghostscript's judgement: per page, whether it is colour.
 fn inkcov(pdf: &Path) -> Vec<bool> {
     let out = run(Command::new("gs")
-        .args(["-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-dUseFastColor", "-sDEVICE=ink_cov", "-o", "-"])
+        .args([
+            "-q",
+            "-dBATCH",
+            "-dNOPAUSE",
+            "-dSAFER",
+            "-dUseFastColor",
+            "-sDEVICE=ink_cov",
+            "-o",
+            "-",
+        ])
         .arg(pdf));
     String::from_utf8_lossy(&out)
         .lines()
@@ -205,7 +219,12 @@ fn inkcov(pdf: &Path) -> Vec<bool> {
         .collect()
 }
 
-async fn park(server: &TestServer, owner: &User, name: &str, bytes: &[u8]) -> printpark::jobs::HeldJob {
+async fn park(
+    server: &TestServer,
+    owner: &User,
+    name: &str,
+    bytes: &[u8],
+) -> printpark::jobs::HeldJob {
     let submission = Submission {
         name,
         format: "application/pdf",
@@ -263,7 +282,12 @@ async fn colour_and_pages_match_ghostscript_for_ghostscript_and_cups_pdfs() {
             checked += 1;
         }
     }
-    assert!(wrong.is_empty(), "{} of {checked} differ:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     assert_eq!(checked, 2 * sources().len());
     server.stop().await;
 }
@@ -362,7 +386,10 @@ async fn form_loops_and_deep_nesting_end() {
         let (content, resources) = if i + 1 == depth {
             ("1 0 0 rg 0 0 5 5 re f".to_string(), String::new())
         } else {
-            ("/F Do".to_string(), format!("/XObject << /F {} 0 R >>", n + 1))
+            (
+                "/F Do".to_string(),
+                format!("/XObject << /F {} 0 R >>", n + 1),
+            )
         };
         objects.push(format!(
             "<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << {resources} >> /Length {} >>\nstream\n{content}\nendstream",
@@ -372,7 +399,11 @@ async fn form_loops_and_deep_nesting_end() {
     let refs: Vec<&str> = objects.iter().map(String::as_str).collect();
     let job = park(&server, &owner, "deep.pdf", &hand_pdf(&refs)).await;
     assert_eq!(job.pages, Some(1));
-    assert_ne!(job.color, Some(false), "a red page behind 200 forms called mono");
+    assert_ne!(
+        job.color,
+        Some(false),
+        "a red page behind 200 forms called mono"
+    );
     server.stop().await;
 }
 
@@ -385,7 +416,9 @@ fn hand_pdf(objects: &[&str]) -> Vec<u8> {
         pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for offset in offsets {
         pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
     }

@@ -25,7 +25,10 @@ fn request(server: &TestServer, code: u16, extra: Vec<Attribute>) -> Message {
     ));
     operation.push(Attribute::new(
         "printer-uri",
-        Value::uri(&format!("{}/ipp/print", server.base.replace("https", "ipps"))),
+        Value::uri(&format!(
+            "{}/ipp/print",
+            server.base.replace("https", "ipps")
+        )),
     ));
     operation.push(Attribute::new("requesting-user-name", Value::name(WHO.0)));
     operation.attributes.extend(extra);
@@ -68,7 +71,9 @@ async fn print(server: &TestServer, name: &str) -> i32 {
     )
     .await;
     assert_eq!(answer.code, status::OK);
-    job_value(&answer, "job-id").and_then(Value::as_int).unwrap()
+    job_value(&answer, "job-id")
+        .and_then(Value::as_int)
+        .unwrap()
 }
 
 fn job_value<'a>(m: &'a Message, name: &str) -> Option<&'a Value> {
@@ -102,7 +107,12 @@ async fn get_jobs(server: &TestServer, which: &str) -> Vec<(i32, i32)> {
         .iter()
         .filter(|g| g.tag == group::JOB)
         .map(|g| {
-            let int = |n: &str| g.get(n).and_then(|a| a.first()).and_then(Value::as_int).unwrap();
+            let int = |n: &str| {
+                g.get(n)
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_int)
+                    .unwrap()
+            };
             (int("job-id"), int("job-state"))
         })
         .collect()
@@ -165,15 +175,33 @@ async fn finished_jobs_are_history_for_a_while(backend: Backend) {
     assert_eq!(open, [kept, expiring]);
     assert_eq!(
         job_attributes(&server, cancelled).await,
-        (status::OK, Some(7), Some("job-canceled-by-user".into()), true)
+        (
+            status::OK,
+            Some(7),
+            Some("job-canceled-by-user".into()),
+            true
+        )
     );
     // A finished job cannot be cancelled again.
     let again = call(&server, op::CANCEL_JOB, vec![job_id(cancelled)], b"").await;
     assert_eq!(again.code, status::NOT_POSSIBLE, "0x{:04x}", again.code);
 
     // Expired: aborted by the system, in the history too.
-    sql(&server, "UPDATE jobs SET expires_at = 0 WHERE id = $1", expiring).await;
-    assert_eq!(server.services.jobs.expire_due(printpark::clock::now()).await.unwrap(), 1);
+    sql(
+        &server,
+        "UPDATE jobs SET expires_at = 0 WHERE id = $1",
+        expiring,
+    )
+    .await;
+    assert_eq!(
+        server
+            .services
+            .jobs
+            .expire_due(printpark::clock::now())
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(
         job_attributes(&server, expiring).await,
         (status::OK, Some(8), Some("aborted-by-system".into()), true)
@@ -203,7 +231,10 @@ async fn finished_jobs_are_history_for_a_while(backend: Backend) {
     )
     .await;
     assert_eq!(get_jobs(&server, "completed").await, [(expiring, 8)]);
-    assert_eq!(job_attributes(&server, cancelled).await.0, status::NOT_FOUND);
+    assert_eq!(
+        job_attributes(&server, cancelled).await.0,
+        status::NOT_FOUND
+    );
     let gone = call(&server, op::CANCEL_JOB, vec![job_id(cancelled)], b"").await;
     assert_eq!(gone.code, status::NOT_FOUND);
     let all: Vec<i32> = get_jobs(&server, "all").await.iter().map(|j| j.0).collect();

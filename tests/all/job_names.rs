@@ -28,7 +28,9 @@ impl DocumentSource for OnePdf {
     ) -> Pin<Box<dyn Future<Output = std::io::Result<Box<dyn AsyncRead + Send + Unpin>>> + Send + '_>>
     {
         let bytes = self.0.clone();
-        Box::pin(async move { Ok(Box::new(std::io::Cursor::new(bytes)) as Box<dyn AsyncRead + Send + Unpin>) })
+        Box::pin(async move {
+            Ok(Box::new(std::io::Cursor::new(bytes)) as Box<dyn AsyncRead + Send + Unpin>)
+        })
     }
 }
 
@@ -73,16 +75,24 @@ async fn a_250_character_multibyte_name_is_shortened_and_the_printer_takes_the_j
     link.send(&job, &mut OnePdf(pdf), &converter)
         .await
         .expect("the printer took the job");
-    let jobs = printer
-        .wait_for_jobs_done(1, Duration::from_secs(30))
-        .await;
+    let jobs = printer.wait_for_jobs_done(1, Duration::from_secs(30)).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].state, "completed");
     let shown = &jobs[0].name;
-    assert!(shown.len() <= 255, "{} octets reached the printer", shown.len());
+    assert!(
+        shown.len() <= 255,
+        "{} octets reached the printer",
+        shown.len()
+    );
     assert!(shown.ends_with('…'), "{shown}");
     let kept = shown.trim_end_matches('…');
-    assert!(name.starts_with(kept), "{shown} is not the start of the name");
+    assert!(
+        name.starts_with(kept),
+        "{shown} is not the start of the name"
+    );
     // As much as fits: another character would not.
-    assert!(kept.len() + '€'.len_utf8() + '…'.len_utf8() > 255, "{shown}");
+    assert!(
+        kept.len() + '€'.len_utf8() + '…'.len_utf8() > 255,
+        "{shown}"
+    );
 }

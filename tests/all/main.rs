@@ -81,5 +81,5 @@ mod convert;
 // job names to printers, the workstation agent and unknown people.
 mod agent_unknown_person;
 mod colour;
-mod job_names;
 mod ipp_history;
+mod job_names;

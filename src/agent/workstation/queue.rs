@@ -380,7 +380,9 @@ mod tests {
     #[test]
     fn a_refusal_says_the_servers_sentence() {
         assert_eq!(
-            refusal_message("HTTP 403: PrintPark has no account for the user name 'bob' on this computer"),
+            refusal_message(
+                "HTTP 403: PrintPark has no account for the user name 'bob' on this computer"
+            ),
             "PrintPark has no account for the user name 'bob' on this computer"
         );
         assert_eq!(refusal_message("no reason"), "no reason");

@@ -85,7 +85,9 @@ impl Space {
         match self {
             Space::Gray => false,
             Space::Rgb => c.len() >= 3 && !(close(c[0], c[1]) && close(c[1], c[2])),
-            Space::Cmyk => c.len() >= 4 && !(close(c[0], 0.0) && close(c[1], 0.0) && close(c[2], 0.0)),
+            Space::Cmyk => {
+                c.len() >= 4 && !(close(c[0], 0.0) && close(c[1], 0.0) && close(c[2], 0.0))
+            }
             Space::Lab => c.len() >= 3 && !(close(c[1], 0.0) && close(c[2], 0.0)),
             Space::Fixed(colour) => *colour,
             Space::Pattern(_) => false,
@@ -142,7 +144,9 @@ impl<'a> Walker<'a> {
     }
 
     fn page(&mut self, page: ObjectId) -> Result<bool, Stop> {
-        let room = MAX_DECODED.saturating_sub(self.decoded).min(MAX_PAGE_CONTENT);
+        let room = MAX_DECODED
+            .saturating_sub(self.decoded)
+            .min(MAX_PAGE_CONTENT);
         let content = match self.doc.get_page_content_with_limit(page, room) {
             Ok(content) => content,
             Err(lopdf::Error::Decompress(_)) => return Err(Stop::Limit),
@@ -259,7 +263,8 @@ impl<'a> Walker<'a> {
                         // lopdf skips inline images it cannot decode (filtered ones):
                         // their header is read from the raw content instead.
                         _ => {
-                            let headers = inline_headers.get_or_insert_with(|| inline_image_headers(raw));
+                            let headers =
+                                inline_headers.get_or_insert_with(|| inline_image_headers(raw));
                             match headers.get(nth) {
                                 Some(header) => self.inline_header(header, resources),
                                 None => true,
@@ -428,14 +433,13 @@ impl<'a> Walker<'a> {
     /// Quartz), so 8-bit images this side can decode are looked at pixel by pixel;
     /// others (JPEG) count as colour.
     fn pixels_are_colour(&mut self, dict: &Dictionary, stream: &Stream, space: &Space) -> bool {
-        let eight_bits = dict
-            .get(b"BitsPerComponent")
-            .and_then(Object::as_i64)
-            .ok()
-            == Some(8);
+        let eight_bits = dict.get(b"BitsPerComponent").and_then(Object::as_i64).ok() == Some(8);
         let decodable = stream
             .filters()
-            .map(|f| f.iter().all(|f| matches!(*f, b"FlateDecode" | b"LZWDecode")))
+            .map(|f| {
+                f.iter()
+                    .all(|f| matches!(*f, b"FlateDecode" | b"LZWDecode"))
+            })
             // No filter: the pixels as they are.
             .unwrap_or(true);
         if !eight_bits || !decodable || dict.has(b"Decode") {
@@ -556,8 +560,16 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn space_array(&self, parts: &[Object], resources: Option<&'a Dictionary>, depth: usize) -> Space {
-        let family = parts.first().and_then(|f| f.as_name().ok()).unwrap_or_default();
+    fn space_array(
+        &self,
+        parts: &[Object],
+        resources: Option<&'a Dictionary>,
+        depth: usize,
+    ) -> Space {
+        let family = parts
+            .first()
+            .and_then(|f| f.as_name().ok())
+            .unwrap_or_default();
         match family {
             b"DeviceGray" | b"G" | b"CalGray" => Space::Gray,
             b"DeviceRGB" | b"RGB" | b"CalRGB" => Space::Rgb,
@@ -592,7 +604,10 @@ impl<'a> Walker<'a> {
                                 table
                                     .chunks_exact(base.components())
                                     .map(|entry| {
-                                        entry.iter().map(|b| f32::from(*b) / 255.0).collect::<Vec<_>>()
+                                        entry
+                                            .iter()
+                                            .map(|b| f32::from(*b) / 255.0)
+                                            .collect::<Vec<_>>()
                                     })
                                     .any(|entry| base.judges(&entry)),
                             ),
@@ -604,7 +619,10 @@ impl<'a> Walker<'a> {
                 }
             }
             b"Separation" => {
-                let name = parts.get(1).and_then(|n| n.as_name().ok()).unwrap_or_default();
+                let name = parts
+                    .get(1)
+                    .and_then(|n| n.as_name().ok())
+                    .unwrap_or_default();
                 let alternate = parts.get(2).map(|a| self.space(a, resources, depth + 1));
                 Space::Fixed(match name {
                     b"Black" | b"None" => false,
@@ -636,13 +654,18 @@ impl<'a> Walker<'a> {
         let (_, table) = self.doc.dereference(table).ok()?;
         match table {
             Object::String(bytes, _) => Some(bytes.iter().take(1024).copied().collect()),
-            Object::Stream(stream) => stream.decompressed_content_with_limit(1024).ok().or_else(|| {
+            Object::Stream(stream) => {
                 stream
-                    .filters()
+                    .decompressed_content_with_limit(1024)
                     .ok()
-                    .filter(|f| f.is_empty())
-                    .map(|_| stream.content.iter().take(1024).copied().collect())
-            }),
+                    .or_else(|| {
+                        stream
+                            .filters()
+                            .ok()
+                            .filter(|f| f.is_empty())
+                            .map(|_| stream.content.iter().take(1024).copied().collect())
+                    })
+            }
             _ => None,
         }
     }
@@ -651,7 +674,11 @@ impl<'a> Walker<'a> {
 /// A page's resources: its own dictionary or the nearest inherited one.
 fn page_resources(doc: &Document, page: ObjectId) -> Option<&Dictionary> {
     let (direct, referenced) = doc.get_page_resources(page).ok()?;
-    direct.or_else(|| referenced.iter().find_map(|id| doc.get_dictionary(*id).ok()))
+    direct.or_else(|| {
+        referenced
+            .iter()
+            .find_map(|id| doc.get_dictionary(*id).ok())
+    })
 }
 
 /// `resources[category][name]`, dereferenced.
@@ -705,7 +732,10 @@ fn inline_image_headers(raw: &[u8]) -> Vec<InlineHeader> {
         let data = id_at + 3;
         let mut j = data;
         while j + 3 <= raw.len() {
-            if white(raw[j]) && &raw[j + 1..j + 3] == b"EI" && raw.get(j + 3).is_none_or(|b| white(*b)) {
+            if white(raw[j])
+                && &raw[j + 1..j + 3] == b"EI"
+                && raw.get(j + 3).is_none_or(|b| white(*b))
+            {
                 break;
             }
             j += 1;
@@ -830,12 +860,18 @@ mod tests {
     fn colour_inside_a_form_counts_as_cups_wraps_pages() {
         let doc = page_doc(|doc| {
             let inner = form(doc, b"1 0 0 rg 0 0 5 5 re f", dictionary! {});
-            (b"q /Fm0 Do Q".to_vec(), dictionary! { "XObject" => dictionary! { "Fm0" => inner } })
+            (
+                b"q /Fm0 Do Q".to_vec(),
+                dictionary! { "XObject" => dictionary! { "Fm0" => inner } },
+            )
         });
         assert_eq!(document_uses_color(&doc), Some(true));
         let doc = page_doc(|doc| {
             let inner = form(doc, b"0.5 0.5 0.5 rg 0 0 5 5 re f", dictionary! {});
-            (b"q /Fm0 Do Q".to_vec(), dictionary! { "XObject" => dictionary! { "Fm0" => inner } })
+            (
+                b"q /Fm0 Do Q".to_vec(),
+                dictionary! { "XObject" => dictionary! { "Fm0" => inner } },
+            )
         });
         assert_eq!(document_uses_color(&doc), Some(false));
     }
@@ -844,7 +880,11 @@ mod tests {
     fn forms_calling_each_other_in_a_loop_end() {
         let doc = page_doc(|doc| {
             let a = doc.new_object_id();
-            let b = form(doc, b"/A Do 0 g", dictionary! { "XObject" => dictionary! { "A" => a } });
+            let b = form(
+                doc,
+                b"/A Do 0 g",
+                dictionary! { "XObject" => dictionary! { "A" => a } },
+            );
             doc.objects.insert(
                 a,
                 Object::Stream(Stream::new(
@@ -852,7 +892,10 @@ mod tests {
                     b"/B Do".to_vec(),
                 )),
             );
-            (b"/A Do".to_vec(), dictionary! { "XObject" => dictionary! { "A" => a } })
+            (
+                b"/A Do".to_vec(),
+                dictionary! { "XObject" => dictionary! { "A" => a } },
+            )
         });
         assert_eq!(document_uses_color(&doc), Some(false));
     }
@@ -862,9 +905,16 @@ mod tests {
         let doc = page_doc(|doc| {
             let mut inner = form(doc, b"0 g", dictionary! {});
             for _ in 0..(MAX_DEPTH + 5) {
-                inner = form(doc, b"/X Do", dictionary! { "XObject" => dictionary! { "X" => inner } });
+                inner = form(
+                    doc,
+                    b"/X Do",
+                    dictionary! { "XObject" => dictionary! { "X" => inner } },
+                );
             }
-            (b"/X Do".to_vec(), dictionary! { "XObject" => dictionary! { "X" => inner } })
+            (
+                b"/X Do".to_vec(),
+                dictionary! { "XObject" => dictionary! { "X" => inner } },
+            )
         });
         assert_eq!(document_uses_color(&doc), None);
     }
@@ -873,7 +923,10 @@ mod tests {
     fn spaces_are_judged_by_what_they_can_show() {
         let doc = page_doc(|doc| {
             let icc = doc.add_object(Stream::new(dictionary! { "N" => 3 }, vec![]));
-            let gray_table = Object::String(vec![0, 0, 0, 128, 128, 128], lopdf::StringFormat::Hexadecimal);
+            let gray_table = Object::String(
+                vec![0, 0, 0, 128, 128, 128],
+                lopdf::StringFormat::Hexadecimal,
+            );
             (
                 b"/Cs1 cs 0.3 0.3 0.3 sc /Ix cs 1 sc /Blk cs 1 sc 0 0 5 5 re f".to_vec(),
                 dictionary! { "ColorSpace" => dictionary! {
@@ -918,7 +971,10 @@ mod tests {
         for (c1, expected) in [(red.clone(), true), (grey, false)] {
             let shading = gradient(c1);
             let doc = page_doc(|_| {
-                (b"/Sh0 sh".to_vec(), dictionary! { "Shading" => dictionary! { "Sh0" => shading } })
+                (
+                    b"/Sh0 sh".to_vec(),
+                    dictionary! { "Shading" => dictionary! { "Sh0" => shading } },
+                )
             });
             assert_eq!(document_uses_color(&doc), Some(expected), "sh");
         }
@@ -934,8 +990,8 @@ mod tests {
         let doc = page_doc(|doc| {
             let tile = doc.add_object(Stream::new(
                 dictionary! { "PatternType" => 1, "PaintType" => 1, "TilingType" => 1,
-                    "BBox" => vec![0.into(), 0.into(), 2.into(), 2.into()], "XStep" => 2, "YStep" => 2,
-                    "Resources" => dictionary! {} },
+                "BBox" => vec![0.into(), 0.into(), 2.into(), 2.into()], "XStep" => 2, "YStep" => 2,
+                "Resources" => dictionary! {} },
                 b"0 0 1 rg 0 0 1 1 re f".to_vec(),
             ));
             (
@@ -948,16 +1004,22 @@ mod tests {
 
     #[test]
     fn images_grey_in_rgb_are_grey_and_inline_headers_are_read() {
-        for (pixels, expected) in [(vec![9u8, 9, 9, 200, 200, 200], false), (vec![9, 9, 9, 200, 0, 0], true)] {
+        for (pixels, expected) in [
+            (vec![9u8, 9, 9, 200, 200, 200], false),
+            (vec![9, 9, 9, 200, 0, 0], true),
+        ] {
             let doc = page_doc(|doc| {
                 let mut image = Stream::new(
                     dictionary! { "Subtype" => "Image", "Width" => 2, "Height" => 1,
-                        "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8 },
+                    "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8 },
                     pixels,
                 );
                 image.compress().unwrap();
                 let image = doc.add_object(image);
-                (b"/Im0 Do".to_vec(), dictionary! { "XObject" => dictionary! { "Im0" => image } })
+                (
+                    b"/Im0 Do".to_vec(),
+                    dictionary! { "XObject" => dictionary! { "Im0" => image } },
+                )
             });
             assert_eq!(document_uses_color(&doc), Some(expected));
         }
@@ -965,8 +1027,14 @@ mod tests {
         assert_eq!(
             inline_image_headers(raw),
             vec![
-                InlineHeader { mask: false, space: Some(Object::Name(b"RGB".to_vec())) },
-                InlineHeader { mask: true, space: None },
+                InlineHeader {
+                    mask: false,
+                    space: Some(Object::Name(b"RGB".to_vec()))
+                },
+                InlineHeader {
+                    mask: true,
+                    space: None
+                },
             ]
         );
         let doc = page_doc(|_| (raw.to_vec(), dictionary! {}));

@@ -211,8 +211,15 @@ pub async fn print(
         user,
         public_url: state.services.settings.server.public_url.clone(),
         history_since: crate::clock::now().saturating_sub(
-            i64::try_from(state.services.settings.queue.history_minutes.saturating_mul(60))
-                .unwrap_or(i64::MAX),
+            i64::try_from(
+                state
+                    .services
+                    .settings
+                    .queue
+                    .history_minutes
+                    .saturating_mul(60),
+            )
+            .unwrap_or(i64::MAX),
         ),
     };
     let answer = operations::handle(&ctx, &request, &mut body).await;
