@@ -109,6 +109,9 @@ pub struct QueueSettings {
     pub max_documents_per_job: u32,
     /// How long a job waits for release before it is purged.
     pub hold_hours: u64,
+    /// How long a finished job (printed, cancelled, expired) stays visible over IPP as
+    /// job history (RFC 8011 §4.2.6.1 which-jobs=completed); its documents are gone.
+    pub history_minutes: u64,
     /// The printpark binary that runs the sandboxed PDF analyser; this program when
     /// unset. Not a setting: tests that run the server in-process point it at the
     /// built binary.
@@ -127,6 +130,7 @@ impl Default for QueueSettings {
             max_pending_per_user: 200,
             max_documents_per_job: 100,
             hold_hours: 24,
+            history_minutes: 60,
             analyser_exe: None,
         }
     }

@@ -2,6 +2,13 @@
 //! concurrently but within the packet rate (one token bucket for every datagram the
 //! scan sends: `pace.rs`), collect what printers report, and keep the counters in the
 //! `scans` row (progress for the admin page, cancel from it).
+//!
+//! Logging: silence is the normal answer of most addresses in a scan (a /24 has
+//! hundreds), so a silent address, a refused credential or a non-SNMP answer is logged
+//! at debug; a real fault (a local network or configuration error) at ERROR, once per
+//! scan, and counted; the scan ends with one INFO summary (`scans.rs`). The SNMP crate
+//! logs every failed request at ERROR itself (`#[instrument(err)]`): a probe runs with
+//! no subscriber, and its outcome is classified and logged here instead.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -9,6 +16,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::instrument::WithSubscriber;
 
 use super::collect::collect;
 use super::snmp::{Prober, SnmpCredential, SnmpError, SnmpSettings};
@@ -26,6 +34,10 @@ pub struct ScanProgress {
     pub printers: i64,
     pub others: i64,
     pub packets: i64,
+    /// Addresses that did not answer (with any credential).
+    pub silent: i64,
+    /// Probes that failed on this side (network or configuration faults).
+    pub faults: i64,
     pub finished: bool,
     pub state: String,
 }
@@ -35,6 +47,35 @@ struct Counters {
     probed: AtomicI64,
     printers: AtomicI64,
     others: AtomicI64,
+    silent: AtomicI64,
+    faults: AtomicI64,
+}
+
+/// What a failed probe means in a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProbeFailure {
+    /// No answer (nothing there, no SNMP agent, a wrong community) or an unreachable
+    /// host: the normal answer of most addresses.
+    Silent,
+    /// An SNMPv3 agent refused the credential: the next one is tried.
+    Refused,
+    /// Something answered that is not (well-formed) SNMP.
+    NotSnmp,
+    /// A fault on this side: the socket, the network, the credential's settings.
+    Fault,
+}
+
+fn classify(error: &SnmpError) -> ProbeFailure {
+    match error {
+        SnmpError::Timeout => ProbeFailure::Silent,
+        SnmpError::Refused(_) => ProbeFailure::Refused,
+        SnmpError::Garbage(_) | SnmpError::Agent(_) | SnmpError::Walk(_) => ProbeFailure::NotSnmp,
+        // A host that ARP or the router says is not there is silence too.
+        SnmpError::Io(text) if text.to_ascii_lowercase().contains("unreachable") => {
+            ProbeFailure::Silent
+        }
+        SnmpError::Io(_) | SnmpError::Config(_) => ProbeFailure::Fault,
+    }
 }
 
 /// Runs scan `scan_id` over `addresses` to the end (or until cancelled), calling
@@ -72,6 +113,8 @@ pub async fn run(
         printers: counters.printers.load(Ordering::Relaxed),
         others: counters.others.load(Ordering::Relaxed),
         packets: prober.packets_sent() as i64,
+        silent: counters.silent.load(Ordering::Relaxed),
+        faults: counters.faults.load(Ordering::Relaxed),
         finished,
         state: state.into(),
     };
@@ -145,9 +188,16 @@ async fn probe_one(
     credentials: &[(Option<i64>, SnmpCredential)],
     ip: IpAddr,
 ) {
+    let mut silent = true;
     for (credential_id, credential) in credentials {
-        match prober.probe(ip, credential).await {
+        // Quiet: the SNMP crate would log this probe's time-out at ERROR.
+        let probed = prober
+            .probe(ip, credential)
+            .with_subscriber(tracing::subscriber::NoSubscriber::default())
+            .await;
+        match probed {
             Ok(answer) => {
+                silent = false;
                 let saved = match prober.session(ip, credential).await {
                     Ok(session) => match collect(&session).await {
                         Ok(report) => devices.save_report(ip, *credential_id, &report).await,
@@ -165,13 +215,66 @@ async fn probe_one(
                 };
                 break;
             }
-            // Silence (a wrong community looks the same) or a refusal: next credential.
-            Err(SnmpError::Timeout) | Err(SnmpError::Refused(_)) => continue,
-            Err(e) => {
-                tracing::debug!(%ip, error = %e, "an address answered something that is not SNMP");
-                break;
-            }
+            Err(e) => match classify(&e) {
+                // Silence (a wrong community looks the same) or a refusal: next credential.
+                ProbeFailure::Silent => {
+                    tracing::debug!(%ip, "no SNMP answer");
+                }
+                ProbeFailure::Refused => {
+                    silent = false;
+                    tracing::debug!(%ip, error = %e, "the credential was refused");
+                }
+                ProbeFailure::NotSnmp => {
+                    silent = false;
+                    tracing::debug!(%ip, error = %e, "an address answered something that is not SNMP");
+                    break;
+                }
+                ProbeFailure::Fault => {
+                    silent = false;
+                    // The first fault of a scan is an ERROR; the others would repeat it.
+                    if counters.faults.fetch_add(1, Ordering::Relaxed) == 0 {
+                        tracing::error!(%ip, error = %e, "a discovery probe failed on this side");
+                    } else {
+                        tracing::debug!(%ip, error = %e, "a discovery probe failed on this side");
+                    }
+                    break;
+                }
+            },
         }
     }
+    if silent {
+        counters.silent.fetch_add(1, Ordering::Relaxed);
+    }
     counters.probed.fetch_add(1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ProbeFailure, classify};
+    use crate::devices::snmp::SnmpError;
+
+    #[test]
+    fn silence_is_not_a_fault() {
+        assert_eq!(classify(&SnmpError::Timeout), ProbeFailure::Silent);
+        assert_eq!(
+            classify(&SnmpError::Io("No route to host: host unreachable".into())),
+            ProbeFailure::Silent
+        );
+        assert_eq!(
+            classify(&SnmpError::Refused("unknown user".into())),
+            ProbeFailure::Refused
+        );
+        assert_eq!(
+            classify(&SnmpError::Garbage("not BER".into())),
+            ProbeFailure::NotSnmp
+        );
+        assert_eq!(
+            classify(&SnmpError::Io("socket closed".into())),
+            ProbeFailure::Fault
+        );
+        assert_eq!(
+            classify(&SnmpError::Config("short password".into())),
+            ProbeFailure::Fault
+        );
+    }
 }

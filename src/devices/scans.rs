@@ -110,7 +110,8 @@ impl Devices {
             on_progress,
         )
         .await?;
-        tracing::info!(scan = id, printers = end.printers, others = end.others, packets = end.packets, state = %end.state, "discovery scan ended");
+        // The one line a scan leaves at INFO: silent addresses are counted, not listed.
+        tracing::info!(scan = id, addresses = end.total, printers = end.printers, others = end.others, silent = end.silent, faults = end.faults, packets = end.packets, state = %end.state, "discovery scan ended");
         Ok(end)
     }
 

@@ -11,6 +11,7 @@
 //! codec reads attributes with hard limits and leaves the document on the stream.
 
 pub mod client;
+pub mod names;
 pub mod printer;
 pub mod reply;
 pub mod wire;

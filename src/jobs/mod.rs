@@ -144,6 +144,8 @@ pub struct HeldJob {
     pub analysis_note: Option<String>,
     /// The pages to print (`1-3,7-7`), `None` = all.
     pub page_ranges: Option<String>,
+    /// When the job ended (printed, deleted, expired); IPP shows it as job history.
+    pub finished_at: Option<i64>,
     #[serde(skip)]
     owner_id: i64,
     #[serde(skip)]
@@ -171,6 +173,7 @@ impl From<JobRow> for HeldJob {
             documents: row.documents,
             analysis_note: row.analysis_note,
             page_ranges: row.page_ranges,
+            finished_at: row.finished_at,
             owner_id: row.owner_id,
             blob_id: row.blob_id,
         }

@@ -19,14 +19,14 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, Semaphore};
 
+mod colour;
+
 /// Largest PDF given to the full parse; larger ones keep the streaming count. The
 /// worker holds the whole document, so this bounds its memory (measured: a 128 MiB
 /// PDF took 135 MiB in the worker).
 pub const MAX_PARSE_BYTES: u64 = 32 * 1024 * 1024;
 /// A worker's address space: the document, lopdf's objects, decoded page contents.
 const WORKER_ADDRESS_SPACE: u64 = 1024 * 1024 * 1024;
-/// Page content decoded per page, at most (a content "bomb" stops here).
-const MAX_PAGE_CONTENT: usize = 64 * 1024 * 1024;
 /// How long one document may take, from first byte sent to answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 /// A worker is replaced after this many documents (bounds leaks and fragmentation).
@@ -258,70 +258,20 @@ fn limit_self() -> bool {
     holds(Resource::As, WORKER_ADDRESS_SPACE) && holds(Resource::Core, 0)
 }
 
-/// Pages from the page tree; colour from the page contents and images.
+/// Pages from the page tree; colour from what the pages paint (see colour.rs).
 pub fn analyse_pdf(bytes: &[u8]) -> PdfFacts {
     let pages = lopdf::Document::load_metadata_mem(bytes)
         .ok()
         .map(|m| i64::from(m.page_count))
         .filter(|n| *n > 0);
-    let color = lopdf::Document::load_mem(bytes)
-        .ok()
-        .and_then(|doc| document_uses_color(&doc));
-    PdfFacts { pages, color }
-}
-
-/// Some(true) when any page paints in colour (a non-grey fill or stroke colour, or a
-/// colour image), Some(false) when every page was read and none does, None when a page
-/// could not be read.
-fn document_uses_color(doc: &lopdf::Document) -> Option<bool> {
-    let pages = doc.get_pages();
-    if pages.is_empty() {
-        return None;
-    }
-    for page in pages.values() {
-        let content = doc
-            .get_page_content_with_limit(*page, MAX_PAGE_CONTENT)
-            .ok()?;
-        let content = lopdf::content::Content::decode(&content).ok()?;
-        if content.operations.iter().any(operation_paints_color) {
-            return Some(true);
-        }
-        let images = doc.get_page_images(*page).ok()?;
-        if images.iter().any(|image| {
-            !matches!(
-                image.color_space.as_deref(),
-                Some("DeviceGray" | "CalGray") | None
-            )
-        }) {
-            return Some(true);
-        }
-    }
-    Some(false)
-}
-
-fn operation_paints_color(op: &lopdf::content::Operation) -> bool {
-    let numbers: Vec<f32> = op
-        .operands
-        .iter()
-        .filter_map(|o| o.as_float().ok())
-        .collect();
-    let close = |a: f32, b: f32| (a - b).abs() < 0.01;
-    match op.operator.as_str() {
-        "rg" | "RG" => {
-            numbers.len() == 3 && !(close(numbers[0], numbers[1]) && close(numbers[1], numbers[2]))
-        }
-        "k" | "K" => {
-            numbers.len() == 4
-                && !(close(numbers[0], 0.0) && close(numbers[1], 0.0) && close(numbers[2], 0.0))
-        }
-        // Colour in the current colour space: judged by its component count.
-        "sc" | "SC" | "scn" | "SCN" => match numbers.len() {
-            3 => !(close(numbers[0], numbers[1]) && close(numbers[1], numbers[2])),
-            4 => !(close(numbers[0], 0.0) && close(numbers[1], 0.0) && close(numbers[2], 0.0)),
-            // A pattern (named) or a separation/spot colour: assume colour.
-            _ => op.operands.iter().any(|o| o.as_name().is_ok()) || numbers.len() > 4,
-        },
-        _ => false,
+    let Ok(doc) = lopdf::Document::load_mem(bytes) else {
+        return PdfFacts { pages, color: None };
+    };
+    // The page tree as a printer walks it, over the catalogue's /Count.
+    let walked = i64::try_from(doc.get_pages().len()).ok().filter(|n| *n > 0);
+    PdfFacts {
+        pages: walked.or(pages),
+        color: colour::document_uses_color(&doc),
     }
 }
 
@@ -340,18 +290,5 @@ mod tests {
         );
         assert_eq!(parse_answer("pages=? color=?\n"), PdfFacts::default());
         assert_eq!(parse_answer("garbage"), PdfFacts::default());
-    }
-
-    #[test]
-    fn grey_and_colour_operators_are_told_apart() {
-        use lopdf::content::Operation;
-        let op = |name: &str, v: &[f32]| {
-            Operation::new(name, v.iter().map(|x| lopdf::Object::Real(*x)).collect())
-        };
-        assert!(!operation_paints_color(&op("rg", &[0.5, 0.5, 0.5])));
-        assert!(operation_paints_color(&op("rg", &[1.0, 0.0, 0.0])));
-        assert!(!operation_paints_color(&op("K", &[0.0, 0.0, 0.0, 1.0])));
-        assert!(operation_paints_color(&op("k", &[0.0, 1.0, 0.0, 0.0])));
-        assert!(!operation_paints_color(&op("g", &[0.2])));
     }
 }

@@ -79,3 +79,9 @@ mod printer_language;
 mod convert;
 // Issue 20 (address): the public address, certificate names, http->https, shutdown.
 mod first_hour_address;
+// Issue 20 (ipp): colour of PDFs as CUPS and others make them, IPP job history,
+// job names to printers, the workstation agent and unknown people.
+mod agent_unknown_person;
+mod colour;
+mod ipp_history;
+mod job_names;

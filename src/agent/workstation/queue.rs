@@ -326,11 +326,7 @@ async fn print_job(
             // trying again would not help.
             queue.store.remove(&reference).await;
             tracing::warn!(owner = %owner, reason = %reason, "the server refused the job");
-            response(
-                request,
-                status::NOT_AUTHORIZED,
-                &format!("PrintPark refused the job: {reason}"),
-            )
+            response(request, status::NOT_AUTHORIZED, refusal_message(&reason))
         }
         Err(e) => {
             // The OS keeps the job in its queue and tries again; nothing stays here.
@@ -342,6 +338,15 @@ async fn print_job(
                 &format!("PrintPark could not take the job: {e}"),
             )
         }
+    }
+}
+
+/// The server's own sentence for a refusal (the channel prefixes it with the HTTP
+/// status, which says nothing to the person at the computer).
+fn refusal_message(reason: &str) -> &str {
+    match reason.split_once(": ") {
+        Some((status, sentence)) if status.starts_with("HTTP ") && !sentence.is_empty() => sentence,
+        _ => reason,
     }
 }
 
@@ -370,7 +375,18 @@ async fn upload_copy(queue: &LocalQueue, job_id: i64, reference: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_loopback_host;
+    use super::{is_loopback_host, refusal_message};
+
+    #[test]
+    fn a_refusal_says_the_servers_sentence() {
+        assert_eq!(
+            refusal_message(
+                "HTTP 403: PrintPark has no account for the user name 'bob' on this computer"
+            ),
+            "PrintPark has no account for the user name 'bob' on this computer"
+        );
+        assert_eq!(refusal_message("no reason"), "no reason");
+    }
 
     #[test]
     fn only_loopback_literals_are_this_computer() {

@@ -99,6 +99,12 @@ pub struct AgentOutcome {
     pub message: String,
 }
 
+/// Why a workstation's job for a user name PrintPark does not know is refused.
+fn unknown_person(name: &str) -> String {
+    let name: String = name.trim().chars().take(100).collect();
+    format!("PrintPark has no account for the user name '{name}' on this computer")
+}
+
 /// The site key id under which this agent takes failover orders: its confirmed one if
 /// the admin designated it a failover deliverer, else none ('' turns failover off in
 /// the queries).
@@ -134,12 +140,14 @@ impl Infra {
                 "only a workstation agent (printpark agent --workstation) whose site key an admin confirmed keeps jobs: confirm it in Admin → Agents".into(),
             ));
         }
-        let owner = self
-            .release
-            .identity
-            .user_by_login(job.owner.trim())
-            .await
-            .map_err(|_| InfraError::NotFound(format!("no PrintPark user {:?}", job.owner)))?;
+        // Someone with no account: a refusal the computer must not retry, saying who.
+        let owner = match self.release.identity.user_by_login(job.owner.trim()).await {
+            Ok(owner) => owner,
+            Err(crate::identity::IdentityError::NotFound) => {
+                return Err(InfraError::NotPossible(unknown_person(&job.owner)));
+            }
+            Err(other) => return Err(ReleaseError::from(other).into()),
+        };
         // The computer says whose job it is; the admin said whom this agent may park
         // for. Anyone else is refused, and the attempt is audited.
         if !self

@@ -75,7 +75,11 @@ fn job_template(job: &PushJob) -> Group {
 
 fn job_request(operation: u16, uri: &str, job: &PushJob, with_format: bool) -> Message {
     let mut request = new_request(operation, uri, &job.user_name);
-    request.groups[0].push(Attribute::new("job-name", Value::name(&job.name)));
+    // A printer refuses a job-name over name(MAX): the one sent is shortened.
+    request.groups[0].push(Attribute::new(
+        "job-name",
+        Value::name(&crate::ipp::names::ipp_name(&job.name)),
+    ));
     if with_format {
         request.groups[0].push(Attribute::new("document-format", Value::mime(&job.format)));
     }

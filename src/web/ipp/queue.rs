@@ -210,6 +210,17 @@ pub async fn print(
         client: client_info(&req),
         user,
         public_url: state.services.settings.server.public_url.clone(),
+        history_since: crate::clock::now().saturating_sub(
+            i64::try_from(
+                state
+                    .services
+                    .settings
+                    .queue
+                    .history_minutes
+                    .saturating_mul(60),
+            )
+            .unwrap_or(i64::MAX),
+        ),
     };
     let answer = operations::handle(&ctx, &request, &mut body).await;
     metrics::counter!("printpark_ipp_requests_total", "operation" => format!("0x{:04x}", request.code), "status" => format!("0x{:04x}", answer.code)).increment(1);

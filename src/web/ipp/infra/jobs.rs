@@ -50,7 +50,11 @@ pub(super) fn job_attributes(
                 uuid::Uuid::from_u64_pair(release.job_id as u64, release.id as u64)
             )),
         ),
-        a("job-name", Value::name(&release.job_name)),
+        // name(MAX): a long file name is shortened for the device.
+        a(
+            "job-name",
+            Value::name(&crate::ipp::names::ipp_name(&release.job_name)),
+        ),
         a("job-originating-user-name", Value::name(&release.owner)),
         a("job-state", Value::Enum(state)),
         a("job-state-reasons", Value::keyword(reason)),

@@ -67,7 +67,7 @@ fn ipp_state(state: JobState) -> (i32, &'static str, &'static str) {
             "Its delivery was interrupted; an administrator will check it",
         ),
         JobState::Deleted => (7, "job-canceled-by-user", "Deleted"),
-        JobState::Expired => (7, "aborted-by-system", "Expired without being released"),
+        JobState::Expired => (8, "aborted-by-system", "Expired without being released"),
         JobState::Printed => (9, "job-completed-successfully", "Printed"),
     }
 }
@@ -85,7 +85,11 @@ pub(super) fn job_attributes(
         a("job-id", Value::Integer(job.id as i32)),
         a("job-uri", Value::uri(&format!("{}/{}", queue.uri, job.id))),
         a("job-printer-uri", Value::uri(&queue.uri)),
-        a("job-name", Value::name(&job.name)),
+        // Names parked from the portal can be longer than name(MAX).
+        a(
+            "job-name",
+            Value::name(&crate::ipp::names::ipp_name(&job.name)),
+        ),
         a("job-originating-user-name", Value::name(owner)),
         a("job-state", Value::Enum(state)),
         a("job-state-reasons", Value::keyword(reason)),
@@ -125,7 +129,13 @@ pub(super) fn job_attributes(
             Value::Integer((job.submitted_at - queue.up_since).max(0) as i32),
         ),
         a("time-at-processing", no_value()),
-        a("time-at-completed", no_value()),
+        match job.finished_at {
+            Some(at) if job.state.is_final() => a(
+                "time-at-completed",
+                Value::Integer((at - queue.up_since).clamp(0, i64::from(i32::MAX)) as i32),
+            ),
+            _ => a("time-at-completed", no_value()),
+        },
         a(
             "job-printer-up-time",
             Value::Integer((queue.now - queue.up_since).max(1) as i32),

@@ -23,6 +23,16 @@ pub struct Context<'a> {
     /// `server.public_url`: its host, as well as the one the request came to
     /// (`queue.uri`), may be named by `printer-uri`.
     pub public_url: Option<String>,
+    /// Finished jobs that ended after this time (Unix seconds) are the queue's job
+    /// history (`queue.history_minutes` before now); older ones are not shown.
+    pub history_since: i64,
+}
+
+impl Context<'_> {
+    /// Whether IPP shows this job: unfinished, or finished within the history period.
+    fn shows(&self, job: &HeldJob) -> bool {
+        !job.state.is_final() || job.finished_at.unwrap_or(0) >= self.history_since
+    }
 }
 
 /// Runs one request. `document` is what follows the attributes (Print-Job, Send-Document).
@@ -195,7 +205,12 @@ async fn with_job(ctx: &Context<'_>, request: &Message) -> Result<HeldJob, (u16,
             .ok_or((status::NOT_FOUND, "no such job".into()))?,
         (None, None) => return Err((status::BAD_REQUEST, "job-id or job-uri is required".into())),
     };
-    ctx.jobs.job_of(owner, id).await.map_err(job_error)
+    let job = ctx.jobs.job_of(owner, id).await.map_err(job_error)?;
+    // A job that ended before the history period is gone as far as IPP is concerned.
+    if !ctx.shows(&job) {
+        return Err((status::NOT_FOUND, "no such job".into()));
+    }
+    Ok(job)
 }
 
 /// The secure queue is not a device: there is nothing to flash or show. The request
@@ -252,6 +267,7 @@ async fn get_jobs(ctx: &Context<'_>, request: &Message) -> OpResult {
     let which = request
         .operation_str("which-jobs")
         .unwrap_or("not-completed");
+    // Finished jobs are the job history: those that ended within the history period.
     let jobs = match which {
         "not-completed" => ctx.jobs.active_jobs_of(owner).await,
         "completed" => ctx.jobs.finished_jobs_of(owner).await,
@@ -264,6 +280,7 @@ async fn get_jobs(ctx: &Context<'_>, request: &Message) -> OpResult {
         }
     }
     .map_err(job_error)?;
+    let jobs: Vec<HeldJob> = jobs.into_iter().filter(|j| ctx.shows(j)).collect();
     let limit = request
         .operation_int("limit")
         .filter(|n| *n > 0)
