@@ -77,3 +77,7 @@ mod convert_infra;
 mod printer_language;
 // Issue 17: conversion at delivery (the convert worker and Ghostscript).
 mod convert;
+// Issue 20 (screens): long names and small screens, words, the kiosk.
+mod kiosk;
+mod screens;
+mod words;
