@@ -436,6 +436,9 @@ async fn app_passwords_authenticate_the_api_until_revoked_and_errors_have_stable
         &[("csrf", csrf.as_str()), ("label", "Work laptop")],
     )
     .await;
+    // Issue 20: a redirect; the account page shows the secret once.
+    assert!(made.is_empty(), "{made}");
+    let made = support::get_text(&client, server.url("/portal/account")).await;
     let secret = support::between(&made, "id=\"new-app-password\">", "</code>").to_owned();
     assert!(secret.starts_with("pp-"));
     // Only a keyed hash is stored.
@@ -619,6 +622,8 @@ async fn users_change_their_password_and_set_a_pin_after_proving_their_password(
         ],
     )
     .await;
+    assert!(ok.is_empty(), "issue 20: a redirect");
+    let ok = support::get_text(&client, server.url("/portal/account")).await;
     assert!(ok.contains("PIN saved"));
     let changed = support::post_text(
         &client,
