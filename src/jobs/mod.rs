@@ -152,7 +152,9 @@ impl JobError {
                     "text/plain" => "a text file",
                     _ => "a file of a kind PrintPark cannot read",
                 };
-                Some(format!("{file} is {kind}; PrintPark takes {takes} files here."))
+                Some(format!(
+                    "{file} is {kind}; PrintPark takes {takes} files here."
+                ))
             }
             JobError::FormatNotAccepted(found) => Some(format!(
                 "{file} is {}; PrintPark takes {takes} files here.",
@@ -571,7 +573,11 @@ mod wording_tests {
             "fake.pdf is not a valid PDF; PrintPark takes PDF, JPEG and PNG files here."
         );
         assert_eq!(
-            refused("document-a4.ps", "application/pdf", "application/postscript"),
+            refused(
+                "document-a4.ps",
+                "application/pdf",
+                "application/postscript"
+            ),
             "document-a4.ps is a PostScript file; PrintPark takes PDF, JPEG and PNG files here."
         );
         assert_eq!(
@@ -579,7 +585,9 @@ mod wording_tests {
             "cv.docx is a Word or text-processor document; PrintPark takes PDF, JPEG and PNG files here."
         );
         assert_eq!(
-            JobError::Empty.for_file("empty.pdf", "application/pdf").unwrap(),
+            JobError::Empty
+                .for_file("empty.pdf", "application/pdf")
+                .unwrap(),
             "empty.pdf is empty."
         );
         assert!(JobError::TooLarge(1).for_file("big.pdf", "").is_none());

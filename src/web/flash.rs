@@ -105,10 +105,7 @@ mod tests {
     #[test]
     fn a_message_is_read_once_by_its_own_session_and_page() {
         let flashes = Flashes::default();
-        let (mine, theirs) = (
-            SessionToken("mine".into()),
-            SessionToken("theirs".into()),
-        );
+        let (mine, theirs) = (SessionToken("mine".into()), SessionToken("theirs".into()));
         flashes.put(&mine, "/admin/users", Flash::notice("Saved."));
         assert_eq!(flashes.take(&theirs, "/admin/users"), None);
         assert_eq!(flashes.take(&mine, "/portal"), None);

@@ -8,9 +8,9 @@ use crate::screens::{ANN_PASSWORD, World, assert_in_view, long_name};
 use crate::support;
 
 use serde_json::json;
+use support::Backend;
 use support::browser::Browser;
 use support::printer::{PrinterOptions, TestPrinter};
-use support::Backend;
 
 /// The `href` of every link on the page that does not stay on `home` (the station's
 /// or phone page's own path).
@@ -62,7 +62,10 @@ async fn station_and_phone_pages_have_no_way_out_and_big_touch_targets() {
         assert_eq!(links_out(&tablet, &home).await, Vec::<String>::new());
         assert!(!tablet.exists("footer").await);
         assert!(!tablet.exists("nav").await);
-        assert_eq!(small_targets(&tablet).await, Vec::<serde_json::Value>::new());
+        assert_eq!(
+            small_targets(&tablet).await,
+            Vec::<serde_json::Value>::new()
+        );
         let type_size = tablet
             .execute(
                 "return parseFloat(getComputedStyle(document.querySelector('main label')).fontSize);",
@@ -79,7 +82,10 @@ async fn station_and_phone_pages_have_no_way_out_and_big_touch_targets() {
         let tablet = w.at_station(&row.guid, width, height).await;
         tablet.wait_for_text("Print all:").await;
         assert_eq!(links_out(&tablet, &home).await, Vec::<String>::new());
-        assert_eq!(small_targets(&tablet).await, Vec::<serde_json::Value>::new());
+        assert_eq!(
+            small_targets(&tablet).await,
+            Vec::<serde_json::Value>::new()
+        );
         tablet.assert_no_horizontal_overflow("station jobs").await;
         tablet
             .screenshot(&format!("issue20-kiosk-station-jobs-{width}"))
@@ -87,7 +93,10 @@ async fn station_and_phone_pages_have_no_way_out_and_big_touch_targets() {
         tablet.click("#review").await;
         tablet.wait_for_text("Print selected").await;
         assert_eq!(links_out(&tablet, &home).await, Vec::<String>::new());
-        assert_eq!(small_targets(&tablet).await, Vec::<serde_json::Value>::new());
+        assert_eq!(
+            small_targets(&tablet).await,
+            Vec::<serde_json::Value>::new()
+        );
         tablet.assert_no_horizontal_overflow("station review").await;
         assert_in_view(&tablet, "td.copies input", "station review").await;
         tablet

@@ -253,14 +253,14 @@ async fn long_names_never_push_copies_pages_or_colour_off_screen() {
         .assert_no_horizontal_overflow("station review at 800x1280")
         .await;
     assert_in_view(&tablet, "td.copies", "station review at 800x1280").await;
-    tablet.screenshot("issue20-screens-station-review-800").await;
+    tablet
+        .screenshot("issue20-screens-station-review-800")
+        .await;
     tablet.close().await;
 
     // The phone page.
     let phone = Browser::start(390, 844).await;
-    phone
-        .goto(&w.server.url(&format!("/r/{}", row.guid)))
-        .await;
+    phone.goto(&w.server.url(&format!("/r/{}", row.guid))).await;
     phone.fill("input[name=login]", "ann").await;
     phone.fill("input[name=password]", ANN_PASSWORD).await;
     phone
@@ -390,7 +390,9 @@ async fn the_admin_menu_fits_a_phone_and_marks_where_you_are() {
     admin.resize(390, 844).await;
     admin.goto(&w.server.url("/admin/printers")).await;
     admin.wait_for_text("Add printer").await;
-    admin.assert_no_horizontal_overflow("admin printers at 390").await;
+    admin
+        .assert_no_horizontal_overflow("admin printers at 390")
+        .await;
     let shown = admin
         .execute(
             "const v = e => e && getComputedStyle(e).display !== 'none'; \
@@ -401,7 +403,10 @@ async fn the_admin_menu_fits_a_phone_and_marks_where_you_are() {
         .await;
     assert_eq!(shown[0], json!(false), "the bar is folded away");
     assert_eq!(shown[1], json!(true), "the menu button shows");
-    assert!(shown[2].as_str().unwrap().starts_with("Printers"), "{shown}");
+    assert!(
+        shown[2].as_str().unwrap().starts_with("Printers"),
+        "{shown}"
+    );
     let header_height = admin
         .execute(
             "return document.querySelector('header.top').getBoundingClientRect().height;",
@@ -415,7 +420,9 @@ async fn the_admin_menu_fits_a_phone_and_marks_where_you_are() {
     admin.screenshot("issue20-screens-nav-390").await;
     admin.click("details.menu summary").await;
     admin.wait_for_text("Single sign-on").await;
-    admin.assert_no_horizontal_overflow("open menu at 390").await;
+    admin
+        .assert_no_horizontal_overflow("open menu at 390")
+        .await;
     admin.screenshot("issue20-screens-nav-390-open").await;
     admin.click("details.menu a[href='/admin/audit']").await;
     admin.wait_for_path("/admin/audit").await;

@@ -227,7 +227,10 @@ async fn ipp(server: &TestServer, code: u16, copies: i32, document: &[u8]) -> Me
     ));
     operation.push(Attribute::new(
         "printer-uri",
-        Value::uri(&format!("{}/ipp/print", server.base.replace("https", "ipps"))),
+        Value::uri(&format!(
+            "{}/ipp/print",
+            server.base.replace("https", "ipps")
+        )),
     ));
     operation.push(Attribute::new("requesting-user-name", Value::name("ann")));
     let mut groups = vec![operation];
@@ -289,23 +292,47 @@ async fn the_station_says_which_secret_was_wrong_and_an_empty_form_is_no_failure
         .await,
     )
     .await;
-    assert!(wrong_pin.contains("Wrong username or PIN. Try again."), "{wrong_pin}");
+    assert!(
+        wrong_pin.contains("Wrong username or PIN. Try again."),
+        "{wrong_pin}"
+    );
     assert!(!wrong_pin.contains("password"), "a PIN is not a password");
     let wrong_passcode = page(
-        station_post(&w.server, &client, &row.guid, "passcode", &[("passcode", "12345678")])
-            .await,
+        station_post(
+            &w.server,
+            &client,
+            &row.guid,
+            "passcode",
+            &[("passcode", "12345678")],
+        )
+        .await,
     )
     .await;
-    assert!(wrong_passcode.contains("Wrong passcode. Try again."), "{wrong_passcode}");
+    assert!(
+        wrong_passcode.contains("Wrong passcode. Try again."),
+        "{wrong_passcode}"
+    );
     let failures_before = failures(&w.server).await;
     assert_eq!(failures_before, 2);
 
     // Empty forms: asked for what is missing, and nothing counted.
     for (step, fields, sentence) in [
-        ("pin", vec![("login", "ann"), ("pin", "")], "Enter your PIN."),
-        ("pin", vec![("login", ""), ("pin", "")], "Enter your username or e-mail."),
+        (
+            "pin",
+            vec![("login", "ann"), ("pin", "")],
+            "Enter your PIN.",
+        ),
+        (
+            "pin",
+            vec![("login", ""), ("pin", "")],
+            "Enter your username or e-mail.",
+        ),
         ("passcode", vec![("passcode", "")], "Enter your passcode."),
-        ("password", vec![("login", "ann"), ("password", "")], "Enter your password."),
+        (
+            "password",
+            vec![("login", "ann"), ("password", "")],
+            "Enter your password.",
+        ),
     ] {
         let shown = page(station_post(&w.server, &client, &row.guid, step, &fields).await).await;
         assert!(shown.contains(sentence), "{step}: {sentence}\n{shown}");
@@ -387,7 +414,10 @@ async fn admin_pages_speak_in_sentences_and_offer_no_refused_action() {
         warning.starts_with("Printer added, but it did not answer at "),
         "{warning}"
     );
-    assert!(!page.contains("<p class=\"notice\" role=\"status\">Printer added."), "{page}");
+    assert!(
+        !page.contains("<p class=\"notice\" role=\"status\">Printer added."),
+        "{page}"
+    );
     w.server.stop().await;
 }
 
@@ -398,7 +428,10 @@ async fn a_refresh_after_reset_pin_makes_no_second_pin() {
         let admin = signed_in(&w.server, "boss", ADMIN_PASSWORD).await;
         let csrf = csrf_of(&get_text(&admin, w.server.url("/admin/users")).await);
         let response = admin
-            .post(w.server.url(&format!("/admin/users/{}/reset-pin", w.ann.id)))
+            .post(
+                w.server
+                    .url(&format!("/admin/users/{}/reset-pin", w.ann.id)),
+            )
             .form(&[("csrf", csrf.as_str())])
             .send()
             .await
@@ -408,7 +441,10 @@ async fn a_refresh_after_reset_pin_makes_no_second_pin() {
         assert_eq!(to, "/admin/users", "no PIN in the URL");
         let shown = get_text(&admin, w.server.url(&to)).await;
         let pin = support::between(&shown, "id=\"new-pin\">", "</code>").to_owned();
-        assert!(pin.chars().all(|c| c.is_ascii_digit()) && pin.len() >= 4, "{pin}");
+        assert!(
+            pin.chars().all(|c| c.is_ascii_digit()) && pin.len() >= 4,
+            "{pin}"
+        );
         let hash = w
             .server
             .services

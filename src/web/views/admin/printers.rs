@@ -99,7 +99,8 @@ fn with_done(page: Page, notice: Option<String>) -> Page {
 /// Issue 20: a printer added (or checked) that did not answer is not a green "done":
 /// it is added, but nobody can print there until it answers.
 fn unanswered_warning(done: Option<&str>, printer: &PrinterRow) -> Option<String> {
-    let silent = printer.protocol != "infra" && matches!(printer.state.as_str(), "unreachable" | "unknown" | "");
+    let silent = printer.protocol != "infra"
+        && matches!(printer.state.as_str(), "unreachable" | "unknown" | "");
     match done? {
         "added" if silent => Some(format!(
             "Printer added, but it did not answer at {}: nobody can print there until it does. Check the address and that the printer is on, then press Check now.",

@@ -215,9 +215,9 @@ pub async fn upload(
                         if problem.status.is_server_error() {
                             return Err(PageError(problem));
                         }
-                        failed.push(said.unwrap_or_else(|| {
-                            format!("{filename}: {}", problem.message)
-                        }));
+                        failed.push(
+                            said.unwrap_or_else(|| format!("{filename}: {}", problem.message)),
+                        );
                         // Drain the rest of a refused file so the next part can be read.
                         drain(&mut body).await?;
                     }

@@ -16,8 +16,8 @@ use crate::release::printer_state_label;
 use crate::web::AppState;
 use crate::web::assets;
 use crate::web::error::{PageError, Problem};
-use crate::web::page::LongName;
 use crate::web::extract::AnonymousForm;
+use crate::web::page::LongName;
 use crate::web::views::releasing::{ReleaseLine, any_active};
 use crate::web::views::{Page, render, when};
 

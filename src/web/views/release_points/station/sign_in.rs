@@ -239,7 +239,10 @@ pub async fn pin(
         .identity
         .pin_login(&form.login, &form.pin, at(&printer), &client)
         .await;
-    sign_in_outcome(&req, &state, &printer, &client, outcome, form.login, WRONG_PIN).await
+    sign_in_outcome(
+        &req, &state, &printer, &client, outcome, form.login, WRONG_PIN,
+    )
+    .await
 }
 
 /// `POST /station/{guid}/password`: login and password (the directory's for a
