@@ -231,13 +231,10 @@ impl Browser {
 
     /// Whether an element matching `css` is on the page.
     pub async fn exists(&self, css: &str) -> bool {
-        self.execute(
-            "return document.querySelector(arguments[0]) !== null;",
-            vec![json!(css)],
-        )
-        .await
-        .as_bool()
-        .unwrap()
+        self.execute("return document.querySelector(arguments[0]) !== null;", vec![json!(css)])
+            .await
+            .as_bool()
+            .unwrap()
     }
 
     /// Saves a PNG screenshot under `target/screenshots/` and returns its path.
