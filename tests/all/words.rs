@@ -158,6 +158,9 @@ async fn copies_above_the_limit_are_refused_with_it_in_portal_api_and_ipp() {
 
         // The agents' API.
         let agent = support::agent::ApiAgent::enrol(&w.server, &w.admin, "ws-1").await;
+        assert_eq!(agent.heartbeat("site-1").await.status(), 403, "pending");
+        support::agent::approve(&w.server, &w.admin, agent.id, "site-1", &["ann"], false).await;
+        assert_eq!(agent.heartbeat("site-1").await.status(), 200);
         let response = support::insecure_client()
             .post(w.server.url("/api/v1/agent/jobs"))
             .basic_auth(&agent.login, Some(&agent.secret))
@@ -296,7 +299,10 @@ async fn the_station_says_which_secret_was_wrong_and_an_empty_form_is_no_failure
         wrong_pin.contains("Wrong username or PIN. Try again."),
         "{wrong_pin}"
     );
-    assert!(!wrong_pin.contains("password"), "a PIN is not a password");
+    assert!(
+        !wrong_pin.contains("Wrong username, e-mail or password"),
+        "a PIN is not a password"
+    );
     let wrong_passcode = page(
         station_post(
             &w.server,
