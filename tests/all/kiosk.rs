@@ -99,6 +99,7 @@ async fn station_and_phone_pages_have_no_way_out_and_big_touch_targets() {
         );
         tablet.assert_no_horizontal_overflow("station review").await;
         assert_in_view(&tablet, "td.copies input", "station review").await;
+        assert_in_view(&tablet, "td.options label", "station review").await;
         tablet
             .screenshot(&format!("issue20-kiosk-station-review-{width}"))
             .await;
