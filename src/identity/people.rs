@@ -106,7 +106,7 @@ pub fn validate_pin(pin: &str, min_digits: u32) -> IdentityResult<()> {
     if is_trivial_pin(pin) {
         return Err(IdentityError::Invalid {
             field: "pin",
-            reason: "too easy to guess (one digit repeated, or a run such as 123456 or 654321); choose another".into(),
+            reason: "too easy to guess (one digit repeated, or a run such as 123456 or 654321): choose another".into(),
         });
     }
     Ok(())
@@ -214,7 +214,7 @@ impl Identity {
         if disabled && target.id == actor.id {
             return Err(IdentityError::Invalid {
                 field: "user",
-                reason: "you cannot disable yourself".into(),
+                reason: "You cannot disable yourself".into(),
             });
         }
         let audit = AuditRecord {
@@ -425,7 +425,7 @@ impl Identity {
         if target.id == actor.id {
             return Err(IdentityError::Invalid {
                 field: "user",
-                reason: "you cannot delete yourself".into(),
+                reason: "You cannot delete yourself".into(),
             });
         }
         self.db.delete_user(user_id).await?;
@@ -449,7 +449,7 @@ impl Identity {
 pub(super) fn last_admin() -> IdentityError {
     IdentityError::Invalid {
         field: "role",
-        reason: "this is the last enabled admin: make another admin first".into(),
+        reason: "This is the last enabled admin: make another admin first".into(),
     }
 }
 

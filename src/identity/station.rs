@@ -72,7 +72,7 @@ impl Identity {
         if normalize_badge(badge).is_empty() {
             return Err(IdentityError::Invalid {
                 field: "badge",
-                reason: "no badge number was read".into(),
+                reason: "No badge number was read".into(),
             });
         }
         let audit = AttemptAudit {
@@ -142,12 +142,13 @@ impl Identity {
     ) -> IdentityResult<User> {
         let swipe_again = || IdentityError::Invalid {
             field: "badge",
-            reason: "swipe the badge again".into(),
+            reason: "Swipe the badge again".into(),
         };
         let hash = hex::decode(pending)
             .ok()
             .filter(|h| h.len() == 32)
             .ok_or_else(swipe_again)?;
+        require(pin, "pin", "Enter your PIN")?;
         let row = match self.db.user_by_badge(&hash).await {
             Ok(row) => row,
             Err(DbError::NotFound) => return Err(swipe_again()),
@@ -183,6 +184,9 @@ impl Identity {
         at: AtPrinter<'_>,
         client: &ClientInfo,
     ) -> IdentityResult<User> {
+        // Issue 20: an empty form is not a failed sign-in (nothing counted).
+        require(login, "login", "Enter your username or e-mail")?;
+        require(pin, "pin", "Enter your PIN")?;
         let typed = normalize_login(login);
         let row = match self.db.user_by_login(&typed).await {
             Ok(row) => Ok(row),
@@ -289,7 +293,7 @@ impl Identity {
                 .filter(|h| h.len() == 32)
                 .ok_or(IdentityError::Invalid {
                     field: "badge",
-                    reason: "swipe the badge again".into(),
+                    reason: "Swipe the badge again".into(),
                 })?;
         let user = self.pin_login(login, pin, at, client).await?;
         match self.db.insert_badge(&hash, user.id).await {
@@ -318,6 +322,7 @@ impl Identity {
         at: AtPrinter<'_>,
         client: &ClientInfo,
     ) -> IdentityResult<User> {
+        require(passcode, "passcode", "Enter your passcode")?;
         let audit = AttemptAudit {
             actor: "anonymous",
             target: at.name,
@@ -420,6 +425,18 @@ impl Identity {
 
 /// Card readers type the number, sometimes with spaces or a leading/trailing marker;
 /// digits and letters are what identify the card.
+/// An empty field of a sign-in form: said so, before any limit counts it (issue 20:
+/// pressing "Sign in" on an empty form is not a wrong PIN).
+pub(super) fn require(value: &str, field: &'static str, ask: &str) -> IdentityResult<()> {
+    if value.trim().is_empty() {
+        return Err(IdentityError::Invalid {
+            field,
+            reason: ask.into(),
+        });
+    }
+    Ok(())
+}
+
 pub fn normalize_badge(badge: &str) -> String {
     badge
         .chars()

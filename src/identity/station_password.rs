@@ -22,6 +22,9 @@ impl Identity {
         at: AtPrinter<'_>,
         client: &ClientInfo,
     ) -> IdentityResult<User> {
+        // Issue 20: an empty form is not a failed sign-in.
+        super::station::require(login, "login", "Enter your username or e-mail")?;
+        super::station::require(password, "password", "Enter your password")?;
         let typed = normalize_login(login);
         let row = match self.db.user_by_login(&typed).await {
             Ok(row) => Some(row),

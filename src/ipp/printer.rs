@@ -149,7 +149,10 @@ pub fn all_attributes(q: &QueueDescription) -> Vec<Attribute> {
             keywords(&["none", "gzip", "deflate"]),
         ),
         a("copies-default", Value::Integer(1)),
-        a("copies-supported", Value::Range(1, 999)),
+        a(
+            "copies-supported",
+            Value::Range(1, crate::jobs::options::MAX_COPIES as i32),
+        ),
         a(
             "document-format-default",
             Value::mime("application/octet-stream"),

@@ -255,6 +255,8 @@ impl Jobs {
         document: &mut R,
         client: &ClientInfo,
     ) -> Result<HeldJob, JobError> {
+        // Issue 20: copies out of range are refused with the limit on every way in.
+        super::options::check_copies(submission.copies)?;
         self.refuse_if_too_many(owner).await?;
         let reservation = self.reserve(owner, true).await?;
         let parked = self
@@ -282,6 +284,10 @@ impl Jobs {
             && !accept.contains(&analysis.format)
         {
             self.vault.purge(&blob).await?;
+            // Issue 20: an empty upload is said to be empty, not an unknown format.
+            if sealed.plain_size == 0 {
+                return Err(JobError::Empty);
+            }
             return Err(JobError::FormatNotAccepted(analysis.format));
         }
         let at = now();

@@ -22,33 +22,42 @@ use crate::identity::{AuditAction, AuditEvent, AuditOutcome};
 use crate::identity::{ClientInfo, Identity, IdentityError, User};
 use crate::vault::{BlobId, Vault, VaultError};
 
+/// Why a document or job was refused. The messages are sentences a person reads (the
+/// portal, the API, an IPP client's status message), not internal prefixes.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("job not found")]
+    #[error("Job not found.")]
     NotFound,
-    #[error("the document is larger than the {0} MiB limit")]
+    #[error("The document is larger than the {0} MiB limit.")]
     TooLarge(u64),
-    #[error("you already have {0} documents waiting; release or delete some first")]
+    #[error("You already have {0} documents waiting; release or delete some first.")]
     TooManyHeld(u32),
     #[error(
-        "you already have {0} print jobs waiting or arriving (the most one person may have); release or delete some first"
+        "You already have {0} print jobs waiting or arriving (the most one person may have); release or delete some first."
     )]
     TooManyPending(u32),
     #[error(
-        "your documents waiting to print take up your whole storage allowance of {0} MiB; release or delete some first"
+        "Your documents waiting to print take up your whole storage allowance of {0} MiB; release or delete some first."
     )]
     OverQuota(u64),
-    #[error("a print job may have at most {0} documents; send the rest as a new job")]
+    #[error("A print job may have at most {0} documents; send the rest as a new job.")]
     TooManyDocuments(u32),
     /// The client stopped sending (hung up, or paused past the idle time-out): the
     /// half-received document was discarded.
-    #[error("the document stopped arriving and was discarded ({0})")]
+    #[error("The document stopped arriving and was discarded ({0}).")]
     Interrupted(String),
-    #[error("the document could not be decompressed: {0}")]
+    #[error("The document could not be decompressed: {0}.")]
     Compression(String),
-    #[error("{0} documents are not accepted here")]
+    /// The format found in the document's first bytes (not the name or the declared
+    /// type) is not one this way in takes.
+    #[error("PrintPark does not take {} here.", format_kind(.0))]
     FormatNotAccepted(&'static str),
-    #[error("the job cannot take this document now: {0}")]
+    /// An upload with no bytes at all (the portal).
+    #[error("The document is empty.")]
+    Empty,
+    #[error(transparent)]
+    Copies(#[from] options::CopiesError),
+    #[error("The job cannot take this document now: {0}.")]
     NotPossible(&'static str),
     #[error(transparent)]
     Vault(#[from] VaultError),
@@ -56,6 +65,104 @@ pub enum JobError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Db(DbError),
+}
+
+/// A document format as a person names it, with its article ("a text file").
+pub fn format_kind(mime: &str) -> &'static str {
+    match mime {
+        "application/pdf" => "a PDF",
+        "image/jpeg" => "a JPEG image",
+        "image/png" => "a PNG image",
+        "application/postscript" => "a PostScript file",
+        "application/vnd.hp-PCL" => "a PCL print file",
+        "image/pwg-raster" => "a PWG raster file",
+        "image/urf" => "an Apple raster (URF) file",
+        "text/plain" => "a text file",
+        _ => "a file of a kind PrintPark cannot read",
+    }
+}
+
+/// A format's short name in a list ("PDF", "JPEG").
+fn format_short(mime: &str) -> &'static str {
+    match mime {
+        "application/pdf" => "PDF",
+        "image/jpeg" => "JPEG",
+        "image/png" => "PNG",
+        "application/postscript" => "PostScript",
+        "application/vnd.hp-PCL" => "PCL",
+        "image/pwg-raster" => "PWG raster",
+        "image/urf" => "URF",
+        _ => "other",
+    }
+}
+
+/// "PDF, JPEG and PNG".
+pub fn format_list(formats: &[&str]) -> String {
+    let names: Vec<&str> = formats.iter().map(|f| format_short(f)).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => String::new(),
+    }
+}
+
+/// What a file is, by what the person's computer said of it: its declared type, or
+/// its name's extension ("notes.txt" is a text file, "cv.docx" a Word document).
+fn declared_kind(file: &str, declared: &str) -> &'static str {
+    let extension = file
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match (declared, extension.as_str()) {
+        ("application/pdf", _) | (_, "pdf") => "application/pdf",
+        ("image/jpeg", _) | (_, "jpg" | "jpeg") => "image/jpeg",
+        ("image/png", _) | (_, "png") => "image/png",
+        (d, _) if d.starts_with("text/") => "text/plain",
+        (_, "txt" | "text" | "csv" | "md" | "log") => "text/plain",
+        (_, "doc" | "docx" | "odt" | "rtf") => "word",
+        (_, "xls" | "xlsx" | "ods") => "sheet",
+        (_, "ppt" | "pptx" | "odp") => "slides",
+        (_, "ps" | "eps") => "application/postscript",
+        _ => "",
+    }
+}
+
+impl JobError {
+    /// The refusal of an uploaded file, naming it: "notes.txt is a text file;
+    /// PrintPark takes PDF, JPEG and PNG files here." `None` when the general
+    /// message says it (prefixed with the file's name by the caller).
+    pub fn for_file(&self, file: &str, declared: &str) -> Option<String> {
+        let takes = format_list(intake::PORTAL_FORMATS);
+        match self {
+            JobError::Empty => Some(format!("{file} is empty.")),
+            // The bytes decide what the file is; when they are no format at all,
+            // what the person's computer called it says what they meant.
+            JobError::FormatNotAccepted("application/octet-stream") => {
+                let claimed = declared_kind(file, declared);
+                if intake::PORTAL_FORMATS.contains(&claimed) {
+                    let what = format_short(claimed);
+                    return Some(format!(
+                        "{file} is not a valid {what}; PrintPark takes {takes} files here."
+                    ));
+                }
+                let kind = match claimed {
+                    "word" => "a Word or text-processor document",
+                    "sheet" => "a spreadsheet",
+                    "slides" => "a presentation",
+                    "text/plain" => "a text file",
+                    _ => "a file of a kind PrintPark cannot read",
+                };
+                Some(format!(
+                    "{file} is {kind}; PrintPark takes {takes} files here."
+                ))
+            }
+            JobError::FormatNotAccepted(found) => Some(format!(
+                "{file} is {}; PrintPark takes {takes} files here.",
+                format_kind(found)
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl From<DbError> for JobError {
@@ -446,5 +553,46 @@ impl Jobs {
 
     pub async fn count_held(&self) -> Result<i64, JobError> {
         Ok(self.db.count_jobs_in_state(JobState::Held.as_str()).await?)
+    }
+}
+
+#[cfg(test)]
+mod wording_tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_upload_says_what_the_file_is_and_what_is_taken() {
+        let refused = |file: &str, declared: &str, found: &'static str| {
+            JobError::FormatNotAccepted(found)
+                .for_file(file, declared)
+                .unwrap()
+        };
+        assert_eq!(
+            refused("notes.txt", "text/plain", "application/octet-stream"),
+            "notes.txt is a text file; PrintPark takes PDF, JPEG and PNG files here."
+        );
+        assert_eq!(
+            refused("fake.pdf", "application/pdf", "application/octet-stream"),
+            "fake.pdf is not a valid PDF; PrintPark takes PDF, JPEG and PNG files here."
+        );
+        assert_eq!(
+            refused(
+                "document-a4.ps",
+                "application/pdf",
+                "application/postscript"
+            ),
+            "document-a4.ps is a PostScript file; PrintPark takes PDF, JPEG and PNG files here."
+        );
+        assert_eq!(
+            refused("cv.docx", "", "application/octet-stream"),
+            "cv.docx is a Word or text-processor document; PrintPark takes PDF, JPEG and PNG files here."
+        );
+        assert_eq!(
+            JobError::Empty
+                .for_file("empty.pdf", "application/pdf")
+                .unwrap(),
+            "empty.pdf is empty."
+        );
+        assert!(JobError::TooLarge(1).for_file("big.pdf", "").is_none());
     }
 }

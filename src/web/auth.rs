@@ -76,6 +76,8 @@ pub fn presession_cookie(value: &str) -> Cookie<'static> {
 pub struct SignedIn {
     pub principal: Principal,
     pub token: SessionToken,
+    /// The path asked for: the navigation marks where the person is (issue 20).
+    pub path: String,
 }
 
 /// A signed-in admin, for admin pages.
@@ -107,7 +109,11 @@ async fn signed_in(req: HttpRequest) -> Result<SignedIn, Problem> {
     if principal.user.must_change_password && !OPEN_BEFORE_CHANGE.contains(&req.path()) {
         return Err(IdentityError::PasswordChangeRequired.into());
     }
-    Ok(SignedIn { principal, token })
+    Ok(SignedIn {
+        principal,
+        token,
+        path: req.path().to_owned(),
+    })
 }
 
 impl FromRequest for SignedIn {

@@ -108,7 +108,7 @@ impl From<IdentityError> for Problem {
             E::Invalid { field, reason } => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
-                format!("{field}: {reason}"),
+                sentence(field, &reason),
             ),
             // Issue 16, e-mail: a password reset link that cannot be used (any more).
             E::ResetLinkExpired => Problem::new(
@@ -178,6 +178,44 @@ impl From<crate::identity::ldap::LdapError> for Problem {
     }
 }
 
+/// A refusal about one field as a sentence (issue 20: not "user: you cannot disable
+/// yourself"). A reason written as a sentence (capital first) stands alone; "is …"
+/// follows the field's name ("Setup code is not …"); any other reason follows it
+/// after a colon ("Password: use at least 10 characters.").
+pub fn sentence(field: &str, reason: &str) -> String {
+    let reason = reason.trim().trim_end_matches('.');
+    let mut text = if reason.starts_with(|c: char| c.is_uppercase()) {
+        reason.to_owned()
+    } else if reason.starts_with("is ") || reason.starts_with("are ") {
+        format!("{} {reason}", capitalised(field))
+    } else {
+        format!("{}: {reason}", capitalised(field))
+    };
+    text.push('.');
+    text
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A refused sign-in at a release point, saying what was wrong in the words of the
+/// form the person used (issue 20: a wrong PIN is not a "wrong password").
+pub fn wrong_at_station(problem: Problem, what: &str) -> Problem {
+    if problem.code == "invalid_credentials" {
+        Problem {
+            message: what.to_owned(),
+            ..problem
+        }
+    } else {
+        problem
+    }
+}
+
 /// A wait as a person reads it: seconds under two minutes, else minutes.
 fn wait_text(secs: i64) -> String {
     if secs < 120 {
@@ -220,6 +258,17 @@ impl From<JobError> for Problem {
             JobError::FormatNotAccepted(_) => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "format_not_accepted",
+                error.to_string(),
+            ),
+            // Issue 20: refused with the limit, never quietly clamped.
+            JobError::Copies(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "copies_out_of_range",
+                error.to_string(),
+            ),
+            JobError::Empty => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "empty_document",
                 error.to_string(),
             ),
             JobError::Compression(_) | JobError::NotPossible(_) => {
@@ -443,7 +492,7 @@ impl From<crate::identity::oidc::OidcError> for Problem {
             E::Invalid { field, reason } => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
-                format!("{field}: {reason}"),
+                sentence(field, &reason),
             ),
             E::ReadOnly => Problem::new(
                 StatusCode::CONFLICT,
@@ -453,5 +502,26 @@ impl From<crate::identity::oidc::OidcError> for Problem {
             E::Identity(e) => e.into(),
             E::Vault(e) => Problem::internal("single sign-on vault error", &e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_refusals_read_as_sentences() {
+        assert_eq!(
+            sentence("user", "You cannot disable yourself"),
+            "You cannot disable yourself."
+        );
+        assert_eq!(
+            sentence("password", "use at least 10 characters"),
+            "Password: use at least 10 characters."
+        );
+        assert_eq!(
+            sentence("setup code", "is not the one this server printed."),
+            "Setup code is not the one this server printed."
+        );
     }
 }

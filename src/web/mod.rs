@@ -17,6 +17,8 @@ pub mod body_timeout;
 pub mod connections;
 pub mod error;
 pub mod extract;
+// Issue 20 (screens): one-time messages for post/redirect/get.
+pub mod flash;
 pub mod headers;
 pub mod health;
 pub mod ipp;
@@ -30,6 +32,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Unix seconds when this process started serving (IPP printer-up-time).
     pub started_at: i64,
+    /// One-time messages waiting for the page a form redirects to (issue 20).
+    pub flash: flash::Flashes,
 }
 
 /// Largest form or JSON body accepted by pages and API (documents use their own limits).
@@ -323,6 +327,7 @@ fn app_state(services: Services) -> (web::Data<AppState>, usize, u64) {
         services,
         metrics: crate::telemetry::metrics_handle(),
         started_at: crate::clock::now(),
+        flash: flash::Flashes::default(),
     });
     (state, workers, keep_alive)
 }

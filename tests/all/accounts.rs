@@ -355,15 +355,15 @@ async fn a_reset_password_opens_only_the_change_page_and_ipp_refuses_it(backend:
         .secret;
     let admin = signed_in(&w.server, "boss", ADMIN_PASSWORD).await;
     let page = get_text(&admin, w.server.url(&format!("/admin/users/{}", w.ann.id))).await;
-    let reset = admin
+    let posted = admin
         .post(w.server.url(&format!("/admin/users/{}/password", w.ann.id)))
         .form(&[("csrf", csrf_of(&page).as_str()), ("temporary", "")])
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    // Issue 20: a redirect; the person's page shows the password once.
+    assert_eq!(posted.status(), 303);
+    let reset = get_text(&admin, w.server.url(&location(&posted))).await;
     let temporary = between(&reset, "id=\"temporary-password\">", "<").to_owned();
     assert_eq!(temporary.len(), 23, "{reset}");
     assert!(

@@ -191,7 +191,7 @@ async fn at_the_station_a_new_badge_is_linked_with_a_pin_and_print_all_prints_th
     tablet
         .click("form[action$='/link'] button[type=submit]")
         .await;
-    tablet.wait_for_text("Print all (1)").await;
+    tablet.wait_for_text("Print all: 1 document").await;
     tablet.screenshot("station-jobs").await;
     tablet.click("#print-all").await;
     // The progress page refreshes itself, then signs the station out.
@@ -223,7 +223,7 @@ async fn a_phone_opens_the_printer_qr_url_signs_in_and_releases_in_one_tap() {
     phone
         .click("form[action$='/login'] button[type=submit]")
         .await;
-    phone.wait_for_text("1 document(s) waiting").await;
+    phone.wait_for_text("Waiting: 1 document").await;
     phone.screenshot("phone-release").await;
     phone.click("#print-all").await;
     phone.wait_for_text("Printed").await;

@@ -255,7 +255,11 @@ async fn a_pre_sign_in_token_opens_only_anonymous_forms() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.status(),
+        303,
+        "issue 20: the form answers with a redirect"
+    );
     assert!(server.services.identity.user_by_login("eve").await.is_ok());
     let again = login(&server, &server.client(), "eve", "no password yet").await;
     assert_ne!(again.status(), 403, "a fresh browser's sign-in form works");

@@ -85,3 +85,7 @@ mod agent_unknown_person;
 mod colour;
 mod ipp_history;
 mod job_names;
+// Issue 20 (screens): long names and small screens, words, the kiosk.
+mod kiosk;
+mod screens;
+mod words;

@@ -179,7 +179,7 @@ async fn station_pin_release_prints_the_exact_bytes_on_an_ipp_printer_and_purges
     let (browser, signed_in) = w.at_station(&row.guid, "ann@example.org", PIN).await;
     assert_eq!(signed_in.status(), 303);
     let page = get_text(&browser, w.server.url(&format!("/station/{}", row.guid))).await;
-    assert!(page.contains("Print all (1)"), "{page}");
+    assert!(page.contains("Print all: 1 document"), "{page}");
     let pressed = w.press(&browser, &row.guid, "print-all", &[]).await;
     assert_eq!(pressed.status(), 303);
 
@@ -270,7 +270,7 @@ async fn phone_release_over_ipps_pins_the_certificate_and_prints_the_exact_bytes
         "a long-lived cookie for the QR pages only: {cookie}"
     );
     let page = get_text(&phone, w.server.url(&format!("/r/{}", row.guid))).await;
-    assert!(page.contains("1 document(s) waiting"), "{page}");
+    assert!(page.contains("Waiting: 1 document"), "{page}");
     // The phone's session does not open the portal.
     let portal = phone.get(w.server.url("/portal")).send().await.unwrap();
     assert_eq!(portal.status(), 303, "redirected to sign in");

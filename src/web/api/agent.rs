@@ -113,6 +113,8 @@ pub async fn park(
     body: web::Json<WorkstationJob>,
 ) -> Result<HttpResponse, ApiError> {
     let agent = agent(&req, &state).await?;
+    // Issue 20: copies out of range are refused with the limit, as on every way in.
+    crate::jobs::options::check_copies(body.copies).map_err(crate::jobs::JobError::from)?;
     let job_id = state
         .services
         .release

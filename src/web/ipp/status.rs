@@ -23,7 +23,9 @@ pub(super) fn job_error(error: JobError) -> (u16, String) {
         JobError::Interrupted(_) => 0x0508,
         JobError::Compression(_) => status::COMPRESSION_ERROR,
         JobError::NotPossible(_) => status::NOT_POSSIBLE,
-        JobError::FormatNotAccepted(_) => status::DOCUMENT_FORMAT_NOT_SUPPORTED,
+        JobError::FormatNotAccepted(_) | JobError::Empty => status::DOCUMENT_FORMAT_NOT_SUPPORTED,
+        // Issue 20: copies outside copies-supported.
+        JobError::Copies(_) => status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
         other => {
             tracing::error!(error = %other, "IPP operation failed");
             return (

@@ -40,6 +40,7 @@ impl Page {
         Self {
             csrf: identity.csrf_token(CsrfBinding::Session(&who.token.0)),
             user: Some(who.principal.user.clone()),
+            path: who.path.clone(),
             ..Self::bare(title)
         }
     }

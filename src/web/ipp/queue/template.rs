@@ -23,11 +23,16 @@ pub(super) fn validate_job(request: &Message) -> Result<(), (u16, String)> {
     }
     compression(request)?;
     if let Some(copies) = request.job_int("copies")
-        && !(1..=999).contains(&copies)
+        && crate::jobs::options::check_copies(i64::from(copies)).is_err()
     {
+        // Issue 20: refused with the limit (copies-supported), never clamped.
         return Err((
             status::ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
-            "copies must be 1 to 999".into(),
+            format!(
+                "copies must be 1 to {} (at most {} copies)",
+                crate::jobs::options::MAX_COPIES,
+                crate::jobs::options::MAX_COPIES
+            ),
         ));
     }
     if let Some(sides) = request.job_str("sides")

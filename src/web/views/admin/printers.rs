@@ -96,6 +96,24 @@ fn with_done(page: Page, notice: Option<String>) -> Page {
     }
 }
 
+/// Issue 20: a printer added (or checked) that did not answer is not a green "done":
+/// it is added, but nobody can print there until it answers.
+fn unanswered_warning(done: Option<&str>, printer: &PrinterRow) -> Option<String> {
+    let silent = printer.protocol != "infra"
+        && matches!(printer.state.as_str(), "unreachable" | "unknown" | "");
+    match done? {
+        "added" if silent => Some(format!(
+            "Printer added, but it did not answer at {}: nobody can print there until it does. Check the address and that the printer is on, then press Check now.",
+            printer.uri
+        )),
+        "checked" if silent => Some(format!(
+            "The printer did not answer at {}. Check the address and that it is on.",
+            printer.uri
+        )),
+        _ => None,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/printers.html")]
 struct PrintersPage {
@@ -164,7 +182,10 @@ pub async fn detail(
     let s = &state.services;
     let row = s.printers.by_id(path.into_inner()).await?;
     let page = Page::for_user(&format!("Printer {}", row.name), &s.identity, &who.0);
-    let page = with_done(page, done_notice(query.done.as_deref(), Some(&row)));
+    let page = match unanswered_warning(query.done.as_deref(), &row) {
+        Some(warning) => page.with_warning(warning),
+        None => with_done(page, done_notice(query.done.as_deref(), Some(&row))),
+    };
     printer_page(
         page,
         &row,

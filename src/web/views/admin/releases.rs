@@ -11,14 +11,19 @@ use crate::web::AppState;
 use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, CsrfOnly, SignedForm};
+use crate::web::flash::Flash;
+use crate::web::page::LongName;
 use crate::web::views::{Page, render, when};
+
+/// Where Retry and "It printed" answer to (post/redirect/get, issue 20).
+const RELEASES_PATH: &str = "/admin/releases";
 
 /// A release that failed or needs attention, ready to lay out.
 pub struct ReleaseLine {
     pub id: i64,
     pub at: String,
     pub owner: String,
-    pub job_name: String,
+    pub job_name: LongName,
     pub printer: String,
     pub state: &'static str,
     pub needs_attention: bool,
@@ -34,7 +39,7 @@ impl From<ReleaseRow> for ReleaseLine {
             id: r.id,
             at: when(r.finished_at.unwrap_or(r.updated_at)),
             owner: r.owner,
-            job_name: r.job_name,
+            job_name: LongName::new(&r.job_name),
             printer: r.printer_name,
             state: if needs_attention {
                 "Needs attention"
@@ -77,7 +82,9 @@ async fn releases_page(
 }
 
 pub async fn releases(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, PageError> {
-    let page = Page::for_user("Releases to look at", &state.services.identity, &who.0);
+    let flash = state.flash.take(&who.0.token, RELEASES_PATH);
+    let page = Page::for_user("Releases to look at", &state.services.identity, &who.0)
+        .with_flash(flash.as_ref());
     releases_page(&state, &who, page).await
 }
 
@@ -103,7 +110,6 @@ pub async fn release_action(
             .map(|()| "Marked as printed; the document was removed from the server.".into()),
         _ => return Err(PageError(Problem::not_found())),
     };
-    let page = Page::for_user("Releases to look at", &s.identity, &who.0)
-        .with_outcome(result.map_err(Problem::from))?;
-    releases_page(&state, &who, page).await
+    let flash = Flash::outcome(result.map_err(Problem::from))?;
+    Ok(state.flash.redirect(&who.0.token, RELEASES_PATH, flash))
 }

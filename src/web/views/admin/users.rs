@@ -11,7 +11,11 @@ use crate::web::AppState;
 use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
+use crate::web::flash::Flash;
 use crate::web::views::{Page, render};
+
+/// Where every form of the list answers to (post/redirect/get, issue 20).
+const USERS_PATH: &str = "/admin/users";
 
 pub mod edit;
 pub mod import;
@@ -24,29 +28,23 @@ struct UsersPage {
     users: Vec<User>,
     /// A PIN just reset: (username, PIN), shown this once.
     new_pin: Option<(String, String)>,
+    /// The admin looking: their own row offers no Disable or Delete (the server
+    /// refuses both).
+    me: i64,
 }
 
-async fn users_page(
-    state: &AppState,
-    page: Page,
-    new_pin: Option<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+/// `GET /admin/users`: the list, with what the last form left to say (a new PIN is
+/// shown by this GET once; a refresh shows the list alone and makes nothing).
+pub async fn users(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, PageError> {
+    let flash = state.flash.take(&who.0.token, USERS_PATH);
     let users = state.services.identity.list_users().await?;
     render(&UsersPage {
         default_hold: state.services.settings.queue.hold_hours,
-        page,
+        page: Page::for_user("Users", &state.services.identity, &who.0).with_flash(flash.as_ref()),
         users,
-        new_pin,
+        new_pin: flash.and_then(|f| f.secret),
+        me: who.0.principal.user.id,
     })
-}
-
-pub async fn users(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, PageError> {
-    users_page(
-        &state,
-        Page::for_user("Users", &state.services.identity, &who.0),
-        None,
-    )
-    .await
 }
 
 #[derive(Deserialize)]
@@ -69,14 +67,15 @@ pub struct CreateUserForm {
 
 csrf_field!(CreateUserForm);
 
-/// The users page again with the outcome of a change.
-async fn outcome(
+/// Back to the users page, which says how the change went.
+fn outcome(
     state: &AppState,
     who: &Admin,
     result: Result<String, Problem>,
 ) -> Result<HttpResponse, PageError> {
-    let page = Page::for_user("Users", &state.services.identity, &who.0).with_outcome(result)?;
-    users_page(state, page, None).await
+    Ok(state
+        .flash
+        .redirect(&who.0.token, USERS_PATH, Flash::outcome(result)?))
 }
 
 pub async fn create_user(
@@ -104,7 +103,6 @@ pub async fn create_user(
             .map(|u| format!("User {} created.", u.username))
             .map_err(Problem::from),
     )
-    .await
 }
 
 #[derive(Deserialize)]
@@ -149,7 +147,7 @@ pub async fn set_hold(
             .map_err(Problem::from),
         Err(problem) => Err(problem),
     };
-    outcome(&state, &who, result).await
+    outcome(&state, &who, result)
 }
 
 pub async fn user_action(
@@ -182,15 +180,19 @@ pub async fn user_action(
             .map_err(Problem::from),
         "reset-pin" => match s.identity.reset_pin(actor, id, &client).await {
             Ok(pin) => {
+                // The PIN waits in memory for the GET that follows, never in the URL.
                 let target = s.identity.user(id).await?;
-                let page = Page::for_user("Users", &s.identity, &who.0);
-                return users_page(&state, page, Some((target.username, pin))).await;
+                let flash = Flash {
+                    secret: Some((target.username, pin)),
+                    ..Flash::default()
+                };
+                return Ok(state.flash.redirect(&who.0.token, USERS_PATH, flash));
             }
             Err(e) => Err(e.into()),
         },
         _ => Err(Problem::not_found()),
     };
-    outcome(&state, &who, result).await
+    outcome(&state, &who, result)
 }
 
 #[derive(Template)]

@@ -1,6 +1,8 @@
 //! My account: password, release PIN, app passwords for devices. Changing the
 //! password or PIN proves the current password under the sign-in limits and ends
-//! every other session of the person.
+//! every other session of the person. A change that went through answers with a
+//! redirect to the page, which shows a new secret (app password, passcode) once: a
+//! refresh makes no second one (issue 20, `web/flash.rs`); a refusal stays in place.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -11,7 +13,14 @@ use crate::web::AppState;
 use crate::web::auth::SignedIn;
 use crate::web::error::{PageError, Problem, refused_in_place};
 use crate::web::extract::{CsrfOnly, SignedForm, UserForm, csrf_field};
+use crate::web::flash::Flash;
 use crate::web::views::{Page, render, when};
+
+/// Where the account's forms answer to.
+const ACCOUNT_PATH: &str = "/portal/account";
+/// The one-time slot of a new passcode (beside the page's own, which may carry an
+/// app password: a device named "passcode" stays an app password).
+const PASSCODE_SLOT: &str = "/portal/account passcode";
 
 pub struct AppPasswordLine {
     pub id: i64,
@@ -120,7 +129,12 @@ pub async fn new_passcode(
         .identity
         .new_passcode(&who.principal.user, &client)
         .await?;
-    show_with(&state, &who, page(&state, &who), None, Some(passcode)).await
+    let flash = Flash {
+        secret: Some((String::new(), passcode)),
+        ..Flash::default()
+    };
+    state.flash.put(&who.token, PASSCODE_SLOT, flash);
+    Ok(crate::web::views::redirect(ACCOUNT_PATH))
 }
 
 /// `POST /portal/account/badges/unlink`: a lost card.
@@ -171,7 +185,15 @@ fn page(state: &AppState, who: &SignedIn) -> Page {
 }
 
 pub async fn account(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, PageError> {
-    show(&state, &who, page(&state, &who), None).await
+    let flash = state.flash.take(&who.token, ACCOUNT_PATH);
+    let passcode = state
+        .flash
+        .take(&who.token, PASSCODE_SLOT)
+        .and_then(|f| f.secret)
+        .map(|(_, passcode)| passcode);
+    let page = page(&state, &who).with_flash(flash.as_ref());
+    let secret = flash.and_then(|f| f.secret);
+    show_with(&state, &who, page, secret, passcode).await
 }
 
 /// Shows the account page with the outcome of a change.
@@ -180,6 +202,13 @@ async fn outcome(
     who: &SignedIn,
     result: Result<&str, Problem>,
 ) -> Result<HttpResponse, PageError> {
+    // Done: back to the page, which says so once. Refused: shown in place (a
+    // lock-out keeps its 429).
+    if let Ok(notice) = result {
+        return Ok(state
+            .flash
+            .redirect(&who.token, ACCOUNT_PATH, Flash::notice(notice)));
+    }
     let refusal = result.as_ref().err().cloned();
     let page = page(state, who).with_outcome(result)?;
     let response = show(state, who, page, None).await?;
@@ -249,13 +278,11 @@ pub async fn create_app_password(
         .await
     {
         Ok(made) => {
-            show(
-                &state,
-                &who,
-                page(&state, &who),
-                Some((made.label, made.secret)),
-            )
-            .await
+            let flash = Flash {
+                secret: Some((made.label, made.secret)),
+                ..Flash::default()
+            };
+            Ok(state.flash.redirect(&who.token, ACCOUNT_PATH, flash))
         }
         Err(e) => outcome(&state, &who, Err(e.into())).await,
     }

@@ -1,4 +1,6 @@
-//! The user portal: my held jobs.
+//! The user portal: my held jobs, and parking documents from the browser. The upload
+//! answers with a redirect to the list, which says once what was parked and what was
+//! not, in words a person reads (issue 20).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -13,12 +15,20 @@ use crate::web::assets;
 use crate::web::auth::SignedIn;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{CsrfOnly, SignedForm, UserForm, check_session_token};
+use crate::web::flash::Flash;
 use crate::web::multipart::{drain, next_part, text_field, upload_form};
+use crate::web::page::LongName;
 use crate::web::views::{Page, redirect, render, size, time_left, when};
+
+/// The list, where the upload answers to.
+const PORTAL_PATH: &str = "/portal";
 
 pub struct JobLine {
     pub id: i64,
-    pub name: String,
+    pub name: LongName,
+    /// How many documents the job has (IPP multi-document jobs).
+    pub documents: i64,
+    pub copies: i64,
     pub submitted: String,
     pub pages: String,
     pub color: &'static str,
@@ -32,10 +42,9 @@ impl From<&HeldJob> for JobLine {
     fn from(job: &HeldJob) -> Self {
         Self {
             id: job.id,
-            name: match job.documents {
-                n if n > 1 => format!("{} ({n} documents)", job.name),
-                _ => job.name.clone(),
-            },
+            name: LongName::new(&job.name),
+            documents: job.documents,
+            copies: job.copies,
             submitted: when(job.submitted_at),
             pages: job
                 .pages
@@ -63,13 +72,16 @@ struct JobsPage {
     refresh: bool,
     progress_js: String,
     max_mib: u64,
+    max_copies: i64,
     upload_js: String,
     /// Signed in by single sign-on: say IPP clients need an app password (issue 16, oidc).
     sso_note: bool,
 }
 
 pub async fn my_jobs(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, PageError> {
-    let page = Page::for_user("My print jobs", &state.services.identity, &who);
+    let flash = state.flash.take(&who.token, PORTAL_PATH);
+    let page =
+        Page::for_user("My print jobs", &state.services.identity, &who).with_flash(flash.as_ref());
     show(&state, &who, page).await
 }
 
@@ -94,6 +106,7 @@ async fn show(state: &AppState, who: &SignedIn, page: Page) -> Result<HttpRespon
         releases,
         progress_js: assets::url("progress.js"),
         max_mib: state.services.settings.queue.max_job_mib,
+        max_copies: crate::jobs::options::MAX_COPIES,
         upload_js: assets::url("upload.js"),
         sso_note: state.services.sso.signed_in_by_sso(&who.token).await,
     })
@@ -118,7 +131,9 @@ pub async fn upload(
             .map_err(actix_web::error::PayloadError::Io),
     )?;
     let mut csrf_ok = false;
-    let (mut copies, mut sides, mut color_mode) = (1i64, Sides::OneSided, ColorMode::Auto);
+    let (mut sides, mut color_mode) = (Sides::OneSided, ColorMode::Auto);
+    // Copies out of range refuse the upload with the limit (never clamped).
+    let mut copies: Result<i64, String> = Ok(1);
     let mut parked = Vec::new();
     let mut failed = Vec::new();
     while let Some(mut field) = next_part(&mut form, idle).await? {
@@ -130,12 +145,8 @@ pub async fn upload(
                 csrf_ok = true;
             }
             "copies" => {
-                copies = text_field(&mut field)
-                    .await?
-                    .trim()
-                    .parse::<i64>()
-                    .unwrap_or(1)
-                    .clamp(1, 99)
+                copies = crate::jobs::options::parse_copies(&text_field(&mut field).await?)
+                    .map_err(|e| e.to_string());
             }
             "sides" => {
                 sides = Sides::parse(&text_field(&mut field).await?).unwrap_or_default();
@@ -166,6 +177,15 @@ pub async fn upload(
                     .content_type()
                     .map(|m| m.essence_str().to_owned())
                     .unwrap_or_default();
+                let copies = match &copies {
+                    Ok(n) => *n,
+                    Err(why) => {
+                        // Said once for the whole upload, below.
+                        failed.push(why.clone());
+                        drain(&mut field).await?;
+                        continue;
+                    }
+                };
                 let submission = Submission {
                     name: &filename,
                     format: &declared,
@@ -190,11 +210,14 @@ pub async fn upload(
                 match outcome {
                     Ok(_) => parked.push(filename),
                     Err(e) => {
+                        let said = e.for_file(&filename, &declared);
                         let problem = Problem::from(e);
                         if problem.status.is_server_error() {
                             return Err(PageError(problem));
                         }
-                        failed.push(format!("{filename}: {}", problem.message));
+                        failed.push(
+                            said.unwrap_or_else(|| format!("{filename}: {}", problem.message)),
+                        );
                         // Drain the rest of a refused file so the next part can be read.
                         drain(&mut body).await?;
                     }
@@ -208,9 +231,10 @@ pub async fn upload(
     if !csrf_ok {
         return Err(PageError(Problem::csrf()));
     }
-    let mut page = Page::for_user("My print jobs", &state.services.identity, &who);
+    failed.dedup();
+    let mut flash = Flash::default();
     if !parked.is_empty() {
-        page = page.with_notice(format!(
+        flash.notice = Some(format!(
             "Parked {}: {}. Release at any printer.",
             if parked.len() == 1 {
                 "1 document".to_string()
@@ -221,11 +245,11 @@ pub async fn upload(
         ));
     }
     if !failed.is_empty() {
-        page = page.with_error(format!("Not parked — {}", failed.join("; ")));
+        flash.error = Some(format!("Not parked: {}", failed.join(" ")));
     } else if parked.is_empty() {
-        page = page.with_error("Choose at least one PDF, JPEG or PNG file.");
+        flash.error = Some("Choose at least one PDF, JPEG or PNG file.".into());
     }
-    show(&state, &who, page).await
+    Ok(state.flash.redirect(&who.token, PORTAL_PATH, flash))
 }
 
 pub async fn delete_job(

@@ -134,3 +134,51 @@ pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
+
+/// What "Print all" will print, said before it is pressed (issue 20: a 99-copy job
+/// hid in a list): documents, copies and pages in all, and each document printed
+/// more than once by name.
+pub struct HeldTotals {
+    pub documents: usize,
+    /// Sheets' worth: pages × copies of every document whose pages are known.
+    pub pages: i64,
+    /// Some document's pages are not known (the total is at least `pages`).
+    pub pages_unknown: bool,
+    pub copies: i64,
+    /// Documents asked for more than once: (name, copies).
+    pub repeated: Vec<(crate::web::page::LongName, i64)>,
+}
+
+impl HeldTotals {
+    pub fn of(jobs: &[crate::jobs::HeldJob]) -> Self {
+        Self {
+            documents: jobs.len(),
+            pages: jobs.iter().map(|j| j.pages.unwrap_or(0) * j.copies).sum(),
+            pages_unknown: jobs.iter().any(|j| j.pages.is_none()),
+            copies: jobs.iter().map(|j| j.copies).sum(),
+            repeated: jobs
+                .iter()
+                .filter(|j| j.copies > 1)
+                .map(|j| (crate::web::page::LongName::new(&j.name), j.copies))
+                .collect(),
+        }
+    }
+
+    /// "3 documents, 5 copies, 214 pages" (pages "at least" when some are unknown).
+    pub fn summary(&self) -> String {
+        let plural = |n: i64, one: &str, many: &str| {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {many}")
+            }
+        };
+        format!(
+            "{}, {}, {}{}",
+            plural(self.documents as i64, "document", "documents"),
+            plural(self.copies, "copy", "copies"),
+            if self.pages_unknown { "at least " } else { "" },
+            plural(self.pages, "page", "pages"),
+        )
+    }
+}

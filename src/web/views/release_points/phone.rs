@@ -7,7 +7,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Fields, cleared_cookie, page_with_presession, scoped_cookie};
+use super::{Fields, HeldTotals, cleared_cookie, page_with_presession, scoped_cookie};
 use crate::db::PrinterRow;
 use crate::identity::station_sessions::DEVICE_SESSION_SECS;
 use crate::identity::{ClientInfo, SessionToken, User};
@@ -31,8 +31,8 @@ struct PhonePage {
     printer_state: &'static str,
     person: String,
     signed_in: bool,
-    held: usize,
-    held_pages: i64,
+    /// What "Print all here" prints, said before it is pressed (issue 20).
+    totals: HeldTotals,
     releases: Vec<ReleaseLine>,
     refresh: bool,
     login: String,
@@ -67,10 +67,9 @@ async fn show(
             .disabled
             .then(|| "This printer is disabled; use another one.".to_string())
     });
-    let (held, held_pages, releases) = match user {
+    let (totals, releases) = match user {
         Some(user) => {
             let jobs = state.services.jobs.held_jobs_of(user).await?;
-            let pages = jobs.iter().map(|j| j.pages.unwrap_or(0) * j.copies).sum();
             let releases: Vec<ReleaseLine> = state
                 .services
                 .release
@@ -80,9 +79,9 @@ async fn show(
                 .filter(|r| r.printer_id == printer.id)
                 .map(ReleaseLine::from)
                 .collect();
-            (jobs.len(), pages, releases)
+            (HeldTotals::of(&jobs), releases)
         }
-        None => (0, 0, Vec::new()),
+        None => (HeldTotals::of(&[]), Vec::new()),
     };
     let refresh = any_active(&releases);
     let mut response = render(&PhonePage {
@@ -94,8 +93,7 @@ async fn show(
             .map(|u| u.display_name().to_owned())
             .unwrap_or_default(),
         signed_in: user.is_some(),
-        held,
-        held_pages,
+        totals,
         releases,
         refresh,
         login,

@@ -8,7 +8,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Fields, cleared_cookie, page_with_presession};
+use super::{Fields, HeldTotals, cleared_cookie, page_with_presession};
 use crate::db::PrinterRow;
 use crate::identity::{SessionToken, User};
 use crate::jobs::{ColorMode, HeldJob};
@@ -17,6 +17,7 @@ use crate::web::AppState;
 use crate::web::assets;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::AnonymousForm;
+use crate::web::page::LongName;
 use crate::web::views::releasing::{ReleaseLine, any_active};
 use crate::web::views::{Page, render, when};
 
@@ -29,27 +30,37 @@ const BADGE_COOKIE: &str = "pp_badge";
 /// A held job on the station's review list.
 pub struct StationJob {
     pub id: i64,
-    pub name: String,
+    pub name: LongName,
     pub submitted: String,
     pub pages: String,
     pub color: bool,
     pub copies: i64,
     pub duplex: bool,
+    /// "Mono" is offered: a colour job on a printer that can print colour (a mono
+    /// printer prints it in black and white anyway).
+    pub offer_mono: bool,
+    /// "Two-sided" is offered: a one-sided job on a printer not known to be one-sided.
+    pub offer_duplex: bool,
 }
 
-impl From<&HeldJob> for StationJob {
-    fn from(job: &HeldJob) -> Self {
+impl StationJob {
+    /// A held job as this printer can print it (issue 20: no choice it cannot do).
+    fn new(job: &HeldJob, printer: &PrinterRow) -> Self {
+        let color = job.color != Some(false) && job.color_mode != ColorMode::Monochrome;
+        let duplex = job.sides.is_two_sided();
         Self {
             id: job.id,
-            name: job.name.clone(),
+            name: LongName::new(&job.name),
             submitted: when(job.submitted_at),
             pages: job
                 .pages
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "?".into()),
-            color: job.color != Some(false) && job.color_mode != ColorMode::Monochrome,
+            color,
             copies: job.copies,
-            duplex: job.sides.is_two_sided(),
+            duplex,
+            offer_mono: color && printer.color_supported != Some(false),
+            offer_duplex: !duplex && printer.duplex_supported != Some(false),
         }
     }
 }
@@ -65,6 +76,8 @@ struct StationPage {
     mode: &'static str,
     person: String,
     jobs: Vec<StationJob>,
+    /// What "Print all" prints, shown on and above its button.
+    totals: HeldTotals,
     releases: Vec<ReleaseLine>,
     refresh: bool,
     login: String,
@@ -110,7 +123,7 @@ async fn show(
     let (mut page, pre_cookie) = page_with_presession(req, state, &view.printer.name);
     page.notice = view.notice;
     page.error = view.error;
-    let (jobs, releases) = match view.user {
+    let (jobs, totals, releases) = match view.user {
         Some(user) => {
             let jobs = state.services.jobs.held_jobs_of(user).await?;
             let releases: Vec<ReleaseLine> = state
@@ -122,9 +135,15 @@ async fn show(
                 .filter(|r| r.printer_id == view.printer.id)
                 .map(ReleaseLine::from)
                 .collect();
-            (jobs.iter().map(StationJob::from).collect(), releases)
+            (
+                jobs.iter()
+                    .map(|j| StationJob::new(j, view.printer))
+                    .collect(),
+                HeldTotals::of(&jobs),
+                releases,
+            )
         }
-        None => (Vec::new(), Vec::new()),
+        None => (Vec::new(), HeldTotals::of(&[]), Vec::new()),
     };
     let refresh = any_active(&releases);
     let mut response = render(&StationPage {
@@ -138,6 +157,7 @@ async fn show(
             .map(|u| u.display_name().to_owned())
             .unwrap_or_default(),
         jobs,
+        totals,
         releases,
         refresh,
         login: view.login,
@@ -164,11 +184,14 @@ pub async fn home(
         (Some(_), "review") => "review",
         (Some(_), _) => "jobs",
     };
+    let flash = signed_in
+        .as_ref()
+        .and_then(|(_, token)| state.flash.take(token, &cookie_path(&printer.guid)));
     let mut view = View {
         printer: &printer,
         mode,
         user,
-        notice: None,
+        notice: flash.and_then(|f| f.notice),
         error: printer
             .disabled
             .then(|| "This printer is disabled; use another one.".to_string()),

@@ -1,6 +1,9 @@
 //! The admin page of one person (`/admin/users/{id}`): edit the fields, role and hold
 //! time; link and unlink cards; reset the password. A refused edit shows the form
-//! again as it was typed. For directory people the directory's fields are read-only.
+//! again as it was typed; every change that went through answers with a redirect to
+//! the page, whose GET says how it went once (issue 20: a refresh repeats nothing,
+//! a temporary password is shown once). For directory people the directory's fields
+//! are read-only.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -11,7 +14,13 @@ use crate::web::AppState;
 use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
+use crate::web::flash::Flash;
 use crate::web::views::{Page, render, when};
+
+/// The person's page, where each of its forms answers to.
+fn user_path(id: i64) -> String {
+    format!("/admin/users/{id}")
+}
 
 /// The form's values: the person's, or what was typed when a change was refused.
 pub struct FormValues {
@@ -97,7 +106,14 @@ pub async fn edit_page(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let target = state.services.identity.user(path.into_inner()).await?;
-    show(&state, &who, target, None, None, None).await
+    let flash = state.flash.take(&who.0.token, &user_path(target.id));
+    let result = flash.as_ref().and_then(|f| match (&f.notice, &f.error) {
+        (_, Some(error)) => Some(Err(Problem::bad_request(error.clone()))),
+        (Some(notice), None) => Some(Ok(notice.clone())),
+        (None, None) => None,
+    });
+    let temporary = flash.and_then(|f| f.secret).map(|(_, password)| password);
+    show(&state, &who, target, None, result, temporary).await
 }
 
 #[derive(Deserialize)]
@@ -156,7 +172,9 @@ pub async fn save(
     match result {
         Ok(saved) => {
             let notice = format!("Saved {}.", saved.username);
-            show(&state, &who, saved, None, Some(Ok(notice)), None).await
+            Ok(state
+                .flash
+                .redirect(&who.0.token, &user_path(saved.id), Flash::notice(notice)))
         }
         Err(problem) => {
             let typed = FormValues {
@@ -217,10 +235,19 @@ pub async fn reset_password(
                     "app passwords kept".into()
                 }
             );
-            let shown = reset.shown.map(|s| s.as_str().to_owned());
-            show(&state, &who, target, None, Some(Ok(notice)), shown).await
+            // A server-made password waits in memory for the GET, never in the URL.
+            let flash = Flash {
+                secret: reset
+                    .shown
+                    .map(|s| (target.username.clone(), s.as_str().to_owned())),
+                ..Flash::notice(notice)
+            };
+            Ok(state.flash.redirect(&who.0.token, &user_path(id), flash))
         }
-        Err(e) => show(&state, &who, target, None, Some(Err(e.into())), None).await,
+        Err(e) => {
+            let flash = Flash::outcome::<String>(Err(e.into()))?;
+            Ok(state.flash.redirect(&who.0.token, &user_path(id), flash))
+        }
     }
 }
 
@@ -248,8 +275,9 @@ pub async fn add_card(
         .await
         .map(|()| "Card linked.".to_owned())
         .map_err(Problem::from);
-    let target = identity.user(id).await?;
-    show(&state, &who, target, None, Some(result), None).await
+    Ok(state
+        .flash
+        .redirect(&who.0.token, &user_path(id), Flash::outcome(result)?))
 }
 
 /// `POST /admin/users/{id}/badges/{handle}/remove`: unlink one card.
@@ -266,6 +294,7 @@ pub async fn remove_card(
         .await
         .map(|()| "Card unlinked.".to_owned())
         .map_err(Problem::from);
-    let target = identity.user(id).await?;
-    show(&state, &who, target, None, Some(result), None).await
+    Ok(state
+        .flash
+        .redirect(&who.0.token, &user_path(id), Flash::outcome(result)?))
 }

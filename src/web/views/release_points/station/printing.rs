@@ -10,6 +10,7 @@ use crate::release::{JobChoice, ReleaseError, ReleaseVia};
 use crate::web::AppState;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AnonymousForm, CsrfOnly};
+use crate::web::flash::Flash;
 use crate::web::views::redirect;
 use crate::web::views::release_points::Fields;
 
@@ -89,7 +90,7 @@ pub async fn release(
     AnonymousForm(form): AnonymousForm<Fields>,
 ) -> Result<HttpResponse, PageError> {
     let printer = state.services.printers.by_guid(&guid).await?;
-    let Some((user, _)) = person(&req, &state).await else {
+    let Some((user, token)) = person(&req, &state).await else {
         return signed_out(&req, &state, &printer).await;
     };
     if form.get("action") == Some("delete") {
@@ -98,15 +99,14 @@ pub async fn release(
             state.services.jobs.delete(&user, id, &client).await?;
             deleted += 1;
         }
-        let view = View {
-            printer: &printer,
-            mode: "review",
-            user: Some(&user),
-            notice: Some(format!("{deleted} document(s) deleted.")),
-            error: None,
-            login: String::new(),
+        // Post/redirect/get (issue 20): the list says it once; a refresh deletes nothing.
+        let here = cookie_path(&printer.guid);
+        let notice = match deleted {
+            1 => "1 document deleted.".to_owned(),
+            n => format!("{n} documents deleted."),
         };
-        return show(&req, &state, view).await;
+        state.flash.put(&token, &here, Flash::notice(notice));
+        return Ok(redirect(&format!("{here}?view=review")));
     }
     let choices: Vec<JobChoice> = picked(&form)
         .into_iter()

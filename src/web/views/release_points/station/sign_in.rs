@@ -7,10 +7,17 @@ use super::{BADGE_COOKIE, STATION_COOKIE, View, cookie_path, person, show, signi
 use crate::db::PrinterRow;
 use crate::identity::{AtPrinter, BadgeOutcome, ClientInfo, IdentityError, SessionToken, User};
 use crate::web::AppState;
-use crate::web::error::{PageError, Problem, refused_in_place};
+use crate::web::error::{PageError, Problem, refused_in_place, wrong_at_station};
 use crate::web::extract::{AnonymousForm, CsrfOnly, csrf_field};
 use crate::web::views::redirect;
 use crate::web::views::release_points::{cleared_cookie, scoped_cookie};
+
+// What a refused sign-in says, in the words of the form used (issue 20).
+const WRONG_BADGE: &str = "This badge was not accepted.";
+const WRONG_BADGE_PIN: &str = "Wrong PIN for this badge. Try again.";
+const WRONG_PIN: &str = "Wrong username or PIN. Try again.";
+const WRONG_PASSWORD: &str = "Wrong username, e-mail or password. Try again.";
+const WRONG_PASSCODE: &str = "Wrong passcode. Try again.";
 
 /// The response that signs a person in at this station: back to the station page,
 /// with the station session cookie, and any pending badge forgotten.
@@ -34,6 +41,7 @@ async fn sign_in_outcome(
     client: &ClientInfo,
     outcome: Result<User, IdentityError>,
     login: String,
+    wrong: &str,
 ) -> Result<HttpResponse, PageError> {
     match outcome {
         Ok(user) => {
@@ -44,7 +52,7 @@ async fn sign_in_outcome(
                 .await?;
             Ok(signed_in(&cookie_path(&printer.guid), &token))
         }
-        Err(e) => refused(req, state, printer, e, login).await,
+        Err(e) => refused(req, state, printer, e, login, wrong).await,
     }
 }
 
@@ -143,7 +151,9 @@ pub async fn badge(
             pending,
         ),
         Ok(BadgeOutcome::NeedsPin(pending)) => ("badge-pin", None, pending),
-        Err(e) => return refused(&req, &state, &printer, e, String::new()).await,
+        Err(e) => {
+            return refused(&req, &state, &printer, e, String::new(), WRONG_BADGE).await;
+        }
     };
     let view = View {
         printer: &printer,
@@ -174,7 +184,16 @@ pub async fn badge_pin(
         .identity
         .badge_pin_login(&pending_badge(&req), &form.pin, at(&printer), &client)
         .await;
-    sign_in_outcome(&req, &state, &printer, &client, outcome, String::new()).await
+    sign_in_outcome(
+        &req,
+        &state,
+        &printer,
+        &client,
+        outcome,
+        String::new(),
+        WRONG_BADGE_PIN,
+    )
+    .await
 }
 
 /// `POST /station/{guid}/link`: login and PIN that link the badge just read to its
@@ -198,7 +217,7 @@ pub async fn link(
             Ok(signed_in(&cookie_path(&printer.guid), &token))
         }
         Err(e) => {
-            let problem = Problem::from(e);
+            let problem = wrong_at_station(Problem::from(e), WRONG_PIN);
             let mut view = signin_error(&printer, problem.message.clone(), form.login);
             view.mode = if pending.is_empty() { "signin" } else { "link" };
             Ok(refused_in_place(show(&req, &state, view).await?, &problem))
@@ -220,7 +239,10 @@ pub async fn pin(
         .identity
         .pin_login(&form.login, &form.pin, at(&printer), &client)
         .await;
-    sign_in_outcome(&req, &state, &printer, &client, outcome, form.login).await
+    sign_in_outcome(
+        &req, &state, &printer, &client, outcome, form.login, WRONG_PIN,
+    )
+    .await
 }
 
 /// `POST /station/{guid}/password`: login and password (the directory's for a
@@ -238,7 +260,16 @@ pub async fn password(
         .identity
         .station_password_login(&form.login, &form.password, at(&printer), &client)
         .await;
-    sign_in_outcome(&req, &state, &printer, &client, outcome, form.login).await
+    sign_in_outcome(
+        &req,
+        &state,
+        &printer,
+        &client,
+        outcome,
+        form.login,
+        WRONG_PASSWORD,
+    )
+    .await
 }
 
 /// `POST /station/{guid}/passcode`: a personal passcode.
@@ -255,7 +286,16 @@ pub async fn passcode(
         .identity
         .passcode_login(&form.passcode, at(&printer), &client)
         .await;
-    sign_in_outcome(&req, &state, &printer, &client, outcome, String::new()).await
+    sign_in_outcome(
+        &req,
+        &state,
+        &printer,
+        &client,
+        outcome,
+        String::new(),
+        WRONG_PASSCODE,
+    )
+    .await
 }
 
 /// `POST /station/{guid}/logout`.
@@ -285,8 +325,9 @@ async fn refused(
     printer: &PrinterRow,
     error: IdentityError,
     login: String,
+    wrong: &str,
 ) -> Result<HttpResponse, PageError> {
-    let problem = Problem::from(error);
+    let problem = wrong_at_station(Problem::from(error), wrong);
     if !problem.shown_in_place() {
         return Err(PageError(problem));
     }
