@@ -305,6 +305,9 @@ async fn labels_and_agents_follow_the_public_address(backend: Backend) {
         "{command}"
     );
     assert!(page.contains("data-copy=\"#enrolment-command\""));
+    // The code came on the GET after a redirect: a refresh shows it no more.
+    let refreshed = get_text(&client, server.url("/admin/agents")).await;
+    assert!(!refreshed.contains("enrolment-command"), "shown twice");
     // Stored: a restart of the site's memory (another process) reads it back.
     server.services.site.reload().await.unwrap();
     assert_eq!(
@@ -320,12 +323,15 @@ async fn new_agent_command(
     client: &reqwest::Client,
     agents_page: &str,
 ) -> (String, String) {
-    let page = support::post_text(
-        client,
-        server.url("/admin/agents/code"),
-        &[("csrf", csrf_of(agents_page).as_str())],
-    )
-    .await;
+    // The code is made by a POST and shown on the GET it redirects to (once).
+    let made = client
+        .post(server.url("/admin/agents/code"))
+        .form(&[("csrf", csrf_of(agents_page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 303);
+    let page = get_text(client, server.url("/admin/agents")).await;
     let command = support::between(&page, "<pre id=\"enrolment-command\">", "</pre>").to_owned();
     (page, command)
 }

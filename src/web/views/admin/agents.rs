@@ -19,6 +19,7 @@ use crate::web::AppState;
 use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
+use crate::web::flash::Flash;
 use crate::web::views::{Page, redirect, render, when};
 
 /// One agent, ready to lay out.
@@ -199,12 +200,19 @@ pub async fn agents(
         "done=key_confirmed" => page.with_notice("Site key id confirmed."),
         _ => page,
     };
-    agents_page(&req, &state, &who, page, None).await
+    // A code made by `new_code` is shown on this GET once: a refresh shows it no more
+    // and makes no other (post/redirect/get).
+    let flash = state.flash.take(&who.0.token, AGENTS_PATH);
+    let page = page.with_flash(flash.as_ref());
+    let code = flash.and_then(|f| f.secret).map(|(_, code)| code);
+    agents_page(&req, &state, &who, page, code).await
 }
 
-/// Makes a one-time enrolment code and shows it once (no redirect).
+/// Where the agents page lives (the redirect after a new enrolment code).
+const AGENTS_PATH: &str = "/admin/agents";
+
+/// Makes a one-time enrolment code and shows it once, on the page it redirects to.
 pub async fn new_code(
-    req: HttpRequest,
     state: web::Data<AppState>,
     client: ClientInfo,
     SignedForm { who, .. }: AdminForm<CsrfOnly>,
@@ -216,9 +224,14 @@ pub async fn new_code(
         .new_enrolment_code(&who.0.principal.user, &client)
         .await
         .map_err(|e| PageError(Problem::from(e)))?;
-    let page = Page::for_user("Agents", &state.services.identity, &who.0)
-        .with_notice("Enrolment code made: it works once, for 24 hours, and is not shown again.");
-    agents_page(&req, &state, &who, page, Some(code)).await
+    let flash = Flash {
+        notice: Some(
+            "Enrolment code made: it works once, for 24 hours, and is not shown again.".into(),
+        ),
+        secret: Some(("enrolment code".into(), code)),
+        ..Flash::default()
+    };
+    Ok(state.flash.redirect(&who.0.token, AGENTS_PATH, flash))
 }
 
 #[derive(Deserialize)]
