@@ -53,15 +53,21 @@ async fn test_message_answers_what_happened(backend: Backend) {
         let (admin, server, to) = (&admin, &server, to.to_owned());
         async move {
             let page = get_text(admin, server.url("/admin/mail")).await;
-            admin
+            let sent = admin
                 .post(server.url("/admin/mail/test"))
                 .form(&[("csrf", csrf_of(&page).as_str()), ("to", &to)])
                 .send()
                 .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+                .unwrap();
+            // Post/redirect/get: the outcome is on the page the answer leads to, once.
+            assert_eq!(sent.status(), 303);
+            let shown = get_text(admin, server.url("/admin/mail")).await;
+            let again = get_text(admin, server.url("/admin/mail")).await;
+            assert!(
+                !again.contains("Test message"),
+                "a refresh repeats the outcome"
+            );
+            shown
         }
     };
     let ca = sink.ca.ca_pem.clone();

@@ -89,3 +89,5 @@ mod job_names;
 mod kiosk;
 mod screens;
 mod words;
+// Issue 20 (lead): post/redirect/get for forms that make a secret.
+mod post_redirect_get;

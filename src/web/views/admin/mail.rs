@@ -14,6 +14,7 @@ use crate::web::AppState;
 use crate::web::auth::Admin;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, SignedForm, csrf_field};
+use crate::web::flash::Flash;
 use crate::web::views::{Page, redirect, render};
 
 /// One choice of the security list.
@@ -146,7 +147,8 @@ pub async fn page(
     who: Admin,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let mut page = title_page(&state, &who);
+    let flash = state.flash.take(&who.0.token, MAIL_PATH);
+    let mut page = title_page(&state, &who).with_flash(flash.as_ref());
     if query.done.as_deref() == Some("saved") {
         page =
             page.with_notice("E-mail settings saved. A password is sealed and is not shown again.");
@@ -206,10 +208,13 @@ pub async fn test(
         .identity
         .send_test_mail(&who.0.principal.user, &state.services.mailer, &to, &client)
         .await?;
-    let page = title_page(&state, &who);
-    let page = match outcome {
-        Ok(()) => page.with_notice(format!("Test message sent to {to}: the relay accepted it.")),
-        Err(e) => page.with_error(format!("Test message not sent: {e}")),
+    // Post/redirect/get: a refresh of the answer sends no second message.
+    let flash = match outcome {
+        Ok(()) => Flash::notice(format!("Test message sent to {to}: the relay accepted it.")),
+        Err(e) => Flash::error(format!("Test message to {to} not sent: {e}")),
     };
-    mail_page(&state, &who, page, None, Some(to)).await
+    Ok(state.flash.redirect(&who.0.token, MAIL_PATH, flash))
 }
+
+/// Where the e-mail settings page lives (the test message redirects there).
+const MAIL_PATH: &str = "/admin/mail";

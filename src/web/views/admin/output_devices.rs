@@ -4,15 +4,14 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::printer_page::{
-    PrinterPage, form_of, language_options, printer_page, protocol_options, section, view_of,
-};
+use super::printer_page::{form_of, printer_page};
 use super::public_base;
 use crate::identity::ClientInfo;
 use crate::web::AppState;
 use crate::web::error::{PageError, Problem};
 use crate::web::extract::{AdminForm, CsrfOnly, SignedForm, csrf_field};
-use crate::web::views::{Page, redirect, render};
+use crate::web::flash::Flash;
+use crate::web::views::{Page, redirect};
 
 #[derive(Deserialize)]
 pub struct EnrolInput {
@@ -24,8 +23,8 @@ pub struct EnrolInput {
 
 csrf_field!(EnrolInput);
 
-/// Enrols an output device and shows its credentials once (no redirect: the secret
-/// is in this page only).
+/// Enrols an output device; its credentials are shown once, on the printer's page the
+/// answer redirects to (a refresh shows them no more and enrols nothing again).
 pub async fn add(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -36,9 +35,6 @@ pub async fn add(
     let s = &state.services;
     let admin = &who.0.principal.user;
     let row = s.printers.by_id(path.into_inner()).await?;
-    let base = public_base(&req, &state);
-    let title = format!("Printer {}", row.name);
-    let page = Page::for_user(&title, &s.identity, &who.0);
     match s
         .release
         .infra()
@@ -46,20 +42,21 @@ pub async fn add(
         .await
     {
         Ok(new) => {
-            let page = page
-                .with_notice("Output device enrolled. Copy its secret now: it is not shown again.");
-            let infra = section(&state, admin, &row, &base, Some((new.login, new.secret))).await?;
-            let form = form_of(&row);
-            render(&PrinterPage {
-                page,
-                printer: view_of(&row, &base, infra.as_ref()),
-                protocols: protocol_options(&form.protocol),
-                languages: language_options(&form.language),
-                form,
-                infra,
-            })
+            let flash = Flash {
+                notice: Some(
+                    "Output device enrolled. Copy its secret now: it is not shown again.".into(),
+                ),
+                secret: Some((new.login, new.secret)),
+                ..Flash::default()
+            };
+            Ok(state
+                .flash
+                .redirect(&who.0.token, &super::printers::printer_path(row.id), flash))
         }
         Err(e) => {
+            let base = public_base(&req, &state);
+            let title = format!("Printer {}", row.name);
+            let page = Page::for_user(&title, &s.identity, &who.0);
             let page = page.with_outcome(Err::<String, _>(Problem::from(e)))?;
             printer_page(page, &row, form_of(&row), &base, &state, admin).await
         }

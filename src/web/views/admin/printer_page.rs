@@ -270,7 +270,21 @@ pub async fn printer_page(
     state: &AppState,
     admin: &User,
 ) -> Result<HttpResponse, PageError> {
-    let infra = section(state, admin, row, base, None).await?;
+    printer_page_with(page, row, form, base, state, admin, None).await
+}
+
+/// The printer's page showing a just-enrolled output device's (login, secret) once:
+/// the GET after `output_devices::add` redirected (post/redirect/get).
+pub async fn printer_page_with(
+    page: Page,
+    row: &PrinterRow,
+    form: PrinterForm,
+    base: &str,
+    state: &AppState,
+    admin: &User,
+    new_device: Option<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let infra = section(state, admin, row, base, new_device).await?;
     render(&PrinterPage {
         page,
         printer: view_of(row, base, infra.as_ref()),

@@ -7,7 +7,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::printer_page::{
-    PrinterView, ProtocolOption, form_of, language_options, printer_page, protocol_options,
+    PrinterView, ProtocolOption, form_of, language_options, printer_page, printer_page_with,
+    protocol_options,
 };
 use super::public_base;
 use crate::db::PrinterRow;
@@ -186,15 +187,24 @@ pub async fn detail(
         Some(warning) => page.with_warning(warning),
         None => with_done(page, done_notice(query.done.as_deref(), Some(&row))),
     };
-    printer_page(
+    // A device enrolled by the POST before the redirect: its secret, shown this once.
+    let flash = state.flash.take(&who.0.token, &printer_path(row.id));
+    let page = page.with_flash(flash.as_ref());
+    printer_page_with(
         page,
         &row,
         form_of(&row),
         &public_base(&req, &state),
         &state,
         &who.0.principal.user,
+        flash.and_then(|f| f.secret),
     )
     .await
+}
+
+/// A printer's page (where a form about it redirects to).
+pub fn printer_path(id: i64) -> String {
+    format!("/admin/printers/{id}")
 }
 
 pub async fn update(
