@@ -77,3 +77,5 @@ mod convert_infra;
 mod printer_language;
 // Issue 17: conversion at delivery (the convert worker and Ghostscript).
 mod convert;
+// Issue 20 (setup): a client's retries count once; a way in per counter.
+mod retries;
