@@ -79,3 +79,5 @@ mod printer_language;
 mod convert;
 // Issue 20 (setup): a client's retries count once; a way in per counter.
 mod retries;
+// Issue 20 (setup): the "Set up printing" page and the README's CUPS recipe.
+mod setup_printing;
