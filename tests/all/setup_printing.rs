@@ -113,7 +113,7 @@ async fn the_page_makes_an_app_password_once_and_names_this_server(backend: Back
         .send()
         .await
         .unwrap();
-    assert_eq!(unnamed.status(), 400);
+    assert_eq!(unnamed.status(), 422);
     assert!(unnamed.text().await.unwrap().contains("1 to 80 characters"));
     assert!(
         server

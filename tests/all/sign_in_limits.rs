@@ -182,7 +182,7 @@ async fn a_burst_of_wrong_passwords_is_evaluated_at_most_threshold_times(backend
     );
     let right = login(&w.server, &client, "ann", ANN_PASSWORD).await;
     assert_eq!(right.status(), 429, "locked after the burst");
-    let rows = audit(&w.server, "login").await;
+    let rows = audit(&w.server, "auth.password").await;
     let evaluated = rows.iter().filter(|r| r.outcome == "failure").count();
     assert!(
         evaluated <= threshold,

@@ -93,7 +93,7 @@ async fn five_wrong_passwords_lock_the_account_and_every_attempt_is_audited() {
     let rows = server
         .services
         .db
-        .audit_page(None, 50, Some("login"))
+        .audit_page(None, 50, Some("auth.password"))
         .await
         .unwrap();
     assert_eq!(rows.iter().filter(|r| r.outcome == "failure").count(), 5);

@@ -273,7 +273,9 @@ pub async fn make_app_password(
         Err(e) => {
             let problem = Problem::from(e);
             let page = page(&state, &who).with_outcome::<String>(Err(problem.clone()))?;
-            let response = show(&req, &state, &who, page, None).await?;
+            let mut response = show(&req, &state, &who, page, None).await?;
+            // The page again with the message, under the refusal's own status.
+            *response.status_mut() = problem.status;
             Ok(refused_in_place(response, &problem))
         }
     }
