@@ -81,3 +81,5 @@ mod convert;
 mod retries;
 // Issue 20 (setup): the "Set up printing" page and the README's CUPS recipe.
 mod setup_printing;
+// Issue 20 (setup): the audit log's filters, CSV export and action names.
+mod audit_log;
