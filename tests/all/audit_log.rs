@@ -50,13 +50,20 @@ async fn world(backend: Backend) -> (TestServer, reqwest::Client) {
     support::create_user(&server, "bob", "bob's long password").await;
     for wrong in ["not it 1", "not it 2"] {
         assert_eq!(
-            login(&server, &server.client(), "ann", wrong).await.status(),
+            login(&server, &server.client(), "ann", wrong)
+                .await
+                .status(),
             401
         );
     }
-    for (who, password) in [("ann", "ann's long password"), ("bob", "bob's long password")] {
+    for (who, password) in [
+        ("ann", "ann's long password"),
+        ("bob", "bob's long password"),
+    ] {
         assert_eq!(
-            login(&server, &server.client(), who, password).await.status(),
+            login(&server, &server.client(), who, password)
+                .await
+                .status(),
             303
         );
     }
@@ -83,7 +90,11 @@ async fn the_audit_log_filters_and_exports(backend: Backend) {
     // By action and outcome: ann's two wrong passwords, and nothing else.
     let failed = rows(&page("?action=auth.password&outcome=failure").await);
     assert_eq!(failed.len(), 3, "two of ann's, one formula: {failed:?}");
-    assert!(failed.iter().all(|r| r[1] == "auth.password" && r[3] == "failure"));
+    assert!(
+        failed
+            .iter()
+            .all(|r| r[1] == "auth.password" && r[3] == "failure")
+    );
     let ann_failed = rows(&page("?person=ann&action=auth.password&outcome=failure").await);
     assert_eq!(ann_failed.len(), 2, "{ann_failed:?}");
     let signed_in = rows(&page("?action=auth.login").await);
@@ -151,7 +162,10 @@ async fn the_audit_log_filters_and_exports(backend: Backend) {
     );
     let csv = csv.text().await.unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines[0], "id,time,actor,action,target,outcome,client,detail");
+    assert_eq!(
+        lines[0],
+        "id,time,actor,action,target,outcome,client,detail"
+    );
     assert_eq!(lines.len(), 1 + failed.len(), "{csv}");
     assert!(lines[1..].iter().all(|l| l.contains(",auth.password,")));
     // The formula typed as a login is text: quoted, with a leading '.
@@ -212,7 +226,12 @@ async fn old_action_names_are_rewritten_by_the_migration() {
     .unwrap();
     let server = TestServer::start(Backend::Sqlite).await;
     let db = &server.services.db;
-    for old in ["login", "device.login", "device.revoke", "printer.use-advertised-uri"] {
+    for old in [
+        "login",
+        "device.login",
+        "device.revoke",
+        "printer.use-advertised-uri",
+    ] {
         db.append_audit(&printpark::db::AuditRecord {
             actor: "ann",
             action: old,

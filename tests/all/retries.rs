@@ -34,14 +34,16 @@ async fn failures(server: &TestServer, key: &str) -> i64 {
 async fn five_identical_wrong_ipp_attempts_count_once(backend: Backend) {
     let server = server(backend).await;
     let threshold = server.services.settings.security.lockout_threshold;
-    assert!(threshold <= 5, "the test needs 5 copies to reach the threshold");
+    assert!(
+        threshold <= 5,
+        "the test needs 5 copies to reach the threshold"
+    );
     // Five copies of one request with a stale password, all at once (as a client that
     // retries its 401 within 130 ms; sent together, they are checked side by side).
     let started = std::time::Instant::now();
-    let statuses = futures_util::future::join_all(
-        (0..5).map(|_| ipp_basic_status(&server, "ann", STALE)),
-    )
-    .await;
+    let statuses =
+        futures_util::future::join_all((0..5).map(|_| ipp_basic_status(&server, "ann", STALE)))
+            .await;
     println!("5 copies answered in {:?}", started.elapsed());
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
     // And once more right after, one by one, as a client's retries come.
@@ -129,7 +131,10 @@ async fn different_wrong_passwords_over_ipp_lock_ipp_only(backend: Backend) {
 /// stored credential is part of what is compared.
 async fn a_repeat_is_of_the_credential_as_it_was(backend: Backend) {
     let server = server(backend).await;
-    assert_eq!(ipp_basic_status(&server, "ann", "the new password!").await, 401);
+    assert_eq!(
+        ipp_basic_status(&server, "ann", "the new password!").await,
+        401
+    );
     server
         .services
         .identity
@@ -137,7 +142,10 @@ async fn a_repeat_is_of_the_credential_as_it_was(backend: Backend) {
         .await
         .unwrap();
     // Within the repeat window, yet checked afresh: it is right now.
-    assert_eq!(ipp_basic_status(&server, "ann", "the new password!").await, 200);
+    assert_eq!(
+        ipp_basic_status(&server, "ann", "the new password!").await,
+        200
+    );
     server.stop().await;
 }
 

@@ -86,15 +86,23 @@ async fn the_page_makes_an_app_password_once_and_names_this_server(backend: Back
     );
     for platform in PLATFORMS {
         assert!(
-            page.contains(&format!("<details class=\"card platform\" id=\"{platform}\">")),
+            page.contains(&format!(
+                "<details class=\"card platform\" id=\"{platform}\">"
+            )),
             "steps for {platform}"
         );
     }
-    assert!(page.contains("APP-PASSWORD"), "a placeholder until one is made");
+    assert!(
+        page.contains("APP-PASSWORD"),
+        "a placeholder until one is made"
+    );
     // The portal and the account page lead here.
     for from in ["/portal", "/portal/account"] {
         let linking = get_text(&client, server.url(from)).await;
-        assert!(linking.contains("href=\"/portal/setup\""), "{from} links to the page");
+        assert!(
+            linking.contains("href=\"/portal/setup\""),
+            "{from} links to the page"
+        );
     }
 
     // A form without its CSRF token makes nothing.
@@ -141,7 +149,10 @@ async fn the_page_makes_an_app_password_once_and_names_this_server(backend: Back
         .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].label, "Linux laptop");
-    assert!(again.contains("Linux laptop"), "the device is listed as in use");
+    assert!(
+        again.contains("Linux laptop"),
+        "the device is listed as in use"
+    );
     // It prints: IPP with the user name and the app password.
     assert_eq!(ipp_basic_status(&server, OWNER, &secret).await, 200);
     server.stop().await;
@@ -152,8 +163,7 @@ async fn the_apple_profile_and_the_certificate_download(backend: Backend) {
     let (_, client) = owner_session(&server).await;
     let address = server.base.trim_start_matches("https://").to_owned();
     let (host, port) = address.rsplit_once(':').unwrap();
-    let pem_file =
-        std::fs::read_to_string(server.dir.path().join("tls/cert.pem")).unwrap();
+    let pem_file = std::fs::read_to_string(server.dir.path().join("tls/cert.pem")).unwrap();
     let der_file = base64::engine::general_purpose::STANDARD
         .decode(
             pem_file
@@ -274,8 +284,7 @@ mod postgres {
 
     #[tokio::test]
     async fn the_page_makes_an_app_password_once_and_names_this_server() {
-        super::the_page_makes_an_app_password_once_and_names_this_server(Backend::Postgres)
-            .await;
+        super::the_page_makes_an_app_password_once_and_names_this_server(Backend::Postgres).await;
     }
 }
 
@@ -364,8 +373,14 @@ async fn the_readme_cups_recipe_parks_a_colour_pdf_held_for_its_owner() {
     let recipe: Vec<String> = readme_recipe().iter().map(|l| fill(l)).collect();
     println!("recipe: {recipe:?}");
     // The page, right after making the password, shows the same commands.
-    assert_eq!(by_id(&shown, "cups-lpadmin").as_deref(), Some(recipe[0].as_str()));
-    assert_eq!(by_id(&shown, "cups-lp").as_deref(), Some(recipe[1].as_str()));
+    assert_eq!(
+        by_id(&shown, "cups-lpadmin").as_deref(),
+        Some(recipe[0].as_str())
+    );
+    assert_eq!(
+        by_id(&shown, "cups-lp").as_deref(),
+        Some(recipe[1].as_str())
+    );
     let lpadmin = shell_words(&recipe[0]);
     let lp = shell_words(&recipe[1]);
     assert_eq!(lpadmin[0], "lpadmin");

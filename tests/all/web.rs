@@ -125,9 +125,14 @@ async fn five_wrong_passwords_lock_the_account_and_every_attempt_is_audited() {
     // An unknown login is locked out the same way, so lockout does not reveal accounts.
     for i in 0..5 {
         assert_eq!(
-            login(&server, &client, "nobody", &format!("guess guess guess {i}"))
-                .await
-                .status(),
+            login(
+                &server,
+                &client,
+                "nobody",
+                &format!("guess guess guess {i}")
+            )
+            .await
+            .status(),
             401
         );
     }
@@ -879,7 +884,13 @@ async fn sessions_work_across_two_servers_sharing_one_postgres() {
     assert_eq!(response.status(), 200);
     // Different guesses: the same one again would be a retry, counted once (issue 20).
     for i in 0..5 {
-        login(&one, &one.client(), "admin", &format!("wrong wrong wrong {i}")).await;
+        login(
+            &one,
+            &one.client(),
+            "admin",
+            &format!("wrong wrong wrong {i}"),
+        )
+        .await;
     }
     assert_eq!(
         login(&two, &two.client(), "admin", "correct horse battery")

@@ -92,9 +92,7 @@ impl Filters {
         if let (Some(from), Some(to)) = (from, to)
             && from > to
         {
-            return Err(Problem::bad_request(
-                "the date range ends before it starts",
-            ));
+            return Err(Problem::bad_request("the date range ends before it starts"));
         }
         Ok(Self {
             person: (!person.is_empty()).then(|| person.to_lowercase()),
@@ -269,7 +267,11 @@ fn csv_line(e: &AuditEntry) -> String {
         e.client_addr.clone(),
         e.detail.clone(),
     ];
-    let mut line = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+    let mut line = cells
+        .iter()
+        .map(|c| csv_cell(c))
+        .collect::<Vec<_>>()
+        .join(",");
     line.push_str("\r\n");
     line
 }
@@ -346,6 +348,11 @@ mod tests {
         ] {
             assert!(Filters::parse(&bad).is_err(), "{bad:?}");
         }
-        assert!(Filters::parse(&AuditQuery::default()).unwrap().query().is_empty());
+        assert!(
+            Filters::parse(&AuditQuery::default())
+                .unwrap()
+                .query()
+                .is_empty()
+        );
     }
 }

@@ -222,9 +222,10 @@ pub async fn setup_page(
             .map_err(|e| PageError(Problem::bad_request(e.to_string())))?;
     }
     // Never kept by a cache: the page may carry a secret.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(response)
 }
 

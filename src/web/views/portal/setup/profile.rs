@@ -151,7 +151,9 @@ mod tests {
     fn the_profile_names_the_queue_and_carries_a_self_signed_certificate() {
         let with = profile(Some(b"DER bytes"));
         assert!(with.contains("<string>com.apple.airprint</string>"));
-        assert!(with.contains("<key>IPAddress</key>\n          <string>print.example.org</string>"));
+        assert!(
+            with.contains("<key>IPAddress</key>\n          <string>print.example.org</string>")
+        );
         assert!(with.contains("<key>Port</key>\n          <integer>8443</integer>"));
         assert!(with.contains("<key>ResourcePath</key>\n          <string>ipp/print</string>"));
         assert!(with.contains("<key>ForceTLS</key>\n          <true/>"));
