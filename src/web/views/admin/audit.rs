@@ -56,18 +56,20 @@ fn date(field: &str, text: &str) -> Result<Option<time::Date>, Problem> {
     if text.is_empty() {
         return Ok(None);
     }
-    // What `<input type="date">` sends; parsed by hand (the `time` crate is built
+    // What `<input type="date">` sends; read by hand (the `time` crate is built
     // without its parser).
-    let parsed = (|| {
-        let mut parts = text.splitn(3, '-');
-        let year: i32 = parts.next()?.parse().ok()?;
-        let month: u8 = parts.next()?.parse().ok()?;
-        let day: u8 = parts.next()?.parse().ok()?;
-        time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()
-    })();
-    parsed
+    ymd(text)
         .map(Some)
         .ok_or_else(|| Problem::bad_request(format!("{field}: a date as YYYY-MM-DD, not “{text}”")))
+}
+
+/// `YYYY-MM-DD` as a date.
+fn ymd(text: &str) -> Option<time::Date> {
+    let mut parts = text.splitn(3, '-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u8 = parts.next()?.parse().ok()?;
+    let day: u8 = parts.next()?.parse().ok()?;
+    time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()
 }
 
 impl Filters {
