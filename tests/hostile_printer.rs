@@ -313,7 +313,7 @@ async fn advertised_elsewhere(backend: Backend) {
         .server
         .services
         .db
-        .audit_page(None, 100, Some("printer.use-advertised-uri"))
+        .audit_page(None, 100, Some("printer.use_advertised_uri"))
         .await
         .unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");

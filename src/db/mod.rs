@@ -46,7 +46,7 @@ pub mod oidc;
 
 pub use agent_orders::AgentOrderRow;
 pub use agents::{AgentRow, AgentTrustRow};
-pub use audit::{AuditEntry, AuditRecord};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord};
 pub use blobs::SealedBlobRow;
 pub use devices::{DeviceFields, DeviceRow, SupplyRow};
 pub use discovery::{CredentialRow, DiscoverySettingsRow, RangeRow, ScanRow};

@@ -9,6 +9,11 @@
 //! evaluated. Its outcome then turns the reservation into a failure (which locks the
 //! key from the threshold on, for `base × 2^(failures − threshold)`, capped), clears
 //! the failures (a success on the prover's own counter), or just gives it back.
+//!
+//! A wrong credential just tried is a row too, `repeat:<keyed hash>` with only
+//! `last_failure` set (no failures, never locked): a client's retries of it within a
+//! few seconds are not counted again. The stale sweep forgets these rows as it does
+//! counters.
 
 use super::{Db, DbResult, on_backend};
 use crate::clock::now;
@@ -170,6 +175,41 @@ impl Db {
             .await?;
         });
         Ok(())
+    }
+
+    /// Notes a wrong credential (its keyed hash is `key`). False when the same one was
+    /// noted less than `window_secs` ago: a retry, or a copy of the same request
+    /// checked alongside, which does not count again. Atomic, as a reservation is.
+    pub async fn note_failed_secret(&self, key: &str, window_secs: i64) -> DbResult<bool> {
+        let row: Option<String> = on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO login_failures (login, failures, pending, locked_until, last_failure, last_attempt) \
+                 VALUES ($1, 0, 0, 0, $2, $2) \
+                 ON CONFLICT (login) DO UPDATE SET last_failure = $2, last_attempt = $2 \
+                 WHERE login_failures.last_failure < $2 - $3 \
+                 RETURNING login",
+            )
+            .bind(key)
+            .bind(now())
+            .bind(window_secs)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.is_some())
+    }
+
+    /// True when the wrong credential `key` was noted at `since` or later.
+    pub async fn failed_secret_since(&self, key: &str, since: i64) -> DbResult<bool> {
+        let found: Option<i64> = on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT last_failure FROM login_failures WHERE login = $1 AND last_failure >= $2",
+            )
+            .bind(key)
+            .bind(since)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(found.is_some())
     }
 
     /// Notes that `addr` signed someone in at this printer.

@@ -3,8 +3,11 @@
 //! [`AuditOutcome`], so a misspelt action cannot reach the log.
 //!
 //! The stored strings (`as_str`) are the contract with existing rows, the tests and
-//! the audit page (which filters on an action prefix such as `agent.`): they never
-//! change, even where a variant's name now says it better (`device.login` is a phone).
+//! the audit page. They follow one scheme, checked by a test: lower-case `area.event`,
+//! dots between levels (`discovery.range.add`), underscores inside words. Issue 20
+//! renamed the three that did not (`login` → `auth.password`, `device.login` and
+//! `device.revoke` → `phone.login` and `phone.revoke`, `printer.use-advertised-uri` →
+//! `printer.use_advertised_uri`); migration 0023 rewrote the old rows.
 
 use super::{ClientInfo, Identity, IdentityResult, User};
 use crate::db::AuditRecord;
@@ -28,6 +31,11 @@ macro_rules! audit_actions {
                     $(AuditAction::$variant => $text,)*
                 }
             }
+
+            /// The action named by its stored string (the audit page's filter).
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|a| a.as_str() == text)
+            }
         }
     };
 }
@@ -35,16 +43,16 @@ macro_rules! audit_actions {
 audit_actions! {
     // Signing in and out.
     /// A password tried at the login form (the session it opens is `AuthLogin`).
-    Login => "login",
+    Login => "auth.password",
     AuthLogin => "auth.login",
     AuthLogout => "auth.logout",
     AuthBearer => "auth.bearer",
     AuthBasic => "auth.basic",
     AuthAppPassword => "auth.app_password",
     /// A phone signed in for QR release.
-    PhoneLogin => "device.login",
+    PhoneLogin => "phone.login",
     /// A phone signed out by its owner.
-    PhoneRevoke => "device.revoke",
+    PhoneRevoke => "phone.revoke",
     SetupCode => "setup.code",
     SetupComplete => "setup.complete",
     // People and their credentials.
@@ -79,7 +87,7 @@ audit_actions! {
     PrinterDisable => "printer.disable",
     PrinterEnable => "printer.enable",
     PrinterDelete => "printer.delete",
-    PrinterUseAdvertisedUri => "printer.use-advertised-uri",
+    PrinterUseAdvertisedUri => "printer.use_advertised_uri",
     ReleaseRequest => "release.request",
     ReleaseRefused => "release.refused",
     ReleaseRetry => "release.retry",
@@ -244,6 +252,25 @@ mod tests {
         assert_eq!(actions.len(), AuditAction::ALL.len());
         let outcomes: HashSet<_> = AuditOutcome::ALL.iter().map(|o| o.as_str()).collect();
         assert_eq!(outcomes.len(), AuditOutcome::ALL.len());
+    }
+
+    #[test]
+    fn action_names_follow_one_scheme() {
+        for action in AuditAction::ALL {
+            let name = action.as_str();
+            let levels: Vec<&str> = name.split('.').collect();
+            assert!(levels.len() >= 2, "{name}: area.event");
+            for level in levels {
+                assert!(
+                    !level.is_empty()
+                        && level.starts_with(|c: char| c.is_ascii_lowercase())
+                        && level.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{name}: lower-case words joined by underscores"
+                );
+            }
+            assert_eq!(AuditAction::parse(name), Some(*action));
+        }
+        assert_eq!(AuditAction::parse("login"), None);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! checked, against a few counters at once, and is refused (429, audited) while any
 //! of them is locked.
 //!
-//! - the account, per kind of credential: a password (login form, phone, HTTP Basic,
-//!   changing a credential) and a PIN (stations, device apps) count separately, so
-//!   wrong PINs never lock someone's password or IPP printing;
+//! - the account, per kind of credential and per way in ([`Channel`]): a password at
+//!   the login form (and changing a credential), on a phone, and from a printing client
+//!   (HTTP Basic: IPP, agents) count separately, and so do PINs (stations, device
+//!   apps), so a laptop retrying a stale password never locks the person's browser or
+//!   phone, and wrong PINs never lock someone's password or IPP printing;
 //! - the source address, over every account and way in (password spraying, badge
 //!   guessing over many stations);
 //! - at a printer: the printer seen from one address (a stranger elsewhere does not
@@ -17,6 +19,12 @@
 //! clears the counters that are the prover's own (account, printer from this address)
 //! and only gives its reservation back to the shared ones (address, printer-wide), so a
 //! person with a valid account cannot wipe a sprayer's count.
+//!
+//! A client's retries are not new guesses: a wrong password is remembered for a few
+//! seconds as a keyed hash of (way in, address, account, stored credential, secret) —
+//! never the secret — and the same one again from the same address in that time is
+//! answered as wrong without counting or checking it again (issue 20). Different
+//! wrong passwords all count.
 
 use super::{AuditAction, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult};
 use crate::clock::now;
@@ -26,11 +34,72 @@ use crate::db::{AuditRecord, LockRule, Reservation};
 /// (its station tablet, its device app) and is not held back by the ceiling.
 pub const STATION_FAMILIAR_SECS: i64 = 30 * 24 * 3600;
 
+/// How a password reaches the server: each way has its own account counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Channel {
+    /// The login form, a station's username + password, changing a credential.
+    Browser,
+    /// A phone signing in for QR release.
+    Phone,
+    /// HTTP Basic: a printing client (IPP), an agent, a panel.
+    Printing,
+}
+
+impl Channel {
+    /// The way in of a password check, from what it is audited as.
+    pub(super) fn of(action: AuditAction) -> Self {
+        match action {
+            AuditAction::PhoneLogin => Channel::Phone,
+            AuditAction::AuthBasic => Channel::Printing,
+            _ => Channel::Browser,
+        }
+    }
+
+    /// The account's password counter for this way in.
+    pub(super) fn limit(self, login: &str) -> Limit {
+        match self {
+            Channel::Browser => Limit::Password(login.to_owned()),
+            Channel::Phone => Limit::PhonePassword(login.to_owned()),
+            Channel::Printing => Limit::PrintingPassword(login.to_owned()),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Channel::Browser => "browser",
+            Channel::Phone => "phone",
+            Channel::Printing => "printing",
+        }
+    }
+}
+
+/// The keys of an account's password counters on every way in (an admin's password
+/// reset clears them all).
+pub(super) fn password_limit_keys(login: &str) -> Vec<String> {
+    [Channel::Browser, Channel::Phone, Channel::Printing]
+        .into_iter()
+        .map(|c| c.limit(login).key())
+        .collect()
+}
+
+/// A wrong credential as remembered for a few seconds: a keyed hash, never the secret.
+pub(super) struct Repeat(String);
+
+/// The same wrong credential from the same address within this many seconds is a
+/// client's retry (CUPS, Windows and phones resend after a 401), counted once.
+pub const REPEAT_WINDOW_SECS: i64 = 10;
+const REPEAT_PURPOSE: &str = "sign-in-repeat";
+
 /// A counter a sign-in attempt counts against.
 #[derive(Debug, Clone)]
 pub(super) enum Limit {
-    /// An account's password (or an unknown login, so lockout does not reveal accounts).
+    /// An account's password at the login form (or an unknown login, so lockout does
+    /// not reveal accounts).
     Password(String),
+    /// An account's password on a phone.
+    PhonePassword(String),
+    /// An account's password from a printing client (HTTP Basic).
+    PrintingPassword(String),
     /// An account's PIN.
     Pin(String),
     /// Every sign-in from one source address.
@@ -49,6 +118,8 @@ impl Limit {
     fn key(&self) -> String {
         match self {
             Limit::Password(login) => format!("password:{login}"),
+            Limit::PhonePassword(login) => format!("phone:{login}"),
+            Limit::PrintingPassword(login) => format!("printing:{login}"),
             Limit::Pin(login) => format!("pin:{login}"),
             Limit::Address(addr) => format!("address:{addr}"),
             Limit::StationAddress { guid, addr, .. } => format!("station:{guid}:{addr}"),
@@ -66,6 +137,8 @@ impl Limit {
         match self {
             // Kept word for word: the sign-in lockout has always been audited so.
             Limit::Password(_) => "locked out".into(),
+            Limit::PhonePassword(_) => "locked out (phone)".into(),
+            Limit::PrintingPassword(_) => "locked out (printing)".into(),
             Limit::Pin(_) => "locked out (PIN)".into(),
             Limit::Address(addr) => {
                 format!("locked out: too many failed sign-ins from {addr}")
@@ -82,6 +155,8 @@ impl Limit {
     fn label(&self) -> String {
         match self {
             Limit::Password(_) => "password".into(),
+            Limit::PhonePassword(_) => "phone password".into(),
+            Limit::PrintingPassword(_) => "printing password".into(),
             Limit::Pin(_) => "PIN".into(),
             Limit::Address(addr) => format!("address {addr}"),
             Limit::StationAddress { name, addr, .. } => format!("printer {name} from {addr}"),
@@ -104,6 +179,16 @@ pub(super) struct AttemptAudit<'a> {
 #[must_use = "an attempt ends as failed, succeeded or abandoned"]
 pub(super) struct Attempt {
     reserved: Vec<(Limit, LockRule)>,
+    /// The credential tried, when a retry of it should not count again.
+    repeat: Option<Repeat>,
+}
+
+impl Attempt {
+    /// Remembers the credential tried, so its failure counts once for its retries.
+    pub(super) fn repeating(mut self, repeat: Repeat) -> Self {
+        self.repeat = Some(repeat);
+        self
+    }
 }
 
 /// A person's own counters forget failures a day after the last (as the stale sweep).
@@ -177,6 +262,7 @@ impl Identity {
     ) -> IdentityResult<Attempt> {
         let mut attempt = Attempt {
             reserved: Vec::with_capacity(limits.len()),
+            repeat: None,
         };
         for limit in limits {
             let rule = self.rule_for(&limit);
@@ -219,6 +305,18 @@ impl Identity {
         audit: &AttemptAudit<'_>,
         reason: &str,
     ) -> IdentityResult<()> {
+        if let Some(repeat) = &attempt.repeat {
+            // Several copies of one request checked side by side: the first to fail
+            // counts, the others only give their reservations back.
+            if !self
+                .db
+                .note_failed_secret(&repeat.0, REPEAT_WINDOW_SECS)
+                .await?
+            {
+                self.abandon_attempt(attempt).await?;
+                return self.audit_repeat(audit, reason).await;
+            }
+        }
         let last = attempt.reserved.len().saturating_sub(1);
         let mut count = 0;
         let mut locks = String::new();
@@ -261,6 +359,56 @@ impl Identity {
             self.db.end_sign_in_attempt(&limit.key(), false).await?;
         }
         Ok(())
+    }
+
+    /// The keyed hash of a password tried on `channel` by `client` for `login`, with
+    /// the stored credential it is checked against (a changed password makes the same
+    /// text a new attempt).
+    pub(super) fn repeat_of(
+        &self,
+        channel: Channel,
+        client: &ClientInfo,
+        login: &str,
+        stored: &str,
+        secret: &str,
+    ) -> Repeat {
+        let mut value = Vec::with_capacity(64 + secret.len());
+        for part in [channel.as_str(), &client.addr, login, stored, secret] {
+            value.extend_from_slice(part.as_bytes());
+            value.push(0);
+        }
+        Repeat(format!(
+            "repeat:{}",
+            hex::encode(self.vault.keyed_hash(REPEAT_PURPOSE, &value))
+        ))
+    }
+
+    /// Answers a credential that just failed from the same client as wrong, without
+    /// counting or checking it again; `false` when it is not such a retry.
+    pub(super) async fn refuse_repeat(
+        &self,
+        repeat: &Repeat,
+        audit: &AttemptAudit<'_>,
+        reason: &str,
+    ) -> IdentityResult<bool> {
+        if !self
+            .db
+            .failed_secret_since(&repeat.0, now() - REPEAT_WINDOW_SECS)
+            .await?
+        {
+            return Ok(false);
+        }
+        self.audit_repeat(audit, reason).await?;
+        Ok(true)
+    }
+
+    async fn audit_repeat(&self, audit: &AttemptAudit<'_>, reason: &str) -> IdentityResult<()> {
+        self.audit_attempt(
+            audit,
+            AuditOutcome::Failure,
+            &format!("{reason}, the same again within {REPEAT_WINDOW_SECS} s (not counted)"),
+        )
+        .await
     }
 
     async fn audit_attempt(

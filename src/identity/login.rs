@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
-use super::limits::{AttemptAudit, Limit};
+use super::limits::{AttemptAudit, Channel, Limit};
 use super::secrets::{self, looks_like_app_password, new_token, verify_secret};
 use super::{
     AuditAction, AuditEvent, AuditOutcome, ClientInfo, Identity, IdentityError, IdentityResult,
@@ -136,15 +136,27 @@ impl Identity {
             action,
             client,
         };
+        // Issue 20: a client resending the same wrong password (after its 401) is
+        // told so again without another count (or another Argon2 run).
+        let channel = Channel::of(action);
+        let stored = row
+            .as_ref()
+            .and_then(|r| r.password_hash.as_deref())
+            .unwrap_or("");
+        let repeat = self.repeat_of(channel, client, &login, stored, password);
+        if self
+            .refuse_repeat(&repeat, &audit, "wrong login or password")
+            .await?
+        {
+            return Err(IdentityError::InvalidCredentials);
+        }
         let attempt = self
             .begin_attempt(
-                vec![
-                    Limit::Address(client.addr.clone()),
-                    Limit::Password(login.clone()),
-                ],
+                vec![Limit::Address(client.addr.clone()), channel.limit(&login)],
                 &audit,
             )
-            .await?;
+            .await?
+            .repeating(repeat);
         let (verified, attempt) = match row.as_ref().filter(|r| r.source == "ldap") {
             // Issue 16: a directory person proves the directory's password (a bind),
             // counted like any attempt; a directory that does not answer is no failure
@@ -280,15 +292,23 @@ impl Identity {
                         action: AuditAction::AuthBasic,
                         client,
                     };
+                    let repeat = self.repeat_of(Channel::Printing, client, &login, "", secret);
+                    if self
+                        .refuse_repeat(&repeat, &audit, "wrong app password")
+                        .await?
+                    {
+                        return Err(IdentityError::InvalidCredentials);
+                    }
                     let attempt = self
                         .begin_attempt(
                             vec![
                                 Limit::Address(client.addr.clone()),
-                                Limit::Password(login.clone()),
+                                Channel::Printing.limit(&login),
                             ],
                             &audit,
                         )
-                        .await?;
+                        .await?
+                        .repeating(repeat);
                     self.fail_attempt(attempt, &audit, "wrong app password")
                         .await?;
                     return Err(IdentityError::InvalidCredentials);

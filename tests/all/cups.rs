@@ -57,7 +57,7 @@ const OWNER: &str = "ada";
 const OWNER_PASSWORD: &str = "cups-print-secret-42";
 
 /// Runs a command off the async runtime (the PrintPark server shares it).
-async fn run(mut command: Command) -> Output {
+pub(crate) async fn run(mut command: Command) -> Output {
     let shown = format!("{command:?}");
     tokio::task::spawn_blocking(move || command.output())
         .await
@@ -65,7 +65,7 @@ async fn run(mut command: Command) -> Output {
         .unwrap_or_else(|e| panic!("{shown}: {e} (tests/run.sh installs Debian's cups)"))
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
@@ -89,14 +89,14 @@ async fn pdfinfo_pages(file: &Path) -> i64 {
 
 /// A private cupsd on 127.0.0.1:`port`; stopped (with its process group) on drop, also
 /// when an assertion fails.
-struct Cups {
-    dir: tempfile::TempDir,
+pub(crate) struct Cups {
+    pub(crate) dir: tempfile::TempDir,
     port: u16,
     daemon: Child,
 }
 
 impl Cups {
-    async fn start(pinned_host: &str, pinned_cert: &Path) -> Self {
+    pub(crate) async fn start(pinned_host: &str, pinned_cert: &Path) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root_buf = dir.path().to_path_buf();
         let root = root_buf.as_path();
@@ -202,12 +202,12 @@ impl Cups {
         cups
     }
 
-    fn server(&self) -> String {
+    pub(crate) fn server(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// A CUPS client command aimed at this cupsd (`-h`), reading our client.conf only.
-    fn command(&self, program: &str) -> Command {
+    pub(crate) fn command(&self, program: &str) -> Command {
         let mut command = Command::new(program);
         command
             .env("CUPS_SERVERROOT", self.dir.path().join("etc"))
@@ -217,12 +217,12 @@ impl Cups {
         command
     }
 
-    fn log(&self, name: &str) -> String {
+    pub(crate) fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.path().join("log").join(name)).unwrap_or_default()
     }
 
     /// The end of cupsd's logs, for failure messages.
-    fn diagnostics(&self) -> String {
+    pub(crate) fn diagnostics(&self) -> String {
         let error_log = self.log("error_log");
         let lines: Vec<&str> = error_log.lines().collect();
         let tail = lines[lines.len().saturating_sub(120)..].join("\n");

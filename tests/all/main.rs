@@ -91,3 +91,9 @@ mod screens;
 mod words;
 // Issue 20 (lead): post/redirect/get for forms that make a secret.
 mod post_redirect_get;
+// Issue 20 (setup): a client's retries count once; a way in per counter.
+mod retries;
+// Issue 20 (setup): the "Set up printing" page and the README's CUPS recipe.
+mod setup_printing;
+// Issue 20 (setup): the audit log's filters, CSV export and action names.
+mod audit_log;

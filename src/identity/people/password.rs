@@ -60,11 +60,6 @@ fn temporary_password() -> Zeroizing<String> {
     out
 }
 
-/// The sign-in limit counter of an account's password (see `limits::Limit::key`).
-fn password_limit_key(username: &str) -> String {
-    format!("password:{username}")
-}
-
 impl Identity {
     /// An admin resets a person's password: `temporary` (checked like any password) or
     /// one the server makes (returned once). The next sign-in must choose a new one.
@@ -152,9 +147,10 @@ impl Identity {
         }
         let hash = hash_secret(self.cost(), new).await?;
         self.db.set_password_hash(user.id, &hash, false).await?;
-        self.db
-            .clear_login_failures(&password_limit_key(&user.username))
-            .await?;
+        // Every way in (browser, phone, printing) starts afresh (issue 20).
+        for key in crate::identity::limits::password_limit_keys(&user.username) {
+            self.db.clear_login_failures(&key).await?;
+        }
         let ended = self.db.delete_sessions_of(user.id).await?;
         self.db
             .append_audit(&AuditRecord {

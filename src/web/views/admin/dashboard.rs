@@ -1,8 +1,8 @@
-//! The admin's first page and the read-only ones: dashboard, audit log, settings.
+//! The admin's first page and the read-only ones: dashboard, settings (the audit log
+//! is `audit.rs`, whose rows are shown as [`AuditLine`] here too).
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 use crate::db::AuditEntry;
 use crate::web::AppState;
@@ -138,49 +138,6 @@ pub async fn dashboard(state: web::Data<AppState>, who: Admin) -> Result<HttpRes
         devices_offline: devices.iter().filter(|d| d.status == "offline").count(),
         devices_low: low,
         entries,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "admin/audit.html")]
-struct AuditPage {
-    page: Page,
-    entries: Vec<AuditLine>,
-    next_before: Option<i64>,
-    filter: String,
-}
-
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    before: Option<i64>,
-    action: Option<String>,
-}
-
-pub async fn audit(
-    state: web::Data<AppState>,
-    who: Admin,
-    query: web::Query<AuditQuery>,
-) -> Result<HttpResponse, PageError> {
-    const PAGE: i64 = 50;
-    let filter = query.action.clone().unwrap_or_default();
-    let rows = state
-        .services
-        .db
-        .audit_page(
-            query.before,
-            PAGE,
-            (!filter.is_empty()).then_some(filter.as_str()),
-        )
-        .await?;
-    let next_before = (rows.len() as i64 == PAGE)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
-    let page = Page::for_user("Audit log", &state.services.identity, &who.0);
-    render(&AuditPage {
-        page,
-        entries: rows.into_iter().map(AuditLine::from).collect(),
-        next_before,
-        filter,
     })
 }
 

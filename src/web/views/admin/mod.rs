@@ -7,6 +7,8 @@ use actix_web::web;
 // Issue 20: the public address (warning, settings form).
 pub mod address;
 pub mod agents;
+// Issue 20: the audit log's filters and CSV export.
+pub mod audit;
 pub mod dashboard;
 pub mod devices;
 // Issue 16: LDAP / Active Directory.
@@ -28,7 +30,8 @@ pub mod users;
 /// `{action}`): actix tries routes in the order they are registered.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin", web::get().to(dashboard::dashboard))
-        .route("/admin/audit", web::get().to(dashboard::audit))
+        .route("/admin/audit", web::get().to(audit::audit))
+        .route("/admin/audit.csv", web::get().to(audit::audit_csv))
         .route("/admin/settings", web::get().to(dashboard::settings))
         .route("/admin/settings/address", web::post().to(address::save))
         .route("/admin/users", web::get().to(users::users))
