@@ -689,3 +689,57 @@ async fn first_run_asks_for_the_public_address_and_the_labels_carry_it_at_three_
     browser.close().await;
     server.stop().await;
 }
+
+/// The IPP queue takes a `printer-uri` naming the public address set on the page (a
+/// client behind a proxy or a DNS name the server does not see in Host), not only one
+/// set in the configuration; another host is still refused.
+#[tokio::test]
+async fn the_queue_accepts_the_public_address_set_on_the_page_as_its_own() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_admin, client) = signed_in_admin(&server).await;
+    support::create_user(&server, "tester", "tester password").await;
+    let port = url::Url::parse(&server.base).unwrap().port().unwrap();
+    set_public_address(
+        &server,
+        &client,
+        &format!("https://print.example.org:{port}"),
+    )
+    .await;
+    let work = tempfile::tempdir().unwrap();
+    let test_file = |name: &str, host: &str, status: &str| {
+        std::fs::write(
+            work.path().join(name),
+            format!(
+                "{{\n NAME \"Get-Printer-Attributes naming {host}\"\n \
+                 OPERATION Get-Printer-Attributes\n GROUP operation-attributes-tag\n \
+                 ATTR charset attributes-charset utf-8\n \
+                 ATTR naturalLanguage attributes-natural-language en\n \
+                 ATTR uri printer-uri ipps://{host}:{port}/ipp/print\n \
+                 STATUS {status}\n}}\n"
+            ),
+        )
+        .unwrap();
+    };
+    test_file("public.test", "print.example.org", "successful-ok");
+    test_file("other.test", "attacker.example", "client-error-bad-request");
+    let uri = format!(
+        "{}/ipp/print",
+        server
+            .base
+            .replace("https://", "ipps://tester:tester%20password@")
+    );
+    let dir = work.path().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("ipptool")
+            .current_dir(&dir)
+            .args(["-t", "-T", "20", &uri, "public.test", "other.test"])
+            .output()
+            .expect("ipptool is installed by tests/run.sh")
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{report}");
+    server.stop().await;
+}

@@ -158,7 +158,11 @@ async fn serve(
                 queue,
                 system_uri,
                 on_system: guid.is_none(),
-                public_url: state.services.settings.server.public_url.clone(),
+                public_url: state
+                    .services
+                    .site
+                    .public_address()
+                    .map(|a| a.as_str().to_owned()),
             };
             operations::handle(&ctx, &request).await
         }

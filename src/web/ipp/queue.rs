@@ -209,7 +209,12 @@ pub async fn print(
         queue: describe_queue(&req, &state).await,
         client: client_info(&req),
         user,
-        public_url: state.services.settings.server.public_url.clone(),
+        // The public address (configured or set on a page): a target URI may name it.
+        public_url: state
+            .services
+            .site
+            .public_address()
+            .map(|a| a.as_str().to_owned()),
         history_since: crate::clock::now().saturating_sub(
             i64::try_from(
                 state
