@@ -252,13 +252,29 @@ impl Drop for Cups {
 
 /// The cells of the portal's table row for the job named `name`.
 fn portal_row(html: &str, name: &str) -> Option<Vec<String>> {
-    let wanted = format!("<td>{name}</td>");
-    let row = html.split("<tr>").find(|row| row.contains(&wanted))?;
+    // Cells carry classes and labels (`<td class="num pages" data-label="Pages">`) and
+    // the name sits in a span: each cell's text, tags stripped.
+    let wanted = format!("<span class=\"name\">{name}</span>");
+    let row = html.split("<tr").find(|row| row.contains(&wanted))?;
     let row = row.split("</tr>").next()?;
     Some(
-        row.split("<td>")
+        row.split("<td")
             .skip(1)
-            .map(|cell| cell.split("</td>").next().unwrap_or("").trim().to_owned())
+            .map(|cell| {
+                let inner = cell.split_once('>').map_or("", |(_, rest)| rest);
+                let inner = inner.split("</td>").next().unwrap_or("");
+                let mut text = String::new();
+                let mut in_tag = false;
+                for c in inner.chars() {
+                    match c {
+                        '<' => in_tag = true,
+                        '>' => in_tag = false,
+                        c if !in_tag => text.push(c),
+                        _ => {}
+                    }
+                }
+                text.trim().to_owned()
+            })
             .collect(),
     )
 }
@@ -466,9 +482,9 @@ async fn cups_lpadmin_everywhere_and_lp_park_a_pdf_held_for_its_owner_with_its_p
     let page = support::get_text(&browser, server.url("/portal")).await;
     let row = portal_row(&page, DOCUMENT)
         .unwrap_or_else(|| panic!("the portal does not list {DOCUMENT}:\n{page}"));
-    // Document, Submitted, Pages, Colour, Size, Expires in.
+    // Document, Pages, Copies, Colour, Submitted, Size, Expires in.
     assert_eq!(row[0], DOCUMENT);
-    assert_eq!(row[2], DOCUMENT_PAGES.to_string(), "portal row {row:?}");
+    assert_eq!(row[1], DOCUMENT_PAGES.to_string(), "portal row {row:?}");
 
     let error_log = cups.log("error_log");
     let errors: Vec<&str> = error_log.lines().filter(|l| l.starts_with("E ")).collect();

@@ -172,7 +172,14 @@ async fn setup_without_the_code_or_with_a_wrong_one_is_refused_audited_and_limit
     assert_eq!(missing.status(), 403);
     let wrong = post_setup(&server, &client, Some("aaaaa-bbbbb-ccccc-ddddd"), "wrong").await;
     assert_eq!(wrong.status(), 403);
-    assert!(wrong.text().await.unwrap().contains("setup code"));
+    // Issue 20: errors are sentences ("Setup code is not the one ...").
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("Setup code is not the one this server printed")
+    );
     assert_eq!(server.services.db.count_users().await.unwrap(), 0);
     assert_eq!(audit_count(&server, "setup.code", "failure").await, 2);
 
