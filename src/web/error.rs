@@ -186,7 +186,10 @@ pub fn sentence(field: &str, reason: &str) -> String {
     let reason = reason.trim().trim_end_matches('.');
     let mut text = if reason.starts_with(|c: char| c.is_uppercase()) {
         reason.to_owned()
-    } else if reason.starts_with("is ") || reason.starts_with("are ") {
+    } else if ["is ", "are ", "must ", "cannot ", "may "]
+        .iter()
+        .any(|verb| reason.starts_with(verb))
+    {
         format!("{} {reason}", capitalised(field))
     } else {
         format!("{}: {reason}", capitalised(field))
@@ -522,6 +525,10 @@ mod tests {
         assert_eq!(
             sentence("setup code", "is not the one this server printed."),
             "Setup code is not the one this server printed."
+        );
+        assert_eq!(
+            sentence("issuer", "must be the provider's https:// issuer URL"),
+            "Issuer must be the provider's https:// issuer URL."
         );
     }
 }

@@ -41,7 +41,7 @@ async fn admin_page_and_refusals(backend: Backend) {
         .unwrap();
     assert_eq!(refused.status(), 422);
     let text = refused.text().await.unwrap();
-    assert!(text.contains("issuer: must be the provider"), "{text}");
+    assert!(text.contains("Issuer must be the provider"), "{text}");
     assert!(!text.contains(SECRET), "the secret is not echoed");
     assert!(
         server
